@@ -1,0 +1,355 @@
+//! The cache handle and its configuration.
+
+use crate::entry::Entry;
+use crate::fault::FaultLog;
+use crate::key;
+use crate::store::{MemoryStore, RedisStore, Store, StoreError};
+use bytes::Bytes;
+use std::{fmt, sync::Arc, time::Duration};
+
+/// The Redis URL used by [`RouteCacheBuilder::redis`] callers who want the
+/// conventional local server.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The environment variable [`RouteCache::from_env`] reads.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+
+/// The shared cache handle: created once at start-up, cheap to clone (one
+/// `Arc`), and installed on the router with [`RouteCache::layer`].
+///
+/// ```no_run
+/// # async fn demo() {
+/// use cache_runtime::RouteCache;
+///
+/// // Redis when REDIS_URL is set, the in-process store otherwise.
+/// let cache = RouteCache::from_env().await;
+/// println!("caching in {}", cache.backend_name());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RouteCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: CacheConfig,
+    faults: FaultLog,
+    corrupt: FaultLog,
+}
+
+impl fmt::Debug for RouteCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteCache")
+            .field("backend", &self.inner.store.name())
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+/// Cache-wide settings; per-route settings live on the route's attribute.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    prefix: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_body: usize,
+    embedded_capacity: u64,
+    log_interval: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "rc".to_owned(),
+            timeout: Duration::from_millis(200),
+            connect_timeout: Duration::from_secs(1),
+            max_body: 1024 * 1024,
+            embedded_capacity: 64 * 1024 * 1024,
+            log_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl CacheConfig {
+    /// First segment of every key (default `rc`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Bound on every backend call (default 200 ms).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Largest body stored, in bytes, unless a route overrides it
+    /// (default 1 MiB).
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// Capacity of the in-process store in bytes (default 64 MiB).
+    pub fn embedded_capacity(&self) -> u64 {
+        self.embedded_capacity
+    }
+}
+
+/// An error creating a cache.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// The backend could not be set up (for example an invalid Redis URL).
+    Backend(StoreError),
+}
+
+impl fmt::Display for CacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Backend(e) => write!(f, "cache backend: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CacheError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Backend(e) => Some(e),
+        }
+    }
+}
+
+/// Builds a [`RouteCache`]; see [`RouteCache::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct RouteCacheBuilder {
+    config: CacheConfig,
+    redis_url: Option<String>,
+}
+
+impl RouteCacheBuilder {
+    /// Sets the first segment of every key, so several applications (or
+    /// deploys) can share one Redis without sharing entries.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.config.prefix = prefix.into();
+        self
+    }
+
+    /// Bounds every backend call; past it the request is served as a miss.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// Bounds each attempt to (re)connect to Redis (default 1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest response body stored, in bytes; larger responses are returned
+    /// but not stored.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.config.max_body = bytes;
+        self
+    }
+
+    /// Capacity of the in-process store in bytes (keys plus values).
+    pub fn embedded_capacity(mut self, bytes: u64) -> Self {
+        self.config.embedded_capacity = bytes;
+        self
+    }
+
+    /// How often a persisting backend fault is logged (default every 10 s).
+    pub fn fault_log_interval(mut self, interval: Duration) -> Self {
+        self.config.log_interval = interval;
+        self
+    }
+
+    /// Uses Redis at `url` instead of the in-process store.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+
+    /// Creates the cache. With Redis, the connection is opened lazily and
+    /// kept by a reconnecting manager: an unreachable server is logged and
+    /// requests are served uncached until it answers. Only an invalid URL is
+    /// an error. Must be called inside a Tokio runtime.
+    pub async fn build(self) -> Result<RouteCache, CacheError> {
+        let store = match &self.redis_url {
+            Some(url) => {
+                let redis = RedisStore::open(url, self.config.timeout, self.config.connect_timeout)
+                    .map_err(CacheError::Backend)?;
+                Store::Redis(redis)
+            }
+            None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
+        };
+        let cache = RouteCache::from_parts(store, self.config);
+        if matches!(cache.inner.store, Store::Redis(_)) {
+            // Warm the connection so the first request does not pay for it.
+            match cache.call(cache.inner.store.get("\u{0}rc-ping")).await {
+                Ok(_) => tracing::debug!("route cache connected to Redis"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "route cache: Redis is not reachable yet; serving uncached until it is"
+                ),
+            }
+        }
+        Ok(cache)
+    }
+}
+
+/// The outcome of a cache lookup.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    Hit(Entry),
+    Miss,
+    /// The backend failed or timed out; it has been logged.
+    Fault,
+}
+
+impl RouteCache {
+    /// Starts a builder with the default configuration (in-process store).
+    pub fn builder() -> RouteCacheBuilder {
+        RouteCacheBuilder::default()
+    }
+
+    /// An in-process cache with the default configuration.
+    pub fn embedded() -> Self {
+        let config = CacheConfig::default();
+        Self::from_parts(
+            Store::Memory(MemoryStore::new(config.embedded_capacity)),
+            config,
+        )
+    }
+
+    /// A Redis-backed cache with the default configuration.
+    pub async fn redis(url: &str) -> Result<Self, CacheError> {
+        Self::builder().redis(url).build().await
+    }
+
+    /// Redis at `$REDIS_URL` when that variable is set and not empty, the
+    /// in-process store otherwise. An invalid URL is logged and falls back
+    /// to the in-process store, so start-up never fails on the cache.
+    pub async fn from_env() -> Self {
+        match std::env::var(REDIS_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => match Self::redis(url.trim()).await {
+                Ok(cache) => cache,
+                Err(e) => {
+                    tracing::error!(error = %e, "route cache: {REDIS_URL_ENV} is invalid; using the in-process store");
+                    Self::embedded()
+                }
+            },
+            _ => Self::embedded(),
+        }
+    }
+
+    fn from_parts(store: Store, config: CacheConfig) -> Self {
+        let interval = config.log_interval;
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                faults: FaultLog::new(interval),
+                corrupt: FaultLog::new(interval),
+            }),
+        }
+    }
+
+    /// `"redis"` or `"embedded"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.store.name()
+    }
+
+    /// The cache-wide configuration.
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+
+    /// The key under which a `GET` of `path_and_query` (for example
+    /// `/items/42?x=1`) to route `route_id` is stored. A route's id is its
+    /// handler's module path and name, `my_app::routes::get_item`.
+    pub fn key_for(&self, route_id: &str, path_and_query: &str) -> String {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        key::request_key(
+            &self.inner.config.prefix,
+            route_id,
+            "GET",
+            path.as_bytes(),
+            query.map(str::as_bytes),
+        )
+    }
+
+    /// Fetches the raw value under `key` (bounded by the timeout).
+    pub async fn raw_get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        self.call(self.inner.store.get(key)).await
+    }
+
+    /// Stores a raw value under `key` (bounded by the timeout).
+    pub async fn raw_set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+        self.call(self.inner.store.set(key, value, ttl)).await
+    }
+
+    /// Removes the entry under `key` (bounded by the timeout).
+    pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.call(self.inner.store.delete(key)).await
+    }
+
+    async fn call<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.inner.config.timeout, fut).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::new(format!(
+                "timed out after {} ms",
+                self.inner.config.timeout.as_millis()
+            ))),
+        }
+    }
+
+    pub(crate) fn fault(&self, op: &'static str, key: &str, error: &StoreError) {
+        if let Some(suppressed) = self.inner.faults.admit() {
+            tracing::warn!(
+                backend = self.backend_name(),
+                op,
+                key,
+                error = %error,
+                suppressed,
+                "route cache backend fault; serving uncached"
+            );
+        }
+    }
+
+    /// One backend round trip: the entry under `key`, a miss, or a logged
+    /// fault. An undecodable value is a miss.
+    pub(crate) async fn lookup(&self, key: &str) -> Lookup {
+        match self.call(self.inner.store.get(key)).await {
+            Ok(Some(value)) => match Entry::decode(value) {
+                Ok(entry) => Lookup::Hit(entry),
+                Err(e) => {
+                    if let Some(suppressed) = self.inner.corrupt.admit() {
+                        tracing::warn!(key, error = %e, suppressed, "route cache: undecodable entry treated as a miss");
+                    }
+                    Lookup::Miss
+                }
+            },
+            Ok(None) => Lookup::Miss,
+            Err(e) => {
+                self.fault("get", key, &e);
+                Lookup::Fault
+            }
+        }
+    }
+
+    /// Stores an encoded entry; a failure is logged, never returned.
+    pub(crate) async fn save(&self, key: &str, value: Bytes, ttl: Duration) {
+        if let Err(e) = self.call(self.inner.store.set(key, value, ttl)).await {
+            self.fault("set", key, &e);
+        }
+    }
+}

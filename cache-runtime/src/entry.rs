@@ -1,0 +1,344 @@
+//! The stored value: a small versioned binary header followed by the body.
+//!
+//! A hit is served from one value fetched in one round trip; decoding reads a
+//! few fixed-size fields and slices the body out of the fetched buffer without
+//! copying it. No JSON is parsed on a hit.
+//!
+//! Layout of format version 1 (integers big-endian):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 2 | magic `RC` |
+//! | 1 | format version (`1`) |
+//! | 1 | flags (reserved, `0`) |
+//! | 2 | HTTP status |
+//! | 8 | stored-at, milliseconds since the Unix epoch |
+//! | 4 | TTL in seconds |
+//! | 4 | stale window in seconds |
+//! | 1 + n | ETag length and bytes (length 0: none) |
+//! | 2 + n | `Content-Type` length and bytes (length 0: none) |
+//! | 2 | number of other stored headers, then for each: 1 + n name, 2 + n value |
+//! | rest | the body, byte for byte as the handler produced it |
+//!
+//! Anything that does not match this layout exactly (wrong magic, unknown
+//! version, a length past the end, an invalid header) decodes to an error and
+//! is treated as a miss.
+
+use bytes::{BufMut, Bytes};
+use http::{HeaderName, HeaderValue, StatusCode};
+use std::fmt;
+
+const MAGIC: &[u8; 2] = b"RC";
+/// The format version written by this crate.
+pub const FORMAT_VERSION: u8 = 1;
+const FIXED_LEN: usize = 2 + 1 + 1 + 2 + 8 + 4 + 4;
+
+/// A decoded cache entry. The body and header values share the fetched buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Response status (always 2xx for entries this crate writes).
+    pub status: StatusCode,
+    /// When the entry was stored, in milliseconds since the Unix epoch.
+    pub stored_at_ms: u64,
+    /// Time to live in seconds, as configured on the route when stored.
+    pub ttl_secs: u32,
+    /// Window after the TTL during which the entry may be served stale.
+    pub stale_secs: u32,
+    /// Entity tag of the body, if one was computed.
+    pub etag: Option<HeaderValue>,
+    /// The response's `Content-Type`.
+    pub content_type: Option<HeaderValue>,
+    /// Other response headers kept with the entry.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The response body.
+    pub body: Bytes,
+}
+
+/// Why a stored value could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The value does not start with the entry magic.
+    BadMagic,
+    /// The value was written by an unknown format version.
+    UnknownVersion(u8),
+    /// A length field points past the end of the value.
+    Truncated,
+    /// A stored status, header name or header value is invalid.
+    Invalid,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadMagic => f.write_str("not a cache entry (bad magic)"),
+            Self::UnknownVersion(v) => write!(f, "unknown cache entry format version {v}"),
+            Self::Truncated => f.write_str("truncated cache entry"),
+            Self::Invalid => f.write_str("invalid status or header in cache entry"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why an entry could not be encoded (a field does not fit its length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EncodeError;
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a header of the response is too large to store")
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+impl Entry {
+    /// Creates an entry with no ETag, no content type and no extra headers.
+    pub fn new(status: StatusCode, stored_at_ms: u64, ttl_secs: u32, body: Bytes) -> Self {
+        Self {
+            status,
+            stored_at_ms,
+            ttl_secs,
+            stale_secs: 0,
+            etag: None,
+            content_type: None,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// Serializes the entry into one contiguous value.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let etag = self.etag.as_ref().map_or(&[][..], HeaderValue::as_bytes);
+        let content_type = self
+            .content_type
+            .as_ref()
+            .map_or(&[][..], HeaderValue::as_bytes);
+        let headers_len: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| 3 + n.as_str().len() + v.len())
+            .sum();
+        let mut out = Vec::with_capacity(
+            FIXED_LEN + 1 + etag.len() + 2 + content_type.len() + 2 + headers_len + self.body.len(),
+        );
+        out.put_slice(MAGIC);
+        out.put_u8(FORMAT_VERSION);
+        out.put_u8(0);
+        out.put_u16(self.status.as_u16());
+        out.put_u64(self.stored_at_ms);
+        out.put_u32(self.ttl_secs);
+        out.put_u32(self.stale_secs);
+        out.put_u8(u8::try_from(etag.len()).map_err(|_| EncodeError)?);
+        out.put_slice(etag);
+        out.put_u16(u16::try_from(content_type.len()).map_err(|_| EncodeError)?);
+        out.put_slice(content_type);
+        out.put_u16(u16::try_from(self.headers.len()).map_err(|_| EncodeError)?);
+        for (name, value) in &self.headers {
+            out.put_u8(u8::try_from(name.as_str().len()).map_err(|_| EncodeError)?);
+            out.put_slice(name.as_str().as_bytes());
+            out.put_u16(u16::try_from(value.len()).map_err(|_| EncodeError)?);
+            out.put_slice(value.as_bytes());
+        }
+        out.put_slice(&self.body);
+        Ok(out)
+    }
+
+    /// Decodes a stored value. The body and header values borrow `value`'s
+    /// buffer (no copy).
+    pub fn decode(value: Bytes) -> Result<Self, DecodeError> {
+        let mut r = Reader {
+            buf: &value,
+            pos: 0,
+        };
+        if r.take(2)? != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        let version = r.u8()?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnknownVersion(version));
+        }
+        let _flags = r.u8()?;
+        let status = StatusCode::from_u16(r.u16()?).map_err(|_| DecodeError::Invalid)?;
+        let stored_at_ms = r.u64()?;
+        let ttl_secs = r.u32()?;
+        let stale_secs = r.u32()?;
+        let etag_len = usize::from(r.u8()?);
+        let etag = r.header_value(&value, etag_len)?;
+        let ct_len = usize::from(r.u16()?);
+        let content_type = r.header_value(&value, ct_len)?;
+        let count = usize::from(r.u16()?);
+        let mut headers = Vec::with_capacity(count.min(64));
+        for _ in 0..count {
+            let name_len = usize::from(r.u8()?);
+            let name =
+                HeaderName::from_bytes(r.take(name_len)?).map_err(|_| DecodeError::Invalid)?;
+            let value_len = usize::from(r.u16()?);
+            let start = r.pos;
+            r.take(value_len)?;
+            let header_value = HeaderValue::from_maybe_shared(value.slice(start..r.pos))
+                .map_err(|_| DecodeError::Invalid)?;
+            headers.push((name, header_value));
+        }
+        let body = value.slice(r.pos..);
+        Ok(Self {
+            status,
+            stored_at_ms,
+            ttl_secs,
+            stale_secs,
+            etag,
+            content_type,
+            headers,
+            body,
+        })
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
+        let slice = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated)?;
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        self.array().map(u64::from_be_bytes)
+    }
+
+    /// An optional header value of `len` bytes, sliced from `whole`.
+    fn header_value(
+        &mut self,
+        whole: &Bytes,
+        len: usize,
+    ) -> Result<Option<HeaderValue>, DecodeError> {
+        let start = self.pos;
+        self.take(len)?;
+        if len == 0 {
+            return Ok(None);
+        }
+        HeaderValue::from_maybe_shared(whole.slice(start..self.pos))
+            .map(Some)
+            .map_err(|_| DecodeError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Entry {
+        let mut e = Entry::new(
+            StatusCode::OK,
+            1_700_000_000_123,
+            3600,
+            Bytes::from_static(br#"{"id":1}"#),
+        );
+        e.stale_secs = 30;
+        e.etag = Some(HeaderValue::from_static("\"abc\""));
+        e.content_type = Some(HeaderValue::from_static("application/json"));
+        e.headers = vec![(
+            HeaderName::from_static("x-item"),
+            HeaderValue::from_static("1"),
+        )];
+        e
+    }
+
+    #[test]
+    fn round_trip_keeps_every_field_and_body_bytes() {
+        let e = sample();
+        let encoded = e.encode().unwrap();
+        assert!(encoded.ends_with(br#"{"id":1}"#));
+        assert_eq!(Entry::decode(Bytes::from(encoded)).unwrap(), e);
+    }
+
+    #[test]
+    fn empty_optional_fields_round_trip() {
+        let e = Entry::new(StatusCode::NO_CONTENT, 0, 1, Bytes::new());
+        assert_eq!(Entry::decode(Bytes::from(e.encode().unwrap())).unwrap(), e);
+    }
+
+    #[test]
+    fn body_is_not_copied_on_decode() {
+        let encoded = Bytes::from(sample().encode().unwrap());
+        let decoded = Entry::decode(encoded.clone()).unwrap();
+        let offset = decoded.body.as_ptr() as usize - encoded.as_ptr() as usize;
+        assert_eq!(offset, encoded.len() - decoded.body.len());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert_eq!(
+            Entry::decode(Bytes::from_static(b"")),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            Entry::decode(Bytes::from_static(b"{\"json\":1}")),
+            Err(DecodeError::BadMagic)
+        );
+        assert_eq!(
+            Entry::decode(Bytes::from_static(b"RC\x09\x00")),
+            Err(DecodeError::UnknownVersion(9))
+        );
+        let good = sample().encode().unwrap();
+        // Every truncation inside the header is detected.
+        let header_len = good.len() - 8;
+        for cut in 0..header_len {
+            assert!(
+                Entry::decode(Bytes::copy_from_slice(&good[..cut])).is_err(),
+                "cut at {cut}"
+            );
+        }
+        // A bad status and a header value with a newline are rejected.
+        let mut bad = good.clone();
+        bad[4..6].copy_from_slice(&1000u16.to_be_bytes());
+        assert_eq!(Entry::decode(Bytes::from(bad)), Err(DecodeError::Invalid));
+        let mut bad = sample();
+        bad.headers.clear();
+        let mut bytes = bad.encode().unwrap();
+        let pos = bytes
+            .windows(16)
+            .position(|w| w == b"application/json")
+            .unwrap();
+        bytes[pos] = b'\n';
+        assert_eq!(Entry::decode(Bytes::from(bytes)), Err(DecodeError::Invalid));
+    }
+
+    #[test]
+    fn every_byte_flip_decodes_or_errors_without_panic() {
+        let good = sample().encode().unwrap();
+        for i in 0..good.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut v = good.clone();
+                v[i] ^= flip;
+                let _ = Entry::decode(Bytes::from(v));
+            }
+        }
+    }
+}

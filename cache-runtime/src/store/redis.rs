@@ -1,0 +1,90 @@
+use super::{CacheStore, StoreError};
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::{fmt, time::Duration};
+
+/// Standalone Redis through a redis-rs [`ConnectionManager`]: one multiplexed
+/// connection shared by all clones, re-established in the background after a
+/// disconnect. Cloning is cheap.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // ConnectionManager's Debug may show connection details; keep
+        // credentials out of logs entirely.
+        f.debug_struct("RedisStore").finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Creates a store for `url` (`redis://[user:password@]host:port[/db]`).
+    ///
+    /// The connection is opened lazily by the first command, so an
+    /// unreachable Redis at start-up does not stop the application; only an
+    /// invalid URL is an error. `op_timeout` bounds each command and
+    /// `connect_timeout` each connection attempt. Must be called inside a
+    /// Tokio runtime.
+    pub fn open(
+        url: &str,
+        op_timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::new(format!("invalid Redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(connect_timeout))
+            .set_response_timeout(Some(op_timeout))
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1))
+            .set_number_of_retries(3);
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| StoreError::new(format!("cannot create Redis connection manager: {e}")))?;
+        Ok(Self { conn })
+    }
+
+    /// Wraps an existing connection manager.
+    pub fn from_manager(conn: ConnectionManager) -> Self {
+        Self { conn }
+    }
+}
+
+fn fault(e: &redis::RedisError) -> StoreError {
+    StoreError::new(format!("redis: {e}"))
+}
+
+impl CacheStore for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        let mut conn = self.conn.clone();
+        let value: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        // One command: value and expiry are written atomically.
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value.as_ref())
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .exec_async(&mut conn)
+            .await
+            .map_err(|e| fault(&e))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("UNLINK")
+            .arg(key)
+            .exec_async(&mut conn)
+            .await
+            .map_err(|e| fault(&e))
+    }
+}
