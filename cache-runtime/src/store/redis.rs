@@ -58,12 +58,14 @@ fn fault(e: &redis::RedisError) -> StoreError {
 impl CacheStore for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         let mut conn = self.conn.clone();
-        let value: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| fault(&e))?;
-        Ok(value.map(Bytes::from))
+        let value: Result<Option<Vec<u8>>, _> = redis::cmd("GET").arg(key).query_async(&mut conn).await;
+        match value {
+            Ok(value) => Ok(value.map(Bytes::from)),
+            // Something that is not a string sits under our key: a value we
+            // cannot decode, so a miss that the next SET replaces.
+            Err(e) if e.code() == Some("WRONGTYPE") => Ok(Some(Bytes::new())),
+            Err(e) => Err(fault(&e)),
+        }
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {

@@ -1,0 +1,129 @@
+//! Shared harness of the integration tests: real Redis servers, the test
+//! application served on a loopback port, and a real HTTP client.
+#![allow(dead_code, unused_imports)] // each test crate uses a different part of the harness
+
+pub mod app;
+pub mod redis;
+
+use axum::Router;
+use bytes::Bytes;
+use cache_runtime::RouteCache;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use std::{
+    net::SocketAddr,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+pub use self::app::Calls;
+pub use self::redis::{RedisServer, TestRedis};
+
+/// A prefix unique to this test run and call, so tests sharing a Redis
+/// never see each other's entries.
+pub fn unique_prefix(test: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("t{}-{}-{test}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The backends every behaviour test runs against.
+pub enum Backend {
+    Redis,
+    Embedded,
+}
+
+/// A cache on `backend` plus whatever keeps that backend alive.
+pub struct Fixture {
+    pub cache: RouteCache,
+    pub redis: Option<TestRedis>,
+}
+
+impl Fixture {
+    pub async fn new(backend: Backend, test: &str) -> Self {
+        let builder = RouteCache::builder().prefix(unique_prefix(test));
+        match backend {
+            Backend::Redis => {
+                let redis = TestRedis::acquire();
+                let cache = builder.redis(redis.url()).build().await.expect("build Redis cache");
+                Self { cache, redis: Some(redis) }
+            }
+            Backend::Embedded => Self {
+                cache: builder.build().await.expect("build embedded cache"),
+                redis: None,
+            },
+        }
+    }
+}
+
+/// An application served over HTTP on a loopback port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub calls: Calls,
+    client: Client<HttpConnector, Full<Bytes>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// A response as the client saw it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The `x-cache` header, or `""`.
+    pub fn x_cache(&self) -> &str {
+        self.headers.get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+}
+
+impl TestApp {
+    /// Serves the standard test router with `cache` installed.
+    pub async fn spawn(cache: &RouteCache) -> Self {
+        let calls = Calls::default();
+        Self::serve(app::router(calls.clone()).layer(cache.layer()), calls).await
+    }
+
+    /// Serves `router` (already carrying whatever layers it needs).
+    pub async fn serve(router: Router, calls: Calls) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self { addr, calls, client, server }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Reply {
+        let mut req = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(Full::new(body)).expect("build request");
+        let res = self.client.request(req).await.unwrap_or_else(|e| panic!("GET {path} failed: {e}"));
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.expect("read body").to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
