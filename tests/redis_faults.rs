@@ -1,0 +1,216 @@
+//! Redis-specific behaviour against a `redis-server` each test starts on its
+//! own port: the key layout as stored, and failing open when Redis is
+//! stopped, paused, unreachable at start-up or answering garbage.
+
+mod support;
+
+use cache_runtime::RouteCache;
+use std::time::{Duration, Instant};
+use support::{app, unique_prefix, RedisServer, TestApp};
+
+async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("test connection to redis-server")
+}
+
+async fn keys(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Vec<String> {
+    let mut cursor = 0u64;
+    let mut out = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .unwrap();
+        out.extend(batch);
+        if next == 0 {
+            return out;
+        }
+        cursor = next;
+    }
+}
+
+async fn cache_for(url: &str, test: &str) -> (RouteCache, String) {
+    let prefix = unique_prefix(test);
+    let cache = RouteCache::builder()
+        .prefix(prefix.clone())
+        .timeout(Duration::from_millis(200))
+        .redis(url)
+        .build()
+        .await
+        .expect("build cache");
+    (cache, prefix)
+}
+
+/// Polls until a path is served as a hit, returning how long that took.
+async fn wait_for_hit(app: &TestApp, path: &str, within: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        let reply = app.get(path).await;
+        assert_eq!(reply.status, 200, "requests keep succeeding while Redis recovers");
+        if reply.x_cache() == "HIT" {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_scoped_to_their_route_and_written_with_the_route_ttl() {
+    let server = RedisServer::start();
+    let (cache, prefix) = cache_for(&server.url(), "layout").await;
+    let app = TestApp::spawn(&cache).await;
+    let long = format!("/search?q={}", "z".repeat(600));
+    for path in [
+        "/items/1",
+        "/short/1",
+        "/search?k:*=v%0D%0A&x=%FF&b=2&a=1",
+        "/search?%2A=*",
+        long.as_str(),
+    ] {
+        assert_eq!(app.get(path).await.x_cache(), "MISS", "{path}");
+        assert_eq!(app.get(path).await.x_cache(), "HIT", "{path}");
+    }
+
+    let mut conn = redis_conn(&server.url()).await;
+    let mut stored = keys(&mut conn, &format!("{prefix}:*")).await;
+    stored.sort();
+    assert_eq!(stored.len(), 5, "{stored:#?}");
+    let search_scope = format!("{prefix}:{}:GET:", app::route_id("search"));
+    for key in &stored {
+        let rest = key
+            .strip_prefix(&format!("{prefix}:"))
+            .and_then(|k| ["items", "short", "search"].iter().find_map(|r| k.strip_prefix(&format!("{}:GET:", app::route_id(r)))))
+            .unwrap_or_else(|| panic!("{key} is outside every route's key space"));
+        assert!(!rest.contains([':', '*', '#', '\r', '\n', ' ']) || rest.starts_with("sha256:"), "{key}");
+        let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut conn).await.unwrap();
+        if key.contains("::short:") {
+            assert!((0..=1).contains(&ttl), "{key} ttl {ttl}");
+        } else {
+            assert!((3590..=3600).contains(&ttl), "{key} ttl {ttl}");
+        }
+    }
+    assert!(stored.contains(&format!("{search_scope}/search?a=1&b=2&k%3A%2A=v%0D%0A&x=%FF")), "{stored:#?}");
+    assert!(stored.contains(&format!("{search_scope}/search?%2A=%2A")), "{stored:#?}");
+    assert!(stored.iter().any(|k| k.starts_with(&format!("{search_scope}sha256:"))), "long key hashed: {stored:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_succeed_while_redis_is_down_and_caching_resumes_after_restart() {
+    let mut server = RedisServer::start();
+    let (cache, _) = cache_for(&server.url(), "restart").await;
+    let app = std::sync::Arc::new(TestApp::spawn(&cache).await);
+    assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+    assert_eq!(app.get("/items/1").await.x_cache(), "HIT");
+
+    server.stop();
+    let mut tasks = Vec::new();
+    for batch in 0..10u64 {
+        for i in 0..10u64 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = (batch * 10 + i) % 5 + 1;
+                let reply = app.get(&format!("/items/{id}")).await;
+                (id, reply)
+            }));
+        }
+    }
+    let mut misses = 0;
+    for task in tasks {
+        let (id, reply) = task.await.unwrap();
+        assert_eq!(reply.status, 200, "a request failed while Redis was down");
+        assert_eq!(reply.json()["id"], id);
+        misses += usize::from(reply.x_cache() == "MISS");
+    }
+    assert_eq!(misses, 100, "with Redis down every request is served by the handler");
+
+    server.restart();
+    let waited = wait_for_hit(&app, "/items/2", Duration::from_secs(10)).await;
+    assert!(waited.is_some(), "caching did not resume within 10 s of the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_costs_at_most_the_timeout() {
+    let server = RedisServer::start();
+    let (cache, _) = cache_for(&server.url(), "paused").await;
+    let app = TestApp::spawn(&cache).await;
+    assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+
+    server.signal_pause(true);
+    for id in 1..=3 {
+        let start = Instant::now();
+        let reply = app.get(&format!("/items/{id}")).await;
+        let elapsed = start.elapsed();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.x_cache(), "MISS");
+        // A hang detector, not a speed assertion: the timeout is 200 ms.
+        assert!(elapsed < Duration::from_secs(5), "request took {elapsed:?} with Redis paused");
+    }
+    server.signal_pause(false);
+    assert!(wait_for_hit(&app, "/items/4", Duration::from_secs(10)).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_startup_does_not_stop_the_app() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    server.stop();
+    let (cache, _) = cache_for(&url, "startup").await;
+    let app = TestApp::spawn(&cache).await;
+    for run in 1..=3 {
+        let reply = app.get("/items/1").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.json()["run"], run);
+    }
+    server.restart();
+    assert!(wait_for_hit(&app, "/items/1", Duration::from_secs(10)).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answering_garbage_fails_open() {
+    // Something that is not Redis listens where Redis should be.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = socket.read(&mut buf).await {
+                    if n == 0 || socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n\x00\xff").await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let (cache, _) = cache_for(&format!("redis://{addr}"), "garbage").await;
+    let app = TestApp::spawn(&cache).await;
+    for run in 1..=3 {
+        let reply = app.get("/items/1").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.json()["run"], run);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_string_value_under_the_key_is_a_miss_and_is_replaced() {
+    let server = RedisServer::start();
+    let (cache, _) = cache_for(&server.url(), "wrongtype").await;
+    let app = TestApp::spawn(&cache).await;
+    let key = cache.key_for(&app::route_id("items"), "/items/3");
+    let mut conn = redis_conn(&server.url()).await;
+    let _: () = redis::cmd("HSET").arg(&key).arg("f").arg("v").query_async(&mut conn).await.unwrap();
+    assert_eq!(app.get("/items/3").await.x_cache(), "MISS");
+    assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
+    let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+    assert_eq!(kind, "string");
+}
