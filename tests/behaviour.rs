@@ -66,7 +66,10 @@ async fn miss_then_hit_runs_the_handler_once(backend: Backend) {
         let hit = app.get("/items/1").await;
         assert_eq!(hit.status, 200);
         assert_eq!(hit.x_cache(), "HIT");
-        assert_eq!(hit.body, first.body, "a hit returns the stored bytes as they were");
+        assert_eq!(
+            hit.body, first.body,
+            "a hit returns the stored bytes as they were"
+        );
         assert_eq!(hit.headers["content-type"], "application/json");
         let age: u64 = hit.headers["age"].to_str().unwrap().parse().unwrap();
         assert!(age < 60, "age {age}");
@@ -77,7 +80,9 @@ async fn miss_then_hit_runs_the_handler_once(backend: Backend) {
 async fn head_is_answered_from_the_get_entry(backend: Backend) {
     let (_f, app) = setup(backend, "head").await;
     assert_eq!(app.get("/items/3").await.x_cache(), "MISS");
-    let head = app.request(Method::HEAD, "/items/3", &[], Bytes::new()).await;
+    let head = app
+        .request(Method::HEAD, "/items/3", &[], Bytes::new())
+        .await;
     assert_eq!(head.status, 200);
     assert_eq!(head.x_cache(), "HIT");
     assert!(head.body.is_empty());
@@ -101,7 +106,11 @@ async fn query_parameters_are_normalised(backend: Backend) {
     assert_eq!(first.x_cache(), "MISS");
     // Order of distinct names does not matter, nor does %-encoding of
     // unreserved characters.
-    for same in ["/search?b=2&a=1", "/search?%61=1&b=%32", "/search?a=1&&b=2&"] {
+    for same in [
+        "/search?b=2&a=1",
+        "/search?%61=1&b=%32",
+        "/search?a=1&&b=2&",
+    ] {
         let reply = app.get(same).await;
         assert_eq!(reply.x_cache(), "HIT", "{same}");
         assert_eq!(reply.body, first.body, "{same}");
@@ -109,8 +118,16 @@ async fn query_parameters_are_normalised(backend: Backend) {
     // Repeated parameters keep their order and never merge.
     let repeated = app.get("/search?a=1&a=2").await;
     assert_eq!(repeated.x_cache(), "MISS");
-    assert_eq!(repeated.json()["pairs"], serde_json::json!([["a", "1"], ["a", "2"]]));
-    for different in ["/search?a=2&a=1", "/search?a=12", "/search?a=1%26a=2", "/search"] {
+    assert_eq!(
+        repeated.json()["pairs"],
+        serde_json::json!([["a", "1"], ["a", "2"]])
+    );
+    for different in [
+        "/search?a=2&a=1",
+        "/search?a=12",
+        "/search?a=1%26a=2",
+        "/search",
+    ] {
         assert_eq!(app.get(different).await.x_cache(), "MISS", "{different}");
     }
     assert_eq!(app.get("/search?a=1&a=2").await.x_cache(), "HIT");
@@ -129,7 +146,11 @@ async fn different_paths_and_routes_get_different_entries(backend: Backend) {
     // Another handler serving the same path, same cache and prefix: its own
     // entries, never the first route's.
     let calls = support::Calls::default();
-    let other = TestApp::serve(app::other_router(calls.clone()).layer(f.cache.layer()), calls).await;
+    let other = TestApp::serve(
+        app::other_router(calls.clone()).layer(f.cache.layer()),
+        calls,
+    )
+    .await;
     let reply = other.get("/items/1").await;
     assert_eq!(reply.x_cache(), "MISS");
     assert_eq!(reply.json()["name"], "other 1");
@@ -168,9 +189,15 @@ async fn return_and_question_mark_go_through_the_cache(backend: Backend) {
     assert_eq!((ok.x_cache(), ok.json()), ("MISS", serde_json::json!(1)));
     assert_eq!(app.get("/fallible/ok").await.x_cache(), "HIT");
     let early = app.get("/fallible/early").await;
-    assert_eq!((early.x_cache(), early.json()), ("MISS", serde_json::json!(1002)));
+    assert_eq!(
+        (early.x_cache(), early.json()),
+        ("MISS", serde_json::json!(1002))
+    );
     let again = app.get("/fallible/early").await;
-    assert_eq!((again.x_cache(), again.json()), ("HIT", serde_json::json!(1002)));
+    assert_eq!(
+        (again.x_cache(), again.json()),
+        ("HIT", serde_json::json!(1002))
+    );
     assert_eq!(app.calls.get("fallible"), 2);
 }
 
@@ -206,16 +233,30 @@ async fn oversized_bodies_are_returned_but_not_stored(backend: Backend) {
 async fn a_corrupt_entry_is_a_miss_and_is_overwritten(backend: Backend) {
     let (f, app) = setup(backend, "corrupt").await;
     let key = f.cache.key_for(&app::route_id("items"), "/items/7");
-    for garbage in [&b"{\"id\":7}"[..], b"RC\x01\x00\x00", b"", b"\xff\xfe garbage"] {
+    for garbage in [
+        &b"{\"id\":7}"[..],
+        b"RC\x01\x00\x00",
+        b"",
+        b"\xff\xfe garbage",
+    ] {
         f.cache
-            .raw_set(&key, Bytes::copy_from_slice(garbage), Duration::from_secs(60))
+            .raw_set(
+                &key,
+                Bytes::copy_from_slice(garbage),
+                Duration::from_secs(60),
+            )
             .await
             .expect("write garbage");
         let reply = app.get("/items/7").await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.x_cache(), "MISS", "garbage {garbage:?} is a miss");
         assert_eq!(reply.json()["id"], 7);
-        let stored = f.cache.raw_get(&key).await.unwrap().expect("the fresh response was stored");
+        let stored = f
+            .cache
+            .raw_get(&key)
+            .await
+            .unwrap()
+            .expect("the fresh response was stored");
         let entry = Entry::decode(stored).expect("and it decodes");
         assert_eq!(entry.body, reply.body);
         assert_eq!(app.get("/items/7").await.x_cache(), "HIT");
@@ -238,7 +279,12 @@ async fn other_methods_are_never_cached(backend: Backend) {
     let (_f, app) = setup(backend, "post").await;
     for run in 1..=2 {
         let reply = app
-            .request(Method::POST, "/echo", &[("content-type", "application/json")], Bytes::from_static(b"{\"x\":1}"))
+            .request(
+                Method::POST,
+                "/echo",
+                &[("content-type", "application/json")],
+                Bytes::from_static(b"{\"x\":1}"),
+            )
             .await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.json()["run"], run);

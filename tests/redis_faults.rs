@@ -54,7 +54,10 @@ async fn wait_for_hit(app: &TestApp, path: &str, within: Duration) -> Option<Dur
     let start = Instant::now();
     while start.elapsed() < within {
         let reply = app.get(path).await;
-        assert_eq!(reply.status, 200, "requests keep succeeding while Redis recovers");
+        assert_eq!(
+            reply.status, 200,
+            "requests keep succeeding while Redis recovers"
+        );
         if reply.x_cache() == "HIT" {
             return Some(start.elapsed());
         }
@@ -88,19 +91,43 @@ async fn keys_are_scoped_to_their_route_and_written_with_the_route_ttl() {
     for key in &stored {
         let rest = key
             .strip_prefix(&format!("{prefix}:"))
-            .and_then(|k| ["items", "short", "search"].iter().find_map(|r| k.strip_prefix(&format!("{}:GET:", app::route_id(r)))))
+            .and_then(|k| {
+                ["items", "short", "search"]
+                    .iter()
+                    .find_map(|r| k.strip_prefix(&format!("{}:GET:", app::route_id(r))))
+            })
             .unwrap_or_else(|| panic!("{key} is outside every route's key space"));
-        assert!(!rest.contains([':', '*', '#', '\r', '\n', ' ']) || rest.starts_with("sha256:"), "{key}");
-        let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut conn).await.unwrap();
+        assert!(
+            !rest.contains([':', '*', '#', '\r', '\n', ' ']) || rest.starts_with("sha256:"),
+            "{key}"
+        );
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         if key.contains("::short:") {
             assert!((0..=1).contains(&ttl), "{key} ttl {ttl}");
         } else {
             assert!((3590..=3600).contains(&ttl), "{key} ttl {ttl}");
         }
     }
-    assert!(stored.contains(&format!("{search_scope}/search?a=1&b=2&k%3A%2A=v%0D%0A&x=%FF")), "{stored:#?}");
-    assert!(stored.contains(&format!("{search_scope}/search?%2A=%2A")), "{stored:#?}");
-    assert!(stored.iter().any(|k| k.starts_with(&format!("{search_scope}sha256:"))), "long key hashed: {stored:#?}");
+    assert!(
+        stored.contains(&format!(
+            "{search_scope}/search?a=1&b=2&k%3A%2A=v%0D%0A&x=%FF"
+        )),
+        "{stored:#?}"
+    );
+    assert!(
+        stored.contains(&format!("{search_scope}/search?%2A=%2A")),
+        "{stored:#?}"
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|k| k.starts_with(&format!("{search_scope}sha256:"))),
+        "long key hashed: {stored:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,11 +157,17 @@ async fn requests_succeed_while_redis_is_down_and_caching_resumes_after_restart(
         assert_eq!(reply.json()["id"], id);
         misses += usize::from(reply.x_cache() == "MISS");
     }
-    assert_eq!(misses, 100, "with Redis down every request is served by the handler");
+    assert_eq!(
+        misses, 100,
+        "with Redis down every request is served by the handler"
+    );
 
     server.restart();
     let waited = wait_for_hit(&app, "/items/2", Duration::from_secs(10)).await;
-    assert!(waited.is_some(), "caching did not resume within 10 s of the restart");
+    assert!(
+        waited.is_some(),
+        "caching did not resume within 10 s of the restart"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,10 +185,15 @@ async fn a_paused_redis_costs_at_most_the_timeout() {
         assert_eq!(reply.status, 200);
         assert_eq!(reply.x_cache(), "MISS");
         // A hang detector, not a speed assertion: the timeout is 200 ms.
-        assert!(elapsed < Duration::from_secs(5), "request took {elapsed:?} with Redis paused");
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "request took {elapsed:?} with Redis paused"
+        );
     }
     server.signal_pause(false);
-    assert!(wait_for_hit(&app, "/items/4", Duration::from_secs(10)).await.is_some());
+    assert!(wait_for_hit(&app, "/items/4", Duration::from_secs(10))
+        .await
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +209,9 @@ async fn redis_down_at_startup_does_not_stop_the_app() {
         assert_eq!(reply.json()["run"], run);
     }
     server.restart();
-    assert!(wait_for_hit(&app, "/items/1", Duration::from_secs(10)).await.is_some());
+    assert!(wait_for_hit(&app, "/items/1", Duration::from_secs(10))
+        .await
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +225,12 @@ async fn a_server_answering_garbage_fails_open() {
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
                 while let Ok(n) = socket.read(&mut buf).await {
-                    if n == 0 || socket.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n\x00\xff").await.is_err() {
+                    if n == 0
+                        || socket
+                            .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n\x00\xff")
+                            .await
+                            .is_err()
+                    {
                         break;
                     }
                 }
@@ -208,9 +253,19 @@ async fn a_non_string_value_under_the_key_is_a_miss_and_is_replaced() {
     let app = TestApp::spawn(&cache).await;
     let key = cache.key_for(&app::route_id("items"), "/items/3");
     let mut conn = redis_conn(&server.url()).await;
-    let _: () = redis::cmd("HSET").arg(&key).arg("f").arg("v").query_async(&mut conn).await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("f")
+        .arg("v")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(app.get("/items/3").await.x_cache(), "MISS");
     assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
-    let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+    let kind: String = redis::cmd("TYPE")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(kind, "string");
 }

@@ -353,3 +353,78 @@ impl RouteCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Captures formatted log lines.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn dead_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn faults_are_misses_and_logged_without_flooding() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let cache = RouteCache::builder()
+            .redis(format!("redis://127.0.0.1:{}", dead_port()))
+            .timeout(Duration::from_millis(50))
+            .build()
+            .await
+            .expect("an unreachable Redis is not a build error");
+        for _ in 0..20 {
+            assert!(matches!(cache.lookup("k").await, Lookup::Fault));
+        }
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let faults = log.matches("route cache backend fault").count();
+        assert_eq!(
+            faults, 1,
+            "one line for 20 faults within the interval:\n{log}"
+        );
+        assert!(
+            log.contains("not reachable yet"),
+            "start-up warning:\n{log}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_url_is_a_build_error() {
+        let err = RouteCache::redis("http://not-redis").await.unwrap_err();
+        assert!(err.to_string().contains("invalid Redis URL"), "{err}");
+    }
+
+    #[test]
+    fn key_for_matches_the_request_key() {
+        let cache = RouteCache::embedded();
+        assert_eq!(
+            cache.key_for("m::h", "/items/1?b=2&a=1"),
+            "rc:m::h:GET:/items/1?a=1&b=2"
+        );
+    }
+}

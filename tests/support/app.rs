@@ -45,7 +45,11 @@ pub struct Item {
 #[cached_route(ttl = 3600)]
 pub async fn items(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<Item> {
     let run = calls.record("items");
-    Json(Item { id, name: format!("item {id}"), run })
+    Json(Item {
+        id,
+        name: format!("item {id}"),
+        run,
+    })
 }
 
 /// Another handler at the same path in a second router: its entries must
@@ -53,26 +57,43 @@ pub async fn items(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<Item
 #[cached_route(ttl = 3600)]
 pub async fn other_items(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<Item> {
     let run = calls.record("other_items");
-    Json(Item { id, name: format!("other {id}"), run })
+    Json(Item {
+        id,
+        name: format!("other {id}"),
+        run,
+    })
 }
 
 #[cached_route(ttl = 1)]
 pub async fn short(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<Item> {
     let run = calls.record("short");
-    Json(Item { id, name: "short".into(), run })
+    Json(Item {
+        id,
+        name: "short".into(),
+        run,
+    })
 }
 
 /// Echoes the query pairs in the order the handler received them.
 #[cached_route(ttl = 3600)]
-pub async fn search(State(calls): State<Calls>, Query(pairs): Query<Vec<(String, String)>>) -> impl IntoResponse {
+pub async fn search(
+    State(calls): State<Calls>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> impl IntoResponse {
     let run = calls.record("search");
     Json(serde_json::json!({ "pairs": pairs, "run": run }))
 }
 
 #[cached_route(ttl = 3600)]
-pub async fn status(State(calls): State<Calls>, Path(code): Path<u16>) -> (StatusCode, Json<usize>) {
+pub async fn status(
+    State(calls): State<Calls>,
+    Path(code): Path<u16>,
+) -> (StatusCode, Json<usize>) {
     let run = calls.record("status");
-    (StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT), Json(run))
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT),
+        Json(run),
+    )
 }
 
 pub struct AppError(&'static str);
@@ -93,7 +114,10 @@ fn check(fail: bool) -> Result<(), AppError> {
 
 /// Uses `?` and an early `return`; both must still go through the cache.
 #[cached_route(ttl = 3600)]
-pub async fn fallible(State(calls): State<Calls>, Path(mode): Path<String>) -> Result<Json<usize>, AppError> {
+pub async fn fallible(
+    State(calls): State<Calls>,
+    Path(mode): Path<String>,
+) -> Result<Json<usize>, AppError> {
     let run = calls.record("fallible");
     if mode == "early" {
         return Ok(Json(run + 1000));
@@ -121,7 +145,10 @@ pub async fn with_headers(State(calls): State<Calls>, headers: HeaderMap) -> imp
     let agent = headers.get(header::USER_AGENT).cloned();
     (
         StatusCode::CREATED,
-        [("x-run", run.to_string()), ("content-type", "text/plain; charset=utf-8".to_owned())],
+        [
+            ("x-run", run.to_string()),
+            ("content-type", "text/plain; charset=utf-8".to_owned()),
+        ],
         format!("run {run} agent {agent:?}"),
     )
 }
@@ -135,7 +162,10 @@ pub async fn big(State(calls): State<Calls>, Path(n): Path<usize>) -> String {
 
 /// Not a GET: never cached. A body extractor comes last.
 #[cached_route(ttl = 3600)]
-pub async fn echo(State(calls): State<Calls>, Json(value): Json<serde_json::Value>) -> Json<serde_json::Value> {
+pub async fn echo(
+    State(calls): State<Calls>,
+    Json(value): Json<serde_json::Value>,
+) -> Json<serde_json::Value> {
     let run = calls.record("echo");
     Json(serde_json::json!({ "echo": value, "run": run }))
 }
@@ -158,7 +188,9 @@ pub fn router(calls: Calls) -> Router {
 
 /// A second application whose `/items/{id}` is another handler.
 pub fn other_router(calls: Calls) -> Router {
-    Router::new().route("/items/{id}", get(other_items)).with_state(calls)
+    Router::new()
+        .route("/items/{id}", get(other_items))
+        .with_state(calls)
 }
 
 /// The route id of a handler in this module, as the macro derives it.

@@ -24,7 +24,11 @@ pub use self::redis::{RedisServer, TestRedis};
 /// never see each other's entries.
 pub fn unique_prefix(test: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("t{}-{}-{test}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "t{}-{}-{test}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The backends every behaviour test runs against.
@@ -45,8 +49,15 @@ impl Fixture {
         match backend {
             Backend::Redis => {
                 let redis = TestRedis::acquire();
-                let cache = builder.redis(redis.url()).build().await.expect("build Redis cache");
-                Self { cache, redis: Some(redis) }
+                let cache = builder
+                    .redis(redis.url())
+                    .build()
+                    .await
+                    .expect("build Redis cache");
+                Self {
+                    cache,
+                    redis: Some(redis),
+                }
             }
             Backend::Embedded => Self {
                 cache: builder.build().await.expect("build embedded cache"),
@@ -75,11 +86,15 @@ pub struct Reply {
 impl Reply {
     /// The `x-cache` header, or `""`.
     pub fn x_cache(&self) -> &str {
-        self.headers.get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("x-cache")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
     }
 }
 
@@ -92,26 +107,45 @@ impl TestApp {
 
     /// Serves `router` (already carrying whatever layers it needs).
     pub async fn serve(router: Router, calls: Calls) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Self { addr, calls, client, server }
+        Self {
+            addr,
+            calls,
+            client,
+            server,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, &[], Bytes::new()).await
     }
 
-    pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Bytes) -> Reply {
-        let mut req = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr));
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
         let req = req.body(Full::new(body)).expect("build request");
-        let res = self.client.request(req).await.unwrap_or_else(|e| panic!("GET {path} failed: {e}"));
+        let res = self
+            .client
+            .request(req)
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} failed: {e}"));
         let (parts, body) = res.into_parts();
         let body = body.collect().await.expect("read body").to_bytes();
         Reply {

@@ -74,7 +74,10 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("redis-server on port {} did not answer PING within 10 s", self.port);
+        panic!(
+            "redis-server on port {} did not answer PING within 10 s",
+            self.port
+        );
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -84,7 +87,10 @@ impl RedisServer {
 
     /// The server's process id while it runs.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("redis-server is not running").id()
+        self.child
+            .as_ref()
+            .expect("redis-server is not running")
+            .id()
     }
 
     /// Kills the server (as a crash would) and waits for it to exit.
@@ -100,7 +106,11 @@ impl RedisServer {
         self.stop();
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.spawn() {
-            assert!(Instant::now() < deadline, "redis-server could not restart on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server could not restart on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -119,7 +129,9 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -38,8 +38,8 @@ impl RedisStore {
             .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(Some(op_timeout))
             .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(1))
-            .set_number_of_retries(3);
+            .set_max_delay(Duration::from_millis(500))
+            .set_number_of_retries(1);
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| StoreError::new(format!("cannot create Redis connection manager: {e}")))?;
         Ok(Self { conn })
@@ -58,7 +58,8 @@ fn fault(e: &redis::RedisError) -> StoreError {
 impl CacheStore for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         let mut conn = self.conn.clone();
-        let value: Result<Option<Vec<u8>>, _> = redis::cmd("GET").arg(key).query_async(&mut conn).await;
+        let value: Result<Option<Vec<u8>>, _> =
+            redis::cmd("GET").arg(key).query_async(&mut conn).await;
         match value {
             Ok(value) => Ok(value.map(Bytes::from)),
             // Something that is not a string sits under our key: a value we

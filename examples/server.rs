@@ -1,0 +1,108 @@
+//! A small catalogue API with cached routes.
+//!
+//! ```sh
+//! cargo run --example server                                # in-process store
+//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example server  # Redis
+//! ```
+//!
+//! Listens on `$PORT` (default 3000).
+
+use axum::{
+    extract::{Path, Query},
+    http::StatusCode,
+    routing::get,
+    Json, Router,
+};
+use cache_runtime::{cached_route, RouteCache};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Serialize)]
+struct Item {
+    id: u64,
+    name: String,
+    price_cents: u64,
+    generated_at_ms: u128,
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+fn item(id: u64) -> Item {
+    Item {
+        id,
+        name: format!("Item {id}"),
+        price_cents: 100 + id * 7 % 900,
+        generated_at_ms: now_ms(),
+    }
+}
+
+/// One item. A miss costs about 20 ms (a stand-in for a database query);
+/// cached for an hour.
+#[cached_route(ttl = 3600)]
+async fn get_item(Path(id): Path<u64>) -> Result<Json<Item>, (StatusCode, &'static str)> {
+    if id == 0 {
+        return Err((StatusCode::NOT_FOUND, "no item 0"));
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(Json(item(id)))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    page: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// A page of items; cached for ten minutes, one entry per page and limit.
+#[cached_route(ttl = "10m")]
+async fn list_items(Query(page): Query<Page>) -> Json<Vec<Item>> {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let limit = page.limit.unwrap_or(10).min(100);
+    let first = page.page.unwrap_or(0) * limit + 1;
+    Json((first..first + limit).map(item).collect())
+}
+
+/// The server's clock, cached for five seconds: watch `Age` grow.
+#[cached_route(ttl = 5)]
+async fn time() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "now_ms": now_ms() }))
+}
+
+/// Not cached.
+async fn health() -> &'static str {
+    "ok"
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+
+    let cache = RouteCache::from_env().await;
+    let app = Router::new()
+        .route("/items/{id}", get(get_item))
+        .route("/items", get(list_items))
+        .route("/time", get(time))
+        .route("/health", get(health))
+        .layer(cache.layer());
+
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
+    match cache.backend_name() {
+        "redis" => println!("cache: Redis (REDIS_URL)"),
+        other => println!("cache: {other} in-process store (set REDIS_URL to use Redis)"),
+    }
+    println!("listening on http://127.0.0.1:{port}; try:");
+    println!("  curl -i http://127.0.0.1:{port}/items/42        # MISS (~20 ms), then HIT");
+    println!("  curl -i 'http://127.0.0.1:{port}/items?limit=3&page=2'");
+    println!("  curl -i 'http://127.0.0.1:{port}/items?page=2&limit=3'   # same entry");
+    println!("  curl -i http://127.0.0.1:{port}/time            # Age grows, refreshed every 5 s");
+    axum::serve(listener, app).await.expect("server error");
+}
