@@ -7,8 +7,8 @@ use crate::store::{MemoryStore, RedisStore, Store, StoreError};
 use bytes::Bytes;
 use std::{fmt, sync::Arc, time::Duration};
 
-/// The Redis URL used by [`RouteCacheBuilder::redis`] callers who want the
-/// conventional local server.
+/// The Redis URL [`RouteCache::redis_from_env`] uses when `REDIS_URL` is
+/// not set.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// The environment variable [`RouteCache::from_env`] reads.
@@ -227,6 +227,16 @@ impl RouteCache {
     /// A Redis-backed cache with the default configuration.
     pub async fn redis(url: &str) -> Result<Self, CacheError> {
         Self::builder().redis(url).build().await
+    }
+
+    /// Redis at `$REDIS_URL`, or at [`DEFAULT_REDIS_URL`] when that variable
+    /// is not set or empty.
+    ///
+    /// # Errors
+    /// When the URL is invalid.
+    pub async fn redis_from_env() -> Result<Self, CacheError> {
+        let url = std::env::var(REDIS_URL_ENV).ok().filter(|u| !u.trim().is_empty());
+        Self::redis(url.as_deref().map_or(DEFAULT_REDIS_URL, str::trim)).await
     }
 
     /// Redis at `$REDIS_URL` when that variable is set and not empty, the
