@@ -235,7 +235,9 @@ impl RouteCache {
     /// # Errors
     /// When the URL is invalid.
     pub async fn redis_from_env() -> Result<Self, CacheError> {
-        let url = std::env::var(REDIS_URL_ENV).ok().filter(|u| !u.trim().is_empty());
+        let url = std::env::var(REDIS_URL_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty());
         Self::redis(url.as_deref().map_or(DEFAULT_REDIS_URL, str::trim)).await
     }
 
