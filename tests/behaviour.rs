@@ -46,6 +46,9 @@ backend_matrix!(
     status_and_headers_survive_a_hit,
     other_methods_are_never_cached,
     a_router_without_the_layer_still_answers,
+    nested_mounts_of_one_handler_never_share_entries,
+    a_head_miss_does_not_store_the_get_entry,
+    a_response_varying_on_an_unkeyed_header_is_not_stored,
 );
 
 async fn setup(backend: Backend, test: &str) -> (Fixture, TestApp) {
@@ -301,5 +304,45 @@ async fn a_router_without_the_layer_still_answers(backend: Backend) {
         assert_eq!(reply.status, 200);
         assert_eq!(reply.json()["run"], run);
         assert!(reply.headers.get("x-cache").is_none());
+    }
+}
+
+async fn nested_mounts_of_one_handler_never_share_entries(backend: Backend) {
+    let f = Fixture::new(backend, "nested").await;
+    let calls = support::Calls::default();
+    let app = TestApp::serve(
+        app::nested_router(calls.clone()).layer(f.cache.layer()),
+        calls,
+    )
+    .await;
+    assert_eq!(app.get("/a/items/1").await.x_cache(), "MISS");
+    assert_eq!(
+        app.get("/b/items/1").await.x_cache(),
+        "MISS",
+        "/b must not be served /a's entry"
+    );
+    assert_eq!(app.get("/a/items/1").await.x_cache(), "HIT");
+    assert_eq!(app.get("/b/items/1").await.x_cache(), "HIT");
+    assert_eq!(app.calls.get("items"), 2);
+}
+
+async fn a_head_miss_does_not_store_the_get_entry(backend: Backend) {
+    let (_f, app) = setup(backend, "head_miss").await;
+    let head = app
+        .request(Method::HEAD, "/items/9", &[], Bytes::new())
+        .await;
+    assert_eq!((head.status.as_u16(), head.x_cache()), (200, "MISS"));
+    let get = app.get("/items/9").await;
+    assert_eq!(get.x_cache(), "MISS", "a HEAD miss stores nothing");
+    assert_eq!(get.json()["id"], 9);
+    assert_eq!(app.get("/items/9").await.x_cache(), "HIT");
+}
+
+async fn a_response_varying_on_an_unkeyed_header_is_not_stored(backend: Backend) {
+    let (_f, app) = setup(backend, "unkeyed_vary").await;
+    for run in 1..=2 {
+        let reply = app.get("/unkeyed-vary").await;
+        assert_eq!(reply.x_cache(), "MISS");
+        assert_eq!(reply.json(), run);
     }
 }

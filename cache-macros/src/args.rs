@@ -1,39 +1,42 @@
-//! The attribute's grammar: `name = value` pairs separated by commas.
+//! The attribute's grammar: `name = value` pairs separated by commas, where
+//! each value is a Rust expression or literal interpreted per option.
+//!
+//! Adding an option means one field on [`Args`], one arm in
+//! [`Args::set`], and its name in [`OPTIONS`].
 
 use proc_macro2::Span;
 use syn::{
-    parse::{Parse, ParseStream},
-    spanned::Spanned,
-    Expr, ExprLit, Lit, LitInt, LitStr, Token,
+    parse::ParseStream, punctuated::Punctuated, spanned::Spanned, Expr, ExprLit, Ident, Lit,
+    LitStr, Token,
 };
 
-mod kw {
-    syn::custom_keyword!(ttl);
-    syn::custom_keyword!(max_body);
-}
-
-/// Every option, for "unknown option" messages.
-const OPTIONS: &str = "`ttl`, `max_body`";
+/// Every option, for "unknown option" messages. `prefix` is accepted as
+/// another name for `namespace`.
+const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
-    pub(crate) keyword: Span,
+    pub(crate) keyword: Ident,
     pub(crate) value: T,
 }
 
-/// The attribute's arguments as parsed; every field is optional here and
-/// required ones are checked in `validate`.
-#[derive(Default)]
-pub(crate) struct Args {
-    pub(crate) ttl: Option<Opt<Ttl>>,
-    pub(crate) max_body: Option<Opt<u64>>,
-    /// Span of the whole argument list, for "missing option" errors.
-    pub(crate) span: Option<Span>,
+/// Which query parameters take part in the key.
+pub(crate) enum Query {
+    All,
+    None,
+    Allow(Vec<LitStr>),
 }
 
-/// A TTL in seconds with the span of the literal that gave it.
-pub(crate) struct Ttl {
-    pub(crate) secs: u32,
+/// The attribute's arguments as parsed. Every field is optional here;
+/// required ones and cross-option rules are checked in `validate`.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) ttl: Option<Opt<u32>>,
+    pub(crate) key: Option<Opt<Expr>>,
+    pub(crate) query: Option<Opt<Query>>,
+    pub(crate) vary: Option<Opt<Vec<LitStr>>>,
+    pub(crate) namespace: Option<Opt<LitStr>>,
+    pub(crate) max_body: Option<Opt<u64>>,
 }
 
 /// Collects errors so that all of them are reported together.
@@ -53,100 +56,101 @@ impl Errors {
     }
 }
 
-/// Rejects a second occurrence of an option, pointing at the repeat.
+/// Stores an option, rejecting a second occurrence at the repeat's keyword.
 fn set_once<T>(
     slot: &mut Option<Opt<T>>,
-    keyword: Span,
-    name: &str,
-    value: T,
+    keyword: Ident,
+    value: syn::Result<T>,
     errors: &mut Errors,
 ) {
     if slot.is_some() {
-        errors.push(syn::Error::new(
-            keyword,
-            format!("`{name}` is given more than once"),
-        ));
-    } else {
-        *slot = Some(Opt { keyword, value });
+        let message = format!("`{keyword}` is given more than once");
+        errors.push(syn::Error::new(keyword.span(), message));
+        return;
+    }
+    match value {
+        Ok(value) => *slot = Some(Opt { keyword, value }),
+        Err(e) => errors.push(e),
     }
 }
 
 impl Args {
-    /// Parses the arguments, collecting every error instead of stopping at
-    /// the first. Returns what could be parsed alongside the errors.
+    /// Parses `name = value, …`, collecting every error instead of stopping
+    /// at the first.
     pub(crate) fn parse_all(input: ParseStream<'_>, errors: &mut Errors) -> Self {
-        let mut args = Args {
-            span: Some(input.span()),
-            ..Args::default()
-        };
-        while !input.is_empty() {
-            if let Err(e) = args.parse_one(input, errors) {
-                errors.push(e);
-                // Skip to the next comma and go on with the other options.
-                while !input.is_empty() && !input.peek(Token![,]) {
-                    let _ = input.parse::<proc_macro2::TokenTree>();
+        let mut args = Args::default();
+        let pairs =
+            match Punctuated::<(Ident, Expr), Token![,]>::parse_terminated_with(input, |input| {
+                let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+                if !input.peek(Token![=]) {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        format!("expected `{name} = …`; options are written `name = value`"),
+                    ));
                 }
-            }
-            if input.is_empty() {
-                break;
-            }
-            if let Err(e) = input.parse::<Token![,]>() {
-                errors.push(e);
-                break;
-            }
+                input.parse::<Token![=]>()?;
+                Ok((name, input.parse()?))
+            }) {
+                Ok(pairs) => pairs,
+                Err(e) => {
+                    errors.push(e);
+                    return args;
+                }
+            };
+        for (name, value) in pairs {
+            args.set(name, &value, errors);
         }
         args
     }
 
-    fn parse_one(&mut self, input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<()> {
-        let lookahead = input.lookahead1();
-        if lookahead.peek(kw::ttl) {
-            let keyword = input.parse::<kw::ttl>()?.span;
-            input.parse::<Token![=]>()?;
-            let value = parse_ttl(&input.parse()?)?;
-            set_once(&mut self.ttl, keyword, "ttl", value, errors);
-        } else if lookahead.peek(kw::max_body) {
-            let keyword = input.parse::<kw::max_body>()?.span;
-            input.parse::<Token![=]>()?;
-            let value = parse_size(&input.parse()?)?;
-            set_once(&mut self.max_body, keyword, "max_body", value, errors);
-        } else if input.peek(syn::Ident) {
-            let ident: syn::Ident = input.parse()?;
-            return Err(syn::Error::new(
-                ident.span(),
-                format!("unknown option `{ident}`; valid options are {OPTIONS}"),
-            ));
-        } else {
-            return Err(lookahead.error());
+    fn set(&mut self, name: Ident, value: &Expr, errors: &mut Errors) {
+        match name.to_string().as_str() {
+            "ttl" => set_once(&mut self.ttl, name, parse_ttl(value), errors),
+            "key" => set_once(&mut self.key, name, parse_key(value), errors),
+            "query" => set_once(&mut self.query, name, parse_query(value), errors),
+            "vary" => set_once(&mut self.vary, name, parse_vary(value), errors),
+            "namespace" | "prefix" => {
+                set_once(&mut self.namespace, name, parse_namespace(value), errors)
+            }
+            "max_body" => set_once(&mut self.max_body, name, parse_size(value), errors),
+            _ => errors.push(syn::Error::new(
+                name.span(),
+                format!("unknown option `{name}`; valid options are {OPTIONS}"),
+            )),
         }
-        Ok(())
     }
 }
 
-impl Parse for Args {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut errors = Errors::default();
-        let args = Self::parse_all(input, &mut errors);
-        errors.finish().map(|()| args)
+fn lit(expr: &Expr) -> Option<&Lit> {
+    match expr {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        Expr::Group(group) => lit(&group.expr),
+        _ => None,
     }
 }
 
 /// `ttl = 3600` or `ttl = "1h"`: seconds, at least 1, at most `u32::MAX`.
-fn parse_ttl(expr: &Expr) -> syn::Result<Ttl> {
-    let secs = match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) => int_secs(int)?,
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => duration_secs(s)?,
-        Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => {
-            return Err(syn::Error::new_spanned(expr, "`ttl` must be positive"))
+fn parse_ttl(expr: &Expr) -> syn::Result<u32> {
+    let too_large = || {
+        syn::Error::new_spanned(
+            expr,
+            format!("`ttl` is too large; the maximum is {} seconds", u32::MAX),
+        )
+    };
+    let secs = match (lit(expr), expr) {
+        (Some(Lit::Int(int)), _) if int.suffix().is_empty() => {
+            int.base10_parse::<u64>().map_err(|_| too_large())?
         }
-        _ => return Err(syn::Error::new(
-            expr.span(),
-            "`ttl` takes a number of seconds (`ttl = 3600`) or a duration string (`ttl = \"1h\"`)",
-        )),
+        (Some(Lit::Str(s)), _) => duration_secs(s)?,
+        (_, Expr::Unary(u)) if matches!(u.op, syn::UnOp::Neg(_)) => {
+            return Err(syn::Error::new_spanned(expr, "`ttl` must be positive"));
+        }
+        _ => {
+            return Err(syn::Error::new_spanned(
+                expr,
+                "`ttl` takes a number of seconds (`ttl = 3600`) or a duration string (`ttl = \"1h\"`)",
+            ));
+        }
     };
     if secs == 0 {
         return Err(syn::Error::new_spanned(
@@ -154,27 +158,7 @@ fn parse_ttl(expr: &Expr) -> syn::Result<Ttl> {
             "`ttl` must be at least one second",
         ));
     }
-    u32::try_from(secs).map(|secs| Ttl { secs }).map_err(|_| {
-        syn::Error::new_spanned(
-            expr,
-            format!("`ttl` is too large; the maximum is {} seconds", u32::MAX),
-        )
-    })
-}
-
-fn int_secs(int: &LitInt) -> syn::Result<u64> {
-    if !int.suffix().is_empty() {
-        return Err(syn::Error::new(
-            int.span(),
-            "`ttl` takes plain seconds without a type suffix",
-        ));
-    }
-    int.base10_parse::<u64>().map_err(|_| {
-        syn::Error::new(
-            int.span(),
-            format!("`ttl` is too large; the maximum is {} seconds", u32::MAX),
-        )
-    })
+    u32::try_from(secs).map_err(|_| too_large())
 }
 
 /// `"90s"`, `"10m"`, `"1h"`, `"1d"`.
@@ -196,21 +180,22 @@ fn duration_secs(lit: &LitStr) -> syn::Result<u64> {
             "`ttl` must start with a number, as in \"90s\", \"10m\", \"1h\" or \"1d\"",
         ));
     }
-    let scale =
-        match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "" => return Err(err(
-                "`ttl` needs a unit: `s`, `m`, `h` or `d` (or write plain seconds without quotes)",
-            )),
-            _ => {
-                return Err(err(&format!(
-                    "unknown unit `{unit}` in `ttl`; use `s`, `m`, `h` or `d`"
-                )))
-            }
-        };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "" => {
+            return Err(err(
+                "`ttl` needs a unit: `s`, `m`, `h` or `d` (or plain seconds without quotes)",
+            ))
+        }
+        _ => {
+            return Err(err(&format!(
+                "unknown unit `{unit}` in `ttl`; use `s`, `m`, `h` or `d`"
+            )))
+        }
+    };
     number
         .parse::<u64>()
         .ok()
@@ -223,17 +208,141 @@ fn duration_secs(lit: &LitStr) -> syn::Result<u64> {
         })
 }
 
-/// `max_body = 65536`: bytes.
-fn parse_size(expr: &Expr) -> syn::Result<u64> {
+/// `key = <Rust expression>` (not a string holding code).
+fn parse_key(expr: &Expr) -> syn::Result<Expr> {
+    if let Some(Lit::Str(s)) = lit(expr) {
+        return Err(syn::Error::new(
+            s.span(),
+            "`key` takes Rust code, not a string: write `key = format!(\"item:{id}\")` or `key = path::to::function`",
+        ));
+    }
+    Ok(expr.clone())
+}
+
+/// `query = all`, `query = none` or `query = ["page", "limit"]`.
+fn parse_query(expr: &Expr) -> syn::Result<Query> {
+    let wrong = || {
+        syn::Error::new_spanned(
+            expr,
+            "`query` takes `all`, `none` or a list of parameter names (`query = [\"page\", \"limit\"]`)",
+        )
+    };
     match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) if int.suffix().is_empty() => int
-            .base10_parse::<u64>()
-            .map_err(|_| syn::Error::new(int.span(), "`max_body` is too large")),
+        Expr::Path(path) if path.path.is_ident("all") => Ok(Query::All),
+        Expr::Path(path) if path.path.is_ident("none") => Ok(Query::None),
+        Expr::Array(_) => {
+            let names = string_list(expr, "query", "parameter name", |_| true)?;
+            Ok(Query::Allow(names))
+        }
+        _ => Err(wrong()),
+    }
+}
+
+/// `vary = ["accept-language"]`: request header names.
+fn parse_vary(expr: &Expr) -> syn::Result<Vec<LitStr>> {
+    if !matches!(expr, Expr::Array(_)) {
+        return Err(syn::Error::new_spanned(
+            expr,
+            "`vary` takes a list of request header names (`vary = [\"accept-language\"]`)",
+        ));
+    }
+    string_list(expr, "vary", "header name", |name| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            && name != "*"
+    })
+}
+
+/// `namespace = "v2"`: letters, digits, `_`, `-` and `.`.
+fn parse_namespace(expr: &Expr) -> syn::Result<LitStr> {
+    match lit(expr) {
+        Some(Lit::Str(s)) => {
+            let value = s.value();
+            if value.is_empty()
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            {
+                return Err(syn::Error::new(
+                    s.span(),
+                    "`namespace` must be non-empty and use only letters, digits, `_`, `-` and `.`",
+                ));
+            }
+            Ok(s.clone())
+        }
+        _ => Err(syn::Error::new_spanned(
+            expr,
+            "`namespace` takes a string (`namespace = \"v2\"`)",
+        )),
+    }
+}
+
+/// `max_body = 65536`: bytes, at least 1.
+fn parse_size(expr: &Expr) -> syn::Result<u64> {
+    match lit(expr) {
+        Some(Lit::Int(int)) if int.suffix().is_empty() => match int.base10_parse::<u64>() {
+            Ok(0) => Err(syn::Error::new(
+                int.span(),
+                "`max_body` must be at least 1 byte",
+            )),
+            Ok(n) => Ok(n),
+            Err(_) => Err(syn::Error::new(int.span(), "`max_body` is too large")),
+        },
         _ => Err(syn::Error::new_spanned(
             expr,
             "`max_body` takes a number of bytes (`max_body = 65536`)",
         )),
     }
+}
+
+/// A non-empty array of distinct string literals, each accepted by `valid`.
+fn string_list(
+    expr: &Expr,
+    option: &str,
+    what: &str,
+    valid: impl Fn(&str) -> bool,
+) -> syn::Result<Vec<LitStr>> {
+    let Expr::Array(array) = expr else {
+        return Err(syn::Error::new_spanned(
+            expr,
+            format!("`{option}` takes a list of strings"),
+        ));
+    };
+    if array.elems.is_empty() {
+        return Err(syn::Error::new_spanned(
+            expr,
+            format!("`{option}` needs at least one {what}"),
+        ));
+    }
+    let mut out: Vec<LitStr> = Vec::new();
+    for elem in &array.elems {
+        let Some(Lit::Str(s)) = lit(elem) else {
+            return Err(syn::Error::new(
+                elem.span(),
+                format!("each {what} in `{option}` must be a string"),
+            ));
+        };
+        let value = s.value();
+        if !valid(&value) {
+            return Err(syn::Error::new(
+                s.span(),
+                format!("`{value}` is not a valid {what}"),
+            ));
+        }
+        if out.iter().any(|o| o.value().eq_ignore_ascii_case(&value)) {
+            return Err(syn::Error::new(
+                s.span(),
+                format!("`{value}` is listed twice in `{option}`"),
+            ));
+        }
+        out.push(s.clone());
+    }
+    Ok(out)
+}
+
+/// The span to blame for a missing option: the whole attribute.
+pub(crate) fn call_site() -> Span {
+    Span::call_site()
 }

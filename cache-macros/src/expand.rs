@@ -1,11 +1,11 @@
 //! Code generation.
 
-use crate::args::{Args, Errors};
-use crate::item::Handler;
+use crate::args::{Args, Errors, Query};
+use crate::item::{by_reference, Handler};
 use crate::validate;
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::{parse::Parser, Attribute, ItemFn};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::{parse::Parser, spanned::Spanned, Attribute, Expr, Ident, ItemFn};
 
 pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -15,15 +15,12 @@ pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream
     )
     .unwrap_or_default();
 
-    let func: ItemFn = match syn::parse2(input.clone()) {
-        Ok(func) => func,
-        Err(_) => {
-            let error = syn::Error::new(
-                Span::call_site(),
-                "#[cached_route] applies to `async fn` axum handlers",
-            );
-            return with_error(input, error);
-        }
+    let Ok(func) = syn::parse2::<ItemFn>(input.clone()) else {
+        let error = syn::Error::new_spanned(
+            first_token(&input),
+            "#[cached_route] applies to `async fn` axum handlers",
+        );
+        return with_error(input, &error);
     };
     let handler = Handler { func };
     validate::args(&parsed_args, &mut errors);
@@ -32,45 +29,118 @@ pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream
         Ok(()) => wrapper(&parsed_args, &handler),
         // Keep the user's function so that rust-analyzer and the other
         // diagnostics keep working next to the error.
-        Err(error) => {
-            let func = &handler.func;
-            with_error(quote!(#func), error)
-        }
+        Err(error) => with_error(handler.func.to_token_stream(), &error),
     }
 }
 
-fn with_error(item: TokenStream, error: syn::Error) -> TokenStream {
+fn first_token(input: &TokenStream) -> TokenStream {
+    input.clone().into_iter().next().into_iter().collect()
+}
+
+fn with_error(item: TokenStream, error: &syn::Error) -> TokenStream {
     let mut out = item;
     out.extend(error.to_compile_error());
     out
 }
 
-/// Attributes that describe the handler as a whole stay on the outer
-/// function; lint levels go on both; anything else (for example
-/// `#[tracing::instrument]`) wraps the user's body, so it sees the user's
-/// own arguments and runs only when the body does.
+/// `#[instrument]` (also inside `cfg_attr`) wraps the user's body, where it
+/// sees the user's own parameters and runs only when the body does. Every
+/// other attribute stays on the handler axum calls: docs, lint levels
+/// (which then also cover the body nested inside), `#[debug_handler]`,
+/// `#[utoipa::path]` and the like.
 fn split_attrs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
-    let mut outer = Vec::new();
-    let mut inner = Vec::new();
-    for attr in attrs {
-        let path = attr.path();
-        let last = path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
-        match last.as_str() {
-            "allow" | "warn" | "deny" | "forbid" | "expect" => {
-                outer.push(attr);
-                inner.push(attr);
+    attrs.iter().partition(|attr| {
+        let is_instrument = |path: &syn::Path| {
+            path.segments
+                .last()
+                .is_some_and(|s| s.ident == "instrument")
+        };
+        let inner = is_instrument(attr.path())
+            || (attr.path().is_ident("cfg_attr")
+                && attr.meta.require_list().is_ok_and(|list| {
+                    list.tokens
+                        .clone()
+                        .into_iter()
+                        .any(|t| t.to_string() == "instrument")
+                }));
+        !inner
+    })
+}
+
+/// How the request part of the key is derived.
+enum KeyKind<'a> {
+    Request,
+    /// `key = path::to::function` or `key = |parts| …`: called with the
+    /// request parts.
+    Function(&'a Expr),
+    /// Any other expression, over the handler's bound parameters.
+    Handler(&'a Expr),
+}
+
+fn key_kind<'a>(args: &'a Args, handler: &Handler) -> KeyKind<'a> {
+    let Some(key) = &args.key else {
+        return KeyKind::Request;
+    };
+    match &key.value {
+        Expr::Path(path)
+            if path
+                .path
+                .get_ident()
+                .is_some_and(|ident| handler.binds(ident)) =>
+        {
+            KeyKind::Handler(&key.value)
+        }
+        expr @ (Expr::Path(_) | Expr::Closure(_)) => KeyKind::Function(expr),
+        expr => KeyKind::Handler(expr),
+    }
+}
+
+/// The `RoutePolicy` constant expression.
+fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
+    let route_suffix = format!("::{ident}");
+    let ttl = args.ttl.as_ref().map_or(1, |t| t.value);
+    let mut policy = quote! {
+        ::cache_runtime::__private::RoutePolicy::new(
+            ::core::concat!(::core::module_path!(), #route_suffix),
+            #ttl,
+        )
+    };
+    if let Some(max_body) = &args.max_body {
+        let bytes = usize::try_from(max_body.value).unwrap_or(usize::MAX);
+        policy.extend(quote!(.with_max_body(#bytes)));
+    }
+    if let Some(query) = &args.query {
+        let value = match &query.value {
+            Query::All => quote!(::cache_runtime::__private::QueryPolicy::All),
+            Query::None => quote!(::cache_runtime::__private::QueryPolicy::Ignore),
+            Query::Allow(names) => {
+                quote!(::cache_runtime::__private::QueryPolicy::Allow(&[#(#names),*]))
             }
-            "doc" | "cfg" | "cfg_attr" | "deprecated" | "must_use" | "debug_handler" => {
-                outer.push(attr)
-            }
-            _ => inner.push(attr),
+        };
+        policy.extend(quote!(.with_query(#value)));
+    }
+    if let Some(vary) = &args.vary {
+        let names = vary
+            .value
+            .iter()
+            .map(|name| name.value().to_ascii_lowercase());
+        policy.extend(quote!(.with_vary(&[#(#names),*])));
+    }
+    if let Some(namespace) = &args.namespace {
+        let namespace = &namespace.value;
+        policy.extend(quote!(.with_namespace(#namespace)));
+    }
+    match key {
+        KeyKind::Request => {}
+        KeyKind::Function(_) => {
+            policy
+                .extend(quote!(.with_key_source(::cache_runtime::__private::KeySource::Function)));
+        }
+        KeyKind::Handler(_) => {
+            policy.extend(quote!(.with_key_source(::cache_runtime::__private::KeySource::Handler)));
         }
     }
-    (outer, inner)
+    policy
 }
 
 // Input:
@@ -81,63 +151,109 @@ fn split_attrs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
 //
 // Output:
 //
+//     #[doc(hidden)]
+//     pub struct __cached_route_get_item;
+//     impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
+//         const POLICY: ::cache_runtime::__private::RoutePolicy =
+//             ::cache_runtime::__private::RoutePolicy::new(
+//                 ::core::concat!(::core::module_path!(), "::get_item"), 60u32);
+//     }
 //     /// Docs.
 //     pub async fn get_item(
-//         __cached_route_ctx: ::cache_runtime::__private::RequestContext,
+//         __cached_route_ctx: ::cache_runtime::__private::RequestContext<__cached_route_get_item>,
 //         __cached_route_arg0: Path<u64>,
 //     ) -> ::cache_runtime::__private::Response {
-//         const __CACHED_ROUTE_POLICY: ::cache_runtime::__private::RoutePolicy =
-//             ::cache_runtime::__private::RoutePolicy::new(
-//                 ::core::concat!(::core::module_path!(), "::get_item"), 60);
 //         async fn get_item(Path(id): Path<u64>) -> Json<Item> { body }
-//         ::cache_runtime::__private::serve(
-//             __cached_route_ctx, &__CACHED_ROUTE_POLICY, get_item(__cached_route_arg0)).await
+//         let __cached_route_body = get_item(__cached_route_arg0);
+//         ::cache_runtime::__private::assert_send(&__cached_route_body);
+//         ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
 //     }
 //
-// The user's function is kept whole (patterns, return type, body spans) as
-// an item inside the wrapper, so `return` and `?` in the body end the body's
-// future, which `serve` awaits: they cannot skip the cache logic. On a hit
-// `serve` drops that future unpolled and the body never runs.
+// The marker type carries the route's policy to the hidden first extractor,
+// which derives the key from the request parts. The user's function is kept
+// whole (patterns, return type, body spans) as an item inside the wrapper,
+// so `return` and `?` in the body end the body's future, which `serve`
+// awaits: they cannot skip the cache logic. On a hit `serve` drops that
+// future unpolled and the body never runs.
 fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let func = &handler.func;
     let vis = &func.vis;
     let ident = &func.sig.ident;
     let (outer_attrs, inner_attrs) = split_attrs(&func.attrs);
-    let route_suffix = format!("::{ident}");
+    let key = key_kind(args, handler);
+    let policy = policy(args, ident, &key);
 
     let mixed = Span::mixed_site();
-    let ctx = format_ident!("__cached_route_ctx", span = mixed);
-    let policy = format_ident!("__CACHED_ROUTE_POLICY", span = mixed);
-    let arg_names: Vec<_> = (0..handler.typed_args().count())
-        .map(|i| format_ident!("__cached_route_arg{i}", span = mixed))
+    let marker = format_ident!("__cached_route_{}", ident);
+    let ctx = Ident::new("__cached_route_ctx", mixed);
+    let body = Ident::new("__cached_route_body", mixed);
+    let arg_names: Vec<Ident> = (0..handler.typed_args().count())
+        .map(|i| format_ident!("__cached_route_arg{}", i, span = mixed))
         .collect();
     let arg_types = handler.typed_args().map(|pat| &pat.ty);
 
-    let ttl = args.ttl.as_ref().map_or(1, |t| t.value.secs);
-    let mut policy_expr = quote! {
-        ::cache_runtime::__private::RoutePolicy::new(
-            ::core::concat!(::core::module_path!(), #route_suffix),
-            #ttl,
-        )
+    let key_fn = match &key {
+        KeyKind::Function(path) => {
+            let parts = Ident::new("__cached_route_parts", mixed);
+            let call = quote_spanned!(path.span()=> (#path)(#parts));
+            quote! {
+                fn key(#parts: &::cache_runtime::__private::Parts)
+                    -> ::cache_runtime::__private::Option<::cache_runtime::__private::String>
+                {
+                    ::cache_runtime::__private::Option::Some(
+                        ::cache_runtime::__private::ToString::to_string(&#call),
+                    )
+                }
+            }
+        }
+        _ => TokenStream::new(),
     };
-    if let Some(max_body) = &args.max_body {
-        let bytes = usize::try_from(max_body.value).unwrap_or(usize::MAX);
-        policy_expr = quote_spanned!(max_body.keyword=> #policy_expr.with_max_body(#bytes));
-    }
+
+    let serve = match &key {
+        KeyKind::Handler(expr) => {
+            let bindings = handler.typed_args().zip(&arg_names).map(|(arg, name)| {
+                let pat = by_reference(&arg.pat);
+                quote!(let #pat = &#name;)
+            });
+            quote! {
+                let __cached_route_key = {
+                    #[allow(unused_variables, clippy::no_effect_underscore_binding)]
+                    {
+                        #(#bindings)*
+                        ::cache_runtime::__private::ToString::to_string(&(#expr))
+                    }
+                };
+                ::cache_runtime::__private::serve_with_key(#ctx, __cached_route_key, #body).await
+            }
+        }
+        _ => quote!(::cache_runtime::__private::serve(#ctx, #body).await),
+    };
 
     let mut inner = func.clone();
     inner.attrs = inner_attrs.into_iter().cloned().collect();
     inner.vis = syn::Visibility::Inherited;
+    let send_check =
+        quote_spanned!(ident.span()=> ::cache_runtime::__private::assert_send(&#body););
 
     quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #marker;
+
+        impl ::cache_runtime::__private::CachedRoute for #marker {
+            const POLICY: ::cache_runtime::__private::RoutePolicy = #policy;
+            #key_fn
+        }
+
         #(#outer_attrs)*
         #vis async fn #ident(
-            #ctx: ::cache_runtime::__private::RequestContext,
+            #ctx: ::cache_runtime::__private::RequestContext<#marker>,
             #(#arg_names: #arg_types),*
         ) -> ::cache_runtime::__private::Response {
-            const #policy: ::cache_runtime::__private::RoutePolicy = #policy_expr;
             #inner
-            ::cache_runtime::__private::serve(#ctx, &#policy, #ident(#(#arg_names),*)).await
+            let #body = #ident(#(#arg_names),*);
+            #send_check
+            #serve
         }
     }
 }

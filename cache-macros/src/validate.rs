@@ -1,4 +1,5 @@
-//! Rules on the handler's shape, each reported at the offending token.
+//! Rules on the handler's shape and across options, each reported at the
+//! offending token.
 
 use crate::args::{Args, Errors};
 use crate::item::Handler;
@@ -28,21 +29,26 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
                 receiver,
                 "#[cached_route] handlers cannot take `self`; write a free `async fn`",
             )),
-            FnArg::Typed(pat) => {
-                if let Type::Reference(reference) = &*pat.ty {
-                    errors.push(syn::Error::new_spanned(
-                        reference,
-                        "axum handlers take owned extractors, not references",
-                    ));
-                }
-            }
+            FnArg::Typed(pat) => match &*pat.ty {
+                Type::Reference(reference) => errors.push(syn::Error::new_spanned(
+                    reference,
+                    "axum handlers take owned extractors, not references",
+                )),
+                Type::ImplTrait(bound) => errors.push(syn::Error::new_spanned(
+                    bound,
+                    "axum handlers take concrete extractor types, not `impl Trait`",
+                )),
+                _ => {}
+            },
         }
     }
-    if sig.inputs.len() > MAX_USER_ARGS {
-        let extra = sig.inputs.iter().nth(MAX_USER_ARGS);
+    if let Some(extra) = sig.inputs.iter().nth(MAX_USER_ARGS) {
         errors.push(syn::Error::new_spanned(
             extra,
-            format!("#[cached_route] handlers take at most {MAX_USER_ARGS} extractors (axum's limit of 16, less the cache's own)"),
+            format!(
+                "#[cached_route] handlers take at most {MAX_USER_ARGS} extractors \
+                 (axum's limit of 16, less the one the cache adds)"
+            ),
         ));
     }
 }
@@ -50,8 +56,14 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
 pub(crate) fn args(args: &Args, errors: &mut Errors) {
     if args.ttl.is_none() {
         errors.push(syn::Error::new(
-            args.span.unwrap_or_else(proc_macro2::Span::call_site),
+            crate::args::call_site(),
             "#[cached_route] needs a `ttl`, for example `#[cached_route(ttl = 3600)]`",
+        ));
+    }
+    if let (Some(_), Some(query)) = (&args.key, &args.query) {
+        errors.push(syn::Error::new(
+            query.keyword.span(),
+            "`query` has no effect when `key` is given; the key replaces the path and query",
         ));
     }
 }

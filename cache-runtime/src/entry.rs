@@ -32,6 +32,32 @@ const MAGIC: &[u8; 2] = b"RC";
 /// The format version written by this crate.
 pub const FORMAT_VERSION: u8 = 1;
 const FIXED_LEN: usize = 2 + 1 + 1 + 2 + 8 + 4 + 4;
+/// Most headers an entry may carry besides `Content-Type` and `ETag`.
+pub const MAX_HEADERS: usize = 64;
+
+/// Whether a response header is kept with an entry. Headers that describe
+/// the connection or this particular answer rather than the resource are
+/// not, nor the two the entry holds in fields of their own.
+pub fn is_storable_header(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "content-type"
+            | "etag"
+            | "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "date"
+            | "age"
+            | "set-cookie"
+            | "x-cache"
+            | "cache-status"
+    )
+}
 
 /// A decoded cache entry. The body and header values share the fetched buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +162,9 @@ impl Entry {
         out.put_slice(etag);
         out.put_u16(u16::try_from(content_type.len()).map_err(|_| EncodeError)?);
         out.put_slice(content_type);
+        if self.headers.len() > MAX_HEADERS {
+            return Err(EncodeError);
+        }
         out.put_u16(u16::try_from(self.headers.len()).map_err(|_| EncodeError)?);
         for (name, value) in &self.headers {
             out.put_u8(u8::try_from(name.as_str().len()).map_err(|_| EncodeError)?);
@@ -162,7 +191,10 @@ impl Entry {
             return Err(DecodeError::UnknownVersion(version));
         }
         let _flags = r.u8()?;
-        let status = StatusCode::from_u16(r.u16()?).map_err(|_| DecodeError::Invalid)?;
+        let status = StatusCode::from_u16(r.u16()?)
+            .ok()
+            .filter(StatusCode::is_success)
+            .ok_or(DecodeError::Invalid)?;
         let stored_at_ms = r.u64()?;
         let ttl_secs = r.u32()?;
         let stale_secs = r.u32()?;
@@ -171,11 +203,17 @@ impl Entry {
         let ct_len = usize::from(r.u16()?);
         let content_type = r.header_value(&value, ct_len)?;
         let count = usize::from(r.u16()?);
-        let mut headers = Vec::with_capacity(count.min(64));
+        if count > MAX_HEADERS {
+            return Err(DecodeError::Invalid);
+        }
+        let mut headers = Vec::with_capacity(count);
         for _ in 0..count {
             let name_len = usize::from(r.u8()?);
             let name =
                 HeaderName::from_bytes(r.take(name_len)?).map_err(|_| DecodeError::Invalid)?;
+            if !is_storable_header(&name) {
+                return Err(DecodeError::Invalid);
+            }
             let value_len = usize::from(r.u16()?);
             let start = r.pos;
             r.take(value_len)?;

@@ -3,28 +3,35 @@
 //! A key has the form
 //!
 //! ```text
-//! <prefix>:<route id>:<method>:<path>[?<normalised query>]
+//! <prefix>:[<namespace>:]<route id>:<method>:<request part>[#<header>=<value>…]
 //! ```
 //!
-//! where `<prefix>` comes from the cache configuration, `<route id>` names the
-//! handler (`module::path::function`), and everything after the method is
-//! derived from the request in a canonical, escaped form:
+//! where `<prefix>` comes from the cache configuration, `<namespace>` from the
+//! route's `namespace` option, `<route id>` names the handler
+//! (`module::path::function`), and the request part is one of
+//!
+//! - `<path>[?<normalised query>]` (the default),
+//! - `key:<value>` when the route sets `key = …`,
+//! - `sha256:<hex>` when the whole key would be longer than [`MAX_KEY_LEN`],
+//!
+//! followed by the values of the route's `vary` headers. Everything derived
+//! from the request is canonical and escaped:
 //!
 //! - Every byte outside RFC 3986's unreserved set and a few safe
 //!   delimiters is percent-encoded with upper-case hex, and percent-encoded
 //!   unreserved bytes are decoded, so `/items/%41` and `/items/A` share an entry
-//!   while `:`, `*`, `#`, spaces, control bytes such as `\r\n` and non-UTF-8
-//!   bytes can never appear raw.
+//!   while `:`, `*`, `#`, `=`, `&`, spaces, control bytes such as `\r\n` and
+//!   non-UTF-8 bytes can never appear raw.
 //! - Query parameters are split on `&`, empty pieces dropped, and the pairs
 //!   sorted by name with a stable sort, so `?b=2&a=1` equals `?a=1&b=2` while
 //!   repeated parameters keep their order. `&` and `=` inside names and values
 //!   are escaped, so `?a=1&a=2` never equals `?a=12` or `?a=1%26a=2`.
-//! - The request-derived part always starts with `/` or `%`; a key longer than
-//!   [`MAX_KEY_LEN`] is replaced by `<prefix>:<route id>:<method>:sha256:<hex>`
-//!   (a hash of the whole key), which cannot collide with an unhashed key.
+//! - Credential headers (`authorization`, `proxy-authorization`, `cookie`)
+//!   named in `vary` contribute a SHA-256 digest of their value, never the
+//!   value itself.
 //!
 //! A request can therefore only ever produce keys that start with its own
-//! route's `<prefix>:<route id>:<method>:`.
+//! route's `<prefix>:[<namespace>:]<route id>:<method>:`.
 
 use sha2::{Digest, Sha256};
 
@@ -34,7 +41,140 @@ pub const MAX_KEY_LEN: usize = 512;
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
-/// Builds the cache key for a request to the route `route_id`.
+/// Which query parameters take part in a route's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueryPolicy {
+    /// Every parameter (the default).
+    All,
+    /// None: the query string does not split entries.
+    Ignore,
+    /// Only the listed parameter names (compared after percent-decoding).
+    Allow(&'static [&'static str]),
+}
+
+/// Builds one key step by step: scope, then the request part, then the
+/// `vary` header values.
+///
+/// ```
+/// use cache_runtime::key::{KeyBuilder, QueryPolicy};
+///
+/// let mut key = KeyBuilder::new("rc", None, "app::search", "GET");
+/// key.path_and_query(b"/search", Some(b"page=2&utm=x"), QueryPolicy::Allow(&["page"]));
+/// key.vary("accept-language", Some(b"en"));
+/// assert_eq!(key.finish(), "rc:app::search:GET:/search?page=2#accept-language=en");
+/// ```
+#[derive(Debug, Clone)]
+pub struct KeyBuilder {
+    buf: String,
+    scope_len: usize,
+    vary: String,
+}
+
+impl KeyBuilder {
+    /// Starts the key of route `route_id` for `method` (HEAD is keyed as GET
+    /// by the cache, not here).
+    pub fn new(prefix: &str, namespace: Option<&str>, route_id: &str, method: &str) -> Self {
+        let mut buf = String::with_capacity(128);
+        buf.push_str(prefix);
+        buf.push(':');
+        if let Some(namespace) = namespace {
+            buf.push_str(namespace);
+            buf.push(':');
+        }
+        buf.push_str(route_id);
+        buf.push(':');
+        buf.push_str(method);
+        buf.push(':');
+        let scope_len = buf.len();
+        Self {
+            buf,
+            scope_len,
+            vary: String::new(),
+        }
+    }
+
+    /// The route's part of the key space: every key of this route starts
+    /// with it.
+    pub fn scope(&self) -> &str {
+        &self.buf[..self.scope_len]
+    }
+
+    /// Whether a request part (path or custom key) has been written.
+    pub fn has_request_part(&self) -> bool {
+        self.buf.len() > self.scope_len
+    }
+
+    /// Writes the canonical path and the query parameters `policy` keeps.
+    pub fn path_and_query(&mut self, path: &[u8], query: Option<&[u8]>, policy: QueryPolicy) {
+        if path.first() != Some(&b'/') {
+            // Keep the "request part starts with `/` or `%`" invariant even
+            // for odd request targets; `/` itself is never encoded below.
+            self.buf.push_str("%00");
+        }
+        push_canonical(&mut self.buf, path);
+        match (query, policy) {
+            (None, _) | (_, QueryPolicy::Ignore) => {}
+            (Some(query), QueryPolicy::All) => push_query(&mut self.buf, query, None),
+            (Some(query), QueryPolicy::Allow(names)) => {
+                push_query(&mut self.buf, query, Some(names))
+            }
+        }
+    }
+
+    /// Writes a route-defined key value (the `key = …` option) in place of
+    /// the path and query.
+    pub fn custom(&mut self, value: &str) {
+        self.buf.push_str("key:");
+        push_canonical(&mut self.buf, value.as_bytes());
+    }
+
+    /// Adds a `vary` header and its value (`None` when the request does not
+    /// carry it, which differs from an empty value).
+    pub fn vary(&mut self, name: &str, value: Option<&[u8]>) {
+        self.vary.push('#');
+        push_canonical(&mut self.vary, name.as_bytes());
+        let Some(value) = value else { return };
+        self.vary.push('=');
+        if is_credential(name) {
+            self.vary.push_str("sha256.");
+            push_hex(&mut self.vary, &Sha256::digest(value));
+        } else {
+            push_canonical(&mut self.vary, value);
+        }
+    }
+
+    /// The finished key; longer than [`MAX_KEY_LEN`] it is replaced by
+    /// `<scope>sha256:<hex of the whole key>`.
+    pub fn finish(mut self) -> String {
+        self.buf.push_str(&self.vary);
+        if self.buf.len() > MAX_KEY_LEN {
+            let digest = Sha256::digest(self.buf.as_bytes());
+            self.buf.truncate(self.scope_len);
+            self.buf.push_str("sha256:");
+            push_hex(&mut self.buf, &digest);
+        }
+        self.buf
+    }
+}
+
+fn is_credential(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "cookie"]
+        .iter()
+        .any(|c| name.eq_ignore_ascii_case(c))
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for &byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)].to_ascii_lowercase()));
+        out.push(char::from(
+            HEX[usize::from(byte & 0xf)].to_ascii_lowercase(),
+        ));
+    }
+}
+
+/// Builds the default key for a request to the route `route_id`: path and
+/// every query parameter, no namespace, no `vary` headers.
 ///
 /// `path` and `query` are the raw (still percent-encoded) request target parts;
 /// `query` is `None` when the request had no `?`. The result is deterministic
@@ -55,53 +195,21 @@ pub fn request_key(
     path: &[u8],
     query: Option<&[u8]>,
 ) -> String {
-    let mut key = String::with_capacity(
-        prefix.len()
-            + route_id.len()
-            + method.len()
-            + path.len()
-            + 8
-            + query.map_or(0, <[u8]>::len),
-    );
-    key.push_str(prefix);
-    key.push(':');
-    key.push_str(route_id);
-    key.push(':');
-    key.push_str(method);
-    key.push(':');
-    let scope_len = key.len();
-
-    if path.first() != Some(&b'/') {
-        // Keep the "request part starts with `/` or `%`" invariant even for
-        // odd request targets; `/` itself is never encoded below.
-        key.push_str("%00");
-    }
-    push_canonical(&mut key, path);
-    if let Some(query) = query {
-        push_query(&mut key, query);
-    }
-
-    if key.len() > MAX_KEY_LEN {
-        let digest = Sha256::digest(key.as_bytes());
-        key.truncate(scope_len);
-        key.push_str("sha256:");
-        for byte in digest {
-            key.push(char::from(HEX[usize::from(byte >> 4)].to_ascii_lowercase()));
-            key.push(char::from(
-                HEX[usize::from(byte & 0xf)].to_ascii_lowercase(),
-            ));
-        }
-    }
-    key
+    let mut key = KeyBuilder::new(prefix, None, route_id, method);
+    key.path_and_query(path, query, QueryPolicy::All);
+    key.finish()
 }
 
-fn push_query(key: &mut String, query: &[u8]) {
-    let mut pairs: Vec<(&[u8], Option<&[u8]>)> = query
+fn push_query(key: &mut String, query: &[u8], allow: Option<&[&str]>) {
+    let mut pairs: Vec<(String, Option<&[u8]>)> = query
         .split(|&b| b == b'&')
         .filter(|piece| !piece.is_empty())
         .map(|piece| match piece.iter().position(|&b| b == b'=') {
-            Some(eq) => (&piece[..eq], Some(&piece[eq + 1..])),
-            None => (piece, None),
+            Some(eq) => (canonical(&piece[..eq]), Some(&piece[eq + 1..])),
+            None => (canonical(piece), None),
+        })
+        .filter(|(name, _)| {
+            allow.is_none_or(|names| names.iter().any(|n| canonical(n.as_bytes()) == *name))
         })
         .collect();
     if pairs.is_empty() {
@@ -109,15 +217,13 @@ fn push_query(key: &mut String, query: &[u8]) {
     }
     // Stable: repeated names keep their relative order. Names compare by
     // their canonical form so `%61=1` sorts like `a=1`.
-    if pairs.len() > 1 {
-        pairs.sort_by_cached_key(|(name, _)| canonical(name));
-    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
     key.push('?');
     for (i, (name, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             key.push('&');
         }
-        push_canonical(key, name);
+        key.push_str(&name);
         if let Some(value) = value {
             key.push('=');
             push_canonical(key, value);
@@ -289,5 +395,56 @@ mod tests {
         let a = request_key("p", "m::a", "GET", b"/x", None);
         let b = request_key("p", "m::b", "GET", b"/x", None);
         assert_ne!(a, b);
+    }
+
+    fn build(f: impl FnOnce(&mut KeyBuilder)) -> String {
+        let mut k = KeyBuilder::new("p", None, "m::h", "GET");
+        f(&mut k);
+        k.finish()
+    }
+
+    #[test]
+    fn query_policies_select_parameters() {
+        let q = Some(&b"utm=1&page=2&limit=10&page=3"[..]);
+        let all = build(|k| k.path_and_query(b"/s", q, QueryPolicy::All));
+        assert_eq!(all, "p:m::h:GET:/s?limit=10&page=2&page=3&utm=1");
+        let none = build(|k| k.path_and_query(b"/s", q, QueryPolicy::Ignore));
+        assert_eq!(none, "p:m::h:GET:/s");
+        let some = build(|k| k.path_and_query(b"/s", q, QueryPolicy::Allow(&["page", "limit"])));
+        assert_eq!(some, "p:m::h:GET:/s?limit=10&page=2&page=3");
+        let encoded =
+            build(|k| k.path_and_query(b"/s", Some(b"%70age=2"), QueryPolicy::Allow(&["page"])));
+        assert_eq!(encoded, "p:m::h:GET:/s?page=2");
+    }
+
+    #[test]
+    fn namespace_custom_key_and_vary_are_escaped_and_ordered() {
+        let mut k = KeyBuilder::new("p", Some("v2"), "m::h", "GET");
+        assert_eq!(k.scope(), "p:v2:m::h:GET:");
+        k.vary("accept-language", Some(b"en#x=1"));
+        k.custom("item:42 *\r\n");
+        k.vary("x-tenant", None);
+        assert_eq!(
+            k.finish(),
+            "p:v2:m::h:GET:key:item%3A42%20%2A%0D%0A#accept-language=en%23x%3D1#x-tenant"
+        );
+    }
+
+    #[test]
+    fn absent_and_empty_vary_values_differ() {
+        let absent = build(|k| k.vary("x", None));
+        let empty = build(|k| k.vary("x", Some(b"")));
+        assert_ne!(absent, empty);
+    }
+
+    #[test]
+    fn credentials_are_hashed_never_kept() {
+        let key = build(|k| k.vary("Authorization", Some(b"Bearer secret-token")));
+        assert!(!key.contains("secret"), "{key}");
+        assert!(key.contains("#Authorization=sha256."), "{key}");
+        let other = build(|k| k.vary("Authorization", Some(b"Bearer other-token")));
+        assert_ne!(key, other);
+        let cookie = build(|k| k.vary("cookie", Some(b"session=abc")));
+        assert!(!cookie.contains("abc"), "{cookie}");
     }
 }

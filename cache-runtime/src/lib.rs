@@ -58,7 +58,7 @@ pub use crate::axum::X_CACHE;
 pub use crate::cache::{
     CacheConfig, CacheError, RouteCache, RouteCacheBuilder, DEFAULT_REDIS_URL, REDIS_URL_ENV,
 };
-pub use crate::policy::RoutePolicy;
+pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;
 
@@ -67,8 +67,16 @@ pub use cache_macros::cached_route;
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "axum")]
-    pub use crate::axum::{serve, RequestContext};
-    pub use crate::policy::RoutePolicy;
+    pub use crate::axum::{serve, serve_with_key, RequestContext};
+    pub use crate::key::QueryPolicy;
+    pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
     #[cfg(feature = "axum")]
     pub use ::axum::response::Response;
+    pub use ::http::request::Parts;
+    pub use ::std::option::Option;
+    pub use ::std::string::{String, ToString};
+
+    /// Compile-time check that a handler's future is `Send`; the macro
+    /// spans the call at the user's code so the error lands there.
+    pub fn assert_send<T: ::core::marker::Send>(_: &T) {}
 }

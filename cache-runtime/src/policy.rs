@@ -1,13 +1,32 @@
 //! Per-route settings, written by `#[cached_route]` as a `const`.
 
+use crate::key::QueryPolicy;
+
+/// Where the request part of a route's key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// The path and the query parameters the route's [`QueryPolicy`] keeps.
+    Request,
+    /// A function of the request parts (`key = path::to::function`).
+    Function,
+    /// An expression over the handler's bound parameters
+    /// (`key = format!("item:{id}")`), evaluated after the extractors run.
+    Handler,
+}
+
 /// What one cached route asks of the cache. The macro builds it in a `const`
 /// from the attribute's arguments; it can also be built by hand for code that
 /// calls the runtime directly.
 ///
 /// ```
-/// use cache_runtime::RoutePolicy;
+/// use cache_runtime::{key::QueryPolicy, RoutePolicy};
 ///
-/// const POLICY: RoutePolicy = RoutePolicy::new("app::get_item", 3600).with_max_body(64 * 1024);
+/// const POLICY: RoutePolicy = RoutePolicy::new("app::get_item", 3600)
+///     .with_max_body(64 * 1024)
+///     .with_query(QueryPolicy::Allow(&["page"]))
+///     .with_vary(&["accept-language"])
+///     .with_namespace("v2");
 /// assert_eq!(POLICY.ttl_secs(), 3600);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +35,10 @@ pub struct RoutePolicy {
     route_id: &'static str,
     ttl_secs: u32,
     max_body: Option<usize>,
+    query: QueryPolicy,
+    vary: &'static [&'static str],
+    namespace: Option<&'static str>,
+    key_source: KeySource,
 }
 
 impl RoutePolicy {
@@ -26,6 +49,10 @@ impl RoutePolicy {
             route_id,
             ttl_secs: if ttl_secs == 0 { 1 } else { ttl_secs },
             max_body: None,
+            query: QueryPolicy::All,
+            vary: &[],
+            namespace: None,
+            key_source: KeySource::Request,
         }
     }
 
@@ -36,7 +63,36 @@ impl RoutePolicy {
         self
     }
 
-    /// The route's identity, the second segment of its keys.
+    /// Chooses which query parameters take part in the key.
+    #[must_use]
+    pub const fn with_query(mut self, query: QueryPolicy) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Request headers whose values take part in the key (lower-case names);
+    /// they are also sent in the response's `Vary`.
+    #[must_use]
+    pub const fn with_vary(mut self, headers: &'static [&'static str]) -> Self {
+        self.vary = headers;
+        self
+    }
+
+    /// A key-space segment for this route; change it to start afresh.
+    #[must_use]
+    pub const fn with_namespace(mut self, namespace: &'static str) -> Self {
+        self.namespace = Some(namespace);
+        self
+    }
+
+    /// Where the request part of the key comes from.
+    #[must_use]
+    pub const fn with_key_source(mut self, source: KeySource) -> Self {
+        self.key_source = source;
+        self
+    }
+
+    /// The route's identity, a segment of its keys.
     pub const fn route_id(&self) -> &'static str {
         self.route_id
     }
@@ -49,5 +105,38 @@ impl RoutePolicy {
     /// The route's own body size limit, if it sets one.
     pub const fn max_body(&self) -> Option<usize> {
         self.max_body
+    }
+
+    /// Which query parameters take part in the key.
+    pub const fn query(&self) -> QueryPolicy {
+        self.query
+    }
+
+    /// The `vary` headers.
+    pub const fn vary(&self) -> &'static [&'static str] {
+        self.vary
+    }
+
+    /// The route's namespace, if any.
+    pub const fn namespace(&self) -> Option<&'static str> {
+        self.namespace
+    }
+
+    /// Where the request part of the key comes from.
+    pub const fn key_source(&self) -> KeySource {
+        self.key_source
+    }
+}
+
+/// A cached route: its policy, and for `key = path::to::function`, the
+/// function. Implemented by the code `#[cached_route]` generates on a hidden
+/// marker type per handler.
+pub trait CachedRoute: Send + Sync + 'static {
+    /// The route's policy.
+    const POLICY: RoutePolicy;
+
+    /// The request part of the key for [`KeySource::Function`] routes.
+    fn key(_parts: &http::request::Parts) -> Option<String> {
+        None
     }
 }

@@ -170,6 +170,13 @@ pub async fn echo(
     Json(serde_json::json!({ "echo": value, "run": run }))
 }
 
+/// Varies on a request header the route does not key on: must not be stored.
+#[cached_route(ttl = 3600)]
+pub async fn unkeyed_vary(State(calls): State<Calls>) -> impl IntoResponse {
+    let run = calls.record("unkeyed_vary");
+    ([(header::VARY, "accept")], Json(run))
+}
+
 /// The router every test app serves.
 pub fn router(calls: Calls) -> Router {
     Router::new()
@@ -183,6 +190,7 @@ pub fn router(calls: Calls) -> Router {
         .route("/with-headers", get(with_headers))
         .route("/big/{n}", get(big))
         .route("/echo", post(echo))
+        .route("/unkeyed-vary", get(unkeyed_vary))
         .with_state(calls)
 }
 
@@ -190,6 +198,15 @@ pub fn router(calls: Calls) -> Router {
 pub fn other_router(calls: Calls) -> Router {
     Router::new()
         .route("/items/{id}", get(other_items))
+        .with_state(calls)
+}
+
+/// The item routes mounted twice, under `/a` and `/b`.
+pub fn nested_router(calls: Calls) -> Router {
+    let inner = Router::new().route("/items/{id}", get(items));
+    Router::new()
+        .nest("/a", inner.clone())
+        .nest("/b", inner)
         .with_state(calls)
 }
 

@@ -22,8 +22,10 @@ pub(crate) enum Buffered {
 /// Reads `body` into memory if it is at most `limit` bytes and has no
 /// trailers; otherwise gives back an equivalent body.
 pub(crate) async fn buffer(body: Body, limit: usize) -> Buffered {
+    // Only bodies of known, bounded size are read ahead: a stream (server-sent
+    // events, progress output) must reach the client as it is produced.
     let hint = body.size_hint();
-    if hint.lower() > limit as u64 {
+    if hint.upper().is_none_or(|upper| upper > limit as u64) {
         return Buffered::Passthrough(body);
     }
     let mut body = body;
@@ -117,15 +119,15 @@ impl http_body::Body for Replay {
             .filter_map(Frame::data_ref)
             .map(|d| d.len() as u64)
             .sum();
-        let mut hint = self
+        let rest = self
             .rest
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), http_body::Body::size_hint);
-        let lower = hint.lower().saturating_add(buffered);
-        let upper = hint.upper().map(|u| u.saturating_add(buffered));
-        hint.set_lower(lower);
-        if let Some(upper) = upper {
-            hint.set_upper(upper);
+        // A fresh hint: `set_lower` on the old one asserts `lower <= upper`.
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower().saturating_add(buffered));
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(buffered).max(hint.lower()));
         }
         hint
     }
@@ -139,25 +141,71 @@ mod tests {
         body.collect().await.unwrap().to_bytes()
     }
 
-    fn chunked(chunks: &[&'static str]) -> Body {
-        let frames: Vec<Result<Frame<Bytes>, axum::Error>> = chunks
-            .iter()
-            .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
-            .collect();
-        Body::new(http_body_util::StreamBody::new(Iter(frames.into_iter())))
+    /// A body yielding `chunks` that claims at most `upper` bytes (which
+    /// may be a lie, as a buggy body's can be).
+    struct Chunks {
+        chunks: VecDeque<Bytes>,
+        upper: Option<u64>,
     }
 
-    struct Iter<I>(I);
-    impl<I: Iterator + Unpin> futures_core::Stream for Iter<I> {
-        type Item = I::Item;
-        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<I::Item>> {
-            Poll::Ready(self.0.next())
+    impl http_body::Body for Chunks {
+        type Data = Bytes;
+        type Error = axum::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+            Poll::Ready(self.chunks.pop_front().map(|c| Ok(Frame::data(c))))
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            let mut hint = SizeHint::new();
+            if let Some(upper) = self.upper {
+                hint.set_upper(upper);
+            }
+            hint
+        }
+    }
+
+    fn chunked(chunks: &[&'static str], upper: Option<u64>) -> Body {
+        Body::new(Chunks {
+            chunks: chunks
+                .iter()
+                .map(|c| Bytes::from_static(c.as_bytes()))
+                .collect(),
+            upper,
+        })
+    }
+
+    #[test]
+    fn replay_size_hint_never_panics() {
+        let replay = Replay {
+            frames: VecDeque::from([Frame::data(Bytes::from_static(b"abc"))]),
+            rest: None,
+            error: Some(axum::Error::new("boom")),
+        };
+        assert_eq!(replay.size_hint().lower(), 3);
+        assert_eq!(replay.size_hint().upper(), Some(3));
+        let replay = Replay {
+            frames: VecDeque::from([Frame::data(Bytes::from_static(b"abc"))]),
+            rest: Some(Body::from("de")),
+            error: None,
+        };
+        assert_eq!(replay.size_hint().exact(), Some(5));
+    }
+
+    #[tokio::test]
+    async fn streams_of_unknown_size_are_not_read_ahead() {
+        match buffer(chunked(&["ab", "cd"], None), 10).await {
+            Buffered::Passthrough(b) => assert_eq!(collect(b).await, "abcd"),
+            Buffered::Complete(_) => panic!("a stream must pass through"),
         }
     }
 
     #[tokio::test]
     async fn small_bodies_are_buffered_whole() {
-        match buffer(chunked(&["ab", "cd"]), 10).await {
+        match buffer(chunked(&["ab", "cd"], Some(10)), 10).await {
             Buffered::Complete(b) => assert_eq!(b, "abcd"),
             Buffered::Passthrough(_) => panic!("expected a complete body"),
         }
@@ -165,7 +213,7 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_bodies_pass_through_intact() {
-        match buffer(chunked(&["ab", "cd", "ef"]), 3).await {
+        match buffer(chunked(&["ab", "cd", "ef"], Some(4)), 4).await {
             Buffered::Passthrough(b) => assert_eq!(collect(b).await, "abcdef"),
             Buffered::Complete(_) => panic!("expected passthrough"),
         }

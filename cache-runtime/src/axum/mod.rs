@@ -5,18 +5,20 @@ mod body;
 
 use self::body::{buffer, Buffered};
 use crate::cache::{Lookup, RouteCache};
-use crate::entry::Entry;
+use crate::entry::{is_storable_header, Entry};
 use crate::fault::now_ms;
-use crate::key::request_key;
-use crate::policy::RoutePolicy;
+use crate::key::KeyBuilder;
+use crate::policy::{CachedRoute, KeySource, RoutePolicy};
 use axum::body::Body;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OriginalUri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method};
 use std::{
     convert::Infallible,
+    fmt,
     future::Future,
+    marker::PhantomData,
     sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
@@ -45,24 +47,102 @@ impl RouteCache {
     }
 }
 
-/// What a cached handler needs from the request. Inserted by the macro as
-/// the handler's first extractor; never fails.
-#[derive(Debug)]
-pub struct RequestContext {
-    cache: Option<RouteCache>,
-    method: Method,
-    uri: Uri,
+/// What a cached handler needs from the request, computed by the hidden
+/// first extractor the macro inserts: the cache handle and, for `GET` and
+/// `HEAD`, the route's key so far. Never fails.
+pub struct RequestContext<R> {
+    state: Context,
+    route: PhantomData<fn() -> R>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+enum Context {
+    /// No `RouteCache` in the request extensions.
+    NoLayer,
+    /// A method the cache does not serve.
+    Bypass,
+    Keyed {
+        cache: RouteCache,
+        key: KeyBuilder,
+        /// A `HEAD` is answered from the `GET` entry but never stores one:
+        /// its handler may have produced an empty body.
+        head: bool,
+    },
+}
+
+impl<R> fmt::Debug for RequestContext<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            Context::NoLayer => "no layer",
+            Context::Bypass => "bypass",
+            Context::Keyed { .. } => "keyed",
+        };
+        f.debug_struct("RequestContext")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<R: CachedRoute, S: Send + Sync> FromRequestParts<S> for RequestContext<R> {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
-            cache: parts.extensions.get::<RouteCache>().cloned(),
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
+            state: context::<R>(parts),
+            route: PhantomData,
         })
+    }
+}
+
+fn context<R: CachedRoute>(parts: &Parts) -> Context {
+    let Some(cache) = parts.extensions.get::<RouteCache>() else {
+        return Context::NoLayer;
+    };
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return Context::Bypass;
+    }
+    let policy = &R::POLICY;
+    let mut key = KeyBuilder::new(
+        cache.config().prefix(),
+        policy.namespace(),
+        policy.route_id(),
+        Method::GET.as_str(),
+    );
+    // Under `Router::nest` the URI has lost its prefix; key on the full one,
+    // so `/a/items` and `/b/items` never share an entry.
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
+    let path = uri.path().as_bytes();
+    let query = uri.query().map(str::as_bytes);
+    match policy.key_source() {
+        KeySource::Function => match R::key(parts) {
+            Some(value) => key.custom(&value),
+            None => key.path_and_query(path, query, policy.query()),
+        },
+        // The handler's expression is added by `serve_with_key`.
+        KeySource::Handler => {}
+        _ => key.path_and_query(path, query, policy.query()),
+    }
+    for name in policy.vary() {
+        let mut values = parts.headers.get_all(*name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => key.vary(name, None),
+            (Some(one), None) => key.vary(name, Some(one.as_bytes())),
+            (Some(first), Some(second)) => {
+                let mut joined = [first.as_bytes(), second.as_bytes()].join(&b", "[..]);
+                for more in values {
+                    joined.extend_from_slice(b", ");
+                    joined.extend_from_slice(more.as_bytes());
+                }
+                key.vary(name, Some(&joined));
+            }
+        }
+    }
+    Context::Keyed {
+        cache: cache.clone(),
+        key,
+        head: parts.method == Method::HEAD,
     }
 }
 
@@ -71,47 +151,80 @@ static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
 /// Runs a cached route: answers from the cache when it can, otherwise runs
 /// `handler` and stores its response when it is cacheable. Called by the code
 /// `#[cached_route]` generates; `handler` is the user's body, not yet started.
-pub async fn serve<F>(ctx: RequestContext, policy: &'static RoutePolicy, handler: F) -> Response
+pub async fn serve<R, F>(ctx: RequestContext<R>, handler: F) -> Response
 where
+    R: CachedRoute,
     F: Future,
     F::Output: IntoResponse,
 {
-    let Some(cache) = ctx.cache else {
-        if !MISSING_LAYER_LOGGED.swap(true, Ordering::Relaxed) {
-            tracing::error!(
-                route = policy.route_id(),
-                "route cache: no RouteCache layer on this router; add `.layer(cache.layer())` \
-                 after the cached routes. Serving uncached."
-            );
-        }
-        return handler.await.into_response();
-    };
-    if ctx.method != Method::GET && ctx.method != Method::HEAD {
-        return handler.await.into_response();
-    }
+    run::<R, F>(ctx.state, None, handler).await
+}
 
-    let key = request_key(
-        cache.config().prefix(),
-        policy.route_id(),
-        Method::GET.as_str(),
-        ctx.uri.path().as_bytes(),
-        ctx.uri.query().map(str::as_bytes),
-    );
+/// [`serve`] for routes whose key is an expression over the handler's
+/// bound parameters (`key = format!("item:{id}")`): `key` is its value.
+pub async fn serve_with_key<R, F>(ctx: RequestContext<R>, key: String, handler: F) -> Response
+where
+    R: CachedRoute,
+    F: Future,
+    F::Output: IntoResponse,
+{
+    run::<R, F>(ctx.state, Some(key), handler).await
+}
+
+async fn run<R, F>(state: Context, custom_key: Option<String>, handler: F) -> Response
+where
+    R: CachedRoute,
+    F: Future,
+    F::Output: IntoResponse,
+{
+    let policy = &R::POLICY;
+    let (cache, mut key, head) = match state {
+        Context::Keyed { cache, key, head } => (cache, key, head),
+        Context::Bypass => return handler.await.into_response(),
+        Context::NoLayer => {
+            if !MISSING_LAYER_LOGGED.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    route = policy.route_id(),
+                    "route cache: no RouteCache layer on this router; add `.layer(cache.layer())` \
+                     after the cached routes. Serving uncached."
+                );
+            }
+            return handler.await.into_response();
+        }
+    };
+    if let Some(value) = custom_key {
+        key.custom(&value);
+    }
+    let key = key.finish();
     let faulted = match cache.lookup(&key).await {
         Lookup::Hit(entry) => return hit_response(entry),
         Lookup::Miss => false,
         Lookup::Fault => true,
     };
 
-    let response = handler.await.into_response();
-    let mut response = if faulted {
-        // The backend just failed; do not pay for a second failing call.
+    let mut response = handler.await.into_response();
+    add_vary(response.headers_mut(), policy.vary());
+    let mut response = if faulted || head {
+        // After a fault, do not pay for a second failing call.
         response
     } else {
         store_if_cacheable(&cache, policy, &key, response).await
     };
     response.headers_mut().insert(X_CACHE, MISS);
     response
+}
+
+/// Adds the route's `vary` headers to the response's `Vary`, once each.
+fn add_vary(headers: &mut HeaderMap, names: &[&'static str]) {
+    for name in names {
+        let present = headers.get_all(header::VARY).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|h| h.trim().eq_ignore_ascii_case(name)))
+        });
+        if !present {
+            headers.append(header::VARY, HeaderValue::from_static(name));
+        }
+    }
 }
 
 fn hit_response(entry: Entry) -> Response {
@@ -134,9 +247,14 @@ fn hit_response(entry: Entry) -> Response {
     response
 }
 
-/// Whether a response may go into a shared cache at all.
-fn cacheable(status: http::StatusCode, headers: &HeaderMap) -> bool {
-    if !status.is_success() || headers.contains_key(header::SET_COOKIE) {
+/// Whether a response may go into a shared cache at all: a 2xx other than
+/// `206 Partial Content`, no `Set-Cookie`, no `Cache-Control` that forbids
+/// shared storage, and a `Vary` naming only headers the route keys on.
+fn cacheable(status: http::StatusCode, headers: &HeaderMap, route_vary: &[&str]) -> bool {
+    if !status.is_success()
+        || status == http::StatusCode::PARTIAL_CONTENT
+        || headers.contains_key(header::SET_COOKIE)
+    {
         return false;
     }
     let forbids = headers.get_all(header::CACHE_CONTROL).iter().any(|value| {
@@ -149,33 +267,15 @@ fn cacheable(status: http::StatusCode, headers: &HeaderMap) -> bool {
             })
         })
     });
-    let varies_on_everything = headers.get_all(header::VARY).iter().any(|v| {
-        v.to_str()
-            .map_or(true, |v| v.split(',').any(|h| h.trim() == "*"))
+    let unkeyed_vary = headers.get_all(header::VARY).iter().any(|v| {
+        v.to_str().map_or(true, |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .any(|h| !route_vary.iter().any(|r| r.eq_ignore_ascii_case(h)))
+        })
     });
-    !forbids && !varies_on_everything
-}
-
-/// Headers that describe the connection or this particular answer rather
-/// than the resource, and so are not stored with the entry.
-fn is_stored_header(name: &HeaderName) -> bool {
-    !matches!(
-        name.as_str(),
-        "content-type"
-            | "etag"
-            | "content-length"
-            | "transfer-encoding"
-            | "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "upgrade"
-            | "te"
-            | "trailer"
-            | "date"
-            | "age"
-            | "x-cache"
-            | "cache-status"
-    )
+    !forbids && !unkeyed_vary
 }
 
 async fn store_if_cacheable(
@@ -185,7 +285,7 @@ async fn store_if_cacheable(
     response: Response,
 ) -> Response {
     let (parts, body) = response.into_parts();
-    if !cacheable(parts.status, &parts.headers) {
+    if !cacheable(parts.status, &parts.headers, policy.vary()) {
         return Response::from_parts(parts, body);
     }
     let limit = policy.max_body().unwrap_or(cache.config().max_body());
@@ -200,7 +300,7 @@ async fn store_if_cacheable(
     entry.headers = parts
         .headers
         .iter()
-        .filter(|(name, _)| is_stored_header(name))
+        .filter(|(name, _)| is_storable_header(name))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     match entry.encode() {
@@ -227,33 +327,63 @@ mod tests {
 
     #[test]
     fn only_plain_successful_responses_are_cacheable() {
-        assert!(cacheable(StatusCode::OK, &headers(&[])));
+        assert!(cacheable(StatusCode::OK, &headers(&[]), &[]));
         assert!(cacheable(
             StatusCode::NO_CONTENT,
-            &headers(&[("cache-control", "public, max-age=60")])
+            &headers(&[("cache-control", "public, max-age=60")]),
+            &[]
         ));
-        assert!(!cacheable(StatusCode::NOT_FOUND, &headers(&[])));
-        assert!(!cacheable(StatusCode::INTERNAL_SERVER_ERROR, &headers(&[])));
-        assert!(!cacheable(StatusCode::MOVED_PERMANENTLY, &headers(&[])));
+        assert!(!cacheable(StatusCode::NOT_FOUND, &headers(&[]), &[]));
         assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("set-cookie", "a=b")])
-        ));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("cache-control", "No-Store")])
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &headers(&[]),
+            &[]
         ));
         assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("cache-control", "max-age=5, private=\"x\"")])
+            StatusCode::MOVED_PERMANENTLY,
+            &headers(&[]),
+            &[]
         ));
         assert!(!cacheable(
             StatusCode::OK,
-            &headers(&[("cache-control", "no-cache")])
+            &headers(&[("set-cookie", "a=b")]),
+            &[]
         ));
         assert!(!cacheable(
             StatusCode::OK,
-            &headers(&[("vary", "accept, *")])
+            &headers(&[("cache-control", "No-Store")]),
+            &[]
+        ));
+        assert!(!cacheable(
+            StatusCode::OK,
+            &headers(&[("cache-control", "max-age=5, private=\"x\"")]),
+            &[]
+        ));
+        assert!(!cacheable(
+            StatusCode::OK,
+            &headers(&[("cache-control", "no-cache")]),
+            &[]
+        ));
+        assert!(!cacheable(
+            StatusCode::OK,
+            &headers(&[("vary", "accept, *")]),
+            &[]
+        ));
+        assert!(!cacheable(StatusCode::PARTIAL_CONTENT, &headers(&[]), &[]));
+        assert!(!cacheable(
+            StatusCode::OK,
+            &headers(&[("vary", "accept")]),
+            &[]
+        ));
+        assert!(cacheable(
+            StatusCode::OK,
+            &headers(&[("vary", "Accept")]),
+            &["accept"]
+        ));
+        assert!(!cacheable(
+            StatusCode::OK,
+            &headers(&[("vary", "accept, cookie")]),
+            &["accept"]
         ));
     }
 }
