@@ -209,24 +209,32 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         _ => TokenStream::new(),
     };
 
-    let serve = match &key {
+    // For `key = <expression>`, the key is computed from the parameters
+    // (borrowed) before they move into the body's future.
+    let (key_stmt, serve) = match &key {
         KeyKind::Handler(expr) => {
+            let key_var = Ident::new("__cached_route_key", mixed);
             let bindings = handler.typed_args().zip(&arg_names).map(|(arg, name)| {
                 let pat = by_reference(&arg.pat);
                 quote!(let #pat = &#name;)
             });
-            quote! {
-                let __cached_route_key = {
-                    #[allow(unused_variables, clippy::no_effect_underscore_binding)]
-                    {
-                        #(#bindings)*
-                        ::cache_runtime::__private::ToString::to_string(&(#expr))
-                    }
-                };
-                ::cache_runtime::__private::serve_with_key(#ctx, __cached_route_key, #body).await
-            }
+            (
+                quote! {
+                    let #key_var = {
+                        #[allow(unused_variables, clippy::no_effect_underscore_binding)]
+                        {
+                            #(#bindings)*
+                            ::cache_runtime::__private::ToString::to_string(&(#expr))
+                        }
+                    };
+                },
+                quote!(::cache_runtime::__private::serve_with_key(#ctx, #key_var, #body).await),
+            )
         }
-        _ => quote!(::cache_runtime::__private::serve(#ctx, #body).await),
+        _ => (
+            TokenStream::new(),
+            quote!(::cache_runtime::__private::serve(#ctx, #body).await),
+        ),
     };
 
     let mut inner = func.clone();
@@ -251,6 +259,7 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
             #(#arg_names: #arg_types),*
         ) -> ::cache_runtime::__private::Response {
             #inner
+            #key_stmt
             let #body = #ident(#(#arg_names),*);
             #send_check
             #serve

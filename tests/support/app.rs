@@ -20,7 +20,8 @@ use std::{
 pub struct Calls(Arc<Mutex<HashMap<&'static str, usize>>>);
 
 impl Calls {
-    fn record(&self, name: &'static str) -> usize {
+    /// Counts one run of handler `name`; returns the count so far.
+    pub fn record(&self, name: &'static str) -> usize {
         let mut map = self.0.lock().unwrap();
         let n = map.entry(name).or_default();
         *n += 1;
