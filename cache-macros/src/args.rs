@@ -37,6 +37,12 @@ pub(crate) struct Args {
     pub(crate) vary: Option<Opt<Vec<LitStr>>>,
     pub(crate) namespace: Option<Opt<LitStr>>,
     pub(crate) max_body: Option<Opt<u64>>,
+    /// Every option written, valid or not, so that a bad `ttl` is not also
+    /// reported as a missing one.
+    pub(crate) written: Vec<String>,
+    /// The list could not be parsed to the end; "missing option" errors
+    /// would be noise next to the parse error.
+    pub(crate) incomplete: bool,
 }
 
 /// Collects errors so that all of them are reported together.
@@ -94,6 +100,9 @@ impl Args {
                 Ok(pairs) => pairs,
                 Err(e) => {
                     errors.push(e);
+                    args.incomplete = true;
+                    // Consume the rest so the caller sees a complete parse.
+                    let _ = input.parse::<proc_macro2::TokenStream>();
                     return args;
                 }
             };
@@ -104,7 +113,9 @@ impl Args {
     }
 
     fn set(&mut self, name: Ident, value: &Expr, errors: &mut Errors) {
-        match name.to_string().as_str() {
+        let written = name.to_string();
+        self.written.push(written.clone());
+        match written.as_str() {
             "ttl" => set_once(&mut self.ttl, name, parse_ttl(value), errors),
             "key" => set_once(&mut self.key, name, parse_key(value), errors),
             "query" => set_once(&mut self.query, name, parse_query(value), errors),
@@ -340,6 +351,13 @@ fn string_list(
         out.push(s.clone());
     }
     Ok(out)
+}
+
+impl Args {
+    /// Whether the option was written at all (even with a bad value).
+    pub(crate) fn mentions(&self, option: &str) -> bool {
+        self.written.iter().any(|w| w == option)
+    }
 }
 
 /// The span to blame for a missing option: the whole attribute.

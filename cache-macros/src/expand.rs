@@ -9,11 +9,16 @@ use syn::{parse::Parser, spanned::Spanned, Attribute, Expr, Ident, ItemFn};
 
 pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let parsed_args = Parser::parse2(
-        |stream: syn::parse::ParseStream<'_>| Ok(Args::parse_all(stream, &mut errors)),
+    let mut parsed_args = Args::default();
+    // `parse_all` consumes every token and reports its own errors; a
+    // leftover complaint from `parse2` would only repeat one of them.
+    let _ = Parser::parse2(
+        |stream: syn::parse::ParseStream<'_>| {
+            parsed_args = Args::parse_all(stream, &mut errors);
+            Ok(())
+        },
         args,
-    )
-    .unwrap_or_default();
+    );
 
     let Ok(func) = syn::parse2::<ItemFn>(input.clone()) else {
         let error = syn::Error::new_spanned(
@@ -186,7 +191,10 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let mixed = Span::mixed_site();
     let marker = format_ident!("__cached_route_{}", ident);
     let ctx = Ident::new("__cached_route_ctx", mixed);
-    let body = Ident::new("__cached_route_body", mixed);
+    // Located (and resolved) at the handler's name: rustc reports errors
+    // inside an external macro's expansion at the attribute, so a non-`Send`
+    // body must be checked through a binding that belongs to the user's code.
+    let body = Ident::new("__cached_route_body", ident.span());
     let arg_names: Vec<Ident> = (0..handler.typed_args().count())
         .map(|i| format_ident!("__cached_route_arg{}", i, span = mixed))
         .collect();
@@ -240,8 +248,47 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let mut inner = func.clone();
     inner.attrs = inner_attrs.into_iter().cloned().collect();
     inner.vis = syn::Visibility::Inherited;
+    let asyncness = &func.sig.asyncness;
+    let fn_token = &func.sig.fn_token;
     let send_check =
         quote_spanned!(ident.span()=> ::cache_runtime::__private::assert_send(&#body););
+
+    // The first parameter's type is wrapped so that the context comes with
+    // it; a handler without parameters gets the context as its only one.
+    let (params, take_ctx) = if arg_names.is_empty() {
+        (
+            quote!(#ctx: ::cache_runtime::__private::RequestContext<#marker>),
+            TokenStream::new(),
+        )
+    } else {
+        let first = &arg_names[0];
+        let rest = arg_names
+            .iter()
+            .zip(arg_types)
+            .skip(1)
+            .map(|(n, t)| quote!(#n: #t));
+        let first_ty = &handler.typed_args().next().map(|p| &p.ty);
+        (
+            quote! {
+                #first: ::cache_runtime::__private::WithContext<#marker, #first_ty>,
+                #(#rest),*
+            },
+            quote!(let (#ctx, #first) = ::cache_runtime::__private::WithContext::into_parts(#first);),
+        )
+    };
+    // Spanned at the user's function, so that the item belongs to the user's
+    // code: lints such as `dead_code` report on it as on any handler.
+    let outer = quote_spanned! {ident.span()=>
+        #(#outer_attrs)*
+        #vis #asyncness #fn_token #ident(#params) -> ::cache_runtime::__private::Response {
+            #inner
+            #take_ctx
+            #key_stmt
+            let #body = #ident(#(#arg_names),*);
+            #send_check
+            #serve
+        }
+    };
 
     quote! {
         #[doc(hidden)]
@@ -253,16 +300,6 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
             #key_fn
         }
 
-        #(#outer_attrs)*
-        #vis async fn #ident(
-            #ctx: ::cache_runtime::__private::RequestContext<#marker>,
-            #(#arg_names: #arg_types),*
-        ) -> ::cache_runtime::__private::Response {
-            #inner
-            #key_stmt
-            let #body = #ident(#(#arg_names),*);
-            #send_check
-            #serve
-        }
+        #outer
     }
 }

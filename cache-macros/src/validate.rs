@@ -6,8 +6,8 @@ use crate::item::Handler;
 use syn::{FnArg, Type};
 
 /// axum implements `Handler` for functions of up to 16 extractors; the
-/// macro adds one.
-const MAX_USER_ARGS: usize = 15;
+/// macro wraps the first rather than adding one.
+const MAX_USER_ARGS: usize = 16;
 
 pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
     let sig = &handler.func.sig;
@@ -46,15 +46,15 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
         errors.push(syn::Error::new_spanned(
             extra,
             format!(
-                "#[cached_route] handlers take at most {MAX_USER_ARGS} extractors \
-                 (axum's limit of 16, less the one the cache adds)"
+                "axum handlers take at most {MAX_USER_ARGS} extractors; \
+                 group some into a struct that implements `FromRequestParts`"
             ),
         ));
     }
 }
 
 pub(crate) fn args(args: &Args, errors: &mut Errors) {
-    if args.ttl.is_none() {
+    if !args.mentions("ttl") && !args.incomplete {
         errors.push(syn::Error::new(
             crate::args::call_site(),
             "#[cached_route] needs a `ttl`, for example `#[cached_route(ttl = 3600)]`",

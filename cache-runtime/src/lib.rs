@@ -67,7 +67,7 @@ pub use cache_macros::cached_route;
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "axum")]
-    pub use crate::axum::{serve, serve_with_key, RequestContext};
+    pub use crate::axum::{serve, serve_with_key, RequestContext, WithContext};
     pub use crate::key::QueryPolicy;
     pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
     #[cfg(feature = "axum")]

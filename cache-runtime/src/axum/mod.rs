@@ -10,7 +10,7 @@ use crate::fault::now_ms;
 use crate::key::KeyBuilder;
 use crate::policy::{CachedRoute, KeySource, RoutePolicy};
 use axum::body::Body;
-use axum::extract::{FromRequestParts, OriginalUri};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method};
@@ -143,6 +143,68 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
         cache: cache.clone(),
         key,
         head: parts.method == Method::HEAD,
+    }
+}
+
+/// The handler's first extractor together with the cache context: the
+/// macro wraps the first parameter's type in it, so a cached handler has the
+/// same number of parameters as the user wrote (and `#[debug_handler]`
+/// stacked above `#[cached_route]` still sees the same signature).
+/// Extracts the context, then `T`; rejects exactly as `T` does.
+pub struct WithContext<R, T> {
+    ctx: RequestContext<R>,
+    inner: T,
+}
+
+impl<R, T> WithContext<R, T> {
+    /// The cache context and the user's extractor.
+    pub fn into_parts(self) -> (RequestContext<R>, T) {
+        (self.ctx, self.inner)
+    }
+}
+
+impl<R, T> fmt::Debug for WithContext<R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithContext")
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R, S, T> FromRequestParts<S> for WithContext<R, T>
+where
+    R: CachedRoute,
+    S: Send + Sync,
+    T: FromRequestParts<S>,
+{
+    type Rejection = T::Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ctx = RequestContext {
+            state: context::<R>(parts),
+            route: PhantomData,
+        };
+        let inner = T::from_request_parts(parts, state).await?;
+        Ok(Self { ctx, inner })
+    }
+}
+
+impl<R, S, T> FromRequest<S> for WithContext<R, T>
+where
+    R: CachedRoute,
+    S: Send + Sync,
+    T: FromRequest<S>,
+{
+    type Rejection = T::Rejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let ctx = RequestContext {
+            state: context::<R>(&parts),
+            route: PhantomData,
+        };
+        let inner = T::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(Self { ctx, inner })
     }
 }
 

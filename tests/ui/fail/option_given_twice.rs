@@ -1,0 +1,8 @@
+use cache_runtime::cached_route;
+
+#[cached_route(ttl = 60, namespace = "a", prefix = "b", ttl = 5)]
+async fn handler() -> &'static str {
+    "x"
+}
+
+fn main() {}

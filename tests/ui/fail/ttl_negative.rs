@@ -1,0 +1,6 @@
+use cache_runtime::cached_route;
+
+#[cached_route(ttl = -5)]
+async fn handler() -> &'static str { "x" }
+
+fn main() {}
