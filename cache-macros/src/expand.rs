@@ -247,6 +247,11 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
 
     let mut inner = func.clone();
     inner.attrs = inner_attrs.into_iter().cloned().collect();
+    // The body is called directly here, where axum would have taken it as a
+    // value; clippy's `unused_async` only fires on the former.
+    inner
+        .attrs
+        .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
     inner.vis = syn::Visibility::Inherited;
     let asyncness = &func.sig.asyncness;
     let fn_token = &func.sig.fn_token;

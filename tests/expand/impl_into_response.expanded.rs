@@ -1,0 +1,33 @@
+use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
+use cache_runtime::cached_route;
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_status;
+impl ::cache_runtime::__private::CachedRoute for __cached_route_status {
+    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
+        "macrotest001::status",
+        60u32,
+    );
+}
+async fn status(
+    __cached_route_arg0: ::cache_runtime::__private::WithContext<
+        __cached_route_status,
+        State<&'static str>,
+    >,
+    __cached_route_arg1: Json<u32>,
+) -> ::cache_runtime::__private::Response {
+    #[allow(clippy::unused_async)]
+    async fn status(
+        State(version): State<&'static str>,
+        Json(body): Json<u32>,
+    ) -> impl IntoResponse {
+        (StatusCode::OK, Json((version, body)))
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_body = status(__cached_route_arg0, __cached_route_arg1);
+    ::cache_runtime::__private::assert_send(&__cached_route_body);
+    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+}
+fn main() {}

@@ -1,0 +1,49 @@
+use axum::extract::{Path, Query};
+use cache_runtime::cached_route;
+use std::collections::HashMap;
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_handler;
+impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
+    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
+            "macrotest003::handler",
+            60u32,
+        )
+        .with_key_source(::cache_runtime::__private::KeySource::Handler);
+}
+async fn handler(
+    __cached_route_arg0: ::cache_runtime::__private::WithContext<
+        __cached_route_handler,
+        Path<u64>,
+    >,
+    __cached_route_arg1: Query<HashMap<String, String>>,
+) -> ::cache_runtime::__private::Response {
+    #[allow(clippy::unused_async)]
+    async fn handler(
+        Path(mut id): Path<u64>,
+        Query(_q): Query<HashMap<String, String>>,
+    ) -> String {
+        id += 1;
+        id.to_string()
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_key = {
+        #[allow(unused_variables, clippy::no_effect_underscore_binding)]
+        {
+            let Path(id) = &__cached_route_arg0;
+            let Query(_q) = &__cached_route_arg1;
+            ::cache_runtime::__private::ToString::to_string(&(id))
+        }
+    };
+    let __cached_route_body = handler(__cached_route_arg0, __cached_route_arg1);
+    ::cache_runtime::__private::assert_send(&__cached_route_body);
+    ::cache_runtime::__private::serve_with_key(
+            __cached_route_ctx,
+            __cached_route_key,
+            __cached_route_body,
+        )
+        .await
+}
+fn main() {}

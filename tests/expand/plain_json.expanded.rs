@@ -1,0 +1,30 @@
+use axum::{extract::Path, Json};
+use cache_runtime::cached_route;
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+pub struct __cached_route_get_item;
+impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
+    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
+        "macrotest010::get_item",
+        3600u32,
+    );
+}
+/// An item by id.
+pub async fn get_item(
+    __cached_route_arg0: ::cache_runtime::__private::WithContext<
+        __cached_route_get_item,
+        Path<u64>,
+    >,
+) -> ::cache_runtime::__private::Response {
+    #[allow(clippy::unused_async)]
+    async fn get_item(Path(id): Path<u64>) -> Json<u64> {
+        Json(id)
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_body = get_item(__cached_route_arg0);
+    ::cache_runtime::__private::assert_send(&__cached_route_body);
+    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+}
+fn main() {}

@@ -1,0 +1,33 @@
+use axum::{extract::Path, http::StatusCode, Json};
+use cache_runtime::cached_route;
+fn check(id: u64) -> Result<u64, StatusCode> {
+    if id == 0 { Err(StatusCode::NOT_FOUND) } else { Ok(id) }
+}
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_get_item;
+impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
+    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
+        "macrotest011::get_item",
+        60u32,
+    );
+}
+async fn get_item(
+    __cached_route_arg0: ::cache_runtime::__private::WithContext<
+        __cached_route_get_item,
+        Path<u64>,
+    >,
+) -> ::cache_runtime::__private::Response {
+    #[allow(clippy::unused_async)]
+    async fn get_item(Path(id): Path<u64>) -> Result<Json<u64>, StatusCode> {
+        let id = check(id)?;
+        Ok(Json(id))
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_body = get_item(__cached_route_arg0);
+    ::cache_runtime::__private::assert_send(&__cached_route_body);
+    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+}
+fn main() {}
