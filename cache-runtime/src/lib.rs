@@ -1,4 +1,4 @@
-//! A handler-level response cache for [axum], backed by Redis or an
+//! A handler-level response cache for [axum](https://docs.rs/axum), backed by Redis or an
 //! in-process store.
 //!
 //! Put `#[cached_route(ttl = …)]` on an async axum handler and install the
@@ -59,6 +59,119 @@ pub use crate::cache::{
     CacheConfig, CacheError, RouteCache, RouteCacheBuilder, DEFAULT_REDIS_URL, REDIS_URL_ENV,
 };
 pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
+/// Caches an async axum handler's successful responses.
+///
+/// ```
+/// use axum::{extract::Path, Json};
+/// use cache_runtime::cached_route;
+///
+/// #[cached_route(ttl = 3600)]
+/// async fn get_item(Path(id): Path<u64>) -> Json<u64> {
+///     Json(id)
+/// }
+/// ```
+///
+/// The handler keeps its name, visibility, docs and attributes and is
+/// registered as usual (`get(get_item)`); the cache itself is installed once
+/// with [`RouteCache::layer`]. The handler may take any axum extractors
+/// (a body extractor last) and return anything that implements
+/// `IntoResponse`. `return` and `?` in the body go through the cache logic.
+/// Attributes below `#[cached_route]` stay on the handler axum calls, except
+/// `#[tracing::instrument]`, which wraps the body (it then sees the original
+/// parameters and records only runs of the body).
+///
+/// # Options
+///
+/// Written `name = value`, separated by commas. Only `ttl` is required.
+///
+/// ## `ttl`
+/// How long entries live: whole seconds, or a string with one unit out of
+/// `s`, `m`, `h`, `d`. Zero, negative, overflowing (more than `u32::MAX`
+/// seconds), empty or unknown-unit values are compile errors.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 90)]
+/// async fn a() -> &'static str { "a" }
+///
+/// #[cached_route(ttl = "10m")]
+/// async fn b() -> &'static str { "b" }
+/// ```
+///
+/// ## `key`
+/// Replaces the path and query as what identifies an entry within the
+/// route, written as Rust. An expression over the handler's bound
+/// parameters (evaluated after extraction, with the parameters borrowed), or
+/// a path to a function (or a closure) taking the request's
+/// [`http::request::Parts`]. A bare name that the handler's parameters bind
+/// is the parameter; any other path is a function. The value only needs to
+/// implement `Display`; it is escaped into the key.
+/// ```
+/// # use cache_runtime::cached_route;
+/// use axum::{extract::Path, http::request::Parts};
+///
+/// #[cached_route(ttl = 60, key = format!("item:{id}"))]
+/// async fn by_expression(Path(id): Path<u64>) -> String { id.to_string() }
+///
+/// #[cached_route(ttl = 60, key = id)]
+/// async fn by_parameter(Path(id): Path<u64>) -> String { id.to_string() }
+///
+/// fn tenant(parts: &Parts) -> String {
+///     parts.headers.get("x-tenant").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+/// }
+///
+/// #[cached_route(ttl = 60, key = tenant)]
+/// async fn by_function() -> &'static str { "x" }
+/// ```
+///
+/// ## `query`
+/// Which query parameters take part in the key: `all` (the default), `none`,
+/// or an allow-list. Parameters left out do not split entries. Cannot be
+/// combined with `key`.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 60, query = ["page", "limit"])]
+/// async fn list() -> &'static str { "x" }
+///
+/// #[cached_route(ttl = 60, query = none)]
+/// async fn fixed() -> &'static str { "x" }
+/// ```
+///
+/// ## `vary`
+/// Request headers whose values take part in the key, also sent in the
+/// response's `Vary`. Credential headers (`authorization`, `cookie`) enter
+/// the key only as a SHA-256 digest.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 60, vary = ["accept-language"])]
+/// async fn localized() -> &'static str { "x" }
+/// ```
+///
+/// ## `namespace` (or `prefix`)
+/// A key-space segment for the route: change it (for example on a deploy
+/// that changes the response shape) to start with no entries. Letters,
+/// digits, `_`, `-` and `.`.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 60, namespace = "v2")]
+/// async fn versioned() -> &'static str { "x" }
+/// ```
+///
+/// ## `max_body`
+/// The largest body stored for this route, in bytes, overriding the cache's
+/// limit (1 MiB by default). Larger responses are returned but not stored.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 60, max_body = 65_536)]
+/// async fn bounded() -> &'static str { "x" }
+/// ```
+///
+/// # Generated code
+///
+/// A hidden marker type per handler carries the route's [`RoutePolicy`];
+/// the first parameter's type is wrapped so the cache context is extracted
+/// with it (a handler without parameters gets one); the original function
+/// becomes an item inside the handler and its future is handed, unpolled,
+/// to the runtime. Names starting with `__cached_route_` are reserved.
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;
 
