@@ -60,7 +60,9 @@ fn split_attrs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
                 .last()
                 .is_some_and(|s| s.ident == "instrument")
         };
-        let inner = is_instrument(attr.path())
+        // `#![...]` written inside the body belongs to the body.
+        let inner = matches!(attr.style, syn::AttrStyle::Inner(_))
+            || is_instrument(attr.path())
             || (attr.path().is_ident("cfg_attr")
                 && attr.meta.require_list().is_ok_and(|list| {
                     list.tokens
@@ -92,6 +94,18 @@ fn key_kind<'a>(args: &'a Args, handler: &Handler) -> KeyKind<'a> {
                 .path
                 .get_ident()
                 .is_some_and(|ident| handler.binds(ident)) =>
+        {
+            KeyKind::Handler(&key.value)
+        }
+        // `key = SOME_CONSTANT` is a value, not a function.
+        Expr::Path(path)
+            if path.path.segments.last().is_some_and(|s| {
+                let name = s.ident.to_string();
+                name.chars().any(|c| c.is_ascii_uppercase())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            }) =>
         {
             KeyKind::Handler(&key.value)
         }
@@ -203,14 +217,16 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let key_fn = match &key {
         KeyKind::Function(path) => {
             let parts = Ident::new("__cached_route_parts", mixed);
-            let call = quote_spanned!(path.span()=> (#path)(#parts));
+            let function = typed_closure(path);
+            let call = quote_spanned!(path.span()=> (#function)(#parts));
+            // Spanned at the key, so a result that is not `Display` is
+            // reported there rather than on the attribute.
+            let to_string = quote_spanned!(path.span()=> ::cache_runtime::__private::ToString::to_string(&#call));
             quote! {
                 fn key(#parts: &::cache_runtime::__private::Parts)
                     -> ::cache_runtime::__private::Option<::cache_runtime::__private::String>
                 {
-                    ::cache_runtime::__private::Option::Some(
-                        ::cache_runtime::__private::ToString::to_string(&#call),
-                    )
+                    ::cache_runtime::__private::Option::Some(#to_string)
                 }
             }
         }
@@ -222,6 +238,7 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let (key_stmt, serve) = match &key {
         KeyKind::Handler(expr) => {
             let key_var = Ident::new("__cached_route_key", mixed);
+            let key_string = quote_spanned!(expr.span()=> ::cache_runtime::__private::ToString::to_string(&(#expr)));
             let bindings = handler.typed_args().zip(&arg_names).map(|(arg, name)| {
                 let pat = by_reference(&arg.pat);
                 quote!(let #pat = &#name;)
@@ -229,10 +246,14 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
             (
                 quote! {
                     let #key_var = {
-                        #[allow(unused_variables, clippy::no_effect_underscore_binding)]
+                        #[allow(
+                            unused_variables,
+                            clippy::no_effect_underscore_binding,
+                            clippy::pattern_type_mismatch
+                        )]
                         {
                             #(#bindings)*
-                            ::cache_runtime::__private::ToString::to_string(&(#expr))
+                            #key_string
                         }
                     };
                 },
@@ -295,11 +316,21 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         }
     };
 
+    // A `cfg` on the handler applies to its marker too, so that handlers
+    // defined under opposite `cfg`s do not both define the marker.
+    let cfgs: Vec<&Attribute> = func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .collect();
+
     quote! {
+        #(#cfgs)*
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
         #vis struct #marker;
 
+        #(#cfgs)*
         impl ::cache_runtime::__private::CachedRoute for #marker {
             const POLICY: ::cache_runtime::__private::RoutePolicy = #policy;
             #key_fn
@@ -307,4 +338,24 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
 
         #outer
     }
+}
+
+/// A key closure with an untyped parameter gets the parameter's type: rustc
+/// checks a closure before the argument it is called with.
+fn typed_closure(function: &Expr) -> Expr {
+    let Expr::Closure(closure) = function else {
+        return function.clone();
+    };
+    let mut closure = closure.clone();
+    if let Some(first) = closure.inputs.first_mut() {
+        if !matches!(first, syn::Pat::Type(_)) {
+            *first = syn::Pat::Type(syn::PatType {
+                attrs: Vec::new(),
+                pat: Box::new(first.clone()),
+                colon_token: syn::Token![:](first.span()),
+                ty: Box::new(syn::parse_quote!(&::cache_runtime::__private::Parts)),
+            });
+        }
+    }
+    Expr::Closure(closure)
 }

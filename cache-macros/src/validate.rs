@@ -17,7 +17,13 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
             "#[cached_route] handlers must be `async fn`",
         ));
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    if let Some(where_clause) = &sig.generics.where_clause {
+        errors.push(syn::Error::new_spanned(
+            where_clause,
+            "#[cached_route] handlers cannot have a `where` clause; axum needs one concrete handler type",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
             "#[cached_route] handlers cannot be generic; axum needs one concrete handler type",
@@ -28,6 +34,10 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
             FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
                 receiver,
                 "#[cached_route] handlers cannot take `self`; write a free `async fn`",
+            )),
+            FnArg::Typed(pat) if !pat.attrs.is_empty() => errors.push(syn::Error::new_spanned(
+                &pat.attrs[0],
+                "#[cached_route] does not support attributes on handler parameters",
             )),
             FnArg::Typed(pat) => match &*pat.ty {
                 Type::Reference(reference) => errors.push(syn::Error::new_spanned(
@@ -40,6 +50,24 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
                 )),
                 _ => {}
             },
+        }
+    }
+    if let Some(self_token) = find_self_type(&handler.func) {
+        errors.push(syn::Error::new(
+            self_token,
+            "#[cached_route] handlers must be free functions: `Self` is not available in the handler",
+        ));
+    }
+    for attr in &handler.func.attrs {
+        let path = attr.path();
+        let is_utoipa_path = path.segments.len() == 2
+            && path.segments[0].ident == "utoipa"
+            && path.segments[1].ident == "path";
+        if is_utoipa_path {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "put `#[utoipa::path]` above `#[cached_route]`, so that it documents the handler as written",
+            ));
         }
     }
     if let Some(extra) = sig.inputs.iter().nth(MAX_USER_ARGS) {
@@ -66,4 +94,27 @@ pub(crate) fn args(args: &Args, errors: &mut Errors) {
             "`query` has no effect when `key` is given; the key replaces the path and query",
         ));
     }
+}
+
+/// The first `Self` in the handler's signature or body: the body becomes a
+/// nested function, where `Self` does not resolve.
+fn find_self_type(func: &syn::ItemFn) -> Option<proc_macro2::Span> {
+    fn find(tokens: proc_macro2::TokenStream) -> Option<proc_macro2::Span> {
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Ident(ident) if ident == "Self" => {
+                    return Some(ident.span())
+                }
+                proc_macro2::TokenTree::Group(group) => {
+                    if let Some(span) = find(group.stream()) {
+                        return Some(span);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+    use quote::ToTokens;
+    find(func.sig.to_token_stream()).or_else(|| find(func.block.to_token_stream()))
 }

@@ -104,7 +104,10 @@ pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
 /// a path to a function (or a closure) taking the request's
 /// [`http::request::Parts`]. A bare name that the handler's parameters bind
 /// is the parameter; any other path is a function. The value only needs to
-/// implement `Display`; it is escaped into the key.
+/// implement `Display`; it is escaped into the key. In an expression the
+/// parameters are borrowed (`id` is a `&u64` there): write `*id` or call
+/// methods that take `&self` where a value is needed. A name in capitals
+/// (`key = TENANT`) is a constant, not a function.
 /// ```
 /// # use cache_runtime::cached_route;
 /// use axum::{extract::Path, http::request::Parts};
@@ -172,6 +175,17 @@ pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
 /// with it (a handler without parameters gets one); the original function
 /// becomes an item inside the handler and its future is handed, unpolled,
 /// to the runtime. Names starting with `__cached_route_` are reserved.
+///
+/// # Limits
+///
+/// - A route is identified by its module path and function name. Two
+///   cached handlers with the same name in the same module (for example in
+///   two function bodies) would share entries; keep cached handlers at
+///   module level, or give them distinct names or `namespace`s.
+/// - The handler must be a free function: associated functions (in an
+///   `impl` block) and `Self` in the body are not supported.
+/// - `#[utoipa::path]` goes above `#[cached_route]`, where it sees the
+///   handler as written.
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;
 

@@ -30,7 +30,11 @@ async fn handler(
         __cached_route_arg0,
     );
     let __cached_route_key = {
-        #[allow(unused_variables, clippy::no_effect_underscore_binding)]
+        #[allow(
+            unused_variables,
+            clippy::no_effect_underscore_binding,
+            clippy::pattern_type_mismatch
+        )]
         {
             let Path(id) = &__cached_route_arg0;
             let Query(_q) = &__cached_route_arg1;
