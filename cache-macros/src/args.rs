@@ -12,7 +12,8 @@ use syn::{
 
 /// Every option, for "unknown option" messages. `prefix` is accepted as
 /// another name for `namespace`.
-const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`";
+const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`, \
+                       `shared`, `private`, `cache_control`, `honor_client`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
@@ -37,6 +38,10 @@ pub(crate) struct Args {
     pub(crate) vary: Option<Opt<Vec<LitStr>>>,
     pub(crate) namespace: Option<Opt<LitStr>>,
     pub(crate) max_body: Option<Opt<u64>>,
+    pub(crate) shared: Option<Opt<bool>>,
+    pub(crate) private: Option<Opt<bool>>,
+    pub(crate) cache_control: Option<Opt<LitStr>>,
+    pub(crate) honor_client: Option<Opt<bool>>,
     /// Every option written, valid or not, so that a bad `ttl` is not also
     /// reported as a missing one.
     pub(crate) written: Vec<String>,
@@ -124,6 +129,25 @@ impl Args {
                 set_once(&mut self.namespace, name, parse_namespace(value), errors)
             }
             "max_body" => set_once(&mut self.max_body, name, parse_size(value), errors),
+            "shared" => set_once(&mut self.shared, name, parse_bool(value, "shared"), errors),
+            "private" => set_once(
+                &mut self.private,
+                name,
+                parse_bool(value, "private"),
+                errors,
+            ),
+            "cache_control" => set_once(
+                &mut self.cache_control,
+                name,
+                parse_cache_control(value),
+                errors,
+            ),
+            "honor_client" => set_once(
+                &mut self.honor_client,
+                name,
+                parse_bool(value, "honor_client"),
+                errors,
+            ),
             _ => errors.push(syn::Error::new(
                 name.span(),
                 format!("unknown option `{name}`; valid options are {OPTIONS}"),
@@ -304,6 +328,41 @@ fn parse_size(expr: &Expr) -> syn::Result<u64> {
         _ => Err(syn::Error::new_spanned(
             expr,
             "`max_body` takes a number of bytes (`max_body = 65536`)",
+        )),
+    }
+}
+
+/// `shared = true`: a boolean literal.
+fn parse_bool(expr: &Expr, option: &str) -> syn::Result<bool> {
+    match lit(expr) {
+        Some(Lit::Bool(b)) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(
+            expr,
+            format!("`{option}` takes `true` or `false`"),
+        )),
+    }
+}
+
+/// `cache_control = "public, max-age=60"`: a valid header value.
+fn parse_cache_control(expr: &Expr) -> syn::Result<LitStr> {
+    match lit(expr) {
+        Some(Lit::Str(s)) => {
+            let value = s.value();
+            if value.trim().is_empty()
+                || !value
+                    .bytes()
+                    .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+            {
+                return Err(syn::Error::new(
+                    s.span(),
+                    "`cache_control` must be a non-empty, printable ASCII header value",
+                ));
+            }
+            Ok(s.clone())
+        }
+        _ => Err(syn::Error::new_spanned(
+            expr,
+            "`cache_control` takes a string (`cache_control = \"public, max-age=60\"`)",
         )),
     }
 }

@@ -149,6 +149,19 @@ fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
         let namespace = &namespace.value;
         policy.extend(quote!(.with_namespace(#namespace)));
     }
+    if args.private.as_ref().is_some_and(|p| p.value) {
+        policy.extend(quote!(.with_auth(::cache_runtime::__private::AuthPolicy::Private)));
+    } else if args.shared.as_ref().is_some_and(|p| p.value) {
+        policy.extend(quote!(.with_auth(::cache_runtime::__private::AuthPolicy::Shared)));
+    }
+    if let Some(cache_control) = &args.cache_control {
+        let value = &cache_control.value;
+        policy.extend(quote!(.with_cache_control(#value)));
+    }
+    if let Some(honor) = &args.honor_client {
+        let value = honor.value;
+        policy.extend(quote!(.with_honor_client(#value)));
+    }
     match key {
         KeyKind::Request => {}
         KeyKind::Function(_) => {

@@ -88,6 +88,14 @@ pub(crate) fn args(args: &Args, errors: &mut Errors) {
             "#[cached_route] needs a `ttl`, for example `#[cached_route(ttl = 3600)]`",
         ));
     }
+    if let (Some(shared), Some(private)) = (&args.shared, &args.private) {
+        if shared.value && private.value {
+            errors.push(syn::Error::new(
+                private.keyword.span(),
+                "a route cannot be both `shared` (one entry for everyone) and `private` (one entry per user)",
+            ));
+        }
+    }
     if let (Some(_), Some(query)) = (&args.key, &args.query) {
         errors.push(syn::Error::new(
             query.keyword.span(),

@@ -57,6 +57,9 @@ pub struct CacheConfig {
     max_body: usize,
     embedded_capacity: u64,
     log_interval: Duration,
+    status_name: String,
+    honor_client: bool,
+    cap_ttl: bool,
 }
 
 impl Default for CacheConfig {
@@ -68,6 +71,9 @@ impl Default for CacheConfig {
             max_body: 1024 * 1024,
             embedded_capacity: 64 * 1024 * 1024,
             log_interval: Duration::from_secs(10),
+            status_name: "route-cache".to_owned(),
+            honor_client: false,
+            cap_ttl: true,
         }
     }
 }
@@ -92,6 +98,23 @@ impl CacheConfig {
     /// Capacity of the in-process store in bytes (default 64 MiB).
     pub fn embedded_capacity(&self) -> u64 {
         self.embedded_capacity
+    }
+
+    /// The cache's name in `Cache-Status` (default `route-cache`).
+    pub fn status_name(&self) -> &str {
+        &self.status_name
+    }
+
+    /// Whether clients' `Cache-Control: no-cache`/`no-store`/`max-age=0`
+    /// are honoured by default (default `false`).
+    pub fn honor_client(&self) -> bool {
+        self.honor_client
+    }
+
+    /// Whether a handler's own `max-age`/`s-maxage` shorter than the route
+    /// TTL shortens the entry's life (default `true`).
+    pub fn cap_ttl_to_handler_max_age(&self) -> bool {
+        self.cap_ttl
     }
 }
 
@@ -163,6 +186,29 @@ impl RouteCacheBuilder {
     /// How often a persisting backend fault is logged (default every 10 s).
     pub fn fault_log_interval(mut self, interval: Duration) -> Self {
         self.config.log_interval = interval;
+        self
+    }
+
+    /// The cache's name in `Cache-Status` responses (default `route-cache`).
+    pub fn status_name(mut self, name: impl Into<String>) -> Self {
+        self.config.status_name = name.into();
+        self
+    }
+
+    /// Honours clients' `Cache-Control: no-cache`/`max-age=0` (answer from
+    /// the handler and refresh the entry) and `no-store` (answer from the
+    /// handler, store nothing) on routes that do not decide themselves.
+    /// Off by default: otherwise any client can send every request to the
+    /// origin.
+    pub fn honor_client_cache_control(mut self, honor: bool) -> Self {
+        self.config.honor_client = honor;
+        self
+    }
+
+    /// Whether a handler's own `Cache-Control: max-age`/`s-maxage` shorter
+    /// than the route TTL shortens the entry's life (default `true`).
+    pub fn cap_ttl_to_handler_max_age(mut self, cap: bool) -> Self {
+        self.config.cap_ttl = cap;
         self
     }
 
@@ -358,10 +404,15 @@ impl RouteCache {
         }
     }
 
-    /// Stores an encoded entry; a failure is logged, never returned.
-    pub(crate) async fn save(&self, key: &str, value: Bytes, ttl: Duration) {
-        if let Err(e) = self.call(self.inner.store.set(key, value, ttl)).await {
-            self.fault("set", key, &e);
+    /// Stores an encoded entry; a failure is logged and reported as
+    /// `false`, never returned as an error.
+    pub(crate) async fn save(&self, key: &str, value: Bytes, ttl: Duration) -> bool {
+        match self.call(self.inner.store.set(key, value, ttl)).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.fault("set", key, &e);
+                false
+            }
         }
     }
 }

@@ -51,6 +51,7 @@ pub mod entry;
 mod fault;
 pub mod key;
 mod policy;
+pub mod semantics;
 pub mod store;
 
 #[cfg(feature = "axum")]
@@ -58,7 +59,7 @@ pub use crate::axum::X_CACHE;
 pub use crate::cache::{
     CacheConfig, CacheError, RouteCache, RouteCacheBuilder, DEFAULT_REDIS_URL, REDIS_URL_ENV,
 };
-pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
+pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 /// Caches an async axum handler's successful responses.
 ///
 /// ```
@@ -196,7 +197,7 @@ pub mod __private {
     #[cfg(feature = "axum")]
     pub use crate::axum::{serve, serve_with_key, RequestContext, WithContext};
     pub use crate::key::QueryPolicy;
-    pub use crate::policy::{CachedRoute, KeySource, RoutePolicy};
+    pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
     #[cfg(feature = "axum")]
     pub use ::axum::response::Response;
     pub use ::http::request::Parts;

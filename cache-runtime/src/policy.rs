@@ -15,6 +15,23 @@ pub enum KeySource {
     Handler,
 }
 
+/// How a route treats requests that carry credentials (`Authorization` or
+/// `Cookie`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthPolicy {
+    /// The default: such requests are neither served from nor stored in a
+    /// shared entry, unless the route keys on the credentials (`vary`) or
+    /// sets its own `key`.
+    Bypass,
+    /// The response does not depend on who asks (`shared = true`): one
+    /// entry serves everyone.
+    Shared,
+    /// One entry per user (`private = true`): the key carries a hash of
+    /// the credentials and responses are marked `Cache-Control: private`.
+    Private,
+}
+
 /// What one cached route asks of the cache. The macro builds it in a `const`
 /// from the attribute's arguments; it can also be built by hand for code that
 /// calls the runtime directly.
@@ -39,6 +56,9 @@ pub struct RoutePolicy {
     vary: &'static [&'static str],
     namespace: Option<&'static str>,
     key_source: KeySource,
+    auth: AuthPolicy,
+    cache_control: Option<&'static str>,
+    honor_client: Option<bool>,
 }
 
 impl RoutePolicy {
@@ -53,6 +73,9 @@ impl RoutePolicy {
             vary: &[],
             namespace: None,
             key_source: KeySource::Request,
+            auth: AuthPolicy::Bypass,
+            cache_control: None,
+            honor_client: None,
         }
     }
 
@@ -90,6 +113,44 @@ impl RoutePolicy {
     pub const fn with_key_source(mut self, source: KeySource) -> Self {
         self.key_source = source;
         self
+    }
+
+    /// How requests with credentials are treated.
+    #[must_use]
+    pub const fn with_auth(mut self, auth: AuthPolicy) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The `Cache-Control` sent with this route's cacheable responses, in
+    /// place of the generated `public, max-age=<remaining>`.
+    #[must_use]
+    pub const fn with_cache_control(mut self, value: &'static str) -> Self {
+        self.cache_control = Some(value);
+        self
+    }
+
+    /// Whether clients' `Cache-Control: no-cache`/`no-store`/`max-age=0`
+    /// are honoured on this route (default: the cache's setting).
+    #[must_use]
+    pub const fn with_honor_client(mut self, honor: bool) -> Self {
+        self.honor_client = Some(honor);
+        self
+    }
+
+    /// How requests with credentials are treated.
+    pub const fn auth(&self) -> AuthPolicy {
+        self.auth
+    }
+
+    /// The route's own `Cache-Control` for cacheable responses, if any.
+    pub const fn cache_control(&self) -> Option<&'static str> {
+        self.cache_control
+    }
+
+    /// The route's own choice about client directives, if it makes one.
+    pub const fn honor_client(&self) -> Option<bool> {
+        self.honor_client
     }
 
     /// The route's identity, a segment of its keys.

@@ -1,32 +1,18 @@
 //! axum integration: the layer that installs the cache, the hidden request
-//! extractor the macro inserts, and the hit/miss flow.
+//! extractor the macro inserts, and the hit/miss flow (in `flow`).
 
 mod body;
+mod flow;
 
-use self::body::{buffer, Buffered};
-use crate::cache::{Lookup, RouteCache};
-use crate::entry::{is_storable_header, Entry};
-use crate::fault::now_ms;
+pub use self::flow::{serve, serve_with_key, X_CACHE};
+
+use crate::cache::RouteCache;
 use crate::key::KeyBuilder;
-use crate::policy::{CachedRoute, KeySource, RoutePolicy};
-use axum::body::Body;
+use crate::policy::{AuthPolicy, CachedRoute, KeySource};
+use crate::semantics::{cache_status, CacheControl, Outcome};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method};
-use std::{
-    convert::Infallible,
-    fmt,
-    future::Future,
-    marker::PhantomData,
-    sync::atomic::{AtomicBool, Ordering},
-    time::Duration,
-};
-
-/// The response header saying how the cache answered: `HIT` or `MISS`.
-pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
-const HIT: HeaderValue = HeaderValue::from_static("HIT");
-const MISS: HeaderValue = HeaderValue::from_static("MISS");
+use http::{header, request::Parts, HeaderValue, Method};
+use std::{convert::Infallible, fmt, marker::PhantomData};
 
 impl RouteCache {
     /// The layer that makes this cache available to `#[cached_route]`
@@ -48,33 +34,50 @@ impl RouteCache {
 }
 
 /// What a cached handler needs from the request, computed by the hidden
-/// first extractor the macro inserts: the cache handle and, for `GET` and
-/// `HEAD`, the route's key so far. Never fails.
+/// extractor the macro inserts: the cache handle and, for requests the cache
+/// may answer, the route's key so far and the request's conditions. Never
+/// fails.
 pub struct RequestContext<R> {
     state: Context,
     route: PhantomData<fn() -> R>,
 }
 
-enum Context {
+pub(crate) enum Context {
     /// No `RouteCache` in the request extensions.
     NoLayer,
-    /// A method the cache does not serve.
-    Bypass,
-    Keyed {
-        cache: RouteCache,
-        key: KeyBuilder,
-        /// A `HEAD` is answered from the `GET` entry but never stores one:
-        /// its handler may have produced an empty body.
-        head: bool,
-    },
+    /// Not for the cache (method, credentials); the `Cache-Status` to send.
+    Bypass(HeaderValue),
+    Keyed(Box<Keyed>),
+}
+
+/// A request the cache may answer.
+pub(crate) struct Keyed {
+    pub(crate) cache: RouteCache,
+    pub(crate) key: KeyBuilder,
+    /// A `HEAD` is answered from the `GET` entry but never stores one: its
+    /// handler may have produced an empty body.
+    pub(crate) head: bool,
+    pub(crate) if_none_match: Option<HeaderValue>,
+    pub(crate) client: ClientDirective,
+}
+
+/// What an honoured client `Cache-Control` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientDirective {
+    /// Nothing (or client directives are not honoured).
+    None,
+    /// `no-cache`/`max-age=0`: answer from the handler, refresh the entry.
+    Refresh,
+    /// `no-store`: answer from the handler, store nothing.
+    NoStore,
 }
 
 impl<R> fmt::Debug for RequestContext<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             Context::NoLayer => "no layer",
-            Context::Bypass => "bypass",
-            Context::Keyed { .. } => "keyed",
+            Context::Bypass(_) => "bypass",
+            Context::Keyed(_) => "keyed",
         };
         f.debug_struct("RequestContext")
             .field("state", &state)
@@ -82,14 +85,24 @@ impl<R> fmt::Debug for RequestContext<R> {
     }
 }
 
+impl<R: CachedRoute> RequestContext<R> {
+    fn from_parts(parts: &Parts) -> Self {
+        Self {
+            state: context::<R>(parts),
+            route: PhantomData,
+        }
+    }
+
+    pub(crate) fn into_state(self) -> Context {
+        self.state
+    }
+}
+
 impl<R: CachedRoute, S: Send + Sync> FromRequestParts<S> for RequestContext<R> {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            state: context::<R>(parts),
-            route: PhantomData,
-        })
+        Ok(Self::from_parts(parts))
     }
 }
 
@@ -97,10 +110,31 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
     let Some(cache) = parts.extensions.get::<RouteCache>() else {
         return Context::NoLayer;
     };
-    if parts.method != Method::GET && parts.method != Method::HEAD {
-        return Context::Bypass;
-    }
     let policy = &R::POLICY;
+    let bypass = |detail| {
+        Context::Bypass(cache_status(
+            cache.config().status_name(),
+            Outcome::Bypass { detail },
+        ))
+    };
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return bypass("method");
+    }
+
+    // A request with credentials may get a response meant for its user
+    // only; it shares an entry only where the route says how.
+    let authorization = parts.headers.get(header::AUTHORIZATION);
+    let cookie = parts.headers.get(header::COOKIE);
+    if policy.auth() == AuthPolicy::Bypass && policy.key_source() == KeySource::Request {
+        let keyed_on = |name: &str| policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name));
+        if authorization.is_some() && !keyed_on("authorization") {
+            return bypass("authorization");
+        }
+        if cookie.is_some() && !keyed_on("cookie") {
+            return bypass("cookie");
+        }
+    }
+
     let mut key = KeyBuilder::new(
         cache.config().prefix(),
         policy.namespace(),
@@ -125,24 +159,57 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
         _ => key.path_and_query(path, query, policy.query()),
     }
     for name in policy.vary() {
-        let mut values = parts.headers.get_all(*name).iter();
-        match (values.next(), values.next()) {
-            (None, _) => key.vary(name, None),
-            (Some(one), None) => key.vary(name, Some(one.as_bytes())),
-            (Some(first), Some(second)) => {
-                let mut joined = [first.as_bytes(), second.as_bytes()].join(&b", "[..]);
-                for more in values {
-                    joined.extend_from_slice(b", ");
-                    joined.extend_from_slice(more.as_bytes());
-                }
-                key.vary(name, Some(&joined));
+        add_vary_value(&mut key, parts, name);
+    }
+    if policy.auth() == AuthPolicy::Private {
+        // Per user: the credentials' digests, never the credentials.
+        for name in ["authorization", "cookie"] {
+            if !policy.vary().contains(&name) {
+                add_vary_value(&mut key, parts, name);
             }
         }
     }
-    Context::Keyed {
+
+    let honor = policy
+        .honor_client()
+        .unwrap_or(cache.config().honor_client());
+    let client = if honor {
+        let cc = CacheControl::parse_request(&parts.headers);
+        if cc.no_store {
+            ClientDirective::NoStore
+        } else if cc.wants_revalidation() {
+            ClientDirective::Refresh
+        } else {
+            ClientDirective::None
+        }
+    } else {
+        ClientDirective::None
+    };
+
+    Context::Keyed(Box::new(Keyed {
         cache: cache.clone(),
         key,
         head: parts.method == Method::HEAD,
+        if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
+        client,
+    }))
+}
+
+/// Adds a request header's value(s) to the key; several fields of one
+/// name are joined with `, ` as HTTP combines them.
+fn add_vary_value(key: &mut KeyBuilder, parts: &Parts, name: &str) {
+    let mut values = parts.headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => key.vary(name, None),
+        (Some(one), None) => key.vary(name, Some(one.as_bytes())),
+        (Some(first), Some(second)) => {
+            let mut joined = [first.as_bytes(), second.as_bytes()].join(&b", "[..]);
+            for more in values {
+                joined.extend_from_slice(b", ");
+                joined.extend_from_slice(more.as_bytes());
+            }
+            key.vary(name, Some(&joined));
+        }
     }
 }
 
@@ -180,10 +247,7 @@ where
     type Rejection = T::Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = RequestContext {
-            state: context::<R>(parts),
-            route: PhantomData,
-        };
+        let ctx = RequestContext::from_parts(parts);
         let inner = T::from_request_parts(parts, state).await?;
         Ok(Self { ctx, inner })
     }
@@ -199,253 +263,8 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let ctx = RequestContext {
-            state: context::<R>(&parts),
-            route: PhantomData,
-        };
+        let ctx = RequestContext::from_parts(&parts);
         let inner = T::from_request(Request::from_parts(parts, body), state).await?;
         Ok(Self { ctx, inner })
-    }
-}
-
-static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
-
-/// Runs a cached route: answers from the cache when it can, otherwise runs
-/// `handler` and stores its response when it is cacheable. Called by the code
-/// `#[cached_route]` generates; `handler` is the user's body, not yet started.
-pub async fn serve<R, F>(ctx: RequestContext<R>, handler: F) -> Response
-where
-    R: CachedRoute,
-    F: Future,
-    F::Output: IntoResponse,
-{
-    run::<R, F>(ctx.state, None, handler).await
-}
-
-/// [`serve`] for routes whose key is an expression over the handler's
-/// bound parameters (`key = format!("item:{id}")`): `key` is its value.
-pub async fn serve_with_key<R, F>(ctx: RequestContext<R>, key: String, handler: F) -> Response
-where
-    R: CachedRoute,
-    F: Future,
-    F::Output: IntoResponse,
-{
-    run::<R, F>(ctx.state, Some(key), handler).await
-}
-
-async fn run<R, F>(state: Context, custom_key: Option<String>, handler: F) -> Response
-where
-    R: CachedRoute,
-    F: Future,
-    F::Output: IntoResponse,
-{
-    let policy = &R::POLICY;
-    let (cache, mut key, head) = match state {
-        Context::Keyed { cache, key, head } => (cache, key, head),
-        Context::Bypass => return handler.await.into_response(),
-        Context::NoLayer => {
-            if !MISSING_LAYER_LOGGED.swap(true, Ordering::Relaxed) {
-                tracing::error!(
-                    route = policy.route_id(),
-                    "route cache: no RouteCache layer on this router; add `.layer(cache.layer())` \
-                     after the cached routes. Serving uncached."
-                );
-            }
-            return handler.await.into_response();
-        }
-    };
-    if let Some(value) = custom_key {
-        key.custom(&value);
-    }
-    let key = key.finish();
-    let faulted = match cache.lookup(&key).await {
-        Lookup::Hit(entry) => return hit_response(entry),
-        Lookup::Miss => false,
-        Lookup::Fault => true,
-    };
-
-    let mut response = handler.await.into_response();
-    add_vary(response.headers_mut(), policy.vary());
-    let mut response = if faulted || head {
-        // After a fault, do not pay for a second failing call.
-        response
-    } else {
-        store_if_cacheable(&cache, policy, &key, response).await
-    };
-    response.headers_mut().insert(X_CACHE, MISS);
-    response
-}
-
-/// Adds the route's `vary` headers to the response's `Vary`, once each.
-fn add_vary(headers: &mut HeaderMap, names: &[&'static str]) {
-    for name in names {
-        let present = headers.get_all(header::VARY).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|h| h.trim().eq_ignore_ascii_case(name)))
-        });
-        if !present {
-            headers.append(header::VARY, HeaderValue::from_static(name));
-        }
-    }
-}
-
-fn hit_response(entry: Entry) -> Response {
-    let age = now_ms().saturating_sub(entry.stored_at_ms) / 1000;
-    let mut response = Response::new(Body::from(entry.body));
-    *response.status_mut() = entry.status;
-    let headers = response.headers_mut();
-    headers.reserve(entry.headers.len() + 4);
-    if let Some(content_type) = entry.content_type {
-        headers.insert(header::CONTENT_TYPE, content_type);
-    }
-    if let Some(etag) = entry.etag {
-        headers.insert(header::ETAG, etag);
-    }
-    for (name, value) in entry.headers {
-        headers.append(name, value);
-    }
-    headers.insert(X_CACHE, HIT);
-    headers.insert(header::AGE, HeaderValue::from(age));
-    response
-}
-
-/// Whether a response may go into a shared cache at all: a 2xx other than
-/// `206 Partial Content`, no `Set-Cookie`, no `Cache-Control` that forbids
-/// shared storage, and a `Vary` naming only headers the route keys on.
-fn cacheable(status: http::StatusCode, headers: &HeaderMap, route_vary: &[&str]) -> bool {
-    if !status.is_success()
-        || status == http::StatusCode::PARTIAL_CONTENT
-        || headers.contains_key(header::SET_COOKIE)
-    {
-        return false;
-    }
-    let forbids = headers.get_all(header::CACHE_CONTROL).iter().any(|value| {
-        value.to_str().map_or(true, |v| {
-            v.split(',').any(|directive| {
-                let name = directive.split('=').next().unwrap_or("").trim();
-                ["no-store", "private", "no-cache"]
-                    .iter()
-                    .any(|d| name.eq_ignore_ascii_case(d))
-            })
-        })
-    });
-    let unkeyed_vary = headers.get_all(header::VARY).iter().any(|v| {
-        v.to_str().map_or(true, |v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .any(|h| !route_vary.iter().any(|r| r.eq_ignore_ascii_case(h)))
-        })
-    });
-    !forbids && !unkeyed_vary
-}
-
-async fn store_if_cacheable(
-    cache: &RouteCache,
-    policy: &RoutePolicy,
-    key: &str,
-    response: Response,
-) -> Response {
-    let (parts, body) = response.into_parts();
-    if !cacheable(parts.status, &parts.headers, policy.vary()) {
-        return Response::from_parts(parts, body);
-    }
-    let limit = policy.max_body().unwrap_or(cache.config().max_body());
-    let bytes = match buffer(body, limit).await {
-        Buffered::Complete(bytes) => bytes,
-        Buffered::Passthrough(body) => return Response::from_parts(parts, body),
-    };
-
-    let mut entry = Entry::new(parts.status, now_ms(), policy.ttl_secs(), bytes.clone());
-    entry.content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    entry.etag = parts.headers.get(header::ETAG).cloned();
-    entry.headers = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| is_storable_header(name))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    match entry.encode() {
-        Ok(encoded) => {
-            let ttl = Duration::from_secs(u64::from(policy.ttl_secs()));
-            cache.save(key, Bytes::from(encoded), ttl).await;
-        }
-        Err(e) => tracing::debug!(key, error = %e, "route cache: response not stored"),
-    }
-    Response::from_parts(parts, Body::from(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http::StatusCode;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
-            .collect()
-    }
-
-    #[test]
-    fn only_plain_successful_responses_are_cacheable() {
-        assert!(cacheable(StatusCode::OK, &headers(&[]), &[]));
-        assert!(cacheable(
-            StatusCode::NO_CONTENT,
-            &headers(&[("cache-control", "public, max-age=60")]),
-            &[]
-        ));
-        assert!(!cacheable(StatusCode::NOT_FOUND, &headers(&[]), &[]));
-        assert!(!cacheable(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &headers(&[]),
-            &[]
-        ));
-        assert!(!cacheable(
-            StatusCode::MOVED_PERMANENTLY,
-            &headers(&[]),
-            &[]
-        ));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("set-cookie", "a=b")]),
-            &[]
-        ));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("cache-control", "No-Store")]),
-            &[]
-        ));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("cache-control", "max-age=5, private=\"x\"")]),
-            &[]
-        ));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("cache-control", "no-cache")]),
-            &[]
-        ));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("vary", "accept, *")]),
-            &[]
-        ));
-        assert!(!cacheable(StatusCode::PARTIAL_CONTENT, &headers(&[]), &[]));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("vary", "accept")]),
-            &[]
-        ));
-        assert!(cacheable(
-            StatusCode::OK,
-            &headers(&[("vary", "Accept")]),
-            &["accept"]
-        ));
-        assert!(!cacheable(
-            StatusCode::OK,
-            &headers(&[("vary", "accept, cookie")]),
-            &["accept"]
-        ));
     }
 }

@@ -1,0 +1,281 @@
+//! HTTP caching semantics on header maps: `Cache-Control` directives
+//! (RFC 9111 §5.2), entity tags and `If-None-Match` (RFC 9110 §8.8.3,
+//! §13.1.2), and the `Cache-Status` header (RFC 9211).
+
+use http::{header, HeaderMap, HeaderValue};
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+/// The `Cache-Control` directives the cache acts on, from every
+/// `Cache-Control` field of a message. Unknown directives are ignored; an
+/// unparsable field counts as `no-store`, the safe reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheControl {
+    /// `no-store`.
+    pub no_store: bool,
+    /// `no-cache` (also `Pragma: no-cache` on requests).
+    pub no_cache: bool,
+    /// `private` (with or without a field list).
+    pub private: bool,
+    /// `max-age=N`.
+    pub max_age: Option<u64>,
+    /// `s-maxage=N` (responses only; takes precedence for a shared cache).
+    pub s_maxage: Option<u64>,
+}
+
+impl CacheControl {
+    /// Parses the `Cache-Control` fields of `headers`.
+    pub fn parse(headers: &HeaderMap) -> Self {
+        let mut cc = Self::default();
+        for value in headers.get_all(header::CACHE_CONTROL) {
+            let Ok(value) = value.to_str() else {
+                cc.no_store = true;
+                continue;
+            };
+            for directive in value.split(',') {
+                let (name, arg) = match directive.split_once('=') {
+                    Some((name, arg)) => (name.trim(), Some(arg.trim().trim_matches('"'))),
+                    None => (directive.trim(), None),
+                };
+                let seconds = || arg.and_then(|a| a.parse::<u64>().ok());
+                if name.eq_ignore_ascii_case("no-store") {
+                    cc.no_store = true;
+                } else if name.eq_ignore_ascii_case("no-cache") {
+                    cc.no_cache = true;
+                } else if name.eq_ignore_ascii_case("private") {
+                    cc.private = true;
+                } else if name.eq_ignore_ascii_case("max-age") {
+                    // An invalid value is treated as stale (RFC 9111 §4.2.1).
+                    cc.max_age = Some(seconds().unwrap_or(0));
+                } else if name.eq_ignore_ascii_case("s-maxage") {
+                    cc.s_maxage = Some(seconds().unwrap_or(0));
+                }
+            }
+        }
+        cc
+    }
+
+    /// Parses a request's directives, counting `Pragma: no-cache` as
+    /// `no-cache` when there is no `Cache-Control` (RFC 9111 §5.4).
+    pub fn parse_request(headers: &HeaderMap) -> Self {
+        let mut cc = Self::parse(headers);
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            cc.no_cache |= headers.get_all(header::PRAGMA).iter().any(|v| {
+                v.to_str().is_ok_and(|v| {
+                    v.split(',')
+                        .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+                })
+            });
+        }
+        cc
+    }
+
+    /// The freshness lifetime a shared cache takes from a response:
+    /// `s-maxage`, else `max-age`.
+    pub fn shared_max_age(&self) -> Option<u64> {
+        self.s_maxage.or(self.max_age)
+    }
+
+    /// Whether a client asked not to be answered from a stored response
+    /// (`no-cache` or `max-age=0`).
+    pub fn wants_revalidation(&self) -> bool {
+        self.no_cache || self.max_age == Some(0)
+    }
+}
+
+/// A strong entity tag for `body`: 128 bits of its SHA-256, quoted.
+pub fn etag_for(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for byte in &digest[..16] {
+        let _ = write!(tag, "{byte:02x}");
+    }
+    tag.push('"');
+    HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+/// Whether an `If-None-Match` field matches `etag`: `*`, or any listed tag
+/// equal to it under the weak comparison RFC 9110 §13.1.2 prescribes for
+/// `If-None-Match` (`W/"x"` matches `"x"`). A malformed list never matches.
+pub fn if_none_match(field: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(field) = field.to_str() else {
+        return false;
+    };
+    let Some(ours) = opaque_tag(etag.to_str().unwrap_or("")) else {
+        return false;
+    };
+    let field = field.trim();
+    if field == "*" {
+        return true;
+    }
+    field
+        .split(',')
+        .filter_map(|tag| opaque_tag(tag.trim()))
+        .any(|theirs| theirs == ours)
+}
+
+/// The quoted opaque part of an entity tag, without a `W/` prefix.
+fn opaque_tag(tag: &str) -> Option<&str> {
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    (tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"')).then_some(tag)
+}
+
+/// How the cache handled a request, for `Cache-Status` (RFC 9211).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Served from the cache; the entry has `ttl` seconds of freshness left.
+    Hit {
+        /// Remaining freshness lifetime in seconds.
+        ttl: u64,
+    },
+    /// Forwarded because nothing was stored for the request's key.
+    UriMiss {
+        /// The response was stored.
+        stored: bool,
+        /// Why it was not stored, when it was not.
+        detail: Option<&'static str>,
+    },
+    /// Forwarded because the backend could not be consulted.
+    BackendError,
+    /// Forwarded because the client's directives asked for it.
+    Request {
+        /// The response was stored.
+        stored: bool,
+    },
+    /// Not looked up at all, for the reason given.
+    Bypass {
+        /// Why (`method`, `authorization`, `cookie`).
+        detail: &'static str,
+    },
+}
+
+/// The `Cache-Status` field value for `outcome` under the cache's `name`.
+pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
+    let mut value = String::with_capacity(name.len() + 32);
+    value.push_str(name);
+    let _ = match outcome {
+        Outcome::Hit { ttl } => write!(value, "; hit; ttl={ttl}"),
+        Outcome::UriMiss { stored: true, .. } => write!(value, "; fwd=uri-miss; stored"),
+        Outcome::UriMiss {
+            stored: false,
+            detail: Some(detail),
+        } => {
+            write!(value, "; fwd=uri-miss; detail={detail}")
+        }
+        Outcome::UriMiss {
+            stored: false,
+            detail: None,
+        } => write!(value, "; fwd=uri-miss"),
+        Outcome::BackendError => write!(value, "; fwd=miss; detail=backend-error"),
+        Outcome::Request { stored: true } => write!(value, "; fwd=request; stored"),
+        Outcome::Request { stored: false } => write!(value, "; fwd=request"),
+        Outcome::Bypass { detail } => write!(value, "; fwd=bypass; detail={detail}"),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("route-cache"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderName;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+            .collect()
+    }
+
+    #[test]
+    fn cache_control_directives_are_read_case_insensitively_across_fields() {
+        let cc = CacheControl::parse(&headers(&[
+            ("cache-control", "Public, MAX-AGE=60"),
+            ("cache-control", "s-maxage=\"120\", private=\"set-cookie\""),
+        ]));
+        assert_eq!(cc.max_age, Some(60));
+        assert_eq!(cc.s_maxage, Some(120));
+        assert_eq!(cc.shared_max_age(), Some(120));
+        assert!(cc.private && !cc.no_store && !cc.no_cache);
+        assert_eq!(
+            CacheControl::parse(&headers(&[("cache-control", "max-age=soon")])).max_age,
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn request_directives_include_pragma() {
+        assert!(
+            CacheControl::parse_request(&headers(&[("pragma", "no-cache")])).wants_revalidation()
+        );
+        assert!(
+            CacheControl::parse_request(&headers(&[("cache-control", "max-age=0")]))
+                .wants_revalidation()
+        );
+        assert!(
+            !CacheControl::parse_request(&headers(&[("cache-control", "max-age=10")]))
+                .wants_revalidation()
+        );
+        // Cache-Control wins over Pragma.
+        let both = headers(&[("cache-control", "max-age=10"), ("pragma", "no-cache")]);
+        assert!(!CacheControl::parse_request(&both).wants_revalidation());
+    }
+
+    #[test]
+    fn etags_are_strong_and_content_derived() {
+        let a = etag_for(b"hello");
+        assert_eq!(a.len(), 34);
+        assert!(a.to_str().unwrap().starts_with('"'));
+        assert_eq!(a, etag_for(b"hello"));
+        assert_ne!(a, etag_for(b"hello!"));
+    }
+
+    #[test]
+    fn if_none_match_handles_lists_star_and_weak_tags() {
+        let etag = HeaderValue::from_static("\"abc\"");
+        let check = |field: &'static str| if_none_match(&HeaderValue::from_static(field), &etag);
+        assert!(check("\"abc\""));
+        assert!(check("\"x\", \"abc\""));
+        assert!(check("*"));
+        assert!(check("W/\"abc\""));
+        assert!(!check("\"abcd\""));
+        assert!(!check("abc"));
+        assert!(!check(""));
+    }
+
+    #[test]
+    fn cache_status_values_follow_rfc_9211() {
+        let s = |o| cache_status("rc", o).to_str().unwrap().to_owned();
+        assert_eq!(s(Outcome::Hit { ttl: 5 }), "rc; hit; ttl=5");
+        assert_eq!(
+            s(Outcome::UriMiss {
+                stored: true,
+                detail: None
+            }),
+            "rc; fwd=uri-miss; stored"
+        );
+        assert_eq!(
+            s(Outcome::UriMiss {
+                stored: false,
+                detail: Some("not-cacheable")
+            }),
+            "rc; fwd=uri-miss; detail=not-cacheable"
+        );
+        assert_eq!(
+            s(Outcome::Bypass {
+                detail: "authorization"
+            }),
+            "rc; fwd=bypass; detail=authorization"
+        );
+        assert_eq!(
+            s(Outcome::BackendError),
+            "rc; fwd=miss; detail=backend-error"
+        );
+        assert_eq!(
+            s(Outcome::Request { stored: true }),
+            "rc; fwd=request; stored"
+        );
+    }
+}
