@@ -169,6 +169,54 @@ pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 /// async fn bounded() -> &'static str { "x" }
 /// ```
 ///
+/// ## `shared` and `private`
+/// How requests carrying `Authorization` or `Cookie` are treated. By
+/// default they are neither served from nor stored in a shared entry
+/// (`Cache-Status: …; fwd=bypass; detail=authorization`), unless the route
+/// keys on the credential (`vary = ["authorization"]`) or sets its own
+/// `key`. `shared = true` declares that the response does not depend on the
+/// user: one entry serves everyone. `private = true` keeps one entry per
+/// user, keyed by a SHA-256 of the credentials (never the credentials), and
+/// marks responses `Cache-Control: private`.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 3600, shared = true)]
+/// async fn terms_of_service() -> &'static str { "…" }
+///
+/// #[cached_route(ttl = 60, private = true)]
+/// async fn my_profile(headers: axum::http::HeaderMap) -> String { format!("{}", headers.len()) }
+/// ```
+///
+/// ## `cache_control`
+/// The `Cache-Control` sent with this route's cacheable responses when the
+/// handler sets none, instead of `public, max-age=<remaining seconds>`.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 300, cache_control = "public, max-age=60, stale-while-revalidate=30")]
+/// async fn feed() -> &'static str { "…" }
+/// ```
+///
+/// ## `honor_client`
+/// Whether a client's `Cache-Control: no-cache`/`max-age=0` (answer from
+/// the handler, refresh the entry) and `no-store` (answer from the handler,
+/// store nothing) are honoured on this route. Default: the cache's setting,
+/// itself off by default, so that clients cannot force every request to the
+/// origin.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 60, honor_client = true)]
+/// async fn dashboard() -> &'static str { "…" }
+/// ```
+///
+/// # HTTP behaviour
+///
+/// Stored and hit responses carry `Cache-Control` (unless the handler set
+/// its own), an `ETag` computed once from the body when stored (unless the
+/// handler set one), `Age` on hits, `x-cache` and an RFC 9211
+/// `Cache-Status`. A matching `If-None-Match` gets `304 Not Modified`. A
+/// handler's own `max-age`/`s-maxage` shorter than the route TTL shortens
+/// the entry's life.
+///
 /// # Generated code
 ///
 /// A hidden marker type per handler carries the route's [`RoutePolicy`];

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 struct __cached_route_handler;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest003::handler",
+            "macrotest004::handler",
             60u32,
         )
         .with_key_source(::cache_runtime::__private::KeySource::Handler);

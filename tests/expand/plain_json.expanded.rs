@@ -5,7 +5,7 @@ use cache_runtime::cached_route;
 pub struct __cached_route_get_item;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest010::get_item",
+        "macrotest011::get_item",
         3600u32,
     );
 }

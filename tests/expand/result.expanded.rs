@@ -8,7 +8,7 @@ fn check(id: u64) -> Result<u64, StatusCode> {
 struct __cached_route_get_item;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest011::get_item",
+        "macrotest012::get_item",
         60u32,
     );
 }

@@ -27,6 +27,16 @@ pub async fn closure_key() -> &'static str {
     "x"
 }
 
+#[cached_route(ttl = 60, private = true, cache_control = "private, max-age=60", honor_client = true)]
+pub async fn per_user() -> &'static str {
+    "x"
+}
+
+#[cached_route(ttl = 60, shared = true, honor_client = false)]
+pub async fn for_everyone() -> &'static str {
+    "x"
+}
+
 #[cached_route(ttl = 86400, query = all)]
 pub(crate) async fn query_all() -> &'static str {
     "x"
@@ -38,5 +48,7 @@ fn main() {
         .route("/b", get(function_key))
         .route("/c", get(closure_key))
         .route("/d", get(query_all))
+        .route("/e", get(per_user))
+        .route("/f", get(for_everyone))
         .layer(RouteCache::embedded().layer());
 }
