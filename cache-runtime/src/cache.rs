@@ -1,5 +1,7 @@
 //! The cache handle and its configuration.
 
+use crate::breaker::{Admission, Breaker};
+use crate::coalesce::Inflight;
 use crate::entry::Entry;
 use crate::fault::FaultLog;
 use crate::key;
@@ -10,6 +12,8 @@ use std::{fmt, sync::Arc, time::Duration};
 /// The Redis URL [`RouteCache::redis_from_env`] uses when `REDIS_URL` is
 /// not set.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+const CIRCUIT_OPEN: &str = "circuit open";
 
 /// The environment variable [`RouteCache::from_env`] reads.
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
@@ -36,6 +40,8 @@ struct Inner {
     config: CacheConfig,
     faults: FaultLog,
     corrupt: FaultLog,
+    breaker: Breaker,
+    inflight: Inflight,
 }
 
 impl fmt::Debug for RouteCache {
@@ -60,6 +66,12 @@ pub struct CacheConfig {
     status_name: String,
     honor_client: bool,
     cap_ttl: bool,
+    breaker_threshold: u32,
+    breaker_cooldown: Duration,
+    coalesce_wait: Duration,
+    lease_ttl: Duration,
+    stale: Duration,
+    stale_if_error: bool,
 }
 
 impl Default for CacheConfig {
@@ -74,6 +86,12 @@ impl Default for CacheConfig {
             status_name: "route-cache".to_owned(),
             honor_client: false,
             cap_ttl: true,
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_millis(500),
+            coalesce_wait: Duration::from_secs(5),
+            lease_ttl: Duration::from_secs(10),
+            stale: Duration::ZERO,
+            stale_if_error: true,
         }
     }
 }
@@ -116,6 +134,29 @@ impl CacheConfig {
     pub fn cap_ttl_to_handler_max_age(&self) -> bool {
         self.cap_ttl
     }
+
+    /// How long a request waits for another one computing the same entry
+    /// before computing it itself (default 5 s).
+    pub fn coalesce_wait(&self) -> Duration {
+        self.coalesce_wait
+    }
+
+    /// Lifetime of the cross-instance lease on a missing entry (default
+    /// 10 s); a crashed owner frees it after this.
+    pub fn lease_ttl(&self) -> Duration {
+        self.lease_ttl
+    }
+
+    /// Default stale window for routes that set none (default 0: none).
+    pub fn stale(&self) -> Duration {
+        self.stale
+    }
+
+    /// Default for serving a stale entry when its refresh fails (default
+    /// `true`).
+    pub fn stale_if_error(&self) -> bool {
+        self.stale_if_error
+    }
 }
 
 /// An error creating a cache.
@@ -124,12 +165,15 @@ impl CacheConfig {
 pub enum CacheError {
     /// The backend could not be set up (for example an invalid Redis URL).
     Backend(StoreError),
+    /// A setting is invalid.
+    Config(String),
 }
 
 impl fmt::Display for CacheError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Backend(e) => write!(f, "cache backend: {e}"),
+            Self::Config(e) => write!(f, "cache configuration: {e}"),
         }
     }
 }
@@ -138,6 +182,7 @@ impl std::error::Error for CacheError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Backend(e) => Some(e),
+            Self::Config(_) => None,
         }
     }
 }
@@ -212,6 +257,48 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// The circuit breaker: after `failures` consecutive backend failures
+    /// (unreachable or timed out; error replies do not count) the backend is
+    /// skipped for `cooldown`, then one probe call decides whether to
+    /// resume. Default: 5 failures, 500 ms.
+    pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
+        self.config.breaker_threshold = failures;
+        self.config.breaker_cooldown = cooldown;
+        self
+    }
+
+    /// How long a request waits for another request (in this process or,
+    /// with Redis, another instance) computing the same entry, before it
+    /// computes the entry itself. Default 5 s.
+    pub fn coalesce_wait(mut self, wait: Duration) -> Self {
+        self.config.coalesce_wait = wait;
+        self
+    }
+
+    /// Lifetime of the cross-instance lease taken on a missing entry
+    /// (default 10 s): if its owner dies, others take over after this.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.config.lease_ttl = ttl;
+        self
+    }
+
+    /// Stale window for routes that do not set `stale`: an entry past its
+    /// TTL but inside the window is served at once while one background
+    /// refresh recomputes it. Default 0 (no stale serving).
+    pub fn stale(mut self, window: Duration) -> Self {
+        self.config.stale = window;
+        self
+    }
+
+    /// Whether a stale entry keeps being served when its refresh fails
+    /// (error or 5xx), for routes that do not decide. Default `true`;
+    /// with `false` the entry is dropped so the next request sees the
+    /// handler's answer.
+    pub fn stale_if_error(mut self, serve: bool) -> Self {
+        self.config.stale_if_error = serve;
+        self
+    }
+
     /// Uses Redis at `url` instead of the in-process store.
     pub fn redis(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
@@ -223,6 +310,14 @@ impl RouteCacheBuilder {
     /// requests are served uncached until it answers. Only an invalid URL is
     /// an error. Must be called inside a Tokio runtime.
     pub async fn build(self) -> Result<RouteCache, CacheError> {
+        let prefix = &self.config.prefix;
+        if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.chars().any(char::is_control)
+        {
+            // Braces would change the Redis Cluster hash slot of keys.
+            return Err(CacheError::Config(format!(
+                "prefix {prefix:?} must be non-empty, without braces or control characters"
+            )));
+        }
         let store = match &self.redis_url {
             Some(url) => {
                 let redis = RedisStore::open(url, self.config.timeout, self.config.connect_timeout)
@@ -244,6 +339,36 @@ impl RouteCacheBuilder {
         }
         Ok(cache)
     }
+}
+
+/// The cross-instance lease on computing an entry.
+#[derive(Debug)]
+pub(crate) enum Lease {
+    /// Ours; released with this token.
+    Acquired(String),
+    /// Another instance is computing the entry.
+    Held,
+    /// No shared store, or the backend failed: compute without one.
+    NotNeeded,
+}
+
+/// The lease key of entry `key`: inside the entry's key space, and in the
+/// same Redis Cluster hash slot (its hash tag is the whole entry key, and
+/// entry keys contain no braces).
+fn lease_key(key: &str) -> String {
+    format!("{key}#lease{{{key}}}")
+}
+
+/// 128 random bits (from the standard library's randomly keyed hasher).
+fn lease_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut token = String::with_capacity(32);
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(crate::fault::now_ms());
+        token.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    token
 }
 
 /// The outcome of a cache lookup.
@@ -308,9 +433,11 @@ impl RouteCache {
         Self {
             inner: Arc::new(Inner {
                 store,
+                breaker: Breaker::new(config.breaker_threshold, config.breaker_cooldown),
                 config,
                 faults: FaultLog::new(interval),
                 corrupt: FaultLog::new(interval),
+                inflight: Inflight::default(),
             }),
         }
     }
@@ -361,16 +488,29 @@ impl RouteCache {
         &self,
         fut: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.inner.config.timeout, fut).await {
+        let admission = self.inner.breaker.admit();
+        if admission == Admission::Reject {
+            return Err(StoreError::unavailable(CIRCUIT_OPEN));
+        }
+        let result = match tokio::time::timeout(self.inner.config.timeout, fut).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::new(format!(
+            Err(_) => Err(StoreError::unavailable(format!(
                 "timed out after {} ms",
                 self.inner.config.timeout.as_millis()
             ))),
+        };
+        match &result {
+            Err(e) if e.is_unavailable() => self.inner.breaker.failure(admission),
+            _ => self.inner.breaker.success(admission),
         }
+        result
     }
 
     pub(crate) fn fault(&self, op: &'static str, key: &str, error: &StoreError) {
+        // While the circuit is open, its opening was logged once.
+        if error.to_string() == CIRCUIT_OPEN {
+            return;
+        }
         if let Some(suppressed) = self.inner.faults.admit() {
             tracing::warn!(
                 backend = self.backend_name(),
@@ -401,6 +541,63 @@ impl RouteCache {
                 self.fault("get", key, &e);
                 Lookup::Fault
             }
+        }
+    }
+
+    pub(crate) fn inflight(&self) -> &Inflight {
+        &self.inner.inflight
+    }
+
+    /// Takes the cross-instance lease on computing `key`. Without a shared
+    /// store, or when the backend fails, the caller computes (fail open).
+    pub(crate) async fn acquire_lease(&self, key: &str) -> Lease {
+        if !self.inner.store.is_shared() {
+            return Lease::NotNeeded;
+        }
+        let token = lease_token();
+        let lease_key = lease_key(key);
+        match self
+            .call(
+                self.inner
+                    .store
+                    .try_lease(&lease_key, &token, self.inner.config.lease_ttl),
+            )
+            .await
+        {
+            Ok(true) => Lease::Acquired(token),
+            Ok(false) => Lease::Held,
+            Err(e) => {
+                self.fault("lease", key, &e);
+                Lease::NotNeeded
+            }
+        }
+    }
+
+    pub(crate) async fn release_lease(&self, key: &str, lease: &Lease) {
+        if let Lease::Acquired(token) = lease {
+            if let Err(e) = self
+                .call(self.inner.store.release_lease(&lease_key(key), token))
+                .await
+            {
+                self.fault("release", key, &e);
+            }
+        }
+    }
+
+    /// Polls for the entry another instance is computing, until `wait`
+    /// has passed. Returns the raw value once it is there.
+    pub(crate) async fn wait_for_entry(&self, key: &str, wait: Duration) -> Option<Bytes> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if let Ok(Some(value)) = self.call(self.inner.store.get(key)).await {
+                return Some(value);
+            }
+            if tokio::time::Instant::now() + pause >= deadline {
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
 

@@ -46,7 +46,9 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod breaker;
 mod cache;
+mod coalesce;
 pub mod entry;
 mod fault;
 pub mod key;

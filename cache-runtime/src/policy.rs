@@ -59,6 +59,8 @@ pub struct RoutePolicy {
     auth: AuthPolicy,
     cache_control: Option<&'static str>,
     honor_client: Option<bool>,
+    stale_secs: Option<u32>,
+    stale_if_error: Option<bool>,
 }
 
 impl RoutePolicy {
@@ -76,6 +78,8 @@ impl RoutePolicy {
             auth: AuthPolicy::Bypass,
             cache_control: None,
             honor_client: None,
+            stale_secs: None,
+            stale_if_error: None,
         }
     }
 
@@ -136,6 +140,31 @@ impl RoutePolicy {
     pub const fn with_honor_client(mut self, honor: bool) -> Self {
         self.honor_client = Some(honor);
         self
+    }
+
+    /// Serve entries up to `secs` past their TTL while one background
+    /// refresh recomputes them (0: never serve stale).
+    #[must_use]
+    pub const fn with_stale(mut self, secs: u32) -> Self {
+        self.stale_secs = Some(secs);
+        self
+    }
+
+    /// Whether a stale entry keeps being served when its refresh fails.
+    #[must_use]
+    pub const fn with_stale_if_error(mut self, serve: bool) -> Self {
+        self.stale_if_error = Some(serve);
+        self
+    }
+
+    /// The route's own stale window in seconds, if it sets one.
+    pub const fn stale_secs(&self) -> Option<u32> {
+        self.stale_secs
+    }
+
+    /// The route's own stale-if-error choice, if it makes one.
+    pub const fn stale_if_error(&self) -> Option<bool> {
+        self.stale_if_error
     }
 
     /// How requests with credentials are treated.

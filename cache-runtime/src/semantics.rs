@@ -131,6 +131,18 @@ pub enum Outcome {
         /// Remaining freshness lifetime in seconds.
         ttl: u64,
     },
+    /// Served from an entry another request computed while this one
+    /// waited (`collapsed`).
+    Collapsed {
+        /// Remaining freshness lifetime in seconds.
+        ttl: u64,
+    },
+    /// Served past its lifetime (inside the stale window) while a
+    /// background refresh runs; `ttl` is reported negative.
+    Stale {
+        /// Seconds past the entry's lifetime.
+        over: u64,
+    },
     /// Forwarded because nothing was stored for the request's key.
     UriMiss {
         /// The response was stored.
@@ -158,6 +170,8 @@ pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
     value.push_str(name);
     let _ = match outcome {
         Outcome::Hit { ttl } => write!(value, "; hit; ttl={ttl}"),
+        Outcome::Collapsed { ttl } => write!(value, "; hit; ttl={ttl}; collapsed"),
+        Outcome::Stale { over } => write!(value, "; hit; ttl=-{over}"),
         Outcome::UriMiss { stored: true, .. } => write!(value, "; fwd=uri-miss; stored"),
         Outcome::UriMiss {
             stored: false,
@@ -249,6 +263,11 @@ mod tests {
     fn cache_status_values_follow_rfc_9211() {
         let s = |o| cache_status("rc", o).to_str().unwrap().to_owned();
         assert_eq!(s(Outcome::Hit { ttl: 5 }), "rc; hit; ttl=5");
+        assert_eq!(
+            s(Outcome::Collapsed { ttl: 5 }),
+            "rc; hit; ttl=5; collapsed"
+        );
+        assert_eq!(s(Outcome::Stale { over: 3 }), "rc; hit; ttl=-3");
         assert_eq!(
             s(Outcome::UriMiss {
                 stored: true,

@@ -2,7 +2,8 @@
 
 use super::body::{buffer, Buffered};
 use super::{ClientDirective, Context, Keyed, RequestContext};
-use crate::cache::{Lookup, RouteCache};
+use crate::cache::{Lease, Lookup, RouteCache};
+use crate::coalesce::Join;
 use crate::entry::{is_storable_header, Entry};
 use crate::fault::now_ms;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
@@ -17,10 +18,12 @@ use std::{
     time::Duration,
 };
 
-/// The response header saying how the cache answered: `HIT` or `MISS`.
+/// The response header saying how the cache answered: `HIT`, `STALE` or
+/// `MISS`.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 const HIT: HeaderValue = HeaderValue::from_static("HIT");
+const STALE: HeaderValue = HeaderValue::from_static("STALE");
 const MISS: HeaderValue = HeaderValue::from_static("MISS");
 
 static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
@@ -31,7 +34,7 @@ static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
 pub async fn serve<R, F>(ctx: RequestContext<R>, handler: F) -> Response
 where
     R: CachedRoute,
-    F: Future,
+    F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
     run::<R, F>(ctx.into_state(), None, handler).await
@@ -42,19 +45,29 @@ where
 pub async fn serve_with_key<R, F>(ctx: RequestContext<R>, key: String, handler: F) -> Response
 where
     R: CachedRoute,
-    F: Future,
+    F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
     run::<R, F>(ctx.into_state(), Some(key), handler).await
 }
 
+/// How a stored entry is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    Fresh,
+    /// Past its TTL, inside the stale window, while a refresh runs.
+    Stale,
+    /// Computed by another request this one waited for.
+    Collapsed,
+}
+
 async fn run<R, F>(state: Context, custom_key: Option<String>, handler: F) -> Response
 where
     R: CachedRoute,
-    F: Future,
+    F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    let policy = &R::POLICY;
+    let policy = R::POLICY;
     let keyed = match state {
         Context::Keyed(keyed) => keyed,
         Context::Bypass(status) => {
@@ -83,58 +96,267 @@ where
     if let Some(value) = custom_key {
         key.custom(&value);
     }
-    let key = key.finish();
+    let route = Route {
+        cache,
+        policy,
+        key: key.finish(),
+    };
+    let conditional = conditional.as_ref();
 
     let lookup = if client == ClientDirective::None {
-        cache.lookup(&key).await
+        route.cache.lookup(&route.key).await
     } else {
         Lookup::Miss
     };
     let faulted = match lookup {
-        Lookup::Hit(entry) => return hit(&cache, policy, entry, conditional.as_ref()),
+        Lookup::Hit(entry) => {
+            let age_ms = now_ms().saturating_sub(entry.stored_at_ms);
+            let fresh_ms = u64::from(entry.ttl_secs) * 1000;
+            let stale_ms = fresh_ms + u64::from(entry.stale_secs) * 1000;
+            if age_ms < fresh_ms {
+                return route.hit(entry, conditional, Served::Fresh);
+            }
+            if age_ms < stale_ms {
+                route.refresh_in_background(handler);
+                return route.hit(entry, conditional, Served::Stale);
+            }
+            // Older than its stale window (clocks differ between
+            // instances): a miss.
+            false
+        }
         Lookup::Miss => false,
         Lookup::Fault => true,
     };
 
-    let mut response = handler.await.into_response();
-    add_vary(response.headers_mut(), policy.vary());
-    let (mut response, outcome, etag) = if faulted {
+    if faulted {
         // After a fault, do not pay for a second failing call.
-        (response, Outcome::BackendError, None)
-    } else if head {
-        (
-            response,
-            Outcome::UriMiss {
-                stored: false,
-                detail: Some("head"),
-            },
-            None,
-        )
-    } else if client == ClientDirective::NoStore {
-        (response, Outcome::Request { stored: false }, None)
-    } else {
-        let stored = store_if_cacheable(&cache, policy, &key, response).await;
-        let outcome = if client == ClientDirective::Refresh {
-            Outcome::Request {
-                stored: stored.stored,
-            }
-        } else {
-            Outcome::UriMiss {
-                stored: stored.stored,
-                detail: stored.detail,
-            }
+        let response = route.uncached(handler).await;
+        return route.respond(response, Outcome::BackendError, None, conditional);
+    }
+    if head {
+        let response = route.uncached(handler).await;
+        let outcome = Outcome::UriMiss {
+            stored: false,
+            detail: Some("head"),
         };
-        (stored.response, outcome, stored.etag)
-    };
-    let headers = response.headers_mut();
-    headers.insert(X_CACHE, MISS);
-    headers.insert(
-        CACHE_STATUS,
-        cache_status(cache.config().status_name(), outcome),
-    );
-    match (&conditional, &etag) {
-        (Some(field), Some(etag)) if if_none_match(field, etag) => not_modified(response.headers()),
-        _ => response,
+        return route.respond(response, outcome, None, conditional);
+    }
+    match client {
+        ClientDirective::NoStore => {
+            let response = route.uncached(handler).await;
+            route.respond(
+                response,
+                Outcome::Request { stored: false },
+                None,
+                conditional,
+            )
+        }
+        ClientDirective::Refresh => {
+            let stored = route.compute(handler).await;
+            let outcome = Outcome::Request {
+                stored: stored.stored,
+            };
+            route.respond(stored.response, outcome, stored.etag, conditional)
+        }
+        ClientDirective::None => route.coalesced_miss(handler, conditional).await,
+    }
+}
+
+/// One request's route, cache and key.
+struct Route {
+    cache: RouteCache,
+    policy: RoutePolicy,
+    key: String,
+}
+
+impl Route {
+    /// A miss, computed once however many requests (in this process and,
+    /// with Redis, across instances) miss the key at the same time.
+    async fn coalesced_miss<F>(&self, handler: F, conditional: Option<&HeaderValue>) -> Response
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let wait = self.cache.config().coalesce_wait();
+        let leader = match self.cache.inflight().join(&self.key) {
+            Join::Follow(follower) => {
+                if let Some(entry) = follower
+                    .wait(wait)
+                    .await
+                    .and_then(|v| Entry::decode(v).ok())
+                {
+                    return self.hit(entry, conditional, Served::Collapsed);
+                }
+                // The leader stored nothing (an error, an uncacheable
+                // response), failed or took too long: compute here.
+                let stored = self.compute(handler).await;
+                return self.respond_stored(stored, conditional);
+            }
+            Join::Lead(leader) => leader,
+        };
+        let lease = self.cache.acquire_lease(&self.key).await;
+        if matches!(lease, Lease::Held) {
+            // Another instance is computing it: wait for its entry.
+            if let Some(value) = self.cache.wait_for_entry(&self.key, wait).await {
+                if let Ok(entry) = Entry::decode(value.clone()) {
+                    leader.publish(Some(value));
+                    return self.hit(entry, conditional, Served::Collapsed);
+                }
+            }
+        }
+        let stored = self.compute(handler).await;
+        leader.publish(stored.encoded.clone());
+        self.cache.release_lease(&self.key, &lease).await;
+        self.respond_stored(stored, conditional)
+    }
+
+    /// Recomputes a stale entry in the background, once per key in this
+    /// process (and, with Redis, across instances).
+    fn refresh_in_background<F>(&self, handler: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: IntoResponse,
+    {
+        let Some(leader) = self.cache.inflight().try_lead(&self.key) else {
+            return; // already being refreshed here
+        };
+        let route = Route {
+            cache: self.cache.clone(),
+            policy: self.policy,
+            key: self.key.clone(),
+        };
+        tokio::spawn(async move {
+            let lease = route.cache.acquire_lease(&route.key).await;
+            if matches!(lease, Lease::Held) {
+                return; // another instance refreshes it
+            }
+            let stored = route.compute(handler).await;
+            if !stored.stored {
+                let keep = stored.response.status().is_server_error() && route.stale_if_error();
+                if !keep {
+                    // No storable answer any more: drop the stale entry so
+                    // the next request gets the handler's own.
+                    if let Err(e) = route.cache.remove(&route.key).await {
+                        route.cache.fault("delete", &route.key, &e);
+                    }
+                }
+            }
+            leader.publish(stored.encoded);
+            route.cache.release_lease(&route.key, &lease).await;
+        });
+    }
+
+    fn stale_if_error(&self) -> bool {
+        self.policy
+            .stale_if_error()
+            .unwrap_or(self.cache.config().stale_if_error())
+    }
+
+    /// The route's stale window in seconds.
+    fn stale_secs(&self) -> u32 {
+        self.policy.stale_secs().unwrap_or_else(|| {
+            u32::try_from(self.cache.config().stale().as_secs()).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// Runs the handler; its response is not stored.
+    async fn uncached<F>(&self, handler: F) -> Response
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let mut response = handler.await.into_response();
+        add_vary(response.headers_mut(), self.policy.vary());
+        response
+    }
+
+    /// Runs the handler and stores its response if it is cacheable.
+    async fn compute<F>(&self, handler: F) -> Stored
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let response = self.uncached(handler).await;
+        store_if_cacheable(self, response).await
+    }
+
+    fn respond_stored(&self, stored: Stored, conditional: Option<&HeaderValue>) -> Response {
+        let outcome = Outcome::UriMiss {
+            stored: stored.stored,
+            detail: stored.detail,
+        };
+        self.respond(stored.response, outcome, stored.etag, conditional)
+    }
+
+    /// A miss's response with the cache's headers, or a `304` when the
+    /// stored entry's tag matches the request's `If-None-Match`.
+    fn respond(
+        &self,
+        mut response: Response,
+        outcome: Outcome,
+        etag: Option<HeaderValue>,
+        conditional: Option<&HeaderValue>,
+    ) -> Response {
+        let headers = response.headers_mut();
+        headers.insert(X_CACHE, MISS);
+        headers.insert(
+            CACHE_STATUS,
+            cache_status(self.cache.config().status_name(), outcome),
+        );
+        match (conditional, &etag) {
+            (Some(field), Some(etag)) if if_none_match(field, etag) => {
+                not_modified(response.headers())
+            }
+            _ => response,
+        }
+    }
+
+    fn hit(&self, entry: Entry, conditional: Option<&HeaderValue>, served: Served) -> Response {
+        let age = now_ms().saturating_sub(entry.stored_at_ms) / 1000;
+        let ttl = u64::from(entry.ttl_secs);
+        let remaining = ttl.saturating_sub(age);
+        let mut response = Response::new(Body::from(entry.body));
+        *response.status_mut() = entry.status;
+        let headers = response.headers_mut();
+        headers.reserve(entry.headers.len() + 6);
+        if let Some(content_type) = entry.content_type {
+            headers.insert(header::CONTENT_TYPE, content_type);
+        }
+        let etag = entry.etag;
+        if let Some(etag) = &etag {
+            headers.insert(header::ETAG, etag.clone());
+        }
+        for (name, value) in entry.headers {
+            headers.append(name, value);
+        }
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(
+                header::CACHE_CONTROL,
+                generated_cache_control(&self.policy, remaining),
+            );
+        }
+        let (x_cache, outcome) = match served {
+            Served::Fresh => (HIT, Outcome::Hit { ttl: remaining }),
+            Served::Collapsed => (HIT, Outcome::Collapsed { ttl: remaining }),
+            Served::Stale => (
+                STALE,
+                Outcome::Stale {
+                    over: age.saturating_sub(ttl),
+                },
+            ),
+        };
+        headers.insert(X_CACHE, x_cache);
+        headers.insert(header::AGE, HeaderValue::from(age));
+        headers.insert(
+            CACHE_STATUS,
+            cache_status(self.cache.config().status_name(), outcome),
+        );
+        match (conditional, &etag) {
+            (Some(field), Some(etag)) if if_none_match(field, etag) => {
+                not_modified(response.headers())
+            }
+            _ => response,
+        }
     }
 }
 
@@ -152,49 +374,6 @@ fn generated_cache_control(policy: &RoutePolicy, remaining: u64) -> HeaderValue 
     };
     HeaderValue::try_from(format!("{scope}, max-age={remaining}"))
         .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
-}
-
-fn hit(
-    cache: &RouteCache,
-    policy: &RoutePolicy,
-    entry: Entry,
-    if_none: Option<&HeaderValue>,
-) -> Response {
-    let age = now_ms().saturating_sub(entry.stored_at_ms) / 1000;
-    let remaining = u64::from(entry.ttl_secs).saturating_sub(age);
-    let mut response = Response::new(Body::from(entry.body));
-    *response.status_mut() = entry.status;
-    let headers = response.headers_mut();
-    headers.reserve(entry.headers.len() + 6);
-    if let Some(content_type) = entry.content_type {
-        headers.insert(header::CONTENT_TYPE, content_type);
-    }
-    let etag = entry.etag;
-    if let Some(etag) = &etag {
-        headers.insert(header::ETAG, etag.clone());
-    }
-    for (name, value) in entry.headers {
-        headers.append(name, value);
-    }
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(
-            header::CACHE_CONTROL,
-            generated_cache_control(policy, remaining),
-        );
-    }
-    headers.insert(X_CACHE, HIT);
-    headers.insert(header::AGE, HeaderValue::from(age));
-    headers.insert(
-        CACHE_STATUS,
-        cache_status(
-            cache.config().status_name(),
-            Outcome::Hit { ttl: remaining },
-        ),
-    );
-    match (if_none, &etag) {
-        (Some(field), Some(etag)) if if_none_match(field, etag) => not_modified(response.headers()),
-        _ => response,
-    }
 }
 
 /// A `304 Not Modified` carrying the fields RFC 9110 §15.4.5 asks for from
@@ -270,23 +449,27 @@ struct Stored {
     stored: bool,
     detail: Option<&'static str>,
     etag: Option<HeaderValue>,
+    /// The stored value, for requests waiting on this one.
+    encoded: Option<Bytes>,
 }
 
-async fn store_if_cacheable(
-    cache: &RouteCache,
-    policy: &RoutePolicy,
-    key: &str,
-    response: Response,
-) -> Stored {
+impl Stored {
+    fn refused(response: Response, detail: &'static str) -> Self {
+        Self {
+            response,
+            stored: false,
+            detail: Some(detail),
+            etag: None,
+            encoded: None,
+        }
+    }
+}
+
+async fn store_if_cacheable(route: &Route, response: Response) -> Stored {
+    let (cache, policy) = (&route.cache, &route.policy);
     let (mut parts, body) = response.into_parts();
-    let refused = |parts, body, detail| Stored {
-        response: Response::from_parts(parts, body),
-        stored: false,
-        detail: Some(detail),
-        etag: None,
-    };
     if let Some(detail) = refusal(&parts, policy) {
-        return refused(parts, body, detail);
+        return Stored::refused(Response::from_parts(parts, body), detail);
     }
     let mut ttl = u64::from(policy.ttl_secs());
     if cache.config().cap_ttl_to_handler_max_age() {
@@ -295,12 +478,14 @@ async fn store_if_cacheable(
         }
     }
     if ttl == 0 {
-        return refused(parts, body, "max-age");
+        return Stored::refused(Response::from_parts(parts, body), "max-age");
     }
     let limit = policy.max_body().unwrap_or(cache.config().max_body());
     let bytes = match buffer(body, limit).await {
         Buffered::Complete(bytes) => bytes,
-        Buffered::Passthrough(body) => return refused(parts, body, "size"),
+        Buffered::Passthrough(body) => {
+            return Stored::refused(Response::from_parts(parts, body), "size")
+        }
     };
 
     let etag = parts
@@ -308,8 +493,14 @@ async fn store_if_cacheable(
         .get(header::ETAG)
         .cloned()
         .unwrap_or_else(|| etag_for(&bytes));
-    let ttl_secs = u32::try_from(ttl).unwrap_or(u32::MAX);
-    let mut entry = Entry::new(parts.status, now_ms(), ttl_secs, bytes.clone());
+    let stale = route.stale_secs();
+    let mut entry = Entry::new(
+        parts.status,
+        now_ms(),
+        u32::try_from(ttl).unwrap_or(u32::MAX),
+        bytes.clone(),
+    );
+    entry.stale_secs = stale;
     entry.content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
     entry.etag = Some(etag.clone());
     entry.headers = parts
@@ -318,24 +509,21 @@ async fn store_if_cacheable(
         .filter(|(name, _)| is_storable_header(name))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
-    let stored = match entry.encode() {
-        Ok(encoded) => {
-            cache
-                .save(key, Bytes::from(encoded), Duration::from_secs(ttl))
-                .await
-        }
+    let encoded = match entry.encode() {
+        Ok(encoded) => Bytes::from(encoded),
         Err(e) => {
-            tracing::debug!(key, error = %e, "route cache: response not stored");
-            false
+            tracing::debug!(key = route.key, error = %e, "route cache: response not stored");
+            return Stored::refused(Response::from_parts(parts, Body::from(bytes)), "headers");
         }
     };
-    if !stored {
-        return Stored {
-            response: Response::from_parts(parts, Body::from(bytes)),
-            stored: false,
-            detail: Some("store-failed"),
-            etag: None,
-        };
+    // The store keeps the entry through its stale window; freshness is
+    // decided from the stored-at time inside it.
+    let expiry = Duration::from_secs(ttl + u64::from(stale));
+    if !cache.save(&route.key, encoded.clone(), expiry).await {
+        return Stored::refused(
+            Response::from_parts(parts, Body::from(bytes)),
+            "store-failed",
+        );
     }
     parts.headers.insert(header::ETAG, etag.clone());
     if !parts.headers.contains_key(header::CACHE_CONTROL) {
@@ -348,6 +536,7 @@ async fn store_if_cacheable(
         stored: true,
         detail: None,
         etag: Some(etag),
+        encoded: Some(encoded),
     }
 }
 

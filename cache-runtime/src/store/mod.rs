@@ -33,21 +33,63 @@ pub trait CacheStore: Send + Sync + 'static {
 
     /// Deletes the value stored under `key`, if any.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes the short lease `lease_key` for `token` if nobody holds it
+    /// (`SET NX PX`), so that one instance of many computes a missing
+    /// entry. Returns whether it was taken. A store shared by no other
+    /// process needs no lease: the default always grants it.
+    fn try_lease(
+        &self,
+        lease_key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = (lease_key, token, ttl);
+        std::future::ready(Ok(true))
+    }
+
+    /// Releases `lease_key` if `token` still holds it (compare and delete).
+    fn release_lease(
+        &self,
+        lease_key: &str,
+        token: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (lease_key, token);
+        std::future::ready(Ok(()))
+    }
 }
 
-/// A backend failure: a connection, protocol or server error.
+/// A backend failure.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct StoreError {
     message: String,
+    unavailable: bool,
 }
 
 impl StoreError {
-    /// Wraps a backend's error message.
-    pub fn new(message: impl Into<String>) -> Self {
+    /// The backend could not be reached or did not answer in time
+    /// (connection refused or lost, timeout, garbage on the wire). These
+    /// count towards opening the circuit breaker.
+    pub fn unavailable(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            unavailable: true,
         }
+    }
+
+    /// The backend answered with an error (read-only replica, out of
+    /// memory, …): it is up, so the circuit stays closed.
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    /// Whether the backend was unreachable rather than refusing.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 }
 
@@ -98,6 +140,30 @@ impl Store {
         match self {
             Self::Redis(s) => s.delete(key).await,
             Self::Memory(s) => s.delete(key).await,
+        }
+    }
+
+    /// Whether other processes share this store (leases matter).
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self, Self::Redis(_))
+    }
+
+    pub(crate) async fn try_lease(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Self::Redis(s) => s.try_lease(key, token, ttl).await,
+            Self::Memory(s) => s.try_lease(key, token, ttl).await,
+        }
+    }
+
+    pub(crate) async fn release_lease(&self, key: &str, token: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Redis(s) => s.release_lease(key, token).await,
+            Self::Memory(s) => s.release_lease(key, token).await,
         }
     }
 }

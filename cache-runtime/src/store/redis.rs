@@ -33,15 +33,16 @@ impl RedisStore {
         connect_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
-            .map_err(|e| StoreError::new(format!("invalid Redis URL: {e}")))?;
+            .map_err(|e| StoreError::rejected(format!("invalid Redis URL: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(Some(op_timeout))
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(1);
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| StoreError::new(format!("cannot create Redis connection manager: {e}")))?;
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
+            StoreError::rejected(format!("cannot create Redis connection manager: {e}"))
+        })?;
         Ok(Self { conn })
     }
 
@@ -51,8 +52,14 @@ impl RedisStore {
     }
 }
 
+/// An error reply (`READONLY`, `OOM`, …) means Redis is up and refusing;
+/// anything else (I/O, timeout, a protocol error) means it is unavailable.
 fn fault(e: &redis::RedisError) -> StoreError {
-    StoreError::new(format!("redis: {e}"))
+    if e.code().is_some() {
+        StoreError::rejected(format!("redis: {e}"))
+    } else {
+        StoreError::unavailable(format!("redis: {e}"))
+    }
 }
 
 impl CacheStore for RedisStore {
@@ -77,6 +84,41 @@ impl CacheStore for RedisStore {
             .arg(value.as_ref())
             .arg("EX")
             .arg(ttl.as_secs().max(1))
+            .exec_async(&mut conn)
+            .await
+            .map_err(|e| fault(&e))
+    }
+
+    async fn try_lease(
+        &self,
+        lease_key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let reply: Option<String> = redis::cmd("SET")
+            .arg(lease_key)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| fault(&e))?;
+        Ok(reply.is_some())
+    }
+
+    async fn release_lease(&self, lease_key: &str, token: &str) -> Result<(), StoreError> {
+        // Only the owner deletes: a lease that expired and was taken by
+        // another instance is left alone.
+        const COMPARE_AND_DELETE: &str =
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+        let mut conn = self.conn.clone();
+        redis::cmd("EVAL")
+            .arg(COMPARE_AND_DELETE)
+            .arg(1)
+            .arg(lease_key)
+            .arg(token)
             .exec_async(&mut conn)
             .await
             .map_err(|e| fault(&e))

@@ -1,0 +1,138 @@
+//! A circuit breaker in front of the backend: after repeated failures it
+//! opens, and calls fail at once (requests go straight to the handler)
+//! until a cool-down has passed; then one probe call is let through, and
+//! its outcome closes or re-opens the circuit.
+
+use crate::fault::now_ms;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    threshold: u32,
+    cooldown_ms: u64,
+    failures: AtomicU32,
+    /// 0 while closed; otherwise when the cool-down ends (ms since epoch).
+    open_until_ms: AtomicU64,
+    probing: AtomicBool,
+}
+
+/// Whether a call may go to the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Closed: call as usual.
+    Call,
+    /// Half-open: this call is the probe.
+    Probe,
+    /// Open: fail at once.
+    Reject,
+}
+
+impl Breaker {
+    pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
+        Self {
+            threshold: threshold.max(1),
+            cooldown_ms: u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
+            failures: AtomicU32::new(0),
+            open_until_ms: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn admit(&self) -> Admission {
+        let until = self.open_until_ms.load(Ordering::Acquire);
+        if until == 0 {
+            return Admission::Call;
+        }
+        if now_ms() < until {
+            return Admission::Reject;
+        }
+        if self
+            .probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            Admission::Probe
+        } else {
+            Admission::Reject
+        }
+    }
+
+    /// The backend answered (even with an error reply: it is up).
+    pub(crate) fn success(&self, admission: Admission) {
+        self.failures.store(0, Ordering::Relaxed);
+        if admission == Admission::Probe || self.open_until_ms.load(Ordering::Acquire) != 0 {
+            if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
+                tracing::info!("route cache: backend answers again; circuit closed");
+            }
+            self.probing.store(false, Ordering::Release);
+        }
+    }
+
+    /// The backend was unreachable or too slow.
+    pub(crate) fn failure(&self, admission: Admission) {
+        if admission == Admission::Probe {
+            self.open_until_ms
+                .store(now_ms().saturating_add(self.cooldown_ms), Ordering::Release);
+            self.probing.store(false, Ordering::Release);
+            return;
+        }
+        let failures = self
+            .failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        if failures >= self.threshold
+            && self
+                .open_until_ms
+                .compare_exchange(
+                    0,
+                    now_ms().saturating_add(self.cooldown_ms),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            tracing::warn!(
+                failures,
+                cooldown_ms = self.cooldown_ms,
+                "route cache: backend failing; circuit open, serving uncached without calling it"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_threshold_then_probes_after_cooldown() {
+        let b = Breaker::new(3, Duration::from_millis(30));
+        for _ in 0..2 {
+            assert_eq!(b.admit(), Admission::Call);
+            b.failure(Admission::Call);
+        }
+        assert_eq!(b.admit(), Admission::Call);
+        b.failure(Admission::Call);
+        assert_eq!(b.admit(), Admission::Reject, "open after 3 failures");
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(b.admit(), Admission::Probe, "one probe after the cool-down");
+        assert_eq!(b.admit(), Admission::Reject, "only one probe at a time");
+        b.failure(Admission::Probe);
+        assert_eq!(b.admit(), Admission::Reject, "a failed probe re-opens");
+        std::thread::sleep(Duration::from_millis(40));
+        let probe = b.admit();
+        assert_eq!(probe, Admission::Probe);
+        b.success(probe);
+        assert_eq!(b.admit(), Admission::Call, "a good probe closes");
+    }
+
+    #[test]
+    fn successes_reset_the_count() {
+        let b = Breaker::new(2, Duration::from_secs(60));
+        b.failure(Admission::Call);
+        b.success(Admission::Call);
+        b.failure(Admission::Call);
+        assert_eq!(b.admit(), Admission::Call);
+    }
+}
