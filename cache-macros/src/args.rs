@@ -13,7 +13,7 @@ use syn::{
 /// Every option, for "unknown option" messages. `prefix` is accepted as
 /// another name for `namespace`.
 const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`, \
-                       `shared`, `private`, `cache_control`, `honor_client`";
+                       `shared`, `private`, `cache_control`, `honor_client`, `stale`, `stale_if_error`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
@@ -42,6 +42,8 @@ pub(crate) struct Args {
     pub(crate) private: Option<Opt<bool>>,
     pub(crate) cache_control: Option<Opt<LitStr>>,
     pub(crate) honor_client: Option<Opt<bool>>,
+    pub(crate) stale: Option<Opt<u32>>,
+    pub(crate) stale_if_error: Option<Opt<bool>>,
     /// Every option written, valid or not, so that a bad `ttl` is not also
     /// reported as a missing one.
     pub(crate) written: Vec<String>,
@@ -121,7 +123,12 @@ impl Args {
         let written = name.to_string();
         self.written.push(written.clone());
         match written.as_str() {
-            "ttl" => set_once(&mut self.ttl, name, parse_ttl(value), errors),
+            "ttl" => set_once(
+                &mut self.ttl,
+                name,
+                parse_duration(value, "ttl", false),
+                errors,
+            ),
             "key" => set_once(&mut self.key, name, parse_key(value), errors),
             "query" => set_once(&mut self.query, name, parse_query(value), errors),
             "vary" => set_once(&mut self.vary, name, parse_vary(value), errors),
@@ -148,6 +155,18 @@ impl Args {
                 parse_bool(value, "honor_client"),
                 errors,
             ),
+            "stale" => set_once(
+                &mut self.stale,
+                name,
+                parse_duration(value, "stale", true),
+                errors,
+            ),
+            "stale_if_error" => set_once(
+                &mut self.stale_if_error,
+                name,
+                parse_bool(value, "stale_if_error"),
+                errors,
+            ),
             _ => errors.push(syn::Error::new(
                 name.span(),
                 format!("unknown option `{name}`; valid options are {OPTIONS}"),
@@ -164,56 +183,65 @@ fn lit(expr: &Expr) -> Option<&Lit> {
     }
 }
 
-/// `ttl = 3600` or `ttl = "1h"`: seconds, at least 1, at most `u32::MAX`.
-fn parse_ttl(expr: &Expr) -> syn::Result<u32> {
+/// `ttl = 3600` or `ttl = "1h"` (likewise `stale`): seconds, at most
+/// `u32::MAX`, and at least 1 unless `zero_ok`.
+fn parse_duration(expr: &Expr, option: &str, zero_ok: bool) -> syn::Result<u32> {
     let too_large = || {
         syn::Error::new_spanned(
             expr,
-            format!("`ttl` is too large; the maximum is {} seconds", u32::MAX),
+            format!(
+                "`{option}` is too large; the maximum is {} seconds",
+                u32::MAX
+            ),
         )
     };
     let secs = match (lit(expr), expr) {
         (Some(Lit::Int(int)), _) if int.suffix().is_empty() => {
             int.base10_parse::<u64>().map_err(|_| too_large())?
         }
-        (Some(Lit::Str(s)), _) => duration_secs(s)?,
+        (Some(Lit::Str(s)), _) => duration_secs(s, option)?,
         (_, Expr::Unary(u)) if matches!(u.op, syn::UnOp::Neg(_)) => {
-            return Err(syn::Error::new_spanned(expr, "`ttl` must be positive"));
+            return Err(syn::Error::new_spanned(
+                expr,
+                format!("`{option}` must be positive"),
+            ));
         }
         _ => {
             return Err(syn::Error::new_spanned(
                 expr,
-                "`ttl` takes a number of seconds (`ttl = 3600`) or a duration string (`ttl = \"1h\"`)",
+                format!(
+                    "`{option}` takes a number of seconds (`{option} = 3600`) or a duration string (`{option} = \"1h\"`)"
+                ),
             ));
         }
     };
-    if secs == 0 {
+    if secs == 0 && !zero_ok {
         return Err(syn::Error::new_spanned(
             expr,
-            "`ttl` must be at least one second",
+            format!("`{option}` must be at least one second"),
         ));
     }
     u32::try_from(secs).map_err(|_| too_large())
 }
 
 /// `"90s"`, `"10m"`, `"1h"`, `"1d"`.
-fn duration_secs(lit: &LitStr) -> syn::Result<u64> {
+fn duration_secs(lit: &LitStr, option: &str) -> syn::Result<u64> {
     let text = lit.value();
     let text = text.trim();
-    let err = |msg: &str| syn::Error::new(lit.span(), msg);
+    let err = |msg: String| syn::Error::new(lit.span(), msg);
     if text.is_empty() {
-        return Err(err(
-            "`ttl` is empty; write a duration such as \"90s\", \"10m\", \"1h\" or \"1d\"",
-        ));
+        return Err(err(format!(
+            "`{option}` is empty; write a duration such as \"90s\", \"10m\", \"1h\" or \"1d\""
+        )));
     }
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     if number.is_empty() {
-        return Err(err(
-            "`ttl` must start with a number, as in \"90s\", \"10m\", \"1h\" or \"1d\"",
-        ));
+        return Err(err(format!(
+            "`{option}` must start with a number, as in \"90s\", \"10m\", \"1h\" or \"1d\""
+        )));
     }
     let scale = match unit {
         "s" => 1,
@@ -221,13 +249,13 @@ fn duration_secs(lit: &LitStr) -> syn::Result<u64> {
         "h" => 3600,
         "d" => 86_400,
         "" => {
-            return Err(err(
-                "`ttl` needs a unit: `s`, `m`, `h` or `d` (or plain seconds without quotes)",
-            ))
+            return Err(err(format!(
+                "`{option}` needs a unit: `s`, `m`, `h` or `d` (or plain seconds without quotes)"
+            )))
         }
         _ => {
-            return Err(err(&format!(
-                "unknown unit `{unit}` in `ttl`; use `s`, `m`, `h` or `d`"
+            return Err(err(format!(
+                "unknown unit `{unit}` in `{option}`; use `s`, `m`, `h` or `d`"
             )))
         }
     };
@@ -236,8 +264,8 @@ fn duration_secs(lit: &LitStr) -> syn::Result<u64> {
         .ok()
         .and_then(|n| n.checked_mul(scale))
         .ok_or_else(|| {
-            err(&format!(
-                "`ttl` is too large; the maximum is {} seconds",
+            err(format!(
+                "`{option}` is too large; the maximum is {} seconds",
                 u32::MAX
             ))
         })

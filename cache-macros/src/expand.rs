@@ -158,6 +158,14 @@ fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
         let value = &cache_control.value;
         policy.extend(quote!(.with_cache_control(#value)));
     }
+    if let Some(stale) = &args.stale {
+        let secs = stale.value;
+        policy.extend(quote!(.with_stale(#secs)));
+    }
+    if let Some(serve) = &args.stale_if_error {
+        let value = serve.value;
+        policy.extend(quote!(.with_stale_if_error(#value)));
+    }
     if let Some(honor) = &args.honor_client {
         let value = honor.value;
         policy.extend(quote!(.with_honor_client(#value)));

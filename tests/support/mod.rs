@@ -127,6 +127,23 @@ impl TestApp {
         self.request(Method::GET, path, &[], Bytes::new()).await
     }
 
+    /// Like [`TestApp::request`], but a failed exchange (for example a
+    /// connection dropped by a panicking handler) is returned, not a panic.
+    pub async fn try_get(&self, path: &str) -> Result<Reply, String> {
+        let req = Request::builder()
+            .uri(format!("http://{}{path}", self.addr))
+            .body(Full::new(Bytes::new()))
+            .expect("build request");
+        let res = self.client.request(req).await.map_err(|e| e.to_string())?;
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -117,7 +117,7 @@ where
                 return route.hit(entry, conditional, Served::Fresh);
             }
             if age_ms < stale_ms {
-                route.refresh_in_background(handler);
+                route.refresh_in_background(handler, entry.stored_at_ms);
                 return route.hit(entry, conditional, Served::Stale);
             }
             // Older than its stale window (clocks differ between
@@ -210,9 +210,9 @@ impl Route {
         self.respond_stored(stored, conditional)
     }
 
-    /// Recomputes a stale entry in the background, once per key in this
-    /// process (and, with Redis, across instances).
-    fn refresh_in_background<F>(&self, handler: F)
+    /// Recomputes a stale entry (stored at `seen_ms`) in the background,
+    /// once per key in this process (and, with Redis, across instances).
+    fn refresh_in_background<F>(&self, handler: F, seen_ms: u64)
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
@@ -229,6 +229,14 @@ impl Route {
             let lease = route.cache.acquire_lease(&route.key).await;
             if matches!(lease, Lease::Held) {
                 return; // another instance refreshes it
+            }
+            // A refresh that finished between this request's read and now
+            // has already replaced the stale entry.
+            if let Lookup::Hit(current) = route.cache.lookup(&route.key).await {
+                if current.stored_at_ms > seen_ms {
+                    route.cache.release_lease(&route.key, &lease).await;
+                    return;
+                }
             }
             let stored = route.compute(handler).await;
             if !stored.stored {
