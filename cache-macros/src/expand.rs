@@ -278,12 +278,12 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
                         }
                     };
                 },
-                quote!(::cache_runtime::__private::serve_with_key(#ctx, #key_var, #body).await),
+                quote_spanned!(ident.span()=> ::cache_runtime::__private::serve_with_key(#ctx, #key_var, #body).await),
             )
         }
         _ => (
             TokenStream::new(),
-            quote!(::cache_runtime::__private::serve(#ctx, #body).await),
+            quote_spanned!(ident.span()=> ::cache_runtime::__private::serve(#ctx, #body).await),
         ),
     };
 

@@ -210,6 +210,24 @@ pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 /// async fn dashboard() -> &'static str { "…" }
 /// ```
 ///
+/// ## `stale` and `stale_if_error`
+/// A window after the TTL during which an entry is still served, at once
+/// (`x-cache: STALE`, `Cache-Status: …; hit; ttl=-N`), while one background
+/// refresh per key (across instances, with Redis) recomputes it. The entry
+/// is kept in the store for TTL + window. If the refresh fails with a 5xx,
+/// the stale entry keeps being served (`stale_if_error`, default `true`);
+/// with `stale_if_error = false`, or when the refresh answers something
+/// that may not be stored, the entry is dropped. `stale = 0` turns the
+/// cache-wide default (`RouteCacheBuilder::stale`) off for the route.
+/// ```
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = "1m", stale = "10m")]
+/// async fn prices() -> &'static str { "…" }
+///
+/// #[cached_route(ttl = 60, stale = 30, stale_if_error = false)]
+/// async fn stock_level() -> &'static str { "…" }
+/// ```
+///
 /// # HTTP behaviour
 ///
 /// Stored and hit responses carry `Cache-Control` (unless the handler set

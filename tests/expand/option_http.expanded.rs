@@ -32,7 +32,9 @@ impl ::cache_runtime::__private::CachedRoute for __cached_route_for_everyone {
             "macrotest003::for_everyone",
             60u32,
         )
-        .with_auth(::cache_runtime::__private::AuthPolicy::Shared);
+        .with_auth(::cache_runtime::__private::AuthPolicy::Shared)
+        .with_stale(30u32)
+        .with_stale_if_error(false);
 }
 async fn for_everyone(
     __cached_route_ctx: ::cache_runtime::__private::RequestContext<

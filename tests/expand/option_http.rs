@@ -5,7 +5,7 @@ async fn per_user() -> &'static str {
     "x"
 }
 
-#[cached_route(ttl = 60, shared = true)]
+#[cached_route(ttl = 60, shared = true, stale = "30s", stale_if_error = false)]
 async fn for_everyone() -> &'static str {
     "x"
 }

@@ -32,7 +32,7 @@ pub async fn per_user() -> &'static str {
     "x"
 }
 
-#[cached_route(ttl = 60, shared = true, honor_client = false)]
+#[cached_route(ttl = 60, shared = true, honor_client = false, stale = "5m", stale_if_error = false)]
 pub async fn for_everyone() -> &'static str {
     "x"
 }
