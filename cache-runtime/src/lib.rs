@@ -42,6 +42,8 @@
 //!   there were no cache.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(unreachable_pub)]
+// Without the axum integration, parts of the hit/miss machinery are unused.
+#![cfg_attr(not(feature = "axum"), allow(dead_code))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "axum")]
