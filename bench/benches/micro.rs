@@ -1,0 +1,98 @@
+//! Micro-benchmarks: key derivation, entry encode/decode, the full hit path
+//! through a router on the in-process store, and the macro wrapper's
+//! overhead against the same handler without the attribute.
+//!
+//! `cargo bench --manifest-path bench/Cargo.toml --bench micro`
+
+use axum::{body::Body, extract::Path, routing::get, Json, Router};
+use bytes::Bytes;
+use cache_runtime::entry::Entry;
+use cache_runtime::key::{request_key, KeyBuilder, QueryPolicy};
+use cache_runtime::{cached_route, RouteCache};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use route_cache_bench::{item, Item};
+use std::hint::black_box;
+use tower::ServiceExt;
+
+fn keys(c: &mut Criterion) {
+    let mut group = c.benchmark_group("key");
+    let long_path = format!("/catalogue/{}/items/42", "section/".repeat(40));
+    let many_params: String = (0..30).map(|i| format!("p{}={i}&", 30 - i)).collect();
+    let cases: [(&str, &[u8], Option<&[u8]>); 4] = [
+        ("short", b"/items/42", None),
+        ("short_query", b"/items/42", Some(b"page=2&limit=10")),
+        ("long_path", long_path.as_bytes(), None),
+        ("30_params", b"/search", Some(many_params.as_bytes())),
+    ];
+    for (name, path, query) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| request_key("rc", "app::routes::get_item", "GET", black_box(path), black_box(query)));
+        });
+    }
+    group.bench_function("allow_list_and_vary", |b| {
+        b.iter(|| {
+            let mut key = KeyBuilder::new("rc", Some("v2"), "app::routes::search", "GET");
+            key.path_and_query(b"/search", Some(black_box(many_params.as_bytes())), QueryPolicy::Allow(&["p1", "p2"]));
+            key.vary("accept-language", Some(b"en-GB,en;q=0.9"));
+            key.finish()
+        });
+    });
+    group.finish();
+}
+
+fn entries(c: &mut Criterion) {
+    let mut group = c.benchmark_group("entry");
+    for size in [1024usize, 100 * 1024] {
+        let mut entry = Entry::new(StatusCode::OK, 1_700_000_000_000, 3600, Bytes::from(vec![b'x'; size]));
+        entry.content_type = Some(http::HeaderValue::from_static("application/json"));
+        entry.etag = Some(http::HeaderValue::from_static("\"0123456789abcdef0123456789abcdef\""));
+        let encoded = Bytes::from(entry.encode().unwrap());
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("encode", size), &entry, |b, e| b.iter(|| e.encode().unwrap()));
+        group.bench_with_input(BenchmarkId::new("decode", size), &encoded, |b, v| {
+            b.iter(|| Entry::decode(black_box(v.clone())).unwrap());
+        });
+    }
+    group.finish();
+}
+
+async fn plain(Path(id): Path<u64>) -> Json<Item> {
+    Json(item(id))
+}
+
+#[cached_route(ttl = 3600)]
+async fn cached(Path(id): Path<u64>) -> Json<Item> {
+    Json(item(id))
+}
+
+async fn call(app: &Router, uri: &str) -> Bytes {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    response.into_body().collect().await.unwrap().to_bytes()
+}
+
+fn router_paths(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let plain_app: Router = Router::new().route("/items/{id}", get(plain));
+    let cached_app: Router = Router::new().route("/items/{id}", get(cached)).layer(RouteCache::embedded().layer());
+    // The wrapper alone: the cached handler on a router without the layer
+    // runs its body every time, through the macro's extractor and `serve`.
+    let unlayered_app: Router = Router::new().route("/items/{id}", get(cached));
+    rt.block_on(call(&cached_app, "/items/7"));
+
+    let mut group = c.benchmark_group("router");
+    group.bench_function("plain_handler", |b| b.iter(|| rt.block_on(call(&plain_app, "/items/7"))));
+    group.bench_function("cached_route_hit_embedded", |b| b.iter(|| rt.block_on(call(&cached_app, "/items/7"))));
+    group.bench_function("cached_route_wrapper_no_cache", |b| {
+        b.iter(|| rt.block_on(call(&unlayered_app, "/items/7")));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, keys, entries, router_paths);
+criterion_main!(benches);

@@ -1,0 +1,102 @@
+//! One benchmark server: `bench-server <mode> <port> [redis-url]`, serving
+//! `GET /items/{id}` in one of the ways the load benchmark compares.
+//!
+//! Modes: `static` (precomputed bodies: the ceiling), `redis-get` (a
+//! hand-written handler doing one Redis GET: the floor cost of a
+//! Redis-backed hit), `route-redis` and `route-embedded` (`#[cached_route]`
+//! on Redis or the in-process store), `cached-crate` (the `cached` crate's
+//! Redis-backed async macro inside an axum handler).
+
+use axum::{
+    extract::{Path, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use bytes::Bytes;
+use cache_runtime::{cached_route, RouteCache};
+use route_cache_bench::{item, load_item, Item};
+use std::sync::{Arc, OnceLock};
+
+const JSON: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "application/json")];
+
+async fn static_item(State(bodies): State<Arc<Vec<Bytes>>>, Path(id): Path<u64>) -> Response {
+    match bodies.get(usize::try_from(id).unwrap_or(usize::MAX)) {
+        Some(body) => (JSON, body.clone()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn redis_get(State(conn): State<redis::aio::ConnectionManager>, Path(id): Path<u64>) -> Response {
+    let key = format!("bench:handwritten:{id}");
+    let mut conn = conn.clone();
+    let cached: Result<Option<Vec<u8>>, _> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+    if let Ok(Some(body)) = cached {
+        return (JSON, Bytes::from(body)).into_response();
+    }
+    let body = serde_json::to_vec(&load_item(id).await).unwrap_or_default();
+    let _: Result<(), _> = redis::cmd("SET").arg(&key).arg(&body).arg("EX").arg(3600).exec_async(&mut conn).await;
+    (JSON, Bytes::from(body)).into_response()
+}
+
+#[cached_route(ttl = 3600)]
+async fn route_item(Path(id): Path<u64>) -> Json<Item> {
+    Json(load_item(id).await)
+}
+
+static REDIS_URL: OnceLock<String> = OnceLock::new();
+
+#[cached::macros::concurrent_cached(
+    map_error = r##"|e| format!("{e:?}")"##,
+    ty = "cached::AsyncRedisCache<u64, Item>",
+    create = r##" {
+        cached::AsyncRedisCache::builder("bench-cached-crate")
+            .ttl_secs(3600)
+            .connection_string(REDIS_URL.get().expect("redis url"))
+            .build()
+            .await
+            .expect("cached crate: connect to Redis")
+    } "##
+)]
+async fn cached_crate_load(id: u64) -> Result<Item, String> {
+    Ok(load_item(id).await)
+}
+
+async fn cached_crate_item(Path(id): Path<u64>) -> Result<Json<Item>, StatusCode> {
+    cached_crate_load(id).await.map(Json).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "static".into());
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(3100);
+    let redis_url = args.next().unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    REDIS_URL.set(redis_url.clone()).expect("set once");
+
+    let app = match mode.as_str() {
+        "static" => {
+            let bodies: Vec<Bytes> = (0..1000).map(|id| Bytes::from(serde_json::to_vec(&item(id)).unwrap())).collect();
+            Router::new().route("/items/{id}", get(static_item)).with_state(Arc::new(bodies))
+        }
+        "redis-get" => {
+            let client = redis::Client::open(redis_url.as_str()).expect("redis url");
+            let conn = redis::aio::ConnectionManager::new(client).await.expect("connect to Redis");
+            Router::new().route("/items/{id}", get(redis_get)).with_state(conn)
+        }
+        "route-redis" => {
+            let cache = RouteCache::builder().prefix("bench").redis(redis_url.as_str()).build().await.expect("cache");
+            Router::new().route("/items/{id}", get(route_item)).layer(cache.layer())
+        }
+        "route-embedded" => Router::new().route("/items/{id}", get(route_item)).layer(RouteCache::embedded().layer()),
+        "cached-crate" => Router::new().route("/items/{id}", get(cached_crate_item)),
+        other => {
+            eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, cached-crate");
+            std::process::exit(2);
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    eprintln!("bench-server {mode} listening on 127.0.0.1:{port}");
+    axum::serve(listener, app).await.expect("serve");
+}

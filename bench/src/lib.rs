@@ -1,0 +1,42 @@
+//! Shared pieces of the benchmark servers: the item every server returns.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What a miss costs: simulated work (a database query, say).
+pub const MISS_COST: Duration = Duration::from_millis(20);
+
+/// A catalogue item, about 1 KB as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Item {
+    pub id: u64,
+    pub name: String,
+    pub price_cents: u64,
+    pub tags: Vec<String>,
+    pub description: String,
+}
+
+/// The item with id `id` (deterministic).
+pub fn item(id: u64) -> Item {
+    let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
+    let mut description = String::with_capacity(900);
+    let mut i = id as usize;
+    while description.len() < 860 {
+        description.push_str(words[i % words.len()]);
+        description.push(' ');
+        i = i.wrapping_mul(31).wrapping_add(7);
+    }
+    Item {
+        id,
+        name: format!("Item number {id}"),
+        price_cents: 100 + (id * 37) % 9_900,
+        tags: vec!["catalogue".into(), format!("group-{}", id % 10), "benchmark".into()],
+        description,
+    }
+}
+
+/// The item after the simulated miss cost.
+pub async fn load_item(id: u64) -> Item {
+    tokio::time::sleep(MISS_COST).await;
+    item(id)
+}
