@@ -94,5 +94,42 @@ fn router_paths(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, keys, entries, router_paths);
+async fn handwritten(
+    axum::extract::State(conn): axum::extract::State<redis::aio::ConnectionManager>,
+    Path(id): Path<u64>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut conn = conn.clone();
+    let body: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(format!("bench:micro:{id}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or(None);
+    ([(http::header::CONTENT_TYPE, "application/json")], Bytes::from(body.unwrap_or_default())).into_response()
+}
+
+/// The Redis-backed hit path in process (no HTTP server): the hand-written
+/// GET handler against `#[cached_route]` on the same Redis
+/// (`$REDIS_URL`, default the local one).
+fn redis_hit(c: &mut Criterion) {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (manual_app, cached_app) = rt.block_on(async {
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut conn = redis::aio::ConnectionManager::new(client).await.expect("Redis for the benchmark");
+        let body = serde_json::to_vec(&item(7)).unwrap();
+        let _: () = redis::cmd("SET").arg("bench:micro:7").arg(body).query_async(&mut conn).await.unwrap();
+        let manual: Router = Router::new().route("/items/{id}", get(handwritten)).with_state(conn);
+        let cache = RouteCache::builder().prefix("bench-micro").redis(url.as_str()).build().await.unwrap();
+        let cached_app: Router = Router::new().route("/items/{id}", get(cached)).layer(cache.layer());
+        call(&cached_app, "/items/7").await;
+        (manual, cached_app)
+    });
+    let mut group = c.benchmark_group("redis_hit");
+    group.bench_function("handwritten_get", |b| b.iter(|| rt.block_on(call(&manual_app, "/items/7"))));
+    group.bench_function("cached_route", |b| b.iter(|| rt.block_on(call(&cached_app, "/items/7"))));
+    group.finish();
+}
+
+criterion_group!(benches, keys, entries, router_paths, redis_hit);
 criterion_main!(benches);

@@ -488,6 +488,11 @@ impl RouteCache {
         &self,
         fut: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        if !self.inner.store.is_shared() {
+            // The in-process store cannot hang or go away: no timer, no
+            // breaker on the hot path.
+            return fut.await;
+        }
         let admission = self.inner.breaker.admit();
         if admission == Admission::Reject {
             return Err(StoreError::unavailable(CIRCUIT_OPEN));

@@ -270,8 +270,20 @@ fn push_encoded(out: &mut String, b: u8) {
 }
 
 fn push_canonical(out: &mut String, bytes: &[u8]) {
+    out.reserve(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        // Copy the longest run that needs no change in one go.
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| !(is_unreserved(b) || is_kept(b)))
+            .unwrap_or(bytes.len() - i);
+        if run > 0 {
+            // The run is ASCII by construction.
+            out.push_str(std::str::from_utf8(&bytes[i..i + run]).unwrap_or_default());
+            i += run;
+            continue;
+        }
         let b = bytes[i];
         if b == b'%' {
             if let (Some(hi), Some(lo)) = (
@@ -287,13 +299,9 @@ fn push_canonical(out: &mut String, bytes: &[u8]) {
                 i += 3;
                 continue;
             }
-            // A stray `%` is data, not an escape.
-            push_encoded(out, b);
-        } else if is_unreserved(b) || is_kept(b) {
-            out.push(char::from(b));
-        } else {
-            push_encoded(out, b);
         }
+        // A stray `%` is data, not an escape; everything else is escaped.
+        push_encoded(out, b);
         i += 1;
     }
 }

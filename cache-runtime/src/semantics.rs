@@ -166,29 +166,68 @@ pub enum Outcome {
 
 /// The `Cache-Status` field value for `outcome` under the cache's `name`.
 pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
-    let mut value = String::with_capacity(name.len() + 32);
+    // Built by hand: this runs on every hit, and `format!` costs more than
+    // the rest of the header handling.
+    let mut value = String::with_capacity(name.len() + 40);
     value.push_str(name);
-    let _ = match outcome {
-        Outcome::Hit { ttl } => write!(value, "; hit; ttl={ttl}"),
-        Outcome::Collapsed { ttl } => write!(value, "; hit; ttl={ttl}; collapsed"),
-        Outcome::Stale { over } => write!(value, "; hit; ttl=-{over}"),
-        Outcome::UriMiss { stored: true, .. } => write!(value, "; fwd=uri-miss; stored"),
-        Outcome::UriMiss {
-            stored: false,
-            detail: Some(detail),
-        } => {
-            write!(value, "; fwd=uri-miss; detail={detail}")
+    match outcome {
+        Outcome::Hit { ttl } => {
+            value.push_str("; hit; ttl=");
+            push_decimal(&mut value, ttl);
         }
-        Outcome::UriMiss {
-            stored: false,
-            detail: None,
-        } => write!(value, "; fwd=uri-miss"),
-        Outcome::BackendError => write!(value, "; fwd=miss; detail=backend-error"),
-        Outcome::Request { stored: true } => write!(value, "; fwd=request; stored"),
-        Outcome::Request { stored: false } => write!(value, "; fwd=request"),
-        Outcome::Bypass { detail } => write!(value, "; fwd=bypass; detail={detail}"),
-    };
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("route-cache"))
+        Outcome::Collapsed { ttl } => {
+            value.push_str("; hit; ttl=");
+            push_decimal(&mut value, ttl);
+            value.push_str("; collapsed");
+        }
+        Outcome::Stale { over } => {
+            value.push_str("; hit; ttl=-");
+            push_decimal(&mut value, over);
+        }
+        Outcome::UriMiss { stored: true, .. } => value.push_str("; fwd=uri-miss; stored"),
+        Outcome::UriMiss { stored: false, detail } => {
+            value.push_str("; fwd=uri-miss");
+            if let Some(detail) = detail {
+                value.push_str("; detail=");
+                value.push_str(detail);
+            }
+        }
+        Outcome::BackendError => value.push_str("; fwd=miss; detail=backend-error"),
+        Outcome::Request { stored } => {
+            value.push_str("; fwd=request");
+            if stored {
+                value.push_str("; stored");
+            }
+        }
+        Outcome::Bypass { detail } => {
+            value.push_str("; fwd=bypass; detail=");
+            value.push_str(detail);
+        }
+    }
+    header_value(value)
+}
+
+/// A header value from text the cache built (no copy); a value that is
+/// not one (a configured name with a control character) is dropped to a
+/// harmless constant rather than failing the response.
+pub(crate) fn header_value(text: String) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text.into_bytes()))
+        .unwrap_or_else(|_| HeaderValue::from_static("route-cache"))
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 #[cfg(test)]

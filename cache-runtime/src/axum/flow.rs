@@ -7,7 +7,7 @@ use crate::coalesce::Join;
 use crate::entry::{is_storable_header, Entry};
 use crate::fault::now_ms;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
-use crate::semantics::{cache_status, etag_for, if_none_match, CacheControl, Outcome};
+use crate::semantics::{cache_status, etag_for, header_value, if_none_match, push_decimal, CacheControl, Outcome};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -92,7 +92,7 @@ where
         head,
         if_none_match: conditional,
         client,
-    } = *keyed;
+    } = keyed;
     if let Some(value) = custom_key {
         key.custom(&value);
     }
@@ -375,13 +375,14 @@ fn generated_cache_control(policy: &RoutePolicy, remaining: u64) -> HeaderValue 
     if let Some(value) = policy.cache_control() {
         return HeaderValue::from_static(value);
     }
-    let scope = if policy.auth() == AuthPolicy::Private {
-        "private"
+    let mut value = String::with_capacity(32);
+    value.push_str(if policy.auth() == AuthPolicy::Private {
+        "private, max-age="
     } else {
-        "public"
-    };
-    HeaderValue::try_from(format!("{scope}, max-age={remaining}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+        "public, max-age="
+    });
+    push_decimal(&mut value, remaining);
+    header_value(value)
 }
 
 /// A `304 Not Modified` carrying the fields RFC 9110 §15.4.5 asks for from

@@ -47,7 +47,7 @@ pub(crate) enum Context {
     NoLayer,
     /// Not for the cache (method, credentials); the `Cache-Status` to send.
     Bypass(HeaderValue),
-    Keyed(Box<Keyed>),
+    Keyed(Keyed),
 }
 
 /// A request the cache may answer.
@@ -186,13 +186,13 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
         ClientDirective::None
     };
 
-    Context::Keyed(Box::new(Keyed {
+    Context::Keyed(Keyed {
         cache: cache.clone(),
         key,
         head: parts.method == Method::HEAD,
         if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
         client,
-    }))
+    })
 }
 
 /// Adds a request header's value(s) to the key; several fields of one

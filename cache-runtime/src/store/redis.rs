@@ -36,7 +36,9 @@ impl RedisStore {
             .map_err(|e| StoreError::rejected(format!("invalid Redis URL: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
-            .set_response_timeout(Some(op_timeout))
+            // No per-command timer here: the cache bounds every call with its
+            // own timeout, and one timer per command is enough.
+            .set_response_timeout(None)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(1);
