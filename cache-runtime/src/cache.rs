@@ -320,7 +320,7 @@ impl RouteCacheBuilder {
         }
         let store = match &self.redis_url {
             Some(url) => {
-                let redis = RedisStore::open(url, self.config.timeout, self.config.connect_timeout)
+                let redis = RedisStore::open(url, self.config.connect_timeout)
                     .map_err(CacheError::Backend)?;
                 Store::Redis(redis)
             }

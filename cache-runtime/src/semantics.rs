@@ -185,7 +185,10 @@ pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
             push_decimal(&mut value, over);
         }
         Outcome::UriMiss { stored: true, .. } => value.push_str("; fwd=uri-miss; stored"),
-        Outcome::UriMiss { stored: false, detail } => {
+        Outcome::UriMiss {
+            stored: false,
+            detail,
+        } => {
             value.push_str("; fwd=uri-miss");
             if let Some(detail) = detail {
                 value.push_str("; detail=");

@@ -7,7 +7,9 @@ use crate::coalesce::Join;
 use crate::entry::{is_storable_header, Entry};
 use crate::fault::now_ms;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
-use crate::semantics::{cache_status, etag_for, header_value, if_none_match, push_decimal, CacheControl, Outcome};
+use crate::semantics::{
+    cache_status, etag_for, header_value, if_none_match, push_decimal, CacheControl, Outcome,
+};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;

@@ -24,14 +24,10 @@ impl RedisStore {
     ///
     /// The connection is opened lazily by the first command, so an
     /// unreachable Redis at start-up does not stop the application; only an
-    /// invalid URL is an error. `op_timeout` bounds each command and
-    /// `connect_timeout` each connection attempt. Must be called inside a
-    /// Tokio runtime.
-    pub fn open(
-        url: &str,
-        op_timeout: Duration,
-        connect_timeout: Duration,
-    ) -> Result<Self, StoreError> {
+    /// invalid URL is an error. `connect_timeout` bounds each connection
+    /// attempt; commands are bounded by the cache that uses the store. Must
+    /// be called inside a Tokio runtime.
+    pub fn open(url: &str, connect_timeout: Duration) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::rejected(format!("invalid Redis URL: {e}")))?;
         let config = ConnectionManagerConfig::new()
