@@ -69,6 +69,14 @@ impl Breaker {
         }
     }
 
+    /// A probe ended without an outcome (its request was dropped): let the
+    /// next call probe instead, so the circuit cannot stay open for good.
+    pub(crate) fn abandon(&self, admission: Admission) {
+        if admission == Admission::Probe {
+            self.probing.store(false, Ordering::Release);
+        }
+    }
+
     /// The backend was unreachable or too slow.
     pub(crate) fn failure(&self, admission: Admission) {
         if admission == Admission::Probe {
@@ -125,6 +133,17 @@ mod tests {
         assert_eq!(probe, Admission::Probe);
         b.success(probe);
         assert_eq!(b.admit(), Admission::Call, "a good probe closes");
+    }
+
+    #[test]
+    fn an_abandoned_probe_lets_the_next_call_probe() {
+        let b = Breaker::new(1, Duration::from_millis(10));
+        b.failure(Admission::Call);
+        std::thread::sleep(Duration::from_millis(20));
+        let probe = b.admit();
+        assert_eq!(probe, Admission::Probe);
+        b.abandon(probe); // the request was cancelled mid-call
+        assert_eq!(b.admit(), Admission::Probe);
     }
 
     #[test]

@@ -341,11 +341,28 @@ impl RouteCacheBuilder {
     }
 }
 
+/// Holds a cross-instance lease; dropping it releases the lease (in the
+/// background), whatever way its holder ends.
+pub(crate) struct LeaseGuard {
+    cache: RouteCache,
+    key: String,
+    token: String,
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        let (key, token) = (
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.token),
+        );
+        self.cache.release_in_background(key, token);
+    }
+}
+
 /// The cross-instance lease on computing an entry.
-#[derive(Debug)]
 pub(crate) enum Lease {
-    /// Ours; released with this token.
-    Acquired(String),
+    /// Ours, until the guard is dropped (only its drop is used).
+    Acquired(#[allow(dead_code)] LeaseGuard),
     /// Another instance is computing the entry.
     Held,
     /// No shared store, or the backend failed: compute without one.
@@ -497,6 +514,24 @@ impl RouteCache {
         if admission == Admission::Reject {
             return Err(StoreError::unavailable(CIRCUIT_OPEN));
         }
+        // If this future is dropped mid-call, the probe is handed back.
+        struct Outcome<'a> {
+            breaker: &'a Breaker,
+            admission: Admission,
+            recorded: bool,
+        }
+        impl Drop for Outcome<'_> {
+            fn drop(&mut self) {
+                if !self.recorded {
+                    self.breaker.abandon(self.admission);
+                }
+            }
+        }
+        let mut outcome = Outcome {
+            breaker: &self.inner.breaker,
+            admission,
+            recorded: false,
+        };
         let result = match tokio::time::timeout(self.inner.config.timeout, fut).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::unavailable(format!(
@@ -508,6 +543,7 @@ impl RouteCache {
             Err(e) if e.is_unavailable() => self.inner.breaker.failure(admission),
             _ => self.inner.breaker.success(admission),
         }
+        outcome.recorded = true;
         result
     }
 
@@ -559,6 +595,13 @@ impl RouteCache {
         if !self.inner.store.is_shared() {
             return Lease::NotNeeded;
         }
+        let guard = |token| {
+            Lease::Acquired(LeaseGuard {
+                cache: self.clone(),
+                key: key.to_owned(),
+                token,
+            })
+        };
         let token = lease_token();
         let lease_key = lease_key(key);
         match self
@@ -569,7 +612,7 @@ impl RouteCache {
             )
             .await
         {
-            Ok(true) => Lease::Acquired(token),
+            Ok(true) => guard(token),
             Ok(false) => Lease::Held,
             Err(e) => {
                 self.fault("lease", key, &e);
@@ -578,25 +621,37 @@ impl RouteCache {
         }
     }
 
-    pub(crate) async fn release_lease(&self, key: &str, lease: &Lease) {
-        if let Lease::Acquired(token) = lease {
-            if let Err(e) = self
-                .call(self.inner.store.release_lease(&lease_key(key), token))
-                .await
-            {
-                self.fault("release", key, &e);
-            }
+    /// Releases a lease in the background: the response does not wait for
+    /// it. Called when a [`LeaseGuard`] is dropped, so a panicking or
+    /// cancelled leader releases its lease too.
+    fn release_in_background(&self, key: String, token: String) {
+        let cache = self.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = cache
+                    .call(cache.inner.store.release_lease(&lease_key(&key), &token))
+                    .await
+                {
+                    cache.fault("release", &key, &e);
+                }
+            });
         }
     }
 
     /// Polls for the entry another instance is computing, until `wait`
     /// has passed. Returns the raw value once it is there.
     pub(crate) async fn wait_for_entry(&self, key: &str, wait: Duration) -> Option<Bytes> {
-        let deadline = tokio::time::Instant::now() + wait;
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(wait)
+            .unwrap_or(now + Duration::from_secs(86_400));
         let mut pause = Duration::from_millis(5);
         loop {
-            if let Ok(Some(value)) = self.call(self.inner.store.get(key)).await {
-                return Some(value);
+            match self.call(self.inner.store.get(key)).await {
+                Ok(Some(value)) => return Some(value),
+                Ok(None) => {}
+                // The backend is failing: nothing will show up in time.
+                Err(_) => return None,
             }
             if tokio::time::Instant::now() + pause >= deadline {
                 return None;

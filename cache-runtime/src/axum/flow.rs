@@ -198,17 +198,34 @@ impl Route {
         };
         let lease = self.cache.acquire_lease(&self.key).await;
         if matches!(lease, Lease::Held) {
-            // Another instance is computing it: wait for its entry.
+            // Another instance is computing it: wait for its entry, and
+            // take it only if it is fresh.
             if let Some(value) = self.cache.wait_for_entry(&self.key, wait).await {
                 if let Ok(entry) = Entry::decode(value.clone()) {
+                    let age_ms = now_ms().saturating_sub(entry.stored_at_ms);
+                    if age_ms < u64::from(entry.ttl_secs) * 1000 {
+                        leader.publish(Some(value));
+                        return self.hit(entry, conditional, Served::Collapsed);
+                    }
+                }
+            }
+        }
+        // A leader elected just after the previous one published would
+        // otherwise compute the entry again: check once more.
+        if let Ok(Some(value)) = self.cache.raw_get(&self.key).await {
+            if let Ok(entry) = Entry::decode(value.clone()) {
+                let age_ms = now_ms().saturating_sub(entry.stored_at_ms);
+                if age_ms < u64::from(entry.ttl_secs) * 1000 {
                     leader.publish(Some(value));
                     return self.hit(entry, conditional, Served::Collapsed);
                 }
             }
         }
         let stored = self.compute(handler).await;
+        // Release (in the background) before publishing, so that a request
+        // arriving after the publication finds the lease free.
+        drop(lease);
         leader.publish(stored.encoded.clone());
-        self.cache.release_lease(&self.key, &lease).await;
         self.respond_stored(stored, conditional)
     }
 
@@ -227,7 +244,9 @@ impl Route {
             policy: self.policy,
             key: self.key.clone(),
         };
-        tokio::spawn(async move {
+        // Bounded: a hung handler must not hold the key's refresh forever.
+        let limit = route.cache.config().lease_ttl();
+        tokio::spawn(tokio::time::timeout(limit, async move {
             let lease = route.cache.acquire_lease(&route.key).await;
             if matches!(lease, Lease::Held) {
                 return; // another instance refreshes it
@@ -236,13 +255,15 @@ impl Route {
             // has already replaced the stale entry.
             if let Lookup::Hit(current) = route.cache.lookup(&route.key).await {
                 if current.stored_at_ms > seen_ms {
-                    route.cache.release_lease(&route.key, &lease).await;
                     return;
                 }
             }
             let stored = route.compute(handler).await;
             if !stored.stored {
-                let keep = stored.response.status().is_server_error() && route.stale_if_error();
+                // A 5xx under stale-if-error, or a refused write (a full or
+                // read-only Redis), leaves the stale entry in place.
+                let keep = (stored.response.status().is_server_error() && route.stale_if_error())
+                    || stored.detail == Some("store-failed");
                 if !keep {
                     // No storable answer any more: drop the stale entry so
                     // the next request gets the handler's own.
@@ -251,9 +272,9 @@ impl Route {
                     }
                 }
             }
+            drop(lease);
             leader.publish(stored.encoded);
-            route.cache.release_lease(&route.key, &lease).await;
-        });
+        }));
     }
 
     fn stale_if_error(&self) -> bool {
