@@ -121,7 +121,33 @@ impl fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
+/// Where an entry stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Freshness {
+    /// Within its TTL.
+    Fresh,
+    /// Past its TTL, inside its stale window.
+    Stale,
+    /// Past both (possible when clocks differ between instances).
+    Expired,
+}
+
 impl Entry {
+    /// Where the entry stands at `now_ms` (milliseconds since the Unix
+    /// epoch), judged from its stored-at time, TTL and stale window.
+    pub fn freshness(&self, now_ms: u64) -> Freshness {
+        let age_ms = now_ms.saturating_sub(self.stored_at_ms);
+        let fresh_ms = u64::from(self.ttl_secs) * 1000;
+        if age_ms < fresh_ms {
+            Freshness::Fresh
+        } else if age_ms < fresh_ms + u64::from(self.stale_secs) * 1000 {
+            Freshness::Stale
+        } else {
+            Freshness::Expired
+        }
+    }
+
     /// Creates an entry with no ETag, no content type and no extra headers.
     pub fn new(status: StatusCode, stored_at_ms: u64, ttl_secs: u32, body: Bytes) -> Self {
         Self {
@@ -314,6 +340,18 @@ mod tests {
         let encoded = e.encode().unwrap();
         assert!(encoded.ends_with(br#"{"id":1}"#));
         assert_eq!(Entry::decode(Bytes::from(encoded)).unwrap(), e);
+    }
+
+    #[test]
+    fn freshness_follows_ttl_then_stale_window() {
+        let e = sample(); // stored at 1_700_000_000_123, ttl 3600 s, stale 30 s
+        let at = |secs: u64| e.freshness(e.stored_at_ms + secs * 1000);
+        assert_eq!(at(0), Freshness::Fresh);
+        assert_eq!(at(3599), Freshness::Fresh);
+        assert_eq!(at(3600), Freshness::Stale);
+        assert_eq!(at(3629), Freshness::Stale);
+        assert_eq!(at(3630), Freshness::Expired);
+        assert_eq!(e.freshness(0), Freshness::Fresh, "a clock behind stored-at");
     }
 
     #[test]

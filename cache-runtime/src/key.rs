@@ -100,11 +100,6 @@ impl KeyBuilder {
         &self.buf[..self.scope_len]
     }
 
-    /// Whether a request part (path or custom key) has been written.
-    pub fn has_request_part(&self) -> bool {
-        self.buf.len() > self.scope_len
-    }
-
     /// Writes the canonical path and the query parameters `policy` keeps.
     pub fn path_and_query(&mut self, path: &[u8], query: Option<&[u8]>, policy: QueryPolicy) {
         if path.first() != Some(&b'/') {

@@ -1,10 +1,10 @@
 //! The hit/miss flow of one cached request.
 
 use super::body::{buffer, Buffered};
-use super::{ClientDirective, Context, Keyed, RequestContext};
+use super::{ClientDirective, Context, Keyed, RequestContext, CREDENTIALS};
 use crate::cache::{Lease, Lookup, RouteCache};
 use crate::coalesce::Join;
-use crate::entry::{is_storable_header, Entry};
+use crate::entry::{is_storable_header, Entry, Freshness};
 use crate::fault::now_ms;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
 use crate::semantics::{
@@ -111,21 +111,16 @@ where
         Lookup::Miss
     };
     let faulted = match lookup {
-        Lookup::Hit(entry) => {
-            let age_ms = now_ms().saturating_sub(entry.stored_at_ms);
-            let fresh_ms = u64::from(entry.ttl_secs) * 1000;
-            let stale_ms = fresh_ms + u64::from(entry.stale_secs) * 1000;
-            if age_ms < fresh_ms {
-                return route.hit(entry, conditional, Served::Fresh);
-            }
-            if age_ms < stale_ms {
+        Lookup::Hit(entry) => match entry.freshness(now_ms()) {
+            Freshness::Fresh => return route.hit(entry, conditional, Served::Fresh),
+            Freshness::Stale => {
                 route.refresh_in_background(handler, entry.stored_at_ms);
                 return route.hit(entry, conditional, Served::Stale);
             }
             // Older than its stale window (clocks differ between
             // instances): a miss.
-            false
-        }
+            _ => false,
+        },
         Lookup::Miss => false,
         Lookup::Fault => true,
     };
@@ -200,26 +195,18 @@ impl Route {
         if matches!(lease, Lease::Held) {
             // Another instance is computing it: wait for its entry, and
             // take it only if it is fresh.
-            if let Some(value) = self.cache.wait_for_entry(&self.key, wait).await {
-                if let Ok(entry) = Entry::decode(value.clone()) {
-                    let age_ms = now_ms().saturating_sub(entry.stored_at_ms);
-                    if age_ms < u64::from(entry.ttl_secs) * 1000 {
-                        leader.publish(Some(value));
-                        return self.hit(entry, conditional, Served::Collapsed);
-                    }
-                }
+            let value = self.cache.wait_for_entry(&self.key, wait).await;
+            if let Some((entry, value)) = value.and_then(fresh) {
+                leader.publish(Some(value));
+                return self.hit(entry, conditional, Served::Collapsed);
             }
         }
         // A leader elected just after the previous one published would
         // otherwise compute the entry again: check once more.
-        if let Ok(Some(value)) = self.cache.raw_get(&self.key).await {
-            if let Ok(entry) = Entry::decode(value.clone()) {
-                let age_ms = now_ms().saturating_sub(entry.stored_at_ms);
-                if age_ms < u64::from(entry.ttl_secs) * 1000 {
-                    leader.publish(Some(value));
-                    return self.hit(entry, conditional, Served::Collapsed);
-                }
-            }
+        let value = self.cache.raw_get(&self.key).await.ok().flatten();
+        if let Some((entry, value)) = value.and_then(fresh) {
+            leader.publish(Some(value));
+            return self.hit(entry, conditional, Served::Collapsed);
         }
         let stored = self.compute(handler).await;
         // Release (in the background) before publishing, so that a request
@@ -323,23 +310,12 @@ impl Route {
     /// stored entry's tag matches the request's `If-None-Match`.
     fn respond(
         &self,
-        mut response: Response,
+        response: Response,
         outcome: Outcome,
         etag: Option<HeaderValue>,
         conditional: Option<&HeaderValue>,
     ) -> Response {
-        let headers = response.headers_mut();
-        headers.insert(X_CACHE, MISS);
-        headers.insert(
-            CACHE_STATUS,
-            cache_status(self.cache.config().status_name(), outcome),
-        );
-        match (conditional, &etag) {
-            (Some(field), Some(etag)) if if_none_match(field, etag) => {
-                not_modified(response.headers())
-            }
-            _ => response,
-        }
+        self.finish(response, MISS, outcome, etag.as_ref(), conditional)
     }
 
     fn hit(&self, entry: Entry, conditional: Option<&HeaderValue>, served: Served) -> Response {
@@ -376,19 +352,39 @@ impl Route {
                 },
             ),
         };
-        headers.insert(X_CACHE, x_cache);
         headers.insert(header::AGE, HeaderValue::from(age));
+        self.finish(response, x_cache, outcome, etag.as_ref(), conditional)
+    }
+
+    /// The cache's own headers on a response, or a `304` when the entry's
+    /// tag matches the request's `If-None-Match`.
+    fn finish(
+        &self,
+        mut response: Response,
+        x_cache: HeaderValue,
+        outcome: Outcome,
+        etag: Option<&HeaderValue>,
+        conditional: Option<&HeaderValue>,
+    ) -> Response {
+        let headers = response.headers_mut();
+        headers.insert(X_CACHE, x_cache);
         headers.insert(
             CACHE_STATUS,
             cache_status(self.cache.config().status_name(), outcome),
         );
-        match (conditional, &etag) {
+        match (conditional, etag) {
             (Some(field), Some(etag)) if if_none_match(field, etag) => {
                 not_modified(response.headers())
             }
             _ => response,
         }
     }
+}
+
+/// The entry in a stored value, if it decodes and is fresh.
+fn fresh(value: Bytes) -> Option<(Entry, Bytes)> {
+    let entry = Entry::decode(value.clone()).ok()?;
+    (entry.freshness(now_ms()) == Freshness::Fresh).then_some((entry, value))
 }
 
 /// The `Cache-Control` the cache sends with a cacheable response that did
@@ -462,7 +458,7 @@ fn refusal(parts: &Parts, policy: &RoutePolicy) -> Option<&'static str> {
     let keyed = |h: &str| {
         policy.vary().iter().any(|r| r.eq_ignore_ascii_case(h))
             || (policy.auth() == AuthPolicy::Private
-                && (h.eq_ignore_ascii_case("authorization") || h.eq_ignore_ascii_case("cookie")))
+                && CREDENTIALS.iter().any(|c| h.eq_ignore_ascii_case(c)))
     };
     let unkeyed_vary = parts.headers.get_all(header::VARY).iter().any(|v| {
         v.to_str().map_or(true, |v| {

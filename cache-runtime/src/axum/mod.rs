@@ -42,6 +42,10 @@ pub struct RequestContext<R> {
     route: PhantomData<fn() -> R>,
 }
 
+/// Request headers that identify a user: a request carrying one gets a
+/// shared entry only where the route says how to key it.
+pub(crate) const CREDENTIALS: [&str; 2] = ["authorization", "cookie"];
+
 pub(crate) enum Context {
     /// No `RouteCache` in the request extensions.
     NoLayer,
@@ -123,15 +127,12 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
 
     // A request with credentials may get a response meant for its user
     // only; it shares an entry only where the route says how.
-    let authorization = parts.headers.get(header::AUTHORIZATION);
-    let cookie = parts.headers.get(header::COOKIE);
     if policy.auth() == AuthPolicy::Bypass && policy.key_source() == KeySource::Request {
         let keyed_on = |name: &str| policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name));
-        if authorization.is_some() && !keyed_on("authorization") {
-            return bypass("authorization");
-        }
-        if cookie.is_some() && !keyed_on("cookie") {
-            return bypass("cookie");
+        for name in CREDENTIALS {
+            if parts.headers.contains_key(name) && !keyed_on(name) {
+                return bypass(name);
+            }
         }
     }
 
@@ -163,7 +164,7 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
     }
     if policy.auth() == AuthPolicy::Private {
         // Per user: the credentials' digests, never the credentials.
-        for name in ["authorization", "cookie"] {
+        for name in CREDENTIALS {
             if !policy.vary().contains(&name) {
                 add_vary_value(&mut key, parts, name);
             }
