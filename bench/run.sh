@@ -40,7 +40,6 @@ cleanup() {
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
     rm -rf "$WORK"
 }
-trap cleanup EXIT
 # The whole run is bounded in time.
 ( sleep "$BUDGET" >/dev/null 2>&1; echo "bench/run.sh: time budget of ${BUDGET}s exhausted" >&2; kill -TERM $$ ) &
 WATCHDOG=$!

@@ -4,7 +4,6 @@
 //! Adding an option means one field on [`Args`], one arm in
 //! [`Args::set`], and its name in [`OPTIONS`].
 
-use proc_macro2::Span;
 use syn::{
     parse::ParseStream, punctuated::Punctuated, spanned::Spanned, Expr, ExprLit, Ident, Lit,
     LitStr, Token,
@@ -88,6 +87,11 @@ fn set_once<T>(
 }
 
 impl Args {
+    /// Whether the option was written at all (even with a bad value).
+    pub(crate) fn mentions(&self, option: &str) -> bool {
+        self.written.iter().any(|w| w == option)
+    }
+
     /// Parses `name = value, …`, collecting every error instead of stopping
     /// at the first.
     pub(crate) fn parse_all(input: ParseStream<'_>, errors: &mut Errors) -> Self {
@@ -438,16 +442,4 @@ fn string_list(
         out.push(s.clone());
     }
     Ok(out)
-}
-
-impl Args {
-    /// Whether the option was written at all (even with a bad value).
-    pub(crate) fn mentions(&self, option: &str) -> bool {
-        self.written.iter().any(|w| w == option)
-    }
-}
-
-/// The span to blame for a missing option: the whole attribute.
-pub(crate) fn call_site() -> Span {
-    Span::call_site()
 }

@@ -84,7 +84,7 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
 pub(crate) fn args(args: &Args, errors: &mut Errors) {
     if !args.mentions("ttl") && !args.incomplete {
         errors.push(syn::Error::new(
-            crate::args::call_site(),
+            proc_macro2::Span::call_site(),
             "#[cached_route] needs a `ttl`, for example `#[cached_route(ttl = 3600)]`",
         ));
     }
