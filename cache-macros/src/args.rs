@@ -12,7 +12,8 @@ use syn::{
 /// Every option, for "unknown option" messages. `prefix` is accepted as
 /// another name for `namespace`.
 const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`, \
-                       `shared`, `private`, `cache_control`, `honor_client`, `stale`, `stale_if_error`";
+                       `shared`, `private`, `cache_control`, `honor_client`, `stale`, `stale_if_error`, \
+                       `tags`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
@@ -43,9 +44,16 @@ pub(crate) struct Args {
     pub(crate) honor_client: Option<Opt<bool>>,
     pub(crate) stale: Option<Opt<u32>>,
     pub(crate) stale_if_error: Option<Opt<bool>>,
+    /// `tags = ["item:{id}"]`: format strings over the bound parameters.
+    pub(crate) tags: Option<Opt<Vec<LitStr>>>,
+    /// `paths = ["/items/{id}"]` (`#[invalidates]` only).
+    pub(crate) paths: Option<Opt<Vec<LitStr>>>,
     /// Every option written, valid or not, so that a bad `ttl` is not also
     /// reported as a missing one.
-    pub(crate) written: Vec<String>,
+    pub(crate) written: Vec<Ident>,
+    /// Names that are no option at all; reported by the attribute, which
+    /// knows which options it takes.
+    pub(crate) unknown: Vec<Ident>,
     /// The list could not be parsed to the end; "missing option" errors
     /// would be noise next to the parse error.
     pub(crate) incomplete: bool,
@@ -92,9 +100,42 @@ impl Args {
         self.written.iter().any(|w| w == option)
     }
 
+    /// Parses `#[cached_route]`'s arguments; see [`Args::parse_any`].
+    pub(crate) fn parse_all(input: ParseStream<'_>, errors: &mut Errors) -> Self {
+        let args = Self::parse_any(input, errors);
+        for name in args.unknown.iter().chain(args.paths.iter().map(|p| &p.keyword)) {
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("unknown option `{name}`; valid options are {OPTIONS}"),
+            ));
+        }
+        args
+    }
+
+    /// Parses `#[invalidates]`'s arguments: `tags` and `paths` only, and at
+    /// least one of them.
+    pub(crate) fn parse_invalidates(input: ParseStream<'_>, errors: &mut Errors) -> Self {
+        let args = Self::parse_any(input, errors);
+        for name in &args.written {
+            if name != "tags" && name != "paths" {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!("`#[invalidates]` takes `tags` and `paths`, not `{name}`"),
+                ));
+            }
+        }
+        if args.written.is_empty() && !args.incomplete {
+            errors.push(syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "#[invalidates] needs `tags` or `paths`, for example `#[invalidates(tags = [\"item:{id}\"])]`",
+            ));
+        }
+        args
+    }
+
     /// Parses `name = value, …`, collecting every error instead of stopping
     /// at the first.
-    pub(crate) fn parse_all(input: ParseStream<'_>, errors: &mut Errors) -> Self {
+    fn parse_any(input: ParseStream<'_>, errors: &mut Errors) -> Self {
         let mut args = Args::default();
         let pairs =
             match Punctuated::<(Ident, Expr), Token![,]>::parse_terminated_with(input, |input| {
@@ -125,7 +166,7 @@ impl Args {
 
     fn set(&mut self, name: Ident, value: &Expr, errors: &mut Errors) {
         let written = name.to_string();
-        self.written.push(written.clone());
+        self.written.push(name.clone());
         match written.as_str() {
             "ttl" => set_once(
                 &mut self.ttl,
@@ -171,10 +212,14 @@ impl Args {
                 parse_bool(value, "stale_if_error"),
                 errors,
             ),
-            _ => errors.push(syn::Error::new(
-                name.span(),
-                format!("unknown option `{name}`; valid options are {OPTIONS}"),
-            )),
+            "tags" => set_once(&mut self.tags, name, parse_format_list(value, "tags", "tag"), errors),
+            "paths" => set_once(
+                &mut self.paths,
+                name,
+                parse_format_list(value, "paths", "path"),
+                errors,
+            ),
+            _ => self.unknown.push(name),
         }
     }
 }
@@ -319,6 +364,15 @@ fn parse_vary(expr: &Expr) -> syn::Result<Vec<LitStr>> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
             && name != "*"
+    })
+}
+
+/// `tags = ["item:{id}"]`, `paths = ["/items/{id}"]`: non-empty format
+/// strings (their `{name}`s are checked by `format!` against the handler's
+/// bindings).
+fn parse_format_list(expr: &Expr, option: &str, what: &str) -> syn::Result<Vec<LitStr>> {
+    string_list(expr, option, what, |s| {
+        !s.trim().is_empty() && (what != "path" || s.starts_with('/'))
     })
 }
 

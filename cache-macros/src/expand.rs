@@ -29,7 +29,7 @@ pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream
     };
     let handler = Handler { func };
     validate::args(&parsed_args, &mut errors);
-    validate::handler(&handler, &mut errors);
+    validate::handler(&handler, "cached_route", &mut errors);
     match errors.finish() {
         Ok(()) => wrapper(&parsed_args, &handler),
         // Keep the user's function so that rust-analyzer and the other
@@ -219,25 +219,16 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let func = &handler.func;
     let vis = &func.vis;
     let ident = &func.sig.ident;
-    let (outer_attrs, inner_attrs) = split_attrs(&func.attrs);
     let key = key_kind(args, handler);
     let policy = policy(args, ident, &key);
-
-    let mixed = Span::mixed_site();
     let marker = format_ident!("__cached_route_{}", ident);
-    let ctx = Ident::new("__cached_route_ctx", mixed);
-    // Located (and resolved) at the handler's name: rustc reports errors
-    // inside an external macro's expansion at the attribute, so a non-`Send`
-    // body must be checked through a binding that belongs to the user's code.
-    let body = Ident::new("__cached_route_body", ident.span());
-    let arg_names: Vec<Ident> = (0..handler.typed_args().count())
-        .map(|i| format_ident!("__cached_route_arg{}", i, span = mixed))
-        .collect();
-    let arg_types = handler.typed_args().map(|pat| &pat.ty);
+    let names = Names::new(handler);
+    let ctx = &names.ctx;
+    let body = &names.body;
 
     let key_fn = match &key {
         KeyKind::Function(path) => {
-            let parts = Ident::new("__cached_route_parts", mixed);
+            let parts = Ident::new("__cached_route_parts", Span::mixed_site());
             let function = typed_closure(path);
             let call = quote_spanned!(path.span()=> (#function)(#parts));
             // Spanned at the key, so a result that is not `Display` is
@@ -254,88 +245,48 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         _ => TokenStream::new(),
     };
 
-    // For `key = <expression>`, the key is computed from the parameters
-    // (borrowed) before they move into the body's future.
-    let (key_stmt, serve) = match &key {
-        KeyKind::Handler(expr) => {
-            let key_var = Ident::new("__cached_route_key", mixed);
-            let key_string = quote_spanned!(expr.span()=> ::cache_runtime::__private::ToString::to_string(&(#expr)));
-            let bindings = handler.typed_args().zip(&arg_names).map(|(arg, name)| {
-                let pat = by_reference(&arg.pat);
-                quote!(let #pat = &#name;)
-            });
+    // For `key = <expression>` and `tags`, the values are computed from the
+    // parameters (borrowed) before they move into the body's future.
+    let key_string = match &key {
+        KeyKind::Handler(expr) => Some(
+            quote_spanned!(expr.span()=> ::cache_runtime::__private::ToString::to_string(&(#expr))),
+        ),
+        _ => None,
+    };
+    let (prelude, serve) = match (&key_string, &args.tags) {
+        (Some(key_string), None) => {
+            let key_var = Ident::new("__cached_route_key", Span::mixed_site());
+            let value = names.borrowed(handler, key_string);
             (
-                quote! {
-                    let #key_var = {
-                        #[allow(
-                            unused_variables,
-                            clippy::no_effect_underscore_binding,
-                            clippy::pattern_type_mismatch
-                        )]
-                        {
-                            #(#bindings)*
-                            #key_string
-                        }
-                    };
-                },
+                quote!(let #key_var = #value;),
                 quote_spanned!(ident.span()=> ::cache_runtime::__private::serve_with_key(#ctx, #key_var, #body).await),
             )
         }
-        _ => (
+        (_, Some(tags)) => {
+            let extra = Ident::new("__cached_route_extra", Span::mixed_site());
+            let key_value = key_string.as_ref().map_or_else(
+                || quote!(::cache_runtime::__private::Option::None),
+                |k| quote!(::cache_runtime::__private::Option::Some(#k)),
+            );
+            let tags = format_list(&tags.value);
+            let value = names.borrowed(handler, &quote!((#key_value, #tags)));
+            (
+                quote!(let #extra = #value;),
+                quote_spanned!(ident.span()=> ::cache_runtime::__private::serve_with(#ctx, #extra.0, #extra.1, #body).await),
+            )
+        }
+        (None, None) => (
             TokenStream::new(),
             quote_spanned!(ident.span()=> ::cache_runtime::__private::serve(#ctx, #body).await),
         ),
     };
 
-    let mut inner = func.clone();
-    inner.attrs = inner_attrs.into_iter().cloned().collect();
-    // The body is called directly here, where axum would have taken it as a
-    // value; clippy's `unused_async` only fires on the former.
-    inner
-        .attrs
-        .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
-    inner.vis = syn::Visibility::Inherited;
-    let asyncness = &func.sig.asyncness;
-    let fn_token = &func.sig.fn_token;
-    let send_check =
-        quote_spanned!(ident.span()=> ::cache_runtime::__private::assert_send(&#body););
-
-    // The first parameter's type is wrapped so that the context comes with
-    // it; a handler without parameters gets the context as its only one.
-    let (params, take_ctx) = if arg_names.is_empty() {
-        (
-            quote!(#ctx: ::cache_runtime::__private::RequestContext<#marker>),
-            TokenStream::new(),
-        )
-    } else {
-        let first = &arg_names[0];
-        let rest = arg_names
-            .iter()
-            .zip(arg_types)
-            .skip(1)
-            .map(|(n, t)| quote!(#n: #t));
-        let first_ty = &handler.typed_args().next().map(|p| &p.ty);
-        (
-            quote! {
-                #first: ::cache_runtime::__private::WithContext<#marker, #first_ty>,
-                #(#rest),*
-            },
-            quote!(let (#ctx, #first) = ::cache_runtime::__private::WithContext::into_parts(#first);),
-        )
-    };
-    // Spanned at the user's function, so that the item belongs to the user's
-    // code: lints such as `dead_code` report on it as on any handler.
-    let outer = quote_spanned! {ident.span()=>
-        #(#outer_attrs)*
-        #vis #asyncness #fn_token #ident(#params) -> ::cache_runtime::__private::Response {
-            #inner
-            #take_ctx
-            #key_stmt
-            let #body = #ident(#(#arg_names),*);
-            #send_check
-            #serve
-        }
-    };
+    let outer = names.shell(
+        handler,
+        &quote!(::cache_runtime::__private::RequestContext<#marker>),
+        &prelude,
+        &serve,
+    );
 
     // A `cfg` on the handler applies to its marker too, so that handlers
     // defined under opposite `cfg`s do not both define the marker.
@@ -359,6 +310,181 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
 
         #outer
     }
+}
+
+/// `vec![format!("…"), …]`, each spanned at its literal so that an unknown
+/// `{name}` is reported there.
+fn format_list(list: &[syn::LitStr]) -> TokenStream {
+    let items = list
+        .iter()
+        .map(|lit| quote_spanned!(lit.span()=> ::cache_runtime::__private::format!(#lit)));
+    quote!(::cache_runtime::__private::vec![#(#items),*])
+}
+
+/// The identifiers of the generated wrapper.
+struct Names {
+    ctx: Ident,
+    body: Ident,
+    args: Vec<Ident>,
+}
+
+impl Names {
+    fn new(handler: &Handler) -> Self {
+        let mixed = Span::mixed_site();
+        Self {
+            ctx: Ident::new("__cached_route_ctx", mixed),
+            // Located (and resolved) at the handler's name: rustc reports
+            // errors inside an external macro's expansion at the attribute,
+            // so a non-`Send` body must be checked through a binding that
+            // belongs to the user's code.
+            body: Ident::new("__cached_route_body", handler.func.sig.ident.span()),
+            args: (0..handler.typed_args().count())
+                .map(|i| format_ident!("__cached_route_arg{}", i, span = mixed))
+                .collect(),
+        }
+    }
+
+    /// `value`, evaluated with the handler's parameter patterns bound by
+    /// reference to the extracted arguments.
+    fn borrowed(&self, handler: &Handler, value: &TokenStream) -> TokenStream {
+        let bindings = handler.typed_args().zip(&self.args).map(|(arg, name)| {
+            let pat = by_reference(&arg.pat);
+            quote!(let #pat = &#name;)
+        });
+        quote! {
+            {
+                #[allow(
+                    unused_variables,
+                    clippy::no_effect_underscore_binding,
+                    clippy::pattern_type_mismatch
+                )]
+                {
+                    #(#bindings)*
+                    #value
+                }
+            }
+        }
+    }
+
+    /// The function axum calls: the user's parameters, the first one's type
+    /// wrapped so that the context `ctx_ty` comes with it (a handler without
+    /// parameters gets the context as its only one), the user's function
+    /// nested inside, then `prelude` and `finish`, which use `ctx` and
+    /// `body`.
+    fn shell(
+        &self,
+        handler: &Handler,
+        ctx_ty: &TokenStream,
+        prelude: &TokenStream,
+        finish: &TokenStream,
+    ) -> TokenStream {
+        let func = &handler.func;
+        let (vis, ident) = (&func.vis, &func.sig.ident);
+        let (ctx, body, arg_names) = (&self.ctx, &self.body, &self.args);
+        let (outer_attrs, inner_attrs) = split_attrs(&func.attrs);
+        let mut inner = func.clone();
+        inner.attrs = inner_attrs.into_iter().cloned().collect();
+        // The body is called directly here, where axum would have taken it
+        // as a value; clippy's `unused_async` only fires on the former.
+        inner
+            .attrs
+            .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
+        inner.vis = syn::Visibility::Inherited;
+        let asyncness = &func.sig.asyncness;
+        let fn_token = &func.sig.fn_token;
+        let send_check =
+            quote_spanned!(ident.span()=> ::cache_runtime::__private::assert_send(&#body););
+
+        let (params, take_ctx) = if arg_names.is_empty() {
+            (quote!(#ctx: #ctx_ty), TokenStream::new())
+        } else {
+            let first = &arg_names[0];
+            let rest = arg_names
+                .iter()
+                .zip(handler.typed_args().map(|pat| &pat.ty))
+                .skip(1)
+                .map(|(n, t)| quote!(#n: #t));
+            let first_ty = &handler.typed_args().next().map(|p| &p.ty);
+            (
+                quote! {
+                    #first: ::cache_runtime::__private::WithContext<#ctx_ty, #first_ty>,
+                    #(#rest),*
+                },
+                quote!(let (#ctx, #first) = ::cache_runtime::__private::WithContext::into_parts(#first);),
+            )
+        };
+        // Spanned at the user's function, so that the item belongs to the
+        // user's code: lints such as `dead_code` report on it as on any
+        // handler.
+        quote_spanned! {ident.span()=>
+            #(#outer_attrs)*
+            #vis #asyncness #fn_token #ident(#params) -> ::cache_runtime::__private::Response {
+                #inner
+                #take_ctx
+                #prelude
+                let #body = #ident(#(#arg_names),*);
+                #send_check
+                #finish
+            }
+        }
+    }
+}
+
+pub(crate) fn invalidates(args: TokenStream, input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let mut parsed_args = Args::default();
+    let _ = Parser::parse2(
+        |stream: syn::parse::ParseStream<'_>| {
+            parsed_args = Args::parse_invalidates(stream, &mut errors);
+            Ok(())
+        },
+        args,
+    );
+    let Ok(func) = syn::parse2::<ItemFn>(input.clone()) else {
+        let error = syn::Error::new_spanned(
+            first_token(&input),
+            "#[invalidates] applies to `async fn` axum handlers",
+        );
+        return with_error(input, &error);
+    };
+    let handler = Handler { func };
+    validate::handler(&handler, "invalidates", &mut errors);
+    if let Err(error) = errors.finish() {
+        return with_error(handler.func.to_token_stream(), &error);
+    }
+    let names = Names::new(&handler);
+    let (ctx, body) = (&names.ctx, &names.body);
+    let empty = Vec::new();
+    let tags = format_list(parsed_args.tags.as_ref().map_or(&empty, |t| &t.value));
+    let paths = format_list(parsed_args.paths.as_ref().map_or(&empty, |p| &p.value));
+    let targets = Ident::new("__cached_route_targets", Span::mixed_site());
+    let value = names.borrowed(&handler, &quote!((#tags, #paths)));
+    let ident = &handler.func.sig.ident;
+    names.shell(
+        &handler,
+        &quote!(::cache_runtime::__private::Invalidation),
+        &quote!(let #targets = #value;),
+        &quote_spanned!(ident.span()=> ::cache_runtime::__private::invalidate_after(#ctx, #targets.0, #targets.1, #body).await),
+    )
+}
+
+/// `route!(path::to::handler)`: the marker type `#[cached_route]` defined
+/// next to the handler.
+pub(crate) fn route(input: TokenStream) -> TokenStream {
+    let mut path = match syn::parse2::<syn::Path>(input) {
+        Ok(path) => path,
+        Err(e) => {
+            return syn::Error::new(
+                e.span(),
+                "`route!` takes the path of a `#[cached_route]` handler, as in `route!(handlers::get_item)`",
+            )
+            .to_compile_error()
+        }
+    };
+    if let Some(last) = path.segments.last_mut() {
+        last.ident = format_ident!("__cached_route_{}", last.ident, span = last.ident.span());
+    }
+    path.to_token_stream()
 }
 
 /// A key closure with an untyped parameter gets the parameter's type: rustc

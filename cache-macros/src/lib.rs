@@ -1,5 +1,6 @@
-//! The `#[cached_route]` attribute. Use it through `cache-runtime`, which
-//! re-exports it and documents every option.
+//! The `#[cached_route]` and `#[invalidates]` attributes and the `route!`
+//! macro. Use them through `cache-runtime`, which re-exports them and
+//! documents every option.
 
 mod args;
 mod expand;
@@ -13,4 +14,18 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::cached_route(args.into(), input.into()).into()
+}
+
+/// Invalidates cache entries after a handler's successful (2xx) response.
+/// See `cache_runtime::invalidates` for the full documentation.
+#[proc_macro_attribute]
+pub fn invalidates(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::invalidates(args.into(), input.into()).into()
+}
+
+/// Names the route of a `#[cached_route]` handler, for
+/// `RouteCache::invalidate_route`. See `cache_runtime::route`.
+#[proc_macro]
+pub fn route(input: TokenStream) -> TokenStream {
+    expand::route(input.into()).into()
 }

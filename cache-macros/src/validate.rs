@@ -9,35 +9,35 @@ use syn::{FnArg, Type};
 /// macro wraps the first rather than adding one.
 const MAX_USER_ARGS: usize = 16;
 
-pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
+pub(crate) fn handler(handler: &Handler, attr: &str, errors: &mut Errors) {
     let sig = &handler.func.sig;
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new_spanned(
             sig.fn_token,
-            "#[cached_route] handlers must be `async fn`",
+            format!("#[{attr}] handlers must be `async fn`"),
         ));
     }
     if let Some(where_clause) = &sig.generics.where_clause {
         errors.push(syn::Error::new_spanned(
             where_clause,
-            "#[cached_route] handlers cannot have a `where` clause; axum needs one concrete handler type",
+            format!("#[{attr}] handlers cannot have a `where` clause; axum needs one concrete handler type"),
         ));
     }
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
-            "#[cached_route] handlers cannot be generic; axum needs one concrete handler type",
+            format!("#[{attr}] handlers cannot be generic; axum needs one concrete handler type"),
         ));
     }
     for arg in &sig.inputs {
         match arg {
             FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
                 receiver,
-                "#[cached_route] handlers cannot take `self`; write a free `async fn`",
+                format!("#[{attr}] handlers cannot take `self`; write a free `async fn`"),
             )),
             FnArg::Typed(pat) if !pat.attrs.is_empty() => errors.push(syn::Error::new_spanned(
                 &pat.attrs[0],
-                "#[cached_route] does not support attributes on handler parameters",
+                format!("#[{attr}] does not support attributes on handler parameters"),
             )),
             FnArg::Typed(pat) => match &*pat.ty {
                 Type::Reference(reference) => errors.push(syn::Error::new_spanned(
@@ -55,18 +55,18 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
     if let Some(self_token) = find_self_type(&handler.func) {
         errors.push(syn::Error::new(
             self_token,
-            "#[cached_route] handlers must be free functions: `Self` is not available in the handler",
+            format!("#[{attr}] handlers must be free functions: `Self` is not available in the handler"),
         ));
     }
-    for attr in &handler.func.attrs {
-        let path = attr.path();
+    for item_attr in &handler.func.attrs {
+        let path = item_attr.path();
         let is_utoipa_path = path.segments.len() == 2
             && path.segments[0].ident == "utoipa"
             && path.segments[1].ident == "path";
         if is_utoipa_path {
             errors.push(syn::Error::new_spanned(
-                attr,
-                "put `#[utoipa::path]` above `#[cached_route]`, so that it documents the handler as written",
+                item_attr,
+                format!("put `#[utoipa::path]` above `#[{attr}]`, so that it documents the handler as written"),
             ));
         }
     }

@@ -4,8 +4,10 @@ use crate::breaker::{Admission, Breaker};
 use crate::coalesce::Inflight;
 use crate::entry::Entry;
 use crate::fault::FaultLog;
-use crate::key;
-use crate::store::{MemoryStore, RedisStore, Store, StoreError};
+use crate::key::{self, QueryPolicy};
+use crate::policy::CachedRoute;
+use crate::store::{MemoryStore, RedisStore, Scope, Store, StoreError};
+use crate::tier::{Channel, Message, L1};
 use bytes::Bytes;
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -17,6 +19,13 @@ const CIRCUIT_OPEN: &str = "circuit open";
 
 /// The environment variable [`RouteCache::from_env`] reads.
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
+
+/// The environment variable naming Redis Cluster seed nodes for
+/// [`RouteCache::from_env`]: URLs separated by commas.
+pub const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
+
+/// Index members removed per round trip when invalidating a tag or path.
+const INDEX_BATCH: usize = 500;
 
 /// The shared cache handle: created once at start-up, cheap to clone (one
 /// `Arc`), and installed on the router with [`RouteCache::layer`].
@@ -42,6 +51,10 @@ struct Inner {
     corrupt: FaultLog,
     breaker: Breaker,
     inflight: Inflight,
+    /// The in-process first tier, with Redis and `l1_capacity` set.
+    l1: Option<Arc<L1>>,
+    /// This cache's id on the invalidation channel.
+    origin: u64,
 }
 
 impl fmt::Debug for RouteCache {
@@ -72,6 +85,10 @@ pub struct CacheConfig {
     lease_ttl: Duration,
     stale: Duration,
     stale_if_error: bool,
+    l1_capacity: u64,
+    l1_max_ttl: Option<Duration>,
+    l1_heartbeat: Duration,
+    invalidate_timeout: Duration,
 }
 
 impl Default for CacheConfig {
@@ -92,6 +109,10 @@ impl Default for CacheConfig {
             lease_ttl: Duration::from_secs(10),
             stale: Duration::ZERO,
             stale_if_error: true,
+            l1_capacity: 0,
+            l1_max_ttl: None,
+            l1_heartbeat: Duration::from_secs(1),
+            invalidate_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -157,6 +178,24 @@ impl CacheConfig {
     pub fn stale_if_error(&self) -> bool {
         self.stale_if_error
     }
+
+    /// Capacity of the in-process first tier in front of Redis, in bytes
+    /// (default 0: no first tier).
+    pub fn l1_capacity(&self) -> u64 {
+        self.l1_capacity
+    }
+
+    /// Interval of the invalidation channel's heartbeat (default 1 s); an L1
+    /// whose channel is silent for three of them is flushed and turned off.
+    pub fn l1_heartbeat(&self) -> Duration {
+        self.l1_heartbeat
+    }
+
+    /// Bound on one invalidation call, which may scan the key space
+    /// (default 10 s).
+    pub fn invalidate_timeout(&self) -> Duration {
+        self.invalidate_timeout
+    }
 }
 
 /// An error creating a cache.
@@ -192,7 +231,13 @@ impl std::error::Error for CacheError {
 #[must_use]
 pub struct RouteCacheBuilder {
     config: CacheConfig,
-    redis_url: Option<String>,
+    redis: Option<RedisTarget>,
+}
+
+#[derive(Debug, Clone)]
+enum RedisTarget {
+    Standalone(String),
+    Cluster(Vec<String>),
 }
 
 impl RouteCacheBuilder {
@@ -301,7 +346,54 @@ impl RouteCacheBuilder {
 
     /// Uses Redis at `url` instead of the in-process store.
     pub fn redis(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
+        self.redis = Some(RedisTarget::Standalone(url.into()));
+        self
+    }
+
+    /// Uses the Redis Cluster reachable through `seeds` (node URLs; the rest
+    /// of the cluster is discovered) instead of the in-process store. The
+    /// cache behaves as with standalone Redis; bulk invalidations scan every
+    /// master.
+    pub fn redis_cluster<I, S>(mut self, seeds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redis = Some(RedisTarget::Cluster(
+            seeds.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// Adds an in-process first tier (L1) of `capacity_bytes` in front of
+    /// Redis: hits are answered from process memory, and every instance's L1
+    /// drops an entry as soon as any instance overwrites or invalidates it
+    /// (Redis pub/sub). Ignored without Redis. See the crate docs for the
+    /// staleness bound.
+    pub fn l1_capacity(mut self, capacity_bytes: u64) -> Self {
+        self.config.l1_capacity = capacity_bytes;
+        self
+    }
+
+    /// Caps how long an entry stays in the L1 (by default it stays as long
+    /// as the Redis entry).
+    pub fn l1_max_ttl(mut self, ttl: Duration) -> Self {
+        self.config.l1_max_ttl = Some(ttl);
+        self
+    }
+
+    /// Interval of the L1 invalidation channel's heartbeat (default 1 s). A
+    /// channel silent for three intervals counts as lost: the L1 is flushed
+    /// and off until a new subscription is in place.
+    pub fn l1_heartbeat(mut self, interval: Duration) -> Self {
+        self.config.l1_heartbeat = interval;
+        self
+    }
+
+    /// Bounds one invalidation call (default 10 s): bulk invalidations scan
+    /// the key space.
+    pub fn invalidate_timeout(mut self, timeout: Duration) -> Self {
+        self.config.invalidate_timeout = timeout;
         self
     }
 
@@ -318,15 +410,34 @@ impl RouteCacheBuilder {
                 "prefix {prefix:?} must be non-empty, without braces or control characters"
             )));
         }
-        let store = match &self.redis_url {
-            Some(url) => {
-                let redis = RedisStore::open(url, self.config.connect_timeout)
-                    .map_err(CacheError::Backend)?;
-                Store::Redis(redis)
+        if self.config.l1_heartbeat.is_zero() {
+            return Err(CacheError::Config("l1_heartbeat must be positive".to_owned()));
+        }
+        let connect = self.config.connect_timeout;
+        let store = match &self.redis {
+            Some(RedisTarget::Standalone(url)) => {
+                Store::Redis(RedisStore::open(url, connect).map_err(CacheError::Backend)?)
             }
+            Some(RedisTarget::Cluster(seeds)) => Store::Redis(
+                RedisStore::open_cluster(seeds, connect).map_err(CacheError::Backend)?,
+            ),
             None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
         };
         let cache = RouteCache::from_parts(store, self.config);
+        if let (Store::Redis(redis), Some(l1)) = (&cache.inner.store, &cache.inner.l1) {
+            let config = &cache.inner.config;
+            crate::tier::spawn_subscriber(
+                l1,
+                redis.clone(),
+                Channel {
+                    name: cache.channel(),
+                    origin: cache.inner.origin,
+                    heartbeat: config.l1_heartbeat,
+                    connect_timeout: config.connect_timeout,
+                    publish_timeout: config.timeout,
+                },
+            );
+        }
         if matches!(cache.inner.store, Store::Redis(_)) {
             // Warm the connection so the first request does not pay for it.
             match cache.call(cache.inner.store.get("\u{0}rc-ping")).await {
@@ -376,16 +487,25 @@ fn lease_key(key: &str) -> String {
     format!("{key}#lease{{{key}}}")
 }
 
-/// 128 random bits (from the standard library's randomly keyed hasher).
-fn lease_token() -> String {
+/// 64 random bits (from the standard library's randomly keyed hasher).
+fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    let mut token = String::with_capacity(32);
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(crate::fault::now_ms());
-        token.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    token
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(crate::fault::now_ms());
+    hasher.finish()
+}
+
+/// 128 random bits.
+fn lease_token() -> String {
+    format!("{:016x}{:016x}", random_u64(), random_u64())
+}
+
+/// How long the backend keeps `entry`: its TTL and stale window from when
+/// it was stored.
+fn remaining_life(entry: &Entry) -> Duration {
+    let secs = u64::from(entry.ttl_secs) + u64::from(entry.stale_secs);
+    let end = entry.stored_at_ms.saturating_add(secs.saturating_mul(1000));
+    Duration::from_millis(end.saturating_sub(crate::fault::now_ms()))
 }
 
 /// The outcome of a cache lookup.
@@ -429,24 +549,39 @@ impl RouteCache {
         Self::redis(url.as_deref().map_or(DEFAULT_REDIS_URL, str::trim)).await
     }
 
-    /// Redis at `$REDIS_URL` when that variable is set and not empty, the
-    /// in-process store otherwise. An invalid URL is logged and falls back
-    /// to the in-process store, so start-up never fails on the cache.
+    /// A Redis Cluster-backed cache with the default configuration; see
+    /// [`RouteCacheBuilder::redis_cluster`].
+    pub async fn redis_cluster<I, S>(seeds: I) -> Result<Self, CacheError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::builder().redis_cluster(seeds).build().await
+    }
+
+    /// Redis Cluster at `$REDIS_CLUSTER_URLS` (comma-separated seed URLs)
+    /// when that is set, else Redis at `$REDIS_URL` when that is set, else
+    /// the in-process store. An invalid URL is logged and falls back to the
+    /// in-process store, so start-up never fails on the cache.
     pub async fn from_env() -> Self {
-        match std::env::var(REDIS_URL_ENV) {
-            Ok(url) if !url.trim().is_empty() => match Self::redis(url.trim()).await {
-                Ok(cache) => cache,
-                Err(e) => {
-                    tracing::error!(error = %e, "route cache: {REDIS_URL_ENV} is invalid; using the in-process store");
-                    Self::embedded()
-                }
-            },
-            _ => Self::embedded(),
-        }
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let built = if let Some(urls) = var(REDIS_CLUSTER_URLS_ENV) {
+            Self::redis_cluster(urls.split(',').map(str::trim).filter(|u| !u.is_empty())).await
+        } else if let Some(url) = var(REDIS_URL_ENV) {
+            Self::redis(url.trim()).await
+        } else {
+            return Self::embedded();
+        };
+        built.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "route cache: the Redis configuration is invalid; using the in-process store");
+            Self::embedded()
+        })
     }
 
     fn from_parts(store: Store, config: CacheConfig) -> Self {
         let interval = config.log_interval;
+        let l1 = (matches!(store, Store::Redis(_)) && config.l1_capacity > 0)
+            .then(|| Arc::new(L1::new(config.l1_capacity, config.l1_max_ttl)));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -455,8 +590,20 @@ impl RouteCache {
                 faults: FaultLog::new(interval),
                 corrupt: FaultLog::new(interval),
                 inflight: Inflight::default(),
+                l1,
+                origin: random_u64(),
             }),
         }
+    }
+
+    /// The invalidation channel: `<prefix>:#l1`.
+    fn channel(&self) -> String {
+        format!("{}:#l1", self.inner.config.prefix)
+    }
+
+    /// Whether the L1 is configured and its invalidation channel is up.
+    pub fn l1_is_live(&self) -> bool {
+        self.inner.l1.as_ref().is_some_and(|l1| l1.is_live())
     }
 
     /// `"redis"` or `"embedded"`.
@@ -491,18 +638,194 @@ impl RouteCache {
         self.call(self.inner.store.get(key)).await
     }
 
-    /// Stores a raw value under `key` (bounded by the timeout).
+    /// Stores a raw value under `key` (bounded by the timeout); every
+    /// instance's L1 drops what it had under `key`.
     pub async fn raw_set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        self.call(self.inner.store.set(key, value, ttl)).await
+        self.call(self.inner.store.set(key, value, ttl)).await?;
+        self.forget_keys(&[key]).await;
+        Ok(())
     }
 
-    /// Removes the entry under `key` (bounded by the timeout).
+    /// Removes the entry under `key` (bounded by the timeout), from every
+    /// instance's L1 too.
     pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
-        self.call(self.inner.store.delete(key)).await
+        self.call(self.inner.store.delete(key)).await?;
+        self.forget_keys(&[key]).await;
+        Ok(())
+    }
+
+    /// Invalidates every entry stored for a `GET` of `path_and_query` (for
+    /// example `/items/42` or `/search?page=2&q=x`): on every route that
+    /// stored one, with every `vary` value, on every instance's L1. The
+    /// query is normalised as in keys; a route keying on some query
+    /// parameters only is invalidated through the query it keys on. Costs
+    /// one round trip per 500 entries, whatever the size of the cache.
+    /// Returns how many entries were removed.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: cache_runtime::RouteCache) -> Result<(), cache_runtime::store::StoreError> {
+    /// cache.invalidate("/items/42").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// When the backend fails; entries not reached yet stay until their
+    /// TTL.
+    pub async fn invalidate(&self, path_and_query: &str) -> Result<usize, StoreError> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let index = key::path_index(
+            &self.inner.config.prefix,
+            path.as_bytes(),
+            query.map(str::as_bytes),
+            QueryPolicy::All,
+        );
+        self.invalidate_index(&index).await
+    }
+
+    /// Invalidates every entry carrying `tag` (the route option
+    /// `tags = ["item:{id}"]`), on every instance's L1 too. Proportional to
+    /// the number of entries with the tag. Returns how many were removed.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<usize, StoreError> {
+        let index = key::tag_index(&self.inner.config.prefix, tag);
+        self.invalidate_index(&index).await
+    }
+
+    /// Invalidates every entry of the route `R`, named with
+    /// [`route!`](crate::route): `cache.invalidate_route::<route!(get_item)>()`.
+    /// Scans the key space (`SCAN` + `UNLINK`, on every master of a
+    /// cluster). Returns how many keys were removed.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn invalidate_route<R: CachedRoute>(&self) -> Result<usize, StoreError> {
+        let policy = R::POLICY;
+        let scope = key::KeyBuilder::new(
+            &self.inner.config.prefix,
+            policy.namespace(),
+            policy.route_id(),
+            "GET",
+        );
+        self.invalidate_scope(Scope {
+            prefix: scope.scope().to_owned(),
+            namespace: false,
+        })
+        .await
+    }
+
+    /// Invalidates every entry of the routes declared with
+    /// `namespace = "<namespace>"`. Scans like
+    /// [`invalidate_route`](Self::invalidate_route).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn invalidate_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
+        self.invalidate_scope(Scope {
+            prefix: format!("{}:{namespace}:", self.inner.config.prefix),
+            namespace: true,
+        })
+        .await
+    }
+
+    /// Invalidates everything under this cache's prefix (entries, indexes
+    /// and leases). Scans like [`invalidate_route`](Self::invalidate_route).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    pub async fn invalidate_all(&self) -> Result<usize, StoreError> {
+        self.invalidate_scope(Scope {
+            prefix: format!("{}:", self.inner.config.prefix),
+            namespace: false,
+        })
+        .await
+    }
+
+    async fn invalidate_index(&self, index: &str) -> Result<usize, StoreError> {
+        let store = &self.inner.store;
+        let mut removed = 0;
+        let result = self
+            .call_within(self.inner.config.invalidate_timeout, async {
+                loop {
+                    // Popped, so an entry stored again meanwhile is indexed
+                    // again rather than lost from the index.
+                    let keys = store.index_pop(index, INDEX_BATCH).await?;
+                    if keys.is_empty() {
+                        return Ok(());
+                    }
+                    store.delete_many(&keys).await?;
+                    removed += keys.len();
+                    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                    self.forget_keys(&refs).await;
+                    if keys.len() < INDEX_BATCH {
+                        return Ok(());
+                    }
+                }
+            })
+            .await;
+        if let Err(e) = &result {
+            self.fault("invalidate", index, e);
+        }
+        result.map(|()| removed)
+    }
+
+    async fn invalidate_scope(&self, scope: Scope) -> Result<usize, StoreError> {
+        let result = self
+            .call_within(
+                self.inner.config.invalidate_timeout,
+                self.inner.store.delete_scope(&scope),
+            )
+            .await;
+        // Also after a partial failure: some keys may be gone.
+        if let Some(l1) = &self.inner.l1 {
+            l1.drop_scope(&scope);
+        }
+        self.publish(&Message::Scope(scope.clone())).await;
+        if let Err(e) = &result {
+            self.fault("invalidate", &scope.prefix, e);
+        }
+        result
+    }
+
+    /// Drops `keys` from this instance's L1 and tells the other instances.
+    async fn forget_keys(&self, keys: &[&str]) {
+        if let Some(l1) = &self.inner.l1 {
+            l1.drop_keys(keys.iter().copied());
+        }
+        if !keys.is_empty() {
+            self.publish(&Message::Keys(&keys.join("\n"))).await;
+        }
+    }
+
+    /// Publishes on the invalidation channel (Redis only); a failure is
+    /// logged.
+    async fn publish(&self, message: &Message<'_>) {
+        if !self.inner.store.is_shared() {
+            return;
+        }
+        let text = message.encode(self.inner.origin);
+        if let Err(e) = self
+            .call(self.inner.store.publish(&self.channel(), &text))
+            .await
+        {
+            self.fault("publish", "", &e);
+        }
     }
 
     async fn call<T>(
         &self,
+        fut: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.call_within(self.inner.config.timeout, fut).await
+    }
+
+    async fn call_within<T>(
+        &self,
+        timeout: Duration,
         fut: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         if !self.inner.store.is_shared() {
@@ -532,11 +855,11 @@ impl RouteCache {
             admission,
             recorded: false,
         };
-        let result = match tokio::time::timeout(self.inner.config.timeout, fut).await {
+        let result = match tokio::time::timeout(timeout, fut).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::unavailable(format!(
                 "timed out after {} ms",
-                self.inner.config.timeout.as_millis()
+                timeout.as_millis()
             ))),
         };
         match &result {
@@ -564,12 +887,25 @@ impl RouteCache {
         }
     }
 
-    /// One backend round trip: the entry under `key`, a miss, or a logged
-    /// fault. An undecodable value is a miss.
+    /// The entry under `key` from the L1, else one backend round trip: the
+    /// entry, a miss, or a logged fault. An undecodable value is a miss.
     pub(crate) async fn lookup(&self, key: &str) -> Lookup {
+        let l1 = self.inner.l1.as_deref();
+        if let Some(entry) = l1
+            .and_then(|l1| l1.get(key))
+            .and_then(|value| Entry::decode(value).ok())
+        {
+            return Lookup::Hit(entry);
+        }
+        let seen = l1.map(L1::epoch);
         match self.call(self.inner.store.get(key)).await {
-            Ok(Some(value)) => match Entry::decode(value) {
-                Ok(entry) => Lookup::Hit(entry),
+            Ok(Some(value)) => match Entry::decode(value.clone()) {
+                Ok(entry) => {
+                    if let (Some(l1), Some(seen)) = (l1, seen) {
+                        l1.fill(key, value, remaining_life(&entry), seen);
+                    }
+                    Lookup::Hit(entry)
+                }
                 Err(e) => {
                     if let Some(suppressed) = self.inner.corrupt.admit() {
                         tracing::warn!(key, error = %e, suppressed, "route cache: undecodable entry treated as a miss");
@@ -661,17 +997,45 @@ impl RouteCache {
         }
     }
 
-    /// Stores an encoded entry; a failure is logged and reported as
-    /// `false`, never returned as an error.
-    pub(crate) async fn save(&self, key: &str, value: Bytes, ttl: Duration) -> bool {
-        match self.call(self.inner.store.set(key, value, ttl)).await {
-            Ok(()) => true,
-            Err(e) => {
-                self.fault("set", key, &e);
-                false
-            }
+    /// Stores an encoded entry and lists it in `indexes` (its path and tag
+    /// sets), then tells other instances' L1s. A failure is logged and
+    /// reported as `false`, never returned as an error; an entry that could
+    /// not be indexed is removed again, so no invalidation can miss it.
+    pub(crate) async fn save(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        indexes: &[String],
+    ) -> bool {
+        use futures_util::future::{join, join_all};
+        let store = &self.inner.store;
+        let (set, added) = join(
+            self.call(store.set(key, value.clone(), ttl)),
+            join_all(
+                indexes
+                    .iter()
+                    .map(|index| self.call(store.index_add(index, key, ttl))),
+            ),
+        )
+        .await;
+        if let Err(e) = set {
+            self.fault("set", key, &e);
+            return false;
         }
+        if let Some(e) = added.into_iter().find_map(Result::err) {
+            self.fault("index", key, &e);
+            let _ = self.call(store.delete(key)).await;
+            return false;
+        }
+        // Another instance's L1 may hold the value this one replaces.
+        self.publish(&Message::Keys(key)).await;
+        if let Some(l1) = &self.inner.l1 {
+            l1.put(key, value, ttl);
+        }
+        true
     }
+
 }
 
 #[cfg(test)]

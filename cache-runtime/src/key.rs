@@ -102,19 +102,7 @@ impl KeyBuilder {
 
     /// Writes the canonical path and the query parameters `policy` keeps.
     pub fn path_and_query(&mut self, path: &[u8], query: Option<&[u8]>, policy: QueryPolicy) {
-        if path.first() != Some(&b'/') {
-            // Keep the "request part starts with `/` or `%`" invariant even
-            // for odd request targets; `/` itself is never encoded below.
-            self.buf.push_str("%00");
-        }
-        push_canonical(&mut self.buf, path);
-        match (query, policy) {
-            (None, _) | (_, QueryPolicy::Ignore) => {}
-            (Some(query), QueryPolicy::All) => push_query(&mut self.buf, query, None),
-            (Some(query), QueryPolicy::Allow(names)) => {
-                push_query(&mut self.buf, query, Some(names))
-            }
-        }
+        push_path_and_query(&mut self.buf, path, query, policy);
     }
 
     /// Writes a route-defined key value (the `key = …` option) in place of
@@ -193,6 +181,60 @@ pub fn request_key(
     let mut key = KeyBuilder::new(prefix, None, route_id, method);
     key.path_and_query(path, query, QueryPolicy::All);
     key.finish()
+}
+
+fn push_path_and_query(out: &mut String, path: &[u8], query: Option<&[u8]>, policy: QueryPolicy) {
+    if path.first() != Some(&b'/') {
+        // Keep the "request part starts with `/` or `%`" invariant even
+        // for odd request targets; `/` itself is never encoded below.
+        out.push_str("%00");
+    }
+    push_canonical(out, path);
+    match (query, policy) {
+        (None, _) | (_, QueryPolicy::Ignore) => {}
+        (Some(query), QueryPolicy::All) => push_query(out, query, None),
+        (Some(query), QueryPolicy::Allow(names)) => push_query(out, query, Some(names)),
+    }
+}
+
+/// The key of the set listing every entry stored for a request to
+/// `path`/`query` (as `policy` keys it), whatever its route, namespace or
+/// `vary` values: `<prefix>:#path:<canonical path and query>`.
+pub(crate) fn path_index(
+    prefix: &str,
+    path: &[u8],
+    query: Option<&[u8]>,
+    policy: QueryPolicy,
+) -> String {
+    let mut key = String::with_capacity(prefix.len() + 8 + path.len());
+    key.push_str(prefix);
+    key.push_str(":#path:");
+    push_path_and_query(&mut key, path, query, policy);
+    bounded_index(key, prefix)
+}
+
+/// The key of the set listing every entry carrying `tag`:
+/// `<prefix>:#tag:<canonical tag>`.
+pub(crate) fn tag_index(prefix: &str, tag: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + 6 + tag.len());
+    key.push_str(prefix);
+    key.push_str(":#tag:");
+    push_canonical(&mut key, tag.as_bytes());
+    bounded_index(key, prefix)
+}
+
+/// Index keys past [`MAX_KEY_LEN`] are hashed, like entry keys.
+fn bounded_index(mut key: String, prefix: &str) -> String {
+    if key.len() > MAX_KEY_LEN {
+        let digest = Sha256::digest(key.as_bytes());
+        let kind_end = key[prefix.len() + 2..]
+            .find(':')
+            .map_or(key.len(), |i| prefix.len() + 3 + i);
+        key.truncate(kind_end);
+        key.push_str("sha256:");
+        push_hex(&mut key, &digest);
+    }
+    key
 }
 
 fn push_query(key: &mut String, query: &[u8], allow: Option<&[&str]>) {
@@ -438,6 +480,22 @@ mod tests {
         let absent = build(|k| k.vary("x", None));
         let empty = build(|k| k.vary("x", Some(b"")));
         assert_ne!(absent, empty);
+    }
+
+    #[test]
+    fn index_keys_are_canonical_and_bounded() {
+        assert_eq!(
+            path_index("rc", b"/items/%34%32", Some(b"b=1&a=2"), QueryPolicy::All),
+            "rc:#path:/items/42?a=2&b=1"
+        );
+        assert_eq!(
+            path_index("rc", b"/s", Some(b"q=x&page=2"), QueryPolicy::Allow(&["page"])),
+            "rc:#path:/s?page=2"
+        );
+        assert_eq!(tag_index("rc", "item:42 x"), "rc:#tag:item%3A42%20x");
+        let long = tag_index("rc", &"x".repeat(1000));
+        assert!(long.starts_with("rc:#tag:sha256:"), "{long}");
+        assert_eq!(long.len(), "rc:#tag:sha256:".len() + 64);
     }
 
     #[test]

@@ -57,11 +57,13 @@ pub mod key;
 mod policy;
 pub mod semantics;
 pub mod store;
+mod tier;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::X_CACHE;
 pub use crate::cache::{
-    CacheConfig, CacheError, RouteCache, RouteCacheBuilder, DEFAULT_REDIS_URL, REDIS_URL_ENV,
+    CacheConfig, CacheError, RouteCache, RouteCacheBuilder, DEFAULT_REDIS_URL,
+    REDIS_CLUSTER_URLS_ENV, REDIS_URL_ENV,
 };
 pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 /// Caches an async axum handler's successful responses.
@@ -260,12 +262,67 @@ pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;
 
+/// Invalidates cache entries after the handler returns a successful (2xx)
+/// response: `tags` (as declared with `#[cached_route(tags = …)]`) and
+/// `paths` (request paths, as [`RouteCache::invalidate`] takes them). Both
+/// are format strings over the handler's bound parameters, like
+/// `cached_route`'s `key`. The invalidation finishes before the response is
+/// sent, so a client that reads after its write sees the new data, on every
+/// instance (their L1s included). A failed invalidation is logged; the
+/// response is unchanged.
+///
+/// ```
+/// use axum::{extract::Path, routing::{get, put}, Json, Router};
+/// use cache_runtime::{cached_route, invalidates, RouteCache};
+///
+/// #[cached_route(ttl = 3600, tags = ["item:{id}", "items"])]
+/// async fn get_item(Path(id): Path<u64>) -> Json<u64> {
+///     Json(id)
+/// }
+///
+/// #[invalidates(tags = ["item:{id}"], paths = ["/items"])]
+/// async fn update_item(Path(id): Path<u64>, Json(value): Json<u64>) -> Json<u64> {
+///     Json(value) // … after writing it to the database
+/// }
+///
+/// let cache = RouteCache::embedded();
+/// let app: Router = Router::new()
+///     .route("/items/{id}", get(get_item).put(update_item))
+///     .layer(cache.layer());
+/// ```
+///
+/// Misuse is a compile error at the offending token: an option other than
+/// `tags`/`paths`, neither of them, or a `{name}` the handler does not bind.
+#[cfg(feature = "axum")]
+pub use cache_macros::invalidates;
+
+/// Names the route of a `#[cached_route]` handler, for
+/// [`RouteCache::invalidate_route`]: `route!(get_item)` or
+/// `route!(handlers::get_item)`. A path that names no cached handler is a
+/// compile error.
+///
+/// ```
+/// use cache_runtime::{cached_route, route, RouteCache};
+///
+/// #[cached_route(ttl = 60)]
+/// async fn list_items() -> &'static str { "[]" }
+///
+/// # async fn demo(cache: RouteCache) {
+/// let removed = cache.invalidate_route::<route!(list_items)>().await;
+/// # }
+/// ```
+#[cfg(feature = "axum")]
+pub use cache_macros::route;
+
 /// Items used by the code `#[cached_route]` generates. Not a stable API:
 /// anything here may change in any release.
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "axum")]
-    pub use crate::axum::{serve, serve_with_key, RequestContext, WithContext};
+    pub use crate::axum::{
+        invalidate_after, serve, serve_with, serve_with_key, FromCacheParts, Invalidation,
+        RequestContext, WithContext,
+    };
     pub use crate::key::QueryPolicy;
     pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
     #[cfg(feature = "axum")]
@@ -273,6 +330,7 @@ pub mod __private {
     pub use ::http::request::Parts;
     pub use ::std::option::Option;
     pub use ::std::string::{String, ToString};
+    pub use ::std::{format, vec};
 
     /// Compile-time check that a handler's future is `Send`; the macro
     /// spans the call at the user's code so the error lands there.

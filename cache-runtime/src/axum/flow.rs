@@ -6,6 +6,7 @@ use crate::cache::{Lease, Lookup, RouteCache};
 use crate::coalesce::Join;
 use crate::entry::{is_storable_header, Entry, Freshness};
 use crate::fault::now_ms;
+use crate::key;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
 use crate::semantics::{
     cache_status, etag_for, header_value, if_none_match, push_decimal, CacheControl, Outcome,
@@ -39,7 +40,7 @@ where
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    run::<R, F>(ctx.into_state(), None, handler).await
+    run::<R, F>(ctx.into_state(), None, Vec::new(), handler).await
 }
 
 /// [`serve`] for routes whose key is an expression over the handler's
@@ -50,7 +51,24 @@ where
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    run::<R, F>(ctx.into_state(), Some(key), handler).await
+    run::<R, F>(ctx.into_state(), Some(key), Vec::new(), handler).await
+}
+
+/// [`serve`] for routes with `tags` (and possibly a `key` expression):
+/// the entry is listed under each tag, for
+/// [`RouteCache::invalidate_tag`].
+pub async fn serve_with<R, F>(
+    ctx: RequestContext<R>,
+    key: Option<String>,
+    tags: Vec<String>,
+    handler: F,
+) -> Response
+where
+    R: CachedRoute,
+    F: Future + Send + 'static,
+    F::Output: IntoResponse,
+{
+    run::<R, F>(ctx.into_state(), key, tags, handler).await
 }
 
 /// How a stored entry is served.
@@ -63,7 +81,12 @@ enum Served {
     Collapsed,
 }
 
-async fn run<R, F>(state: Context, custom_key: Option<String>, handler: F) -> Response
+async fn run<R, F>(
+    state: Context,
+    custom_key: Option<String>,
+    tags: Vec<String>,
+    handler: F,
+) -> Response
 where
     R: CachedRoute,
     F: Future + Send + 'static,
@@ -91,6 +114,7 @@ where
     let Keyed {
         cache,
         mut key,
+        uri,
         head,
         if_none_match: conditional,
         client,
@@ -102,6 +126,8 @@ where
         cache,
         policy,
         key: key.finish(),
+        uri,
+        tags,
     };
     let conditional = conditional.as_ref();
 
@@ -160,10 +186,14 @@ where
 }
 
 /// One request's route, cache and key.
+#[derive(Clone)]
 struct Route {
     cache: RouteCache,
     policy: RoutePolicy,
     key: String,
+    /// The request target and the route's tags, to index a stored entry by.
+    uri: http::Uri,
+    tags: Vec<String>,
 }
 
 impl Route {
@@ -226,11 +256,7 @@ impl Route {
         let Some(leader) = self.cache.inflight().try_lead(&self.key) else {
             return; // already being refreshed here
         };
-        let route = Route {
-            cache: self.cache.clone(),
-            policy: self.policy,
-            key: self.key.clone(),
-        };
+        let route = self.clone();
         // Bounded: a hung handler must not hold the key's refresh forever.
         let limit = route.cache.config().lease_ttl();
         tokio::spawn(tokio::time::timeout(limit, async move {
@@ -262,6 +288,21 @@ impl Route {
             drop(lease);
             leader.publish(stored.encoded);
         }));
+    }
+
+    /// The index sets a stored entry is listed in: its request path (for
+    /// [`RouteCache::invalidate`]) and its tags.
+    fn indexes(&self) -> Vec<String> {
+        let prefix = self.cache.config().prefix();
+        let path = key::path_index(
+            prefix,
+            self.uri.path().as_bytes(),
+            self.uri.query().map(str::as_bytes),
+            self.policy.query(),
+        );
+        std::iter::once(path)
+            .chain(self.tags.iter().map(|tag| key::tag_index(prefix, tag)))
+            .collect()
     }
 
     fn stale_if_error(&self) -> bool {
@@ -547,7 +588,10 @@ async fn store_if_cacheable(route: &Route, response: Response) -> Stored {
     // The store keeps the entry through its stale window; freshness is
     // decided from the stored-at time inside it.
     let expiry = Duration::from_secs(ttl + u64::from(stale));
-    if !cache.save(&route.key, encoded.clone(), expiry).await {
+    if !cache
+        .save(&route.key, encoded.clone(), expiry, &route.indexes())
+        .await
+    {
         return Stored::refused(
             Response::from_parts(parts, Body::from(bytes)),
             "store-failed",

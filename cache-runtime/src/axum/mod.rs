@@ -4,13 +4,14 @@
 mod body;
 mod flow;
 
-pub use self::flow::{serve, serve_with_key, X_CACHE};
+pub use self::flow::{serve, serve_with, serve_with_key, X_CACHE};
 
 use crate::cache::RouteCache;
 use crate::key::KeyBuilder;
 use crate::policy::{AuthPolicy, CachedRoute, KeySource};
 use crate::semantics::{cache_status, CacheControl, Outcome};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::response::{IntoResponse, Response};
 use http::{header, request::Parts, HeaderValue, Method};
 use std::{convert::Infallible, fmt, marker::PhantomData};
 
@@ -58,6 +59,8 @@ pub(crate) enum Context {
 pub(crate) struct Keyed {
     pub(crate) cache: RouteCache,
     pub(crate) key: KeyBuilder,
+    /// The request target, for the entry's path index.
+    pub(crate) uri: http::Uri,
     /// A `HEAD` is answered from the `GET` entry but never stores one: its
     /// handler may have produced an empty body.
     pub(crate) head: bool,
@@ -89,16 +92,25 @@ impl<R> fmt::Debug for RequestContext<R> {
     }
 }
 
-impl<R: CachedRoute> RequestContext<R> {
-    fn from_parts(parts: &Parts) -> Self {
+impl<R> RequestContext<R> {
+    pub(crate) fn into_state(self) -> Context {
+        self.state
+    }
+}
+
+/// What the generated code extracts ahead of the user's first extractor;
+/// computed from the request parts, never failing.
+pub trait FromCacheParts: Sized + Send {
+    /// Computes the context for this request.
+    fn from_cache_parts(parts: &Parts) -> Self;
+}
+
+impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
+    fn from_cache_parts(parts: &Parts) -> Self {
         Self {
             state: context::<R>(parts),
             route: PhantomData,
         }
-    }
-
-    pub(crate) fn into_state(self) -> Context {
-        self.state
     }
 }
 
@@ -106,8 +118,66 @@ impl<R: CachedRoute, S: Send + Sync> FromRequestParts<S> for RequestContext<R> {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_parts(parts))
+        Ok(Self::from_cache_parts(parts))
     }
+}
+
+/// The cache handle for an `#[invalidates]` handler: the router's
+/// [`RouteCache`], if the layer is installed.
+#[derive(Debug)]
+pub struct Invalidation {
+    cache: Option<RouteCache>,
+}
+
+impl FromCacheParts for Invalidation {
+    fn from_cache_parts(parts: &Parts) -> Self {
+        Self {
+            cache: parts.extensions.get::<RouteCache>().cloned(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Invalidation {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_cache_parts(parts))
+    }
+}
+
+/// Runs an `#[invalidates]` handler's body; after a 2xx response,
+/// invalidates `tags` and `paths` (awaited, so that a client reading after
+/// the response sees the new data) and returns the response. A failed
+/// invalidation is logged and does not change the response.
+pub async fn invalidate_after<F>(
+    ctx: Invalidation,
+    tags: Vec<String>,
+    paths: Vec<String>,
+    body: F,
+) -> Response
+where
+    F: std::future::Future,
+    F::Output: IntoResponse,
+{
+    let response = body.await.into_response();
+    if !response.status().is_success() {
+        return response;
+    }
+    let Some(cache) = ctx.cache else {
+        tracing::error!(
+            "route cache: #[invalidates] handler on a router without the RouteCache layer; nothing invalidated"
+        );
+        return response;
+    };
+    let tags = tags.iter().map(|tag| cache.invalidate_tag(tag));
+    let paths = paths.iter().map(|path| cache.invalidate(path));
+    // Failures are logged by the cache.
+    let _ = futures_util::future::join(
+        futures_util::future::join_all(tags),
+        futures_util::future::join_all(paths),
+    )
+    .await;
+    response
 }
 
 fn context<R: CachedRoute>(parts: &Parts) -> Context {
@@ -190,6 +260,7 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
     Context::Keyed(Keyed {
         cache: cache.clone(),
         key,
+        uri: uri.clone(),
         head: parts.method == Method::HEAD,
         if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
         client,
@@ -219,19 +290,19 @@ fn add_vary_value(key: &mut KeyBuilder, parts: &Parts, name: &str) {
 /// same number of parameters as the user wrote (and `#[debug_handler]`
 /// stacked above `#[cached_route]` still sees the same signature).
 /// Extracts the context, then `T`; rejects exactly as `T` does.
-pub struct WithContext<R, T> {
-    ctx: RequestContext<R>,
+pub struct WithContext<C, T> {
+    ctx: C,
     inner: T,
 }
 
-impl<R, T> WithContext<R, T> {
+impl<C, T> WithContext<C, T> {
     /// The cache context and the user's extractor.
-    pub fn into_parts(self) -> (RequestContext<R>, T) {
+    pub fn into_parts(self) -> (C, T) {
         (self.ctx, self.inner)
     }
 }
 
-impl<R, T> fmt::Debug for WithContext<R, T> {
+impl<C: fmt::Debug, T> fmt::Debug for WithContext<C, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WithContext")
             .field("ctx", &self.ctx)
@@ -239,24 +310,24 @@ impl<R, T> fmt::Debug for WithContext<R, T> {
     }
 }
 
-impl<R, S, T> FromRequestParts<S> for WithContext<R, T>
+impl<C, S, T> FromRequestParts<S> for WithContext<C, T>
 where
-    R: CachedRoute,
+    C: FromCacheParts,
     S: Send + Sync,
     T: FromRequestParts<S>,
 {
     type Rejection = T::Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = RequestContext::from_parts(parts);
+        let ctx = C::from_cache_parts(parts);
         let inner = T::from_request_parts(parts, state).await?;
         Ok(Self { ctx, inner })
     }
 }
 
-impl<R, S, T> FromRequest<S> for WithContext<R, T>
+impl<C, S, T> FromRequest<S> for WithContext<C, T>
 where
-    R: CachedRoute,
+    C: FromCacheParts,
     S: Send + Sync,
     T: FromRequest<S>,
 {
@@ -264,7 +335,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let ctx = RequestContext::from_parts(&parts);
+        let ctx = C::from_cache_parts(&parts);
         let inner = T::from_request(Request::from_parts(parts, body), state).await?;
         Ok(Self { ctx, inner })
     }

@@ -2,7 +2,9 @@ use super::{CacheStore, StoreError};
 use bytes::Bytes;
 use moka::{sync::Cache, Expiry};
 use std::{
+    collections::HashSet,
     fmt,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -13,6 +15,31 @@ use std::{
 #[derive(Clone)]
 pub struct MemoryStore {
     cache: Cache<String, Stored>,
+    /// Tag and path indexes: key sets, expiring with their longest-lived
+    /// member.
+    indexes: Cache<String, Index>,
+}
+
+#[derive(Clone)]
+struct Index {
+    members: Arc<Mutex<HashSet<String>>>,
+    ttl: Duration,
+}
+
+impl HasTtl for Index {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+impl HasTtl for Stored {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+trait HasTtl {
+    fn ttl(&self) -> Duration;
 }
 
 #[derive(Clone)]
@@ -23,24 +50,19 @@ struct Stored {
 
 struct PerEntryTtl;
 
-impl Expiry<String, Stored> for PerEntryTtl {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        value: &Stored,
-        _now: Instant,
-    ) -> Option<Duration> {
-        Some(value.ttl)
+impl<V: HasTtl> Expiry<String, V> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &String, value: &V, _now: Instant) -> Option<Duration> {
+        Some(value.ttl())
     }
 
     fn expire_after_update(
         &self,
         _key: &String,
-        value: &Stored,
+        value: &V,
         _now: Instant,
         _current: Option<Duration>,
     ) -> Option<Duration> {
-        Some(value.ttl)
+        Some(value.ttl())
     }
 }
 
@@ -63,23 +85,104 @@ impl MemoryStore {
             })
             .expire_after(PerEntryTtl)
             .build();
-        Self { cache }
+        // Index sets are small next to the entries they list; bound them by
+        // member count, with the same order of magnitude.
+        let indexes = Cache::builder()
+            .max_capacity(capacity_bytes / 64 + 1024)
+            .weigher(|_: &String, index: &Index| {
+                let members = index.members.lock().map_or(1, |m| m.len());
+                u32::try_from(members).unwrap_or(u32::MAX).max(1)
+            })
+            .expire_after(PerEntryTtl)
+            .build();
+        Self { cache, indexes }
+    }
+
+    /// Adds `member` to the index set `index`, which lives at least `ttl`.
+    pub(crate) fn index_add(&self, index: &str, member: &str, ttl: Duration) {
+        let entry = self.indexes.entry_by_ref(index).or_insert_with(|| Index {
+            members: Arc::default(),
+            ttl,
+        });
+        let mut current = entry.into_value();
+        if let Ok(mut members) = current.members.lock() {
+            members.insert(member.to_owned());
+        }
+        if ttl > current.ttl {
+            // Re-inserting pushes the set's expiry out.
+            current.ttl = ttl;
+            self.indexes.insert(index.to_owned(), current);
+        }
+    }
+
+    /// Removes and returns up to `count` members of the index set `index`.
+    pub(crate) fn index_pop(&self, index: &str, count: usize) -> Vec<String> {
+        let Some(current) = self.indexes.get(index) else {
+            return Vec::new();
+        };
+        let Ok(mut members) = current.members.lock() else {
+            return Vec::new();
+        };
+        let popped: Vec<String> = members.iter().take(count).cloned().collect();
+        for member in &popped {
+            members.remove(member);
+        }
+        popped
+    }
+
+    /// Deletes every entry and index whose key satisfies `matches`; returns
+    /// how many entries there were.
+    pub(crate) fn delete_where(&self, matches: impl Fn(&str) -> bool) -> usize {
+        let keys: Vec<String> = self
+            .cache
+            .iter()
+            .filter(|(key, _)| matches(key))
+            .map(|(key, _)| String::clone(&key))
+            .collect();
+        for key in &keys {
+            self.cache.invalidate(key);
+        }
+        self.indexes
+            .iter()
+            .filter(|(key, _)| matches(key))
+            .for_each(|(key, _)| self.indexes.invalidate(key.as_str()));
+        keys.len()
+    }
+
+    /// Drops the entry under `key`.
+    pub(crate) fn forget(&self, key: &str) {
+        self.cache.invalidate(key);
+    }
+
+    /// Drops every entry.
+    pub(crate) fn clear(&self) {
+        self.cache.invalidate_all();
+        self.indexes.invalidate_all();
+    }
+
+    /// The value under `key`, without going through the async trait.
+    pub(crate) fn peek(&self, key: &str) -> Option<Bytes> {
+        self.cache.get(key).map(|stored| stored.value)
+    }
+
+    /// Stores `value` under `key` for `ttl` (sub-second precision kept).
+    pub(crate) fn put(&self, key: &str, value: Bytes, ttl: Duration) {
+        self.cache.insert(key.to_owned(), Stored { value, ttl });
     }
 }
 
 impl CacheStore for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.cache.get(key).map(|stored| stored.value))
+        Ok(self.peek(key))
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        let ttl = Duration::from_secs(ttl.as_secs().max(1));
-        self.cache.insert(key.to_owned(), Stored { value, ttl });
+        self.put(key, value, Duration::from_secs(ttl.as_secs().max(1)));
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.cache.invalidate(key);
+        self.forget(key);
         Ok(())
     }
 }

@@ -3,7 +3,8 @@
 //! [`CacheStore`] is what the cache needs from a backend: fetch one value,
 //! store one value with a time to live, delete one value. The built-in
 //! backends are [`RedisStore`] (standalone Redis through a multiplexed,
-//! self-reconnecting `ConnectionManager`) and [`MemoryStore`] (in process).
+//! self-reconnecting `ConnectionManager`, or Redis Cluster through
+//! `cluster-async`) and [`MemoryStore`] (in process).
 //! Timeouts and fault handling are applied by [`RouteCache`](crate::RouteCache)
 //! around every call, so a backend only reports what happened.
 
@@ -109,11 +110,94 @@ pub(crate) enum Store {
     Memory(MemoryStore),
 }
 
+/// A set of keys deleted together: every key starting with `prefix`, or,
+/// for a namespace, only those whose next character is not `:` (a route id
+/// such as `users::get` must not fall under the namespace `users`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub(crate) prefix: String,
+    pub(crate) namespace: bool,
+}
+
+impl Scope {
+    pub(crate) fn matches(&self, key: &str) -> bool {
+        key.starts_with(&self.prefix)
+            && !(self.namespace && key.as_bytes().get(self.prefix.len()) == Some(&b':'))
+    }
+
+    /// The Redis `SCAN MATCH` glob for the scope.
+    pub(crate) fn glob(&self) -> String {
+        let mut glob = String::with_capacity(self.prefix.len() + 8);
+        for c in self.prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+                glob.push('\\');
+            }
+            glob.push(c);
+        }
+        glob.push_str(if self.namespace { "[^:]*" } else { "*" });
+        glob
+    }
+}
+
 impl Store {
     pub(crate) fn name(&self) -> &'static str {
         match self {
+            Self::Redis(s) if s.is_cluster() => "redis-cluster",
             Self::Redis(_) => "redis",
             Self::Memory(_) => "embedded",
+        }
+    }
+
+    pub(crate) async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Redis(s) => s.index_add(index, member, ttl).await,
+            Self::Memory(s) => {
+                s.index_add(index, member, ttl);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) async fn index_pop(
+        &self,
+        index: &str,
+        count: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::Redis(s) => s.index_pop(index, count).await,
+            Self::Memory(s) => Ok(s.index_pop(index, count)),
+        }
+    }
+
+    pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        match self {
+            Self::Redis(s) => s.delete_many(keys).await,
+            Self::Memory(s) => {
+                for key in keys {
+                    s.delete(key).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes every key in `scope`; returns how many there were.
+    pub(crate) async fn delete_scope(&self, scope: &Scope) -> Result<usize, StoreError> {
+        match self {
+            Self::Redis(s) => s.delete_matching(&scope.glob()).await,
+            Self::Memory(s) => Ok(s.delete_where(|key| scope.matches(key))),
+        }
+    }
+
+    pub(crate) async fn publish(&self, channel: &str, message: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Redis(s) => s.publish(channel, message).await,
+            Self::Memory(_) => Ok(()),
         }
     }
 
@@ -165,5 +249,35 @@ impl Store {
             Self::Redis(s) => s.release_lease(key, token).await,
             Self::Memory(s) => s.release_lease(key, token).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scope;
+
+    #[test]
+    fn scopes_match_like_their_globs() {
+        let route = Scope {
+            prefix: "rc:app::items:GET:".to_owned(),
+            namespace: false,
+        };
+        assert!(route.matches("rc:app::items:GET:/items/1"));
+        assert!(!route.matches("rc:app::items_v2:GET:/x"));
+        assert_eq!(route.glob(), "rc:app::items:GET:*");
+
+        let namespace = Scope {
+            prefix: "rc:users:".to_owned(),
+            namespace: true,
+        };
+        assert!(namespace.matches("rc:users:app::get:GET:/u/1"));
+        assert!(!namespace.matches("rc:users::get:GET:/u/1"), "a route id, not the namespace");
+        assert_eq!(namespace.glob(), "rc:users:[^:]*");
+
+        let odd = Scope {
+            prefix: "a*b?[c]:".to_owned(),
+            namespace: false,
+        };
+        assert_eq!(odd.glob(), r"a\*b\?\[c\]:*");
     }
 }

@@ -1,26 +1,97 @@
 use super::{CacheStore, StoreError};
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::{fmt, time::Duration};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, FromRedisValue, RedisFuture, Value};
+use std::{fmt, sync::Arc, time::Duration};
+use tokio::sync::OnceCell;
 
-/// Standalone Redis through a redis-rs [`ConnectionManager`]: one multiplexed
-/// connection shared by all clones, re-established in the background after a
-/// disconnect. Cloning is cheap.
+/// Redis, standalone or Redis Cluster, through redis-rs.
+///
+/// - Standalone: a [`ConnectionManager`], one multiplexed connection shared
+///   by all clones and re-established in the background after a
+///   disconnect.
+/// - Cluster: a `cluster-async` [`ClusterConnection`] (MOVED/ASK
+///   redirections, slot map refresh, reconnection), opened by the first
+///   command that needs it and retried by later ones while the cluster is
+///   unreachable.
+///
+/// Cloning is cheap.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
+    /// Where to open a subscriber connection (the L1 coherence channel):
+    /// the server itself, or each cluster seed node in turn.
+    nodes: Arc<[redis::Client]>,
+}
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(Arc<LazyCluster>),
+}
+
+struct LazyCluster {
+    client: ClusterClient,
+    conn: OnceCell<ClusterConnection>,
+}
+
+/// A connection to whichever deployment the store talks to.
+enum Live {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Live {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // ConnectionManager's Debug may show connection details; keep
-        // credentials out of logs entirely.
-        f.debug_struct("RedisStore").finish_non_exhaustive()
+        // Connection details may carry credentials; keep them out of logs.
+        let kind = match self.conn {
+            Conn::Single(_) => "standalone",
+            Conn::Cluster(_) => "cluster",
+        };
+        f.debug_struct("RedisStore")
+            .field("kind", &kind)
+            .finish_non_exhaustive()
     }
 }
 
+fn invalid(what: &str, e: &redis::RedisError) -> StoreError {
+    StoreError::rejected(format!("invalid Redis {what}: {e}"))
+}
+
 impl RedisStore {
-    /// Creates a store for `url` (`redis://[user:password@]host:port[/db]`).
+    /// Creates a store for standalone Redis at `url`
+    /// (`redis://[user:password@]host:port[/db]`).
     ///
     /// The connection is opened lazily by the first command, so an
     /// unreachable Redis at start-up does not stop the application; only an
@@ -28,8 +99,7 @@ impl RedisStore {
     /// attempt; commands are bounded by the cache that uses the store. Must
     /// be called inside a Tokio runtime.
     pub fn open(url: &str, connect_timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::rejected(format!("invalid Redis URL: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| invalid("URL", &e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             // No per-command timer here: the cache bounds every call with its
@@ -38,16 +108,232 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(1);
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| {
             StoreError::rejected(format!("cannot create Redis connection manager: {e}"))
         })?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn: Conn::Single(conn),
+            nodes: Arc::from([client]),
+        })
     }
 
-    /// Wraps an existing connection manager.
-    pub fn from_manager(conn: ConnectionManager) -> Self {
-        Self { conn }
+    /// Creates a store for the Redis Cluster reachable through `seeds` (one
+    /// or more node URLs; the rest of the cluster is discovered from them).
+    ///
+    /// Like [`RedisStore::open`], nothing is connected yet: the first command
+    /// connects, and an unreachable cluster only makes commands fail until it
+    /// answers. Only invalid URLs are an error.
+    pub fn open_cluster<S: AsRef<str>>(
+        seeds: &[S],
+        connect_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        if seeds.is_empty() {
+            return Err(StoreError::rejected("no Redis Cluster node URL given"));
+        }
+        let nodes = seeds
+            .iter()
+            .map(|url| redis::Client::open(url.as_ref()).map_err(|e| invalid("cluster URL", &e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let client = ClusterClient::builder(nodes.iter().map(|c| c.get_connection_info().clone()))
+            .connection_timeout(connect_timeout)
+            .retries(2)
+            .min_retry_wait(10)
+            .max_retry_wait(200)
+            .build()
+            .map_err(|e| invalid("cluster configuration", &e))?;
+        Ok(Self {
+            conn: Conn::Cluster(Arc::new(LazyCluster {
+                client,
+                conn: OnceCell::new(),
+            })),
+            nodes: Arc::from(nodes),
+        })
     }
+
+    /// Wraps an existing standalone connection manager. Without a client to
+    /// open a subscriber connection with, a two-tier cache on this store
+    /// never turns its L1 on.
+    pub fn from_manager(conn: ConnectionManager) -> Self {
+        Self {
+            conn: Conn::Single(conn),
+            nodes: Arc::from([]),
+        }
+    }
+
+    /// Whether this store talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.conn, Conn::Cluster(_))
+    }
+
+    async fn live(&self) -> Result<Live, StoreError> {
+        match &self.conn {
+            Conn::Single(c) => Ok(Live::Single(c.clone())),
+            Conn::Cluster(lazy) => lazy
+                .conn
+                .get_or_try_init(|| lazy.client.get_async_connection())
+                .await
+                .map(|c| Live::Cluster(c.clone()))
+                .map_err(|e| fault(&e)),
+        }
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let mut conn = self.live().await?;
+        cmd.query_async(&mut conn).await.map_err(|e| fault(&e))
+    }
+
+    /// The clients a subscriber connection may be opened with, in order.
+    pub(crate) fn subscriber_nodes(&self) -> &[redis::Client] {
+        &self.nodes
+    }
+
+    /// Adds `member` to the set `index`, whose expiry is pushed out to at
+    /// least `ttl` (never shortened).
+    pub(crate) async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        // One key per script: valid in a cluster whatever slot it is in.
+        const ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
+             if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then \
+               redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(ADD).arg(1).arg(index).arg(member).arg(millis(ttl));
+        self.query::<()>(&cmd).await
+    }
+
+    /// Removes and returns up to `count` members of the set `index`.
+    pub(crate) async fn index_pop(
+        &self,
+        index: &str,
+        count: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut cmd = redis::cmd("SPOP");
+        cmd.arg(index).arg(count);
+        self.query::<Option<Vec<String>>>(&cmd)
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Deletes `keys` (`UNLINK`: freed in the background by Redis; in a
+    /// cluster, split by slot across the masters owning them).
+    pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("UNLINK");
+        cmd.arg(keys);
+        self.query::<()>(&cmd).await
+    }
+
+    /// Deletes every key matching the glob `pattern`, with `SCAN` and
+    /// `UNLINK` in batches, on the server or on every master of the
+    /// cluster. Returns how many keys were deleted.
+    pub(crate) async fn delete_matching(&self, pattern: &str) -> Result<usize, StoreError> {
+        let mut conn = self.live().await?;
+        let masters = match &mut conn {
+            Live::Single(_) => vec![None],
+            Live::Cluster(c) => masters(c).await?.into_iter().map(Some).collect(),
+        };
+        let mut deleted = 0;
+        for master in masters {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(1000);
+                let (next, keys): (u64, Vec<String>) =
+                    on_node(&mut conn, master.as_ref(), &scan).await?;
+                if !keys.is_empty() {
+                    let mut unlink = redis::cmd("UNLINK");
+                    unlink.arg(&keys);
+                    on_node::<()>(&mut conn, master.as_ref(), &unlink).await?;
+                    deleted += keys.len();
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Publishes `message` on `channel` (in a cluster, Redis forwards it to
+    /// every node).
+    pub(crate) async fn publish(&self, channel: &str, message: &str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(message);
+        self.query::<()>(&cmd).await
+    }
+}
+
+/// Runs `cmd` on one cluster master (by address) or on the standalone
+/// server.
+async fn on_node<T: FromRedisValue>(
+    conn: &mut Live,
+    master: Option<&(String, u16)>,
+    cmd: &Cmd,
+) -> Result<T, StoreError> {
+    match (conn, master) {
+        (Live::Cluster(c), Some((host, port))) => {
+            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                host: host.clone(),
+                port: *port,
+            });
+            let value = c
+                .route_command(cmd.clone(), routing)
+                .await
+                .map_err(|e| fault(&e))?;
+            redis::from_redis_value(value).map_err(|e| fault(&e.into()))
+        }
+        (conn, _) => cmd.query_async(conn).await.map_err(|e| fault(&e)),
+    }
+}
+
+/// The addresses of the cluster's masters that are not failing, from
+/// `CLUSTER NODES`.
+async fn masters(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, StoreError> {
+    let nodes: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(conn)
+        .await
+        .map_err(|e| fault(&e))?;
+    let masters = parse_masters(&nodes);
+    if masters.is_empty() {
+        return Err(StoreError::unavailable("CLUSTER NODES lists no master"));
+    }
+    Ok(masters)
+}
+
+/// `<id> <ip:port@cport[,hostname]> <flags> …` lines whose flags say
+/// `master` and not `fail`.
+fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            let is_master = flags.split(',').any(|f| f == "master");
+            let failing = flags.split(',').any(|f| f == "fail" || f == "noaddr");
+            if !is_master || failing {
+                return None;
+            }
+            let host_port = address.split(['@', ',']).next()?;
+            let (host, port) = host_port.rsplit_once(':')?;
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect()
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 /// An error reply (`READONLY`, `OOM`, …) means Redis is up and refusing;
@@ -62,7 +348,7 @@ fn fault(e: &redis::RedisError) -> StoreError {
 
 impl CacheStore for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.live().await?;
         let value: Result<Option<Vec<u8>>, _> =
             redis::cmd("GET").arg(key).query_async(&mut conn).await;
         match value {
@@ -75,16 +361,13 @@ impl CacheStore for RedisStore {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
         // One command: value and expiry are written atomically.
-        redis::cmd("SET")
-            .arg(key)
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
             .arg(value.as_ref())
             .arg("EX")
-            .arg(ttl.as_secs().max(1))
-            .exec_async(&mut conn)
-            .await
-            .map_err(|e| fault(&e))
+            .arg(ttl.as_secs().max(1));
+        self.query::<()>(&cmd).await
     }
 
     async fn try_lease(
@@ -93,17 +376,13 @@ impl CacheStore for RedisStore {
         token: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let reply: Option<String> = redis::cmd("SET")
-            .arg(lease_key)
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(lease_key)
             .arg(token)
             .arg("NX")
             .arg("PX")
-            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| fault(&e))?;
-        Ok(reply.is_some())
+            .arg(millis(ttl));
+        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
     }
 
     async fn release_lease(&self, lease_key: &str, token: &str) -> Result<(), StoreError> {
@@ -111,23 +390,36 @@ impl CacheStore for RedisStore {
         // another instance is left alone.
         const COMPARE_AND_DELETE: &str =
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
-        let mut conn = self.conn.clone();
-        redis::cmd("EVAL")
-            .arg(COMPARE_AND_DELETE)
-            .arg(1)
-            .arg(lease_key)
-            .arg(token)
-            .exec_async(&mut conn)
-            .await
-            .map_err(|e| fault(&e))
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(COMPARE_AND_DELETE).arg(1).arg(lease_key).arg(token);
+        self.query::<()>(&cmd).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("UNLINK")
-            .arg(key)
-            .exec_async(&mut conn)
-            .await
-            .map_err(|e| fault(&e))
+        let mut cmd = redis::cmd("UNLINK");
+        cmd.arg(key);
+        self.query::<()>(&cmd).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_masters;
+
+    #[test]
+    fn masters_are_read_from_cluster_nodes() {
+        let nodes = "\
+07c3 127.0.0.1:30004@31004 slave e7d1 0 1 4 connected
+67ed 127.0.0.1:30002@31002,host-b master - 0 1 2 connected 5461-10922
+292f 127.0.0.1:30003@31003 master,fail - 0 1 3 connected 10923-16383
+e7d1 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460
+";
+        assert_eq!(
+            parse_masters(nodes),
+            vec![
+                ("127.0.0.1".to_owned(), 30002),
+                ("127.0.0.1".to_owned(), 30001)
+            ]
+        );
     }
 }
