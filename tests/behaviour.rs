@@ -9,29 +9,6 @@ use http::Method;
 use std::time::Duration;
 use support::{app, Backend, Fixture, TestApp};
 
-/// Runs each listed `async fn(Backend)` once per backend, as separate tests
-/// in `redis::` and `embedded::` modules.
-macro_rules! backend_matrix {
-    ($($name:ident),* $(,)?) => {
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Redis).await;
-                }
-            )*
-        }
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Embedded).await;
-                }
-            )*
-        }
-    };
-}
-
 backend_matrix!(
     miss_then_hit_runs_the_handler_once,
     head_is_answered_from_the_get_entry,

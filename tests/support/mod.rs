@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)] // each test crate uses a different part of the harness
 
 pub mod app;
+pub mod cluster;
 pub mod redis;
 
 use axum::Router;
@@ -32,9 +33,38 @@ pub fn unique_prefix(test: &str) -> String {
 }
 
 /// The backends every behaviour test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// Standalone Redis.
     Redis,
+    /// A 3-master Redis Cluster.
+    Cluster,
+    /// Standalone Redis with the in-process L1 in front.
+    TwoTier,
+    /// The in-process store.
     Embedded,
+}
+
+/// Runs each listed `async fn(Backend)` once per backend, as separate tests
+/// in `redis::`, `cluster::`, `two_tier::` and `embedded::` modules.
+#[macro_export]
+macro_rules! backend_matrix {
+    ($($name:ident),* $(,)?) => {
+        $crate::backend_matrix!(@backend redis, Redis; $($name),*);
+        $crate::backend_matrix!(@backend cluster, Cluster; $($name),*);
+        $crate::backend_matrix!(@backend two_tier, TwoTier; $($name),*);
+        $crate::backend_matrix!(@backend embedded, Embedded; $($name),*);
+    };
+    (@backend $module:ident, $variant:ident; $($name:ident),*) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::$variant).await;
+                }
+            )*
+        }
+    };
 }
 
 /// A cache on `backend` plus whatever keeps that backend alive.
@@ -45,25 +75,60 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new(backend: Backend, test: &str) -> Self {
-        let builder = RouteCache::builder().prefix(unique_prefix(test));
+        Self::with(backend, test, |b| b).await
+    }
+
+    /// Like [`Fixture::new`], with the builder adjusted by `configure`.
+    pub async fn with(
+        backend: Backend,
+        test: &str,
+        configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
+    ) -> Self {
+        let builder = configure(RouteCache::builder().prefix(unique_prefix(test)));
         match backend {
-            Backend::Redis => {
+            Backend::Redis | Backend::TwoTier => {
                 let redis = TestRedis::acquire();
-                let cache = builder
-                    .redis(redis.url())
-                    .build()
-                    .await
-                    .expect("build Redis cache");
+                let builder = builder.redis(redis.url());
+                let builder = if backend == Backend::TwoTier {
+                    builder.l1_capacity(16 * 1024 * 1024)
+                } else {
+                    builder
+                };
+                let cache = builder.build().await.expect("build Redis cache");
+                if backend == Backend::TwoTier {
+                    wait_for_l1(&cache).await;
+                }
                 Self {
                     cache,
                     redis: Some(redis),
                 }
             }
+            Backend::Cluster => Self {
+                cache: builder
+                    .redis_cluster(cluster::cluster_urls())
+                    .build()
+                    .await
+                    .expect("build Redis Cluster cache"),
+                redis: None,
+            },
             Backend::Embedded => Self {
                 cache: builder.build().await.expect("build embedded cache"),
                 redis: None,
             },
         }
+    }
+}
+
+/// Waits (up to 5 s) until the cache's L1 has subscribed to its
+/// invalidation channel.
+pub async fn wait_for_l1(cache: &RouteCache) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !cache.l1_is_live() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the L1 did not subscribe to its invalidation channel within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
 

@@ -250,9 +250,13 @@ impl RedisStore {
                 let (next, keys): (u64, Vec<String>) =
                     on_node(&mut conn, master.as_ref(), &scan).await?;
                 if !keys.is_empty() {
+                    // Routed by key: in a cluster, split by slot.
                     let mut unlink = redis::cmd("UNLINK");
                     unlink.arg(&keys);
-                    on_node::<()>(&mut conn, master.as_ref(), &unlink).await?;
+                    unlink
+                        .query_async::<()>(&mut conn)
+                        .await
+                        .map_err(|e| fault(&e))?;
                     deleted += keys.len();
                 }
                 cursor = next;

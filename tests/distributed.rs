@@ -1,0 +1,426 @@
+//! Invalidation (by path, tag, route, namespace, everything, and through
+//! `#[invalidates]`), the coherent two-tier cache across instances, and
+//! cross-instance stampede protection, against real Redis, a real 3-master
+//! Redis Cluster and the in-process store, over real HTTP.
+
+mod support;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::get,
+    Json, Router,
+};
+use cache_runtime::{cached_route, invalidates, route, RouteCache};
+use http::Method;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use support::{Backend, Calls, Fixture, RedisServer, TestApp};
+
+#[cached_route(ttl = 3600, tags = ["item:{id}", "items"], vary = ["accept-language"])]
+async fn item(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<(u64, usize)> {
+    Json((id, calls.record("item")))
+}
+
+#[cached_route(ttl = 3600, tags = ["items"])]
+async fn listing(State(calls): State<Calls>) -> Json<usize> {
+    Json(calls.record("listing"))
+}
+
+#[cached_route(ttl = 3600, namespace = "v2")]
+async fn versioned(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<(u64, usize)> {
+    Json((id, calls.record("versioned")))
+}
+
+/// Re-stored on demand: the client's `no-cache` is honoured here.
+#[cached_route(ttl = 3600, honor_client = true)]
+async fn refreshable(State(calls): State<Calls>) -> Json<usize> {
+    Json(calls.record("refreshable"))
+}
+
+#[invalidates(tags = ["item:{id}"], paths = ["/items"])]
+async fn update_item(Path(id): Path<u64>, Json(ok): Json<bool>) -> StatusCode {
+    let _ = id;
+    if ok {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+/// Slow to compute, so that concurrent cold requests overlap.
+#[cached_route(ttl = 3600)]
+async fn slow(State(calls): State<Calls>) -> Json<usize> {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Json(calls.record("slow"))
+}
+
+fn router(calls: Calls) -> Router {
+    Router::new()
+        .route("/items/{id}", get(item).put(update_item))
+        .route("/items", get(listing))
+        .route("/v2/{id}", get(versioned))
+        .route("/refreshable", get(refreshable))
+        .route("/slow", get(slow))
+        .with_state(calls)
+}
+
+async fn serve(cache: &RouteCache, calls: &Calls) -> TestApp {
+    TestApp::serve(router(calls.clone()).layer(cache.layer()), calls.clone()).await
+}
+
+async fn setup(backend: Backend, test: &str) -> (Fixture, TestApp) {
+    let fixture = Fixture::new(backend, test).await;
+    let app = serve(&fixture.cache, &Calls::default()).await;
+    (fixture, app)
+}
+
+async fn get_with(app: &TestApp, path: &str, language: &str) -> support::Reply {
+    app.request(
+        Method::GET,
+        path,
+        &[("accept-language", language)],
+        bytes::Bytes::new(),
+    )
+    .await
+}
+
+backend_matrix!(
+    invalidating_a_path_drops_every_variant_and_nothing_else,
+    invalidating_a_tag_drops_exactly_the_tagged_entries,
+    invalidates_attribute_drops_entries_after_success_only,
+    routes_namespaces_and_everything_can_be_invalidated,
+    concurrent_cold_requests_on_two_instances_compute_once,
+);
+
+async fn invalidating_a_path_drops_every_variant_and_nothing_else(backend: Backend) {
+    let (f, app) = setup(backend, "inv_path").await;
+    for language in ["en", "fr"] {
+        assert_eq!(get_with(&app, "/items/1", language).await.x_cache(), "MISS");
+        assert_eq!(get_with(&app, "/items/1", language).await.x_cache(), "HIT");
+    }
+    assert_eq!(get_with(&app, "/items/2", "en").await.x_cache(), "MISS");
+
+    let removed = f.cache.invalidate("/items/1").await.expect("invalidate");
+    assert_eq!(removed, 2, "both language variants of /items/1");
+    for language in ["en", "fr"] {
+        let reply = get_with(&app, "/items/1", language).await;
+        assert_eq!(reply.x_cache(), "MISS", "{language} after invalidation");
+    }
+    assert_eq!(get_with(&app, "/items/2", "en").await.x_cache(), "HIT");
+    assert_eq!(app.calls.get("item"), 5);
+    // Nothing left to remove, and an unknown path is no error.
+    assert_eq!(f.cache.invalidate("/nowhere?x=1").await.unwrap(), 0);
+}
+
+async fn invalidating_a_tag_drops_exactly_the_tagged_entries(backend: Backend) {
+    let (f, app) = setup(backend, "inv_tag").await;
+    for path in ["/items/1", "/items/2", "/items"] {
+        assert_eq!(get_with(&app, path, "en").await.x_cache(), "MISS", "{path}");
+    }
+    assert_eq!(f.cache.invalidate_tag("item:1").await.unwrap(), 1);
+    assert_eq!(get_with(&app, "/items/1", "en").await.x_cache(), "MISS");
+    assert_eq!(get_with(&app, "/items/2", "en").await.x_cache(), "HIT");
+    assert_eq!(get_with(&app, "/items", "en").await.x_cache(), "HIT");
+
+    // `items` is on both routes: three entries now carry it.
+    assert_eq!(f.cache.invalidate_tag("items").await.unwrap(), 3);
+    for path in ["/items/1", "/items/2", "/items"] {
+        assert_eq!(get_with(&app, path, "en").await.x_cache(), "MISS", "{path}");
+    }
+}
+
+async fn invalidates_attribute_drops_entries_after_success_only(backend: Backend) {
+    let (_f, app) = setup(backend, "inv_attr").await;
+    let put_item = |ok: &'static str| {
+        app.request(
+            Method::PUT,
+            "/items/7",
+            &[("content-type", "application/json")],
+            bytes::Bytes::from_static(ok.as_bytes()),
+        )
+    };
+    for path in ["/items/7", "/items/8", "/items"] {
+        get_with(&app, path, "en").await;
+    }
+    // A failed update invalidates nothing.
+    assert_eq!(put_item("false").await.status, 422);
+    assert_eq!(get_with(&app, "/items/7", "en").await.x_cache(), "HIT");
+    assert_eq!(get_with(&app, "/items", "en").await.x_cache(), "HIT");
+
+    let runs = app.calls.get("item");
+    assert_eq!(put_item("true").await.status, 204);
+    let after = get_with(&app, "/items/7", "en").await;
+    assert_eq!(after.x_cache(), "MISS", "tag item:7 was invalidated");
+    assert_eq!(app.calls.get("item"), runs + 1, "the handler ran again");
+    assert_eq!(get_with(&app, "/items", "en").await.x_cache(), "MISS", "path /items");
+    assert_eq!(get_with(&app, "/items/8", "en").await.x_cache(), "HIT");
+}
+
+async fn routes_namespaces_and_everything_can_be_invalidated(backend: Backend) {
+    let (f, app) = setup(backend, "inv_bulk").await;
+    // Enough entries to land on every master of a cluster.
+    let ids = 0..24;
+    for id in ids.clone() {
+        get_with(&app, &format!("/items/{id}"), "en").await;
+        get_with(&app, &format!("/v2/{id}"), "en").await;
+    }
+    let removed = f
+        .cache
+        .invalidate_route::<route!(item)>()
+        .await
+        .expect("invalidate the route");
+    assert!(removed >= 24, "removed {removed}");
+    for id in ids.clone() {
+        let path = format!("/items/{id}");
+        assert_eq!(get_with(&app, &path, "en").await.x_cache(), "MISS", "{path}");
+        let path = format!("/v2/{id}");
+        assert_eq!(get_with(&app, &path, "en").await.x_cache(), "HIT", "{path}");
+    }
+
+    assert!(f.cache.invalidate_namespace("v2").await.unwrap() >= 24);
+    for id in ids.clone() {
+        let path = format!("/v2/{id}");
+        assert_eq!(get_with(&app, &path, "en").await.x_cache(), "MISS", "{path}");
+        let path = format!("/items/{id}");
+        assert_eq!(get_with(&app, &path, "en").await.x_cache(), "HIT", "{path}");
+    }
+
+    assert!(f.cache.invalidate_all().await.unwrap() >= 48);
+    for id in ids {
+        for path in [format!("/v2/{id}"), format!("/items/{id}")] {
+            assert_eq!(get_with(&app, &path, "en").await.x_cache(), "MISS", "{path}");
+        }
+    }
+}
+
+async fn concurrent_cold_requests_on_two_instances_compute_once(backend: Backend) {
+    let f = Fixture::new(backend, "two_instances").await;
+    // A second cache on the same backend and prefix: another app server.
+    let second = match backend {
+        Backend::Embedded => f.cache.clone(), // in-process: one instance
+        _ => same_backend(&f, backend).await,
+    };
+    let calls = Calls::default();
+    let apps = [
+        Arc::new(serve(&f.cache, &calls).await),
+        Arc::new(serve(&second, &calls).await),
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let app = Arc::clone(&apps[i % 2]);
+        tasks.push(tokio::spawn(async move { app.get("/slow").await }));
+    }
+    for task in tasks {
+        let reply = task.await.expect("request task");
+        assert_eq!((reply.status.as_u16(), reply.json()), (200, serde_json::json!(1)));
+    }
+    assert_eq!(calls.get("slow"), 1, "one computation across both instances");
+}
+
+/// Another cache handle on the backend of `f`, with the same prefix.
+async fn same_backend(f: &Fixture, backend: Backend) -> RouteCache {
+    let builder = RouteCache::builder().prefix(f.cache.config().prefix());
+    let builder = match backend {
+        Backend::Cluster => builder.redis_cluster(support::cluster::cluster_urls()),
+        Backend::TwoTier => builder
+            .redis(f.redis.as_ref().expect("redis").url())
+            .l1_capacity(16 << 20),
+        _ => builder.redis(f.redis.as_ref().expect("redis").url()),
+    };
+    let cache = builder.build().await.expect("second cache");
+    if backend == Backend::TwoTier {
+        support::wait_for_l1(&cache).await;
+    }
+    cache
+}
+
+// ---- The two-tier cache across instances -------------------------------
+
+/// Two app instances, each with an L1, sharing Redis (standalone or
+/// cluster).
+struct Pair {
+    a: TestApp,
+    b: TestApp,
+    cache_a: RouteCache,
+    cache_b: RouteCache,
+    /// The shared Redis's URL and the key of `/items/1` in English.
+    url: String,
+    key: String,
+}
+
+async fn pair(server: &RedisServer, test: &str) -> Pair {
+    let prefix = support::unique_prefix(test);
+    let build = || {
+        RouteCache::builder()
+            .prefix(prefix.clone())
+            .redis(server.url())
+            .l1_capacity(16 << 20)
+            .l1_heartbeat(Duration::from_millis(200))
+            .build()
+    };
+    let (cache_a, cache_b) = (build().await.unwrap(), build().await.unwrap());
+    support::wait_for_l1(&cache_a).await;
+    support::wait_for_l1(&cache_b).await;
+    let calls = Calls::default();
+    let key = format!(
+        "{}#accept-language=en",
+        cache_a.key_for("distributed::item", "/items/1")
+    );
+    Pair {
+        a: serve(&cache_a, &calls).await,
+        b: serve(&cache_b, &calls).await,
+        cache_a,
+        cache_b,
+        url: server.url(),
+        key,
+    }
+}
+
+/// Deletes `key` straight from Redis, behind the caches' backs (nothing is
+/// published): only an L1 can still answer for it.
+async fn delete_behind_the_back(url: &str, key: &str) {
+    let client = ::redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let deleted: u32 = ::redis::cmd("DEL").arg(key).query_async(&mut conn).await.unwrap();
+    assert_eq!(deleted, 1, "{key} was in Redis");
+}
+
+/// Makes `/items/1` an L1 hit on B with nothing behind it in Redis, so that
+/// B answering `HIT` proves it answers from its L1.
+async fn only_in_b_l1(p: &Pair) -> support::Reply {
+    let first = get_with(&p.a, "/items/1", "en").await;
+    assert_eq!(first.x_cache(), "MISS");
+    assert_eq!(get_with(&p.b, "/items/1", "en").await.x_cache(), "HIT");
+    delete_behind_the_back(&p.url, &p.key).await;
+    let from_l1 = get_with(&p.b, "/items/1", "en").await;
+    assert_eq!(from_l1.x_cache(), "HIT", "B answers from its L1");
+    assert_eq!(from_l1.body, first.body);
+    first
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_on_a_reaches_b_within_100_ms() {
+    let server = RedisServer::start();
+    let p = pair(&server, "l1_invalidate").await;
+    // Both L1s hold the entry (B's is its only copy after a refill below).
+    get_with(&p.a, "/items/1", "en").await;
+    assert_eq!(get_with(&p.b, "/items/1", "en").await.x_cache(), "HIT");
+    assert_eq!(get_with(&p.b, "/items/1", "en").await.x_cache(), "HIT");
+
+    let started = Instant::now();
+    assert_eq!(p.cache_a.invalidate("/items/1").await.unwrap(), 1);
+    let elapsed = loop {
+        let reply = get_with(&p.b, "/items/1", "en").await;
+        if reply.x_cache() == "MISS" {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "B kept serving the invalidated entry"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    assert!(
+        elapsed < Duration::from_millis(100),
+        "B served the old body for {elapsed:?} after the invalidation"
+    );
+    drop(p.cache_b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwrite_on_a_is_served_by_b() {
+    let server = RedisServer::start();
+    let p = pair(&server, "l1_overwrite").await;
+    let old = get_with(&p.a, "/refreshable", "en").await;
+    assert_eq!(get_with(&p.b, "/refreshable", "en").await.body, old.body);
+    assert_eq!(get_with(&p.b, "/refreshable", "en").await.x_cache(), "HIT");
+
+    // A recomputes and overwrites the entry (its client asked for a
+    // refresh on a route that honours that).
+    let new = p
+        .a
+        .request(
+            Method::GET,
+            "/refreshable",
+            &[("cache-control", "no-cache")],
+            bytes::Bytes::new(),
+        )
+        .await;
+    assert_ne!(new.body, old.body);
+    let started = Instant::now();
+    loop {
+        let reply = get_with(&p.b, "/refreshable", "en").await;
+        if reply.body == new.body {
+            assert_eq!(reply.x_cache(), "HIT", "B reads A's new entry");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "B still served the overwritten body"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    drop(p.cache_a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_invalidation_channel_flushes_the_l1() {
+    let server = RedisServer::start();
+    let p = pair(&server, "l1_lost").await;
+    only_in_b_l1(&p).await;
+
+    // Kill every subscriber connection (both instances').
+    let client = ::redis::Client::open(p.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let killed: u32 = ::redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(killed >= 2, "killed {killed} subscriber connections");
+
+    let started = Instant::now();
+    loop {
+        if get_with(&p.b, "/items/1", "en").await.x_cache() == "MISS" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B's L1 was not flushed after its channel was killed"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // It comes back: subscribed again, and used again.
+    support::wait_for_l1(&p.cache_b).await;
+    assert_eq!(get_with(&p.b, "/items/1", "en").await.x_cache(), "HIT");
+    delete_behind_the_back(&p.url, &p.key).await;
+    assert_eq!(get_with(&p.b, "/items/1", "en").await.x_cache(), "HIT");
+    drop(p.cache_a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_flushes_the_l1() {
+    let mut server = RedisServer::start();
+    let p = pair(&server, "l1_restart").await;
+    only_in_b_l1(&p).await;
+    server.restart();
+    let started = Instant::now();
+    loop {
+        let reply = get_with(&p.b, "/items/1", "en").await;
+        assert_eq!(reply.status, 200, "requests keep being answered");
+        if reply.x_cache() == "MISS" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "B's L1 outlived a Redis restart"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop((p.cache_a, p.cache_b));
+}
