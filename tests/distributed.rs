@@ -155,7 +155,11 @@ async fn invalidates_attribute_drops_entries_after_success_only(backend: Backend
     let after = get_with(&app, "/items/7", "en").await;
     assert_eq!(after.x_cache(), "MISS", "tag item:7 was invalidated");
     assert_eq!(app.calls.get("item"), runs + 1, "the handler ran again");
-    assert_eq!(get_with(&app, "/items", "en").await.x_cache(), "MISS", "path /items");
+    assert_eq!(
+        get_with(&app, "/items", "en").await.x_cache(),
+        "MISS",
+        "path /items"
+    );
     assert_eq!(get_with(&app, "/items/8", "en").await.x_cache(), "HIT");
 }
 
@@ -175,7 +179,11 @@ async fn routes_namespaces_and_everything_can_be_invalidated(backend: Backend) {
     assert!(removed >= 24, "removed {removed}");
     for id in ids.clone() {
         let path = format!("/items/{id}");
-        assert_eq!(get_with(&app, &path, "en").await.x_cache(), "MISS", "{path}");
+        assert_eq!(
+            get_with(&app, &path, "en").await.x_cache(),
+            "MISS",
+            "{path}"
+        );
         let path = format!("/v2/{id}");
         assert_eq!(get_with(&app, &path, "en").await.x_cache(), "HIT", "{path}");
     }
@@ -183,7 +191,11 @@ async fn routes_namespaces_and_everything_can_be_invalidated(backend: Backend) {
     assert!(f.cache.invalidate_namespace("v2").await.unwrap() >= 24);
     for id in ids.clone() {
         let path = format!("/v2/{id}");
-        assert_eq!(get_with(&app, &path, "en").await.x_cache(), "MISS", "{path}");
+        assert_eq!(
+            get_with(&app, &path, "en").await.x_cache(),
+            "MISS",
+            "{path}"
+        );
         let path = format!("/items/{id}");
         assert_eq!(get_with(&app, &path, "en").await.x_cache(), "HIT", "{path}");
     }
@@ -191,7 +203,11 @@ async fn routes_namespaces_and_everything_can_be_invalidated(backend: Backend) {
     assert!(f.cache.invalidate_all().await.unwrap() >= 48);
     for id in ids {
         for path in [format!("/v2/{id}"), format!("/items/{id}")] {
-            assert_eq!(get_with(&app, &path, "en").await.x_cache(), "MISS", "{path}");
+            assert_eq!(
+                get_with(&app, &path, "en").await.x_cache(),
+                "MISS",
+                "{path}"
+            );
         }
     }
 }
@@ -215,9 +231,16 @@ async fn concurrent_cold_requests_on_two_instances_compute_once(backend: Backend
     }
     for task in tasks {
         let reply = task.await.expect("request task");
-        assert_eq!((reply.status.as_u16(), reply.json()), (200, serde_json::json!(1)));
+        assert_eq!(
+            (reply.status.as_u16(), reply.json()),
+            (200, serde_json::json!(1))
+        );
     }
-    assert_eq!(calls.get("slow"), 1, "one computation across both instances");
+    assert_eq!(
+        calls.get("slow"),
+        1,
+        "one computation across both instances"
+    );
 }
 
 /// Another cache handle on the backend of `f`, with the same prefix.
@@ -284,7 +307,11 @@ async fn pair(server: &RedisServer, test: &str) -> Pair {
 async fn delete_behind_the_back(url: &str, key: &str) {
     let client = ::redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let deleted: u32 = ::redis::cmd("DEL").arg(key).query_async(&mut conn).await.unwrap();
+    let deleted: u32 = ::redis::cmd("DEL")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(deleted, 1, "{key} was in Redis");
 }
 
@@ -340,9 +367,8 @@ async fn an_overwrite_on_a_is_served_by_b() {
 
     // A recomputes and overwrites the entry (its client asked for a
     // refresh on a route that honours that).
-    let new = p
-        .a
-        .request(
+    let new =
+        p.a.request(
             Method::GET,
             "/refreshable",
             &[("cache-control", "no-cache")],

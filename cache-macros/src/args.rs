@@ -103,7 +103,11 @@ impl Args {
     /// Parses `#[cached_route]`'s arguments; see [`Args::parse_any`].
     pub(crate) fn parse_all(input: ParseStream<'_>, errors: &mut Errors) -> Self {
         let args = Self::parse_any(input, errors);
-        for name in args.unknown.iter().chain(args.paths.iter().map(|p| &p.keyword)) {
+        for name in args
+            .unknown
+            .iter()
+            .chain(args.paths.iter().map(|p| &p.keyword))
+        {
             errors.push(syn::Error::new(
                 name.span(),
                 format!("unknown option `{name}`; valid options are {OPTIONS}"),
@@ -212,7 +216,12 @@ impl Args {
                 parse_bool(value, "stale_if_error"),
                 errors,
             ),
-            "tags" => set_once(&mut self.tags, name, parse_format_list(value, "tags", "tag"), errors),
+            "tags" => set_once(
+                &mut self.tags,
+                name,
+                parse_format_list(value, "tags", "tag"),
+                errors,
+            ),
             "paths" => set_once(
                 &mut self.paths,
                 name,

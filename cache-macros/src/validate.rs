@@ -55,7 +55,9 @@ pub(crate) fn handler(handler: &Handler, attr: &str, errors: &mut Errors) {
     if let Some(self_token) = find_self_type(&handler.func) {
         errors.push(syn::Error::new(
             self_token,
-            format!("#[{attr}] handlers must be free functions: `Self` is not available in the handler"),
+            format!(
+                "#[{attr}] handlers must be free functions: `Self` is not available in the handler"
+            ),
         ));
     }
     for item_attr in &handler.func.attrs {

@@ -411,16 +411,18 @@ impl RouteCacheBuilder {
             )));
         }
         if self.config.l1_heartbeat.is_zero() {
-            return Err(CacheError::Config("l1_heartbeat must be positive".to_owned()));
+            return Err(CacheError::Config(
+                "l1_heartbeat must be positive".to_owned(),
+            ));
         }
         let connect = self.config.connect_timeout;
         let store = match &self.redis {
             Some(RedisTarget::Standalone(url)) => {
                 Store::Redis(RedisStore::open(url, connect).map_err(CacheError::Backend)?)
             }
-            Some(RedisTarget::Cluster(seeds)) => Store::Redis(
-                RedisStore::open_cluster(seeds, connect).map_err(CacheError::Backend)?,
-            ),
+            Some(RedisTarget::Cluster(seeds)) => {
+                Store::Redis(RedisStore::open_cluster(seeds, connect).map_err(CacheError::Backend)?)
+            }
             None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
         };
         let cache = RouteCache::from_parts(store, self.config);
@@ -1035,7 +1037,6 @@ impl RouteCache {
         }
         true
     }
-
 }
 
 #[cfg(test)]

@@ -489,7 +489,12 @@ mod tests {
             "rc:#path:/items/42?a=2&b=1"
         );
         assert_eq!(
-            path_index("rc", b"/s", Some(b"q=x&page=2"), QueryPolicy::Allow(&["page"])),
+            path_index(
+                "rc",
+                b"/s",
+                Some(b"q=x&page=2"),
+                QueryPolicy::Allow(&["page"])
+            ),
             "rc:#path:/s?page=2"
         );
         assert_eq!(tag_index("rc", "item:42 x"), "rc:#tag:item%3A42%20x");

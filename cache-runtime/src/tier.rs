@@ -193,7 +193,10 @@ pub(crate) fn spawn_subscriber(l1: &Arc<L1>, store: RedisStore, channel: Channel
 enum Ended {
     CacheDropped,
     /// Could not subscribe (`connected: false`), or lost the channel.
-    Lost { reason: String, connected: bool },
+    Lost {
+        reason: String,
+        connected: bool,
+    },
 }
 
 async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> Ended {

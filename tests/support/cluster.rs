@@ -27,6 +27,9 @@ pub fn cluster_urls() -> Vec<String> {
     .clone()
 }
 
+// The nodes outlive this function on purpose: the watchdog stops them when
+// the test process exits.
+#[allow(clippy::zombie_processes)]
 fn start_cluster() -> Vec<String> {
     let dir = tempfile::tempdir()
         .expect("create a temporary directory for the cluster")

@@ -271,7 +271,10 @@ mod tests {
             namespace: true,
         };
         assert!(namespace.matches("rc:users:app::get:GET:/u/1"));
-        assert!(!namespace.matches("rc:users::get:GET:/u/1"), "a route id, not the namespace");
+        assert!(
+            !namespace.matches("rc:users::get:GET:/u/1"),
+            "a route id, not the namespace"
+        );
         assert_eq!(namespace.glob(), "rc:users:[^:]*");
 
         let odd = Scope {

@@ -108,9 +108,10 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(1);
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| {
-            StoreError::rejected(format!("cannot create Redis connection manager: {e}"))
-        })?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| {
+                StoreError::rejected(format!("cannot create Redis connection manager: {e}"))
+            })?;
         Ok(Self {
             conn: Conn::Single(conn),
             nodes: Arc::from([client]),

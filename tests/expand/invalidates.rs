@@ -1,0 +1,10 @@
+use axum::{extract::Path, http::StatusCode};
+use cache_runtime::invalidates;
+
+#[invalidates(tags = ["item:{id}"], paths = ["/items"])]
+async fn update(Path(id): Path<u64>) -> StatusCode {
+    let _ = id;
+    StatusCode::NO_CONTENT
+}
+
+fn main() {}
