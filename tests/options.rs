@@ -142,12 +142,7 @@ impl Setup {
     /// Every key stored for `route`, sorted, without the shared scope.
     async fn keys(&mut self, route_scope: &str) -> Vec<String> {
         let pattern = format!("{}:{route_scope}*", self.prefix);
-        let mut keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut self.conn)
-            .await
-            .unwrap();
-        keys.sort();
+        let keys = support::redis::scan_keys(&mut self.conn, &pattern).await;
         keys.into_iter()
             .map(|k| k[self.prefix.len() + 1 + route_scope.len()..].to_owned())
             .collect()
@@ -155,11 +150,7 @@ impl Setup {
 
     async fn ttl(&mut self, route_scope: &str) -> i64 {
         let pattern = format!("{}:{route_scope}*", self.prefix);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut self.conn)
-            .await
-            .unwrap();
+        let keys: Vec<String> = support::redis::scan_keys(&mut self.conn, &pattern).await;
         assert_eq!(keys.len(), 1, "{keys:?}");
         redis::cmd("TTL")
             .arg(&keys[0])

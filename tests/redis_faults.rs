@@ -17,24 +17,7 @@ async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
 }
 
 async fn keys(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Vec<String> {
-    let mut cursor = 0u64;
-    let mut out = Vec::new();
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-            .unwrap();
-        out.extend(batch);
-        if next == 0 {
-            return out;
-        }
-        cursor = next;
-    }
+    support::redis::scan_keys(conn, pattern).await
 }
 
 async fn cache_for(url: &str, test: &str) -> (RouteCache, String) {
@@ -84,9 +67,22 @@ async fn keys_are_scoped_to_their_route_and_written_with_the_route_ttl() {
     }
 
     let mut conn = redis_conn(&server.url()).await;
-    let mut stored = keys(&mut conn, &format!("{prefix}:*")).await;
-    stored.sort();
+    let (indexes, stored): (Vec<String>, Vec<String>) = keys(&mut conn, &format!("{prefix}:*"))
+        .await
+        .into_iter()
+        .partition(|k| k.starts_with(&format!("{prefix}:#")));
     assert_eq!(stored.len(), 5, "{stored:#?}");
+    // One path index per entry, as safe as the keys themselves.
+    assert_eq!(indexes.len(), 5, "{indexes:#?}");
+    for index in &indexes {
+        let rest = index
+            .strip_prefix(&format!("{prefix}:#path:"))
+            .unwrap_or_else(|| panic!("{index} is not a path index"));
+        assert!(
+            !rest.contains([':', '*', '#', '\r', '\n', ' ']) || rest.starts_with("sha256:"),
+            "{index}"
+        );
+    }
     let search_scope = format!("{prefix}:{}:GET:", app::route_id("search"));
     for key in &stored {
         let rest = key

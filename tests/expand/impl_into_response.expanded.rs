@@ -11,7 +11,7 @@ impl ::cache_runtime::__private::CachedRoute for __cached_route_status {
 }
 async fn status(
     __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        __cached_route_status,
+        ::cache_runtime::__private::RequestContext<__cached_route_status>,
         State<&'static str>,
     >,
     __cached_route_arg1: Json<u32>,

@@ -4,7 +4,7 @@ use cache_runtime::cached_route;
 struct __cached_route_health;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_health {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest002::health",
+        "macrotest003::health",
         5u32,
     );
 }

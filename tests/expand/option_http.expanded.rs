@@ -4,7 +4,7 @@ use cache_runtime::cached_route;
 struct __cached_route_per_user;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_per_user {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest003::per_user",
+            "macrotest004::per_user",
             60u32,
         )
         .with_auth(::cache_runtime::__private::AuthPolicy::Private)
@@ -29,7 +29,7 @@ async fn per_user(
 struct __cached_route_for_everyone;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_for_everyone {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest003::for_everyone",
+            "macrotest004::for_everyone",
             60u32,
         )
         .with_auth(::cache_runtime::__private::AuthPolicy::Shared)

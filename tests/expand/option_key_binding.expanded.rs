@@ -6,14 +6,14 @@ use std::collections::HashMap;
 struct __cached_route_handler;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest004::handler",
+            "macrotest005::handler",
             60u32,
         )
         .with_key_source(::cache_runtime::__private::KeySource::Handler);
 }
 async fn handler(
     __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        __cached_route_handler,
+        ::cache_runtime::__private::RequestContext<__cached_route_handler>,
         Path<u64>,
     >,
     __cached_route_arg1: Query<HashMap<String, String>>,

@@ -8,7 +8,7 @@ fn by_tenant(parts: &Parts) -> &str {
 struct __cached_route_handler;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest005::handler",
+            "macrotest006::handler",
             60u32,
         )
         .with_key_source(::cache_runtime::__private::KeySource::Function);

@@ -4,7 +4,7 @@ use cache_runtime::cached_route;
 struct __cached_route_listed;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_listed {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest008::listed",
+            "macrotest009::listed",
             60u32,
         )
         .with_query(::cache_runtime::__private::QueryPolicy::Allow(&["page", "limit"]));
@@ -25,7 +25,7 @@ async fn listed(
 struct __cached_route_ignored;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_ignored {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest008::ignored",
+            "macrotest009::ignored",
             60u32,
         )
         .with_query(::cache_runtime::__private::QueryPolicy::Ignore);

@@ -4,7 +4,7 @@ use cache_runtime::cached_route;
 struct __cached_route_handler;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest010::handler",
+            "macrotest012::handler",
             60u32,
         )
         .with_vary(&["accept-language", "accept"]);

@@ -5,14 +5,14 @@ use cache_runtime::cached_route;
 pub struct __cached_route_get_item;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest011::get_item",
+        "macrotest013::get_item",
         3600u32,
     );
 }
 /// An item by id.
 pub async fn get_item(
     __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        __cached_route_get_item,
+        ::cache_runtime::__private::RequestContext<__cached_route_get_item>,
         Path<u64>,
     >,
 ) -> ::cache_runtime::__private::Response {

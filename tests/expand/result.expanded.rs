@@ -8,13 +8,13 @@ fn check(id: u64) -> Result<u64, StatusCode> {
 struct __cached_route_get_item;
 impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
     const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest012::get_item",
+        "macrotest014::get_item",
         60u32,
     );
 }
 async fn get_item(
     __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        __cached_route_get_item,
+        ::cache_runtime::__private::RequestContext<__cached_route_get_item>,
         Path<u64>,
     >,
 ) -> ::cache_runtime::__private::Response {

@@ -183,3 +183,30 @@ impl TestRedis {
         }
     }
 }
+
+/// Every key matching `pattern` on one server, read with `SCAN` (the
+/// product never uses `KEYS`, and neither do its tests).
+pub async fn scan_keys(
+    conn: &mut ::redis::aio::MultiplexedConnection,
+    pattern: &str,
+) -> Vec<String> {
+    let mut cursor = 0u64;
+    let mut out = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .expect("SCAN");
+        out.extend(batch);
+        if next == 0 {
+            out.sort();
+            return out;
+        }
+        cursor = next;
+    }
+}

@@ -1,0 +1,59 @@
+use axum::{extract::Path, http::StatusCode};
+use cache_runtime::invalidates;
+async fn update(
+    __cached_route_arg0: ::cache_runtime::__private::WithContext<
+        ::cache_runtime::__private::Invalidation,
+        Path<u64>,
+    >,
+) -> ::cache_runtime::__private::Response {
+    #[allow(clippy::unused_async)]
+    async fn update(Path(id): Path<u64>) -> StatusCode {
+        let _ = id;
+        StatusCode::NO_CONTENT
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_targets = {
+        #[allow(
+            unused_variables,
+            clippy::no_effect_underscore_binding,
+            clippy::pattern_type_mismatch
+        )]
+        {
+            let Path(id) = &__cached_route_arg0;
+            (
+                ::alloc::boxed::box_assume_init_into_vec_unsafe(
+                    ::alloc::intrinsics::write_box_via_move(
+                        ::alloc::boxed::Box::new_uninit(),
+                        [
+                            ::alloc::__export::must_use({
+                                ::alloc::fmt::format(format_args!("item:{0}", id))
+                            }),
+                        ],
+                    ),
+                ),
+                ::alloc::boxed::box_assume_init_into_vec_unsafe(
+                    ::alloc::intrinsics::write_box_via_move(
+                        ::alloc::boxed::Box::new_uninit(),
+                        [
+                            ::alloc::__export::must_use({
+                                ::alloc::fmt::format(format_args!("/items"))
+                            }),
+                        ],
+                    ),
+                ),
+            )
+        }
+    };
+    let __cached_route_body = update(__cached_route_arg0);
+    ::cache_runtime::__private::assert_send(&__cached_route_body);
+    ::cache_runtime::__private::invalidate_after(
+            __cached_route_ctx,
+            __cached_route_targets.0,
+            __cached_route_targets.1,
+            __cached_route_body,
+        )
+        .await
+}
+fn main() {}

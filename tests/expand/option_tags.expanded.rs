@@ -1,0 +1,61 @@
+use axum::extract::Path;
+use cache_runtime::cached_route;
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_handler;
+impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
+    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
+        "macrotest010::handler",
+        60u32,
+    );
+}
+async fn handler(
+    __cached_route_arg0: ::cache_runtime::__private::WithContext<
+        ::cache_runtime::__private::RequestContext<__cached_route_handler>,
+        Path<u64>,
+    >,
+) -> ::cache_runtime::__private::Response {
+    #[allow(clippy::unused_async)]
+    async fn handler(Path(id): Path<u64>) -> String {
+        id.to_string()
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_extra = {
+        #[allow(
+            unused_variables,
+            clippy::no_effect_underscore_binding,
+            clippy::pattern_type_mismatch
+        )]
+        {
+            let Path(id) = &__cached_route_arg0;
+            (
+                ::cache_runtime::__private::Option::None,
+                ::alloc::boxed::box_assume_init_into_vec_unsafe(
+                    ::alloc::intrinsics::write_box_via_move(
+                        ::alloc::boxed::Box::new_uninit(),
+                        [
+                            ::alloc::__export::must_use({
+                                ::alloc::fmt::format(format_args!("item:{0}", id))
+                            }),
+                            ::alloc::__export::must_use({
+                                ::alloc::fmt::format(format_args!("items"))
+                            }),
+                        ],
+                    ),
+                ),
+            )
+        }
+    };
+    let __cached_route_body = handler(__cached_route_arg0);
+    ::cache_runtime::__private::assert_send(&__cached_route_body);
+    ::cache_runtime::__private::serve_with(
+            __cached_route_ctx,
+            __cached_route_extra.0,
+            __cached_route_extra.1,
+            __cached_route_body,
+        )
+        .await
+}
+fn main() {}
