@@ -1,5 +1,7 @@
 //! HTTP caching semantics end to end: a real server on a loopback port, a
-//! real HTTP client, and a real `redis-server` behind the cache.
+//! real HTTP client, and each backend behind the cache (`backend_matrix!`:
+//! Redis, Redis Cluster, Redis with L1, embedded); the two tests that read
+//! the stored keys back use standalone Redis.
 
 mod support;
 
@@ -11,10 +13,10 @@ use axum::{
     Json, Router,
 };
 use bytes::Bytes;
-use cache_runtime::{cached_route, RouteCache};
+use cache_runtime::cached_route;
 use http::Method;
 use std::time::Duration;
-use support::{unique_prefix, Calls, RedisServer, Reply, TestApp};
+use support::{Backend, Calls, Fixture, Reply, TestApp};
 
 #[cached_route(ttl = 3600)]
 async fn item(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<(u64, usize)> {
@@ -112,36 +114,51 @@ fn router(calls: Calls) -> Router {
         .with_state(calls)
 }
 
+backend_matrix!(
+    etag_and_if_none_match_answer_304,
+    a_freshly_stored_miss_answers_304_to_a_matching_tag,
+    head_is_served_from_the_get_entry_without_a_body,
+    age_grows_and_max_age_shrinks,
+    cache_status_names_each_outcome,
+    client_no_cache_is_ignored_by_default,
+    client_directives_are_honoured_where_configured,
+    users_never_see_each_others_responses_on_an_unmarked_route,
+    shared_routes_serve_everyone_from_one_entry,
+    vary_splits_entries_by_accept_language,
+);
+
 struct Setup {
     app: TestApp,
-    server: RedisServer,
+    fixture: Fixture,
     prefix: String,
 }
 
 async fn setup(
+    backend: Backend,
     test: &str,
     configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
 ) -> Setup {
-    let server = RedisServer::start();
-    let prefix = unique_prefix(test);
-    let cache = configure(
-        RouteCache::builder()
-            .prefix(prefix.clone())
-            .redis(server.url()),
-    )
-    .build()
-    .await
-    .unwrap();
+    let fixture = Fixture::with(backend, test, configure).await;
+    let prefix = fixture.cache.config().prefix().to_owned();
     let calls = Calls::default();
-    let app = TestApp::serve(router(calls.clone()).layer(cache.layer()), calls).await;
+    let app = TestApp::serve(router(calls.clone()).layer(fixture.cache.layer()), calls).await;
     Setup {
         app,
-        server,
+        fixture,
         prefix,
     }
 }
 
 impl Setup {
+    /// The standalone Redis behind the cache.
+    fn redis_url(&self) -> String {
+        self.fixture
+            .redis
+            .as_ref()
+            .expect("a Redis-backed setup")
+            .url()
+    }
+
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         self.app
             .request(Method::GET, path, headers, Bytes::new())
@@ -173,9 +190,8 @@ fn max_age(reply: &Reply) -> u64 {
         .unwrap_or_else(|| panic!("no max-age in {cc:?}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn etag_and_if_none_match_answer_304() {
-    let s = setup("etag", |b| b).await;
+async fn etag_and_if_none_match_answer_304(backend: Backend) {
+    let s = setup(backend, "etag", |b| b).await;
     let first = s.get("/item/1", &[]).await;
     assert_eq!(first.status, 200);
     let etag = header(&first, "etag").to_owned();
@@ -206,9 +222,8 @@ async fn etag_and_if_none_match_answer_304() {
     assert_eq!(s.app.calls.get("item"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_freshly_stored_miss_answers_304_to_a_matching_tag() {
-    let s = setup("etag_miss", |b| b).await;
+async fn a_freshly_stored_miss_answers_304_to_a_matching_tag(backend: Backend) {
+    let s = setup(backend, "etag_miss", |b| b).await;
     let first = s.get("/stable/7", &[]).await;
     let etag = header(&first, "etag").to_owned();
     tokio::time::sleep(Duration::from_millis(2100)).await; // ttl = 1 expired
@@ -223,9 +238,8 @@ async fn a_freshly_stored_miss_answers_304_to_a_matching_tag() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn head_is_served_from_the_get_entry_without_a_body() {
-    let s = setup("head", |b| b).await;
+async fn head_is_served_from_the_get_entry_without_a_body(backend: Backend) {
+    let s = setup(backend, "head", |b| b).await;
     let get = s.get("/item/2", &[]).await;
     let head = s
         .app
@@ -239,9 +253,8 @@ async fn head_is_served_from_the_get_entry_without_a_body() {
     assert_eq!(s.app.calls.get("item"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn age_grows_and_max_age_shrinks() {
-    let s = setup("age", |b| b).await;
+async fn age_grows_and_max_age_shrinks(backend: Backend) {
+    let s = setup(backend, "age", |b| b).await;
     let first = s.get("/item/3", &[]).await;
     assert_eq!(max_age(&first), 3600);
     assert!(first.headers.get("age").is_none());
@@ -256,9 +269,8 @@ async fn age_grows_and_max_age_shrinks() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cache_status_names_each_outcome() {
-    let s = setup("status", |b| b.status_name("edge")).await;
+async fn cache_status_names_each_outcome(backend: Backend) {
+    let s = setup(backend, "status", |b| b.status_name("edge")).await;
     assert_eq!(
         status_of(&s.get("/item/4", &[]).await),
         "edge; fwd=uri-miss; stored"
@@ -285,7 +297,7 @@ async fn cache_status_names_each_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handler_no_store_is_never_stored_and_short_max_age_caps_the_ttl() {
-    let s = setup("handler_cc", |b| b).await;
+    let s = setup(Backend::Redis, "handler_cc", |b| b).await;
     for run in 1..=2 {
         let reply = s.get("/no-store", &[]).await;
         assert_eq!(reply.json(), run);
@@ -299,7 +311,7 @@ async fn handler_no_store_is_never_stored_and_short_max_age_caps_the_ttl() {
         "the handler's own value is kept"
     );
     assert_eq!(s.get("/short-max-age", &[]).await.x_cache(), "HIT");
-    let mut conn = redis::Client::open(s.server.url())
+    let mut conn = redis::Client::open(s.redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -316,9 +328,8 @@ async fn handler_no_store_is_never_stored_and_short_max_age_caps_the_ttl() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_no_cache_is_ignored_by_default() {
-    let s = setup("client_default", |b| b).await;
+async fn client_no_cache_is_ignored_by_default(backend: Backend) {
+    let s = setup(backend, "client_default", |b| b).await;
     s.get("/item/5", &[]).await;
     for directive in [
         ("cache-control", "no-cache"),
@@ -332,9 +343,8 @@ async fn client_no_cache_is_ignored_by_default() {
     assert_eq!(s.app.calls.get("item"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_directives_are_honoured_where_configured() {
-    let s = setup("client_honour", |b| b).await;
+async fn client_directives_are_honoured_where_configured(backend: Backend) {
+    let s = setup(backend, "client_honour", |b| b).await;
     assert_eq!(s.get("/refreshable", &[]).await.json(), 1);
     // no-cache: the handler answers and the entry is refreshed.
     let refreshed = s
@@ -358,16 +368,18 @@ async fn client_directives_are_honoured_where_configured() {
     assert_eq!((hit.x_cache(), hit.json()), ("HIT", serde_json::json!(2)));
 
     // Cache-wide opt-in covers routes that do not decide themselves.
-    let s = setup("client_honour_all", |b| b.honor_client_cache_control(true)).await;
+    let s = setup(backend, "client_honour_all", |b| {
+        b.honor_client_cache_control(true)
+    })
+    .await;
     s.get("/item/6", &[]).await;
     let reply = s.get("/item/6", &[("cache-control", "max-age=0")]).await;
     assert_eq!(reply.x_cache(), "MISS");
     assert_eq!(s.app.calls.get("item"), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_never_see_each_others_responses_on_an_unmarked_route() {
-    let s = setup("users", |b| b).await;
+async fn users_never_see_each_others_responses_on_an_unmarked_route(backend: Backend) {
+    let s = setup(backend, "users", |b| b).await;
     let alice = [("authorization", "Bearer alice-secret")];
     let bob = [("authorization", "Bearer bob-secret")];
     for _ in 0..2 {
@@ -396,7 +408,7 @@ async fn users_never_see_each_others_responses_on_an_unmarked_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_routes_give_each_user_an_entry_keyed_by_a_hash() {
-    let s = setup("private", |b| b).await;
+    let s = setup(Backend::Redis, "private", |b| b).await;
     let alice = [("authorization", "Bearer alice-secret")];
     let bob = [("authorization", "Bearer bob-secret")];
     let a1 = s.get("/me", &alice).await;
@@ -417,7 +429,7 @@ async fn private_routes_give_each_user_an_entry_keyed_by_a_hash() {
     assert_eq!((b2.x_cache(), b2.body.clone()), ("HIT", b1.body.clone()));
     assert_eq!(s.app.calls.get("me"), 2);
 
-    let mut conn = redis::Client::open(s.server.url())
+    let mut conn = redis::Client::open(s.redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -438,9 +450,8 @@ async fn private_routes_give_each_user_an_entry_keyed_by_a_hash() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shared_routes_serve_everyone_from_one_entry() {
-    let s = setup("shared", |b| b).await;
+async fn shared_routes_serve_everyone_from_one_entry(backend: Backend) {
+    let s = setup(backend, "shared", |b| b).await;
     assert_eq!(
         s.get("/public", &[("authorization", "Bearer a")])
             .await
@@ -455,9 +466,8 @@ async fn shared_routes_serve_everyone_from_one_entry() {
     assert_eq!(s.app.calls.get("public_page"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vary_splits_entries_by_accept_language() {
-    let s = setup("vary", |b| b).await;
+async fn vary_splits_entries_by_accept_language(backend: Backend) {
+    let s = setup(backend, "vary", |b| b).await;
     let en = s.get("/greeting", &[("accept-language", "en-GB")]).await;
     let fr = s.get("/greeting", &[("accept-language", "fr-FR")]).await;
     assert_eq!(

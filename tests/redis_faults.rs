@@ -211,6 +211,41 @@ async fn redis_down_at_startup_does_not_stop_the_app() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_down_at_startup_fails_open_and_is_used_once_up() {
+    let ports: Vec<u16> = (0..3).map(|_| support::redis::free_port()).collect();
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}"))
+        .collect();
+    let cache = RouteCache::builder()
+        .prefix(support::unique_prefix("cluster_startup"))
+        .redis_cluster(urls)
+        .timeout(Duration::from_millis(100))
+        .connect_timeout(Duration::from_millis(100))
+        .build()
+        .await
+        .expect("an unreachable cluster is not a build error");
+    assert_eq!(cache.backend_name(), "redis-cluster");
+    let app = TestApp::spawn(&cache).await;
+    for run in 1..=3 {
+        let reply = app.get("/items/1").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.json()["run"], run, "served uncached");
+    }
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || support::cluster::start_cluster_on(&ports))
+        .await
+        .expect("start the cluster");
+    assert!(
+        wait_for_hit(&app, "/items/1", Duration::from_secs(15))
+            .await
+            .is_some(),
+        "caching resumes once the cluster is up ({:?} after starting it)",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_answering_garbage_fails_open() {
     // Something that is not Redis listens where Redis should be.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -27,17 +27,23 @@ pub fn cluster_urls() -> Vec<String> {
     .clone()
 }
 
+fn start_cluster() -> Vec<String> {
+    let ports: Vec<u16> = (0..3).map(|_| super::redis::free_port()).collect();
+    start_cluster_on(&ports)
+}
+
+/// Starts a Redis Cluster with one master on each of `ports`, waits until it
+/// is ready and returns its node URLs. The nodes live until the test process
+/// exits.
 // The nodes outlive this function on purpose: the watchdog stops them when
 // the test process exits.
 #[allow(clippy::zombie_processes)]
-fn start_cluster() -> Vec<String> {
+pub fn start_cluster_on(ports: &[u16]) -> Vec<String> {
     let dir = tempfile::tempdir()
         .expect("create a temporary directory for the cluster")
         .keep();
-    let mut ports = Vec::new();
     let mut pids = Vec::new();
-    for i in 0..3 {
-        let port = super::redis::free_port();
+    for (i, &port) in ports.iter().enumerate() {
         let node_dir = dir.join(format!("node{i}"));
         std::fs::create_dir_all(&node_dir).expect("create node directory");
         let child = Command::new("redis-server")
@@ -55,7 +61,6 @@ fn start_cluster() -> Vec<String> {
             .spawn()
             .unwrap_or_else(|e| panic!("could not run redis-server ({e}); {HOW_TO_GET_A_CLUSTER}"));
         pids.push(child.id());
-        ports.push(port);
     }
     // Stop the nodes when this test process ends, however it ends.
     let pid_list = pids
@@ -74,7 +79,7 @@ fn start_cluster() -> Vec<String> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
-    for &port in &ports {
+    for &port in ports {
         wait_until(Duration::from_secs(10), || {
             super::redis::ping(port).then_some(())
         })
@@ -92,7 +97,7 @@ fn start_cluster() -> Vec<String> {
         .status()
         .unwrap_or_else(|e| panic!("could not run redis-cli ({e}); {HOW_TO_GET_A_CLUSTER}"));
     assert!(status.success(), "redis-cli --cluster create failed");
-    for &port in &ports {
+    for &port in ports {
         wait_until(Duration::from_secs(20), || {
             let out = Command::new("redis-cli")
                 .args(["-p", &port.to_string(), "cluster", "info"])

@@ -46,11 +46,11 @@ pub enum Backend {
 }
 
 /// Runs each listed `async fn(Backend)` once per backend, as separate tests
-/// in `redis::`, `cluster::`, `two_tier::` and `embedded::` modules.
+/// in `standalone::`, `cluster::`, `two_tier::` and `embedded::` modules.
 #[macro_export]
 macro_rules! backend_matrix {
     ($($name:ident),* $(,)?) => {
-        $crate::backend_matrix!(@backend redis, Redis; $($name),*);
+        $crate::backend_matrix!(@backend standalone, Redis; $($name),*);
         $crate::backend_matrix!(@backend cluster, Cluster; $($name),*);
         $crate::backend_matrix!(@backend two_tier, TwoTier; $($name),*);
         $crate::backend_matrix!(@backend embedded, Embedded; $($name),*);
