@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
-MODES=${MODES:-"static redis-get route-redis route-embedded cached-crate"}
+MODES=${MODES:-"static redis-get route-redis route-embedded route-two-tier cached-crate"}
 SERVER_CPU=${SERVER_CPU:-0}   # the server gets one core, wrk and redis the other
 LOAD_CPU=${LOAD_CPU:-1}
 BUDGET=${BUDGET:-1200}         # seconds for the whole run
@@ -131,6 +131,7 @@ names = {
     "redis-get": "(2) hand-written Redis GET",
     "route-redis": "(3) #[cached_route], Redis",
     "route-embedded": "(4) #[cached_route], embedded",
+    "route-two-tier": "(4) #[cached_route], L1 + Redis",
     "cached-crate": "(5) cached crate, AsyncRedisCache",
 }
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -140,7 +141,7 @@ print(f"Load benchmark, {datetime.date.today()}, {platform.machine()} {cpu}, {su
 print("| server | req/s | p50 µs | p99 µs | CPU µs/req | req/s vs (1) | req/s vs (2) | p99 vs (2) | non-2xx |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 base1 = med.get("static"); base2 = med.get("redis-get")
-for mode in ["static", "redis-get", "route-redis", "route-embedded", "cached-crate"]:
+for mode in ["static", "redis-get", "route-redis", "route-embedded", "route-two-tier", "cached-crate"]:
     if mode not in med: continue
     rps, p50, p99, cpu_req, bad = med[mode]
     r1 = f"{rps / base1[0]:.2f}" if base1 else "-"

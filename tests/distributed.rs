@@ -450,3 +450,38 @@ async fn a_redis_restart_flushes_the_l1() {
     }
     drop((p.cache_a, p.cache_b));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_invalidation_message_flushes_the_l1() {
+    let server = RedisServer::start();
+    let p = pair(&server, "l1_gap").await;
+    only_in_b_l1(&p).await;
+    // Another instance's messages 1 and 3 arrive; 2 (say, an invalidation
+    // whose publish failed) never does.
+    let client = redis::Client::open(p.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{}:#l1", p.cache_b.config().prefix());
+    for message in ["00000000000000aa 1 h", "00000000000000aa 3 h"] {
+        let receivers: u32 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(message)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(receivers, 2, "both instances subscribe");
+    }
+    let started = Instant::now();
+    loop {
+        if get_with(&p.b, "/items/1", "en").await.x_cache() == "MISS" {
+            break;
+        }
+        // The gap counts as a loss after one heartbeat (200 ms here).
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B kept its L1 after a lost message"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(p.cache_b.l1_is_live(), "a loss flushes the L1; it stays on");
+    drop(p.cache_a);
+}

@@ -7,7 +7,7 @@ use crate::fault::FaultLog;
 use crate::key::{self, QueryPolicy};
 use crate::policy::CachedRoute;
 use crate::store::{MemoryStore, RedisStore, Scope, Store, StoreError};
-use crate::tier::{Channel, Message, L1};
+use crate::tier::{Channel, Message, Publisher, L1};
 use bytes::Bytes;
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -26,6 +26,20 @@ pub const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
 
 /// Index members removed per round trip when invalidating a tag or path.
 const INDEX_BATCH: usize = 500;
+
+/// Life of an index set recreated after a failed invalidation batch (the
+/// members' own TTLs are unknown there).
+const REINDEX_TTL: Duration = Duration::from_secs(86_400);
+
+/// `fut`, failing as unavailable after `limit`.
+async fn bounded<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::unavailable("timed out")))
+}
 
 /// The shared cache handle: created once at start-up, cheap to clone (one
 /// `Arc`), and installed on the router with [`RouteCache::layer`].
@@ -53,8 +67,8 @@ struct Inner {
     inflight: Inflight,
     /// The in-process first tier, with Redis and `l1_capacity` set.
     l1: Option<Arc<L1>>,
-    /// This cache's id on the invalidation channel.
-    origin: u64,
+    /// This cache's side of the invalidation channel (Redis only).
+    publisher: Option<Arc<Publisher>>,
 }
 
 impl fmt::Debug for RouteCache {
@@ -410,9 +424,11 @@ impl RouteCacheBuilder {
                 "prefix {prefix:?} must be non-empty, without braces or control characters"
             )));
         }
-        if self.config.l1_heartbeat.is_zero() {
+        if self.config.l1_heartbeat.is_zero()
+            || self.config.l1_heartbeat > Duration::from_secs(3600)
+        {
             return Err(CacheError::Config(
-                "l1_heartbeat must be positive".to_owned(),
+                "l1_heartbeat must be between 1 ns and 1 hour".to_owned(),
             ));
         }
         let connect = self.config.connect_timeout;
@@ -426,21 +442,23 @@ impl RouteCacheBuilder {
             None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
         };
         let cache = RouteCache::from_parts(store, self.config);
-        if let (Store::Redis(redis), Some(l1)) = (&cache.inner.store, &cache.inner.l1) {
+        if let (Store::Redis(redis), Some(l1), Some(publisher)) =
+            (&cache.inner.store, &cache.inner.l1, &cache.inner.publisher)
+        {
             let config = &cache.inner.config;
             crate::tier::spawn_subscriber(
                 l1,
                 redis.clone(),
                 Channel {
-                    name: cache.channel(),
-                    origin: cache.inner.origin,
+                    publisher: Arc::clone(publisher),
                     heartbeat: config.l1_heartbeat,
                     connect_timeout: config.connect_timeout,
-                    publish_timeout: config.timeout,
                 },
             );
         }
-        if matches!(cache.inner.store, Store::Redis(_)) {
+        if let Store::Redis(redis) = &cache.inner.store {
+            // A cluster connects in the background; give it a moment.
+            redis.ready(cache.inner.config.connect_timeout).await;
             // Warm the connection so the first request does not pay for it.
             match cache.call(cache.inner.store.get("\u{0}rc-ping")).await {
                 Ok(_) => tracing::debug!("route cache connected to Redis"),
@@ -584,6 +602,13 @@ impl RouteCache {
         let interval = config.log_interval;
         let l1 = (matches!(store, Store::Redis(_)) && config.l1_capacity > 0)
             .then(|| Arc::new(L1::new(config.l1_capacity, config.l1_max_ttl)));
+        let publisher = matches!(store, Store::Redis(_)).then(|| {
+            Arc::new(Publisher::new(
+                format!("{}:#l1", config.prefix),
+                random_u64(),
+                config.timeout,
+            ))
+        });
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -593,14 +618,9 @@ impl RouteCache {
                 corrupt: FaultLog::new(interval),
                 inflight: Inflight::default(),
                 l1,
-                origin: random_u64(),
+                publisher,
             }),
         }
-    }
-
-    /// The invalidation channel: `<prefix>:#l1`.
-    fn channel(&self) -> String {
-        format!("{}:#l1", self.inner.config.prefix)
     }
 
     /// Whether the L1 is configured and its invalidation channel is up.
@@ -643,17 +663,18 @@ impl RouteCache {
     /// Stores a raw value under `key` (bounded by the timeout); every
     /// instance's L1 drops what it had under `key`.
     pub async fn raw_set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        self.call(self.inner.store.set(key, value, ttl)).await?;
+        let result = self.call(self.inner.store.set(key, value, ttl)).await;
+        // Also after an error: the write may have landed.
         self.forget_keys(&[key]).await;
-        Ok(())
+        result
     }
 
     /// Removes the entry under `key` (bounded by the timeout), from every
     /// instance's L1 too.
     pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
-        self.call(self.inner.store.delete(key)).await?;
+        let result = self.call(self.inner.store.delete(key)).await;
         self.forget_keys(&[key]).await;
-        Ok(())
+        result
     }
 
     /// Invalidates every entry stored for a `GET` of `path_and_query` (for
@@ -748,47 +769,72 @@ impl RouteCache {
     }
 
     async fn invalidate_index(&self, index: &str) -> Result<usize, StoreError> {
-        let store = &self.inner.store;
-        let mut removed = 0;
-        let result = self
-            .call_within(self.inner.config.invalidate_timeout, async {
-                loop {
-                    // Popped, so an entry stored again meanwhile is indexed
-                    // again rather than lost from the index.
-                    let keys = store.index_pop(index, INDEX_BATCH).await?;
-                    if keys.is_empty() {
-                        return Ok(());
-                    }
-                    store.delete_many(&keys).await?;
-                    removed += keys.len();
-                    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                    self.forget_keys(&refs).await;
-                    if keys.len() < INDEX_BATCH {
-                        return Ok(());
-                    }
+        let (cache, index) = (self.clone(), index.to_owned());
+        self.bulk("invalidate", async move {
+            let store = &cache.inner.store;
+            let step = cache.inner.config.timeout;
+            let mut removed = 0;
+            loop {
+                // Popped, so an entry stored again meanwhile is indexed again
+                // rather than lost from the index.
+                let keys = bounded(step, store.index_pop(&index, INDEX_BATCH)).await?;
+                if keys.is_empty() {
+                    return Ok(removed);
                 }
-            })
-            .await;
-        if let Err(e) = &result {
-            self.fault("invalidate", index, e);
-        }
-        result.map(|()| removed)
+                let deleted = bounded(step, store.delete_many(&keys)).await;
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                cache.forget_keys(&refs).await;
+                if let Err(e) = deleted {
+                    // Put them back so that a retry finds them (best effort:
+                    // the backend has just failed).
+                    for key in &keys {
+                        let _ = bounded(step, store.index_add(&index, key, REINDEX_TTL)).await;
+                    }
+                    return Err(e);
+                }
+                removed += keys.len();
+                if keys.len() < INDEX_BATCH {
+                    return Ok(removed);
+                }
+            }
+        })
+        .await
     }
 
     async fn invalidate_scope(&self, scope: Scope) -> Result<usize, StoreError> {
-        let result = self
-            .call_within(
-                self.inner.config.invalidate_timeout,
-                self.inner.store.delete_scope(&scope),
-            )
-            .await;
-        // Also after a partial failure: some keys may be gone.
-        if let Some(l1) = &self.inner.l1 {
-            l1.drop_scope(&scope);
-        }
-        self.publish(&Message::Scope(scope.clone())).await;
+        let cache = self.clone();
+        self.bulk("invalidate", async move {
+            let result = cache.inner.store.delete_scope(&scope).await;
+            // Also after a partial failure: some keys may be gone.
+            if let Some(l1) = &cache.inner.l1 {
+                l1.drop_scope(&scope);
+            }
+            cache.publish(&Message::Scope(scope.clone())).await;
+            result
+        })
+        .await
+    }
+
+    /// Runs an invalidation in a task of its own, so that a caller giving up
+    /// cannot cut a batch in half, bounded by `invalidate_timeout` and kept
+    /// out of the circuit breaker (whose job is to protect requests, not to
+    /// veto explicit invalidations). A failure is logged, always.
+    async fn bulk<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let limit = self.inner.config.invalidate_timeout;
+        let result = match tokio::time::timeout(limit, tokio::spawn(work)).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(StoreError::unavailable(format!("{op} task failed: {join}"))),
+            Err(_) => Err(StoreError::unavailable(format!(
+                "{op} did not finish within {} ms",
+                limit.as_millis()
+            ))),
+        };
         if let Err(e) = &result {
-            self.fault("invalidate", &scope.prefix, e);
+            tracing::warn!(backend = self.backend_name(), op, error = %e, "route cache: invalidation failed");
         }
         result
     }
@@ -803,18 +849,18 @@ impl RouteCache {
         }
     }
 
-    /// Publishes on the invalidation channel (Redis only); a failure is
-    /// logged.
+    /// Publishes on the invalidation channel (Redis only), outside the
+    /// circuit breaker; a failure is logged, and receivers detect the gap
+    /// it leaves.
     async fn publish(&self, message: &Message<'_>) {
-        if !self.inner.store.is_shared() {
+        let (Store::Redis(redis), Some(publisher)) = (&self.inner.store, &self.inner.publisher)
+        else {
             return;
-        }
-        let text = message.encode(self.inner.origin);
-        if let Err(e) = self
-            .call(self.inner.store.publish(&self.channel(), &text))
-            .await
-        {
-            self.fault("publish", "", &e);
+        };
+        if let Err(e) = publisher.publish(redis, message).await {
+            if let Some(suppressed) = self.inner.faults.admit() {
+                tracing::warn!(error = %e, suppressed, "route cache: invalidation message not published");
+            }
         }
     }
 
@@ -1010,30 +1056,34 @@ impl RouteCache {
         ttl: Duration,
         indexes: &[String],
     ) -> bool {
-        use futures_util::future::{join, join_all};
+        use futures_util::future::join_all;
         let store = &self.inner.store;
-        let (set, added) = join(
-            self.call(store.set(key, value.clone(), ttl)),
-            join_all(
-                indexes
-                    .iter()
-                    .map(|index| self.call(store.index_add(index, key, ttl))),
-            ),
-        )
-        .await;
-        if let Err(e) = set {
+        if let Err(e) = self.call(store.set(key, value.clone(), ttl)).await {
             self.fault("set", key, &e);
+            // A timed-out write may still land.
+            self.forget_keys(&[key]).await;
             return false;
         }
+        // Indexed after the write: an invalidation that pops the index in
+        // between finds the old entry; one that runs later finds this one.
+        let added = join_all(
+            indexes
+                .iter()
+                .map(|index| self.call(store.index_add(index, key, ttl))),
+        )
+        .await;
         if let Some(e) = added.into_iter().find_map(Result::err) {
             self.fault("index", key, &e);
             let _ = self.call(store.delete(key)).await;
+            self.forget_keys(&[key]).await;
             return false;
         }
-        // Another instance's L1 may hold the value this one replaces.
+        // Drop what this instance's L1 held, tell the others, then keep
+        // the new value unless an invalidation arrived meanwhile.
+        let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
         self.publish(&Message::Keys(key)).await;
-        if let Some(l1) = &self.inner.l1 {
-            l1.put(key, value, ttl);
+        if let (Some(l1), Some(seen)) = (&self.inner.l1, seen) {
+            l1.fill(key, value, ttl, seen);
         }
         true
     }

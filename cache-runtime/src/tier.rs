@@ -10,21 +10,28 @@
 //! (Redis restarted, connection killed), turns the L1 off and flushes it
 //! until a new subscription is in place.
 //!
+//! Every message carries its sender's id and a per-sender sequence number.
+//! A receiver that sees a number skipped (a publish that failed or was
+//! lost) and not filled in within one heartbeat flushes its L1.
+//!
 //! The staleness bound is therefore: the pub/sub delivery delay (well under
-//! a millisecond on a LAN) while the channel works, and at most three
-//! heartbeats when it silently stops delivering. An L1 entry also never
-//! outlives its Redis entry (nor `l1_max_ttl`, when set).
+//! a millisecond on a LAN) while the channel works; at most three
+//! heartbeats when it silently stops delivering; about two heartbeats after
+//! a lost message, counted from the sender's next message. An L1 entry also
+//! never outlives its Redis entry (nor `l1_max_ttl`, when set).
 
 use crate::fault::FaultLog;
 use crate::store::{MemoryStore, RedisStore, Scope};
 use bytes::Bytes;
 use std::{
+    collections::HashMap,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Weak,
     },
     time::Duration,
 };
+use tokio::time::Instant;
 
 /// The first tier.
 pub(crate) struct L1 {
@@ -87,11 +94,14 @@ impl L1 {
         }
     }
 
-    pub(crate) fn drop_keys<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+    /// Drops `keys`; returns the new epoch, under which a value written
+    /// after the drop may be [filled](L1::fill) in.
+    pub(crate) fn drop_keys<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> u64 {
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         for key in keys {
             self.store.forget(key);
         }
+        epoch
     }
 
     pub(crate) fn drop_scope(&self, scope: &Scope) {
@@ -109,7 +119,8 @@ impl L1 {
     }
 }
 
-/// A message on the invalidation channel: `<origin> <kind>[ <payload>]`.
+/// A message on the invalidation channel:
+/// `<origin> <sequence> <kind>[ <payload>]`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Message<'a> {
     Heartbeat,
@@ -119,22 +130,25 @@ pub(crate) enum Message<'a> {
 }
 
 impl Message<'_> {
-    pub(crate) fn encode(&self, origin: u64) -> String {
+    fn encode(&self, origin: u64, seq: u64) -> String {
         match self {
-            Self::Heartbeat => format!("{origin:016x} h"),
-            Self::Keys(keys) => format!("{origin:016x} k {keys}"),
+            Self::Heartbeat => format!("{origin:016x} {seq} h"),
+            Self::Keys(keys) => format!("{origin:016x} {seq} k {keys}"),
             Self::Scope(scope) => format!(
-                "{origin:016x} {} {}",
+                "{origin:016x} {seq} {} {}",
                 if scope.namespace { 'n' } else { 's' },
                 scope.prefix
             ),
         }
     }
 
-    /// The message and its origin; `None` for anything else.
-    pub(crate) fn decode(text: &str) -> Option<(u64, Message<'_>)> {
+    /// The message with its origin and sequence number; `None` for
+    /// anything else.
+    fn decode(text: &str) -> Option<(u64, u64, Message<'_>)> {
         let (origin, rest) = text.split_once(' ')?;
         let origin = u64::from_str_radix(origin, 16).ok()?;
+        let (seq, rest) = rest.split_once(' ')?;
+        let seq = seq.parse().ok()?;
         let (kind, payload) = rest.split_once(' ').unwrap_or((rest, ""));
         let message = match kind {
             "h" => Message::Heartbeat,
@@ -145,18 +159,104 @@ impl Message<'_> {
             }),
             _ => return None,
         };
-        Some((origin, message))
+        Some((origin, seq, message))
     }
 }
 
-/// What the subscriber task needs, held weakly so that it ends with the
-/// cache.
-pub(crate) struct Channel {
-    pub(crate) name: String,
+/// This cache's side of the invalidation channel: its id and message
+/// counter, shared by the cache (invalidations) and the subscriber task
+/// (heartbeats).
+pub(crate) struct Publisher {
+    pub(crate) channel: String,
     pub(crate) origin: u64,
+    seq: AtomicU64,
+    timeout: Duration,
+}
+
+impl Publisher {
+    pub(crate) fn new(channel: String, origin: u64, timeout: Duration) -> Self {
+        Self {
+            channel,
+            origin,
+            seq: AtomicU64::new(0),
+            timeout,
+        }
+    }
+
+    /// Publishes `message`, bounded by the timeout but outside the circuit
+    /// breaker: a message is never skipped because request traffic tripped
+    /// it. A failure is returned for logging; receivers detect the gap.
+    pub(crate) async fn publish(
+        &self,
+        store: &RedisStore,
+        message: &Message<'_>,
+    ) -> Result<(), String> {
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        let text = message.encode(self.origin, seq);
+        match tokio::time::timeout(self.timeout, store.publish(&self.channel, &text)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("timed out after {} ms", self.timeout.as_millis())),
+        }
+    }
+}
+
+/// What the subscriber task needs.
+pub(crate) struct Channel {
+    pub(crate) publisher: Arc<Publisher>,
     pub(crate) heartbeat: Duration,
     pub(crate) connect_timeout: Duration,
-    pub(crate) publish_timeout: Duration,
+}
+
+/// Sequence numbers seen from one sender.
+struct Peer {
+    next: u64,
+    /// Numbers skipped, and since when.
+    missing: Vec<(u64, Instant)>,
+    last_heard: Instant,
+}
+
+/// Tracks every sender's sequence; reports a number missing for longer
+/// than the grace period (lost, not just reordered).
+#[derive(Default)]
+struct Peers(HashMap<u64, Peer>);
+
+impl Peers {
+    fn saw(&mut self, origin: u64, seq: u64, now: Instant) {
+        let peer = self.0.entry(origin).or_insert(Peer {
+            next: seq,
+            missing: Vec::new(),
+            last_heard: now,
+        });
+        peer.last_heard = now;
+        if seq >= peer.next {
+            // At most a bounded number of gaps are remembered; more than
+            // that is a loss anyway.
+            let gap = (peer.next..seq).take(1024);
+            peer.missing.extend(gap.map(|s| (s, now)));
+            peer.next = seq + 1;
+        } else {
+            peer.missing.retain(|&(s, _)| s != seq);
+        }
+    }
+
+    /// Whether some message has been missing for longer than `grace`;
+    /// forgets senders silent for `forget_after`.
+    fn lost(&mut self, now: Instant, grace: Duration, forget_after: Duration) -> bool {
+        self.0
+            .retain(|_, peer| now.saturating_duration_since(peer.last_heard) < forget_after);
+        self.0.values().any(|peer| {
+            peer.missing
+                .iter()
+                .any(|&(_, since)| now.saturating_duration_since(since) > grace)
+        })
+    }
+
+    fn clear_missing(&mut self) {
+        for peer in self.0.values_mut() {
+            peer.missing.clear();
+        }
+    }
 }
 
 /// Runs until `l1` is dropped: subscribes, turns the tier on, applies
@@ -202,19 +302,22 @@ enum Ended {
 async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> Ended {
     use futures_util::StreamExt;
 
+    let name = &channel.publisher.channel;
     let mut pubsub = None;
     let mut last_error = String::from("no node to subscribe on");
     for client in store.subscriber_nodes() {
-        match tokio::time::timeout(channel.connect_timeout, client.get_async_pubsub()).await {
-            Ok(Ok(mut ps)) => match ps.subscribe(&channel.name).await {
-                Ok(()) => {
-                    pubsub = Some(ps);
-                    break;
-                }
-                Err(e) => last_error = e.to_string(),
-            },
+        let attempt = async {
+            let mut ps = client.get_async_pubsub().await?;
+            ps.subscribe(name).await?;
+            Ok::<_, redis::RedisError>(ps)
+        };
+        match tokio::time::timeout(channel.connect_timeout, attempt).await {
+            Ok(Ok(ps)) => {
+                pubsub = Some(ps);
+                break;
+            }
             Ok(Err(e)) => last_error = e.to_string(),
-            Err(_) => last_error = "connect timed out".to_owned(),
+            Err(_) => last_error = "subscribing timed out".to_owned(),
         }
     }
     let Some(pubsub) = pubsub else {
@@ -227,46 +330,64 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
         Some(l1) => l1.set_live(true),
         None => return Ended::CacheDropped,
     }
-    tracing::debug!(channel = channel.name, "route cache: L1 on");
+    tracing::debug!(channel = name, "route cache: L1 on");
     let mut messages = pubsub.into_on_message();
-    let mut last_heard = tokio::time::Instant::now();
+    let heartbeat = channel.heartbeat;
+    let silence = heartbeat.saturating_mul(3);
+    let mut peers = Peers::default();
+    let mut last_heard = Instant::now();
     let mut next_beat = last_heard;
-    let silence = channel.heartbeat * 3;
     let reason = loop {
-        let now = tokio::time::Instant::now();
+        let now = Instant::now();
         if now >= next_beat {
-            next_beat = now + channel.heartbeat;
-            let (store, message, limit) = (
-                store.clone(),
-                Message::Heartbeat.encode(channel.origin),
-                channel.publish_timeout,
-            );
-            let name = channel.name.clone();
+            next_beat = now + heartbeat;
+            let (store, publisher) = (store.clone(), Arc::clone(&channel.publisher));
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(limit, store.publish(&name, &message)).await;
+                let _ = publisher.publish(&store, &Message::Heartbeat).await;
             });
         }
-        if now.duration_since(last_heard) > silence {
+        if now.saturating_duration_since(last_heard) > silence {
             break format!("nothing heard for {} ms", silence.as_millis());
         }
-        let wait = next_beat.saturating_duration_since(now);
-        let message = match tokio::time::timeout(wait, messages.next()).await {
+        if peers.lost(now, heartbeat, silence.saturating_mul(4)) {
+            let Some(l1) = weak.upgrade() else {
+                return Ended::CacheDropped;
+            };
+            // A message was lost: whatever it invalidated may be held here.
+            l1.set_live(true);
+            peers.clear_missing();
+            tracing::debug!(
+                channel = name,
+                "route cache: invalidation message lost; L1 flushed"
+            );
+        }
+        // Wake for the next heartbeat, the silence limit, or a message.
+        let wake = next_beat.min(last_heard + silence + Duration::from_millis(1));
+        let message = match tokio::time::timeout_at(wake, messages.next()).await {
             Ok(Some(message)) => message,
             Ok(None) => break "subscription closed".to_owned(),
             Err(_) => continue,
         };
-        last_heard = tokio::time::Instant::now();
+        last_heard = Instant::now();
         let Some(l1) = weak.upgrade() else {
             return Ended::CacheDropped;
         };
         let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) else {
             continue;
         };
-        match Message::decode(text) {
-            Some((origin, _)) if origin == channel.origin => {} // applied already
-            Some((_, Message::Keys(keys))) => l1.drop_keys(keys.split('\n')),
-            Some((_, Message::Scope(scope))) => l1.drop_scope(&scope),
-            Some((_, Message::Heartbeat)) | None => {}
+        let Some((origin, seq, message)) = Message::decode(text) else {
+            continue;
+        };
+        peers.saw(origin, seq, last_heard);
+        if origin == channel.publisher.origin {
+            continue; // applied already
+        }
+        match message {
+            Message::Keys(keys) => {
+                l1.drop_keys(keys.split('\n'));
+            }
+            Message::Scope(scope) => l1.drop_scope(&scope),
+            Message::Heartbeat => {}
         }
     };
     Ended::Lost {
@@ -278,6 +399,30 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skipped_sequence_number_is_a_loss_only_once_the_grace_has_passed() {
+        let t0 = Instant::now();
+        let grace = Duration::from_millis(100);
+        let forget = Duration::from_secs(60);
+        let mut peers = Peers::default();
+        peers.saw(7, 1, t0);
+        peers.saw(7, 2, t0);
+        assert!(!peers.lost(t0, grace, forget));
+        // 3 skipped, then late: reordered, not lost.
+        peers.saw(7, 4, t0);
+        peers.saw(7, 3, t0 + Duration::from_millis(50));
+        assert!(!peers.lost(t0 + Duration::from_secs(1), grace, forget));
+        // 5 never comes.
+        peers.saw(7, 6, t0);
+        assert!(!peers.lost(t0 + Duration::from_millis(50), grace, forget));
+        assert!(peers.lost(t0 + Duration::from_millis(150), grace, forget));
+        peers.clear_missing();
+        assert!(!peers.lost(t0 + Duration::from_millis(150), grace, forget));
+        // A sender silent for long is forgotten.
+        assert!(!peers.lost(t0 + Duration::from_secs(120), grace, forget));
+        assert!(peers.0.is_empty());
+    }
 
     #[test]
     fn messages_round_trip() {
@@ -294,11 +439,16 @@ mod tests {
                 namespace: false,
             }),
         ] {
-            let text = message.encode(origin);
-            assert_eq!(Message::decode(&text), Some((origin, message)), "{text}");
+            let text = message.encode(origin, 42);
+            assert_eq!(
+                Message::decode(&text),
+                Some((origin, 42, message)),
+                "{text}"
+            );
         }
         assert_eq!(Message::decode("garbage"), None);
-        assert_eq!(Message::decode("zz k x"), None);
+        assert_eq!(Message::decode("zz 1 k x"), None);
+        assert_eq!(Message::decode("01 x k x"), None);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Modes: `static` (precomputed bodies: the ceiling), `redis-get` (a
 //! hand-written handler doing one Redis GET: the floor cost of a
-//! Redis-backed hit), `route-redis` and `route-embedded` (`#[cached_route]`
-//! on Redis or the in-process store), `cached-crate` (the `cached` crate's
+//! Redis-backed hit), `route-redis`, `route-embedded` and `route-two-tier`
+//! (`#[cached_route]` on Redis, the in-process store, or an in-process L1 in
+//! front of Redis), `cached-crate` (the `cached` crate's
 //! Redis-backed async macro inside an axum handler).
 
 use axum::{
@@ -90,9 +91,19 @@ async fn main() {
             Router::new().route("/items/{id}", get(route_item)).layer(cache.layer())
         }
         "route-embedded" => Router::new().route("/items/{id}", get(route_item)).layer(RouteCache::embedded().layer()),
+        "route-two-tier" => {
+            let cache = RouteCache::builder()
+                .prefix("bench")
+                .redis(redis_url.as_str())
+                .l1_capacity(64 << 20)
+                .build()
+                .await
+                .expect("cache");
+            Router::new().route("/items/{id}", get(route_item)).layer(cache.layer())
+        }
         "cached-crate" => Router::new().route("/items/{id}", get(cached_crate_item)),
         other => {
-            eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, cached-crate");
+            eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, route-two-tier, cached-crate");
             std::process::exit(2);
         }
     };

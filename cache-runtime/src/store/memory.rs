@@ -1,6 +1,6 @@
 use super::{CacheStore, StoreError};
 use bytes::Bytes;
-use moka::{sync::Cache, Expiry};
+use moka::{notification::RemovalCause, sync::Cache, Expiry};
 use std::{
     collections::HashSet,
     fmt,
@@ -85,15 +85,22 @@ impl MemoryStore {
             })
             .expire_after(PerEntryTtl)
             .build();
-        // Index sets are small next to the entries they list; bound them by
-        // member count, with the same order of magnitude.
+        // Index sets are counted, not weighed (they grow after insertion).
+        // One evicted for room takes its entries with it: an entry must
+        // never outlive the index an invalidation would find it through.
+        let entries = cache.clone();
         let indexes = Cache::builder()
             .max_capacity(capacity_bytes / 64 + 1024)
-            .weigher(|_: &String, index: &Index| {
-                let members = index.members.lock().map_or(1, |m| m.len());
-                u32::try_from(members).unwrap_or(u32::MAX).max(1)
-            })
             .expire_after(PerEntryTtl)
+            .eviction_listener(move |_key, index: Index, cause| {
+                if cause == RemovalCause::Size {
+                    if let Ok(members) = index.members.lock() {
+                        for member in members.iter() {
+                            entries.invalidate(member);
+                        }
+                    }
+                }
+            })
             .build();
         Self { cache, indexes }
     }

@@ -194,13 +194,6 @@ impl Store {
         }
     }
 
-    pub(crate) async fn publish(&self, channel: &str, message: &str) -> Result<(), StoreError> {
-        match self {
-            Self::Redis(s) => s.publish(channel, message).await,
-            Self::Memory(_) => Ok(()),
-        }
-    }
-
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         match self {
             Self::Redis(s) => s.get(key).await,

@@ -3,10 +3,16 @@ use bytes::Bytes;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, RedisFuture, Value};
-use std::{fmt, sync::Arc, time::Duration};
-use tokio::sync::OnceCell;
+use std::{
+    fmt,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, OnceLock,
+    },
+    time::Duration,
+};
 
 /// Redis, standalone or Redis Cluster, through redis-rs.
 ///
@@ -14,9 +20,10 @@ use tokio::sync::OnceCell;
 ///   by all clones and re-established in the background after a
 ///   disconnect.
 /// - Cluster: a `cluster-async` [`ClusterConnection`] (MOVED/ASK
-///   redirections, slot map refresh, reconnection), opened by the first
-///   command that needs it and retried by later ones while the cluster is
-///   unreachable.
+///   redirections, slot map refresh, reconnection), opened in the
+///   background by a task that retries until the cluster answers; until
+///   then commands fail at once (the cache serves uncached) instead of
+///   waiting on connection attempts.
 ///
 /// Cloning is cheap.
 #[derive(Clone)]
@@ -35,7 +42,54 @@ enum Conn {
 
 struct LazyCluster {
     client: ClusterClient,
-    conn: OnceCell<ClusterConnection>,
+    conn: Arc<OnceLock<ClusterConnection>>,
+    connecting: AtomicBool,
+}
+
+impl LazyCluster {
+    /// The connection, or `None` while the background task is still
+    /// establishing it (which the first call starts).
+    fn get(&self) -> Option<ClusterConnection> {
+        if let Some(conn) = self.conn.get() {
+            return Some(conn.clone());
+        }
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            self.spawn_connector();
+        }
+        None
+    }
+
+    /// Connects in a task of its own, so that no caller's timeout can
+    /// cancel an attempt half way; retries with backoff until it succeeds
+    /// or the store is dropped.
+    fn spawn_connector(&self) {
+        let (client, cell) = (self.client.clone(), Arc::downgrade(&self.conn));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.connecting.store(false, Ordering::Release);
+            return;
+        };
+        runtime.spawn(async move {
+            let mut pause = Duration::from_millis(20);
+            loop {
+                match client.get_async_connection().await {
+                    Ok(conn) => {
+                        if let Some(cell) = cell.upgrade() {
+                            let _ = cell.set(conn);
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "route cache: Redis Cluster not reachable yet")
+                    }
+                }
+                if cell.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        });
+    }
 }
 
 /// A connection to whichever deployment the store talks to.
@@ -145,7 +199,8 @@ impl RedisStore {
         Ok(Self {
             conn: Conn::Cluster(Arc::new(LazyCluster {
                 client,
-                conn: OnceCell::new(),
+                conn: Arc::new(OnceLock::new()),
+                connecting: AtomicBool::new(false),
             })),
             nodes: Arc::from(nodes),
         })
@@ -169,12 +224,27 @@ impl RedisStore {
     async fn live(&self) -> Result<Live, StoreError> {
         match &self.conn {
             Conn::Single(c) => Ok(Live::Single(c.clone())),
-            Conn::Cluster(lazy) => lazy
-                .conn
-                .get_or_try_init(|| lazy.client.get_async_connection())
-                .await
-                .map(|c| Live::Cluster(c.clone()))
-                .map_err(|e| fault(&e)),
+            Conn::Cluster(lazy) => lazy.get().map(Live::Cluster).ok_or_else(|| {
+                StoreError::unavailable("Redis Cluster connection not established yet")
+            }),
+        }
+    }
+
+    /// Waits up to `limit` for the connection (a cluster connects in the
+    /// background); `true` once it is there.
+    pub(crate) async fn ready(&self, limit: Duration) -> bool {
+        let Conn::Cluster(lazy) = &self.conn else {
+            return true;
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if lazy.get().is_some() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -248,8 +318,8 @@ impl RedisStore {
                     .arg(pattern)
                     .arg("COUNT")
                     .arg(1000);
-                let (next, keys): (u64, Vec<String>) =
-                    on_node(&mut conn, master.as_ref(), &scan).await?;
+                // Bytes: a foreign key that is not UTF-8 must not stop the scan.
+                let (next, keys): (u64, Vec<Vec<u8>>) = on_node(&mut conn, master, &scan).await?;
                 if !keys.is_empty() {
                     // Routed by key: in a cluster, split by slot.
                     let mut unlink = redis::cmd("UNLINK");
@@ -278,19 +348,21 @@ impl RedisStore {
     }
 }
 
-/// Runs `cmd` on one cluster master (by address) or on the standalone
-/// server.
+/// Runs `cmd` on the master owning slot `master` of a cluster, or on the
+/// standalone server.
 async fn on_node<T: FromRedisValue>(
     conn: &mut Live,
-    master: Option<&(String, u16)>,
+    master: Option<u16>,
     cmd: &Cmd,
 ) -> Result<T, StoreError> {
     match (conn, master) {
-        (Live::Cluster(c), Some((host, port))) => {
-            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                host: host.clone(),
-                port: *port,
-            });
+        (Live::Cluster(c), Some(slot)) => {
+            // By slot rather than address: redis-rs resolves it with its own
+            // slot map (hostnames, fresh masters after a failover).
+            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(
+                slot,
+                SlotAddr::Master,
+            )));
             let value = c
                 .route_command(cmd.clone(), routing)
                 .await
@@ -301,40 +373,48 @@ async fn on_node<T: FromRedisValue>(
     }
 }
 
-/// The addresses of the cluster's masters that are not failing, from
-/// `CLUSTER NODES`.
-async fn masters(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, StoreError> {
-    let nodes: String = redis::cmd("CLUSTER")
-        .arg("NODES")
+/// One slot of each master of the cluster, from `CLUSTER SLOTS`; an error
+/// unless the masters together serve all 16384 slots (mid-failover, a scan
+/// would otherwise skip a shard and still report success).
+async fn masters(conn: &mut ClusterConnection) -> Result<Vec<u16>, StoreError> {
+    let slots: Value = redis::cmd("CLUSTER")
+        .arg("SLOTS")
         .query_async(conn)
         .await
         .map_err(|e| fault(&e))?;
-    let masters = parse_masters(&nodes);
-    if masters.is_empty() {
-        return Err(StoreError::unavailable("CLUSTER NODES lists no master"));
-    }
-    Ok(masters)
+    slot_owners(&slots).ok_or_else(|| {
+        StoreError::unavailable("the cluster's masters do not cover every slot; retry later")
+    })
 }
 
-/// `<id> <ip:port@cport[,hostname]> <flags> …` lines whose flags say
-/// `master` and not `fail`.
-fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
-    nodes
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let address = fields.nth(1)?;
-            let flags = fields.next()?;
-            let is_master = flags.split(',').any(|f| f == "master");
-            let failing = flags.split(',').any(|f| f == "fail" || f == "noaddr");
-            if !is_master || failing {
-                return None;
-            }
-            let host_port = address.split(['@', ',']).next()?;
-            let (host, port) = host_port.rsplit_once(':')?;
-            Some((host.to_owned(), port.parse().ok()?))
-        })
-        .collect()
+/// `[[start, end, [host, port, id, …], replicas…], …]` → one slot per
+/// distinct master, if the ranges cover every slot.
+fn slot_owners(reply: &Value) -> Option<Vec<u16>> {
+    let Value::Array(ranges) = reply else {
+        return None;
+    };
+    let int = |v: &Value| match v {
+        Value::Int(i) => u16::try_from(*i).ok(),
+        _ => None,
+    };
+    let mut covered = 0u32;
+    let mut masters: Vec<(Vec<u8>, u16)> = Vec::new();
+    for range in ranges {
+        let Value::Array(fields) = range else {
+            return None;
+        };
+        let (start, end) = (int(fields.first()?)?, int(fields.get(1)?)?);
+        let Value::Array(node) = fields.get(2)? else {
+            return None;
+        };
+        // Identify the master by its address fields as sent.
+        let id = format!("{:?}{:?}", node.first(), node.get(1)).into_bytes();
+        covered += u32::from(end.checked_sub(start)?) + 1;
+        if !masters.iter().any(|(m, _)| *m == id) {
+            masters.push((id, start));
+        }
+    }
+    (covered == 16384).then(|| masters.into_iter().map(|(_, slot)| slot).collect())
 }
 
 fn millis(d: Duration) -> u64 {
@@ -409,22 +489,34 @@ impl CacheStore for RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_masters;
+    use super::slot_owners;
+    use redis::Value;
+
+    fn range(start: i64, end: i64, host: &str, port: i64) -> Value {
+        Value::Array(vec![
+            Value::Int(start),
+            Value::Int(end),
+            Value::Array(vec![
+                Value::BulkString(host.as_bytes().to_vec()),
+                Value::Int(port),
+            ]),
+        ])
+    }
 
     #[test]
-    fn masters_are_read_from_cluster_nodes() {
-        let nodes = "\
-07c3 127.0.0.1:30004@31004 slave e7d1 0 1 4 connected
-67ed 127.0.0.1:30002@31002,host-b master - 0 1 2 connected 5461-10922
-292f 127.0.0.1:30003@31003 master,fail - 0 1 3 connected 10923-16383
-e7d1 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460
-";
-        assert_eq!(
-            parse_masters(nodes),
-            vec![
-                ("127.0.0.1".to_owned(), 30002),
-                ("127.0.0.1".to_owned(), 30001)
-            ]
-        );
+    fn one_slot_per_master_and_only_with_full_coverage() {
+        let full = Value::Array(vec![
+            range(0, 5460, "10.0.0.1", 7000),
+            range(5461, 10922, "10.0.0.2", 7000),
+            range(10923, 16000, "10.0.0.3", 7000),
+            range(16001, 16383, "10.0.0.1", 7000),
+        ]);
+        assert_eq!(slot_owners(&full), Some(vec![0, 5461, 10923]));
+        let gap = Value::Array(vec![
+            range(0, 5460, "10.0.0.1", 7000),
+            range(10923, 16383, "10.0.0.3", 7000),
+        ]);
+        assert_eq!(slot_owners(&gap), None, "a shard without a master");
+        assert_eq!(slot_owners(&Value::Nil), None);
     }
 }
