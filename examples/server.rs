@@ -3,6 +3,8 @@
 //! ```sh
 //! cargo run --example server                                # in-process store
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run --example server  # Redis
+//! REDIS_CLUSTER_URLS=redis://127.0.0.1:7000,redis://127.0.0.1:7001 \
+//!     cargo run --example server                                # Redis Cluster
 //! ```
 //!
 //! Listens on `$PORT` (default 3000).
@@ -10,10 +12,10 @@
 use axum::{
     extract::{Path, Query},
     http::StatusCode,
-    routing::get,
+    routing::{get, post},
     Json, Router,
 };
-use cache_runtime::{cached_route, RouteCache};
+use cache_runtime::{cached_route, invalidates, RouteCache};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,8 +43,8 @@ fn item(id: u64) -> Item {
 }
 
 /// One item. A miss costs about 20 ms (a stand-in for a database query);
-/// cached for an hour.
-#[cached_route(ttl = 3600)]
+/// cached for an hour, tagged so that an update can drop it.
+#[cached_route(ttl = 3600, tags = ["item:{id}"])]
 async fn get_item(Path(id): Path<u64>) -> Result<Json<Item>, (StatusCode, &'static str)> {
     if id == 0 {
         return Err((StatusCode::NOT_FOUND, "no item 0"));
@@ -58,7 +60,7 @@ struct Page {
 }
 
 /// A page of items; cached for ten minutes, one entry per page and limit.
-#[cached_route(ttl = "10m")]
+#[cached_route(ttl = "10m", tags = ["item-pages"])]
 async fn list_items(Query(page): Query<Page>) -> Json<Vec<Item>> {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let limit = page.limit.unwrap_or(10).min(100);
@@ -70,6 +72,14 @@ async fn list_items(Query(page): Query<Page>) -> Json<Vec<Item>> {
 #[cached_route(ttl = 5)]
 async fn time() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "now_ms": now_ms() }))
+}
+
+/// "Updates" an item: its entry and every page are invalidated after the
+/// 204, on every instance.
+#[invalidates(tags = ["item:{id}", "item-pages"])]
+async fn touch_item(Path(id): Path<u64>) -> StatusCode {
+    tracing::info!(id, "item updated");
+    StatusCode::NO_CONTENT
 }
 
 /// Not cached.
@@ -88,6 +98,7 @@ async fn main() {
     let cache = RouteCache::from_env().await;
     let app = Router::new()
         .route("/items/{id}", get(get_item))
+        .route("/items/{id}/touch", post(touch_item))
         .route("/items", get(list_items))
         .route("/time", get(time))
         .route("/health", get(health))
@@ -102,12 +113,14 @@ async fn main() {
         .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
     match cache.backend_name() {
         "redis" => println!("cache: Redis (REDIS_URL)"),
+        "redis-cluster" => println!("cache: Redis Cluster (REDIS_CLUSTER_URLS)"),
         other => println!("cache: {other} in-process store (set REDIS_URL to use Redis)"),
     }
     println!("listening on http://127.0.0.1:{port}; try:");
     println!("  curl -i http://127.0.0.1:{port}/items/42        # MISS (~20 ms), then HIT");
     println!("  curl -i 'http://127.0.0.1:{port}/items?limit=3&page=2'");
     println!("  curl -i 'http://127.0.0.1:{port}/items?page=2&limit=3'   # same entry");
+    println!("  curl -i -X POST http://127.0.0.1:{port}/items/42/touch   # invalidates item:42");
     println!("  curl -i http://127.0.0.1:{port}/time            # Age grows, refreshed every 5 s");
     axum::serve(listener, app).await.expect("server error");
 }

@@ -40,6 +40,23 @@
 //! - The cache fails open: a backend error, timeout or undecodable value is
 //!   logged through `tracing` (rate-limited) and the handler runs as if
 //!   there were no cache.
+//!
+//! Backends and scale-out:
+//! - [`RouteCache::embedded`]: in process (the default without Redis).
+//! - [`RouteCacheBuilder::redis`] and [`RouteCacheBuilder::redis_cluster`]:
+//!   standalone Redis or Redis Cluster, shared by every app instance, with
+//!   a cross-instance lease so a missing entry is computed once.
+//! - [`RouteCacheBuilder::l1_capacity`]: an in-process first tier in front
+//!   of Redis, kept coherent across instances through Redis pub/sub (an
+//!   overwrite or invalidation on any instance drops the entry from every
+//!   L1 within the delivery delay; a lost channel or message flushes the
+//!   L1).
+//!
+//! Invalidation: [`RouteCache::invalidate`] (one path, every route and
+//! variant), [`RouteCache::invalidate_tag`] (route option `tags`),
+//! [`RouteCache::invalidate_route`], [`RouteCache::invalidate_namespace`],
+//! [`RouteCache::invalidate_all`], and [`invalidates`] on mutating
+//! handlers.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(unreachable_pub)]
 // Without the axum integration, parts of the hit/miss machinery are unused.
@@ -232,6 +249,19 @@ pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 /// async fn stock_level() -> &'static str { "…" }
 /// ```
 ///
+/// ## `tags`
+/// Labels for [`RouteCache::invalidate_tag`] and `#[invalidates]`: format
+/// strings over the handler's bound parameters (`"item:{id}"`), evaluated
+/// per request. A stored entry is listed under each tag, so invalidating a
+/// tag costs in proportion to the entries carrying it. A `{name}` the
+/// handler does not bind is a compile error at the string.
+/// ```
+/// # use axum::{extract::Path, Json};
+/// # use cache_runtime::cached_route;
+/// #[cached_route(ttl = 3600, tags = ["item:{id}", "items"])]
+/// async fn get_item(Path(id): Path<u64>) -> Json<u64> { Json(id) }
+/// ```
+///
 /// # HTTP behaviour
 ///
 /// Stored and hit responses carry `Cache-Control` (unless the handler set
@@ -264,7 +294,8 @@ pub use cache_macros::cached_route;
 
 /// Invalidates cache entries after the handler returns a successful (2xx)
 /// response: `tags` (as declared with `#[cached_route(tags = …)]`) and
-/// `paths` (request paths, as [`RouteCache::invalidate`] takes them). Both
+/// `paths` (request paths, as [`RouteCache::invalidate`] takes them, matched
+/// exactly: `/items` does not reach `/items?page=2`). Both
 /// are format strings over the handler's bound parameters, like
 /// `cached_route`'s `key`. The invalidation finishes before the response is
 /// sent, so a client that reads after its write sees the new data, on every
