@@ -1,5 +1,6 @@
-//! Every `#[cached_route]` option, end to end against a real `redis-server`:
-//! its effect on the stored keys (read back with SCAN) and on hits.
+//! Every `#[cached_route]` option, end to end against each shared backend
+//! (standalone Redis, the 3-master cluster, Redis with L1): its effect on
+//! the stored keys (read back with SCAN, on every master) and on hits.
 
 mod support;
 
@@ -8,10 +9,10 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use cache_runtime::{cached_route, RouteCache};
+use cache_runtime::cached_route;
 use http::request::Parts;
 use std::collections::HashMap;
-use support::{unique_prefix, Calls, RedisServer, TestApp};
+use support::{Backend, Calls, Fixture, Inspector, TestApp};
 
 #[cached_route(ttl = "1h")]
 async fn ttl_string(State(calls): State<Calls>) -> Json<usize> {
@@ -107,42 +108,42 @@ fn route(name: &str) -> String {
     format!("{}::{name}", module_path!())
 }
 
+backend_matrix!(
+    shared:
+    ttl_accepts_seconds_and_duration_strings,
+    key_expression_replaces_path_and_query,
+    key_binding_uses_the_bound_value,
+    key_function_reads_the_request_parts,
+    query_allow_list_ignores_other_parameters,
+    vary_headers_split_entries_and_are_announced,
+    namespace_and_max_body_shape_the_entries,
+);
+
 struct Setup {
     app: TestApp,
     prefix: String,
-    conn: redis::aio::MultiplexedConnection,
-    _server: RedisServer,
+    stored: Inspector,
+    _fixture: Fixture,
 }
 
 impl Setup {
-    async fn new(test: &str) -> Self {
-        let server = RedisServer::start();
-        let prefix = unique_prefix(test);
-        let cache = RouteCache::builder()
-            .prefix(prefix.clone())
-            .redis(server.url())
-            .build()
-            .await
-            .unwrap();
+    async fn new(backend: Backend, test: &str) -> Self {
+        let fixture = Fixture::new(backend, test).await;
+        let prefix = fixture.cache.config().prefix().to_owned();
         let calls = Calls::default();
-        let app = TestApp::serve(router(calls.clone()).layer(cache.layer()), calls).await;
-        let conn = redis::Client::open(server.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let app = TestApp::serve(router(calls.clone()).layer(fixture.cache.layer()), calls).await;
         Self {
             app,
             prefix,
-            conn,
-            _server: server,
+            stored: fixture.inspector().await,
+            _fixture: fixture,
         }
     }
 
     /// Every key stored for `route`, sorted, without the shared scope.
     async fn keys(&mut self, route_scope: &str) -> Vec<String> {
         let pattern = format!("{}:{route_scope}*", self.prefix);
-        let keys = support::redis::scan_keys(&mut self.conn, &pattern).await;
+        let keys = self.stored.keys(&pattern).await;
         keys.into_iter()
             .map(|k| k[self.prefix.len() + 1 + route_scope.len()..].to_owned())
             .collect()
@@ -150,13 +151,9 @@ impl Setup {
 
     async fn ttl(&mut self, route_scope: &str) -> i64 {
         let pattern = format!("{}:{route_scope}*", self.prefix);
-        let keys: Vec<String> = support::redis::scan_keys(&mut self.conn, &pattern).await;
+        let keys = self.stored.keys(&pattern).await;
         assert_eq!(keys.len(), 1, "{keys:?}");
-        redis::cmd("TTL")
-            .arg(&keys[0])
-            .query_async(&mut self.conn)
-            .await
-            .unwrap()
+        self.stored.ttl(&keys[0]).await
     }
 
     async fn expect(&self, path: &str, headers: &[(&str, &str)], x_cache: &str) -> support::Reply {
@@ -170,12 +167,8 @@ impl Setup {
     }
 }
 
-// The tests read keys back with KEYS on their own private server, which is
-// fine for a test and never done by the library.
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ttl_accepts_seconds_and_duration_strings() {
-    let mut s = Setup::new("opt_ttl").await;
+async fn ttl_accepts_seconds_and_duration_strings(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_ttl").await;
     s.expect("/ttl-string", &[], "MISS").await;
     s.expect("/ttl-string", &[], "HIT").await;
     s.expect("/ttl-seconds", &[], "MISS").await;
@@ -185,9 +178,8 @@ async fn ttl_accepts_seconds_and_duration_strings() {
     assert!((80..=90).contains(&ninety), "ttl {ninety}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_expression_replaces_path_and_query() {
-    let mut s = Setup::new("opt_key_expr").await;
+async fn key_expression_replaces_path_and_query(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_key_expr").await;
     s.expect("/key-expr/5?x=1", &[], "MISS").await;
     s.expect("/key-expr/5?x=2", &[], "HIT").await;
     s.expect("/key-expr/6", &[], "MISS").await;
@@ -195,18 +187,16 @@ async fn key_expression_replaces_path_and_query() {
     assert_eq!(keys, ["key:item%3A5", "key:item%3A6"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_binding_uses_the_bound_value() {
-    let mut s = Setup::new("opt_key_binding").await;
+async fn key_binding_uses_the_bound_value(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_key_binding").await;
     s.expect("/key-binding/ab%20c?z=1", &[], "MISS").await;
     s.expect("/key-binding/ab%20c?z=2", &[], "HIT").await;
     let keys = s.keys(&format!("{}:GET:", route("key_binding"))).await;
     assert_eq!(keys, ["key:ab%20c"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_function_reads_the_request_parts() {
-    let mut s = Setup::new("opt_key_fn").await;
+async fn key_function_reads_the_request_parts(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_key_fn").await;
     s.expect("/key-fn", &[("x-tenant", "acme")], "MISS").await;
     s.expect("/key-fn?any=thing", &[("x-tenant", "acme")], "HIT")
         .await;
@@ -216,9 +206,8 @@ async fn key_function_reads_the_request_parts() {
     assert_eq!(keys, ["key:acme", "key:globex", "key:none"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn query_allow_list_ignores_other_parameters() {
-    let mut s = Setup::new("opt_query").await;
+async fn query_allow_list_ignores_other_parameters(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_query").await;
     s.expect("/query-allow?page=1&utm=a", &[], "MISS").await;
     s.expect("/query-allow?utm=b&page=1", &[], "HIT").await;
     s.expect("/query-allow?page=2&limit=5&utm=c", &[], "MISS")
@@ -231,9 +220,8 @@ async fn query_allow_list_ignores_other_parameters() {
     assert_eq!(keys, ["/query-none"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vary_headers_split_entries_and_are_announced() {
-    let mut s = Setup::new("opt_vary").await;
+async fn vary_headers_split_entries_and_are_announced(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_vary").await;
     let en = s
         .expect("/vary", &[("accept-language", "en")], "MISS")
         .await;
@@ -257,9 +245,8 @@ async fn vary_headers_split_entries_and_are_announced() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn namespace_and_max_body_shape_the_entries() {
-    let mut s = Setup::new("opt_ns").await;
+async fn namespace_and_max_body_shape_the_entries(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_ns").await;
     s.expect("/namespaced", &[], "MISS").await;
     s.expect("/namespaced", &[], "HIT").await;
     assert_eq!(

@@ -1,5 +1,6 @@
-//! Stampede protection, stale serving and Redis faults, against real
-//! `redis-server` processes the tests start, stop, pause and restart.
+//! Stampede protection and stale serving on every backend
+//! (`backend_matrix!`), and Redis faults against real `redis-server`
+//! processes the tests start, stop, pause and restart.
 
 mod support;
 
@@ -8,7 +9,7 @@ use cache_runtime::{cached_route, RouteCache, RouteCacheBuilder};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{unique_prefix, Calls, RedisServer, Reply, TestApp};
+use support::{unique_prefix, Backend, Calls, Fixture, RedisServer, Reply, TestApp};
 
 #[derive(Clone, Default)]
 struct Ctl {
@@ -113,28 +114,39 @@ async fn burst(apps: &[Arc<TestApp>], path: &str, n: usize) -> Vec<Result<Reply,
     replies
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_hundred_cold_requests_run_the_handler_once() {
-    let server = RedisServer::start();
-    for builder in [
-        redis_builder(&server, &unique_prefix("burst")),
-        RouteCache::builder(),
-    ] {
-        let ctl = Ctl::default();
-        let (app, _cache) = app(&ctl, builder).await;
-        let replies = tokio::time::timeout(
-            Duration::from_secs(30),
-            burst(&[Arc::new(app)], "/slow", 500),
-        )
-        .await
-        .expect("no request hangs");
-        for reply in &replies {
-            let reply = reply.as_ref().expect("every request answered");
-            assert_eq!(reply.status, 200);
-            assert_eq!(reply.json(), 1, "everyone got the one computed body");
-        }
-        assert_eq!(ctl.calls.get("slow"), 1, "the handler ran exactly once");
+backend_matrix!(
+    five_hundred_cold_requests_run_the_handler_once,
+    a_failing_or_panicking_leader_does_not_leave_followers_hanging,
+    stale_entries_are_served_at_once_and_refreshed_once,
+    a_failing_refresh_keeps_serving_stale_unless_disabled,
+);
+
+/// The test router on `backend`, with a 200 ms backend timeout.
+async fn on(backend: Backend, test: &str, ctl: &Ctl) -> (TestApp, Fixture) {
+    let fixture = Fixture::with(backend, test, |b| b.timeout(Duration::from_millis(200))).await;
+    let app = TestApp::serve(
+        router(ctl.clone()).layer(fixture.cache.layer()),
+        ctl.calls.clone(),
+    )
+    .await;
+    (app, fixture)
+}
+
+async fn five_hundred_cold_requests_run_the_handler_once(backend: Backend) {
+    let ctl = Ctl::default();
+    let (app, _fixture) = on(backend, "burst", &ctl).await;
+    let replies = tokio::time::timeout(
+        Duration::from_secs(30),
+        burst(&[Arc::new(app)], "/slow", 500),
+    )
+    .await
+    .expect("no request hangs");
+    for reply in &replies {
+        let reply = reply.as_ref().expect("every request answered");
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.json(), 1, "everyone got the one computed body");
     }
+    assert_eq!(ctl.calls.get("slow"), 1, "the handler ran exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,11 +174,9 @@ async fn two_instances_sharing_redis_compute_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_or_panicking_leader_does_not_leave_followers_hanging() {
-    let server = RedisServer::start();
+async fn a_failing_or_panicking_leader_does_not_leave_followers_hanging(backend: Backend) {
     let ctl = Ctl::default();
-    let (app, _cache) = app(&ctl, redis_builder(&server, &unique_prefix("leader"))).await;
+    let (app, _fixture) = on(backend, "leader", &ctl).await;
     let app = Arc::new(app);
     for path in ["/first-fails", "/first-panics"] {
         let started = Instant::now();
@@ -193,11 +203,9 @@ async fn a_failing_or_panicking_leader_does_not_leave_followers_hanging() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stale_entries_are_served_at_once_and_refreshed_once() {
-    let server = RedisServer::start();
+async fn stale_entries_are_served_at_once_and_refreshed_once(backend: Backend) {
     let ctl = Ctl::default();
-    let (app, _cache) = app(&ctl, redis_builder(&server, &unique_prefix("stale"))).await;
+    let (app, _fixture) = on(backend, "stale", &ctl).await;
     let app = Arc::new(app);
     assert_eq!(app.get("/stale-ok").await.json(), 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -223,11 +231,9 @@ async fn stale_entries_are_served_at_once_and_refreshed_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_refresh_keeps_serving_stale_unless_disabled() {
-    let server = RedisServer::start();
+async fn a_failing_refresh_keeps_serving_stale_unless_disabled(backend: Backend) {
     let ctl = Ctl::default();
-    let (app, _cache) = app(&ctl, redis_builder(&server, &unique_prefix("stale_error"))).await;
+    let (app, _fixture) = on(backend, "stale_error", &ctl).await;
     assert_eq!(app.get("/stale-ok").await.json(), 1);
     assert_eq!(app.get("/stale-strict").await.json(), 1);
     ctl.failing.store(true, Ordering::SeqCst);

@@ -49,6 +49,12 @@ pub enum Backend {
 /// in `standalone::`, `cluster::`, `two_tier::` and `embedded::` modules.
 #[macro_export]
 macro_rules! backend_matrix {
+    // The shared backends only: what a test reads back from Redis itself.
+    (shared: $($name:ident),* $(,)?) => {
+        $crate::backend_matrix!(@backend standalone, Redis; $($name),*);
+        $crate::backend_matrix!(@backend cluster, Cluster; $($name),*);
+        $crate::backend_matrix!(@backend two_tier, TwoTier; $($name),*);
+    };
     ($($name:ident),* $(,)?) => {
         $crate::backend_matrix!(@backend standalone, Redis; $($name),*);
         $crate::backend_matrix!(@backend cluster, Cluster; $($name),*);
@@ -115,6 +121,57 @@ impl Fixture {
                 cache: builder.build().await.expect("build embedded cache"),
                 redis: None,
             },
+        }
+    }
+}
+
+impl Fixture {
+    /// A connection to look at what the cache stored, on a Redis backend.
+    pub async fn inspector(&self) -> Inspector {
+        if let Some(redis) = &self.redis {
+            let conn = ::redis::Client::open(redis.url())
+                .expect("Redis URL")
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect to the test Redis");
+            return Inspector::Server(conn);
+        }
+        let client =
+            ::redis::cluster::ClusterClient::new(cluster::cluster_urls()).expect("cluster URLs");
+        Inspector::Cluster(
+            client
+                .get_async_connection()
+                .await
+                .expect("connect to the test cluster"),
+        )
+    }
+}
+
+/// Reads keys and TTLs back from a standalone server or a whole cluster.
+pub enum Inspector {
+    Server(::redis::aio::MultiplexedConnection),
+    Cluster(::redis::cluster_async::ClusterConnection),
+}
+
+impl Inspector {
+    /// Every key matching `pattern` (on every master of a cluster), sorted.
+    pub async fn keys(&mut self, pattern: &str) -> Vec<String> {
+        match self {
+            Self::Server(conn) => redis::scan_keys(conn, pattern).await,
+            Self::Cluster(_) => {
+                let prefix = pattern.strip_suffix('*').expect("a prefix pattern");
+                cluster::cluster_keys(prefix).await
+            }
+        }
+    }
+
+    /// The TTL of `key` in seconds.
+    pub async fn ttl(&mut self, key: &str) -> i64 {
+        let mut cmd = ::redis::cmd("TTL");
+        cmd.arg(key);
+        match self {
+            Self::Server(conn) => cmd.query_async(conn).await.expect("TTL"),
+            Self::Cluster(conn) => cmd.query_async(conn).await.expect("TTL"),
         }
     }
 }
