@@ -28,13 +28,25 @@ fn keys(c: &mut Criterion) {
     ];
     for (name, path, query) in cases {
         group.bench_function(name, |b| {
-            b.iter(|| request_key("rc", "app::routes::get_item", "GET", black_box(path), black_box(query)));
+            b.iter(|| {
+                request_key(
+                    "rc",
+                    "app::routes::get_item",
+                    "GET",
+                    black_box(path),
+                    black_box(query),
+                )
+            });
         });
     }
     group.bench_function("allow_list_and_vary", |b| {
         b.iter(|| {
             let mut key = KeyBuilder::new("rc", Some("v2"), "app::routes::search", "GET");
-            key.path_and_query(b"/search", Some(black_box(many_params.as_bytes())), QueryPolicy::Allow(&["p1", "p2"]));
+            key.path_and_query(
+                b"/search",
+                Some(black_box(many_params.as_bytes())),
+                QueryPolicy::Allow(&["p1", "p2"]),
+            );
             key.vary("accept-language", Some(b"en-GB,en;q=0.9"));
             key.finish()
         });
@@ -45,12 +57,21 @@ fn keys(c: &mut Criterion) {
 fn entries(c: &mut Criterion) {
     let mut group = c.benchmark_group("entry");
     for size in [1024usize, 100 * 1024] {
-        let mut entry = Entry::new(StatusCode::OK, 1_700_000_000_000, 3600, Bytes::from(vec![b'x'; size]));
+        let mut entry = Entry::new(
+            StatusCode::OK,
+            1_700_000_000_000,
+            3600,
+            Bytes::from(vec![b'x'; size]),
+        );
         entry.content_type = Some(http::HeaderValue::from_static("application/json"));
-        entry.etag = Some(http::HeaderValue::from_static("\"0123456789abcdef0123456789abcdef\""));
+        entry.etag = Some(http::HeaderValue::from_static(
+            "\"0123456789abcdef0123456789abcdef\"",
+        ));
         let encoded = Bytes::from(entry.encode().unwrap());
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(BenchmarkId::new("encode", size), &entry, |b, e| b.iter(|| e.encode().unwrap()));
+        group.bench_with_input(BenchmarkId::new("encode", size), &entry, |b, e| {
+            b.iter(|| e.encode().unwrap())
+        });
         group.bench_with_input(BenchmarkId::new("decode", size), &encoded, |b, v| {
             b.iter(|| Entry::decode(black_box(v.clone())).unwrap());
         });
@@ -77,17 +98,26 @@ async fn call(app: &Router, uri: &str) -> Bytes {
 }
 
 fn router_paths(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let plain_app: Router = Router::new().route("/items/{id}", get(plain));
-    let cached_app: Router = Router::new().route("/items/{id}", get(cached)).layer(RouteCache::embedded().layer());
+    let cached_app: Router = Router::new()
+        .route("/items/{id}", get(cached))
+        .layer(RouteCache::embedded().layer());
     // The wrapper alone: the cached handler on a router without the layer
     // runs its body every time, through the macro's extractor and `serve`.
     let unlayered_app: Router = Router::new().route("/items/{id}", get(cached));
     rt.block_on(call(&cached_app, "/items/7"));
 
     let mut group = c.benchmark_group("router");
-    group.bench_function("plain_handler", |b| b.iter(|| rt.block_on(call(&plain_app, "/items/7"))));
-    group.bench_function("cached_route_hit_embedded", |b| b.iter(|| rt.block_on(call(&cached_app, "/items/7"))));
+    group.bench_function("plain_handler", |b| {
+        b.iter(|| rt.block_on(call(&plain_app, "/items/7")))
+    });
+    group.bench_function("cached_route_hit_embedded", |b| {
+        b.iter(|| rt.block_on(call(&cached_app, "/items/7")))
+    });
     group.bench_function("cached_route_wrapper_no_cache", |b| {
         b.iter(|| rt.block_on(call(&unlayered_app, "/items/7")));
     });
@@ -105,7 +135,11 @@ async fn handwritten(
         .query_async(&mut conn)
         .await
         .unwrap_or(None);
-    ([(http::header::CONTENT_TYPE, "application/json")], Bytes::from(body.unwrap_or_default())).into_response()
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        Bytes::from(body.unwrap_or_default()),
+    )
+        .into_response()
 }
 
 /// The Redis-backed hit path in process (no HTTP server): the hand-written
@@ -113,21 +147,44 @@ async fn handwritten(
 /// (`$REDIS_URL`, default the local one).
 fn redis_hit(c: &mut Criterion) {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (manual_app, cached_app) = rt.block_on(async {
         let client = redis::Client::open(url.as_str()).unwrap();
-        let mut conn = redis::aio::ConnectionManager::new(client).await.expect("Redis for the benchmark");
+        let mut conn = redis::aio::ConnectionManager::new(client)
+            .await
+            .expect("Redis for the benchmark");
         let body = serde_json::to_vec(&item(7)).unwrap();
-        let _: () = redis::cmd("SET").arg("bench:micro:7").arg(body).query_async(&mut conn).await.unwrap();
-        let manual: Router = Router::new().route("/items/{id}", get(handwritten)).with_state(conn);
-        let cache = RouteCache::builder().prefix("bench-micro").redis(url.as_str()).build().await.unwrap();
-        let cached_app: Router = Router::new().route("/items/{id}", get(cached)).layer(cache.layer());
+        let _: () = redis::cmd("SET")
+            .arg("bench:micro:7")
+            .arg(body)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let manual: Router = Router::new()
+            .route("/items/{id}", get(handwritten))
+            .with_state(conn);
+        let cache = RouteCache::builder()
+            .prefix("bench-micro")
+            .redis(url.as_str())
+            .build()
+            .await
+            .unwrap();
+        let cached_app: Router = Router::new()
+            .route("/items/{id}", get(cached))
+            .layer(cache.layer());
         call(&cached_app, "/items/7").await;
         (manual, cached_app)
     });
     let mut group = c.benchmark_group("redis_hit");
-    group.bench_function("handwritten_get", |b| b.iter(|| rt.block_on(call(&manual_app, "/items/7"))));
-    group.bench_function("cached_route", |b| b.iter(|| rt.block_on(call(&cached_app, "/items/7"))));
+    group.bench_function("handwritten_get", |b| {
+        b.iter(|| rt.block_on(call(&manual_app, "/items/7")))
+    });
+    group.bench_function("cached_route", |b| {
+        b.iter(|| rt.block_on(call(&cached_app, "/items/7")))
+    });
     group.finish();
 }
 

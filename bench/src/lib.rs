@@ -18,7 +18,9 @@ pub struct Item {
 
 /// The item with id `id` (deterministic).
 pub fn item(id: u64) -> Item {
-    let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
+    let words = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+    ];
     let mut description = String::with_capacity(900);
     let mut i = id as usize;
     while description.len() < 860 {
@@ -30,7 +32,11 @@ pub fn item(id: u64) -> Item {
         id,
         name: format!("Item number {id}"),
         price_cents: 100 + (id * 37) % 9_900,
-        tags: vec!["catalogue".into(), format!("group-{}", id % 10), "benchmark".into()],
+        tags: vec![
+            "catalogue".into(),
+            format!("group-{}", id % 10),
+            "benchmark".into(),
+        ],
         description,
     }
 }

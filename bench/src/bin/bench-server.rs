@@ -29,15 +29,25 @@ async fn static_item(State(bodies): State<Arc<Vec<Bytes>>>, Path(id): Path<u64>)
     }
 }
 
-async fn redis_get(State(conn): State<redis::aio::ConnectionManager>, Path(id): Path<u64>) -> Response {
+async fn redis_get(
+    State(conn): State<redis::aio::ConnectionManager>,
+    Path(id): Path<u64>,
+) -> Response {
     let key = format!("bench:handwritten:{id}");
     let mut conn = conn.clone();
-    let cached: Result<Option<Vec<u8>>, _> = redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+    let cached: Result<Option<Vec<u8>>, _> =
+        redis::cmd("GET").arg(&key).query_async(&mut conn).await;
     if let Ok(Some(body)) = cached {
         return (JSON, Bytes::from(body)).into_response();
     }
     let body = serde_json::to_vec(&load_item(id).await).unwrap_or_default();
-    let _: Result<(), _> = redis::cmd("SET").arg(&key).arg(&body).arg("EX").arg(3600).exec_async(&mut conn).await;
+    let _: Result<(), _> = redis::cmd("SET")
+        .arg(&key)
+        .arg(&body)
+        .arg("EX")
+        .arg(3600)
+        .exec_async(&mut conn)
+        .await;
     (JSON, Bytes::from(body)).into_response()
 }
 
@@ -65,7 +75,10 @@ async fn cached_crate_load(id: u64) -> Result<Item, String> {
 }
 
 async fn cached_crate_item(Path(id): Path<u64>) -> Result<Json<Item>, StatusCode> {
-    cached_crate_load(id).await.map(Json).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+    cached_crate_load(id)
+        .await
+        .map(Json)
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 #[tokio::main]
@@ -73,24 +86,43 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "static".into());
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(3100);
-    let redis_url = args.next().unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    let redis_url = args
+        .next()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
     REDIS_URL.set(redis_url.clone()).expect("set once");
 
     let app = match mode.as_str() {
         "static" => {
-            let bodies: Vec<Bytes> = (0..1000).map(|id| Bytes::from(serde_json::to_vec(&item(id)).unwrap())).collect();
-            Router::new().route("/items/{id}", get(static_item)).with_state(Arc::new(bodies))
+            let bodies: Vec<Bytes> = (0..1000)
+                .map(|id| Bytes::from(serde_json::to_vec(&item(id)).unwrap()))
+                .collect();
+            Router::new()
+                .route("/items/{id}", get(static_item))
+                .with_state(Arc::new(bodies))
         }
         "redis-get" => {
             let client = redis::Client::open(redis_url.as_str()).expect("redis url");
-            let conn = redis::aio::ConnectionManager::new(client).await.expect("connect to Redis");
-            Router::new().route("/items/{id}", get(redis_get)).with_state(conn)
+            let conn = redis::aio::ConnectionManager::new(client)
+                .await
+                .expect("connect to Redis");
+            Router::new()
+                .route("/items/{id}", get(redis_get))
+                .with_state(conn)
         }
         "route-redis" => {
-            let cache = RouteCache::builder().prefix("bench").redis(redis_url.as_str()).build().await.expect("cache");
-            Router::new().route("/items/{id}", get(route_item)).layer(cache.layer())
+            let cache = RouteCache::builder()
+                .prefix("bench")
+                .redis(redis_url.as_str())
+                .build()
+                .await
+                .expect("cache");
+            Router::new()
+                .route("/items/{id}", get(route_item))
+                .layer(cache.layer())
         }
-        "route-embedded" => Router::new().route("/items/{id}", get(route_item)).layer(RouteCache::embedded().layer()),
+        "route-embedded" => Router::new()
+            .route("/items/{id}", get(route_item))
+            .layer(RouteCache::embedded().layer()),
         "route-two-tier" => {
             let cache = RouteCache::builder()
                 .prefix("bench")
@@ -99,7 +131,9 @@ async fn main() {
                 .build()
                 .await
                 .expect("cache");
-            Router::new().route("/items/{id}", get(route_item)).layer(cache.layer())
+            Router::new()
+                .route("/items/{id}", get(route_item))
+                .layer(cache.layer())
         }
         "cached-crate" => Router::new().route("/items/{id}", get(cached_crate_item)),
         other => {
@@ -107,7 +141,9 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
     eprintln!("bench-server {mode} listening on 127.0.0.1:{port}");
     axum::serve(listener, app).await.expect("serve");
 }

@@ -366,7 +366,9 @@ impl Route {
         let mut response = Response::new(Body::from(entry.body));
         *response.status_mut() = entry.status;
         let headers = response.headers_mut();
-        headers.reserve(entry.headers.len() + 6);
+        // Room for the entry's headers, the cache's six and axum's Content-Length:
+        // growing the map mid-response costs more than the slack.
+        headers.reserve(entry.headers.len() + 8);
         if let Some(content_type) = entry.content_type {
             headers.insert(header::CONTENT_TYPE, content_type);
         }

@@ -46,6 +46,7 @@ pub struct RequestContext<R> {
 /// Request headers that identify a user: a request carrying one gets a
 /// shared entry only where the route says how to key it.
 pub(crate) const CREDENTIALS: [&str; 2] = ["authorization", "cookie"];
+const CREDENTIAL_NAMES: [http::HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
 
 pub(crate) enum Context {
     /// No `RouteCache` in the request extensions.
@@ -199,8 +200,9 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
     // only; it shares an entry only where the route says how.
     if policy.auth() == AuthPolicy::Bypass && policy.key_source() == KeySource::Request {
         let keyed_on = |name: &str| policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name));
-        for name in CREDENTIALS {
-            if parts.headers.contains_key(name) && !keyed_on(name) {
+        // Typed names: a lookup by `&str` parses the name first.
+        for (name, typed) in CREDENTIALS.into_iter().zip(CREDENTIAL_NAMES) {
+            if parts.headers.contains_key(typed) && !keyed_on(name) {
                 return bypass(name);
             }
         }
