@@ -946,7 +946,14 @@ impl RouteCache {
             return Lookup::Hit(entry);
         }
         let seen = l1.map(L1::epoch);
-        match self.call(self.inner.store.get(key)).await {
+        let fetched = match &self.inner.store {
+            // In process: no future to hold, no timer.
+            Store::Memory(memory) => Ok(memory.peek(key)),
+            // Boxed: the Redis command's state would otherwise be laid out
+            // inline in every request's future.
+            Store::Redis(_) => Box::pin(self.call(self.inner.store.get(key))).await,
+        };
+        match fetched {
             Ok(Some(value)) => match Entry::decode(value.clone()) {
                 Ok(entry) => {
                     if let (Some(l1), Some(seen)) = (l1, seen) {

@@ -20,6 +20,9 @@ async fn cached(Path(id): Path<u64>) -> Json<Item> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    if std::env::var_os("SIZES").is_some() {
+        sizes();
+    }
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "embedded".into());
     let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
@@ -51,4 +54,15 @@ async fn main() {
             .len();
     }
     println!("{mode}: {n} requests, {total} bytes");
+}
+
+#[allow(dead_code)]
+fn sizes() {
+    use cache_runtime::__private::{serve, FromCacheParts, RequestContext};
+    let (parts, ()) = Request::get("/items/7").body(()).unwrap().into_parts();
+    let ctx = RequestContext::<__cached_route_cached>::from_cache_parts(&parts);
+    let body = async { Json(item(7)) };
+    eprintln!("body future {} bytes", std::mem::size_of_val(&body));
+    let fut = serve(ctx, body);
+    eprintln!("serve future {} bytes", std::mem::size_of_val(&fut));
 }

@@ -34,41 +34,47 @@ static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
 /// Runs a cached route: answers from the cache when it can, otherwise runs
 /// `handler` and stores its response when it is cacheable. Called by the code
 /// `#[cached_route]` generates; `handler` is the user's body, not yet started.
-pub async fn serve<R, F>(ctx: RequestContext<R>, handler: F) -> Response
+/// Not an `async fn`: the returned future is `run`'s own, so the (possibly
+/// large) handler future is not laid out once more in a wrapper.
+pub fn serve<R, F>(ctx: RequestContext<R>, handler: F) -> impl Future<Output = Response> + Send
 where
     R: CachedRoute,
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    run::<R, F>(ctx.into_state(), None, Vec::new(), handler).await
+    run::<R, F>(ctx.into_state(), None, Vec::new(), handler)
 }
 
 /// [`serve`] for routes whose key is an expression over the handler's
 /// bound parameters (`key = format!("item:{id}")`): `key` is its value.
-pub async fn serve_with_key<R, F>(ctx: RequestContext<R>, key: String, handler: F) -> Response
+pub fn serve_with_key<R, F>(
+    ctx: RequestContext<R>,
+    key: String,
+    handler: F,
+) -> impl Future<Output = Response> + Send
 where
     R: CachedRoute,
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    run::<R, F>(ctx.into_state(), Some(key), Vec::new(), handler).await
+    run::<R, F>(ctx.into_state(), Some(key), Vec::new(), handler)
 }
 
 /// [`serve`] for routes with `tags` (and possibly a `key` expression):
 /// the entry is listed under each tag, for
 /// [`RouteCache::invalidate_tag`].
-pub async fn serve_with<R, F>(
+pub fn serve_with<R, F>(
     ctx: RequestContext<R>,
     key: Option<String>,
     tags: Vec<String>,
     handler: F,
-) -> Response
+) -> impl Future<Output = Response> + Send
 where
     R: CachedRoute,
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    run::<R, F>(ctx.into_state(), key, tags, handler).await
+    run::<R, F>(ctx.into_state(), key, tags, handler)
 }
 
 /// How a stored entry is served.
@@ -151,13 +157,16 @@ where
         Lookup::Fault => true,
     };
 
+    // The miss paths below are boxed: their state (coalescing, leases,
+    // buffering and storing the body) would otherwise sit inline in this
+    // future, which every request, hits included, allocates and moves.
     if faulted {
         // After a fault, do not pay for a second failing call.
-        let response = route.uncached(handler).await;
+        let response = Box::pin(route.uncached(handler)).await;
         return route.respond(response, Outcome::BackendError, None, conditional);
     }
     if head {
-        let response = route.uncached(handler).await;
+        let response = Box::pin(route.uncached(handler)).await;
         let outcome = Outcome::UriMiss {
             stored: false,
             detail: Some("head"),
@@ -166,7 +175,7 @@ where
     }
     match client {
         ClientDirective::NoStore => {
-            let response = route.uncached(handler).await;
+            let response = Box::pin(route.uncached(handler)).await;
             route.respond(
                 response,
                 Outcome::Request { stored: false },
@@ -175,13 +184,13 @@ where
             )
         }
         ClientDirective::Refresh => {
-            let stored = route.compute(handler).await;
+            let stored = Box::pin(route.compute(handler)).await;
             let outcome = Outcome::Request {
                 stored: stored.stored,
             };
             route.respond(stored.response, outcome, stored.etag, conditional)
         }
-        ClientDirective::None => route.coalesced_miss(handler, conditional).await,
+        ClientDirective::None => Box::pin(route.coalesced_miss(handler, conditional)).await,
     }
 }
 
