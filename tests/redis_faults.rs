@@ -212,7 +212,7 @@ async fn redis_down_at_startup_does_not_stop_the_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_down_at_startup_fails_open_and_is_used_once_up() {
-    let ports: Vec<u16> = (0..3).map(|_| support::redis::free_port()).collect();
+    let ports: Vec<u16> = (0..3).map(|_| support::cluster::cluster_port()).collect();
     let urls: Vec<String> = ports
         .iter()
         .map(|p| format!("redis://127.0.0.1:{p}"))

@@ -28,8 +28,21 @@ pub fn cluster_urls() -> Vec<String> {
 }
 
 fn start_cluster() -> Vec<String> {
-    let ports: Vec<u16> = (0..3).map(|_| super::redis::free_port()).collect();
+    let ports: Vec<u16> = (0..3).map(|_| cluster_port()).collect();
     start_cluster_on(&ports)
+}
+
+/// A free port whose cluster bus port (port + 10000) is free too.
+pub fn cluster_port() -> u16 {
+    loop {
+        let port = super::redis::free_port();
+        if port > 55_000 {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Starts a Redis Cluster with one master on each of `ports`, waits until it
