@@ -140,18 +140,26 @@ impl Setup {
         }
     }
 
-    /// Every key stored for `route`, sorted, without the shared scope.
+    /// Every entry key stored for `route`, sorted, without the shared
+    /// scope. Leases (released in the background just after a miss's
+    /// response) are not entries.
     async fn keys(&mut self, route_scope: &str) -> Vec<String> {
-        let pattern = format!("{}:{route_scope}*", self.prefix);
-        let keys = self.stored.keys(&pattern).await;
-        keys.into_iter()
+        self.entry_keys(route_scope)
+            .await
+            .into_iter()
             .map(|k| k[self.prefix.len() + 1 + route_scope.len()..].to_owned())
             .collect()
     }
 
-    async fn ttl(&mut self, route_scope: &str) -> i64 {
+    async fn entry_keys(&mut self, route_scope: &str) -> Vec<String> {
         let pattern = format!("{}:{route_scope}*", self.prefix);
-        let keys = self.stored.keys(&pattern).await;
+        let mut keys = self.stored.keys(&pattern).await;
+        keys.retain(|k| !k.contains("#lease{"));
+        keys
+    }
+
+    async fn ttl(&mut self, route_scope: &str) -> i64 {
+        let keys = self.entry_keys(route_scope).await;
         assert_eq!(keys.len(), 1, "{keys:?}");
         self.stored.ttl(&keys[0]).await
     }
