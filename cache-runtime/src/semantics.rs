@@ -166,6 +166,15 @@ pub enum Outcome {
 
 /// The `Cache-Status` field value for `outcome` under the cache's `name`.
 pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
+    if let Outcome::Hit { ttl } = outcome {
+        return memo::get(memo::Kind::Hit, name, ttl, || {
+            build_cache_status(name, outcome)
+        });
+    }
+    build_cache_status(name, outcome)
+}
+
+fn build_cache_status(name: &str, outcome: Outcome) -> HeaderValue {
     // Built by hand: this runs on every hit, and `format!` costs more than
     // the rest of the header handling.
     let mut value = String::with_capacity(name.len() + 40);
@@ -302,6 +311,27 @@ mod tests {
     }
 
     #[test]
+    fn remembered_values_are_keyed_by_kind_name_and_number() {
+        use memo::{get, Kind};
+        let make = |text: &'static str| move || HeaderValue::from_static(text);
+        assert_eq!(get(Kind::Age, "", 5, make("5")), "5");
+        assert_eq!(get(Kind::Age, "", 5, make("wrong")), "5", "remembered");
+        assert_eq!(get(Kind::PublicMaxAge, "", 5, make("p5")), "p5");
+        assert_eq!(get(Kind::Hit, "a", 5, make("a5")), "a5");
+        assert_eq!(
+            get(Kind::Hit, "b", 5, make("b5")),
+            "b5",
+            "another cache name"
+        );
+        assert_eq!(get(Kind::Age, "", 69, make("69")), "69", "a colliding slot");
+        assert_eq!(get(Kind::Age, "", 5, make("5")), "5");
+        // Through the public function: the same text as unremembered.
+        assert_eq!(cache_status("n", Outcome::Hit { ttl: 7 }), "n; hit; ttl=7");
+        assert_eq!(cache_status("n", Outcome::Hit { ttl: 7 }), "n; hit; ttl=7");
+        assert_eq!(cache_status("m", Outcome::Hit { ttl: 7 }), "m; hit; ttl=7");
+    }
+
+    #[test]
     fn cache_status_values_follow_rfc_9211() {
         let s = |o| cache_status("rc", o).to_str().unwrap().to_owned();
         assert_eq!(s(Outcome::Hit { ttl: 5 }), "rc; hit; ttl=5");
@@ -338,5 +368,69 @@ mod tests {
             s(Outcome::Request { stored: true }),
             "rc; fwd=request; stored"
         );
+    }
+}
+
+/// Header values that depend on one number and go out with every hit
+/// (`Age`, the generated `Cache-Control`, a fresh hit's `Cache-Status`),
+/// remembered per thread in a small direct-mapped table. Hits on entries of
+/// the same age share them, so a value is formatted and allocated once, not
+/// once per response; a hit costs a lookup and a reference count.
+pub(crate) mod memo {
+    use http::HeaderValue;
+    use std::cell::RefCell;
+
+    const SLOTS: usize = 64;
+
+    /// Which header a number stands for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Kind {
+        Age,
+        PublicMaxAge,
+        PrivateMaxAge,
+        /// `Cache-Status` of a fresh hit, under a cache name.
+        Hit,
+    }
+
+    struct Slot {
+        kind: Kind,
+        n: u64,
+        name: Box<str>,
+        value: HeaderValue,
+    }
+
+    thread_local! {
+        static TABLE: RefCell<[Option<Slot>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
+    }
+
+    /// The value for (`kind`, `name`, `n`), made by `make` when the table
+    /// does not hold it.
+    pub(crate) fn get(
+        kind: Kind,
+        name: &str,
+        n: u64,
+        make: impl FnOnce() -> HeaderValue,
+    ) -> HeaderValue {
+        // Truncation is fine: this only picks a slot.
+        #[allow(clippy::cast_possible_truncation)]
+        let index = (n as usize).wrapping_add(kind as usize * 17) % SLOTS;
+        TABLE.with(|table| {
+            let Ok(mut table) = table.try_borrow_mut() else {
+                return make();
+            };
+            if let Some(slot) = &table[index] {
+                if slot.kind == kind && slot.n == n && *slot.name == *name {
+                    return slot.value.clone();
+                }
+            }
+            let value = make();
+            table[index] = Some(Slot {
+                kind,
+                n,
+                name: name.into(),
+                value: value.clone(),
+            });
+            value
+        })
     }
 }

@@ -9,7 +9,7 @@ use crate::fault::now_ms;
 use crate::key;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
 use crate::semantics::{
-    cache_status, etag_for, header_value, if_none_match, push_decimal, CacheControl, Outcome,
+    cache_status, etag_for, header_value, if_none_match, memo, push_decimal, CacheControl, Outcome,
 };
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -404,7 +404,10 @@ impl Route {
                 },
             ),
         };
-        headers.insert(header::AGE, HeaderValue::from(age));
+        headers.insert(
+            header::AGE,
+            memo::get(memo::Kind::Age, "", age, || HeaderValue::from(age)),
+        );
         self.finish(response, x_cache, outcome, etag.as_ref(), conditional)
     }
 
@@ -446,14 +449,17 @@ fn generated_cache_control(policy: &RoutePolicy, remaining: u64) -> HeaderValue 
     if let Some(value) = policy.cache_control() {
         return HeaderValue::from_static(value);
     }
-    let mut value = String::with_capacity(32);
-    value.push_str(if policy.auth() == AuthPolicy::Private {
-        "private, max-age="
+    let (kind, text) = if policy.auth() == AuthPolicy::Private {
+        (memo::Kind::PrivateMaxAge, "private, max-age=")
     } else {
-        "public, max-age="
-    });
-    push_decimal(&mut value, remaining);
-    header_value(value)
+        (memo::Kind::PublicMaxAge, "public, max-age=")
+    };
+    memo::get(kind, "", remaining, || {
+        let mut value = String::with_capacity(32);
+        value.push_str(text);
+        push_decimal(&mut value, remaining);
+        header_value(value)
+    })
 }
 
 /// A `304 Not Modified` carrying the fields RFC 9110 §15.4.5 asks for from
