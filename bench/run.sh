@@ -126,6 +126,14 @@ for line in open(path):
     mode, rps, p50, p99, cpu, non2xx = line.rstrip("\n").split("\t")
     rows.setdefault(mode, []).append((float(rps), float(p50), float(p99), float(cpu), int(non2xx or 0)))
 med = {m: [statistics.median(v[i] for v in runs) for i in range(4)] + [sum(v[4] for v in runs)] for m, runs in rows.items()}
+# Paired ratios: run i of a server against run i of the baseline (run
+# back to back in the same round), then the median. Steadier than a ratio
+# of medians when the machine's speed drifts between rounds.
+def paired(mode, base, field):
+    if mode not in rows or base not in rows:
+        return None
+    pairs = zip(rows[mode], rows[base])
+    return statistics.median(a[field] / b[field] for a, b in pairs if b[field] > 0)
 names = {
     "static": "(1) static axum handler",
     "redis-get": "(2) hand-written Redis GET",
@@ -138,15 +146,14 @@ cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d:
 print(f"Load benchmark, {datetime.date.today()}, {platform.machine()} {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; "
       f"server pinned to one core, wrk and redis-server to the other; wrk -t1 -c{conns}, {duration} s per run, "
       f"1 sequential + {rounds} interleaved runs per server, medians shown.\n")
+print("Ratios are medians of per-round paired ratios (each run against the baseline run of the same round).\n")
 print("| server | req/s | p50 µs | p99 µs | CPU µs/req | req/s vs (1) | req/s vs (2) | p99 vs (2) | non-2xx |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-base1 = med.get("static"); base2 = med.get("redis-get")
 for mode in ["static", "redis-get", "route-redis", "route-embedded", "route-two-tier", "cached-crate"]:
     if mode not in med: continue
     rps, p50, p99, cpu_req, bad = med[mode]
-    r1 = f"{rps / base1[0]:.2f}" if base1 else "-"
-    r2 = f"{rps / base2[0]:.2f}" if base2 else "-"
-    l2 = f"{p99 / base2[2]:.2f}" if base2 else "-"
+    fmt = lambda r: "-" if r is None else f"{r:.2f}"
+    r1, r2, l2 = fmt(paired(mode, "static", 0)), fmt(paired(mode, "redis-get", 0)), fmt(paired(mode, "redis-get", 2))
     print(f"| {names[mode]} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu_req:.1f} | {r1} | {r2} | {l2} | {bad} |")
 PY
 cat results/latest.md
