@@ -176,8 +176,9 @@ impl RedisStore {
     /// or more node URLs; the rest of the cluster is discovered from them).
     ///
     /// Like [`RedisStore::open`], nothing is connected yet: the first command
-    /// connects, and an unreachable cluster only makes commands fail until it
-    /// answers. Only invalid URLs are an error.
+    /// starts a background task that connects (retrying with backoff), and
+    /// commands fail at once until it has. Only invalid URLs are an error.
+    /// Must be called inside a Tokio runtime.
     pub fn open_cluster<S: AsRef<str>>(
         seeds: &[S],
         connect_timeout: Duration,
