@@ -253,32 +253,24 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         ),
         _ => None,
     };
-    let (prelude, serve) = match (&key_string, &args.tags) {
-        (Some(key_string), None) => {
-            let key_var = Ident::new("__cached_route_key", Span::mixed_site());
-            let value = names.borrowed(handler, key_string);
-            (
-                quote!(let #key_var = #value;),
-                quote_spanned!(ident.span()=> ::cache_runtime::__private::serve_with_key(#ctx, #key_var, #body).await),
-            )
-        }
-        (_, Some(tags)) => {
-            let extra = Ident::new("__cached_route_extra", Span::mixed_site());
-            let key_value = key_string.as_ref().map_or_else(
-                || quote!(::cache_runtime::__private::Option::None),
-                |k| quote!(::cache_runtime::__private::Option::Some(#k)),
-            );
-            let tags = format_list(&tags.value);
-            let value = names.borrowed(handler, &quote!((#key_value, #tags)));
-            (
-                quote!(let #extra = #value;),
-                quote_spanned!(ident.span()=> ::cache_runtime::__private::serve_with(#ctx, #extra.0, #extra.1, #body).await),
-            )
-        }
-        (None, None) => (
+    let (prelude, serve) = if key_string.is_none() && args.tags.is_none() {
+        (
             TokenStream::new(),
             quote_spanned!(ident.span()=> ::cache_runtime::__private::serve(#ctx, #body).await),
-        ),
+        )
+    } else {
+        let extra = Ident::new("__cached_route_extra", Span::mixed_site());
+        let key_value = key_string.as_ref().map_or_else(
+            || quote!(::cache_runtime::__private::Option::None),
+            |k| quote!(::cache_runtime::__private::Option::Some(#k)),
+        );
+        let empty = Vec::new();
+        let tags = format_list(args.tags.as_ref().map_or(&empty, |t| &t.value));
+        let value = names.borrowed(handler, &quote!((#key_value, #tags)));
+        (
+            quote!(let #extra = #value;),
+            quote_spanned!(ident.span()=> ::cache_runtime::__private::serve_with(#ctx, #extra.0, #extra.1, #body).await),
+        )
     };
 
     let outer = names.shell(

@@ -351,8 +351,8 @@ pub use cache_macros::route;
 pub mod __private {
     #[cfg(feature = "axum")]
     pub use crate::axum::{
-        invalidate_after, serve, serve_with, serve_with_key, FromCacheParts, Invalidation,
-        RequestContext, WithContext,
+        invalidate_after, serve, serve_with, FromCacheParts, Invalidation, RequestContext,
+        WithContext,
     };
     pub use crate::key::QueryPolicy;
     pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};

@@ -29,7 +29,7 @@ async fn handler(
     let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
         __cached_route_arg0,
     );
-    let __cached_route_key = {
+    let __cached_route_extra = {
         #[allow(
             unused_variables,
             clippy::no_effect_underscore_binding,
@@ -38,14 +38,20 @@ async fn handler(
         {
             let Path(id) = &__cached_route_arg0;
             let Query(_q) = &__cached_route_arg1;
-            ::cache_runtime::__private::ToString::to_string(&(id))
+            (
+                ::cache_runtime::__private::Option::Some(
+                    ::cache_runtime::__private::ToString::to_string(&(id)),
+                ),
+                ::alloc::vec::Vec::new(),
+            )
         }
     };
     let __cached_route_body = handler(__cached_route_arg0, __cached_route_arg1);
     ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve_with_key(
+    ::cache_runtime::__private::serve_with(
             __cached_route_ctx,
-            __cached_route_key,
+            __cached_route_extra.0,
+            __cached_route_extra.1,
             __cached_route_body,
         )
         .await

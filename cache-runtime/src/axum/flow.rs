@@ -46,23 +46,9 @@ where
 }
 
 /// [`serve`] for routes whose key is an expression over the handler's
-/// bound parameters (`key = format!("item:{id}")`): `key` is its value.
-pub fn serve_with_key<R, F>(
-    ctx: RequestContext<R>,
-    key: String,
-    handler: F,
-) -> impl Future<Output = Response> + Send
-where
-    R: CachedRoute,
-    F: Future + Send + 'static,
-    F::Output: IntoResponse,
-{
-    run::<R, F>(ctx.into_state(), Some(key), Vec::new(), handler)
-}
-
-/// [`serve`] for routes with `tags` (and possibly a `key` expression):
-/// the entry is listed under each tag, for
-/// [`RouteCache::invalidate_tag`].
+/// bound parameters (`key = format!("item:{id}")`: `key` is its value)
+/// and for routes with `tags` (the entry is listed under each, for
+/// [`RouteCache::invalidate_tag`]).
 pub fn serve_with<R, F>(
     ctx: RequestContext<R>,
     key: Option<String>,

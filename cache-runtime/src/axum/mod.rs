@@ -4,7 +4,7 @@
 mod body;
 mod flow;
 
-pub use self::flow::{serve, serve_with, serve_with_key, X_CACHE};
+pub use self::flow::{serve, serve_with, X_CACHE};
 
 use crate::cache::RouteCache;
 use crate::key::KeyBuilder;
@@ -227,7 +227,7 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
             Some(value) => key.custom(&value),
             None => key.path_and_query(path, query, policy.query()),
         },
-        // The handler's expression is added by `serve_with_key`.
+        // The handler's expression is added by `serve_with`.
         KeySource::Handler => {}
         _ => key.path_and_query(path, query, policy.query()),
     }
