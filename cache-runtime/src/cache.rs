@@ -520,6 +520,14 @@ fn lease_token() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
 }
 
+/// `/items/42?x=1` as its path and query (`None` without a `?`).
+fn split_target(path_and_query: &str) -> (&str, Option<&str>) {
+    match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    }
+}
+
 /// How long the backend keeps `entry`: its TTL and stale window from when
 /// it was stored.
 fn remaining_life(entry: &Entry) -> Duration {
@@ -642,10 +650,7 @@ impl RouteCache {
     /// `/items/42?x=1`) to route `route_id` is stored. A route's id is its
     /// handler's module path and name, `my_app::routes::get_item`.
     pub fn key_for(&self, route_id: &str, path_and_query: &str) -> String {
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path_and_query, None),
-        };
+        let (path, query) = split_target(path_and_query);
         key::request_key(
             &self.inner.config.prefix,
             route_id,
@@ -695,10 +700,7 @@ impl RouteCache {
     /// When the backend fails; entries not reached yet stay until their
     /// TTL.
     pub async fn invalidate(&self, path_and_query: &str) -> Result<usize, StoreError> {
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path_and_query, None),
-        };
+        let (path, query) = split_target(path_and_query);
         let index = key::path_index(
             &self.inner.config.prefix,
             path.as_bytes(),
@@ -868,14 +870,6 @@ impl RouteCache {
         &self,
         fut: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.call_within(self.inner.config.timeout, fut).await
-    }
-
-    async fn call_within<T>(
-        &self,
-        timeout: Duration,
-        fut: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
         if !self.inner.store.is_shared() {
             // The in-process store cannot hang or go away: no timer, no
             // breaker on the hot path.
@@ -903,6 +897,7 @@ impl RouteCache {
             admission,
             recorded: false,
         };
+        let timeout = self.inner.config.timeout;
         let result = match tokio::time::timeout(timeout, fut).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::unavailable(format!(

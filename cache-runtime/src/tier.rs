@@ -70,27 +70,18 @@ impl L1 {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Keeps `value`, read from Redis after `seen` was taken, for `life`,
-    /// unless an invalidation arrived meanwhile.
+    /// Keeps `value`, read from (or just written to) Redis after `seen` was
+    /// taken, for `life` (at most `l1_max_ttl`), unless an invalidation
+    /// arrived meanwhile.
     pub(crate) fn fill(&self, key: &str, value: Bytes, life: Duration, seen: u64) {
-        if !self.is_live() || self.epoch() != seen {
+        let life = self.max_ttl.map_or(life, |max| life.min(max));
+        if !self.is_live() || self.epoch() != seen || life.is_zero() {
             return;
         }
-        self.put(key, value, life);
+        self.store.put(key, value, life);
         if self.epoch() != seen {
             // An invalidation slipped in between the check and the insert.
             self.store.forget(key);
-        }
-    }
-
-    /// Keeps a value this instance has just written to Redis.
-    pub(crate) fn put(&self, key: &str, value: Bytes, life: Duration) {
-        if !self.is_live() {
-            return;
-        }
-        let life = self.max_ttl.map_or(life, |max| life.min(max));
-        if !life.is_zero() {
-            self.store.put(key, value, life);
         }
     }
 
