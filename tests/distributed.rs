@@ -367,6 +367,21 @@ standalone_and_cluster!(
     a_lost_invalidation_message_flushes_the_l1,
 );
 
+/// Polls B for `/items/1` (every request answered) until it is a miss;
+/// fails with `what` once `limit` has passed since `started`. Returns the
+/// time from `started`.
+async fn until_b_misses(p: &Pair, started: Instant, limit: Duration, what: &str) -> Duration {
+    loop {
+        let reply = get_with(&p.b, "/items/1", "en").await;
+        assert_eq!(reply.status, 200, "requests keep being answered");
+        if reply.x_cache() == "MISS" {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Makes `/items/1` an L1 hit on B with nothing behind it in Redis, so that
 /// B answering `HIT` proves it answers from its L1.
 async fn only_in_b_l1(p: &Pair) -> support::Reply {
@@ -389,17 +404,13 @@ async fn an_invalidation_on_a_reaches_b_within_100_ms(backing: Backing) {
 
     let started = Instant::now();
     assert_eq!(p.cache_a.invalidate("/items/1").await.unwrap(), 1);
-    let elapsed = loop {
-        let reply = get_with(&p.b, "/items/1", "en").await;
-        if reply.x_cache() == "MISS" {
-            break started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "B kept serving the invalidated entry"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let elapsed = until_b_misses(
+        &p,
+        started,
+        Duration::from_secs(2),
+        "B kept serving the invalidated entry",
+    )
+    .await;
     assert!(
         elapsed < Duration::from_millis(100),
         "B served the old body for {elapsed:?} after the invalidation"
@@ -453,17 +464,13 @@ async fn losing_the_invalidation_channel_flushes_the_l1() {
         .await;
     assert!(killed >= 2, "killed {killed} subscriber connections");
 
-    let started = Instant::now();
-    loop {
-        if get_with(&p.b, "/items/1", "en").await.x_cache() == "MISS" {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "B's L1 was not flushed after its channel was killed"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    until_b_misses(
+        &p,
+        Instant::now(),
+        Duration::from_secs(1),
+        "B's L1 was not flushed after its channel was killed",
+    )
+    .await;
     // It comes back: subscribed again, and used again.
     support::wait_for_l1(&p.cache_b).await;
     assert_eq!(get_with(&p.b, "/items/1", "en").await.x_cache(), "HIT");
@@ -478,19 +485,13 @@ async fn a_redis_restart_flushes_the_l1() {
     let p = pair(Backing::Server(server.url()), "l1_restart").await;
     only_in_b_l1(&p).await;
     server.restart();
-    let started = Instant::now();
-    loop {
-        let reply = get_with(&p.b, "/items/1", "en").await;
-        assert_eq!(reply.status, 200, "requests keep being answered");
-        if reply.x_cache() == "MISS" {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "B's L1 outlived a Redis restart"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_b_misses(
+        &p,
+        Instant::now(),
+        Duration::from_secs(2),
+        "B's L1 outlived a Redis restart",
+    )
+    .await;
     drop((p.cache_a, p.cache_b));
 }
 
@@ -510,18 +511,14 @@ async fn a_lost_invalidation_message_flushes_the_l1(backing: Backing) {
             assert_eq!(receivers, 2, "both instances subscribe");
         }
     }
-    let started = Instant::now();
-    loop {
-        if get_with(&p.b, "/items/1", "en").await.x_cache() == "MISS" {
-            break;
-        }
-        // The gap counts as a loss after one heartbeat (200 ms here).
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "B kept its L1 after a lost message"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // The gap counts as a loss after one heartbeat (200 ms here).
+    until_b_misses(
+        &p,
+        Instant::now(),
+        Duration::from_secs(1),
+        "B kept its L1 after a lost message",
+    )
+    .await;
     assert!(p.cache_b.l1_is_live(), "a loss flushes the L1; it stays on");
     drop(p.cache_a);
 }

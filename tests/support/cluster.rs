@@ -141,9 +141,9 @@ fn wait_until<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Optio
     }
 }
 
-/// Every key under `prefix` on every master of the cluster (`SCAN` on
+/// Every key matching `pattern` on every master of the cluster (`SCAN` on
 /// each), for tests that look at what was stored.
-pub async fn cluster_keys(prefix: &str) -> Vec<String> {
+pub async fn cluster_keys(pattern: &str) -> Vec<String> {
     let mut keys = Vec::new();
     for url in cluster_urls() {
         let client = ::redis::Client::open(url.as_str()).expect("cluster node URL");
@@ -161,24 +161,7 @@ pub async fn cluster_keys(prefix: &str) -> Vec<String> {
         if role != "master" {
             continue;
         }
-        let mut cursor = 0u64;
-        let mut found = Vec::new();
-        loop {
-            let (next, batch): (u64, Vec<String>) = ::redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .expect("SCAN a cluster node");
-            found.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
+        let found = super::redis::scan_keys(&mut conn, pattern).await;
         keys.extend(found);
     }
     keys.sort();

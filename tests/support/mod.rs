@@ -158,10 +158,7 @@ impl Inspector {
     pub async fn keys(&mut self, pattern: &str) -> Vec<String> {
         match self {
             Self::Server(conn) => redis::scan_keys(conn, pattern).await,
-            Self::Cluster(_) => {
-                let prefix = pattern.strip_suffix('*').expect("a prefix pattern");
-                cluster::cluster_keys(prefix).await
-            }
+            Self::Cluster(_) => cluster::cluster_keys(pattern).await,
         }
     }
 

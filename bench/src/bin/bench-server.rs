@@ -109,10 +109,17 @@ async fn main() {
                 .route("/items/{id}", get(redis_get))
                 .with_state(conn)
         }
-        "route-redis" => {
+        "route-redis" | "route-two-tier" => {
+            // The two-tier server adds an in-process L1 in front of Redis.
+            let l1 = if mode == "route-two-tier" {
+                64 << 20
+            } else {
+                0
+            };
             let cache = RouteCache::builder()
                 .prefix("bench")
                 .redis(redis_url.as_str())
+                .l1_capacity(l1)
                 .build()
                 .await
                 .expect("cache");
@@ -123,18 +130,6 @@ async fn main() {
         "route-embedded" => Router::new()
             .route("/items/{id}", get(route_item))
             .layer(RouteCache::embedded().layer()),
-        "route-two-tier" => {
-            let cache = RouteCache::builder()
-                .prefix("bench")
-                .redis(redis_url.as_str())
-                .l1_capacity(64 << 20)
-                .build()
-                .await
-                .expect("cache");
-            Router::new()
-                .route("/items/{id}", get(route_item))
-                .layer(cache.layer())
-        }
         "cached-crate" => Router::new().route("/items/{id}", get(cached_crate_item)),
         other => {
             eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, route-two-tier, cached-crate");
