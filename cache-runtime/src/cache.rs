@@ -90,7 +90,7 @@ pub struct CacheConfig {
     max_body: usize,
     embedded_capacity: u64,
     log_interval: Duration,
-    status_name: String,
+    status_name: Arc<str>,
     honor_client: bool,
     cap_ttl: bool,
     breaker_threshold: u32,
@@ -114,7 +114,7 @@ impl Default for CacheConfig {
             max_body: 1024 * 1024,
             embedded_capacity: 64 * 1024 * 1024,
             log_interval: Duration::from_secs(10),
-            status_name: "route-cache".to_owned(),
+            status_name: Arc::from("route-cache"),
             honor_client: false,
             cap_ttl: true,
             breaker_threshold: 5,
@@ -155,6 +155,13 @@ impl CacheConfig {
 
     /// The cache's name in `Cache-Status` (default `route-cache`).
     pub fn status_name(&self) -> &str {
+        &self.status_name
+    }
+
+    /// The name itself, shared: the per-thread table of hit values knows a
+    /// cache's name by its address, which the table's own handle keeps from
+    /// being reused.
+    pub(crate) fn status_name_shared(&self) -> &Arc<str> {
         &self.status_name
     }
 
@@ -295,7 +302,7 @@ impl RouteCacheBuilder {
 
     /// The cache's name in `Cache-Status` responses (default `route-cache`).
     pub fn status_name(mut self, name: impl Into<String>) -> Self {
-        self.config.status_name = name.into();
+        self.config.status_name = Arc::from(name.into());
         self
     }
 
@@ -932,26 +939,50 @@ impl RouteCache {
 
     /// The entry under `key` from the L1, else one backend round trip: the
     /// entry, a miss, or a logged fault. An undecodable value is a miss.
+    /// The lookup when it needs no I/O: an L1 hit, or the in-process
+    /// store's answer. `None` when Redis must be asked ([`Self::lookup`]).
+    pub(crate) fn lookup_now(&self, key: &str) -> Option<Lookup> {
+        if let Some(entry) = self.l1_entry(key) {
+            return Some(Lookup::Hit(entry));
+        }
+        match &self.inner.store {
+            Store::Memory(memory) => Some(self.decoded(key, Ok(memory.peek(key)), None)),
+            Store::Redis(_) => None,
+        }
+    }
+
     pub(crate) async fn lookup(&self, key: &str) -> Lookup {
-        let l1 = self.inner.l1.as_deref();
-        if let Some(entry) = l1
-            .and_then(|l1| l1.get(key))
-            .and_then(|value| Entry::decode(value).ok())
-        {
+        if let Some(entry) = self.l1_entry(key) {
             return Lookup::Hit(entry);
         }
+        let l1 = self.inner.l1.as_deref();
         let seen = l1.map(L1::epoch);
         let fetched = match &self.inner.store {
-            // In process: no future to hold, no timer.
             Store::Memory(memory) => Ok(memory.peek(key)),
             // Boxed: the Redis command's state would otherwise be laid out
-            // inline in every request's future.
+            // inline in the future of every request that reaches Redis.
             Store::Redis(_) => Box::pin(self.call(self.inner.store.get(key))).await,
         };
+        self.decoded(key, fetched, l1.zip(seen))
+    }
+
+    fn l1_entry(&self, key: &str) -> Option<Entry> {
+        let value = self.inner.l1.as_deref()?.get(key)?;
+        Entry::decode(value).ok()
+    }
+
+    /// A fetched value as a lookup; a value read after the L1's epoch was
+    /// `fill.1` is kept in the L1 `fill.0`.
+    fn decoded(
+        &self,
+        key: &str,
+        fetched: Result<Option<Bytes>, StoreError>,
+        fill: Option<(&L1, u64)>,
+    ) -> Lookup {
         match fetched {
             Ok(Some(value)) => match Entry::decode(value.clone()) {
                 Ok(entry) => {
-                    if let (Some(l1), Some(seen)) = (l1, seen) {
+                    if let Some((l1, seen)) = fill {
                         l1.fill(key, value, remaining_life(&entry), seen);
                     }
                     Lookup::Hit(entry)

@@ -4,7 +4,7 @@
 
 use http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
+use std::{fmt::Write as _, sync::Arc};
 
 /// The `Cache-Control` directives the cache acts on, from every
 /// `Cache-Control` field of a message. Unknown directives are ignored; an
@@ -166,8 +166,15 @@ pub enum Outcome {
 
 /// The `Cache-Status` field value for `outcome` under the cache's `name`.
 pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
+    build_cache_status(name, outcome)
+}
+
+/// [`cache_status`] for a cache whose name is `name`: a fresh hit's value
+/// comes from the per-thread table, as it is the same for every hit in the
+/// same second.
+pub(crate) fn cache_status_of(name: &Arc<str>, outcome: Outcome) -> HeaderValue {
     if let Outcome::Hit { ttl } = outcome {
-        return memo::get(memo::Kind::Hit, name, ttl, || {
+        return memo::get(memo::Kind::Hit, Some(name), ttl, || {
             build_cache_status(name, outcome)
         });
     }
@@ -314,21 +321,42 @@ mod tests {
     fn remembered_values_are_keyed_by_kind_name_and_number() {
         use memo::{get, Kind};
         let make = |text: &'static str| move || HeaderValue::from_static(text);
-        assert_eq!(get(Kind::Age, "", 5, make("5")), "5");
-        assert_eq!(get(Kind::Age, "", 5, make("wrong")), "5", "remembered");
-        assert_eq!(get(Kind::PublicMaxAge, "", 5, make("p5")), "p5");
-        assert_eq!(get(Kind::Hit, "a", 5, make("a5")), "a5");
+        assert_eq!(get(Kind::Age, None, 5, make("5")), "5");
+        assert_eq!(get(Kind::Age, None, 5, make("wrong")), "5", "remembered");
+        assert_eq!(get(Kind::PublicMaxAge, None, 5, make("p5")), "p5");
+        let (a, b) = (Arc::<str>::from("a"), Arc::<str>::from("b"));
+        assert_eq!(get(Kind::Hit, Some(&a), 5, make("a5")), "a5");
         assert_eq!(
-            get(Kind::Hit, "b", 5, make("b5")),
+            get(Kind::Hit, Some(&b), 5, make("b5")),
             "b5",
             "another cache name"
         );
-        assert_eq!(get(Kind::Age, "", 69, make("69")), "69", "a colliding slot");
-        assert_eq!(get(Kind::Age, "", 5, make("5")), "5");
-        // Through the public function: the same text as unremembered.
+        let a_again = Arc::<str>::from("a");
+        assert_eq!(
+            get(Kind::Hit, Some(&a_again), 5, make("a5, made again")),
+            "a5, made again",
+            "names are told apart by address, never confused"
+        );
+        assert_eq!(
+            get(Kind::Age, None, 69, make("69")),
+            "69",
+            "a colliding slot"
+        );
+        assert_eq!(get(Kind::Age, None, 5, make("5")), "5");
+        // Through the functions: the same text, remembered or not.
+        assert_eq!(
+            cache_status_of(&a, Outcome::Hit { ttl: 7 }),
+            "a; hit; ttl=7"
+        );
+        assert_eq!(
+            cache_status_of(&a, Outcome::Hit { ttl: 7 }),
+            "a; hit; ttl=7"
+        );
+        assert_eq!(
+            cache_status_of(&b, Outcome::Hit { ttl: 7 }),
+            "b; hit; ttl=7"
+        );
         assert_eq!(cache_status("n", Outcome::Hit { ttl: 7 }), "n; hit; ttl=7");
-        assert_eq!(cache_status("n", Outcome::Hit { ttl: 7 }), "n; hit; ttl=7");
-        assert_eq!(cache_status("m", Outcome::Hit { ttl: 7 }), "m; hit; ttl=7");
     }
 
     #[test]
@@ -378,7 +406,7 @@ mod tests {
 /// once per response; a hit costs a lookup and a reference count.
 pub(crate) mod memo {
     use http::HeaderValue;
-    use std::cell::RefCell;
+    use std::{cell::RefCell, sync::Arc};
 
     const SLOTS: usize = 64;
 
@@ -395,7 +423,9 @@ pub(crate) mod memo {
     struct Slot {
         kind: Kind,
         n: u64,
-        name: Box<str>,
+        /// The cache's name for [`Kind::Hit`]. Held, so that its address,
+        /// by which it is compared, cannot be reused by another name.
+        name: Option<Arc<str>>,
         value: HeaderValue,
     }
 
@@ -407,19 +437,24 @@ pub(crate) mod memo {
     /// does not hold it.
     pub(crate) fn get(
         kind: Kind,
-        name: &str,
+        name: Option<&Arc<str>>,
         n: u64,
         make: impl FnOnce() -> HeaderValue,
     ) -> HeaderValue {
         // Truncation is fine: this only picks a slot.
         #[allow(clippy::cast_possible_truncation)]
         let index = (n as usize).wrapping_add(kind as usize * 17) % SLOTS;
+        let same_name = |held: &Option<Arc<str>>| match (held, name) {
+            (None, None) => true,
+            (Some(held), Some(name)) => Arc::ptr_eq(held, name),
+            _ => false,
+        };
         TABLE.with(|table| {
             let Ok(mut table) = table.try_borrow_mut() else {
                 return make();
             };
             if let Some(slot) = &table[index] {
-                if slot.kind == kind && slot.n == n && *slot.name == *name {
+                if slot.kind == kind && slot.n == n && same_name(&slot.name) {
                     return slot.value.clone();
                 }
             }
@@ -427,7 +462,7 @@ pub(crate) mod memo {
             table[index] = Some(Slot {
                 kind,
                 n,
-                name: name.into(),
+                name: name.cloned(),
                 value: value.clone(),
             });
             value

@@ -9,14 +9,17 @@ use crate::fault::now_ms;
 use crate::key;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
 use crate::semantics::{
-    cache_status, etag_for, header_value, if_none_match, memo, push_decimal, CacheControl, Outcome,
+    cache_status_of, etag_for, header_value, if_none_match, memo, push_decimal, CacheControl,
+    Outcome,
 };
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{header, response::Parts, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use std::{
-    future::Future,
+    future::{Future, Ready},
+    pin::Pin,
     sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
@@ -34,15 +37,18 @@ static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
 /// Runs a cached route: answers from the cache when it can, otherwise runs
 /// `handler` and stores its response when it is cacheable. Called by the code
 /// `#[cached_route]` generates; `handler` is the user's body, not yet started.
-/// Not an `async fn`: the returned future is `run`'s own, so the (possibly
-/// large) handler future is not laid out once more in a wrapper.
+///
+/// A hit that needs no I/O (the in-process store, an L1 hit) is answered
+/// before this returns, and the returned future is then a ready response:
+/// the handler's future and the miss machinery never take room in the
+/// request's future, which axum allocates for every request.
 pub fn serve<R, F>(ctx: RequestContext<R>, handler: F) -> impl Future<Output = Response> + Send
 where
     R: CachedRoute,
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    run::<R, F>(ctx.into_state(), None, Vec::new(), handler)
+    start::<R, F>(ctx.into_state(), None, Vec::new(), handler)
 }
 
 /// [`serve`] for routes whose key is an expression over the handler's
@@ -60,7 +66,7 @@ where
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    run::<R, F>(ctx.into_state(), key, tags, handler)
+    start::<R, F>(ctx.into_state(), key, tags, handler)
 }
 
 /// How a stored entry is served.
@@ -73,12 +79,18 @@ enum Served {
     Collapsed,
 }
 
-async fn run<R, F>(
-    state: Context,
-    custom_key: Option<String>,
-    tags: Vec<String>,
-    handler: F,
-) -> Response
+/// A request's answer: ready (an in-process hit), or still to come.
+type Serving = Either<Ready<Response>, Pin<Box<dyn Future<Output = Response> + Send>>>;
+
+fn ready(response: Response) -> Serving {
+    Either::Left(std::future::ready(response))
+}
+
+fn pending(future: impl Future<Output = Response> + Send + 'static) -> Serving {
+    Either::Right(Box::pin(future))
+}
+
+fn start<R, F>(state: Context, custom_key: Option<String>, tags: Vec<String>, handler: F) -> Serving
 where
     R: CachedRoute,
     F: Future + Send + 'static,
@@ -88,9 +100,11 @@ where
     let keyed = match state {
         Context::Keyed(keyed) => keyed,
         Context::Bypass(status) => {
-            let mut response = handler.await.into_response();
-            response.headers_mut().insert(CACHE_STATUS, status);
-            return response;
+            return pending(async move {
+                let mut response = handler.await.into_response();
+                response.headers_mut().insert(CACHE_STATUS, status);
+                response
+            })
         }
         Context::NoLayer => {
             if !MISSING_LAYER_LOGGED.swap(true, Ordering::Relaxed) {
@@ -100,7 +114,7 @@ where
                      after the cached routes. Serving uncached."
                 );
             }
-            return handler.await.into_response();
+            return pending(async move { handler.await.into_response() });
         }
     };
     let Keyed {
@@ -108,7 +122,7 @@ where
         mut key,
         uri,
         head,
-        if_none_match: conditional,
+        if_none_match,
         client,
     } = keyed;
     if let Some(value) = custom_key {
@@ -121,63 +135,53 @@ where
         uri,
         tags,
     };
-    let conditional = conditional.as_ref();
-
-    let lookup = if client == ClientDirective::None {
-        route.cache.lookup(&route.key).await
+    let request = Request {
+        head,
+        client,
+        conditional: if_none_match,
+    };
+    let looked = if client == ClientDirective::None {
+        route.cache.lookup_now(&route.key)
     } else {
-        Lookup::Miss
+        Some(Lookup::Miss)
     };
-    let faulted = match lookup {
-        Lookup::Hit(entry) => match entry.freshness(now_ms()) {
-            Freshness::Fresh => return route.hit(entry, conditional, Served::Fresh),
-            Freshness::Stale => {
-                route.refresh_in_background(handler, entry.stored_at_ms);
-                return route.hit(entry, conditional, Served::Stale);
+    match looked {
+        Some(lookup) => match route.answer(lookup, handler, request.conditional.as_ref()) {
+            Answer::Served(response) => ready(response),
+            Answer::Compute(handler, faulted) => {
+                pending(async move { route.miss(handler, faulted, &request).await })
             }
-            // Older than its stale window (clocks differ between
-            // instances): a miss.
-            _ => false,
         },
-        Lookup::Miss => false,
-        Lookup::Fault => true,
-    };
+        // Redis must be asked.
+        None => pending(async move {
+            let lookup = route.cache.lookup(&route.key).await;
+            match route.answer(lookup, handler, request.conditional.as_ref()) {
+                Answer::Served(response) => response,
+                // Boxed: the miss's state (coalescing, leases, buffering and
+                // storing the body) would otherwise sit in the future of
+                // every request that reaches Redis, hits included.
+                Answer::Compute(handler, faulted) => {
+                    Box::pin(route.miss(handler, faulted, &request)).await
+                }
+            }
+        }),
+    }
+}
 
-    // The miss paths below are boxed: their state (coalescing, leases,
-    // buffering and storing the body) would otherwise sit inline in this
-    // future, which every request, hits included, allocates and moves.
-    if faulted {
-        // After a fault, do not pay for a second failing call.
-        let response = Box::pin(route.uncached(handler)).await;
-        return route.respond(response, Outcome::BackendError, None, conditional);
-    }
-    if head {
-        let response = Box::pin(route.uncached(handler)).await;
-        let outcome = Outcome::UriMiss {
-            stored: false,
-            detail: Some("head"),
-        };
-        return route.respond(response, outcome, None, conditional);
-    }
-    match client {
-        ClientDirective::NoStore => {
-            let response = Box::pin(route.uncached(handler)).await;
-            route.respond(
-                response,
-                Outcome::Request { stored: false },
-                None,
-                conditional,
-            )
-        }
-        ClientDirective::Refresh => {
-            let stored = Box::pin(route.compute(handler)).await;
-            let outcome = Outcome::Request {
-                stored: stored.stored,
-            };
-            route.respond(stored.response, outcome, stored.etag, conditional)
-        }
-        ClientDirective::None => Box::pin(route.coalesced_miss(handler, conditional)).await,
-    }
+/// What a request asked of the cache, beyond its key.
+struct Request {
+    /// A `HEAD` is answered from the `GET` entry but never stores one: its
+    /// handler may have produced an empty body.
+    head: bool,
+    client: ClientDirective,
+    conditional: Option<HeaderValue>,
+}
+
+/// A lookup's consequence.
+enum Answer<F> {
+    Served(Response),
+    /// The handler must run; `true` after a backend fault.
+    Compute(F, bool),
 }
 
 /// One request's route, cache and key.
@@ -192,6 +196,70 @@ struct Route {
 }
 
 impl Route {
+    /// Serves a stored entry that is fresh, or stale with a refresh
+    /// started; anything else needs the handler.
+    fn answer<F>(&self, lookup: Lookup, handler: F, conditional: Option<&HeaderValue>) -> Answer<F>
+    where
+        F: Future + Send + 'static,
+        F::Output: IntoResponse,
+    {
+        match lookup {
+            Lookup::Hit(entry) => match entry.freshness(now_ms()) {
+                Freshness::Fresh => Answer::Served(self.hit(entry, conditional, Served::Fresh)),
+                Freshness::Stale => {
+                    self.refresh_in_background(handler, entry.stored_at_ms);
+                    Answer::Served(self.hit(entry, conditional, Served::Stale))
+                }
+                // Older than its stale window (clocks differ between
+                // instances): a miss.
+                _ => Answer::Compute(handler, false),
+            },
+            Lookup::Miss => Answer::Compute(handler, false),
+            Lookup::Fault => Answer::Compute(handler, true),
+        }
+    }
+
+    /// Runs the handler for a request the cache could not answer.
+    async fn miss<F>(&self, handler: F, faulted: bool, request: &Request) -> Response
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let conditional = request.conditional.as_ref();
+        if faulted {
+            // After a fault, do not pay for a second failing call.
+            let response = self.uncached(handler).await;
+            return self.respond(response, Outcome::BackendError, None, conditional);
+        }
+        if request.head {
+            let response = self.uncached(handler).await;
+            let outcome = Outcome::UriMiss {
+                stored: false,
+                detail: Some("head"),
+            };
+            return self.respond(response, outcome, None, conditional);
+        }
+        match request.client {
+            ClientDirective::NoStore => {
+                let response = self.uncached(handler).await;
+                self.respond(
+                    response,
+                    Outcome::Request { stored: false },
+                    None,
+                    conditional,
+                )
+            }
+            ClientDirective::Refresh => {
+                let stored = self.compute(handler).await;
+                let outcome = Outcome::Request {
+                    stored: stored.stored,
+                };
+                self.respond(stored.response, outcome, stored.etag, conditional)
+            }
+            ClientDirective::None => self.coalesced_miss(handler, conditional).await,
+        }
+    }
+
     /// A miss, computed once however many requests (in this process and,
     /// with Redis, across instances) miss the key at the same time.
     async fn coalesced_miss<F>(&self, handler: F, conditional: Option<&HeaderValue>) -> Response
@@ -392,7 +460,7 @@ impl Route {
         };
         headers.insert(
             header::AGE,
-            memo::get(memo::Kind::Age, "", age, || HeaderValue::from(age)),
+            memo::get(memo::Kind::Age, None, age, || HeaderValue::from(age)),
         );
         self.finish(response, x_cache, outcome, etag.as_ref(), conditional)
     }
@@ -411,7 +479,7 @@ impl Route {
         headers.insert(X_CACHE, x_cache);
         headers.insert(
             CACHE_STATUS,
-            cache_status(self.cache.config().status_name(), outcome),
+            cache_status_of(self.cache.config().status_name_shared(), outcome),
         );
         match (conditional, etag) {
             (Some(field), Some(etag)) if if_none_match(field, etag) => {
@@ -440,7 +508,7 @@ fn generated_cache_control(policy: &RoutePolicy, remaining: u64) -> HeaderValue 
     } else {
         (memo::Kind::PublicMaxAge, "public, max-age=")
     };
-    memo::get(kind, "", remaining, || {
+    memo::get(kind, None, remaining, || {
         let mut value = String::with_capacity(32);
         value.push_str(text);
         push_decimal(&mut value, remaining);
