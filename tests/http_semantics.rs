@@ -258,6 +258,10 @@ async fn age_grows_and_max_age_shrinks(backend: Backend) {
     let first = s.get("/item/3", &[]).await;
     assert_eq!(max_age(&first), 3600);
     assert!(first.headers.get("age").is_none());
+    // A hit at once, then one seconds later: the header block the
+    // in-process tiers remember for a hit must not outlive its second.
+    let early = s.get("/item/3", &[]).await;
+    assert_eq!(header(&early, "age"), "0");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let hit = s.get("/item/3", &[]).await;
     let age: u64 = header(&hit, "age").parse().unwrap();

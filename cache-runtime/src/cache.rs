@@ -2,7 +2,7 @@
 
 use crate::breaker::{Admission, Breaker};
 use crate::coalesce::Inflight;
-use crate::entry::Entry;
+use crate::entry::{DecodeError, Entry, Prepared};
 use crate::fault::FaultLog;
 use crate::key::{self, QueryPolicy};
 use crate::policy::CachedRoute;
@@ -90,7 +90,7 @@ pub struct CacheConfig {
     max_body: usize,
     embedded_capacity: u64,
     log_interval: Duration,
-    status_name: Arc<str>,
+    status_name: String,
     honor_client: bool,
     cap_ttl: bool,
     breaker_threshold: u32,
@@ -114,7 +114,7 @@ impl Default for CacheConfig {
             max_body: 1024 * 1024,
             embedded_capacity: 64 * 1024 * 1024,
             log_interval: Duration::from_secs(10),
-            status_name: Arc::from("route-cache"),
+            status_name: "route-cache".to_owned(),
             honor_client: false,
             cap_ttl: true,
             breaker_threshold: 5,
@@ -155,13 +155,6 @@ impl CacheConfig {
 
     /// The cache's name in `Cache-Status` (default `route-cache`).
     pub fn status_name(&self) -> &str {
-        &self.status_name
-    }
-
-    /// The name itself, shared: the per-thread table of hit values knows a
-    /// cache's name by its address, which the table's own handle keeps from
-    /// being reused.
-    pub(crate) fn status_name_shared(&self) -> &Arc<str> {
         &self.status_name
     }
 
@@ -302,7 +295,7 @@ impl RouteCacheBuilder {
 
     /// The cache's name in `Cache-Status` responses (default `route-cache`).
     pub fn status_name(mut self, name: impl Into<String>) -> Self {
-        self.config.status_name = Arc::from(name.into());
+        self.config.status_name = name.into();
         self
     }
 
@@ -546,7 +539,7 @@ fn remaining_life(entry: &Entry) -> Duration {
 /// The outcome of a cache lookup.
 #[derive(Debug)]
 pub(crate) enum Lookup {
-    Hit(Entry),
+    Hit(Arc<Prepared>),
     Miss,
     /// The backend failed or timed out; it has been logged.
     Fault,
@@ -942,57 +935,39 @@ impl RouteCache {
     /// The lookup when it needs no I/O: an L1 hit, or the in-process
     /// store's answer. `None` when Redis must be asked ([`Self::lookup`]).
     pub(crate) fn lookup_now(&self, key: &str) -> Option<Lookup> {
-        if let Some(entry) = self.l1_entry(key) {
+        let l1 = self.inner.l1.as_deref();
+        if let Some(entry) = l1.and_then(|l1| l1.get(key)) {
             return Some(Lookup::Hit(entry));
         }
         match &self.inner.store {
-            Store::Memory(memory) => Some(self.decoded(key, Ok(memory.peek(key)), None)),
+            Store::Memory(memory) => Some(match memory.peek_prepared(key) {
+                Some(Ok(entry)) => Lookup::Hit(entry),
+                Some(Err(e)) => self.corrupt(key, e),
+                None => Lookup::Miss,
+            }),
             Store::Redis(_) => None,
         }
     }
 
     pub(crate) async fn lookup(&self, key: &str) -> Lookup {
-        if let Some(entry) = self.l1_entry(key) {
-            return Lookup::Hit(entry);
+        if let Some(found) = self.lookup_now(key) {
+            return found;
         }
         let l1 = self.inner.l1.as_deref();
         let seen = l1.map(L1::epoch);
-        let fetched = match &self.inner.store {
-            Store::Memory(memory) => Ok(memory.peek(key)),
-            // Boxed: the Redis command's state would otherwise be laid out
-            // inline in the future of every request that reaches Redis.
-            Store::Redis(_) => Box::pin(self.call(self.inner.store.get(key))).await,
-        };
-        self.decoded(key, fetched, l1.zip(seen))
-    }
-
-    fn l1_entry(&self, key: &str) -> Option<Entry> {
-        let value = self.inner.l1.as_deref()?.get(key)?;
-        Entry::decode(value).ok()
-    }
-
-    /// A fetched value as a lookup; a value read after the L1's epoch was
-    /// `fill.1` is kept in the L1 `fill.0`.
-    fn decoded(
-        &self,
-        key: &str,
-        fetched: Result<Option<Bytes>, StoreError>,
-        fill: Option<(&L1, u64)>,
-    ) -> Lookup {
-        match fetched {
-            Ok(Some(value)) => match Entry::decode(value.clone()) {
+        // Boxed: the Redis command's state would otherwise be laid out
+        // inline in the future of every request that reaches Redis.
+        match Box::pin(self.call(self.inner.store.get(key))).await {
+            Ok(Some(value)) => match Prepared::decode(value.clone()) {
                 Ok(entry) => {
-                    if let Some((l1, seen)) = fill {
-                        l1.fill(key, value, remaining_life(&entry), seen);
+                    let entry = Arc::new(entry);
+                    if let (Some(l1), Some(seen)) = (l1, seen) {
+                        let life = remaining_life(entry.entry());
+                        l1.fill(key, value, Arc::clone(&entry), life, seen);
                     }
                     Lookup::Hit(entry)
                 }
-                Err(e) => {
-                    if let Some(suppressed) = self.inner.corrupt.admit() {
-                        tracing::warn!(key, error = %e, suppressed, "route cache: undecodable entry treated as a miss");
-                    }
-                    Lookup::Miss
-                }
+                Err(e) => self.corrupt(key, e),
             },
             Ok(None) => Lookup::Miss,
             Err(e) => {
@@ -1000,6 +975,14 @@ impl RouteCache {
                 Lookup::Fault
             }
         }
+    }
+
+    /// An undecodable entry: logged (rate-limited), and a miss.
+    fn corrupt(&self, key: &str, e: DecodeError) -> Lookup {
+        if let Some(suppressed) = self.inner.corrupt.admit() {
+            tracing::warn!(key, error = %e, suppressed, "route cache: undecodable entry treated as a miss");
+        }
+        Lookup::Miss
     }
 
     pub(crate) fn inflight(&self) -> &Inflight {
@@ -1116,7 +1099,9 @@ impl RouteCache {
         let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
         self.publish(&Message::Keys(key)).await;
         if let (Some(l1), Some(seen)) = (&self.inner.l1, seen) {
-            l1.fill(key, value, ttl, seen);
+            if let Ok(entry) = Prepared::decode(value.clone()) {
+                l1.fill(key, value, Arc::new(entry), ttl, seen);
+            }
         }
         true
     }

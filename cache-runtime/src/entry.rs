@@ -25,8 +25,8 @@
 //! is treated as a miss.
 
 use bytes::{BufMut, Bytes};
-use http::{HeaderName, HeaderValue, StatusCode};
-use std::fmt;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use std::{fmt, sync::Mutex};
 
 const MAGIC: &[u8; 2] = b"RC";
 /// The format version written by this crate.
@@ -79,6 +79,73 @@ pub struct Entry {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The response body.
     pub body: Bytes,
+}
+
+/// An entry as the in-process tiers keep it: decoded once when stored, not
+/// on every hit, with the header block of a fresh hit remembered for the
+/// second of age it was made for (every hit in that second sends the same
+/// one).
+pub(crate) struct Prepared {
+    entry: Entry,
+    head: Mutex<Option<Head>>,
+}
+
+struct Head {
+    age: u64,
+    /// The route it was made for, by the address of its (static) id.
+    route: usize,
+    headers: HeaderMap,
+}
+
+/// Roughly what a [`Prepared`] entry costs in memory beyond its key and
+/// stored value: the decoded fields and one header block. The in-process
+/// stores weigh entries with it.
+pub(crate) const PREPARED_OVERHEAD: usize = 1024;
+
+impl Prepared {
+    pub(crate) fn decode(value: Bytes) -> Result<Self, DecodeError> {
+        Entry::decode(value).map(|entry| Self {
+            entry,
+            head: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// The headers of a fresh hit `age` seconds old on route `route`: the
+    /// remembered block when it was made for both, otherwise `make`'s,
+    /// remembered for the hits after. Never waits: when another request
+    /// holds the block, this one makes its own.
+    pub(crate) fn fresh_head(
+        &self,
+        age: u64,
+        route: &'static str,
+        make: impl FnOnce() -> HeaderMap,
+    ) -> HeaderMap {
+        let route = route.as_ptr() as usize;
+        if let Ok(head) = self.head.try_lock() {
+            if let Some(head) = head.as_ref().filter(|h| h.age == age && h.route == route) {
+                return head.headers.clone();
+            }
+        }
+        let headers = make();
+        if let Ok(mut head) = self.head.try_lock() {
+            *head = Some(Head {
+                age,
+                route,
+                headers: headers.clone(),
+            });
+        }
+        headers
+    }
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Prepared").field(&self.entry).finish()
+    }
 }
 
 /// Why a stored value could not be decoded.
@@ -416,5 +483,36 @@ mod tests {
                 let _ = Entry::decode(Bytes::from(v));
             }
         }
+    }
+
+    #[test]
+    fn a_prepared_entry_remembers_one_header_block_per_age_and_route() {
+        let entry = Entry::new(StatusCode::OK, 1, 60, Bytes::from_static(b"{}"));
+        let prepared = Prepared::decode(Bytes::from(entry.encode().unwrap())).unwrap();
+        assert_eq!(prepared.entry(), &entry);
+        let block = |text: &'static str| {
+            move || {
+                let mut headers = HeaderMap::new();
+                headers.insert("x-made", HeaderValue::from_static(text));
+                headers
+            }
+        };
+        let made = |headers: HeaderMap| headers["x-made"].to_str().unwrap().to_owned();
+        assert_eq!(made(prepared.fresh_head(0, "r::a", block("a0"))), "a0");
+        assert_eq!(
+            made(prepared.fresh_head(0, "r::a", block("again"))),
+            "a0",
+            "remembered"
+        );
+        assert_eq!(
+            made(prepared.fresh_head(1, "r::a", block("a1"))),
+            "a1",
+            "a second later"
+        );
+        assert_eq!(
+            made(prepared.fresh_head(1, "r::b", block("b1"))),
+            "b1",
+            "another route"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
-use std::{fmt::Write as _, sync::Arc};
+use std::fmt::Write as _;
 
 /// The `Cache-Control` directives the cache acts on, from every
 /// `Cache-Control` field of a message. Unknown directives are ignored; an
@@ -166,24 +166,8 @@ pub enum Outcome {
 
 /// The `Cache-Status` field value for `outcome` under the cache's `name`.
 pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
-    build_cache_status(name, outcome)
-}
-
-/// [`cache_status`] for a cache whose name is `name`: a fresh hit's value
-/// comes from the per-thread table, as it is the same for every hit in the
-/// same second.
-pub(crate) fn cache_status_of(name: &Arc<str>, outcome: Outcome) -> HeaderValue {
-    if let Outcome::Hit { ttl } = outcome {
-        return memo::get(memo::Kind::Hit, Some(name), ttl, || {
-            build_cache_status(name, outcome)
-        });
-    }
-    build_cache_status(name, outcome)
-}
-
-fn build_cache_status(name: &str, outcome: Outcome) -> HeaderValue {
-    // Built by hand: this runs on every hit, and `format!` costs more than
-    // the rest of the header handling.
+    // Built by hand: `format!` costs more than the rest of the header
+    // handling.
     let mut value = String::with_capacity(name.len() + 40);
     value.push_str(name);
     match outcome {
@@ -318,48 +302,6 @@ mod tests {
     }
 
     #[test]
-    fn remembered_values_are_keyed_by_kind_name_and_number() {
-        use memo::{get, Kind};
-        let make = |text: &'static str| move || HeaderValue::from_static(text);
-        assert_eq!(get(Kind::Age, None, 5, make("5")), "5");
-        assert_eq!(get(Kind::Age, None, 5, make("wrong")), "5", "remembered");
-        assert_eq!(get(Kind::PublicMaxAge, None, 5, make("p5")), "p5");
-        let (a, b) = (Arc::<str>::from("a"), Arc::<str>::from("b"));
-        assert_eq!(get(Kind::Hit, Some(&a), 5, make("a5")), "a5");
-        assert_eq!(
-            get(Kind::Hit, Some(&b), 5, make("b5")),
-            "b5",
-            "another cache name"
-        );
-        let a_again = Arc::<str>::from("a");
-        assert_eq!(
-            get(Kind::Hit, Some(&a_again), 5, make("a5, made again")),
-            "a5, made again",
-            "names are told apart by address, never confused"
-        );
-        assert_eq!(
-            get(Kind::Age, None, 69, make("69")),
-            "69",
-            "a colliding slot"
-        );
-        assert_eq!(get(Kind::Age, None, 5, make("5")), "5");
-        // Through the functions: the same text, remembered or not.
-        assert_eq!(
-            cache_status_of(&a, Outcome::Hit { ttl: 7 }),
-            "a; hit; ttl=7"
-        );
-        assert_eq!(
-            cache_status_of(&a, Outcome::Hit { ttl: 7 }),
-            "a; hit; ttl=7"
-        );
-        assert_eq!(
-            cache_status_of(&b, Outcome::Hit { ttl: 7 }),
-            "b; hit; ttl=7"
-        );
-        assert_eq!(cache_status("n", Outcome::Hit { ttl: 7 }), "n; hit; ttl=7");
-    }
-
-    #[test]
     fn cache_status_values_follow_rfc_9211() {
         let s = |o| cache_status("rc", o).to_str().unwrap().to_owned();
         assert_eq!(s(Outcome::Hit { ttl: 5 }), "rc; hit; ttl=5");
@@ -396,76 +338,5 @@ mod tests {
             s(Outcome::Request { stored: true }),
             "rc; fwd=request; stored"
         );
-    }
-}
-
-/// Header values that depend on one number and go out with every hit
-/// (`Age`, the generated `Cache-Control`, a fresh hit's `Cache-Status`),
-/// remembered per thread in a small direct-mapped table. Hits on entries of
-/// the same age share them, so a value is formatted and allocated once, not
-/// once per response; a hit costs a lookup and a reference count.
-pub(crate) mod memo {
-    use http::HeaderValue;
-    use std::{cell::RefCell, sync::Arc};
-
-    const SLOTS: usize = 64;
-
-    /// Which header a number stands for.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub(crate) enum Kind {
-        Age,
-        PublicMaxAge,
-        PrivateMaxAge,
-        /// `Cache-Status` of a fresh hit, under a cache name.
-        Hit,
-    }
-
-    struct Slot {
-        kind: Kind,
-        n: u64,
-        /// The cache's name for [`Kind::Hit`]. Held, so that its address,
-        /// by which it is compared, cannot be reused by another name.
-        name: Option<Arc<str>>,
-        value: HeaderValue,
-    }
-
-    thread_local! {
-        static TABLE: RefCell<[Option<Slot>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
-    }
-
-    /// The value for (`kind`, `name`, `n`), made by `make` when the table
-    /// does not hold it.
-    pub(crate) fn get(
-        kind: Kind,
-        name: Option<&Arc<str>>,
-        n: u64,
-        make: impl FnOnce() -> HeaderValue,
-    ) -> HeaderValue {
-        // Truncation is fine: this only picks a slot.
-        #[allow(clippy::cast_possible_truncation)]
-        let index = (n as usize).wrapping_add(kind as usize * 17) % SLOTS;
-        let same_name = |held: &Option<Arc<str>>| match (held, name) {
-            (None, None) => true,
-            (Some(held), Some(name)) => Arc::ptr_eq(held, name),
-            _ => false,
-        };
-        TABLE.with(|table| {
-            let Ok(mut table) = table.try_borrow_mut() else {
-                return make();
-            };
-            if let Some(slot) = &table[index] {
-                if slot.kind == kind && slot.n == n && same_name(&slot.name) {
-                    return slot.value.clone();
-                }
-            }
-            let value = make();
-            table[index] = Some(Slot {
-                kind,
-                n,
-                name: name.cloned(),
-                value: value.clone(),
-            });
-            value
-        })
     }
 }

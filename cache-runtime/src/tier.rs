@@ -20,6 +20,7 @@
 //! a lost message, counted from the sender's next message. An L1 entry also
 //! never outlives its Redis entry (nor `l1_max_ttl`, when set).
 
+use crate::entry::Prepared;
 use crate::fault::FaultLog;
 use crate::store::{MemoryStore, RedisStore, Scope};
 use bytes::Bytes;
@@ -57,11 +58,11 @@ impl L1 {
         self.live.load(Ordering::Acquire)
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Prepared>> {
         if !self.is_live() {
             return None;
         }
-        self.store.peek(key)
+        self.store.peek_prepared(key)?.ok()
     }
 
     /// The epoch to pass to [`L1::fill`] for a value about to be read from
@@ -70,15 +71,22 @@ impl L1 {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Keeps `value`, read from (or just written to) Redis after `seen` was
-    /// taken, for `life` (at most `l1_max_ttl`), unless an invalidation
-    /// arrived meanwhile.
-    pub(crate) fn fill(&self, key: &str, value: Bytes, life: Duration, seen: u64) {
+    /// Keeps `value` (decoded: `entry`), read from (or just written to)
+    /// Redis after `seen` was taken, for `life` (at most `l1_max_ttl`),
+    /// unless an invalidation arrived meanwhile.
+    pub(crate) fn fill(
+        &self,
+        key: &str,
+        value: Bytes,
+        entry: Arc<Prepared>,
+        life: Duration,
+        seen: u64,
+    ) {
         let life = self.max_ttl.map_or(life, |max| life.min(max));
         if !self.is_live() || self.epoch() != seen || life.is_zero() {
             return;
         }
-        self.store.put(key, value, life);
+        self.store.put_prepared(key, value, Ok(entry), life);
         if self.epoch() != seen {
             // An invalidation slipped in between the check and the insert.
             self.store.forget(key);
@@ -444,23 +452,32 @@ mod tests {
 
     #[test]
     fn a_fill_racing_an_invalidation_is_undone_and_off_means_empty() {
+        let value = crate::entry::Entry::new(
+            http::StatusCode::OK,
+            crate::fault::now_ms(),
+            60,
+            Bytes::from_static(b"v"),
+        )
+        .encode()
+        .map(Bytes::from)
+        .unwrap();
         let l1 = L1::new(1 << 20, None);
-        l1.fill("k", Bytes::from_static(b"v"), Duration::from_secs(60), 0);
-        assert_eq!(l1.get("k"), None, "off: nothing kept, nothing served");
+        let fill = |seen| {
+            let entry = Arc::new(Prepared::decode(value.clone()).unwrap());
+            l1.fill("k", value.clone(), entry, Duration::from_secs(60), seen);
+        };
+        let body = |l1: &L1| l1.get("k").map(|e| e.entry().body.clone());
+        fill(0);
+        assert_eq!(body(&l1), None, "off: nothing kept, nothing served");
         l1.set_live(true);
         let seen = l1.epoch();
         l1.drop_keys(["other"]);
-        l1.fill("k", Bytes::from_static(b"v"), Duration::from_secs(60), seen);
-        assert_eq!(l1.get("k"), None, "filled across an invalidation");
-        l1.fill(
-            "k",
-            Bytes::from_static(b"v"),
-            Duration::from_secs(60),
-            l1.epoch(),
-        );
-        assert_eq!(l1.get("k").as_deref(), Some(&b"v"[..]));
+        fill(seen);
+        assert_eq!(body(&l1), None, "filled across an invalidation");
+        fill(l1.epoch());
+        assert_eq!(body(&l1).as_deref(), Some(&b"v"[..]));
         l1.set_live(false);
         l1.set_live(true);
-        assert_eq!(l1.get("k"), None, "a lost channel flushes");
+        assert_eq!(body(&l1), None, "a lost channel flushes");
     }
 }

@@ -4,13 +4,12 @@ use super::body::{buffer, Buffered};
 use super::{ClientDirective, Context, Keyed, RequestContext, CREDENTIALS};
 use crate::cache::{Lease, Lookup, RouteCache};
 use crate::coalesce::Join;
-use crate::entry::{is_storable_header, Entry, Freshness};
+use crate::entry::{is_storable_header, Entry, Freshness, Prepared};
 use crate::fault::now_ms;
 use crate::key;
 use crate::policy::{AuthPolicy, CachedRoute, RoutePolicy};
 use crate::semantics::{
-    cache_status_of, etag_for, header_value, if_none_match, memo, push_decimal, CacheControl,
-    Outcome,
+    cache_status, etag_for, header_value, if_none_match, push_decimal, CacheControl, Outcome,
 };
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -204,11 +203,11 @@ impl Route {
         F::Output: IntoResponse,
     {
         match lookup {
-            Lookup::Hit(entry) => match entry.freshness(now_ms()) {
-                Freshness::Fresh => Answer::Served(self.hit(entry, conditional, Served::Fresh)),
+            Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
+                Freshness::Fresh => Answer::Served(self.hit(&entry, conditional, Served::Fresh)),
                 Freshness::Stale => {
-                    self.refresh_in_background(handler, entry.stored_at_ms);
-                    Answer::Served(self.hit(entry, conditional, Served::Stale))
+                    self.refresh_in_background(handler, entry.entry().stored_at_ms);
+                    Answer::Served(self.hit(&entry, conditional, Served::Stale))
                 }
                 // Older than its stale window (clocks differ between
                 // instances): a miss.
@@ -273,9 +272,9 @@ impl Route {
                 if let Some(entry) = follower
                     .wait(wait)
                     .await
-                    .and_then(|v| Entry::decode(v).ok())
+                    .and_then(|v| Prepared::decode(v).ok())
                 {
-                    return self.hit(entry, conditional, Served::Collapsed);
+                    return self.hit(&entry, conditional, Served::Collapsed);
                 }
                 // The leader stored nothing (an error, an uncacheable
                 // response), failed or took too long: compute here.
@@ -291,7 +290,7 @@ impl Route {
             let value = self.cache.wait_for_entry(&self.key, wait).await;
             if let Some((entry, value)) = value.and_then(fresh) {
                 leader.publish(Some(value));
-                return self.hit(entry, conditional, Served::Collapsed);
+                return self.hit(&entry, conditional, Served::Collapsed);
             }
         }
         // A leader elected just after the previous one published would
@@ -299,7 +298,7 @@ impl Route {
         let value = self.cache.raw_get(&self.key).await.ok().flatten();
         if let Some((entry, value)) = value.and_then(fresh) {
             leader.publish(Some(value));
-            return self.hit(entry, conditional, Served::Collapsed);
+            return self.hit(&entry, conditional, Served::Collapsed);
         }
         let stored = self.compute(handler).await;
         // Release (in the background) before publishing, so that a request
@@ -330,7 +329,7 @@ impl Route {
             // A refresh that finished between this request's read and now
             // has already replaced the stale entry.
             if let Lookup::Hit(current) = route.cache.lookup(&route.key).await {
-                if current.stored_at_ms > seen_ms {
+                if current.entry().stored_at_ms > seen_ms {
                     return;
                 }
             }
@@ -422,25 +421,42 @@ impl Route {
         self.finish(response, MISS, outcome, etag.as_ref(), conditional)
     }
 
-    fn hit(&self, entry: Entry, conditional: Option<&HeaderValue>, served: Served) -> Response {
-        let age = now_ms().saturating_sub(entry.stored_at_ms) / 1000;
+    fn hit(&self, entry: &Prepared, conditional: Option<&HeaderValue>, served: Served) -> Response {
+        let age = now_ms().saturating_sub(entry.entry().stored_at_ms) / 1000;
+        let headers = if served == Served::Fresh {
+            entry.fresh_head(age, self.policy.route_id(), || {
+                self.hit_head(entry.entry(), age, served)
+            })
+        } else {
+            self.hit_head(entry.entry(), age, served)
+        };
+        let entry = entry.entry();
+        let mut response = Response::new(Body::from(entry.body.clone()));
+        *response.status_mut() = entry.status;
+        *response.headers_mut() = headers;
+        match (conditional, &entry.etag) {
+            (Some(field), Some(etag)) if if_none_match(field, etag) => {
+                not_modified(response.headers())
+            }
+            _ => response,
+        }
+    }
+
+    /// The headers of a hit on `entry`, `age` seconds old: the stored ones,
+    /// the cache's own, and `Content-Length` (which axum would otherwise
+    /// work out on every hit).
+    fn hit_head(&self, entry: &Entry, age: u64, served: Served) -> HeaderMap {
         let ttl = u64::from(entry.ttl_secs);
         let remaining = ttl.saturating_sub(age);
-        let mut response = Response::new(Body::from(entry.body));
-        *response.status_mut() = entry.status;
-        let headers = response.headers_mut();
-        // Room for the entry's headers, the cache's six and axum's Content-Length:
-        // growing the map mid-response costs more than the slack.
-        headers.reserve(entry.headers.len() + 8);
-        if let Some(content_type) = entry.content_type {
-            headers.insert(header::CONTENT_TYPE, content_type);
+        let mut headers = HeaderMap::with_capacity(entry.headers.len() + 8);
+        if let Some(content_type) = &entry.content_type {
+            headers.insert(header::CONTENT_TYPE, content_type.clone());
         }
-        let etag = entry.etag;
-        if let Some(etag) = &etag {
+        if let Some(etag) = &entry.etag {
             headers.insert(header::ETAG, etag.clone());
         }
-        for (name, value) in entry.headers {
-            headers.append(name, value);
+        for (name, value) in &entry.headers {
+            headers.append(name, value.clone());
         }
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(
@@ -458,11 +474,14 @@ impl Route {
                 },
             ),
         };
+        headers.insert(header::AGE, HeaderValue::from(age));
+        headers.insert(X_CACHE, x_cache);
         headers.insert(
-            header::AGE,
-            memo::get(memo::Kind::Age, None, age, || HeaderValue::from(age)),
+            CACHE_STATUS,
+            cache_status(self.cache.config().status_name(), outcome),
         );
-        self.finish(response, x_cache, outcome, etag.as_ref(), conditional)
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+        headers
     }
 
     /// The cache's own headers on a response, or a `304` when the entry's
@@ -479,7 +498,7 @@ impl Route {
         headers.insert(X_CACHE, x_cache);
         headers.insert(
             CACHE_STATUS,
-            cache_status_of(self.cache.config().status_name_shared(), outcome),
+            cache_status(self.cache.config().status_name(), outcome),
         );
         match (conditional, etag) {
             (Some(field), Some(etag)) if if_none_match(field, etag) => {
@@ -491,9 +510,9 @@ impl Route {
 }
 
 /// The entry in a stored value, if it decodes and is fresh.
-fn fresh(value: Bytes) -> Option<(Entry, Bytes)> {
-    let entry = Entry::decode(value.clone()).ok()?;
-    (entry.freshness(now_ms()) == Freshness::Fresh).then_some((entry, value))
+fn fresh(value: Bytes) -> Option<(Prepared, Bytes)> {
+    let entry = Prepared::decode(value.clone()).ok()?;
+    (entry.entry().freshness(now_ms()) == Freshness::Fresh).then_some((entry, value))
 }
 
 /// The `Cache-Control` the cache sends with a cacheable response that did
@@ -503,17 +522,14 @@ fn generated_cache_control(policy: &RoutePolicy, remaining: u64) -> HeaderValue 
     if let Some(value) = policy.cache_control() {
         return HeaderValue::from_static(value);
     }
-    let (kind, text) = if policy.auth() == AuthPolicy::Private {
-        (memo::Kind::PrivateMaxAge, "private, max-age=")
+    let mut value = String::with_capacity(32);
+    value.push_str(if policy.auth() == AuthPolicy::Private {
+        "private, max-age="
     } else {
-        (memo::Kind::PublicMaxAge, "public, max-age=")
-    };
-    memo::get(kind, None, remaining, || {
-        let mut value = String::with_capacity(32);
-        value.push_str(text);
-        push_decimal(&mut value, remaining);
-        header_value(value)
-    })
+        "public, max-age="
+    });
+    push_decimal(&mut value, remaining);
+    header_value(value)
 }
 
 /// A `304 Not Modified` carrying the fields RFC 9110 §15.4.5 asks for from

@@ -1,4 +1,5 @@
 use super::{CacheStore, StoreError};
+use crate::entry::{DecodeError, Prepared, PREPARED_OVERHEAD};
 use bytes::Bytes;
 use moka::{notification::RemovalCause, sync::Cache, Expiry};
 use std::{
@@ -14,7 +15,7 @@ use std::{
 /// Cloning is cheap and clones share the same entries.
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: Cache<String, Stored>,
+    cache: Cache<String, Arc<Stored>>,
     /// Tag and path indexes: key sets, expiring with their longest-lived
     /// member.
     indexes: Cache<String, Index>,
@@ -32,7 +33,7 @@ impl HasTtl for Index {
     }
 }
 
-impl HasTtl for Stored {
+impl HasTtl for Arc<Stored> {
     fn ttl(&self) -> Duration {
         self.ttl
     }
@@ -42,9 +43,10 @@ trait HasTtl {
     fn ttl(&self) -> Duration;
 }
 
-#[derive(Clone)]
 struct Stored {
     value: Bytes,
+    /// The value decoded, once, when it was stored.
+    prepared: Result<Arc<Prepared>, DecodeError>,
     ttl: Duration,
 }
 
@@ -77,11 +79,18 @@ impl fmt::Debug for MemoryStore {
 
 impl MemoryStore {
     /// Creates a store holding at most `capacity_bytes` of keys and values.
+    /// An entry also counts 1 KiB for its decoded form, which is kept so
+    /// that a hit does not decode it again.
     pub fn new(capacity_bytes: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(capacity_bytes)
-            .weigher(|key: &String, stored: &Stored| {
-                u32::try_from(key.len() + stored.value.len()).unwrap_or(u32::MAX)
+            .weigher(|key: &String, stored: &Arc<Stored>| {
+                let overhead = if stored.prepared.is_ok() {
+                    PREPARED_OVERHEAD
+                } else {
+                    0
+                };
+                u32::try_from(key.len() + stored.value.len() + overhead).unwrap_or(u32::MAX)
             })
             .expire_after(PerEntryTtl)
             .build();
@@ -169,12 +178,35 @@ impl MemoryStore {
 
     /// The value under `key`, without going through the async trait.
     pub(crate) fn peek(&self, key: &str) -> Option<Bytes> {
-        self.cache.get(key).map(|stored| stored.value)
+        self.cache.get(key).map(|stored| stored.value.clone())
+    }
+
+    /// The entry under `key`, decoded when it was stored; an error for a
+    /// value that is not an entry.
+    pub(crate) fn peek_prepared(&self, key: &str) -> Option<Result<Arc<Prepared>, DecodeError>> {
+        self.cache.get(key).map(|stored| stored.prepared.clone())
     }
 
     /// Stores `value` under `key` for `ttl` (sub-second precision kept).
     pub(crate) fn put(&self, key: &str, value: Bytes, ttl: Duration) {
-        self.cache.insert(key.to_owned(), Stored { value, ttl });
+        let prepared = Prepared::decode(value.clone()).map(Arc::new);
+        self.put_prepared(key, value, prepared, ttl);
+    }
+
+    /// [`Self::put`] for a value already decoded into `prepared`.
+    pub(crate) fn put_prepared(
+        &self,
+        key: &str,
+        value: Bytes,
+        prepared: Result<Arc<Prepared>, DecodeError>,
+        ttl: Duration,
+    ) {
+        let stored = Stored {
+            value,
+            prepared,
+            ttl,
+        };
+        self.cache.insert(key.to_owned(), Arc::new(stored));
     }
 }
 
