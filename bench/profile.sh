@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Instruction counts of the hit path (valgrind --tool=callgrind): repeatable
 # on a noisy machine, unlike wall-clock figures. Runs N in-process requests
-# through the router for a static handler and for a #[cached_route] hit on
-# the embedded store, and prints instructions per request and their ratio.
+# through the router for a static handler and a #[cached_route] hit on the
+# embedded store, then for the hand-written Redis GET handler and a
+# #[cached_route] hit on Redis (REDIS_URL, default redis://127.0.0.1:6379),
+# and prints instructions per request and each pair's ratio.
 #
 #   bench/profile.sh            # N=20000
 #   N=5000 bench/profile.sh
@@ -14,11 +16,13 @@ cargo build --release --bin hit-profile >&2
 OUT=target/callgrind
 mkdir -p "$OUT"
 declare -A PER
-for mode in static embedded; do
+for mode in static embedded redis-get redis; do
     total=$(valgrind --tool=callgrind --callgrind-out-file="$OUT/$mode" \
         target/release/hit-profile "$mode" "$N" 2>&1 | awk '/Collected/ {print $4}')
     PER[$mode]=$((total / (N + 1)))
     echo "$mode: $total instructions, ${PER[$mode]} per request" >&2
 done
-python3 -c "s, e = ${PER[static]}, ${PER[embedded]}; print(f'hit path: static {s} instr/req, embedded hit {e} instr/req, cache overhead {e - s} instr/req, ratio {s / e:.2f}')"
+ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached {c} instr/req, cache overhead {c - b} instr/req, ratio {b / c:.2f}')"; }
+ratio "embedded hit vs static" "${PER[static]}" "${PER[embedded]}"
+ratio "Redis hit vs hand-written GET" "${PER[redis-get]}" "${PER[redis]}"
 echo "profiles: callgrind_annotate --inclusive=yes bench/$OUT/embedded" >&2

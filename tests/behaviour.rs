@@ -20,6 +20,7 @@ backend_matrix!(
     set_cookie_and_no_store_responses_are_not_stored,
     oversized_bodies_are_returned_but_not_stored,
     a_corrupt_entry_is_a_miss_and_is_overwritten,
+    a_hit_serves_the_entry_the_store_holds_now,
     status_and_headers_survive_a_hit,
     other_methods_are_never_cached,
     a_router_without_the_layer_still_answers,
@@ -242,6 +243,42 @@ async fn a_corrupt_entry_is_a_miss_and_is_overwritten(backend: Backend) {
         assert_eq!(app.get("/items/7").await.x_cache(), "HIT");
     }
     assert_eq!(app.calls.get("items"), 4);
+}
+
+fn now_ms() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    u64::try_from(now.expect("clock after 1970").as_millis()).expect("ms fit")
+}
+
+async fn a_hit_serves_the_entry_the_store_holds_now(backend: Backend) {
+    // Decoded entries and their header blocks are reused between hits
+    // (kept by the in-process tiers, or remembered while Redis returns the
+    // same bytes); an entry replaced in the store must never be answered
+    // from them.
+    let (f, app) = setup(backend, "replaced").await;
+    let key = f.cache.key_for(&app::route_id("items"), "/items/8");
+    assert_eq!(app.get("/items/8").await.x_cache(), "MISS");
+    let before = app.get("/items/8").await;
+    assert_eq!(before.x_cache(), "HIT");
+    for body in ["{\"replaced\":1}", "{\"replaced\":2}"] {
+        let mut entry = Entry::new(http::StatusCode::OK, now_ms(), 3600, Bytes::from(body));
+        entry.content_type = Some(http::HeaderValue::from_static("application/json"));
+        f.cache
+            .raw_set(
+                &key,
+                Bytes::from(entry.encode().unwrap()),
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("replace the entry");
+        for _ in 0..2 {
+            let hit = app.get("/items/8").await;
+            assert_eq!(hit.x_cache(), "HIT");
+            assert_eq!(hit.body, body.as_bytes(), "the replaced entry is served");
+            assert_eq!(hit.headers["content-length"], body.len().to_string());
+        }
+    }
+    assert_eq!(app.calls.get("items"), 1);
 }
 
 async fn status_and_headers_survive_a_hit(backend: Backend) {

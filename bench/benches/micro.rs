@@ -20,7 +20,8 @@ fn keys(c: &mut Criterion) {
     let mut group = c.benchmark_group("key");
     let long_path = format!("/catalogue/{}/items/42", "section/".repeat(40));
     let many_params: String = (0..30).map(|i| format!("p{}={i}&", 30 - i)).collect();
-    let cases: [(&str, &[u8], Option<&[u8]>); 4] = [
+    type Case<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+    let cases: [Case; 4] = [
         ("short", b"/items/42", None),
         ("short_query", b"/items/42", Some(b"page=2&limit=10")),
         ("long_path", long_path.as_bytes(), None),

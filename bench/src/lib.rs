@@ -1,5 +1,12 @@
-//! Shared pieces of the benchmark servers: the item every server returns.
+//! Shared pieces of the benchmark servers: the item every server returns,
+//! and the hand-written Redis handler the cached routes are measured against.
 
+use axum::{
+    extract::{Path, State},
+    http::header,
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -45,4 +52,32 @@ pub fn item(id: u64) -> Item {
 pub async fn load_item(id: u64) -> Item {
     tokio::time::sleep(MISS_COST).await;
     item(id)
+}
+
+/// The `Content-Type` every server sends.
+pub const JSON: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "application/json")];
+
+/// The floor cost of a Redis-backed hit: a hand-written handler doing one
+/// `GET` through a `ConnectionManager` and returning the bytes (on a miss,
+/// the item after its cost, stored with a one-hour expiry).
+pub async fn redis_get(
+    State(conn): State<redis::aio::ConnectionManager>,
+    Path(id): Path<u64>,
+) -> Response {
+    let key = format!("bench:handwritten:{id}");
+    let mut conn = conn.clone();
+    let cached: Result<Option<Vec<u8>>, _> =
+        redis::cmd("GET").arg(&key).query_async(&mut conn).await;
+    if let Ok(Some(body)) = cached {
+        return (JSON, Bytes::from(body)).into_response();
+    }
+    let body = serde_json::to_vec(&load_item(id).await).unwrap_or_default();
+    let _: Result<(), _> = redis::cmd("SET")
+        .arg(&key)
+        .arg(&body)
+        .arg("EX")
+        .arg(3600)
+        .exec_async(&mut conn)
+        .await;
+    (JSON, Bytes::from(body)).into_response()
 }

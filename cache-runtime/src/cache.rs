@@ -6,6 +6,7 @@ use crate::entry::{DecodeError, Entry, Prepared};
 use crate::fault::FaultLog;
 use crate::key::{self, QueryPolicy};
 use crate::policy::CachedRoute;
+use crate::recent::Recent;
 use crate::store::{MemoryStore, RedisStore, Scope, Store, StoreError};
 use crate::tier::{Channel, Message, Publisher, L1};
 use bytes::Bytes;
@@ -69,6 +70,8 @@ struct Inner {
     l1: Option<Arc<L1>>,
     /// This cache's side of the invalidation channel (Redis only).
     publisher: Option<Arc<Publisher>>,
+    /// Decodings of values recently fetched from Redis.
+    recent: Recent,
 }
 
 impl fmt::Debug for RouteCache {
@@ -624,6 +627,7 @@ impl RouteCache {
                 config,
                 faults: FaultLog::new(interval),
                 corrupt: FaultLog::new(interval),
+                recent: Recent::default(),
                 inflight: Inflight::default(),
                 l1,
                 publisher,
@@ -958,9 +962,8 @@ impl RouteCache {
         // Boxed: the Redis command's state would otherwise be laid out
         // inline in the future of every request that reaches Redis.
         match Box::pin(self.call(self.inner.store.get(key))).await {
-            Ok(Some(value)) => match Prepared::decode(value.clone()) {
+            Ok(Some(value)) => match self.inner.recent.decode(key, value.clone()) {
                 Ok(entry) => {
-                    let entry = Arc::new(entry);
                     if let (Some(l1), Some(seen)) = (l1, seen) {
                         let life = remaining_life(entry.entry());
                         l1.fill(key, value, Arc::clone(&entry), life, seen);

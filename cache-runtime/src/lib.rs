@@ -72,6 +72,7 @@ pub mod entry;
 mod fault;
 pub mod key;
 mod policy;
+mod recent;
 pub mod semantics;
 pub mod store;
 mod tier;

@@ -10,45 +10,21 @@
 
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
-use route_cache_bench::{item, load_item, Item};
+use route_cache_bench::{item, load_item, redis_get, Item, JSON};
 use std::sync::{Arc, OnceLock};
-
-const JSON: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "application/json")];
 
 async fn static_item(State(bodies): State<Arc<Vec<Bytes>>>, Path(id): Path<u64>) -> Response {
     match bodies.get(usize::try_from(id).unwrap_or(usize::MAX)) {
         Some(body) => (JSON, body.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
-}
-
-async fn redis_get(
-    State(conn): State<redis::aio::ConnectionManager>,
-    Path(id): Path<u64>,
-) -> Response {
-    let key = format!("bench:handwritten:{id}");
-    let mut conn = conn.clone();
-    let cached: Result<Option<Vec<u8>>, _> =
-        redis::cmd("GET").arg(&key).query_async(&mut conn).await;
-    if let Ok(Some(body)) = cached {
-        return (JSON, Bytes::from(body)).into_response();
-    }
-    let body = serde_json::to_vec(&load_item(id).await).unwrap_or_default();
-    let _: Result<(), _> = redis::cmd("SET")
-        .arg(&key)
-        .arg(&body)
-        .arg("EX")
-        .arg(3600)
-        .exec_async(&mut conn)
-        .await;
-    (JSON, Bytes::from(body)).into_response()
 }
 
 #[cached_route(ttl = 3600)]

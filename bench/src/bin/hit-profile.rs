@@ -3,14 +3,18 @@
 //!
 //! Modes: `static` (a precomputed body through the same router machinery:
 //! the ceiling), `embedded` (a `#[cached_route]` hit on the in-process
-//! store). Both run `n` (default 20000) requests through
-//! `tower::ServiceExt::oneshot` on a current-thread runtime, after one
-//! warm-up request, so the difference per request is the cache's own cost.
+//! store), `redis-get` (the hand-written handler doing one Redis `GET`) and
+//! `redis` (a `#[cached_route]` hit on Redis); the last two use `REDIS_URL`
+//! (default `redis://127.0.0.1:6379`), and callgrind counts only this
+//! process's instructions, not Redis's. Each runs `n` (default 20000)
+//! requests through `tower::ServiceExt::oneshot` on a current-thread
+//! runtime, after one warm-up request, so the difference per request
+//! between a mode and its baseline is the cache's own cost.
 
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
-use route_cache_bench::{item, Item};
+use route_cache_bench::{item, redis_get, Item};
 use tower::ServiceExt;
 
 #[cached_route(ttl = 3600)]
@@ -38,7 +42,27 @@ async fn main() {
         "embedded" => Router::new()
             .route("/items/{id}", get(cached))
             .layer(RouteCache::embedded().layer()),
-        other => panic!("unknown mode {other}; modes: static, embedded"),
+        "redis-get" => {
+            let client = redis::Client::open(redis_url()).expect("redis url");
+            let conn = redis::aio::ConnectionManager::new(client)
+                .await
+                .expect("connect to Redis");
+            Router::new()
+                .route("/items/{id}", get(redis_get))
+                .with_state(conn)
+        }
+        "redis" => {
+            let cache = RouteCache::builder()
+                .prefix("profile")
+                .redis(redis_url())
+                .build()
+                .await
+                .expect("connect to Redis");
+            Router::new()
+                .route("/items/{id}", get(cached))
+                .layer(cache.layer())
+        }
+        other => panic!("unknown mode {other}; modes: static, embedded, redis-get, redis"),
     };
     let mut total = 0usize;
     for _ in 0..=n {
@@ -54,6 +78,10 @@ async fn main() {
             .len();
     }
     println!("{mode}: {n} requests, {total} bytes");
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 #[allow(dead_code)]
