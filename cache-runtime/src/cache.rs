@@ -959,9 +959,10 @@ impl RouteCache {
         }
         let l1 = self.inner.l1.as_deref();
         let seen = l1.map(L1::epoch);
-        // Boxed: the Redis command's state would otherwise be laid out
-        // inline in the future of every request that reaches Redis.
-        match Box::pin(self.call(self.inner.store.get(key))).await {
+        // Not boxed on its own: requests that get here already run in a
+        // future of their own (see `flow::start`), and one allocation per
+        // Redis hit is cheaper than two.
+        match self.call(self.inner.store.get(key)).await {
             Ok(Some(value)) => match self.inner.recent.decode(key, value.clone()) {
                 Ok(entry) => {
                     if let (Some(l1), Some(seen)) = (l1, seen) {

@@ -276,7 +276,7 @@ fn canonical(bytes: &[u8]) -> String {
 
 /// Unreserved characters (RFC 3986 §2.3): never encoded, and decoded when
 /// they arrive percent-encoded.
-fn is_unreserved(b: u8) -> bool {
+const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
@@ -284,12 +284,26 @@ fn is_unreserved(b: u8) -> bool {
 /// key format itself uses as a separator (`:`, `?`, `&`, `=`, `#`) and every
 /// byte that a store or a log could misread (`*`, space, controls, non-ASCII)
 /// is excluded.
-fn is_kept(b: u8) -> bool {
+const fn is_kept(b: u8) -> bool {
     matches!(
         b,
         b'/' | b'!' | b'$' | b'\'' | b'(' | b')' | b',' | b';' | b'@' | b'+'
     )
 }
+
+/// Bytes copied into a key unchanged: [`is_unreserved`] or [`is_kept`],
+/// as a table, since every byte of every request target is checked.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        #[allow(clippy::cast_possible_truncation)]
+        let byte = b as u8;
+        table[b] = is_unreserved(byte) || is_kept(byte);
+        b += 1;
+    }
+    table
+};
 
 fn hex_val(b: u8) -> Option<u8> {
     match b {
@@ -313,7 +327,7 @@ fn push_canonical(out: &mut String, bytes: &[u8]) {
         // Copy the longest run that needs no change in one go.
         let run = bytes[i..]
             .iter()
-            .position(|&b| !(is_unreserved(b) || is_kept(b)))
+            .position(|&b| !PLAIN[usize::from(b)])
             .unwrap_or(bytes.len() - i);
         if run > 0 {
             // The run is ASCII by construction.
