@@ -8,13 +8,17 @@
 # the hand-written Redis GET handler (2), and writes it to
 # bench/results/latest.md.
 #
-#   bench/run.sh                  # defaults: 10 s per run, 3 interleaved rounds
+#   bench/run.sh                  # defaults: 6 s per run, 5 interleaved rounds
 #   DURATION=5 ROUNDS=2 bench/run.sh
+#
+# Many short interleaved rounds rather than a few long ones: this kind of
+# machine's speed drifts by tens of percent between minutes, and each ratio
+# is the median of per-round pairs.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-6}
+ROUNDS=${ROUNDS:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 MODES=${MODES:-"static redis-get route-redis route-embedded route-two-tier cached-crate"}
 SERVER_CPU=${SERVER_CPU:-0}   # the server gets one core, wrk and redis the other
@@ -43,6 +47,7 @@ cleanup() {
 # The whole run is bounded in time.
 ( sleep "$BUDGET" >/dev/null 2>&1; echo "bench/run.sh: time budget of ${BUDGET}s exhausted" >&2; kill -TERM $$ ) &
 WATCHDOG=$!
+disown "$WATCHDOG"   # stopped quietly on exit, without a "Terminated" line
 trap 'cleanup; pkill -P $WATCHDOG 2>/dev/null || true; kill $WATCHDOG 2>/dev/null || true' EXIT
 
 taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
