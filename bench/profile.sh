@@ -3,8 +3,9 @@
 # on a noisy machine, unlike wall-clock figures. Runs N in-process requests
 # through the router for a static handler and a #[cached_route] hit on the
 # embedded store, then for the hand-written Redis GET handler and a
-# #[cached_route] hit on Redis (REDIS_URL, default redis://127.0.0.1:6379),
-# and prints instructions per request and each pair's ratio.
+# #[cached_route] hit on Redis and the cached crate's Redis-backed macro
+# (REDIS_URL, default redis://127.0.0.1:6379), and prints instructions per
+# request and each one's ratio to its baseline.
 #
 #   bench/profile.sh            # N=20000
 #   N=5000 bench/profile.sh
@@ -16,7 +17,7 @@ cargo build --release --bin hit-profile >&2
 OUT=target/callgrind
 mkdir -p "$OUT"
 declare -A PER
-for mode in static embedded redis-get redis; do
+for mode in static embedded redis-get redis cached-crate; do
     total=$(valgrind --tool=callgrind --callgrind-out-file="$OUT/$mode" \
         target/release/hit-profile "$mode" "$N" 2>&1 | awk '/Collected/ {print $4}')
     PER[$mode]=$((total / (N + 1)))
@@ -25,4 +26,5 @@ done
 ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached {c} instr/req, cache overhead {c - b} instr/req, ratio {b / c:.2f}')"; }
 ratio "embedded hit vs static" "${PER[static]}" "${PER[embedded]}"
 ratio "Redis hit vs hand-written GET" "${PER[redis-get]}" "${PER[redis]}"
+ratio "cached crate vs hand-written GET" "${PER[redis-get]}" "${PER[cached-crate]}"
 echo "profiles: callgrind_annotate --inclusive=yes bench/$OUT/embedded" >&2

@@ -3,12 +3,13 @@
 
 use axum::{
     extract::{Path, State},
-    http::header,
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
+    Json,
 };
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::{sync::OnceLock, time::Duration};
 
 /// What a miss costs: simulated work (a database query, say).
 pub const MISS_COST: Duration = Duration::from_millis(20);
@@ -80,4 +81,36 @@ pub async fn redis_get(
         .exec_async(&mut conn)
         .await;
     (JSON, Bytes::from(body)).into_response()
+}
+
+static REDIS_URL: OnceLock<String> = OnceLock::new();
+
+/// The Redis the `cached` crate's handler connects to (first call wins).
+pub fn set_redis_url(url: &str) {
+    let _ = REDIS_URL.set(url.to_owned());
+}
+
+#[cached::macros::concurrent_cached(
+    map_error = r##"|e| format!("{e:?}")"##,
+    ty = "cached::AsyncRedisCache<u64, Item>",
+    create = r##" {
+        cached::AsyncRedisCache::builder("bench-cached-crate")
+            .ttl_secs(3600)
+            .connection_string(REDIS_URL.get().map_or("redis://127.0.0.1:6379", String::as_str))
+            .build()
+            .await
+            .expect("cached crate: connect to Redis")
+    } "##
+)]
+async fn cached_crate_load(id: u64) -> Result<Item, String> {
+    Ok(load_item(id).await)
+}
+
+/// The peer: the `cached` crate's Redis-backed async macro
+/// (`concurrent_cached` with `AsyncRedisCache`) inside an axum handler.
+pub async fn cached_crate_item(Path(id): Path<u64>) -> Result<Json<Item>, StatusCode> {
+    cached_crate_load(id)
+        .await
+        .map(Json)
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -17,8 +17,8 @@ use axum::{
 };
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
-use route_cache_bench::{item, load_item, redis_get, Item, JSON};
-use std::sync::{Arc, OnceLock};
+use route_cache_bench::{cached_crate_item, item, load_item, redis_get, set_redis_url, Item, JSON};
+use std::sync::Arc;
 
 async fn static_item(State(bodies): State<Arc<Vec<Bytes>>>, Path(id): Path<u64>) -> Response {
     match bodies.get(usize::try_from(id).unwrap_or(usize::MAX)) {
@@ -32,31 +32,6 @@ async fn route_item(Path(id): Path<u64>) -> Json<Item> {
     Json(load_item(id).await)
 }
 
-static REDIS_URL: OnceLock<String> = OnceLock::new();
-
-#[cached::macros::concurrent_cached(
-    map_error = r##"|e| format!("{e:?}")"##,
-    ty = "cached::AsyncRedisCache<u64, Item>",
-    create = r##" {
-        cached::AsyncRedisCache::builder("bench-cached-crate")
-            .ttl_secs(3600)
-            .connection_string(REDIS_URL.get().expect("redis url"))
-            .build()
-            .await
-            .expect("cached crate: connect to Redis")
-    } "##
-)]
-async fn cached_crate_load(id: u64) -> Result<Item, String> {
-    Ok(load_item(id).await)
-}
-
-async fn cached_crate_item(Path(id): Path<u64>) -> Result<Json<Item>, StatusCode> {
-    cached_crate_load(id)
-        .await
-        .map(Json)
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
-}
-
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -65,7 +40,7 @@ async fn main() {
     let redis_url = args
         .next()
         .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
-    REDIS_URL.set(redis_url.clone()).expect("set once");
+    set_redis_url(&redis_url);
 
     let app = match mode.as_str() {
         "static" => {

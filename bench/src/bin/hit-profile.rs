@@ -4,7 +4,8 @@
 //! Modes: `static` (a precomputed body through the same router machinery:
 //! the ceiling), `embedded` (a `#[cached_route]` hit on the in-process
 //! store), `redis-get` (the hand-written handler doing one Redis `GET`) and
-//! `redis` (a `#[cached_route]` hit on Redis); the last two use `REDIS_URL`
+//! `redis` (a `#[cached_route]` hit on Redis) and `cached-crate` (the peer:
+//! the `cached` crate's Redis-backed macro); the last three use `REDIS_URL`
 //! (default `redis://127.0.0.1:6379`), and callgrind counts only this
 //! process's instructions, not Redis's. Each runs `n` (default 20000)
 //! requests through `tower::ServiceExt::oneshot` on a current-thread
@@ -14,7 +15,7 @@
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
-use route_cache_bench::{item, redis_get, Item};
+use route_cache_bench::{cached_crate_item, item, redis_get, set_redis_url, Item};
 use tower::ServiceExt;
 
 #[cached_route(ttl = 3600)]
@@ -62,7 +63,13 @@ async fn main() {
                 .route("/items/{id}", get(cached))
                 .layer(cache.layer())
         }
-        other => panic!("unknown mode {other}; modes: static, embedded, redis-get, redis"),
+        "cached-crate" => {
+            set_redis_url(&redis_url());
+            Router::new().route("/items/{id}", get(cached_crate_item))
+        }
+        other => {
+            panic!("unknown mode {other}; modes: static, embedded, redis-get, redis, cached-crate")
+        }
     };
     let mut total = 0usize;
     for _ in 0..=n {
