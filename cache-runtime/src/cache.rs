@@ -284,7 +284,9 @@ impl RouteCacheBuilder {
         self
     }
 
-    /// Capacity of the in-process store in bytes (keys plus values).
+    /// Capacity of the in-process store in bytes: keys, stored values, and
+    /// each entry's decoded form (kept so that a hit never decodes; counted
+    /// as 512 bytes plus 128 per stored header).
     pub fn embedded_capacity(mut self, bytes: u64) -> Self {
         self.config.embedded_capacity = bytes;
         self
@@ -386,7 +388,8 @@ impl RouteCacheBuilder {
     /// Redis: hits are answered from process memory, and every instance's L1
     /// drops an entry as soon as any instance overwrites or invalidates it
     /// (Redis pub/sub). Ignored without Redis. See the crate docs for the
-    /// staleness bound.
+    /// staleness bound. Entries are weighed as in
+    /// [`embedded_capacity`](Self::embedded_capacity).
     pub fn l1_capacity(mut self, capacity_bytes: u64) -> Self {
         self.config.l1_capacity = capacity_bytes;
         self
@@ -934,10 +937,8 @@ impl RouteCache {
         }
     }
 
-    /// The entry under `key` from the L1, else one backend round trip: the
-    /// entry, a miss, or a logged fault. An undecodable value is a miss.
     /// The lookup when it needs no I/O: an L1 hit, or the in-process
-    /// store's answer. `None` when Redis must be asked ([`Self::lookup`]).
+    /// store's answer. `None` when Redis must be asked ([`Self::fetch`]).
     pub(crate) fn lookup_now(&self, key: &str) -> Option<Lookup> {
         let l1 = self.inner.l1.as_deref();
         if let Some(entry) = l1.and_then(|l1| l1.get(key)) {
@@ -953,10 +954,18 @@ impl RouteCache {
         }
     }
 
+    /// The entry under `key` from the L1, else one backend round trip: the
+    /// entry, a miss, or a logged fault. An undecodable value is a miss.
     pub(crate) async fn lookup(&self, key: &str) -> Lookup {
-        if let Some(found) = self.lookup_now(key) {
-            return found;
+        match self.lookup_now(key) {
+            Some(found) => found,
+            None => self.fetch(key).await,
         }
+    }
+
+    /// The Redis half of [`Self::lookup`], after [`Self::lookup_now`] said
+    /// Redis must be asked; what it reads is kept in the L1.
+    pub(crate) async fn fetch(&self, key: &str) -> Lookup {
         let l1 = self.inner.l1.as_deref();
         let seen = l1.map(L1::epoch);
         // Not boxed on its own: requests that get here already run in a
@@ -1103,8 +1112,11 @@ impl RouteCache {
         let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
         self.publish(&Message::Keys(key)).await;
         if let (Some(l1), Some(seen)) = (&self.inner.l1, seen) {
-            if let Ok(entry) = Prepared::decode(value.clone()) {
-                l1.fill(key, value, Arc::new(entry), ttl, seen);
+            // Decoded only for an L1 that will keep it.
+            if l1.is_live() {
+                if let Ok(entry) = Prepared::decode(value.clone()) {
+                    l1.fill(key, value, Arc::new(entry), ttl, seen);
+                }
             }
         }
         true

@@ -26,7 +26,10 @@
 
 use bytes::{BufMut, Bytes};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use std::{fmt, sync::Mutex};
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
 
 const MAGIC: &[u8; 2] = b"RC";
 /// The format version written by this crate.
@@ -87,7 +90,7 @@ pub struct Entry {
 /// one).
 pub(crate) struct Prepared {
     entry: Entry,
-    head: Mutex<Option<Head>>,
+    head: Mutex<Option<Arc<Head>>>,
 }
 
 struct Head {
@@ -96,11 +99,6 @@ struct Head {
     route: usize,
     headers: HeaderMap,
 }
-
-/// Roughly what a [`Prepared`] entry costs in memory beyond its key and
-/// stored value: the decoded fields and one header block. The in-process
-/// stores weigh entries with it.
-pub(crate) const PREPARED_OVERHEAD: usize = 1024;
 
 impl Prepared {
     pub(crate) fn decode(value: Bytes) -> Result<Self, DecodeError> {
@@ -114,10 +112,19 @@ impl Prepared {
         &self.entry
     }
 
+    /// Roughly what this costs in memory beyond the stored value: the
+    /// decoded fields and one remembered header block (the entry's own
+    /// headers and the cache's eight). The in-process stores weigh entries
+    /// with it.
+    pub(crate) fn overhead(&self) -> usize {
+        512 + 128 * self.entry.headers.len()
+    }
+
     /// The headers of a fresh hit `age` seconds old on route `route`: the
     /// remembered block when it was made for both, otherwise `make`'s,
     /// remembered for the hits after. Never waits: when another request
-    /// holds the block, this one makes its own.
+    /// holds the block, this one makes its own. The lock is held only to
+    /// take or replace a reference, never while a block is copied.
     pub(crate) fn fresh_head(
         &self,
         age: u64,
@@ -125,18 +132,18 @@ impl Prepared {
         make: impl FnOnce() -> HeaderMap,
     ) -> HeaderMap {
         let route = route.as_ptr() as usize;
-        if let Ok(head) = self.head.try_lock() {
-            if let Some(head) = head.as_ref().filter(|h| h.age == age && h.route == route) {
-                return head.headers.clone();
-            }
+        let held = self.head.try_lock().ok().and_then(|head| head.clone());
+        if let Some(head) = held.filter(|h| h.age == age && h.route == route) {
+            return head.headers.clone();
         }
         let headers = make();
-        if let Ok(mut head) = self.head.try_lock() {
-            *head = Some(Head {
-                age,
-                route,
-                headers: headers.clone(),
-            });
+        let head = Arc::new(Head {
+            age,
+            route,
+            headers: headers.clone(),
+        });
+        if let Ok(mut held) = self.head.try_lock() {
+            *held = Some(head);
         }
         headers
     }

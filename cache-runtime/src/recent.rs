@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 /// Slots in the table; a key has one slot, chosen by its hash.
 const SLOTS: usize = 256;
 
-/// Largest value remembered, so that the table holds at most
-/// `SLOTS * MAX_VALUE` (4 MiB) of values.
+/// Largest value remembered, so that each cache's table holds at most
+/// `SLOTS * MAX_VALUE` (4 MiB) of values, plus their decoded headers.
 const MAX_VALUE: usize = 16 * 1024;
 
 pub(crate) struct Recent {

@@ -1,7 +1,7 @@
 //! The hit/miss flow of one cached request.
 
 use super::body::{buffer, Buffered};
-use super::{ClientDirective, Context, Keyed, RequestContext, CREDENTIALS};
+use super::{Asked, ClientDirective, Context, Keyed, RequestContext, CREDENTIALS};
 use crate::cache::{Lease, Lookup, RouteCache};
 use crate::coalesce::Join;
 use crate::entry::{is_storable_header, Entry, Freshness, Prepared};
@@ -96,6 +96,9 @@ where
     F::Output: IntoResponse,
 {
     let policy = R::POLICY;
+    // Requests the cache does not answer (bypassed, or no layer) run the
+    // handler in a boxed future: one allocation each, the price of a small
+    // ready future for hits.
     let keyed = match state {
         Context::Keyed(keyed) => keyed,
         Context::Bypass(status) => {
@@ -120,9 +123,7 @@ where
         cache,
         mut key,
         uri,
-        head,
-        if_none_match,
-        client,
+        request,
     } = keyed;
     if let Some(value) = custom_key {
         key.custom(&value);
@@ -134,18 +135,13 @@ where
         uri,
         tags,
     };
-    let request = Request {
-        head,
-        client,
-        conditional: if_none_match,
-    };
-    let looked = if client == ClientDirective::None {
+    let looked = if request.client == ClientDirective::None {
         route.cache.lookup_now(&route.key)
     } else {
         Some(Lookup::Miss)
     };
     match looked {
-        Some(lookup) => match route.answer(lookup, handler, request.conditional.as_ref()) {
+        Some(lookup) => match route.answer(lookup, handler, request.if_none_match.as_ref()) {
             Answer::Served(response) => ready(response),
             Answer::Compute(handler, faulted) => {
                 pending(async move { route.miss(handler, faulted, &request).await })
@@ -153,8 +149,8 @@ where
         },
         // Redis must be asked.
         None => pending(async move {
-            let lookup = route.cache.lookup(&route.key).await;
-            match route.answer(lookup, handler, request.conditional.as_ref()) {
+            let lookup = route.cache.fetch(&route.key).await;
+            match route.answer(lookup, handler, request.if_none_match.as_ref()) {
                 Answer::Served(response) => response,
                 // Boxed: the miss's state (coalescing, leases, buffering and
                 // storing the body) would otherwise sit in the future of
@@ -165,15 +161,6 @@ where
             }
         }),
     }
-}
-
-/// What a request asked of the cache, beyond its key.
-struct Request {
-    /// A `HEAD` is answered from the `GET` entry but never stores one: its
-    /// handler may have produced an empty body.
-    head: bool,
-    client: ClientDirective,
-    conditional: Option<HeaderValue>,
 }
 
 /// A lookup's consequence.
@@ -219,12 +206,12 @@ impl Route {
     }
 
     /// Runs the handler for a request the cache could not answer.
-    async fn miss<F>(&self, handler: F, faulted: bool, request: &Request) -> Response
+    async fn miss<F>(&self, handler: F, faulted: bool, request: &Asked) -> Response
     where
         F: Future,
         F::Output: IntoResponse,
     {
-        let conditional = request.conditional.as_ref();
+        let conditional = request.if_none_match.as_ref();
         if faulted {
             // After a fault, do not pay for a second failing call.
             let response = self.uncached(handler).await;
@@ -413,12 +400,13 @@ impl Route {
     /// stored entry's tag matches the request's `If-None-Match`.
     fn respond(
         &self,
-        response: Response,
+        mut response: Response,
         outcome: Outcome,
         etag: Option<HeaderValue>,
         conditional: Option<&HeaderValue>,
     ) -> Response {
-        self.finish(response, MISS, outcome, etag.as_ref(), conditional)
+        self.mark(response.headers_mut(), MISS, outcome);
+        or_not_modified(response, etag.as_ref(), conditional)
     }
 
     fn hit(&self, entry: &Prepared, conditional: Option<&HeaderValue>, served: Served) -> Response {
@@ -434,12 +422,7 @@ impl Route {
         let mut response = Response::new(Body::from(entry.body.clone()));
         *response.status_mut() = entry.status;
         *response.headers_mut() = headers;
-        match (conditional, &entry.etag) {
-            (Some(field), Some(etag)) if if_none_match(field, etag) => {
-                not_modified(response.headers())
-            }
-            _ => response,
-        }
+        or_not_modified(response, entry.etag.as_ref(), conditional)
     }
 
     /// The headers of a hit on `entry`, `age` seconds old: the stored ones,
@@ -475,37 +458,31 @@ impl Route {
             ),
         };
         headers.insert(header::AGE, HeaderValue::from(age));
-        headers.insert(X_CACHE, x_cache);
-        headers.insert(
-            CACHE_STATUS,
-            cache_status(self.cache.config().status_name(), outcome),
-        );
+        self.mark(&mut headers, x_cache, outcome);
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
         headers
     }
 
-    /// The cache's own headers on a response, or a `304` when the entry's
-    /// tag matches the request's `If-None-Match`.
-    fn finish(
-        &self,
-        mut response: Response,
-        x_cache: HeaderValue,
-        outcome: Outcome,
-        etag: Option<&HeaderValue>,
-        conditional: Option<&HeaderValue>,
-    ) -> Response {
-        let headers = response.headers_mut();
+    /// The cache's own headers: how it answered, and why.
+    fn mark(&self, headers: &mut HeaderMap, x_cache: HeaderValue, outcome: Outcome) {
         headers.insert(X_CACHE, x_cache);
         headers.insert(
             CACHE_STATUS,
             cache_status(self.cache.config().status_name(), outcome),
         );
-        match (conditional, etag) {
-            (Some(field), Some(etag)) if if_none_match(field, etag) => {
-                not_modified(response.headers())
-            }
-            _ => response,
-        }
+    }
+}
+
+/// `response`, or a `304` standing for it when its entity tag `etag`
+/// matches the request's `If-None-Match` (`conditional`).
+fn or_not_modified(
+    response: Response,
+    etag: Option<&HeaderValue>,
+    conditional: Option<&HeaderValue>,
+) -> Response {
+    match (conditional, etag) {
+        (Some(field), Some(etag)) if if_none_match(field, etag) => not_modified(response.headers()),
+        _ => response,
     }
 }
 

@@ -62,6 +62,11 @@ pub(crate) struct Keyed {
     pub(crate) key: KeyBuilder,
     /// The request target, for the entry's path index.
     pub(crate) uri: http::Uri,
+    pub(crate) request: Asked,
+}
+
+/// What a request asks of the cache, beyond its key.
+pub(crate) struct Asked {
     /// A `HEAD` is answered from the `GET` entry but never stores one: its
     /// handler may have produced an empty body.
     pub(crate) head: bool,
@@ -263,9 +268,11 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
         cache: cache.clone(),
         key,
         uri: uri.clone(),
-        head: parts.method == Method::HEAD,
-        if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
-        client,
+        request: Asked {
+            head: parts.method == Method::HEAD,
+            if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
+            client,
+        },
     })
 }
 

@@ -1,5 +1,5 @@
 use super::{CacheStore, StoreError};
-use crate::entry::{DecodeError, Prepared, PREPARED_OVERHEAD};
+use crate::entry::{DecodeError, Prepared};
 use bytes::Bytes;
 use moka::{notification::RemovalCause, sync::Cache, Expiry};
 use std::{
@@ -79,17 +79,13 @@ impl fmt::Debug for MemoryStore {
 
 impl MemoryStore {
     /// Creates a store holding at most `capacity_bytes` of keys and values.
-    /// An entry also counts 1 KiB for its decoded form, which is kept so
-    /// that a hit does not decode it again.
+    /// An entry also counts its decoded form (512 bytes and 128 per stored
+    /// header), which is kept so that a hit does not decode it again.
     pub fn new(capacity_bytes: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(capacity_bytes)
             .weigher(|key: &String, stored: &Arc<Stored>| {
-                let overhead = if stored.prepared.is_ok() {
-                    PREPARED_OVERHEAD
-                } else {
-                    0
-                };
+                let overhead = stored.prepared.as_ref().map_or(0, |p| p.overhead());
                 u32::try_from(key.len() + stored.value.len() + overhead).unwrap_or(u32::MAX)
             })
             .expire_after(PerEntryTtl)
