@@ -73,7 +73,10 @@ fn slot_of(key: &str) -> usize {
     let mut chunks = key.as_bytes().chunks_exact(8);
     let mut hash = 0;
     for chunk in &mut chunks {
-        hash = mix(hash, u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        hash = mix(
+            hash,
+            u64::from_le_bytes(chunk.try_into().unwrap_or_default()),
+        );
     }
     for &byte in chunks.remainder() {
         hash = mix(hash, u64::from(byte));
