@@ -58,6 +58,18 @@ pub async fn load_item(id: u64) -> Item {
 /// The `Content-Type` every server sends.
 pub const JSON: [(header::HeaderName, &str); 1] = [(header::CONTENT_TYPE, "application/json")];
 
+/// A router serving `GET /items/{id}` with [`redis_get`] on the Redis at
+/// `url`.
+pub async fn redis_get_router(url: &str) -> axum::Router {
+    let client = redis::Client::open(url).expect("redis url");
+    let conn = redis::aio::ConnectionManager::new(client)
+        .await
+        .expect("connect to Redis");
+    axum::Router::new()
+        .route("/items/{id}", axum::routing::get(redis_get))
+        .with_state(conn)
+}
+
 /// The floor cost of a Redis-backed hit: a hand-written handler doing one
 /// `GET` through a `ConnectionManager` and returning the bytes (on a miss,
 /// the item after its cost, stored with a one-hour expiry).

@@ -17,7 +17,9 @@ use axum::{
 };
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
-use route_cache_bench::{cached_crate_item, item, load_item, redis_get, set_redis_url, Item, JSON};
+use route_cache_bench::{
+    cached_crate_item, item, load_item, redis_get_router, set_redis_url, Item, JSON,
+};
 use std::sync::Arc;
 
 async fn static_item(State(bodies): State<Arc<Vec<Bytes>>>, Path(id): Path<u64>) -> Response {
@@ -51,15 +53,7 @@ async fn main() {
                 .route("/items/{id}", get(static_item))
                 .with_state(Arc::new(bodies))
         }
-        "redis-get" => {
-            let client = redis::Client::open(redis_url.as_str()).expect("redis url");
-            let conn = redis::aio::ConnectionManager::new(client)
-                .await
-                .expect("connect to Redis");
-            Router::new()
-                .route("/items/{id}", get(redis_get))
-                .with_state(conn)
-        }
+        "redis-get" => redis_get_router(&redis_url).await,
         "route-redis" | "route-two-tier" => {
             // The two-tier server adds an in-process L1 in front of Redis.
             let l1 = if mode == "route-two-tier" {

@@ -15,7 +15,7 @@
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
-use route_cache_bench::{cached_crate_item, item, redis_get, set_redis_url, Item};
+use route_cache_bench::{cached_crate_item, item, redis_get_router, set_redis_url, Item};
 use tower::ServiceExt;
 
 #[cached_route(ttl = 3600)]
@@ -43,15 +43,7 @@ async fn main() {
         "embedded" => Router::new()
             .route("/items/{id}", get(cached))
             .layer(RouteCache::embedded().layer()),
-        "redis-get" => {
-            let client = redis::Client::open(redis_url()).expect("redis url");
-            let conn = redis::aio::ConnectionManager::new(client)
-                .await
-                .expect("connect to Redis");
-            Router::new()
-                .route("/items/{id}", get(redis_get))
-                .with_state(conn)
-        }
+        "redis-get" => redis_get_router(&redis_url()).await,
         "redis" => {
             let cache = RouteCache::builder()
                 .prefix("profile")
