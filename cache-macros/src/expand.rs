@@ -8,26 +8,11 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{parse::Parser, spanned::Spanned, Attribute, Expr, Ident, ItemFn};
 
 pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let mut parsed_args = Args::default();
-    // `parse_all` consumes every token and reports its own errors; a
-    // leftover complaint from `parse2` would only repeat one of them.
-    let _ = Parser::parse2(
-        |stream: syn::parse::ParseStream<'_>| {
-            parsed_args = Args::parse_all(stream, &mut errors);
-            Ok(())
-        },
-        args,
-    );
-
-    let Ok(func) = syn::parse2::<ItemFn>(input.clone()) else {
-        let error = syn::Error::new_spanned(
-            first_token(&input),
-            "#[cached_route] applies to `async fn` axum handlers",
-        );
-        return with_error(input, &error);
-    };
-    let handler = Handler { func };
+    let (parsed_args, handler, mut errors) =
+        match parse_attribute(args, input, "cached_route", Args::parse_all) {
+            Ok(parsed) => parsed,
+            Err(output) => return output,
+        };
     validate::args(&parsed_args, &mut errors);
     validate::handler(&handler, "cached_route", &mut errors);
     match errors.finish() {
@@ -36,6 +21,36 @@ pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream
         // diagnostics keep working next to the error.
         Err(error) => with_error(handler.func.to_token_stream(), &error),
     }
+}
+
+/// An attribute's arguments (parsed by `parse_args`, which consumes every
+/// token and reports its own errors) and the handler it sits on; the output
+/// to return at once when the item is not a function.
+fn parse_attribute(
+    args: TokenStream,
+    input: TokenStream,
+    attr_name: &str,
+    parse_args: fn(syn::parse::ParseStream<'_>, &mut Errors) -> Args,
+) -> Result<(Args, Handler, Errors), TokenStream> {
+    let mut errors = Errors::default();
+    let mut parsed_args = Args::default();
+    // A leftover complaint from `parse2` would only repeat one of
+    // `parse_args`' own.
+    let _ = Parser::parse2(
+        |stream: syn::parse::ParseStream<'_>| {
+            parsed_args = parse_args(stream, &mut errors);
+            Ok(())
+        },
+        args,
+    );
+    let Ok(func) = syn::parse2::<ItemFn>(input.clone()) else {
+        let error = syn::Error::new_spanned(
+            first_token(&input),
+            format!("#[{attr_name}] applies to `async fn` axum handlers"),
+        );
+        return Err(with_error(input, &error));
+    };
+    Ok((parsed_args, Handler { func }, errors))
 }
 
 fn first_token(input: &TokenStream) -> TokenStream {
@@ -423,23 +438,11 @@ impl Names {
 }
 
 pub(crate) fn invalidates(args: TokenStream, input: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let mut parsed_args = Args::default();
-    let _ = Parser::parse2(
-        |stream: syn::parse::ParseStream<'_>| {
-            parsed_args = Args::parse_invalidates(stream, &mut errors);
-            Ok(())
-        },
-        args,
-    );
-    let Ok(func) = syn::parse2::<ItemFn>(input.clone()) else {
-        let error = syn::Error::new_spanned(
-            first_token(&input),
-            "#[invalidates] applies to `async fn` axum handlers",
-        );
-        return with_error(input, &error);
-    };
-    let handler = Handler { func };
+    let (parsed_args, handler, mut errors) =
+        match parse_attribute(args, input, "invalidates", Args::parse_invalidates) {
+            Ok(parsed) => parsed,
+            Err(output) => return output,
+        };
     validate::handler(&handler, "invalidates", &mut errors);
     if let Err(error) = errors.finish() {
         return with_error(handler.func.to_token_stream(), &error);
