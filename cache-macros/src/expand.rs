@@ -1,11 +1,11 @@
 //! Code generation.
 
 use crate::args::{Args, Errors, Query};
-use crate::item::{by_reference, Handler};
+use crate::item::{by_reference, Handler, HandlerFn};
 use crate::validate;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::{parse::Parser, spanned::Spanned, Attribute, Expr, Ident, ItemFn};
+use syn::{parse::Parser, spanned::Spanned, Attribute, Expr, Ident};
 
 pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream {
     let (parsed_args, handler, mut errors) =
@@ -14,9 +14,16 @@ pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream
             Err(output) => return output,
         };
     validate::args(&parsed_args, &mut errors);
+    let before = errors.count();
     validate::handler(&handler, "cached_route", &mut errors);
+    let shape_ok = errors.count() == before;
     match errors.finish() {
         Ok(()) => wrapper(&parsed_args, &handler),
+        // Only the arguments are wrong: the full wrapper with the default
+        // policy, so that `route!(handler)` and the router elsewhere see
+        // what they would see without the mistake, and only the mistake
+        // is reported.
+        Err(error) if shape_ok => with_error(wrapper(&Args::default(), &handler), &error),
         // Keep the user's function so that rust-analyzer and the other
         // diagnostics keep working next to the error.
         Err(error) => with_error(handler.func.to_token_stream(), &error),
@@ -25,7 +32,8 @@ pub(crate) fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream
 
 /// An attribute's arguments (parsed by `parse_args`, which consumes every
 /// token and reports its own errors) and the handler it sits on; the output
-/// to return at once when the item is not a function.
+/// to return at once when the item is not a function, or its signature
+/// does not parse (then with syn's own error, at its token).
 fn parse_attribute(
     args: TokenStream,
     input: TokenStream,
@@ -43,14 +51,28 @@ fn parse_attribute(
         },
         args,
     );
-    let Ok(func) = syn::parse2::<ItemFn>(input.clone()) else {
-        let error = syn::Error::new_spanned(
-            first_token(&input),
-            format!("#[{attr_name}] applies to `async fn` axum handlers"),
-        );
-        return Err(with_error(input, &error));
-    };
-    Ok((parsed_args, Handler { func }, errors))
+    let parsed = Parser::parse2(
+        |stream: syn::parse::ParseStream<'_>| {
+            if HandlerFn::looks_like_fn(stream) {
+                stream.parse::<HandlerFn>().map(Some)
+            } else {
+                // Consume the rest; the error is reported below.
+                stream.parse::<TokenStream>().map(|_| None)
+            }
+        },
+        input.clone(),
+    );
+    match parsed {
+        Ok(Some(func)) => Ok((parsed_args, Handler { func }, errors)),
+        Ok(None) => {
+            let error = syn::Error::new_spanned(
+                first_token(&input),
+                format!("#[{attr_name}] applies to `async fn` axum handlers"),
+            );
+            Err(with_error(input, &error))
+        }
+        Err(error) => Err(with_error(input, &error)),
+    }
 }
 
 fn first_token(input: &TokenStream) -> TokenStream {
@@ -131,10 +153,11 @@ fn key_kind<'a>(args: &'a Args, handler: &Handler) -> KeyKind<'a> {
 
 /// The `RoutePolicy` constant expression.
 fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
+    let rt = runtime();
     let route_suffix = format!("::{ident}");
     let ttl = args.ttl.as_ref().map_or(1, |t| t.value);
     let mut policy = quote! {
-        ::cache_runtime::__private::RoutePolicy::new(
+        #rt::RoutePolicy::new(
             ::core::concat!(::core::module_path!(), #route_suffix),
             #ttl,
         )
@@ -145,10 +168,10 @@ fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
     }
     if let Some(query) = &args.query {
         let value = match &query.value {
-            Query::All => quote!(::cache_runtime::__private::QueryPolicy::All),
-            Query::None => quote!(::cache_runtime::__private::QueryPolicy::Ignore),
+            Query::All => quote!(#rt::QueryPolicy::All),
+            Query::None => quote!(#rt::QueryPolicy::Ignore),
             Query::Allow(names) => {
-                quote!(::cache_runtime::__private::QueryPolicy::Allow(&[#(#names),*]))
+                quote!(#rt::QueryPolicy::Allow(&[#(#names),*]))
             }
         };
         policy.extend(quote!(.with_query(#value)));
@@ -165,9 +188,9 @@ fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
         policy.extend(quote!(.with_namespace(#namespace)));
     }
     if args.private.as_ref().is_some_and(|p| p.value) {
-        policy.extend(quote!(.with_auth(::cache_runtime::__private::AuthPolicy::Private)));
+        policy.extend(quote!(.with_auth(#rt::AuthPolicy::Private)));
     } else if args.shared.as_ref().is_some_and(|p| p.value) {
-        policy.extend(quote!(.with_auth(::cache_runtime::__private::AuthPolicy::Shared)));
+        policy.extend(quote!(.with_auth(#rt::AuthPolicy::Shared)));
     }
     if let Some(cache_control) = &args.cache_control {
         let value = &cache_control.value;
@@ -188,11 +211,10 @@ fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
     match key {
         KeyKind::Request => {}
         KeyKind::Function(_) => {
-            policy
-                .extend(quote!(.with_key_source(::cache_runtime::__private::KeySource::Function)));
+            policy.extend(quote!(.with_key_source(#rt::KeySource::Function)));
         }
         KeyKind::Handler(_) => {
-            policy.extend(quote!(.with_key_source(::cache_runtime::__private::KeySource::Handler)));
+            policy.extend(quote!(.with_key_source(#rt::KeySource::Handler)));
         }
     }
     policy
@@ -208,20 +230,20 @@ fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
 //
 //     #[doc(hidden)]
 //     pub struct __cached_route_get_item;
-//     impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
-//         const POLICY: ::cache_runtime::__private::RoutePolicy =
-//             ::cache_runtime::__private::RoutePolicy::new(
+//     impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_item {
+//         const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy =
+//             ::cache_runtime::__private_0_1_0::RoutePolicy::new(
 //                 ::core::concat!(::core::module_path!(), "::get_item"), 60u32);
 //     }
 //     /// Docs.
 //     pub async fn get_item(
-//         __cached_route_ctx: ::cache_runtime::__private::RequestContext<__cached_route_get_item>,
+//         __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_get_item>,
 //         __cached_route_arg0: Path<u64>,
-//     ) -> ::cache_runtime::__private::Response {
+//     ) -> ::cache_runtime::__private_0_1_0::Response {
 //         async fn get_item(Path(id): Path<u64>) -> Json<Item> { body }
 //         let __cached_route_body = get_item(__cached_route_arg0);
-//         ::cache_runtime::__private::assert_send(&__cached_route_body);
-//         ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+//         ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+//         ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body).await
 //     }
 //
 // The marker type carries the route's policy to the hidden first extractor,
@@ -231,6 +253,7 @@ fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
 // awaits: they cannot skip the cache logic. On a hit `serve` drops that
 // future unpolled and the body never runs.
 fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
+    let rt = runtime();
     let func = &handler.func;
     let vis = &func.vis;
     let ident = &func.sig.ident;
@@ -248,12 +271,13 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
             let call = quote_spanned!(path.span()=> (#function)(#parts));
             // Spanned at the key, so a result that is not `Display` is
             // reported there rather than on the attribute.
-            let to_string = quote_spanned!(path.span()=> ::cache_runtime::__private::ToString::to_string(&#call));
+            let rt_path = runtime_at(path.span());
+            let to_string = quote_spanned!(path.span()=> #rt_path::ToString::to_string(&#call));
             quote! {
-                fn key(#parts: &::cache_runtime::__private::Parts)
-                    -> ::cache_runtime::__private::Option<::cache_runtime::__private::String>
+                fn key(#parts: &#rt::Parts)
+                    -> #rt::Option<#rt::String>
                 {
-                    ::cache_runtime::__private::Option::Some(#to_string)
+                    #rt::Option::Some(#to_string)
                 }
             }
         }
@@ -263,34 +287,36 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     // For `key = <expression>` and `tags`, the values are computed from the
     // parameters (borrowed) before they move into the body's future.
     let key_string = match &key {
-        KeyKind::Handler(expr) => Some(
-            quote_spanned!(expr.span()=> ::cache_runtime::__private::ToString::to_string(&(#expr))),
-        ),
+        KeyKind::Handler(expr) => Some({
+            let rt_expr = runtime_at(expr.span());
+            quote_spanned!(expr.span()=> #rt_expr::ToString::to_string(&(#expr)))
+        }),
         _ => None,
     };
+    let rt_ident = runtime_at(ident.span());
     let (prelude, serve) = if key_string.is_none() && args.tags.is_none() {
         (
             TokenStream::new(),
-            quote_spanned!(ident.span()=> ::cache_runtime::__private::serve(#ctx, #body).await),
+            quote_spanned!(ident.span()=> #rt_ident::serve(#ctx, #body).await),
         )
     } else {
         let extra = Ident::new("__cached_route_extra", Span::mixed_site());
         let key_value = key_string.as_ref().map_or_else(
-            || quote!(::cache_runtime::__private::Option::None),
-            |k| quote!(::cache_runtime::__private::Option::Some(#k)),
+            || quote!(#rt::Option::None),
+            |k| quote!(#rt::Option::Some(#k)),
         );
         let empty = Vec::new();
         let tags = format_list(args.tags.as_ref().map_or(&empty, |t| &t.value));
         let value = names.borrowed(handler, &quote!((#key_value, #tags)));
         (
             quote!(let #extra = #value;),
-            quote_spanned!(ident.span()=> ::cache_runtime::__private::serve_with(#ctx, #extra.0, #extra.1, #body).await),
+            quote_spanned!(ident.span()=> #rt_ident::serve_with(#ctx, #extra.0, #extra.1, #body).await),
         )
     };
 
     let outer = names.shell(
         handler,
-        &quote!(::cache_runtime::__private::RequestContext<#marker>),
+        &quote!(#rt::RequestContext<#marker>),
         &prelude,
         &serve,
     );
@@ -310,8 +336,8 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         #vis struct #marker;
 
         #(#cfgs)*
-        impl ::cache_runtime::__private::CachedRoute for #marker {
-            const POLICY: ::cache_runtime::__private::RoutePolicy = #policy;
+        impl #rt::CachedRoute for #marker {
+            const POLICY: #rt::RoutePolicy = #policy;
             #key_fn
         }
 
@@ -322,10 +348,12 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
 /// `vec![format!("…"), …]`, each spanned at its literal so that an unknown
 /// `{name}` is reported there.
 fn format_list(list: &[syn::LitStr]) -> TokenStream {
-    let items = list
-        .iter()
-        .map(|lit| quote_spanned!(lit.span()=> ::cache_runtime::__private::format!(#lit)));
-    quote!(::cache_runtime::__private::vec![#(#items),*])
+    let rt = runtime();
+    let items = list.iter().map(|lit| {
+        let rt_lit = runtime_at(lit.span());
+        quote_spanned!(lit.span()=> #rt_lit::format!(#lit))
+    });
+    quote!(#rt::vec![#(#items),*])
 }
 
 /// The identifiers of the generated wrapper.
@@ -389,6 +417,9 @@ impl Names {
         let (vis, ident) = (&func.vis, &func.sig.ident);
         let (ctx, body, arg_names) = (&self.ctx, &self.body, &self.args);
         let (outer_attrs, inner_attrs) = split_attrs(&func.attrs);
+        let outer_attrs = outer_attrs
+            .into_iter()
+            .map(|attr| with_debug_handler_state(attr, handler));
         let mut inner = func.clone();
         inner.attrs = inner_attrs.into_iter().cloned().collect();
         // The body is called directly here, where axum would have taken it
@@ -397,10 +428,31 @@ impl Names {
             .attrs
             .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
         inner.vis = syn::Visibility::Inherited;
-        let asyncness = &func.sig.asyncness;
-        let fn_token = &func.sig.fn_token;
-        let send_check =
-            quote_spanned!(ident.span()=> ::cache_runtime::__private::assert_send(&#body););
+        let sig = &func.sig;
+        let (asyncness, fn_token) = (&sig.asyncness, &sig.fn_token);
+        let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
+        // A generic handler's body is called with the wrapper's own type
+        // and const parameters, which need not be inferable from the
+        // arguments. Lifetimes are left to inference.
+        let turbofish = {
+            let params: Vec<TokenStream> = generics
+                .params
+                .iter()
+                .filter_map(|param| match param {
+                    syn::GenericParam::Type(t) => Some(t.ident.to_token_stream()),
+                    syn::GenericParam::Const(c) => Some(c.ident.to_token_stream()),
+                    syn::GenericParam::Lifetime(_) => None,
+                })
+                .collect();
+            if params.is_empty() {
+                TokenStream::new()
+            } else {
+                quote!(::<#(#params),*>)
+            }
+        };
+        let rt = runtime();
+        let rt_ident = runtime_at(ident.span());
+        let send_check = quote_spanned!(ident.span()=> #rt_ident::assert_send(&#body););
 
         let (params, take_ctx) = if arg_names.is_empty() {
             (quote!(#ctx: #ctx_ty), TokenStream::new())
@@ -414,10 +466,10 @@ impl Names {
             let first_ty = &handler.typed_args().next().map(|p| &p.ty);
             (
                 quote! {
-                    #first: ::cache_runtime::__private::WithContext<#ctx_ty, #first_ty>,
+                    #first: #rt::WithContext<#ctx_ty, #first_ty>,
                     #(#rest),*
                 },
-                quote!(let (#ctx, #first) = ::cache_runtime::__private::WithContext::into_parts(#first);),
+                quote!(let (#ctx, #first) = #rt::WithContext::into_parts(#first);),
             )
         };
         // Spanned at the user's function, so that the item belongs to the
@@ -425,16 +477,56 @@ impl Names {
         // handler.
         quote_spanned! {ident.span()=>
             #(#outer_attrs)*
-            #vis #asyncness #fn_token #ident(#params) -> ::cache_runtime::__private::Response {
+            #vis #asyncness #fn_token #ident #generics (#params) -> #rt_ident::Response #where_clause {
                 #inner
                 #take_ctx
                 #prelude
-                let #body = #ident(#(#arg_names),*);
+                let #body = #ident #turbofish (#(#arg_names),*);
                 #send_check
                 #finish
             }
         }
     }
+}
+
+/// `#[debug_handler]` (axum's, however it is imported) on the function
+/// axum calls, which has the cache context wrapped around its first
+/// parameter. `debug_handler` infers the router's state from a parameter
+/// written `State<T>` and falls back to `()`; a wrapped `State<T>` would
+/// hide it, so the state is passed explicitly (`state = T`) unless the
+/// attribute already names one.
+fn with_debug_handler_state(attr: &Attribute, handler: &Handler) -> TokenStream {
+    let is_debug_handler = attr
+        .path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "debug_handler");
+    match (is_debug_handler, &attr.meta, handler.state_type()) {
+        (true, syn::Meta::Path(path), Some(state)) => {
+            let pound = &attr.pound_token;
+            quote!(#pound[#path(state = #state)])
+        }
+        _ => attr.to_token_stream(),
+    }
+}
+
+/// The versioned path through which generated code reaches the runtime:
+/// `::cache_runtime::__private_<major>_<minor>_<patch>`, this crate's own
+/// version. `cache-runtime` pins this crate exactly and defines the module
+/// of its own version, so a mismatched pair cannot compile.
+pub(crate) fn runtime() -> TokenStream {
+    runtime_at(Span::call_site())
+}
+
+/// [`runtime`], spanned at `span`: inside a `quote_spanned!` at the user's
+/// code, so that an error there is reported at that code.
+pub(crate) fn runtime_at(span: Span) -> TokenStream {
+    let module = format_ident!(
+        "__private_{}",
+        env!("CARGO_PKG_VERSION").replace(['.', '-', '+'], "_"),
+        span = span
+    );
+    quote_spanned!(span=> ::cache_runtime::#module)
 }
 
 pub(crate) fn invalidates(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -443,23 +535,35 @@ pub(crate) fn invalidates(args: TokenStream, input: TokenStream) -> TokenStream 
             Ok(parsed) => parsed,
             Err(output) => return output,
         };
+    let before = errors.count();
     validate::handler(&handler, "invalidates", &mut errors);
-    if let Err(error) = errors.finish() {
-        return with_error(handler.func.to_token_stream(), &error);
+    let shape_ok = errors.count() == before;
+    match errors.finish() {
+        Ok(()) => invalidating_wrapper(&parsed_args, &handler),
+        // Only the arguments are wrong: the wrapper, invalidating nothing.
+        Err(error) if shape_ok => {
+            with_error(invalidating_wrapper(&Args::default(), &handler), &error)
+        }
+        Err(error) => with_error(handler.func.to_token_stream(), &error),
     }
-    let names = Names::new(&handler);
+}
+
+fn invalidating_wrapper(parsed_args: &Args, handler: &Handler) -> TokenStream {
+    let rt = runtime();
+    let names = Names::new(handler);
     let (ctx, body) = (&names.ctx, &names.body);
     let empty = Vec::new();
     let tags = format_list(parsed_args.tags.as_ref().map_or(&empty, |t| &t.value));
     let paths = format_list(parsed_args.paths.as_ref().map_or(&empty, |p| &p.value));
     let targets = Ident::new("__cached_route_targets", Span::mixed_site());
-    let value = names.borrowed(&handler, &quote!((#tags, #paths)));
+    let value = names.borrowed(handler, &quote!((#tags, #paths)));
     let ident = &handler.func.sig.ident;
+    let rt_ident = runtime_at(ident.span());
     names.shell(
-        &handler,
-        &quote!(::cache_runtime::__private::Invalidation),
+        handler,
+        &quote!(#rt::Invalidation),
         &quote!(let #targets = #value;),
-        &quote_spanned!(ident.span()=> ::cache_runtime::__private::invalidate_after(#ctx, #targets.0, #targets.1, #body).await),
+        &quote_spanned!(ident.span()=> #rt_ident::invalidate_after(#ctx, #targets.0, #targets.1, #body).await),
     )
 }
 
@@ -485,6 +589,7 @@ pub(crate) fn route(input: TokenStream) -> TokenStream {
 /// A key closure with an untyped parameter gets the parameter's type: rustc
 /// checks a closure before the argument it is called with.
 fn typed_closure(function: &Expr) -> Expr {
+    let rt = runtime();
     let Expr::Closure(closure) = function else {
         return function.clone();
     };
@@ -495,7 +600,7 @@ fn typed_closure(function: &Expr) -> Expr {
                 attrs: Vec::new(),
                 pat: Box::new(first.clone()),
                 colon_token: syn::Token![:](first.span()),
-                ty: Box::new(syn::parse_quote!(&::cache_runtime::__private::Parts)),
+                ty: Box::new(syn::parse_quote!(&#rt::Parts)),
             });
         }
     }

@@ -17,18 +17,8 @@ pub(crate) fn handler(handler: &Handler, attr: &str, errors: &mut Errors) {
             format!("#[{attr}] handlers must be `async fn`"),
         ));
     }
-    if let Some(where_clause) = &sig.generics.where_clause {
-        errors.push(syn::Error::new_spanned(
-            where_clause,
-            format!("#[{attr}] handlers cannot have a `where` clause; axum needs one concrete handler type"),
-        ));
-    }
-    if !sig.generics.params.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            &sig.generics,
-            format!("#[{attr}] handlers cannot be generic; axum needs one concrete handler type"),
-        ));
-    }
+    // Generic handlers are fine: axum takes an instantiation
+    // (`get(get_user::<PgRepo>)`), and the wrapper keeps the generics.
     for arg in &sig.inputs {
         match arg {
             FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
@@ -108,7 +98,7 @@ pub(crate) fn args(args: &Args, errors: &mut Errors) {
 
 /// The first `Self` in the handler's signature or body: the body becomes a
 /// nested function, where `Self` does not resolve.
-fn find_self_type(func: &syn::ItemFn) -> Option<proc_macro2::Span> {
+fn find_self_type(func: &crate::item::HandlerFn) -> Option<proc_macro2::Span> {
     fn find(tokens: proc_macro2::TokenStream) -> Option<proc_macro2::Span> {
         for token in tokens {
             match token {
@@ -126,5 +116,5 @@ fn find_self_type(func: &syn::ItemFn) -> Option<proc_macro2::Span> {
         None
     }
     use quote::ToTokens;
-    find(func.sig.to_token_stream()).or_else(|| find(func.block.to_token_stream()))
+    find(func.sig.to_token_stream()).or_else(|| find(func.body.stream()))
 }

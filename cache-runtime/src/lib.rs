@@ -348,8 +348,14 @@ pub use cache_macros::route;
 
 /// Items used by the code `#[cached_route]` generates. Not a stable API:
 /// anything here may change in any release.
+///
+/// The name carries this crate's version, and the macros (which
+/// `cache-runtime` pins exactly) reach it by that name: generated code from
+/// a `cache-macros` of another version fails to compile with "could not
+/// find `__private_<its version>` in `cache_runtime`". Depend on
+/// `cache-runtime` alone, which brings its own macros.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_0_1_0 {
     #[cfg(feature = "axum")]
     pub use crate::axum::{
         invalidate_after, serve, serve_with, FromCacheParts, Invalidation, RequestContext,
@@ -367,4 +373,18 @@ pub mod __private {
     /// Compile-time check that a handler's future is `Send`; the macro
     /// spans the call at the user's code so the error lands there.
     pub fn assert_send<T: ::core::marker::Send>(_: &T) {}
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_private_module_carries_the_crate_version() {
+        // `cache-macros` emits `__private_<its version>`; rename the module
+        // with every version bump.
+        assert_eq!(
+            env!("CARGO_PKG_VERSION"),
+            "0.1.0",
+            "rename `__private_0_1_0` to the new version"
+        );
+    }
 }

@@ -3,19 +3,19 @@ use cache_runtime::cached_route;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_status;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_status {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest001::status",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_status {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+        "macrotest002::status",
         60u32,
     );
 }
 async fn status(
-    __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        ::cache_runtime::__private::RequestContext<__cached_route_status>,
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_status>,
         State<&'static str>,
     >,
     __cached_route_arg1: Json<u32>,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn status(
         State(version): State<&'static str>,
@@ -23,11 +23,12 @@ async fn status(
     ) -> impl IntoResponse {
         (StatusCode::OK, Json((version, body)))
     }
-    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,
     );
     let __cached_route_body = status(__cached_route_arg0, __cached_route_arg1);
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 fn main() {}

@@ -1,17 +1,17 @@
 use axum::{extract::Path, http::StatusCode};
 use cache_runtime::invalidates;
 async fn update(
-    __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        ::cache_runtime::__private::Invalidation,
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::Invalidation,
         Path<u64>,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn update(Path(id): Path<u64>) -> StatusCode {
         let _ = id;
         StatusCode::NO_CONTENT
     }
-    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,
     );
     let __cached_route_targets = {
@@ -47,8 +47,8 @@ async fn update(
         }
     };
     let __cached_route_body = update(__cached_route_arg0);
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::invalidate_after(
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::invalidate_after(
             __cached_route_ctx,
             __cached_route_targets.0,
             __cached_route_targets.1,

@@ -2,21 +2,24 @@ use cache_runtime::cached_route;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_health;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_health {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest003::health",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_health {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+        "macrotest004::health",
         5u32,
     );
 }
 async fn health(
-    __cached_route_ctx: ::cache_runtime::__private::RequestContext<__cached_route_health>,
-) -> ::cache_runtime::__private::Response {
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
+        __cached_route_health,
+    >,
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn health() -> &'static str {
         "ok"
     }
     let __cached_route_body = health();
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 fn main() {}

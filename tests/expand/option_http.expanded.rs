@@ -2,51 +2,53 @@ use cache_runtime::cached_route;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_per_user;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_per_user {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest004::per_user",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_per_user {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest005::per_user",
             60u32,
         )
-        .with_auth(::cache_runtime::__private::AuthPolicy::Private)
+        .with_auth(::cache_runtime::__private_0_1_0::AuthPolicy::Private)
         .with_cache_control("private, max-age=60")
         .with_honor_client(true);
 }
 async fn per_user(
-    __cached_route_ctx: ::cache_runtime::__private::RequestContext<
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
         __cached_route_per_user,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn per_user() -> &'static str {
         "x"
     }
     let __cached_route_body = per_user();
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_for_everyone;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_for_everyone {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest004::for_everyone",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_for_everyone {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest005::for_everyone",
             60u32,
         )
-        .with_auth(::cache_runtime::__private::AuthPolicy::Shared)
+        .with_auth(::cache_runtime::__private_0_1_0::AuthPolicy::Shared)
         .with_stale(30u32)
         .with_stale_if_error(false);
 }
 async fn for_everyone(
-    __cached_route_ctx: ::cache_runtime::__private::RequestContext<
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
         __cached_route_for_everyone,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn for_everyone() -> &'static str {
         "x"
     }
     let __cached_route_body = for_everyone();
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 fn main() {}

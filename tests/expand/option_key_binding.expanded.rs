@@ -4,20 +4,20 @@ use std::collections::HashMap;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_handler;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest005::handler",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest006::handler",
             60u32,
         )
-        .with_key_source(::cache_runtime::__private::KeySource::Handler);
+        .with_key_source(::cache_runtime::__private_0_1_0::KeySource::Handler);
 }
 async fn handler(
-    __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        ::cache_runtime::__private::RequestContext<__cached_route_handler>,
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_handler>,
         Path<u64>,
     >,
     __cached_route_arg1: Query<HashMap<String, String>>,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn handler(
         Path(mut id): Path<u64>,
@@ -26,7 +26,7 @@ async fn handler(
         id += 1;
         id.to_string()
     }
-    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,
     );
     let __cached_route_extra = {
@@ -39,16 +39,16 @@ async fn handler(
             let Path(id) = &__cached_route_arg0;
             let Query(_q) = &__cached_route_arg1;
             (
-                ::cache_runtime::__private::Option::Some(
-                    ::cache_runtime::__private::ToString::to_string(&(id)),
+                ::cache_runtime::__private_0_1_0::Option::Some(
+                    ::cache_runtime::__private_0_1_0::ToString::to_string(&(id)),
                 ),
                 ::alloc::vec::Vec::new(),
             )
         }
     };
     let __cached_route_body = handler(__cached_route_arg0, __cached_route_arg1);
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve_with(
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve_with(
             __cached_route_ctx,
             __cached_route_extra.0,
             __cached_route_extra.1,

@@ -6,33 +6,36 @@ fn by_tenant(parts: &Parts) -> &str {
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_handler;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest006::handler",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest007::handler",
             60u32,
         )
-        .with_key_source(::cache_runtime::__private::KeySource::Function);
+        .with_key_source(::cache_runtime::__private_0_1_0::KeySource::Function);
     fn key(
-        __cached_route_parts: &::cache_runtime::__private::Parts,
-    ) -> ::cache_runtime::__private::Option<::cache_runtime::__private::String> {
-        ::cache_runtime::__private::Option::Some(
-            ::cache_runtime::__private::ToString::to_string(
+        __cached_route_parts: &::cache_runtime::__private_0_1_0::Parts,
+    ) -> ::cache_runtime::__private_0_1_0::Option<
+        ::cache_runtime::__private_0_1_0::String,
+    > {
+        ::cache_runtime::__private_0_1_0::Option::Some(
+            ::cache_runtime::__private_0_1_0::ToString::to_string(
                 &(by_tenant)(__cached_route_parts),
             ),
         )
     }
 }
 async fn handler(
-    __cached_route_ctx: ::cache_runtime::__private::RequestContext<
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
         __cached_route_handler,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn handler() -> &'static str {
         "x"
     }
     let __cached_route_body = handler();
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 fn main() {}

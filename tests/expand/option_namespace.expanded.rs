@@ -2,24 +2,25 @@ use cache_runtime::cached_route;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_handler;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest008::handler",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest009::handler",
             60u32,
         )
         .with_namespace("v2");
 }
 async fn handler(
-    __cached_route_ctx: ::cache_runtime::__private::RequestContext<
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
         __cached_route_handler,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn handler() -> &'static str {
         "x"
     }
     let __cached_route_body = handler();
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 fn main() {}

@@ -2,45 +2,51 @@ use cache_runtime::cached_route;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_listed;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_listed {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest009::listed",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_listed {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest010::listed",
             60u32,
         )
-        .with_query(::cache_runtime::__private::QueryPolicy::Allow(&["page", "limit"]));
+        .with_query(
+            ::cache_runtime::__private_0_1_0::QueryPolicy::Allow(&["page", "limit"]),
+        );
 }
 async fn listed(
-    __cached_route_ctx: ::cache_runtime::__private::RequestContext<__cached_route_listed>,
-) -> ::cache_runtime::__private::Response {
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
+        __cached_route_listed,
+    >,
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn listed() -> &'static str {
         "x"
     }
     let __cached_route_body = listed();
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_ignored;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_ignored {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-            "macrotest009::ignored",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_ignored {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest010::ignored",
             60u32,
         )
-        .with_query(::cache_runtime::__private::QueryPolicy::Ignore);
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
 }
 async fn ignored(
-    __cached_route_ctx: ::cache_runtime::__private::RequestContext<
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
         __cached_route_ignored,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn ignored() -> &'static str {
         "x"
     }
     let __cached_route_body = ignored();
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 fn main() {}

@@ -3,23 +3,23 @@ use cache_runtime::cached_route;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __cached_route_handler;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_handler {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest010::handler",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+        "macrotest011::handler",
         60u32,
     );
 }
 async fn handler(
-    __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        ::cache_runtime::__private::RequestContext<__cached_route_handler>,
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_handler>,
         Path<u64>,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn handler(Path(id): Path<u64>) -> String {
         id.to_string()
     }
-    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,
     );
     let __cached_route_extra = {
@@ -31,7 +31,7 @@ async fn handler(
         {
             let Path(id) = &__cached_route_arg0;
             (
-                ::cache_runtime::__private::Option::None,
+                ::cache_runtime::__private_0_1_0::Option::None,
                 ::alloc::boxed::box_assume_init_into_vec_unsafe(
                     ::alloc::intrinsics::write_box_via_move(
                         ::alloc::boxed::Box::new_uninit(),
@@ -49,8 +49,8 @@ async fn handler(
         }
     };
     let __cached_route_body = handler(__cached_route_arg0);
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve_with(
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve_with(
             __cached_route_ctx,
             __cached_route_extra.0,
             __cached_route_extra.1,

@@ -3,28 +3,29 @@ use cache_runtime::cached_route;
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 pub struct __cached_route_get_item;
-impl ::cache_runtime::__private::CachedRoute for __cached_route_get_item {
-    const POLICY: ::cache_runtime::__private::RoutePolicy = ::cache_runtime::__private::RoutePolicy::new(
-        "macrotest013::get_item",
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_item {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+        "macrotest014::get_item",
         3600u32,
     );
 }
 /// An item by id.
 pub async fn get_item(
-    __cached_route_arg0: ::cache_runtime::__private::WithContext<
-        ::cache_runtime::__private::RequestContext<__cached_route_get_item>,
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_get_item>,
         Path<u64>,
     >,
-) -> ::cache_runtime::__private::Response {
+) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn get_item(Path(id): Path<u64>) -> Json<u64> {
         Json(id)
     }
-    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private::WithContext::into_parts(
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,
     );
     let __cached_route_body = get_item(__cached_route_arg0);
-    ::cache_runtime::__private::assert_send(&__cached_route_body);
-    ::cache_runtime::__private::serve(__cached_route_ctx, __cached_route_body).await
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
 }
 fn main() {}

@@ -85,7 +85,7 @@ fn redis_url() -> String {
 
 #[allow(dead_code)]
 fn sizes() {
-    use cache_runtime::__private::{serve, FromCacheParts, RequestContext};
+    use cache_runtime::__private_0_1_0::{serve, FromCacheParts, RequestContext};
     let (parts, ()) = Request::get("/items/7").body(()).unwrap().into_parts();
     let ctx = RequestContext::<__cached_route_cached>::from_cache_parts(&parts);
     let body = async { Json(item(7)) };

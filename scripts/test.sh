@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The one test command: installs what a fresh machine lacks, then runs the
+# whole suite.
+#
+#   scripts/test.sh [extra cargo test arguments]
+#
+# Installs, only when missing:
+# - `redis-server` and `redis-cli`, through the platform's package manager
+#   (apt-get on Debian/Ubuntu, with sudo when not root; Homebrew on macOS);
+# - `cargo-expand` at the version the expansion snapshots were made with
+#   (`cargo install --locked`, into $CARGO_HOME/bin).
+# Then runs `cargo test --workspace --no-fail-fast`: unit, integration, doc,
+# compile (trybuild) and expansion (macrotest) tests. The integration tests
+# start their own redis-server processes and a 3-master Redis Cluster on
+# free loopback ports (or use the cluster REDIS_CLUSTER_URLS names).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Keep in step with tests/expand.rs, which checks the same version.
+CARGO_EXPAND_VERSION=1.0.127
+
+say() { echo "scripts/test.sh: $*" >&2; }
+
+install_redis() {
+    if command -v apt-get >/dev/null 2>&1; then
+        local sudo=""
+        if [ "$(id -u)" -ne 0 ]; then
+            command -v sudo >/dev/null 2>&1 || { say "need root or sudo to apt-get install redis-server"; exit 1; }
+            sudo="sudo"
+        fi
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+        # The package may start a system service on 6379; the tests do not
+        # use it (they start their own servers on free ports).
+    elif command -v brew >/dev/null 2>&1; then
+        brew install redis
+    else
+        say "redis-server is missing and neither apt-get nor brew is available; install Redis (redis-server, redis-cli) and re-run"
+        exit 1
+    fi
+}
+
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    say "installing redis-server and redis-cli"
+    install_redis
+fi
+redis-server --version
+
+# cargo installs binaries into $CARGO_HOME/bin (default ~/.cargo/bin); make
+# sure both cargo's subcommand lookup and this script see it.
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$CARGO_BIN:$PATH"
+if ! cargo expand --version 2>/dev/null | grep -q "cargo-expand $CARGO_EXPAND_VERSION\b"; then
+    say "installing cargo-expand $CARGO_EXPAND_VERSION"
+    cargo install cargo-expand --version "$CARGO_EXPAND_VERSION" --locked --quiet
+fi
+cargo expand --version
+
+exec cargo test --workspace --no-fail-fast "$@"

@@ -1,0 +1,40 @@
+use axum::extract::{Path, State};
+use cache_runtime::cached_route;
+pub trait Repo: Clone + Send + Sync + 'static {
+    fn name(&self, id: u64) -> String;
+}
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_get_user;
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_user {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+        "macrotest001::get_user",
+        60u32,
+    );
+}
+async fn get_user<T>(
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_get_user>,
+        State<T>,
+    >,
+    __cached_route_arg1: Path<u64>,
+) -> ::cache_runtime::__private_0_1_0::Response
+where
+    T: Repo,
+{
+    #[allow(clippy::unused_async)]
+    async fn get_user<T>(State(repo): State<T>, Path(id): Path<u64>) -> String
+    where
+        T: Repo,
+    {
+        repo.name(id)
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_body = get_user::<T>(__cached_route_arg0, __cached_route_arg1);
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
+}
+fn main() {}
