@@ -15,7 +15,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use cache_runtime::{cached_route, invalidates, RouteCache};
+use cache_runtime::{cached_route, invalidates, Backend, RouteCache};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -111,9 +111,9 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
-    match cache.backend_name() {
-        "redis" => println!("cache: Redis (REDIS_URL)"),
-        "redis-cluster" => println!("cache: Redis Cluster (REDIS_CLUSTER_URLS)"),
+    match cache.backend() {
+        Backend::Redis => println!("cache: Redis (REDIS_URL)"),
+        Backend::RedisCluster => println!("cache: Redis Cluster (REDIS_CLUSTER_URLS)"),
         other => println!("cache: {other} in-process store (set REDIS_URL to use Redis)"),
     }
     println!("listening on http://127.0.0.1:{port}; try:");

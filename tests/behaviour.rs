@@ -213,7 +213,10 @@ async fn oversized_bodies_are_returned_but_not_stored(backend: Backend) {
 
 async fn a_corrupt_entry_is_a_miss_and_is_overwritten(backend: Backend) {
     let (f, app) = setup(backend, "corrupt").await;
-    let key = f.cache.key_for(&app::route_id("items"), "/items/7");
+    let key = f
+        .cache
+        .key_for::<cache_runtime::route!(app::items)>("/items/7")
+        .unwrap();
     for garbage in [
         &b"{\"id\":7}"[..],
         b"RC\x01\x00\x00",
@@ -256,7 +259,10 @@ async fn a_hit_serves_the_entry_the_store_holds_now(backend: Backend) {
     // same bytes); an entry replaced in the store must never be answered
     // from them.
     let (f, app) = setup(backend, "replaced").await;
-    let key = f.cache.key_for(&app::route_id("items"), "/items/8");
+    let key = f
+        .cache
+        .key_for::<cache_runtime::route!(app::items)>("/items/8")
+        .unwrap();
     assert_eq!(app.get("/items/8").await.x_cache(), "MISS");
     let before = app.get("/items/8").await;
     assert_eq!(before.x_cache(), "HIT");

@@ -310,10 +310,11 @@ async fn pair(backing: Backing, test: &str) -> Pair {
     support::wait_for_l1(&cache_a).await;
     support::wait_for_l1(&cache_b).await;
     let calls = Calls::default();
-    let key = format!(
-        "{}#accept-language=en",
-        cache_a.key_for("distributed::item", "/items/1")
-    );
+    let request = http::Request::get("/items/1")
+        .header("accept-language", "en")
+        .body(())
+        .unwrap();
+    let key = cache_a.key_for_request::<route!(item)>(&request).unwrap();
     Pair {
         a: serve(&cache_a, &calls).await,
         b: serve(&cache_b, &calls).await,

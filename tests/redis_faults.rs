@@ -227,7 +227,7 @@ async fn a_cluster_down_at_startup_fails_open_and_is_used_once_up() {
         .build()
         .await
         .expect("an unreachable cluster is not a build error");
-    assert_eq!(cache.backend_name(), "redis-cluster");
+    assert_eq!(cache.backend(), cache_runtime::Backend::RedisCluster);
     let app = TestApp::spawn(&cache).await;
     for run in 1..=3 {
         let reply = app.get("/items/1").await;
@@ -284,7 +284,9 @@ async fn a_non_string_value_under_the_key_is_a_miss_and_is_replaced() {
     let server = RedisServer::start();
     let (cache, _) = cache_for(&server.url(), "wrongtype").await;
     let app = TestApp::spawn(&cache).await;
-    let key = cache.key_for(&app::route_id("items"), "/items/3");
+    let key = cache
+        .key_for::<cache_runtime::route!(app::items)>("/items/3")
+        .unwrap();
     let mut conn = redis_conn(&server.url()).await;
     let _: () = redis::cmd("HSET")
         .arg(&key)

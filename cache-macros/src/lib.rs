@@ -5,6 +5,7 @@
 mod args;
 mod expand;
 mod item;
+mod policy;
 mod validate;
 
 use proc_macro::TokenStream;

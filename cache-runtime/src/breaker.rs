@@ -3,7 +3,7 @@
 //! until a cool-down has passed; then one probe call is let through, and
 //! its outcome closes or re-opens the circuit.
 
-use crate::fault::now_ms;
+use crate::fault::MonoClock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -11,8 +11,9 @@ use std::time::Duration;
 pub(crate) struct Breaker {
     threshold: u32,
     cooldown_ms: u64,
+    clock: MonoClock,
     failures: AtomicU32,
-    /// 0 while closed; otherwise when the cool-down ends (ms since epoch).
+    /// 0 while closed; otherwise when the cool-down ends (ms on the monotonic clock, so that a wall clock stepped back cannot keep it open).
     open_until_ms: AtomicU64,
     probing: AtomicBool,
 }
@@ -33,6 +34,7 @@ impl Breaker {
         Self {
             threshold: threshold.max(1),
             cooldown_ms: u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX),
+            clock: MonoClock::new(),
             failures: AtomicU32::new(0),
             open_until_ms: AtomicU64::new(0),
             probing: AtomicBool::new(false),
@@ -44,7 +46,7 @@ impl Breaker {
         if until == 0 {
             return Admission::Call;
         }
-        if now_ms() < until {
+        if self.clock.now_ms() < until {
             return Admission::Reject;
         }
         if self
@@ -80,8 +82,10 @@ impl Breaker {
     /// The backend was unreachable or too slow.
     pub(crate) fn failure(&self, admission: Admission) {
         if admission == Admission::Probe {
-            self.open_until_ms
-                .store(now_ms().saturating_add(self.cooldown_ms), Ordering::Release);
+            self.open_until_ms.store(
+                self.clock.now_ms().saturating_add(self.cooldown_ms),
+                Ordering::Release,
+            );
             self.probing.store(false, Ordering::Release);
             return;
         }
@@ -94,7 +98,7 @@ impl Breaker {
                 .open_until_ms
                 .compare_exchange(
                     0,
-                    now_ms().saturating_add(self.cooldown_ms),
+                    self.clock.now_ms().saturating_add(self.cooldown_ms),
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 )
@@ -144,6 +148,25 @@ mod tests {
         assert_eq!(probe, Admission::Probe);
         b.abandon(probe); // the request was cancelled mid-call
         assert_eq!(b.admit(), Admission::Probe);
+    }
+
+    /// The cool-down is measured on the monotonic clock, never the wall
+    /// clock: Tokio's paused clock moves while the wall clock stands still
+    /// (on the wall clock, an hour's cool-down would still be running; and
+    /// a wall clock stepped back could keep the circuit open for good).
+    #[tokio::test(start_paused = true)]
+    async fn the_cooldown_runs_on_the_monotonic_clock() {
+        let b = Breaker::new(1, Duration::from_secs(3600));
+        b.failure(Admission::Call);
+        assert_eq!(b.admit(), Admission::Reject);
+        tokio::time::advance(Duration::from_secs(3599)).await;
+        assert_eq!(b.admit(), Admission::Reject, "still cooling down");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(
+            b.admit(),
+            Admission::Probe,
+            "the cool-down has passed on the monotonic clock"
+        );
     }
 
     #[test]

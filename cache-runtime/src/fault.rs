@@ -11,11 +11,36 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// A monotonic clock in milliseconds, counted from its creation and never
+/// 0: for intervals only. Unlike [`now_ms`], a wall clock stepped back or
+/// forward does not move it. It is the runtime's clock, so Tokio's paused
+/// test clock moves it too.
+#[derive(Debug)]
+pub(crate) struct MonoClock {
+    anchor: tokio::time::Instant,
+}
+
+impl MonoClock {
+    pub(crate) fn new() -> Self {
+        Self {
+            anchor: tokio::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.anchor);
+        u64::try_from(elapsed.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+}
+
 /// Logs the first fault at once, then at most one line per `interval`, each
 /// saying how many faults it stands for.
 #[derive(Debug)]
 pub(crate) struct FaultLog {
     interval_ms: u64,
+    clock: MonoClock,
     last_logged_ms: AtomicU64,
     suppressed: AtomicU64,
 }
@@ -24,6 +49,7 @@ impl FaultLog {
     pub(crate) fn new(interval: Duration) -> Self {
         Self {
             interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+            clock: MonoClock::new(),
             last_logged_ms: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
         }
@@ -32,7 +58,7 @@ impl FaultLog {
     /// Records a fault; returns how many earlier faults went unlogged when
     /// this one should be logged, `None` when it should be suppressed.
     pub(crate) fn admit(&self) -> Option<u64> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let last = self.last_logged_ms.load(Ordering::Relaxed);
         if last != 0 && now.saturating_sub(last) < self.interval_ms {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
@@ -55,15 +81,14 @@ impl FaultLog {
 mod tests {
     use super::*;
 
-    #[test]
-    fn first_fault_logs_then_suppresses_within_interval() {
+    #[tokio::test(start_paused = true)]
+    async fn first_fault_logs_then_suppresses_within_interval() {
         let log = FaultLog::new(Duration::from_secs(3600));
         assert_eq!(log.admit(), Some(0));
         for _ in 0..5 {
             assert_eq!(log.admit(), None);
         }
-        // Pretend the interval has passed.
-        log.last_logged_ms.store(1, Ordering::Relaxed);
+        tokio::time::advance(Duration::from_secs(3601)).await;
         assert_eq!(log.admit(), Some(5));
     }
 }

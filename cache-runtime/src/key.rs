@@ -141,10 +141,19 @@ impl KeyBuilder {
     }
 }
 
-fn is_credential(name: &str) -> bool {
-    ["authorization", "proxy-authorization", "cookie"]
+/// Request headers that identify a user: the one list behind both rules,
+/// that they enter keys only as digests, and that a request carrying one
+/// shares an entry only where its route says how to key it.
+pub(crate) static CREDENTIAL_HEADERS: [http::HeaderName; 3] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::COOKIE,
+];
+
+pub(crate) fn is_credential(name: &str) -> bool {
+    CREDENTIAL_HEADERS
         .iter()
-        .any(|c| name.eq_ignore_ascii_case(c))
+        .any(|c| name.eq_ignore_ascii_case(c.as_str()))
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {

@@ -63,26 +63,54 @@
 #![cfg_attr(not(feature = "axum"), allow(dead_code))]
 #![warn(missing_docs)]
 
+// Module map. The cache handle and its setup:
+// - `cache`: `RouteCache`, its constructors and raw-value calls;
+// - `config` (settings, defaults, getters) and `builder` (`build`);
+// - `error`: `StoreError` (with its `ErrorKind`) and `CacheError`.
+// What a request does, in order:
+// - `key`: the request's key; `policy`: the route's settings;
+// - `axum`: the layer, the hidden extractor and the hit/miss flow (its
+//   `flow` module maps both paths);
+// - `lookup`: L1, then the store, and the save; `entry`: the stored
+//   value's codec; `recent`: decodings of recent Redis values;
+// - `call` (breaker and timeout around every backend call), `breaker`,
+//   `retry` (the one timeout wrapper and retry loop), `fault` (rate-
+//   limited logging, clocks);
+// - `coalesce` (one computation per key in process), `lease` (across
+//   instances);
+// - `invalidate`: by path, tag, route, namespace, everything;
+// - `store`: the backends (Redis, Redis Cluster, in process); `tier`: the
+//   L1 and its pub/sub channel; `semantics`: HTTP header rules.
 #[cfg(feature = "axum")]
 mod axum;
 mod breaker;
+mod builder;
 mod cache;
+mod call;
 mod coalesce;
+pub mod config;
 pub mod entry;
+mod error;
 mod fault;
+mod invalidate;
 pub mod key;
+mod lease;
+mod lookup;
 mod policy;
 mod recent;
-pub mod semantics;
-pub mod store;
+mod retry;
+mod semantics;
+mod store;
 mod tier;
 
 #[cfg(feature = "axum")]
-pub use crate::axum::X_CACHE;
+pub use crate::axum::{CacheLayer, CacheService, X_CACHE};
+pub use crate::builder::RouteCacheBuilder;
 pub use crate::cache::{
-    CacheConfig, CacheError, RouteCache, RouteCacheBuilder, DEFAULT_REDIS_URL,
-    REDIS_CLUSTER_URLS_ENV, REDIS_URL_ENV,
+    Backend, RouteCache, DEFAULT_REDIS_URL, REDIS_CLUSTER_URLS_ENV, REDIS_URL_ENV,
 };
+pub use crate::config::CacheConfig;
+pub use crate::error::{CacheError, ErrorKind, StoreError};
 pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 /// Caches an async axum handler's successful responses.
 ///

@@ -11,22 +11,22 @@ use std::fmt::Write as _;
 /// unparsable field counts as `no-store`, the safe reading.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct CacheControl {
+pub(crate) struct CacheControl {
     /// `no-store`.
-    pub no_store: bool,
+    pub(crate) no_store: bool,
     /// `no-cache` (also `Pragma: no-cache` on requests).
-    pub no_cache: bool,
+    pub(crate) no_cache: bool,
     /// `private` (with or without a field list).
-    pub private: bool,
+    pub(crate) private: bool,
     /// `max-age=N`.
-    pub max_age: Option<u64>,
+    pub(crate) max_age: Option<u64>,
     /// `s-maxage=N` (responses only; takes precedence for a shared cache).
-    pub s_maxage: Option<u64>,
+    pub(crate) s_maxage: Option<u64>,
 }
 
 impl CacheControl {
     /// Parses the `Cache-Control` fields of `headers`.
-    pub fn parse(headers: &HeaderMap) -> Self {
+    pub(crate) fn parse(headers: &HeaderMap) -> Self {
         let mut cc = Self::default();
         for value in headers.get_all(header::CACHE_CONTROL) {
             let Ok(value) = value.to_str() else {
@@ -58,7 +58,7 @@ impl CacheControl {
 
     /// Parses a request's directives, counting `Pragma: no-cache` as
     /// `no-cache` when there is no `Cache-Control` (RFC 9111 §5.4).
-    pub fn parse_request(headers: &HeaderMap) -> Self {
+    pub(crate) fn parse_request(headers: &HeaderMap) -> Self {
         let mut cc = Self::parse(headers);
         if !headers.contains_key(header::CACHE_CONTROL) {
             cc.no_cache |= headers.get_all(header::PRAGMA).iter().any(|v| {
@@ -73,19 +73,19 @@ impl CacheControl {
 
     /// The freshness lifetime a shared cache takes from a response:
     /// `s-maxage`, else `max-age`.
-    pub fn shared_max_age(&self) -> Option<u64> {
+    pub(crate) fn shared_max_age(&self) -> Option<u64> {
         self.s_maxage.or(self.max_age)
     }
 
     /// Whether a client asked not to be answered from a stored response
     /// (`no-cache` or `max-age=0`).
-    pub fn wants_revalidation(&self) -> bool {
+    pub(crate) fn wants_revalidation(&self) -> bool {
         self.no_cache || self.max_age == Some(0)
     }
 }
 
 /// A strong entity tag for `body`: 128 bits of its SHA-256, quoted.
-pub fn etag_for(body: &[u8]) -> HeaderValue {
+pub(crate) fn etag_for(body: &[u8]) -> HeaderValue {
     let digest = Sha256::digest(body);
     let mut tag = String::with_capacity(34);
     tag.push('"');
@@ -99,7 +99,7 @@ pub fn etag_for(body: &[u8]) -> HeaderValue {
 /// Whether an `If-None-Match` field matches `etag`: `*`, or any listed tag
 /// equal to it under the weak comparison RFC 9110 §13.1.2 prescribes for
 /// `If-None-Match` (`W/"x"` matches `"x"`). A malformed list never matches.
-pub fn if_none_match(field: &HeaderValue, etag: &HeaderValue) -> bool {
+pub(crate) fn if_none_match(field: &HeaderValue, etag: &HeaderValue) -> bool {
     let Ok(field) = field.to_str() else {
         return false;
     };
@@ -125,7 +125,7 @@ fn opaque_tag(tag: &str) -> Option<&str> {
 /// How the cache handled a request, for `Cache-Status` (RFC 9211).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Served from the cache; the entry has `ttl` seconds of freshness left.
     Hit {
         /// Remaining freshness lifetime in seconds.
@@ -165,7 +165,7 @@ pub enum Outcome {
 }
 
 /// The `Cache-Status` field value for `outcome` under the cache's `name`.
-pub fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
+pub(crate) fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
     // Built by hand: `format!` costs more than the rest of the header
     // handling.
     let mut value = String::with_capacity(name.len() + 40);

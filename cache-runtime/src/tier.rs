@@ -21,8 +21,10 @@
 //! never outlives its Redis entry (nor `l1_max_ttl`, when set).
 
 use crate::entry::Prepared;
+use crate::error::ErrorKind;
 use crate::fault::FaultLog;
-use crate::store::{MemoryStore, RedisStore, Scope};
+use crate::retry::{bounded, retry, Backoff, Step};
+use crate::store::{MemoryStore, RedisStore, Scope, StoreError};
 use bytes::Bytes;
 use std::{
     collections::HashMap,
@@ -189,14 +191,10 @@ impl Publisher {
         &self,
         store: &RedisStore,
         message: &Message<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
         let text = message.encode(self.origin, seq);
-        match tokio::time::timeout(self.timeout, store.publish(&self.channel, &text)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("timed out after {} ms", self.timeout.as_millis())),
-        }
+        bounded(self.timeout, "publish", store.publish(&self.channel, &text)).await
     }
 }
 
@@ -265,17 +263,20 @@ pub(crate) fn spawn_subscriber(l1: &Arc<L1>, store: RedisStore, channel: Channel
     let weak = Arc::downgrade(l1);
     tokio::spawn(async move {
         let faults = FaultLog::new(Duration::from_secs(10));
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let Ended::Lost { reason, connected } = subscribe(&weak, &store, &channel).await else {
-                return;
+        let backoff = Backoff {
+            first: Duration::from_millis(50),
+            max: Duration::from_secs(2),
+        };
+        let (weak, store, channel, faults) = (&weak, &store, &channel, &faults);
+        retry(backoff, None, || async move {
+            let Ended::Lost { reason, connected } = subscribe(weak, store, channel).await else {
+                return Step::Done(());
             };
-            let Some(l1) = weak.upgrade() else { return };
+            let Some(l1) = weak.upgrade() else {
+                return Step::Done(());
+            };
             l1.set_live(false);
             drop(l1);
-            if connected {
-                backoff = Duration::from_millis(50);
-            }
             if let Some(suppressed) = faults.admit() {
                 tracing::warn!(
                     reason,
@@ -283,9 +284,13 @@ pub(crate) fn spawn_subscriber(l1: &Arc<L1>, store: RedisStore, channel: Channel
                     "route cache: L1 invalidation channel lost; L1 flushed and off until it is back"
                 );
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(2));
-        }
+            if connected {
+                Step::AgainFromStart
+            } else {
+                Step::Again
+            }
+        })
+        .await;
     });
 }
 
@@ -310,13 +315,17 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
             ps.subscribe(name).await?;
             Ok::<_, redis::RedisError>(ps)
         };
-        match tokio::time::timeout(channel.connect_timeout, attempt).await {
-            Ok(Ok(ps)) => {
+        let attempt = async {
+            attempt
+                .await
+                .map_err(|e| StoreError::new(ErrorKind::Unavailable, "subscribe", e))
+        };
+        match bounded(channel.connect_timeout, "subscribe", attempt).await {
+            Ok(ps) => {
                 pubsub = Some(ps);
                 break;
             }
-            Ok(Err(e)) => last_error = e.to_string(),
-            Err(_) => last_error = "subscribing timed out".to_owned(),
+            Err(e) => last_error = e.to_string(),
         }
     }
     let Some(pubsub) = pubsub else {

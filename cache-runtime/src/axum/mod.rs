@@ -1,38 +1,26 @@
-//! axum integration: the layer that installs the cache, the hidden request
-//! extractor the macro inserts, and the hit/miss flow (in `flow`).
+//! axum integration: the layer that installs the cache (`layer`), the
+//! hidden request extractor the macro inserts (here: it derives the key and
+//! reads what the request asks of the cache), and the hit/miss flow
+//! (`flow`, whose docs map both paths).
 
 mod body;
 mod flow;
+mod layer;
+mod respond;
+mod storable;
 
-pub use self::flow::{serve, serve_with, X_CACHE};
+pub use self::flow::{serve, serve_with};
+pub use self::layer::{CacheLayer, CacheService};
+pub use self::respond::X_CACHE;
 
 use crate::cache::RouteCache;
-use crate::key::KeyBuilder;
+use crate::key::{KeyBuilder, CREDENTIAL_HEADERS};
 use crate::policy::{AuthPolicy, CachedRoute, KeySource};
 use crate::semantics::{cache_status, CacheControl, Outcome};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::{header, request::Parts, HeaderValue, Method};
 use std::{convert::Infallible, fmt, marker::PhantomData};
-
-impl RouteCache {
-    /// The layer that makes this cache available to `#[cached_route]`
-    /// handlers. Add it to the router after the cached routes, like any
-    /// axum layer; the router's state type is unchanged.
-    ///
-    /// ```
-    /// use axum::{routing::get, Router};
-    /// use cache_runtime::RouteCache;
-    ///
-    /// async fn handler() -> &'static str { "hi" }
-    ///
-    /// let cache = RouteCache::embedded();
-    /// let app: Router = Router::new().route("/", get(handler)).layer(cache.layer());
-    /// ```
-    pub fn layer(&self) -> axum::Extension<RouteCache> {
-        axum::Extension(self.clone())
-    }
-}
 
 /// What a cached handler needs from the request, computed by the hidden
 /// extractor the macro inserts: the cache handle and, for requests the cache
@@ -42,11 +30,6 @@ pub struct RequestContext<R> {
     state: Context,
     route: PhantomData<fn() -> R>,
 }
-
-/// Request headers that identify a user: a request carrying one gets a
-/// shared entry only where the route says how to key it.
-pub(crate) const CREDENTIALS: [&str; 2] = ["authorization", "cookie"];
-const CREDENTIAL_NAMES: [http::HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
 
 pub(crate) enum Context {
     /// No `RouteCache` in the request extensions.
@@ -187,9 +170,65 @@ where
 }
 
 fn context<R: CachedRoute>(parts: &Parts) -> Context {
-    let Some(cache) = parts.extensions.get::<RouteCache>() else {
-        return Context::NoLayer;
-    };
+    match parts.extensions.get::<RouteCache>() {
+        Some(cache) => context_with::<R>(cache, parts),
+        None => Context::NoLayer,
+    }
+}
+
+impl RouteCache {
+    /// The key a `GET` of `path_and_query` (for example `/items/42?x=1`),
+    /// with no headers, has on the route `R` (named with
+    /// [`route!`](crate::route)): with the route's namespace, its `query`
+    /// rule and its `vary` headers (absent here). `None` when the route
+    /// keys on an expression over its handler's parameters (`key =
+    /// format!(…)`), which only a request's extractors can compute.
+    ///
+    /// ```
+    /// use cache_runtime::{cached_route, route, RouteCache};
+    ///
+    /// #[cached_route(ttl = 60, namespace = "v2", query = ["page"])]
+    /// async fn list() -> &'static str { "[]" }
+    ///
+    /// let cache = RouteCache::embedded();
+    /// let key = cache.key_for::<route!(list)>("/items?page=2&utm=x").unwrap();
+    /// assert!(key.starts_with("rc:v2:"), "{key}");
+    /// assert!(key.ends_with(":GET:/items?page=2"), "{key}");
+    /// ```
+    pub fn key_for<R: CachedRoute>(&self, path_and_query: &str) -> Option<String> {
+        let request = http::Request::get(path_and_query).body(()).ok()?;
+        self.key_for_request::<R>(&request)
+    }
+
+    /// The key `request` has on the route `R`, exactly as the route derives
+    /// it: path and query by its `query` rule (or its `key` function), its
+    /// `vary` headers' values, and for `private` routes the digests of the
+    /// credentials. `HEAD` shares the `GET` key. `None` when the route
+    /// would not use the cache for this request (another method, or
+    /// credentials on a route that does not key on them) or keys on an
+    /// expression over its handler's parameters.
+    pub fn key_for_request<R: CachedRoute>(
+        &self,
+        request: &http::Request<impl Sized>,
+    ) -> Option<String> {
+        if R::POLICY.key_source() == KeySource::Handler {
+            return None;
+        }
+        let mut builder = http::Request::builder()
+            .method(request.method().clone())
+            .uri(request.uri().clone())
+            .body(())
+            .ok()?;
+        *builder.headers_mut() = request.headers().clone();
+        let (parts, ()) = builder.into_parts();
+        match context_with::<R>(self, &parts) {
+            Context::Keyed(keyed) => Some(keyed.key.finish()),
+            Context::Bypass(_) | Context::NoLayer => None,
+        }
+    }
+}
+
+fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let policy = &R::POLICY;
     let bypass = |detail| {
         Context::Bypass(cache_status(
@@ -206,9 +245,9 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
     if policy.auth() == AuthPolicy::Bypass && policy.key_source() == KeySource::Request {
         let keyed_on = |name: &str| policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name));
         // Typed names: a lookup by `&str` parses the name first.
-        for (name, typed) in CREDENTIALS.into_iter().zip(CREDENTIAL_NAMES) {
-            if parts.headers.contains_key(typed) && !keyed_on(name) {
-                return bypass(name);
+        for name in &CREDENTIAL_HEADERS {
+            if parts.headers.contains_key(name) && !keyed_on(name.as_str()) {
+                return bypass(name.as_str());
             }
         }
     }
@@ -241,9 +280,9 @@ fn context<R: CachedRoute>(parts: &Parts) -> Context {
     }
     if policy.auth() == AuthPolicy::Private {
         // Per user: the credentials' digests, never the credentials.
-        for name in CREDENTIALS {
-            if !policy.vary().contains(&name) {
-                add_vary_value(&mut key, parts, name);
+        for name in &CREDENTIAL_HEADERS {
+            if !policy.vary().contains(&name.as_str()) {
+                add_vary_value(&mut key, parts, name.as_str());
             }
         }
     }
@@ -347,5 +386,65 @@ where
         let ctx = C::from_cache_parts(&parts);
         let inner = T::from_request(Request::from_parts(parts, body), state).await?;
         Ok(Self { ctx, inner })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::QueryPolicy;
+    use crate::policy::RoutePolicy;
+
+    struct Listed;
+    impl CachedRoute for Listed {
+        const POLICY: RoutePolicy = RoutePolicy::new("app::listed", 60)
+            .with_namespace("v2")
+            .with_query(QueryPolicy::Allow(&["page"]))
+            .with_vary(&["accept-language"]);
+    }
+
+    struct Plain;
+    impl CachedRoute for Plain {
+        const POLICY: RoutePolicy = RoutePolicy::new("app::plain", 60);
+    }
+
+    #[test]
+    fn key_for_uses_the_routes_namespace_query_rule_and_vary() {
+        let cache = RouteCache::embedded();
+        assert_eq!(
+            cache.key_for::<Listed>("/items?utm=x&page=2").as_deref(),
+            Some("rc:v2:app::listed:GET:/items?page=2#accept-language")
+        );
+        let request = http::Request::get("/items?page=2")
+            .header("accept-language", "fr")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            cache.key_for_request::<Listed>(&request).as_deref(),
+            Some("rc:v2:app::listed:GET:/items?page=2#accept-language=fr")
+        );
+        assert_eq!(
+            cache.key_for::<Plain>("/items/1?b=2&a=1").as_deref(),
+            Some("rc:app::plain:GET:/items/1?a=1&b=2")
+        );
+    }
+
+    /// One credential list: every header that is hashed into keys also
+    /// keeps a request off shared entries.
+    #[test]
+    fn every_credential_header_bypasses_shared_entries() {
+        let cache = RouteCache::embedded();
+        for name in ["authorization", "proxy-authorization", "cookie"] {
+            let request = http::Request::get("/items/1")
+                .header(name, "secret")
+                .body(())
+                .unwrap();
+            assert_eq!(
+                cache.key_for_request::<Plain>(&request),
+                None,
+                "a request with {name} must not use a shared entry"
+            );
+            assert!(crate::key::is_credential(name));
+        }
     }
 }

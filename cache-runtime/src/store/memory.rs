@@ -14,7 +14,7 @@ use std::{
 /// semantics as Redis, for single-instance deployments and development.
 /// Cloning is cheap and clones share the same entries.
 #[derive(Clone)]
-pub struct MemoryStore {
+pub(crate) struct MemoryStore {
     cache: Cache<String, Arc<Stored>>,
     /// Tag and path indexes: key sets, expiring with their longest-lived
     /// member.
@@ -81,7 +81,7 @@ impl MemoryStore {
     /// Creates a store holding at most `capacity_bytes` of keys and values.
     /// An entry also counts its decoded form (512 bytes and 128 per stored
     /// header), which is kept so that a hit does not decode it again.
-    pub fn new(capacity_bytes: u64) -> Self {
+    pub(crate) fn new(capacity_bytes: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(capacity_bytes)
             .weigher(|key: &String, stored: &Arc<Stored>| {

@@ -1,24 +1,27 @@
-//! Storage backends behind one small trait.
+//! Storage backends behind one small trait, private to the crate.
 //!
 //! [`CacheStore`] is what the cache needs from a backend: fetch one value,
-//! store one value with a time to live, delete one value. The built-in
+//! store one value with a time to live, delete one value, and leases. The
 //! backends are [`RedisStore`] (standalone Redis through a multiplexed,
 //! self-reconnecting `ConnectionManager`, or Redis Cluster through
-//! `cluster-async`) and [`MemoryStore`] (in process).
-//! Timeouts and fault handling are applied by [`RouteCache`](crate::RouteCache)
-//! around every call, so a backend only reports what happened.
+//! `cluster-async`) and [`MemoryStore`] (in process); [`Store`] dispatches
+//! to them without boxing a future, and adds what the cache needs beyond
+//! the trait (index sets, scoped deletes). Timeouts and fault handling are
+//! applied by [`RouteCache`](crate::RouteCache) around every call, so a
+//! backend only reports what happened.
 
 mod memory;
 mod redis;
 
-pub use self::memory::MemoryStore;
-pub use self::redis::RedisStore;
+pub(crate) use self::memory::MemoryStore;
+pub(crate) use self::redis::RedisStore;
 
+pub(crate) use crate::error::StoreError;
 use bytes::Bytes;
-use std::{fmt, future::Future, time::Duration};
+use std::{future::Future, time::Duration};
 
 /// A key-value backend holding encoded [`Entry`](crate::entry::Entry) values.
-pub trait CacheStore: Send + Sync + 'static {
+pub(crate) trait CacheStore: Send + Sync + 'static {
     /// Fetches the value stored under `key`, or `None` when there is none
     /// (or it has expired).
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Bytes>, StoreError>> + Send;
@@ -60,48 +63,6 @@ pub trait CacheStore: Send + Sync + 'static {
     }
 }
 
-/// A backend failure.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct StoreError {
-    message: String,
-    unavailable: bool,
-}
-
-impl StoreError {
-    /// The backend could not be reached or did not answer in time
-    /// (connection refused or lost, timeout, garbage on the wire). These
-    /// count towards opening the circuit breaker.
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            unavailable: true,
-        }
-    }
-
-    /// The backend answered with an error (read-only replica, out of
-    /// memory, …): it is up, so the circuit stays closed.
-    pub fn rejected(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            unavailable: false,
-        }
-    }
-
-    /// Whether the backend was unreachable rather than refusing.
-    pub fn is_unavailable(&self) -> bool {
-        self.unavailable
-    }
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StoreError {}
-
 /// The backend a [`RouteCache`](crate::RouteCache) dispatches to, without
 /// boxing a future on the hit path.
 #[derive(Clone)]
@@ -140,14 +101,6 @@ impl Scope {
 }
 
 impl Store {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Self::Redis(s) if s.is_cluster() => "redis-cluster",
-            Self::Redis(_) => "redis",
-            Self::Memory(_) => "embedded",
-        }
-    }
-
     pub(crate) async fn index_add(
         &self,
         index: &str,

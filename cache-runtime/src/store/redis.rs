@@ -1,4 +1,6 @@
 use super::{CacheStore, StoreError};
+use crate::error::ErrorKind;
+use crate::retry::{deadline_after, retry, Backoff, Step};
 use bytes::Bytes;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
@@ -27,7 +29,7 @@ use std::{
 ///
 /// Cloning is cheap.
 #[derive(Clone)]
-pub struct RedisStore {
+pub(crate) struct RedisStore {
     conn: Conn,
     /// Where to open a subscriber connection (the L1 coherence channel):
     /// the server itself, or each cluster seed node in turn.
@@ -69,25 +71,30 @@ impl LazyCluster {
             return;
         };
         runtime.spawn(async move {
-            let mut pause = Duration::from_millis(20);
-            loop {
+            let backoff = Backoff {
+                first: Duration::from_millis(20),
+                max: Duration::from_secs(1),
+            };
+            let (client, cell) = (&client, &cell);
+            // Until connected, or the store is dropped.
+            retry(backoff, None, || async move {
+                if cell.strong_count() == 0 {
+                    return Step::Done(());
+                }
                 match client.get_async_connection().await {
                     Ok(conn) => {
                         if let Some(cell) = cell.upgrade() {
                             let _ = cell.set(conn);
                         }
-                        return;
+                        Step::Done(())
                     }
                     Err(e) => {
-                        tracing::debug!(error = %e, "route cache: Redis Cluster not reachable yet")
+                        tracing::debug!(error = %e, "route cache: Redis Cluster not reachable yet");
+                        Step::Again
                     }
                 }
-                if cell.strong_count() == 0 {
-                    return;
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
+            })
+            .await;
         });
     }
 }
@@ -139,8 +146,8 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-fn invalid(what: &str, e: &redis::RedisError) -> StoreError {
-    StoreError::rejected(format!("invalid Redis {what}: {e}"))
+fn invalid(what: &'static str, e: redis::RedisError) -> StoreError {
+    StoreError::new(ErrorKind::InvalidConfig, what, e)
 }
 
 impl RedisStore {
@@ -152,8 +159,8 @@ impl RedisStore {
     /// invalid URL is an error. `connect_timeout` bounds each connection
     /// attempt; commands are bounded by the cache that uses the store. Must
     /// be called inside a Tokio runtime.
-    pub fn open(url: &str, connect_timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| invalid("URL", &e))?;
+    pub(crate) fn open(url: &str, connect_timeout: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| invalid("Redis URL", e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             // No per-command timer here: the cache bounds every call with its
@@ -162,10 +169,8 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(1);
-        let conn =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| {
-                StoreError::rejected(format!("cannot create Redis connection manager: {e}"))
-            })?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| invalid("Redis connection manager", e))?;
         Ok(Self {
             conn: Conn::Single(conn),
             nodes: Arc::from([client]),
@@ -179,16 +184,21 @@ impl RedisStore {
     /// starts a background task that connects (retrying with backoff), and
     /// commands fail at once until it has. Only invalid URLs are an error.
     /// Must be called inside a Tokio runtime.
-    pub fn open_cluster<S: AsRef<str>>(
+    pub(crate) fn open_cluster<S: AsRef<str>>(
         seeds: &[S],
         connect_timeout: Duration,
     ) -> Result<Self, StoreError> {
         if seeds.is_empty() {
-            return Err(StoreError::rejected("no Redis Cluster node URL given"));
+            return Err(StoreError::bare(
+                ErrorKind::InvalidConfig,
+                "no Redis Cluster node URL given",
+            ));
         }
         let nodes = seeds
             .iter()
-            .map(|url| redis::Client::open(url.as_ref()).map_err(|e| invalid("cluster URL", &e)))
+            .map(|url| {
+                redis::Client::open(url.as_ref()).map_err(|e| invalid("Redis Cluster URL", e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let client = ClusterClient::builder(nodes.iter().map(|c| c.get_connection_info().clone()))
             .connection_timeout(connect_timeout)
@@ -196,7 +206,7 @@ impl RedisStore {
             .min_retry_wait(10)
             .max_retry_wait(200)
             .build()
-            .map_err(|e| invalid("cluster configuration", &e))?;
+            .map_err(|e| invalid("Redis Cluster configuration", e))?;
         Ok(Self {
             conn: Conn::Cluster(Arc::new(LazyCluster {
                 client,
@@ -207,18 +217,8 @@ impl RedisStore {
         })
     }
 
-    /// Wraps an existing standalone connection manager. Without a client to
-    /// open a subscriber connection with, a two-tier cache on this store
-    /// never turns its L1 on.
-    pub fn from_manager(conn: ConnectionManager) -> Self {
-        Self {
-            conn: Conn::Single(conn),
-            nodes: Arc::from([]),
-        }
-    }
-
     /// Whether this store talks to a Redis Cluster.
-    pub fn is_cluster(&self) -> bool {
+    pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.conn, Conn::Cluster(_))
     }
 
@@ -226,7 +226,10 @@ impl RedisStore {
         match &self.conn {
             Conn::Single(c) => Ok(Live::Single(c.clone())),
             Conn::Cluster(lazy) => lazy.get().map(Live::Cluster).ok_or_else(|| {
-                StoreError::unavailable("Redis Cluster connection not established yet")
+                StoreError::bare(
+                    ErrorKind::Unavailable,
+                    "Redis Cluster connection not established yet",
+                )
             }),
         }
     }
@@ -237,21 +240,22 @@ impl RedisStore {
         let Conn::Cluster(lazy) = &self.conn else {
             return true;
         };
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
+        let connected = || async move {
             if lazy.get().is_some() {
-                return true;
+                Step::Done(())
+            } else {
+                Step::Again
             }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        };
+        let pause = Backoff::constant(Duration::from_millis(10));
+        retry(pause, Some(deadline_after(limit)), connected)
+            .await
+            .is_some()
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let mut conn = self.live().await?;
-        cmd.query_async(&mut conn).await.map_err(|e| fault(&e))
+        cmd.query_async(&mut conn).await.map_err(fault)
     }
 
     /// The clients a subscriber connection may be opened with, in order.
@@ -325,10 +329,7 @@ impl RedisStore {
                     // Routed by key: in a cluster, split by slot.
                     let mut unlink = redis::cmd("UNLINK");
                     unlink.arg(&keys);
-                    unlink
-                        .query_async::<()>(&mut conn)
-                        .await
-                        .map_err(|e| fault(&e))?;
+                    unlink.query_async::<()>(&mut conn).await.map_err(fault)?;
                     deleted += keys.len();
                 }
                 cursor = next;
@@ -364,13 +365,10 @@ async fn on_node<T: FromRedisValue>(
                 slot,
                 SlotAddr::Master,
             )));
-            let value = c
-                .route_command(cmd.clone(), routing)
-                .await
-                .map_err(|e| fault(&e))?;
-            redis::from_redis_value(value).map_err(|e| fault(&e.into()))
+            let value = c.route_command(cmd.clone(), routing).await.map_err(fault)?;
+            redis::from_redis_value(value).map_err(|e| fault(e.into()))
         }
-        (conn, _) => cmd.query_async(conn).await.map_err(|e| fault(&e)),
+        (conn, _) => cmd.query_async(conn).await.map_err(fault),
     }
 }
 
@@ -382,9 +380,12 @@ async fn masters(conn: &mut ClusterConnection) -> Result<Vec<u16>, StoreError> {
         .arg("SLOTS")
         .query_async(conn)
         .await
-        .map_err(|e| fault(&e))?;
+        .map_err(fault)?;
     slot_owners(&slots).ok_or_else(|| {
-        StoreError::unavailable("the cluster's masters do not cover every slot; retry later")
+        StoreError::bare(
+            ErrorKind::Unavailable,
+            "the cluster's masters do not cover every slot; retry later",
+        )
     })
 }
 
@@ -423,13 +424,17 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// An error reply (`READONLY`, `OOM`, …) means Redis is up and refusing;
-/// anything else (I/O, timeout, a protocol error) means it is unavailable.
-fn fault(e: &redis::RedisError) -> StoreError {
-    if e.code().is_some() {
-        StoreError::rejected(format!("redis: {e}"))
+/// a timeout is one; anything else (I/O, a protocol error) means it is
+/// unavailable.
+fn fault(e: redis::RedisError) -> StoreError {
+    let kind = if e.code().is_some() {
+        ErrorKind::Rejected
+    } else if e.is_timeout() {
+        ErrorKind::TimedOut
     } else {
-        StoreError::unavailable(format!("redis: {e}"))
-    }
+        ErrorKind::Unavailable
+    };
+    StoreError::new(kind, "redis command", e)
 }
 
 impl CacheStore for RedisStore {
@@ -442,7 +447,7 @@ impl CacheStore for RedisStore {
             // Something that is not a string sits under our key: a value we
             // cannot decode, so a miss that the next SET replaces.
             Err(e) if e.code() == Some("WRONGTYPE") => Ok(Some(Bytes::new())),
-            Err(e) => Err(fault(&e)),
+            Err(e) => Err(fault(e)),
         }
     }
 

@@ -25,11 +25,12 @@
 //! is treated as a miss.
 
 use bytes::{BufMut, Bytes};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use std::{
-    fmt,
-    sync::{Arc, Mutex},
-};
+use http::{HeaderName, HeaderValue, StatusCode};
+use std::fmt;
+
+mod prepared;
+
+pub(crate) use self::prepared::Prepared;
 
 const MAGIC: &[u8; 2] = b"RC";
 /// The format version written by this crate.
@@ -84,77 +85,6 @@ pub struct Entry {
     pub body: Bytes,
 }
 
-/// An entry as the in-process tiers keep it: decoded once when stored, not
-/// on every hit, with the header block of a fresh hit remembered for the
-/// second of age it was made for (every hit in that second sends the same
-/// one).
-pub(crate) struct Prepared {
-    entry: Entry,
-    head: Mutex<Option<Arc<Head>>>,
-}
-
-struct Head {
-    age: u64,
-    /// The route it was made for, by the address of its (static) id.
-    route: usize,
-    headers: HeaderMap,
-}
-
-impl Prepared {
-    pub(crate) fn decode(value: Bytes) -> Result<Self, DecodeError> {
-        Entry::decode(value).map(|entry| Self {
-            entry,
-            head: Mutex::new(None),
-        })
-    }
-
-    pub(crate) fn entry(&self) -> &Entry {
-        &self.entry
-    }
-
-    /// Roughly what this costs in memory beyond the stored value: the
-    /// decoded fields and one remembered header block (the entry's own
-    /// headers and the cache's eight). The in-process stores weigh entries
-    /// with it.
-    pub(crate) fn overhead(&self) -> usize {
-        512 + 128 * self.entry.headers.len()
-    }
-
-    /// The headers of a fresh hit `age` seconds old on route `route`: the
-    /// remembered block when it was made for both, otherwise `make`'s,
-    /// remembered for the hits after. Never waits: when another request
-    /// holds the block, this one makes its own. The lock is held only to
-    /// take or replace a reference, never while a block is copied.
-    pub(crate) fn fresh_head(
-        &self,
-        age: u64,
-        route: &'static str,
-        make: impl FnOnce() -> HeaderMap,
-    ) -> HeaderMap {
-        let route = route.as_ptr() as usize;
-        let held = self.head.try_lock().ok().and_then(|head| head.clone());
-        if let Some(head) = held.filter(|h| h.age == age && h.route == route) {
-            return head.headers.clone();
-        }
-        let headers = make();
-        let head = Arc::new(Head {
-            age,
-            route,
-            headers: headers.clone(),
-        });
-        if let Ok(mut held) = self.head.try_lock() {
-            *held = Some(head);
-        }
-        headers
-    }
-}
-
-impl fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Prepared").field(&self.entry).finish()
-    }
-}
-
 /// Why a stored value could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -182,15 +112,39 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Why an entry could not be encoded (a field does not fit its length).
+/// Why an entry could not be encoded: it breaks a rule that
+/// [`Entry::decode`] would enforce on the stored value (one rule,
+/// [`Entry::check`], serves both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct EncodeError;
+pub enum EncodeError {
+    /// The status is not one an entry may hold ([`is_storable_status`]).
+    Status,
+    /// A header is one an entry does not keep ([`is_storable_header`]).
+    Header,
+    /// More than [`MAX_HEADERS`] headers.
+    TooManyHeaders,
+    /// A field is too long for its length prefix (ETag 255 bytes, other
+    /// values 65 535), or an ETag or content type is present but empty
+    /// (stored as absent).
+    Length,
+}
 
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a header of the response is too large to store")
+        f.write_str(match self {
+            Self::Status => "the status may not be stored",
+            Self::Header => "a header may not be stored",
+            Self::TooManyHeaders => "the response has too many headers to store",
+            Self::Length => "a header of the response is too large (or empty) to store",
+        })
     }
+}
+
+/// Whether an entry may hold a response of `status`: encoding refuses and
+/// decoding rejects any other.
+pub fn is_storable_status(status: StatusCode) -> bool {
+    status.is_success()
 }
 
 impl std::error::Error for EncodeError {}
@@ -236,8 +190,45 @@ impl Entry {
         }
     }
 
+    /// Whether the entry can be stored as it is: what [`Entry::decode`]
+    /// accepts, so that whatever encodes decodes to an equal entry.
+    ///
+    /// # Errors
+    /// The first rule the entry breaks.
+    pub fn check(&self) -> Result<(), EncodeError> {
+        if !is_storable_status(self.status) {
+            return Err(EncodeError::Status);
+        }
+        let fits = |value: &Option<HeaderValue>, max: usize| {
+            value
+                .as_ref()
+                .is_none_or(|v| !v.is_empty() && v.len() <= max)
+        };
+        if !fits(&self.etag, usize::from(u8::MAX))
+            || !fits(&self.content_type, usize::from(u16::MAX))
+        {
+            return Err(EncodeError::Length);
+        }
+        if self.headers.len() > MAX_HEADERS {
+            return Err(EncodeError::TooManyHeaders);
+        }
+        for (name, value) in &self.headers {
+            if !is_storable_header(name) {
+                return Err(EncodeError::Header);
+            }
+            if name.as_str().len() > usize::from(u8::MAX) || value.len() > usize::from(u16::MAX) {
+                return Err(EncodeError::Length);
+            }
+        }
+        Ok(())
+    }
+
     /// Serializes the entry into one contiguous value.
+    ///
+    /// # Errors
+    /// When the entry breaks a rule of [`Entry::check`].
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        self.check()?;
         let etag = self.etag.as_ref().map_or(&[][..], HeaderValue::as_bytes);
         let content_type = self
             .content_type
@@ -251,6 +242,8 @@ impl Entry {
         let mut out = Vec::with_capacity(
             FIXED_LEN + 1 + etag.len() + 2 + content_type.len() + 2 + headers_len + self.body.len(),
         );
+        // Lengths fit their prefixes: `check` said so.
+        let narrow = |len: usize| u16::try_from(len).unwrap_or(u16::MAX);
         out.put_slice(MAGIC);
         out.put_u8(FORMAT_VERSION);
         out.put_u8(0);
@@ -258,18 +251,15 @@ impl Entry {
         out.put_u64(self.stored_at_ms);
         out.put_u32(self.ttl_secs);
         out.put_u32(self.stale_secs);
-        out.put_u8(u8::try_from(etag.len()).map_err(|_| EncodeError)?);
+        out.put_u8(u8::try_from(etag.len()).unwrap_or(u8::MAX));
         out.put_slice(etag);
-        out.put_u16(u16::try_from(content_type.len()).map_err(|_| EncodeError)?);
+        out.put_u16(narrow(content_type.len()));
         out.put_slice(content_type);
-        if self.headers.len() > MAX_HEADERS {
-            return Err(EncodeError);
-        }
-        out.put_u16(u16::try_from(self.headers.len()).map_err(|_| EncodeError)?);
+        out.put_u16(narrow(self.headers.len()));
         for (name, value) in &self.headers {
-            out.put_u8(u8::try_from(name.as_str().len()).map_err(|_| EncodeError)?);
+            out.put_u8(u8::try_from(name.as_str().len()).unwrap_or(u8::MAX));
             out.put_slice(name.as_str().as_bytes());
-            out.put_u16(u16::try_from(value.len()).map_err(|_| EncodeError)?);
+            out.put_u16(narrow(value.len()));
             out.put_slice(value.as_bytes());
         }
         out.put_slice(&self.body);
@@ -293,7 +283,7 @@ impl Entry {
         let _flags = r.u8()?;
         let status = StatusCode::from_u16(r.u16()?)
             .ok()
-            .filter(StatusCode::is_success)
+            .filter(|status| is_storable_status(*status))
             .ok_or(DecodeError::Invalid)?;
         let stored_at_ms = r.u64()?;
         let ttl_secs = r.u32()?;
@@ -480,6 +470,63 @@ mod tests {
         assert_eq!(Entry::decode(Bytes::from(bytes)), Err(DecodeError::Invalid));
     }
 
+    /// One rule for both directions: whatever `encode` accepts decodes to
+    /// an equal entry, and what it refuses is what `decode` would reject.
+    #[test]
+    fn encode_accepts_exactly_what_decode_returns() {
+        let mut cases = Vec::new();
+        for status in [200, 201, 203, 204, 206, 301, 404, 500] {
+            let mut e = sample();
+            e.status = StatusCode::from_u16(status).unwrap();
+            cases.push(e);
+        }
+        for name in [
+            "set-cookie",
+            "date",
+            "age",
+            "x-cache",
+            "content-length",
+            "x-ok",
+        ] {
+            let mut e = sample();
+            e.headers
+                .push((HeaderName::from_static(name), HeaderValue::from_static("v")));
+            cases.push(e);
+        }
+        let mut empty_etag = sample();
+        empty_etag.etag = Some(HeaderValue::from_static(""));
+        cases.push(empty_etag);
+        let mut empty_type = sample();
+        empty_type.content_type = Some(HeaderValue::from_static(""));
+        cases.push(empty_type);
+        let mut many = sample();
+        many.headers = (0..=MAX_HEADERS)
+            .map(|i| {
+                let name = HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap();
+                (name, HeaderValue::from_static("v"))
+            })
+            .collect();
+        cases.push(many);
+        let mut long_etag = sample();
+        long_etag.etag = Some(HeaderValue::from_str(&"e".repeat(256)).unwrap());
+        cases.push(long_etag);
+        let mut refused = 0;
+        for entry in cases {
+            match entry.encode() {
+                Ok(bytes) => assert_eq!(
+                    Entry::decode(Bytes::from(bytes)).as_ref(),
+                    Ok(&entry),
+                    "encoded, so it must decode to the same entry"
+                ),
+                Err(_) => refused += 1,
+            }
+        }
+        assert_eq!(
+            refused, 12,
+            "non-2xx statuses, unstorable headers, empty and oversized fields"
+        );
+    }
+
     #[test]
     fn every_byte_flip_decodes_or_errors_without_panic() {
         let good = sample().encode().unwrap();
@@ -490,36 +537,5 @@ mod tests {
                 let _ = Entry::decode(Bytes::from(v));
             }
         }
-    }
-
-    #[test]
-    fn a_prepared_entry_remembers_one_header_block_per_age_and_route() {
-        let entry = Entry::new(StatusCode::OK, 1, 60, Bytes::from_static(b"{}"));
-        let prepared = Prepared::decode(Bytes::from(entry.encode().unwrap())).unwrap();
-        assert_eq!(prepared.entry(), &entry);
-        let block = |text: &'static str| {
-            move || {
-                let mut headers = HeaderMap::new();
-                headers.insert("x-made", HeaderValue::from_static(text));
-                headers
-            }
-        };
-        let made = |headers: HeaderMap| headers["x-made"].to_str().unwrap().to_owned();
-        assert_eq!(made(prepared.fresh_head(0, "r::a", block("a0"))), "a0");
-        assert_eq!(
-            made(prepared.fresh_head(0, "r::a", block("again"))),
-            "a0",
-            "remembered"
-        );
-        assert_eq!(
-            made(prepared.fresh_head(1, "r::a", block("a1"))),
-            "a1",
-            "a second later"
-        );
-        assert_eq!(
-            made(prepared.fresh_head(1, "r::b", block("b1"))),
-            "b1",
-            "another route"
-        );
     }
 }

@@ -1,0 +1,118 @@
+//! The route's `RoutePolicy` constant, from the parsed arguments, and how
+//! its key's request part is derived.
+
+use crate::args::{Args, Query};
+use crate::expand::runtime;
+use crate::item::Handler;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Expr, Ident};
+
+/// How the request part of the key is derived.
+pub(crate) enum KeyKind<'a> {
+    Request,
+    /// `key = path::to::function` or `key = |parts| …`: called with the
+    /// request parts.
+    Function(&'a Expr),
+    /// Any other expression, over the handler's bound parameters.
+    Handler(&'a Expr),
+}
+
+pub(crate) fn key_kind<'a>(args: &'a Args, handler: &Handler) -> KeyKind<'a> {
+    let Some(key) = &args.key else {
+        return KeyKind::Request;
+    };
+    match &key.value {
+        Expr::Path(path)
+            if path
+                .path
+                .get_ident()
+                .is_some_and(|ident| handler.binds(ident)) =>
+        {
+            KeyKind::Handler(&key.value)
+        }
+        // `key = SOME_CONSTANT` is a value, not a function.
+        Expr::Path(path)
+            if path.path.segments.last().is_some_and(|s| {
+                let name = s.ident.to_string();
+                name.chars().any(|c| c.is_ascii_uppercase())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            }) =>
+        {
+            KeyKind::Handler(&key.value)
+        }
+        expr @ (Expr::Path(_) | Expr::Closure(_)) => KeyKind::Function(expr),
+        expr => KeyKind::Handler(expr),
+    }
+}
+
+/// The `RoutePolicy` constant expression.
+pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
+    let rt = runtime();
+    let route_suffix = format!("::{ident}");
+    let ttl = args.ttl.as_ref().map_or(1, |t| t.value);
+    let mut policy = quote! {
+        #rt::RoutePolicy::new(
+            ::core::concat!(::core::module_path!(), #route_suffix),
+            #ttl,
+        )
+    };
+    if let Some(max_body) = &args.max_body {
+        let bytes = usize::try_from(max_body.value).unwrap_or(usize::MAX);
+        policy.extend(quote!(.with_max_body(#bytes)));
+    }
+    if let Some(query) = &args.query {
+        let value = match &query.value {
+            Query::All => quote!(#rt::QueryPolicy::All),
+            Query::None => quote!(#rt::QueryPolicy::Ignore),
+            Query::Allow(names) => {
+                quote!(#rt::QueryPolicy::Allow(&[#(#names),*]))
+            }
+        };
+        policy.extend(quote!(.with_query(#value)));
+    }
+    if let Some(vary) = &args.vary {
+        let names = vary
+            .value
+            .iter()
+            .map(|name| name.value().to_ascii_lowercase());
+        policy.extend(quote!(.with_vary(&[#(#names),*])));
+    }
+    if let Some(namespace) = &args.namespace {
+        let namespace = &namespace.value;
+        policy.extend(quote!(.with_namespace(#namespace)));
+    }
+    if args.private.as_ref().is_some_and(|p| p.value) {
+        policy.extend(quote!(.with_auth(#rt::AuthPolicy::Private)));
+    } else if args.shared.as_ref().is_some_and(|p| p.value) {
+        policy.extend(quote!(.with_auth(#rt::AuthPolicy::Shared)));
+    }
+    if let Some(cache_control) = &args.cache_control {
+        let value = &cache_control.value;
+        policy.extend(quote!(.with_cache_control(#value)));
+    }
+    if let Some(stale) = &args.stale {
+        let secs = stale.value;
+        policy.extend(quote!(.with_stale(#secs)));
+    }
+    if let Some(serve) = &args.stale_if_error {
+        let value = serve.value;
+        policy.extend(quote!(.with_stale_if_error(#value)));
+    }
+    if let Some(honor) = &args.honor_client {
+        let value = honor.value;
+        policy.extend(quote!(.with_honor_client(#value)));
+    }
+    match key {
+        KeyKind::Request => {}
+        KeyKind::Function(_) => {
+            policy.extend(quote!(.with_key_source(#rt::KeySource::Function)));
+        }
+        KeyKind::Handler(_) => {
+            policy.extend(quote!(.with_key_source(#rt::KeySource::Handler)));
+        }
+    }
+    policy
+}

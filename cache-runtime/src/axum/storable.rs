@@ -1,0 +1,210 @@
+//! The storability decision and the store: which responses may be kept
+//! (`refusal`), for how long, and `store_if_cacheable`.
+
+use super::body::{buffer, Buffered};
+use super::flow::Route;
+use super::respond::generated_cache_control;
+use crate::entry::{is_storable_header, Entry};
+use crate::fault::now_ms;
+use crate::key;
+use crate::policy::{AuthPolicy, RoutePolicy};
+use crate::semantics::{etag_for, CacheControl};
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{header, response::Parts, HeaderValue, StatusCode};
+use std::time::Duration;
+
+/// Why a response may not go into the cache, if it may not: a status other
+/// than 2xx (or `206`), `Set-Cookie`, a `Cache-Control` that forbids
+/// storing (`private` is expected on per-user routes), or a `Vary` naming a
+/// header the route does not key on.
+fn refusal(parts: &Parts, policy: &RoutePolicy) -> Option<&'static str> {
+    if !parts.status.is_success() || parts.status == StatusCode::PARTIAL_CONTENT {
+        return Some("status");
+    }
+    if parts.headers.contains_key(header::SET_COOKIE) {
+        return Some("set-cookie");
+    }
+    let cc = CacheControl::parse(&parts.headers);
+    if cc.no_store || cc.no_cache || (cc.private && policy.auth() != AuthPolicy::Private) {
+        return Some("cache-control");
+    }
+    let keyed = |h: &str| {
+        policy.vary().iter().any(|r| r.eq_ignore_ascii_case(h))
+            || (policy.auth() == AuthPolicy::Private && key::is_credential(h))
+    };
+    let unkeyed_vary = parts.headers.get_all(header::VARY).iter().any(|v| {
+        v.to_str().map_or(true, |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .any(|h| !keyed(h))
+        })
+    });
+    unkeyed_vary.then_some("vary")
+}
+
+/// A miss's response after the store decision.
+pub(super) struct Stored {
+    pub(super) response: Response,
+    pub(super) stored: bool,
+    pub(super) detail: Option<&'static str>,
+    pub(super) etag: Option<HeaderValue>,
+    /// The stored value, for requests waiting on this one.
+    pub(super) encoded: Option<Bytes>,
+}
+
+impl Stored {
+    fn refused(response: Response, detail: &'static str) -> Self {
+        Self {
+            response,
+            stored: false,
+            detail: Some(detail),
+            etag: None,
+            encoded: None,
+        }
+    }
+}
+
+pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Stored {
+    let (cache, policy) = (&route.cache, &route.policy);
+    let (mut parts, body) = response.into_parts();
+    if let Some(detail) = refusal(&parts, policy) {
+        return Stored::refused(Response::from_parts(parts, body), detail);
+    }
+    let mut ttl = u64::from(policy.ttl_secs());
+    if cache.config().cap_ttl_to_handler_max_age() {
+        if let Some(max_age) = CacheControl::parse(&parts.headers).shared_max_age() {
+            ttl = ttl.min(max_age);
+        }
+    }
+    if ttl == 0 {
+        return Stored::refused(Response::from_parts(parts, body), "max-age");
+    }
+    let limit = policy.max_body().unwrap_or(cache.config().max_body());
+    let bytes = match buffer(body, limit).await {
+        Buffered::Complete(bytes) => bytes,
+        Buffered::Passthrough(body) => {
+            return Stored::refused(Response::from_parts(parts, body), "size")
+        }
+    };
+
+    let etag = parts
+        .headers
+        .get(header::ETAG)
+        .cloned()
+        .unwrap_or_else(|| etag_for(&bytes));
+    let stale = route.stale_secs();
+    let mut entry = Entry::new(
+        parts.status,
+        now_ms(),
+        u32::try_from(ttl).unwrap_or(u32::MAX),
+        bytes.clone(),
+    );
+    entry.stale_secs = stale;
+    entry.content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+    entry.etag = Some(etag.clone());
+    entry.headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| is_storable_header(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let encoded = match entry.encode() {
+        Ok(encoded) => Bytes::from(encoded),
+        Err(e) => {
+            tracing::debug!(key = route.key, error = %e, "route cache: response not stored");
+            return Stored::refused(Response::from_parts(parts, Body::from(bytes)), "headers");
+        }
+    };
+    // The store keeps the entry through its stale window; freshness is
+    // decided from the stored-at time inside it.
+    let expiry = Duration::from_secs(ttl + u64::from(stale));
+    if !cache
+        .save(&route.key, encoded.clone(), expiry, &route.indexes())
+        .await
+    {
+        return Stored::refused(
+            Response::from_parts(parts, Body::from(bytes)),
+            "store-failed",
+        );
+    }
+    parts.headers.insert(header::ETAG, etag.clone());
+    if !parts.headers.contains_key(header::CACHE_CONTROL) {
+        parts
+            .headers
+            .insert(header::CACHE_CONTROL, generated_cache_control(policy, ttl));
+    }
+    Stored {
+        response: Response::from_parts(parts, Body::from(bytes)),
+        stored: true,
+        detail: None,
+        etag: Some(etag),
+        encoded: Some(encoded),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderName;
+
+    fn parts(status: StatusCode, pairs: &[(&'static str, &'static str)]) -> Parts {
+        let mut response = Response::new(());
+        *response.status_mut() = status;
+        for (n, v) in pairs {
+            response
+                .headers_mut()
+                .append(HeaderName::from_static(n), HeaderValue::from_static(v));
+        }
+        response.into_parts().0
+    }
+
+    const PLAIN: RoutePolicy = RoutePolicy::new("t::plain", 60);
+    const ACCEPT: RoutePolicy = RoutePolicy::new("t::accept", 60).with_vary(&["accept"]);
+    const PRIVATE: RoutePolicy = RoutePolicy::new("t::private", 60).with_auth(AuthPolicy::Private);
+
+    #[test]
+    fn only_plain_successful_responses_are_cacheable() {
+        let ok = |status, pairs: &[(&'static str, &'static str)], policy: &RoutePolicy| {
+            refusal(&parts(status, pairs), policy).is_none()
+        };
+        assert!(ok(StatusCode::OK, &[], &PLAIN));
+        assert!(ok(
+            StatusCode::NO_CONTENT,
+            &[("cache-control", "public, max-age=60")],
+            &PLAIN
+        ));
+        assert!(!ok(StatusCode::NOT_FOUND, &[], &PLAIN));
+        assert!(!ok(StatusCode::INTERNAL_SERVER_ERROR, &[], &PLAIN));
+        assert!(!ok(StatusCode::MOVED_PERMANENTLY, &[], &PLAIN));
+        assert!(!ok(StatusCode::PARTIAL_CONTENT, &[], &PLAIN));
+        assert!(!ok(StatusCode::OK, &[("set-cookie", "a=b")], &PLAIN));
+        assert!(!ok(
+            StatusCode::OK,
+            &[("cache-control", "No-Store")],
+            &PLAIN
+        ));
+        assert!(!ok(
+            StatusCode::OK,
+            &[("cache-control", "max-age=5, private=\"x\"")],
+            &PLAIN
+        ));
+        assert!(!ok(
+            StatusCode::OK,
+            &[("cache-control", "no-cache")],
+            &PLAIN
+        ));
+        assert!(!ok(StatusCode::OK, &[("vary", "accept, *")], &PLAIN));
+        assert!(!ok(StatusCode::OK, &[("vary", "accept")], &PLAIN));
+        assert!(ok(StatusCode::OK, &[("vary", "Accept")], &ACCEPT));
+        assert!(!ok(StatusCode::OK, &[("vary", "accept, cookie")], &ACCEPT));
+        // A per-user route expects `private` and keys on the credentials.
+        assert!(ok(
+            StatusCode::OK,
+            &[("cache-control", "private"), ("vary", "authorization")],
+            &PRIVATE
+        ));
+    }
+}

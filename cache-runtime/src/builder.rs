@@ -1,0 +1,307 @@
+//! [`RouteCacheBuilder`]: one method per setting (see [`crate::config`] for
+//! the defaults), the backend choice, and [`RouteCacheBuilder::build`],
+//! which validates the settings and opens the backend.
+
+use crate::cache::RouteCache;
+use crate::config::CacheConfig;
+use crate::error::CacheError;
+use crate::store::{MemoryStore, RedisStore, Store};
+use std::{fmt, time::Duration};
+
+/// Builds a [`RouteCache`]; see [`RouteCache::builder`].
+///
+/// ```
+/// # async fn demo() -> Result<(), cache_runtime::CacheError> {
+/// use cache_runtime::RouteCache;
+/// use std::time::Duration;
+///
+/// let cache = RouteCache::builder()
+///     .prefix("shop")
+///     .timeout(Duration::from_millis(100))
+///     .build()
+///     .await?;
+/// assert_eq!(cache.config().prefix(), "shop");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct RouteCacheBuilder {
+    config: CacheConfig,
+    redis: Option<RedisTarget>,
+}
+
+#[derive(Clone)]
+enum RedisTarget {
+    Standalone(String),
+    Cluster(Vec<String>),
+}
+
+impl fmt::Debug for RouteCacheBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // URLs may carry passwords: only the kind of backend is shown.
+        let backend = match &self.redis {
+            None => "embedded",
+            Some(RedisTarget::Standalone(_)) => "redis",
+            Some(RedisTarget::Cluster(_)) => "redis-cluster",
+        };
+        f.debug_struct("RouteCacheBuilder")
+            .field("backend", &backend)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// Characters a prefix may not contain: the key separator `:`, the index
+/// and variant marker `#`, glob characters (bulk invalidation matches on
+/// the prefix), braces (they would change the Redis Cluster hash slot) and
+/// whitespace. Without `:`, prefix `rc:v2` cannot collide with prefix `rc`
+/// and namespace `v2`.
+const PREFIX_FORBIDDEN: &[char] = &[':', '#', '*', '?', '[', ']', '{', '}', '\\'];
+
+fn check_prefix(prefix: &str) -> Result<(), CacheError> {
+    let bad = prefix.is_empty()
+        || prefix
+            .chars()
+            .any(|c| PREFIX_FORBIDDEN.contains(&c) || c.is_whitespace() || c.is_control());
+    if bad {
+        return Err(CacheError::InvalidSetting {
+            setting: "prefix",
+            rule: "non-empty, without `:`, `#`, `*`, `?`, `[`, `]`, braces, `\\`, whitespace or control characters",
+        });
+    }
+    Ok(())
+}
+
+impl RouteCacheBuilder {
+    /// Sets the first segment of every key (default `rc`), so several
+    /// applications (or deploys) can share one Redis without sharing
+    /// entries. Separator, glob and brace characters and whitespace are
+    /// rejected by [`build`](Self::build).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.config.prefix = prefix.into();
+        self
+    }
+
+    /// Bounds every backend call on the request path (default 200 ms); past
+    /// it the request is served as a miss.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// Bounds each attempt to (re)connect to Redis (default 1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest response body stored, in bytes (default 1 MiB); larger
+    /// responses are returned but not stored.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.config.max_body = bytes;
+        self
+    }
+
+    /// Capacity of the in-process store in bytes (default 64 MiB): keys,
+    /// stored values, and each entry's decoded form (kept so that a hit
+    /// never decodes; counted as 512 bytes plus 128 per stored header).
+    pub fn embedded_capacity(mut self, bytes: u64) -> Self {
+        self.config.embedded_capacity = bytes;
+        self
+    }
+
+    /// How often a persisting backend fault is logged (default every 10 s).
+    pub fn fault_log_interval(mut self, interval: Duration) -> Self {
+        self.config.fault_log_interval = interval;
+        self
+    }
+
+    /// The cache's name in `Cache-Status` responses (default `route-cache`).
+    pub fn status_name(mut self, name: impl Into<String>) -> Self {
+        self.config.status_name = name.into();
+        self
+    }
+
+    /// Honours clients' `Cache-Control: no-cache`/`max-age=0` (answer from
+    /// the handler and refresh the entry) and `no-store` (answer from the
+    /// handler, store nothing) on routes that do not decide themselves.
+    /// Off by default: otherwise any client can send every request to the
+    /// origin.
+    pub fn honor_client_cache_control(mut self, honor: bool) -> Self {
+        self.config.honor_client = honor;
+        self
+    }
+
+    /// Whether a handler's own `Cache-Control: max-age`/`s-maxage` shorter
+    /// than the route TTL shortens the entry's life (default `true`).
+    pub fn cap_ttl_to_handler_max_age(mut self, cap: bool) -> Self {
+        self.config.cap_ttl = cap;
+        self
+    }
+
+    /// The circuit breaker: after `failures` consecutive backend failures
+    /// (unreachable or timed out; error replies do not count) the backend is
+    /// skipped for `cooldown`, then one probe call decides whether to
+    /// resume. Default: 5 failures, 500 ms.
+    pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
+        self.config.breaker_failures = failures;
+        self.config.breaker_cooldown = cooldown;
+        self
+    }
+
+    /// How long a request waits for another request (in this process or,
+    /// with Redis, another instance) computing the same entry, before it
+    /// computes the entry itself. Default 5 s.
+    pub fn coalesce_wait(mut self, wait: Duration) -> Self {
+        self.config.coalesce_wait = wait;
+        self
+    }
+
+    /// Lifetime of the cross-instance lease taken on a missing entry
+    /// (default 10 s): if its owner dies, others take over after this.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.config.lease_ttl = ttl;
+        self
+    }
+
+    /// Stale window for routes that do not set `stale`: an entry past its
+    /// TTL but inside the window is served at once while one background
+    /// refresh recomputes it. Default 0 (no stale serving).
+    pub fn stale(mut self, window: Duration) -> Self {
+        self.config.stale = window;
+        self
+    }
+
+    /// Whether a stale entry keeps being served when its refresh fails
+    /// (error or 5xx), for routes that do not decide. Default `true`;
+    /// with `false` the entry is dropped so the next request sees the
+    /// handler's answer.
+    pub fn stale_if_error(mut self, serve: bool) -> Self {
+        self.config.stale_if_error = serve;
+        self
+    }
+
+    /// Uses Redis at `url` (`redis://[user:password@]host:port[/db]`)
+    /// instead of the in-process store.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.redis = Some(RedisTarget::Standalone(url.into()));
+        self
+    }
+
+    /// Uses the Redis Cluster reachable through `seeds` (node URLs; the rest
+    /// of the cluster is discovered) instead of the in-process store. The
+    /// cache behaves as with standalone Redis; bulk invalidations scan every
+    /// master.
+    pub fn redis_cluster<I, S>(mut self, seeds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redis = Some(RedisTarget::Cluster(
+            seeds.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// Adds an in-process first tier (L1) of `capacity_bytes` in front of
+    /// Redis: hits are answered from process memory, and every instance's L1
+    /// drops an entry as soon as any instance overwrites or invalidates it
+    /// (Redis pub/sub). Ignored without Redis. See the crate docs for the
+    /// staleness bound. Entries are weighed as in
+    /// [`embedded_capacity`](Self::embedded_capacity).
+    pub fn l1_capacity(mut self, capacity_bytes: u64) -> Self {
+        self.config.l1_capacity = capacity_bytes;
+        self
+    }
+
+    /// Caps how long an entry stays in the L1 (by default it stays as long
+    /// as the Redis entry).
+    pub fn l1_max_ttl(mut self, ttl: Duration) -> Self {
+        self.config.l1_max_ttl = Some(ttl);
+        self
+    }
+
+    /// Interval of the L1 invalidation channel's heartbeat (default 1 s). A
+    /// channel silent for three intervals counts as lost: the L1 is flushed
+    /// and off until a new subscription is in place.
+    pub fn l1_heartbeat(mut self, interval: Duration) -> Self {
+        self.config.l1_heartbeat = interval;
+        self
+    }
+
+    /// Bounds one invalidation call (default 10 s): bulk invalidations scan
+    /// the key space.
+    pub fn invalidate_timeout(mut self, timeout: Duration) -> Self {
+        self.config.invalidate_timeout = timeout;
+        self
+    }
+
+    /// The settings as they stand.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// Creates the cache. With Redis, the connection is opened lazily and
+    /// kept by a reconnecting manager: an unreachable server is logged and
+    /// requests are served uncached until it answers. Must be called inside
+    /// a Tokio runtime.
+    ///
+    /// # Errors
+    /// An invalid setting ([`CacheError::InvalidSetting`]: a prefix with a
+    /// separator, glob or brace character, a heartbeat of zero or over an
+    /// hour) or an unusable Redis URL ([`CacheError::Backend`]).
+    pub async fn build(self) -> Result<RouteCache, CacheError> {
+        check_prefix(&self.config.prefix)?;
+        if self.config.l1_heartbeat.is_zero()
+            || self.config.l1_heartbeat > Duration::from_secs(3600)
+        {
+            return Err(CacheError::InvalidSetting {
+                setting: "l1_heartbeat",
+                rule: "between 1 ns and 1 hour",
+            });
+        }
+        let connect = self.config.connect_timeout;
+        let store = match &self.redis {
+            Some(RedisTarget::Standalone(url)) => {
+                Store::Redis(RedisStore::open(url, connect).map_err(CacheError::Backend)?)
+            }
+            Some(RedisTarget::Cluster(seeds)) => {
+                Store::Redis(RedisStore::open_cluster(seeds, connect).map_err(CacheError::Backend)?)
+            }
+            None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
+        };
+        let cache = RouteCache::from_parts(store, self.config);
+        cache.start().await;
+        Ok(cache)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn prefixes_that_could_collide_or_glob_are_rejected() {
+        for prefix in [
+            "", "rc:v2", "a#b", "a*", "a?", "a[b]", "a{b}", "a b", "a\tb", "a\\b",
+        ] {
+            let built = RouteCache::builder().prefix(prefix).build().await;
+            assert!(
+                matches!(
+                    built,
+                    Err(CacheError::InvalidSetting {
+                        setting: "prefix",
+                        ..
+                    })
+                ),
+                "prefix {prefix:?} must be rejected"
+            );
+        }
+        for prefix in ["rc", "rc-v2", "my_app.v2"] {
+            assert!(
+                RouteCache::builder().prefix(prefix).build().await.is_ok(),
+                "{prefix}"
+            );
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Guarded backend calls: every request-path call to a shared backend goes
+//! through [`RouteCache::call`] (circuit breaker, then the timeout), and
+//! every fault it reports through [`RouteCache::fault`] (counted by the
+//! rate-limited log).
+
+use crate::breaker::{Admission, Breaker};
+use crate::cache::RouteCache;
+use crate::error::{ErrorKind, StoreError};
+use crate::retry::bounded;
+use std::future::Future;
+
+impl RouteCache {
+    /// `fut`, a call to the backend: skipped while the circuit is open,
+    /// bounded by the timeout, and counted by the breaker. The in-process
+    /// store is called directly (it cannot hang or go away).
+    pub(crate) async fn call<T>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if !self.inner.store.is_shared() {
+            return fut.await;
+        }
+        let admission = self.inner.breaker.admit();
+        if admission == Admission::Reject {
+            return Err(StoreError::bare(ErrorKind::CircuitOpen, "backend call"));
+        }
+        // If this future is dropped mid-call, the probe is handed back.
+        struct Outcome<'a> {
+            breaker: &'a Breaker,
+            admission: Admission,
+            recorded: bool,
+        }
+        impl Drop for Outcome<'_> {
+            fn drop(&mut self) {
+                if !self.recorded {
+                    self.breaker.abandon(self.admission);
+                }
+            }
+        }
+        let mut outcome = Outcome {
+            breaker: &self.inner.breaker,
+            admission,
+            recorded: false,
+        };
+        let result = bounded(self.inner.config.timeout, "backend call", fut).await;
+        match &result {
+            Err(e) if e.is_unavailable() => self.inner.breaker.failure(admission),
+            _ => self.inner.breaker.success(admission),
+        }
+        outcome.recorded = true;
+        result
+    }
+
+    /// Logs a backend fault (rate-limited); the request is served
+    /// uncached. While the circuit is open, only its opening was logged.
+    pub(crate) fn fault(&self, op: &'static str, key: &str, error: &StoreError) {
+        if error.kind() == ErrorKind::CircuitOpen {
+            return;
+        }
+        if let Some(suppressed) = self.inner.faults.admit() {
+            tracing::warn!(
+                backend = %self.backend(),
+                op,
+                key,
+                kind = %error.kind(),
+                error = %error,
+                suppressed,
+                "route cache backend fault; serving uncached"
+            );
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Cache-wide settings: one `DEFAULT_*` constant, one getter on
+//! [`CacheConfig`] and one [`RouteCacheBuilder`](crate::RouteCacheBuilder)
+//! method per setting. Per-route settings live on the route's attribute.
+
+use std::{fmt, time::Duration};
+
+/// Default first segment of every key ([`CacheConfig::prefix`]).
+pub const DEFAULT_PREFIX: &str = "rc";
+/// Default bound on every backend call ([`CacheConfig::timeout`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
+/// Default bound on each (re)connection attempt ([`CacheConfig::connect_timeout`]).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default largest body stored, 1 MiB ([`CacheConfig::max_body`]).
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// Default capacity of the in-process store, 64 MiB ([`CacheConfig::embedded_capacity`]).
+pub const DEFAULT_EMBEDDED_CAPACITY: u64 = 64 * 1024 * 1024;
+/// Default interval between log lines of a persisting fault ([`CacheConfig::fault_log_interval`]).
+pub const DEFAULT_FAULT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Default name of the cache in `Cache-Status` ([`CacheConfig::status_name`]).
+pub const DEFAULT_STATUS_NAME: &str = "route-cache";
+/// Default for honouring clients' `Cache-Control` ([`CacheConfig::honor_client`]).
+pub const DEFAULT_HONOR_CLIENT: bool = false;
+/// Default for capping the TTL to the handler's `max-age` ([`CacheConfig::cap_ttl_to_handler_max_age`]).
+pub const DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE: bool = true;
+/// Default consecutive failures that open the circuit breaker ([`CacheConfig::breaker_failures`]).
+pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
+/// Default time the circuit stays open ([`CacheConfig::breaker_cooldown`]).
+pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_millis(500);
+/// Default wait for another request computing the same entry ([`CacheConfig::coalesce_wait`]).
+pub const DEFAULT_COALESCE_WAIT: Duration = Duration::from_secs(5);
+/// Default life of the cross-instance lease on a missing entry ([`CacheConfig::lease_ttl`]).
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+/// Default stale window, none ([`CacheConfig::stale`]).
+pub const DEFAULT_STALE: Duration = Duration::ZERO;
+/// Default for serving stale entries when their refresh fails ([`CacheConfig::stale_if_error`]).
+pub const DEFAULT_STALE_IF_ERROR: bool = true;
+/// Default capacity of the L1 in front of Redis, none ([`CacheConfig::l1_capacity`]).
+pub const DEFAULT_L1_CAPACITY: u64 = 0;
+/// Default interval of the L1 channel's heartbeat ([`CacheConfig::l1_heartbeat`]).
+pub const DEFAULT_L1_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Default bound on one invalidation call ([`CacheConfig::invalidate_timeout`]).
+pub const DEFAULT_INVALIDATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Cache-wide settings, as built by [`RouteCacheBuilder`](crate::RouteCacheBuilder)
+/// and read back with [`RouteCache::config`](crate::RouteCache::config).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    pub(crate) prefix: String,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) embedded_capacity: u64,
+    pub(crate) fault_log_interval: Duration,
+    pub(crate) status_name: String,
+    pub(crate) honor_client: bool,
+    pub(crate) cap_ttl: bool,
+    pub(crate) breaker_failures: u32,
+    pub(crate) breaker_cooldown: Duration,
+    pub(crate) coalesce_wait: Duration,
+    pub(crate) lease_ttl: Duration,
+    pub(crate) stale: Duration,
+    pub(crate) stale_if_error: bool,
+    pub(crate) l1_capacity: u64,
+    pub(crate) l1_max_ttl: Option<Duration>,
+    pub(crate) l1_heartbeat: Duration,
+    pub(crate) invalidate_timeout: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            embedded_capacity: DEFAULT_EMBEDDED_CAPACITY,
+            fault_log_interval: DEFAULT_FAULT_LOG_INTERVAL,
+            status_name: DEFAULT_STATUS_NAME.to_owned(),
+            honor_client: DEFAULT_HONOR_CLIENT,
+            cap_ttl: DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE,
+            breaker_failures: DEFAULT_BREAKER_FAILURES,
+            breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
+            coalesce_wait: DEFAULT_COALESCE_WAIT,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            stale: DEFAULT_STALE,
+            stale_if_error: DEFAULT_STALE_IF_ERROR,
+            l1_capacity: DEFAULT_L1_CAPACITY,
+            l1_max_ttl: None,
+            l1_heartbeat: DEFAULT_L1_HEARTBEAT,
+            invalidate_timeout: DEFAULT_INVALIDATE_TIMEOUT,
+        }
+    }
+}
+
+impl fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so that a new setting cannot be left out.
+        let Self {
+            prefix,
+            timeout,
+            connect_timeout,
+            max_body,
+            embedded_capacity,
+            fault_log_interval,
+            status_name,
+            honor_client,
+            cap_ttl,
+            breaker_failures,
+            breaker_cooldown,
+            coalesce_wait,
+            lease_ttl,
+            stale,
+            stale_if_error,
+            l1_capacity,
+            l1_max_ttl,
+            l1_heartbeat,
+            invalidate_timeout,
+        } = self;
+        f.debug_struct("CacheConfig")
+            .field("prefix", prefix)
+            .field("timeout", timeout)
+            .field("connect_timeout", connect_timeout)
+            .field("max_body", max_body)
+            .field("embedded_capacity", embedded_capacity)
+            .field("fault_log_interval", fault_log_interval)
+            .field("status_name", status_name)
+            .field("honor_client", honor_client)
+            .field("cap_ttl_to_handler_max_age", cap_ttl)
+            .field("breaker_failures", breaker_failures)
+            .field("breaker_cooldown", breaker_cooldown)
+            .field("coalesce_wait", coalesce_wait)
+            .field("lease_ttl", lease_ttl)
+            .field("stale", stale)
+            .field("stale_if_error", stale_if_error)
+            .field("l1_capacity", l1_capacity)
+            .field("l1_max_ttl", l1_max_ttl)
+            .field("l1_heartbeat", l1_heartbeat)
+            .field("invalidate_timeout", invalidate_timeout)
+            .finish()
+    }
+}
+
+impl CacheConfig {
+    /// First segment of every key (default [`DEFAULT_PREFIX`], `rc`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Bound on every backend call on the request path (default
+    /// [`DEFAULT_TIMEOUT`], 200 ms).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Bound on each attempt to (re)connect to Redis (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 1 s).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Largest body stored, in bytes, unless a route overrides it (default
+    /// [`DEFAULT_MAX_BODY`], 1 MiB).
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// Capacity of the in-process store in bytes (default
+    /// [`DEFAULT_EMBEDDED_CAPACITY`], 64 MiB).
+    pub fn embedded_capacity(&self) -> u64 {
+        self.embedded_capacity
+    }
+
+    /// How often a persisting backend fault is logged (default
+    /// [`DEFAULT_FAULT_LOG_INTERVAL`], 10 s).
+    pub fn fault_log_interval(&self) -> Duration {
+        self.fault_log_interval
+    }
+
+    /// The cache's name in `Cache-Status` (default [`DEFAULT_STATUS_NAME`],
+    /// `route-cache`).
+    pub fn status_name(&self) -> &str {
+        &self.status_name
+    }
+
+    /// Whether clients' `Cache-Control: no-cache`/`no-store`/`max-age=0`
+    /// are honoured on routes that do not decide (default
+    /// [`DEFAULT_HONOR_CLIENT`], `false`).
+    pub fn honor_client(&self) -> bool {
+        self.honor_client
+    }
+
+    /// Whether a handler's own `max-age`/`s-maxage` shorter than the route
+    /// TTL shortens the entry's life (default
+    /// [`DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE`], `true`).
+    pub fn cap_ttl_to_handler_max_age(&self) -> bool {
+        self.cap_ttl
+    }
+
+    /// Consecutive backend failures that open the circuit breaker (default
+    /// [`DEFAULT_BREAKER_FAILURES`], 5).
+    pub fn breaker_failures(&self) -> u32 {
+        self.breaker_failures
+    }
+
+    /// How long the open circuit skips the backend before one probe
+    /// (default [`DEFAULT_BREAKER_COOLDOWN`], 500 ms).
+    pub fn breaker_cooldown(&self) -> Duration {
+        self.breaker_cooldown
+    }
+
+    /// How long a request waits for another one computing the same entry
+    /// before computing it itself (default [`DEFAULT_COALESCE_WAIT`], 5 s).
+    pub fn coalesce_wait(&self) -> Duration {
+        self.coalesce_wait
+    }
+
+    /// Lifetime of the cross-instance lease on a missing entry (default
+    /// [`DEFAULT_LEASE_TTL`], 10 s); a crashed owner frees it after this.
+    pub fn lease_ttl(&self) -> Duration {
+        self.lease_ttl
+    }
+
+    /// Stale window for routes that set none (default [`DEFAULT_STALE`]:
+    /// none).
+    pub fn stale(&self) -> Duration {
+        self.stale
+    }
+
+    /// Whether a stale entry keeps being served when its refresh fails, for
+    /// routes that do not decide (default [`DEFAULT_STALE_IF_ERROR`],
+    /// `true`).
+    pub fn stale_if_error(&self) -> bool {
+        self.stale_if_error
+    }
+
+    /// Capacity of the in-process first tier in front of Redis, in bytes
+    /// (default [`DEFAULT_L1_CAPACITY`], 0: no first tier).
+    pub fn l1_capacity(&self) -> u64 {
+        self.l1_capacity
+    }
+
+    /// The cap on how long an entry stays in the L1 (default `None`: as
+    /// long as the Redis entry).
+    pub fn l1_max_ttl(&self) -> Option<Duration> {
+        self.l1_max_ttl
+    }
+
+    /// Interval of the invalidation channel's heartbeat (default
+    /// [`DEFAULT_L1_HEARTBEAT`], 1 s); an L1 whose channel is silent for
+    /// three of them is flushed and turned off.
+    pub fn l1_heartbeat(&self) -> Duration {
+        self.l1_heartbeat
+    }
+
+    /// Bound on one invalidation call, which may scan the key space
+    /// (default [`DEFAULT_INVALIDATE_TIMEOUT`], 10 s).
+    pub fn invalidate_timeout(&self) -> Duration {
+        self.invalidate_timeout
+    }
+}

@@ -1,0 +1,118 @@
+//! The decoded form the in-process tiers keep, with a fresh hit's header
+//! block remembered.
+
+use super::{DecodeError, Entry};
+use bytes::Bytes;
+use http::HeaderMap;
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
+
+/// An entry as the in-process tiers keep it: decoded once when stored, not
+/// on every hit, with the header block of a fresh hit remembered for the
+/// second of age it was made for (every hit in that second sends the same
+/// one).
+pub(crate) struct Prepared {
+    entry: Entry,
+    head: Mutex<Option<Arc<Head>>>,
+}
+
+struct Head {
+    age: u64,
+    /// The route it was made for, by the address of its (static) id.
+    route: usize,
+    headers: HeaderMap,
+}
+
+impl Prepared {
+    pub(crate) fn decode(value: Bytes) -> Result<Self, DecodeError> {
+        Entry::decode(value).map(|entry| Self {
+            entry,
+            head: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// Roughly what this costs in memory beyond the stored value: the
+    /// decoded fields and one remembered header block (the entry's own
+    /// headers and the cache's eight). The in-process stores weigh entries
+    /// with it.
+    pub(crate) fn overhead(&self) -> usize {
+        512 + 128 * self.entry.headers.len()
+    }
+
+    /// The headers of a fresh hit `age` seconds old on route `route`: the
+    /// remembered block when it was made for both, otherwise `make`'s,
+    /// remembered for the hits after. Never waits: when another request
+    /// holds the block, this one makes its own. The lock is held only to
+    /// take or replace a reference, never while a block is copied.
+    pub(crate) fn fresh_head(
+        &self,
+        age: u64,
+        route: &'static str,
+        make: impl FnOnce() -> HeaderMap,
+    ) -> HeaderMap {
+        let route = route.as_ptr() as usize;
+        let held = self.head.try_lock().ok().and_then(|head| head.clone());
+        if let Some(head) = held.filter(|h| h.age == age && h.route == route) {
+            return head.headers.clone();
+        }
+        let headers = make();
+        let head = Arc::new(Head {
+            age,
+            route,
+            headers: headers.clone(),
+        });
+        if let Ok(mut held) = self.head.try_lock() {
+            *held = Some(head);
+        }
+        headers
+    }
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Prepared").field(&self.entry).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderValue, StatusCode};
+
+    #[test]
+    fn a_prepared_entry_remembers_one_header_block_per_age_and_route() {
+        let entry = Entry::new(StatusCode::OK, 1, 60, Bytes::from_static(b"{}"));
+        let prepared = Prepared::decode(Bytes::from(entry.encode().unwrap())).unwrap();
+        assert_eq!(prepared.entry(), &entry);
+        let block = |text: &'static str| {
+            move || {
+                let mut headers = HeaderMap::new();
+                headers.insert("x-made", HeaderValue::from_static(text));
+                headers
+            }
+        };
+        let made = |headers: HeaderMap| headers["x-made"].to_str().unwrap().to_owned();
+        assert_eq!(made(prepared.fresh_head(0, "r::a", block("a0"))), "a0");
+        assert_eq!(
+            made(prepared.fresh_head(0, "r::a", block("again"))),
+            "a0",
+            "remembered"
+        );
+        assert_eq!(
+            made(prepared.fresh_head(1, "r::a", block("a1"))),
+            "a1",
+            "a second later"
+        );
+        assert_eq!(
+            made(prepared.fresh_head(1, "r::b", block("b1"))),
+            "b1",
+            "another route"
+        );
+    }
+}

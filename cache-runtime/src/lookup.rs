@@ -1,0 +1,138 @@
+//! Reading and writing entries: the lookup (L1, then the store; an
+//! undecodable value is a miss) and the save (entry, then its index sets,
+//! then the L1 message).
+
+use crate::cache::RouteCache;
+use crate::entry::{DecodeError, Entry, Prepared};
+use crate::store::Store;
+use crate::tier::{Message, L1};
+use bytes::Bytes;
+use std::{sync::Arc, time::Duration};
+
+/// The outcome of a cache lookup.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    Hit(Arc<Prepared>),
+    Miss,
+    /// The backend failed or timed out; it has been logged.
+    Fault,
+}
+
+/// How long the backend keeps `entry`: its TTL and stale window from when
+/// it was stored.
+fn remaining_life(entry: &Entry) -> Duration {
+    let secs = u64::from(entry.ttl_secs) + u64::from(entry.stale_secs);
+    let end = entry.stored_at_ms.saturating_add(secs.saturating_mul(1000));
+    Duration::from_millis(end.saturating_sub(crate::fault::now_ms()))
+}
+
+impl RouteCache {
+    /// The lookup when it needs no I/O: an L1 hit, or the in-process
+    /// store's answer. `None` when Redis must be asked ([`Self::fetch`]).
+    pub(crate) fn lookup_now(&self, key: &str) -> Option<Lookup> {
+        let l1 = self.inner.l1.as_deref();
+        if let Some(entry) = l1.and_then(|l1| l1.get(key)) {
+            return Some(Lookup::Hit(entry));
+        }
+        match &self.inner.store {
+            Store::Memory(memory) => Some(match memory.peek_prepared(key) {
+                Some(Ok(entry)) => Lookup::Hit(entry),
+                Some(Err(e)) => self.corrupt(key, e),
+                None => Lookup::Miss,
+            }),
+            Store::Redis(_) => None,
+        }
+    }
+
+    /// The entry under `key` from the L1, else one backend round trip: the
+    /// entry, a miss, or a logged fault. An undecodable value is a miss.
+    pub(crate) async fn lookup(&self, key: &str) -> Lookup {
+        match self.lookup_now(key) {
+            Some(found) => found,
+            None => self.fetch(key).await,
+        }
+    }
+
+    /// The Redis half of [`Self::lookup`], after [`Self::lookup_now`] said
+    /// Redis must be asked; what it reads is kept in the L1.
+    pub(crate) async fn fetch(&self, key: &str) -> Lookup {
+        let l1 = self.inner.l1.as_deref();
+        let seen = l1.map(L1::epoch);
+        // Not boxed on its own: requests that get here already run in a
+        // future of their own (see `flow::start`), and one allocation per
+        // Redis hit is cheaper than two.
+        match self.call(self.inner.store.get(key)).await {
+            Ok(Some(value)) => match self.inner.recent.decode(key, value.clone()) {
+                Ok(entry) => {
+                    if let (Some(l1), Some(seen)) = (l1, seen) {
+                        let life = remaining_life(entry.entry());
+                        l1.fill(key, value, Arc::clone(&entry), life, seen);
+                    }
+                    Lookup::Hit(entry)
+                }
+                Err(e) => self.corrupt(key, e),
+            },
+            Ok(None) => Lookup::Miss,
+            Err(e) => {
+                self.fault("get", key, &e);
+                Lookup::Fault
+            }
+        }
+    }
+
+    /// An undecodable entry: logged (rate-limited), and a miss.
+    fn corrupt(&self, key: &str, e: DecodeError) -> Lookup {
+        if let Some(suppressed) = self.inner.corrupt.admit() {
+            tracing::warn!(key, error = %e, suppressed, "route cache: undecodable entry treated as a miss");
+        }
+        Lookup::Miss
+    }
+
+    /// Stores an encoded entry and lists it in `indexes` (its path and tag
+    /// sets), then tells other instances' L1s. A failure is logged and
+    /// reported as `false`, never returned as an error; an entry that could
+    /// not be indexed is removed again, so no invalidation can miss it.
+    pub(crate) async fn save(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        indexes: &[String],
+    ) -> bool {
+        use futures_util::future::join_all;
+        let store = &self.inner.store;
+        if let Err(e) = self.call(store.set(key, value.clone(), ttl)).await {
+            self.fault("set", key, &e);
+            // A timed-out write may still land.
+            self.forget_keys(&[key]).await;
+            return false;
+        }
+        // Indexed after the write: an invalidation that pops the index in
+        // between finds the old entry; one that runs later finds this one.
+        let added = join_all(
+            indexes
+                .iter()
+                .map(|index| self.call(store.index_add(index, key, ttl))),
+        )
+        .await;
+        if let Some(e) = added.into_iter().find_map(Result::err) {
+            self.fault("index", key, &e);
+            let _ = self.call(store.delete(key)).await;
+            self.forget_keys(&[key]).await;
+            return false;
+        }
+        // Drop what this instance's L1 held, tell the others, then keep
+        // the new value unless an invalidation arrived meanwhile.
+        let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
+        self.publish(&Message::Keys(key)).await;
+        if let (Some(l1), Some(seen)) = (&self.inner.l1, seen) {
+            // Decoded only for an L1 that will keep it.
+            if l1.is_live() {
+                if let Ok(entry) = Prepared::decode(value.clone()) {
+                    l1.fill(key, value, Arc::new(entry), ttl, seen);
+                }
+            }
+        }
+        true
+    }
+}

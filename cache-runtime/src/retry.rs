@@ -1,0 +1,131 @@
+//! Time limits and retries: the one timeout wrapper ([`bounded`]) and the
+//! one retry/poll loop ([`retry`]) that every backend wait goes through.
+
+use crate::error::StoreError;
+use std::{future::Future, time::Duration};
+use tokio::time::Instant;
+
+/// `fut`, failing with [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut)
+/// (described as `context`) after `limit`.
+pub(crate) async fn bounded<T>(
+    limit: Duration,
+    context: &'static str,
+    fut: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::timed_out(context)))
+}
+
+/// Pauses between attempts: `first`, doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    pub(crate) first: Duration,
+    pub(crate) max: Duration,
+}
+
+impl Backoff {
+    /// The same pause every time.
+    pub(crate) const fn constant(pause: Duration) -> Self {
+        Self {
+            first: pause,
+            max: pause,
+        }
+    }
+}
+
+/// What one attempt of [`retry`] came to.
+pub(crate) enum Step<T> {
+    /// Finished, with this result.
+    Done(T),
+    /// Try again after the next pause.
+    Again,
+    /// Try again after the first pause (the attempt got somewhere, as a
+    /// subscription that worked for a while before it was lost).
+    AgainFromStart,
+}
+
+/// Runs `attempt` until it is done, pausing by `backoff` between attempts,
+/// and gives up (`None`) when the next pause would end past `deadline`.
+pub(crate) async fn retry<T, F, Fut>(
+    backoff: Backoff,
+    deadline: Option<Instant>,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Step<T>>,
+{
+    let mut pause = backoff.first;
+    loop {
+        match attempt().await {
+            Step::Done(value) => return Some(value),
+            Step::Again => {}
+            Step::AgainFromStart => pause = backoff.first,
+        }
+        if deadline.is_some_and(|deadline| Instant::now() + pause >= deadline) {
+            return None;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(backoff.max);
+    }
+}
+
+/// `now + wait`, or a day from now when that overflows.
+pub(crate) fn deadline_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .unwrap_or(now + Duration::from_secs(86_400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_with_backoff_until_done_or_deadline() {
+        let mut attempts = 0;
+        let started = Instant::now();
+        let done = retry(
+            Backoff {
+                first: Duration::from_millis(10),
+                max: Duration::from_millis(40),
+            },
+            None,
+            || {
+                attempts += 1;
+                let n = attempts;
+                async move {
+                    if n == 5 {
+                        Step::Done(n)
+                    } else {
+                        Step::Again
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(done, Some(5));
+        // 10 + 20 + 40 + 40 ms of pauses.
+        assert_eq!(started.elapsed(), Duration::from_millis(110));
+
+        let gave_up = retry(
+            Backoff::constant(Duration::from_millis(10)),
+            Some(deadline_after(Duration::from_millis(35))),
+            || async { Step::<()>::Again },
+        )
+        .await;
+        assert_eq!(gave_up, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bounded_times_out_with_its_kind() {
+        let slow = bounded(Duration::from_millis(5), "get", async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        })
+        .await;
+        assert_eq!(slow.unwrap_err().kind(), ErrorKind::TimedOut);
+    }
+}
