@@ -1,6 +1,12 @@
 //! The `#[cached_route]` and `#[invalidates]` attributes and the `route!`
-//! macro. Use them through `cache-runtime`, which re-exports them and
-//! documents every option.
+//! macro, for the `cache-runtime` crate. Depend on `cache-runtime`, which
+//! re-exports them (and pins this crate at its exact version); the code
+//! they generate calls into it.
+//!
+//! Stages, one file each: `args` (the attribute's grammar), `item` (the
+//! handler as parsed: signature precisely, body as tokens), `validate`
+//! (rules on the handler and across options), `policy` (the route's
+//! policy constant) and `expand` (the wrapper).
 
 mod args;
 mod expand;
@@ -10,22 +16,19 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Caches an async axum handler's successful responses. See
-/// `cache_runtime::cached_route` for the full documentation.
+#[doc = include_str!("../docs/cached_route.md")]
 #[proc_macro_attribute]
 pub fn cached_route(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::cached_route(args.into(), input.into()).into()
 }
 
-/// Invalidates cache entries after a handler's successful (2xx) response.
-/// See `cache_runtime::invalidates` for the full documentation.
+#[doc = include_str!("../docs/invalidates.md")]
 #[proc_macro_attribute]
 pub fn invalidates(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::invalidates(args.into(), input.into()).into()
 }
 
-/// Names the route of a `#[cached_route]` handler, for
-/// `RouteCache::invalidate_route`. See `cache_runtime::route`.
+#[doc = include_str!("../docs/route.md")]
 #[proc_macro]
 pub fn route(input: TokenStream) -> TokenStream {
     expand::route(input.into()).into()
