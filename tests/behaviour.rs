@@ -150,10 +150,18 @@ async fn non_2xx_and_err_results_are_not_stored(backend: Backend) {
         }
     }
     assert_eq!(app.calls.get("status"), 8);
-    // 2xx other than 200 is stored.
-    assert_eq!(app.get("/status/201").await.x_cache(), "MISS");
-    let hit = app.get("/status/201").await;
-    assert_eq!((hit.status.as_u16(), hit.x_cache()), (201, "HIT"));
+    // 203 and 204 are stored besides 200; 201, 202 and 206 never
+    // (RFC 9110 §15.3: they answer one request, they are no
+    // representation to reuse).
+    for code in [201, 202, 206] {
+        let path = format!("/status/{code}");
+        for _ in 0..2 {
+            assert_eq!(app.get(&path).await.x_cache(), "MISS", "{path}");
+        }
+    }
+    assert_eq!(app.get("/status/203").await.x_cache(), "MISS");
+    let hit = app.get("/status/203").await;
+    assert_eq!((hit.status.as_u16(), hit.x_cache()), (203, "HIT"));
 
     for _ in 0..2 {
         let reply = app.get("/fallible/fail").await;
@@ -215,7 +223,7 @@ async fn a_corrupt_entry_is_a_miss_and_is_overwritten(backend: Backend) {
     let (f, app) = setup(backend, "corrupt").await;
     let key = f
         .cache
-        .key_for::<cache_runtime::route!(app::items)>("/items/7")
+        .key_for::<cache_runtime::route!(app::items)>("http://app.test/items/7")
         .unwrap();
     for garbage in [
         &b"{\"id\":7}"[..],
@@ -261,7 +269,7 @@ async fn a_hit_serves_the_entry_the_store_holds_now(backend: Backend) {
     let (f, app) = setup(backend, "replaced").await;
     let key = f
         .cache
-        .key_for::<cache_runtime::route!(app::items)>("/items/8")
+        .key_for::<cache_runtime::route!(app::items)>("http://app.test/items/8")
         .unwrap();
     assert_eq!(app.get("/items/8").await.x_cache(), "MISS");
     let before = app.get("/items/8").await;
@@ -290,9 +298,9 @@ async fn a_hit_serves_the_entry_the_store_holds_now(backend: Backend) {
 async fn status_and_headers_survive_a_hit(backend: Backend) {
     let (_f, app) = setup(backend, "headers").await;
     let first = app.get("/with-headers").await;
-    assert_eq!((first.status.as_u16(), first.x_cache()), (201, "MISS"));
+    assert_eq!((first.status.as_u16(), first.x_cache()), (203, "MISS"));
     let hit = app.get("/with-headers").await;
-    assert_eq!((hit.status.as_u16(), hit.x_cache()), (201, "HIT"));
+    assert_eq!((hit.status.as_u16(), hit.x_cache()), (203, "HIT"));
     assert_eq!(hit.headers["x-run"], "1");
     assert_eq!(hit.headers["content-type"], "text/plain; charset=utf-8");
     assert_eq!(hit.body, first.body);

@@ -310,7 +310,7 @@ async fn pair(backing: Backing, test: &str) -> Pair {
     support::wait_for_l1(&cache_a).await;
     support::wait_for_l1(&cache_b).await;
     let calls = Calls::default();
-    let request = http::Request::get("/items/1")
+    let request = http::Request::get("http://app.test/items/1")
         .header("accept-language", "en")
         .body(())
         .unwrap();

@@ -13,7 +13,7 @@ use syn::{
 /// another name for `namespace`.
 const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`, \
                        `shared`, `private`, `cache_control`, `honor_client`, `stale`, `stale_if_error`, \
-                       `tags`";
+                       `tags`, `host`, `negative`, `negative_ttl`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
@@ -46,6 +46,12 @@ pub(crate) struct Args {
     pub(crate) stale_if_error: Option<Opt<bool>>,
     /// `tags = ["item:{id}"]`: format strings over the bound parameters.
     pub(crate) tags: Option<Opt<Vec<LitStr>>>,
+    /// `host = false`: the host does not split entries.
+    pub(crate) host: Option<Opt<bool>>,
+    /// `negative = [404, 410]`: error statuses stored too.
+    pub(crate) negative: Option<Opt<Vec<u16>>>,
+    /// `negative_ttl = "30s"`: their life.
+    pub(crate) negative_ttl: Option<Opt<u32>>,
     /// `paths = ["/items/{id}"]` (`#[invalidates]` only).
     pub(crate) paths: Option<Opt<Vec<LitStr>>>,
     /// Every option written, valid or not, so that a bad `ttl` is not also
@@ -229,6 +235,14 @@ impl Args {
                 parse_format_list(value, "tags", "tag"),
                 errors,
             ),
+            "host" => set_once(&mut self.host, name, parse_bool(value, "host"), errors),
+            "negative" => set_once(&mut self.negative, name, parse_negative(value), errors),
+            "negative_ttl" => set_once(
+                &mut self.negative_ttl,
+                name,
+                parse_duration(value, "negative_ttl", false),
+                errors,
+            ),
             "paths" => set_once(
                 &mut self.paths,
                 name,
@@ -381,6 +395,51 @@ fn parse_vary(expr: &Expr) -> syn::Result<Vec<LitStr>> {
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
             && name != "*"
     })
+}
+
+/// `negative = [404, 410]`: 3xx and 4xx statuses but `304`, each once.
+/// 5xx, `304` and 2xx are refused at the offending status.
+fn parse_negative(expr: &Expr) -> syn::Result<Vec<u16>> {
+    let Expr::Array(array) = expr else {
+        return Err(syn::Error::new_spanned(
+            expr,
+            "`negative` takes a list of statuses (`negative = [404, 410]`)",
+        ));
+    };
+    let mut statuses = Vec::new();
+    let mut errors = Errors::default();
+    for elem in &array.elems {
+        let status = match lit(elem) {
+            Some(Lit::Int(int)) => int.base10_parse::<u16>().ok(),
+            _ => None,
+        };
+        let refusal = match status {
+            None => Some("a status code, such as `404`"),
+            Some(500..=599) => Some("5xx responses are never stored: a failing handler would be frozen for the TTL"),
+            Some(304) => Some("`304` is an answer to a conditional request, never stored"),
+            Some(200..=299) => Some("2xx statuses are not negative caching: 200, 203 and 204 are stored by default, the others never"),
+            Some(300..=499) => None,
+            Some(_) => Some("a 3xx or 4xx status"),
+        };
+        match (refusal, status) {
+            (Some(why), _) => errors.push(syn::Error::new_spanned(elem, why)),
+            (None, Some(code)) if statuses.contains(&code) => {
+                errors.push(syn::Error::new_spanned(
+                    elem,
+                    format!("{code} is listed twice"),
+                ));
+            }
+            (None, Some(code)) => statuses.push(code),
+            (None, None) => {}
+        }
+    }
+    if array.elems.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            expr,
+            "`negative` needs at least one status",
+        ));
+    }
+    errors.finish().map(|()| statuses)
 }
 
 /// `tags = ["item:{id}"]`, `paths = ["/items/{id}"]`: non-empty format

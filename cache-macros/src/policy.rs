@@ -105,6 +105,18 @@ pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStre
         let value = honor.value;
         policy.extend(quote!(.with_honor_client(#value)));
     }
+    if args.host.as_ref().is_some_and(|h| !h.value) {
+        policy.extend(quote!(.with_host(false)));
+    }
+    if let Some(negative) = &args.negative {
+        let statuses = &negative.value;
+        // Default: a minute, or the TTL when shorter.
+        let secs = args
+            .negative_ttl
+            .as_ref()
+            .map_or_else(|| ttl.min(60), |t| t.value);
+        policy.extend(quote!(.with_negative(&[#(#statuses),*], #secs)));
+    }
     match key {
         KeyKind::Request => {}
         KeyKind::Function(_) => {

@@ -88,6 +88,20 @@ pub(crate) fn args(args: &Args, errors: &mut Errors) {
             ));
         }
     }
+    if let (None, Some(negative_ttl)) = (&args.negative, &args.negative_ttl) {
+        errors.push(syn::Error::new(
+            negative_ttl.keyword.span(),
+            "`negative_ttl` needs `negative`, the statuses it applies to (`negative = [404]`)",
+        ));
+    }
+    if let (Some(ttl), Some(negative_ttl)) = (&args.ttl, &args.negative_ttl) {
+        if negative_ttl.value > ttl.value {
+            errors.push(syn::Error::new(
+                negative_ttl.keyword.span(),
+                "`negative_ttl` must not be longer than `ttl`",
+            ));
+        }
+    }
     if let (Some(_), Some(query)) = (&args.key, &args.query) {
         errors.push(syn::Error::new(
             query.keyword.span(),

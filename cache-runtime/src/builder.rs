@@ -236,6 +236,16 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Keys on the host a proxy forwarded (`Forwarded: host=…`, else
+    /// `X-Forwarded-Host`) instead of the request's own target or `Host`,
+    /// for apps behind a proxy that rewrites `Host`. Default `false`: any
+    /// client can send these headers, so trust them only when a proxy
+    /// you run sets them (and strips clients' own).
+    pub fn trust_forwarded_host(mut self, trust: bool) -> Self {
+        self.config.trust_forwarded_host = trust;
+        self
+    }
+
     /// The settings as they stand.
     pub fn config(&self) -> &CacheConfig {
         &self.config

@@ -56,6 +56,19 @@ impl Backend {
     }
 }
 
+/// Compares with the name [`Backend::as_str`] gives: `backend == "redis"`.
+impl PartialEq<str> for Backend {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Backend {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -359,5 +372,6 @@ mod tests {
         assert!(!Backend::Embedded.is_shared());
         assert!(Backend::RedisCluster.is_shared());
         assert_eq!(Backend::RedisCluster.to_string(), "redis-cluster");
+        assert_eq!(Backend::Embedded, "embedded");
     }
 }

@@ -38,6 +38,8 @@ pub const DEFAULT_STALE_IF_ERROR: bool = true;
 pub const DEFAULT_L1_CAPACITY: u64 = 0;
 /// Default interval of the L1 channel's heartbeat ([`CacheConfig::l1_heartbeat`]).
 pub const DEFAULT_L1_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Default for keying on `Forwarded`/`X-Forwarded-Host` ([`CacheConfig::trust_forwarded_host`]).
+pub const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
 /// Default bound on one invalidation call ([`CacheConfig::invalidate_timeout`]).
 pub const DEFAULT_INVALIDATE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -65,6 +67,7 @@ pub struct CacheConfig {
     pub(crate) l1_max_ttl: Option<Duration>,
     pub(crate) l1_heartbeat: Duration,
     pub(crate) invalidate_timeout: Duration,
+    pub(crate) trust_forwarded_host: bool,
 }
 
 impl Default for CacheConfig {
@@ -89,6 +92,7 @@ impl Default for CacheConfig {
             l1_max_ttl: None,
             l1_heartbeat: DEFAULT_L1_HEARTBEAT,
             invalidate_timeout: DEFAULT_INVALIDATE_TIMEOUT,
+            trust_forwarded_host: DEFAULT_TRUST_FORWARDED_HOST,
         }
     }
 }
@@ -116,6 +120,7 @@ impl fmt::Debug for CacheConfig {
             l1_max_ttl,
             l1_heartbeat,
             invalidate_timeout,
+            trust_forwarded_host,
         } = self;
         f.debug_struct("CacheConfig")
             .field("prefix", prefix)
@@ -137,6 +142,7 @@ impl fmt::Debug for CacheConfig {
             .field("l1_max_ttl", l1_max_ttl)
             .field("l1_heartbeat", l1_heartbeat)
             .field("invalidate_timeout", invalidate_timeout)
+            .field("trust_forwarded_host", trust_forwarded_host)
             .finish()
     }
 }
@@ -257,5 +263,13 @@ impl CacheConfig {
     /// (default [`DEFAULT_INVALIDATE_TIMEOUT`], 10 s).
     pub fn invalidate_timeout(&self) -> Duration {
         self.invalidate_timeout
+    }
+
+    /// Whether the host in keys comes from `Forwarded: host=` or
+    /// `X-Forwarded-Host` when a request carries one (default
+    /// [`DEFAULT_TRUST_FORWARDED_HOST`], `false`: the request target's
+    /// authority or `Host`).
+    pub fn trust_forwarded_host(&self) -> bool {
+        self.trust_forwarded_host
     }
 }

@@ -3,12 +3,14 @@
 //! A key has the form
 //!
 //! ```text
-//! <prefix>:[<namespace>:]<route id>:<method>:<request part>[#<header>=<value>…]
+//! <prefix>:[<namespace>:]<route id>:<method>:<host><request part>[#<header>=<value>…]
 //! ```
 //!
 //! where `<prefix>` comes from the cache configuration, `<namespace>` from the
 //! route's `namespace` option, `<route id>` names the handler
-//! (`module::path::function`), and the request part is one of
+//! (`module::path::function`), `<host>` is the request's host (lower-cased
+//! and escaped; empty for routes with `host = false` and for requests
+//! without one), and the request part is one of
 //!
 //! - `<path>[?<normalised query>]` (the default),
 //! - `key:<value>` when the route sets `key = …`,
@@ -98,6 +100,25 @@ impl KeyBuilder {
     /// with it.
     pub fn scope(&self) -> &str {
         &self.buf[..self.scope_len]
+    }
+
+    /// Writes the request's host, lower-cased, ahead of the path (or the
+    /// custom key value). Every byte but ASCII letters, digits, `.`, `-`,
+    /// `_` and `~` is percent-encoded, `:` (before a port), `/` and `%`
+    /// included, so no host can end where another host's path begins: a
+    /// forged `Host: shop.example/a` never shares an entry with `/a` on
+    /// `shop.example`.
+    pub fn host(&mut self, host: &[u8]) {
+        for &byte in host {
+            let byte = byte.to_ascii_lowercase();
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_' | b'~') {
+                self.buf.push(char::from(byte));
+            } else {
+                self.buf.push('%');
+                self.buf.push(char::from(HEX[usize::from(byte >> 4)]));
+                self.buf.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
+        }
     }
 
     /// Writes the canonical path and the query parameters `policy` keeps.

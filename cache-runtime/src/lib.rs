@@ -92,6 +92,7 @@ pub mod config;
 pub mod entry;
 mod error;
 mod fault;
+mod freshness;
 mod invalidate;
 pub mod key;
 mod lease;

@@ -61,6 +61,9 @@ pub struct RoutePolicy {
     honor_client: Option<bool>,
     stale_secs: Option<u32>,
     stale_if_error: Option<bool>,
+    host: bool,
+    negative: &'static [u16],
+    negative_ttl_secs: u32,
 }
 
 impl RoutePolicy {
@@ -80,6 +83,9 @@ impl RoutePolicy {
             honor_client: None,
             stale_secs: None,
             stale_if_error: None,
+            host: true,
+            negative: &[],
+            negative_ttl_secs: 0,
         }
     }
 
@@ -155,6 +161,47 @@ impl RoutePolicy {
     pub const fn with_stale_if_error(mut self, serve: bool) -> Self {
         self.stale_if_error = Some(serve);
         self
+    }
+
+    /// Whether the request's host takes part in the key (default `true`).
+    /// `false` only when every host gets the same response: a handler that
+    /// reads `Host` (absolute links, tenants) would otherwise serve one
+    /// host's response to every other.
+    #[must_use]
+    pub const fn with_host(mut self, keyed: bool) -> Self {
+        self.host = keyed;
+        self
+    }
+
+    /// Negative caching: these statuses (3xx or 4xx, never `304`) are
+    /// stored too, for `ttl_secs` (capped by the route's TTL; 0 is raised
+    /// to 1). Statuses the cache may never store (5xx, `206`, …) are
+    /// ignored.
+    #[must_use]
+    pub const fn with_negative(mut self, statuses: &'static [u16], ttl_secs: u32) -> Self {
+        self.negative = statuses;
+        self.negative_ttl_secs = if ttl_secs == 0 { 1 } else { ttl_secs };
+        self
+    }
+
+    /// Whether the request's host takes part in the key.
+    pub const fn keys_host(&self) -> bool {
+        self.host
+    }
+
+    /// The statuses stored by negative caching, besides 200, 203 and 204.
+    pub const fn negative(&self) -> &'static [u16] {
+        self.negative
+    }
+
+    /// The time to live of negatively cached entries, in seconds (at most
+    /// the route's TTL).
+    pub const fn negative_ttl_secs(&self) -> u32 {
+        if self.negative_ttl_secs < self.ttl_secs {
+            self.negative_ttl_secs
+        } else {
+            self.ttl_secs
+        }
     }
 
     /// The route's own stale window in seconds, if it sets one.

@@ -145,7 +145,7 @@ pub async fn with_headers(State(calls): State<Calls>, headers: HeaderMap) -> imp
     let run = calls.record("with_headers");
     let agent = headers.get(header::USER_AGENT).cloned();
     (
-        StatusCode::CREATED,
+        StatusCode::NON_AUTHORITATIVE_INFORMATION,
         [
             ("x-run", run.to_string()),
             ("content-type", "text/plain; charset=utf-8".to_owned()),

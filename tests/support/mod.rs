@@ -21,6 +21,11 @@ use std::{
 pub use self::app::Calls;
 pub use self::redis::{RedisServer, TestRedis};
 
+/// The `Host` every test request carries unless it sets its own: the
+/// public name that every instance behind one load balancer sees, so that
+/// instances on different loopback ports share entries as in production.
+pub const TEST_HOST: &str = "app.test";
+
 /// A prefix unique to this test run and call, so tests sharing a Redis
 /// never see each other's entries.
 pub fn unique_prefix(test: &str) -> String {
@@ -251,6 +256,7 @@ impl TestApp {
     pub async fn try_get(&self, path: &str) -> Result<Reply, String> {
         let req = Request::builder()
             .uri(format!("http://{}{path}", self.addr))
+            .header("host", TEST_HOST)
             .body(Full::new(Bytes::new()))
             .expect("build request");
         let res = self.client.request(req).await.map_err(|e| e.to_string())?;
@@ -273,6 +279,12 @@ impl TestApp {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr));
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        {
+            req = req.header("host", TEST_HOST);
+        }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }

@@ -30,6 +30,7 @@
 //! 4. `Route::respond_stored` (`respond.rs`): the cache's headers, or a
 //!    `304`.
 
+use super::conditional::Conditions;
 use super::respond::{add_vary, Served, CACHE_STATUS};
 use super::storable::{store_if_cacheable, Stored};
 use super::{Asked, ClientDirective, Context, Keyed, RequestContext};
@@ -45,7 +46,6 @@ use crate::semantics::Outcome;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::future::Either;
-use http::HeaderValue;
 use std::{
     future::{Future, Ready},
     pin::Pin,
@@ -152,7 +152,7 @@ where
         Some(Lookup::Miss)
     };
     match looked {
-        Some(lookup) => match route.answer(lookup, handler, request.if_none_match.as_ref()) {
+        Some(lookup) => match route.answer(lookup, handler, &request.conditions) {
             Answer::Served(response) => ready(response),
             Answer::Compute(handler, faulted) => {
                 pending(async move { route.miss(handler, faulted, &request).await })
@@ -161,7 +161,7 @@ where
         // Redis must be asked.
         None => pending(async move {
             let lookup = route.cache.fetch(&route.key).await;
-            match route.answer(lookup, handler, request.if_none_match.as_ref()) {
+            match route.answer(lookup, handler, &request.conditions) {
                 Answer::Served(response) => response,
                 // Boxed: the miss's state (coalescing, leases, buffering and
                 // storing the body) would otherwise sit in the future of
@@ -195,7 +195,7 @@ pub(super) struct Route {
 impl Route {
     /// Serves a stored entry that is fresh, or stale with a refresh
     /// started; anything else needs the handler.
-    fn answer<F>(&self, lookup: Lookup, handler: F, conditional: Option<&HeaderValue>) -> Answer<F>
+    fn answer<F>(&self, lookup: Lookup, handler: F, conditional: &Conditions) -> Answer<F>
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
@@ -222,7 +222,7 @@ impl Route {
         F: Future,
         F::Output: IntoResponse,
     {
-        let conditional = request.if_none_match.as_ref();
+        let conditional = &request.conditions;
         if faulted {
             // After a fault, do not pay for a second failing call.
             let response = self.uncached(handler).await;
@@ -259,7 +259,7 @@ impl Route {
 
     /// A miss, computed once however many requests (in this process and,
     /// with Redis, across instances) miss the key at the same time.
-    async fn coalesced_miss<F>(&self, handler: F, conditional: Option<&HeaderValue>) -> Response
+    async fn coalesced_miss<F>(&self, handler: F, conditional: &Conditions) -> Response
     where
         F: Future,
         F::Output: IntoResponse,

@@ -4,7 +4,9 @@
 //! (`flow`, whose docs map both paths).
 
 mod body;
+mod conditional;
 mod flow;
+mod host;
 mod layer;
 mod respond;
 mod storable;
@@ -19,7 +21,7 @@ use crate::policy::{AuthPolicy, CachedRoute, KeySource};
 use crate::semantics::{cache_status, CacheControl, Outcome};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
-use http::{header, request::Parts, HeaderValue, Method};
+use http::{request::Parts, HeaderValue, Method};
 use std::{convert::Infallible, fmt, marker::PhantomData};
 
 /// What a cached handler needs from the request, computed by the hidden
@@ -53,7 +55,8 @@ pub(crate) struct Asked {
     /// A `HEAD` is answered from the `GET` entry but never stores one: its
     /// handler may have produced an empty body.
     pub(crate) head: bool,
-    pub(crate) if_none_match: Option<HeaderValue>,
+    /// `If-None-Match`, `If-Modified-Since`, `Range`, `If-Range`.
+    pub(crate) conditions: conditional::Conditions,
     pub(crate) client: ClientDirective,
 }
 
@@ -266,6 +269,14 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         .map_or(&parts.uri, |original| &original.0);
     let path = uri.path().as_bytes();
     let query = uri.query().map(str::as_bytes);
+    // The host first, so that no request for one host reads or writes
+    // another host's entries (web cache poisoning through `Host`).
+    if policy.keys_host() {
+        let trust = cache.config().trust_forwarded_host();
+        if let Some(host) = host::request_host(parts, uri, trust) {
+            key.host(host);
+        }
+    }
     match policy.key_source() {
         KeySource::Function => match R::key(parts) {
             Some(value) => key.custom(&value),
@@ -309,7 +320,10 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         uri: uri.clone(),
         request: Asked {
             head: parts.method == Method::HEAD,
-            if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
+            conditions: conditional::Conditions::from_request(
+                &parts.headers,
+                parts.method == Method::GET,
+            ),
             client,
         },
     })

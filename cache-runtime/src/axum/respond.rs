@@ -9,12 +9,14 @@ const HIT: HeaderValue = HeaderValue::from_static("HIT");
 const STALE: HeaderValue = HeaderValue::from_static("STALE");
 pub(super) const MISS: HeaderValue = HeaderValue::from_static("MISS");
 
+use super::conditional::{not_modified, Conditions};
 use super::flow::Route;
 use super::storable::Stored;
 use crate::entry::{Entry, Prepared};
 use crate::fault::now_ms;
+use crate::freshness::format_date;
 use crate::policy::{AuthPolicy, RoutePolicy};
-use crate::semantics::{cache_status, header_value, if_none_match, push_decimal, Outcome};
+use crate::semantics::{cache_status, header_value, push_decimal, Outcome};
 use axum::body::Body;
 use axum::response::Response;
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -30,11 +32,7 @@ pub(super) enum Served {
 }
 
 impl Route {
-    pub(super) fn respond_stored(
-        &self,
-        stored: Stored,
-        conditional: Option<&HeaderValue>,
-    ) -> Response {
+    pub(super) fn respond_stored(&self, stored: Stored, conditional: &Conditions) -> Response {
         let outcome = Outcome::UriMiss {
             stored: stored.stored,
             detail: stored.detail,
@@ -49,7 +47,7 @@ impl Route {
         mut response: Response,
         outcome: Outcome,
         etag: Option<HeaderValue>,
-        conditional: Option<&HeaderValue>,
+        conditional: &Conditions,
     ) -> Response {
         self.mark(response.headers_mut(), MISS, outcome);
         or_not_modified(response, etag.as_ref(), conditional)
@@ -58,7 +56,7 @@ impl Route {
     pub(super) fn hit(
         &self,
         entry: &Prepared,
-        conditional: Option<&HeaderValue>,
+        conditional: &Conditions,
         served: Served,
     ) -> Response {
         let age = now_ms().saturating_sub(entry.entry().stored_at_ms) / 1000;
@@ -73,7 +71,7 @@ impl Route {
         let mut response = Response::new(Body::from(entry.body.clone()));
         *response.status_mut() = entry.status;
         *response.headers_mut() = headers;
-        or_not_modified(response, entry.etag.as_ref(), conditional)
+        conditional.answer(response, &entry.body)
     }
 
     /// The headers of a hit on `entry`, `age` seconds old: the stored ones,
@@ -109,6 +107,12 @@ impl Route {
             ),
         };
         headers.insert(header::AGE, HeaderValue::from(age));
+        // The date of the stored response, consistent with `Age` (RFC 9110
+        // §6.6.1, RFC 9111 §4.2.3): `Date` + `Age` is now.
+        headers.insert(header::DATE, format_date(entry.stored_at_ms));
+        if entry.status == StatusCode::OK {
+            headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        }
         self.mark(&mut headers, x_cache, outcome);
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
         headers
@@ -124,17 +128,18 @@ impl Route {
     }
 }
 
-/// `response`, or a `304` standing for it when its entity tag `etag`
-/// matches the request's `If-None-Match` (`conditional`).
+/// `response`, or a `304` standing for it when it was stored (it has the
+/// entity tag `etag`) and the request's preconditions say it is not
+/// modified.
 pub(super) fn or_not_modified(
     response: Response,
     etag: Option<&HeaderValue>,
-    conditional: Option<&HeaderValue>,
+    conditional: &Conditions,
 ) -> Response {
-    match (conditional, etag) {
-        (Some(field), Some(etag)) if if_none_match(field, etag) => not_modified(response.headers()),
-        _ => response,
+    if etag.is_some() && conditional.not_modified(response.status(), response.headers()) {
+        return not_modified(response.headers());
     }
+    response
 }
 
 /// The `Cache-Control` the cache sends with a cacheable response that did
@@ -152,29 +157,6 @@ pub(super) fn generated_cache_control(policy: &RoutePolicy, remaining: u64) -> H
     });
     push_decimal(&mut value, remaining);
     header_value(value)
-}
-
-/// A `304 Not Modified` carrying the fields RFC 9110 §15.4.5 asks for from
-/// the `200` it stands for, and the cache's own.
-fn not_modified(full: &HeaderMap) -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::NOT_MODIFIED;
-    let headers = response.headers_mut();
-    for name in [
-        header::CACHE_CONTROL,
-        header::CONTENT_LOCATION,
-        header::ETAG,
-        header::EXPIRES,
-        header::VARY,
-        header::AGE,
-        X_CACHE,
-        CACHE_STATUS,
-    ] {
-        for value in full.get_all(&name) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    response
 }
 
 /// Adds the route's `vary` headers to the response's `Vary`, once each.

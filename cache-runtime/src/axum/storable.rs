@@ -4,8 +4,9 @@
 use super::body::{buffer, Buffered};
 use super::flow::Route;
 use super::respond::generated_cache_control;
-use crate::entry::{is_storable_header, Entry};
+use crate::entry::{is_default_storable_status, is_storable_header, is_storable_status, Entry};
 use crate::fault::now_ms;
+use crate::freshness;
 use crate::key;
 use crate::policy::{AuthPolicy, RoutePolicy};
 use crate::semantics::{etag_for, CacheControl};
@@ -16,11 +17,13 @@ use http::{header, response::Parts, HeaderValue, StatusCode};
 use std::time::Duration;
 
 /// Why a response may not go into the cache, if it may not: a status other
-/// than 2xx (or `206`), `Set-Cookie`, a `Cache-Control` that forbids
-/// storing (`private` is expected on per-user routes), or a `Vary` naming a
-/// header the route does not key on.
+/// than 200, 203 and 204 (unless the route's negative caching lists it;
+/// never 5xx, `206` or `304`), `Set-Cookie`, a `Cache-Control` that
+/// forbids storing (`private` is expected on per-user routes), or a `Vary`
+/// naming a header the route does not key on.
 fn refusal(parts: &Parts, policy: &RoutePolicy) -> Option<&'static str> {
-    if !parts.status.is_success() || parts.status == StatusCode::PARTIAL_CONTENT {
+    let negative = is_negative(parts.status, policy);
+    if !is_default_storable_status(parts.status) && !negative {
         return Some("status");
     }
     if parts.headers.contains_key(header::SET_COOKIE) {
@@ -43,6 +46,13 @@ fn refusal(parts: &Parts, policy: &RoutePolicy) -> Option<&'static str> {
         })
     });
     unkeyed_vary.then_some("vary")
+}
+
+/// Whether `status` is one the route stores by negative caching.
+fn is_negative(status: StatusCode, policy: &RoutePolicy) -> bool {
+    is_storable_status(status)
+        && !is_default_storable_status(status)
+        && policy.negative().contains(&status.as_u16())
 }
 
 /// A miss's response after the store decision.
@@ -73,10 +83,21 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     if let Some(detail) = refusal(&parts, policy) {
         return Stored::refused(Response::from_parts(parts, body), detail);
     }
-    let mut ttl = u64::from(policy.ttl_secs());
+    let negative = is_negative(parts.status, policy);
+    let route_ttl = u64::from(if negative {
+        policy.negative_ttl_secs()
+    } else {
+        policy.ttl_secs()
+    });
+    // The handler's freshness has the last word (RFC 9111 §4.2): its
+    // `s-maxage`, `max-age` or `Expires`, less the `Age` it already has.
+    let now = now_ms();
+    let age = freshness::age(&parts.headers);
+    let mut ttl = route_ttl;
     if cache.config().cap_ttl_to_handler_max_age() {
-        if let Some(max_age) = CacheControl::parse(&parts.headers).shared_max_age() {
-            ttl = ttl.min(max_age);
+        let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
+        if let Some(lifetime) = freshness::lifetime(&parts.headers, wall) {
+            ttl = ttl.min(lifetime.saturating_sub(age));
         }
     }
     if ttl == 0 {
@@ -90,21 +111,27 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         }
     };
 
+    // Validators for representations only: an error status gets none.
     let etag = parts
         .headers
         .get(header::ETAG)
         .cloned()
-        .unwrap_or_else(|| etag_for(&bytes));
-    let stale = route.stale_secs();
+        .or_else(|| is_default_storable_status(parts.status).then(|| etag_for(&bytes)));
+    // Errors are never served stale.
+    let stale = if negative { 0 } else { route.stale_secs() };
+    // Stored as generated `age` seconds ago: a hit's `Age` and `Date`
+    // then count from the response's origin, and its remaining freshness
+    // is `ttl` from now.
+    let origin_ms = now.saturating_sub(age.saturating_mul(1000));
     let mut entry = Entry::new(
         parts.status,
-        now_ms(),
-        u32::try_from(ttl).unwrap_or(u32::MAX),
+        origin_ms,
+        u32::try_from(ttl.saturating_add(age)).unwrap_or(u32::MAX),
         bytes.clone(),
     );
     entry.stale_secs = stale;
     entry.content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    entry.etag = Some(etag.clone());
+    entry.etag.clone_from(&etag);
     entry.headers = parts
         .headers
         .iter()
@@ -130,7 +157,15 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             "store-failed",
         );
     }
-    parts.headers.insert(header::ETAG, etag.clone());
+    if let Some(etag) = &etag {
+        parts.headers.insert(header::ETAG, etag.clone());
+    }
+    // The date hits will carry (RFC 9110 §6.6.1), unless the handler set one.
+    if !parts.headers.contains_key(header::DATE) {
+        parts
+            .headers
+            .insert(header::DATE, freshness::format_date(origin_ms));
+    }
     if !parts.headers.contains_key(header::CACHE_CONTROL) {
         parts
             .headers
@@ -140,7 +175,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         response: Response::from_parts(parts, Body::from(bytes)),
         stored: true,
         detail: None,
-        etag: Some(etag),
+        etag,
         encoded: Some(encoded),
     }
 }

@@ -142,9 +142,19 @@ impl fmt::Display for EncodeError {
 }
 
 /// Whether an entry may hold a response of `status`: encoding refuses and
-/// decoding rejects any other.
+/// decoding rejects any other. 200, 203 and 204 are stored by default;
+/// 3xx and 4xx (but `304`) only by a route's negative caching. Never 5xx,
+/// 1xx, `304`, or the other 2xx (`201`, `202`, `205`, `206`, …).
 pub fn is_storable_status(status: StatusCode) -> bool {
-    status.is_success()
+    is_default_storable_status(status)
+        || ((300..500).contains(&status.as_u16()) && status != StatusCode::NOT_MODIFIED)
+}
+
+/// The statuses stored without negative caching: 200, 203 and 204 (RFC
+/// 9110 §15.1 lists them as heuristically cacheable; `201`, `202`, `205`
+/// and `206` are answers to one request, not a representation to reuse).
+pub fn is_default_storable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 200 | 203 | 204)
 }
 
 impl std::error::Error for EncodeError {}

@@ -1,0 +1,250 @@
+//! Conditional and range requests answered from a stored response (RFC
+//! 9110 §13 and §14): `If-None-Match`, then `If-Modified-Since`, for a
+//! `304`; a single `bytes=` range (under `If-Range`) for a `206`, or a
+//! `416` when it cannot be satisfied.
+
+use crate::freshness::parse_date;
+use crate::semantics::if_none_match;
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+
+/// What a request makes conditional, read once by the hidden extractor:
+/// boxed, and absent for the usual request that carries none of it, so
+/// that it takes one word of the request's future.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Conditions(Option<Box<Fields>>);
+
+#[derive(Debug, Default, Clone)]
+struct Fields {
+    if_none_match: Option<HeaderValue>,
+    if_modified_since: Option<HeaderValue>,
+    /// `GET` only: a range on other methods is ignored (§14.2).
+    range: Option<HeaderValue>,
+    if_range: Option<HeaderValue>,
+}
+
+impl Conditions {
+    pub(crate) fn from_request(headers: &HeaderMap, get: bool) -> Self {
+        let field = |name| headers.get(name).cloned();
+        let fields = Fields {
+            if_none_match: field(header::IF_NONE_MATCH),
+            if_modified_since: field(header::IF_MODIFIED_SINCE),
+            range: if get { field(header::RANGE) } else { None },
+            if_range: field(header::IF_RANGE),
+        };
+        let any = fields.if_none_match.is_some()
+            || fields.if_modified_since.is_some()
+            || fields.range.is_some();
+        Self(any.then(|| Box::new(fields)))
+    }
+
+    /// Whether a stored response with `headers` (status `status`) is not
+    /// modified for this request (RFC 9110 §13.2.2): `If-None-Match` when
+    /// present, else `If-Modified-Since` against its `Last-Modified`. Only
+    /// a 2xx response has preconditions evaluated (§13.2.1).
+    pub(crate) fn not_modified(&self, status: StatusCode, headers: &HeaderMap) -> bool {
+        let Some(fields) = &self.0 else {
+            return false;
+        };
+        if !status.is_success() {
+            return false;
+        }
+        if let Some(field) = &fields.if_none_match {
+            return headers
+                .get(header::ETAG)
+                .is_some_and(|etag| if_none_match(field, etag));
+        }
+        let (Some(since), Some(modified)) = (
+            fields.if_modified_since.as_ref().and_then(parse_date),
+            headers.get(header::LAST_MODIFIED).and_then(parse_date),
+        ) else {
+            return false;
+        };
+        modified <= since
+    }
+
+    /// The part of a stored `200` body of `len` bytes this request asks
+    /// for (RFC 9110 §14.2): `None` for the whole body (no range, several
+    /// ranges, an invalid one, or an `If-Range` that does not match).
+    fn range(&self, headers: &HeaderMap, len: u64) -> Option<Part> {
+        let fields = self.0.as_deref()?;
+        let range = fields.range.as_ref()?.to_str().ok()?;
+        if let Some(if_range) = &fields.if_range {
+            if !if_range_matches(if_range, headers) {
+                return None;
+            }
+        }
+        parse_range(range, len)
+    }
+
+    /// `full` (a stored `200` with `headers` and `body`), or the `304`,
+    /// `206` or `416` standing for it.
+    pub(crate) fn answer(&self, full: Response, body: &Bytes) -> Response {
+        if self.0.is_none() {
+            return full;
+        }
+        let status = full.status();
+        if self.not_modified(status, full.headers()) {
+            return not_modified(full.headers());
+        }
+        if status != StatusCode::OK {
+            return full;
+        }
+        let len = body.len() as u64;
+        match self.range(full.headers(), len) {
+            None => full,
+            Some(Part::Bytes(first, last)) => {
+                let (mut parts, _) = full.into_parts();
+                parts.status = StatusCode::PARTIAL_CONTENT;
+                let content_range = format!("bytes {first}-{last}/{len}");
+                if let Ok(value) = HeaderValue::from_str(&content_range) {
+                    parts.headers.insert(header::CONTENT_RANGE, value);
+                }
+                let (start, end) = (to_index(first), to_index(last).saturating_add(1));
+                let slice = body.slice(start..end.min(body.len()));
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(slice.len()));
+                Response::from_parts(parts, Body::from(slice))
+            }
+            Some(Part::Unsatisfiable) => {
+                let (mut parts, _) = full.into_parts();
+                parts.status = StatusCode::RANGE_NOT_SATISFIABLE;
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    parts.headers.insert(header::CONTENT_RANGE, value);
+                }
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+                parts.headers.remove(header::CONTENT_TYPE);
+                Response::from_parts(parts, Body::empty())
+            }
+        }
+    }
+}
+
+fn to_index(offset: u64) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Part {
+    /// First and last byte, inclusive.
+    Bytes(u64, u64),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range over `len` bytes: `first-last`, `first-` or
+/// `-suffix`; `None` for several ranges or an invalid one (the whole body
+/// is sent, which RFC 9110 §14.2 allows).
+fn parse_range(field: &str, len: u64) -> Option<Part> {
+    let (unit, spec) = field.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.trim().split_once('-')?;
+    let number = |s: &str| -> Option<Option<u64>> {
+        let s = s.trim();
+        if s.is_empty() {
+            Some(None)
+        } else if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok().map(Some)
+        } else {
+            None
+        }
+    };
+    match (number(first)?, number(last)?) {
+        (Some(first), last) => {
+            if last.is_some_and(|last| last < first) {
+                return None;
+            }
+            if first >= len {
+                return Some(Part::Unsatisfiable);
+            }
+            let last = last.map_or(len - 1, |last| last.min(len - 1));
+            Some(Part::Bytes(first, last))
+        }
+        (None, Some(suffix)) => {
+            if suffix == 0 || len == 0 {
+                return Some(Part::Unsatisfiable);
+            }
+            Some(Part::Bytes(len.saturating_sub(suffix), len - 1))
+        }
+        (None, None) => None,
+    }
+}
+
+/// `If-Range` (RFC 9110 §13.1.5): an entity tag must match the stored
+/// `ETag` strongly (a weak tag never matches); a date must equal the
+/// stored `Last-Modified`.
+fn if_range_matches(if_range: &HeaderValue, headers: &HeaderMap) -> bool {
+    let Ok(value) = if_range.to_str() else {
+        return false;
+    };
+    let value = value.trim();
+    if value.starts_with('"') || value.starts_with("W/") {
+        let strong = |tag: &str| tag.starts_with('"') && tag.len() >= 2 && tag.ends_with('"');
+        return strong(value)
+            && headers
+                .get(header::ETAG)
+                .and_then(|etag| etag.to_str().ok())
+                .is_some_and(|etag| strong(etag) && etag == value);
+    }
+    match (
+        parse_date(if_range),
+        headers.get(header::LAST_MODIFIED).and_then(parse_date),
+    ) {
+        (Some(date), Some(modified)) => date == modified,
+        _ => false,
+    }
+}
+
+/// A `304 Not Modified` carrying the fields RFC 9110 §15.4.5 asks for from
+/// the `200` it stands for, and the cache's own.
+pub(super) fn not_modified(full: &HeaderMap) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    let headers = response.headers_mut();
+    for name in [
+        header::CACHE_CONTROL,
+        header::CONTENT_LOCATION,
+        header::DATE,
+        header::ETAG,
+        header::EXPIRES,
+        header::VARY,
+        header::AGE,
+        super::respond::X_CACHE,
+        super::respond::CACHE_STATUS,
+    ] {
+        for value in full.get_all(&name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_byte_ranges_follow_rfc_9110_section_14() {
+        assert_eq!(parse_range("bytes=0-4", 10), Some(Part::Bytes(0, 4)));
+        assert_eq!(parse_range("bytes=5-", 10), Some(Part::Bytes(5, 9)));
+        assert_eq!(parse_range("bytes=-3", 10), Some(Part::Bytes(7, 9)));
+        assert_eq!(parse_range("bytes=-30", 10), Some(Part::Bytes(0, 9)));
+        assert_eq!(parse_range("bytes=8-100", 10), Some(Part::Bytes(8, 9)));
+        assert_eq!(parse_range("bytes=10-", 10), Some(Part::Unsatisfiable));
+        assert_eq!(parse_range("bytes=-0", 10), Some(Part::Unsatisfiable));
+        assert_eq!(
+            parse_range("bytes=0-1,4-5", 10),
+            None,
+            "several: whole body"
+        );
+        assert_eq!(parse_range("bytes=5-2", 10), None, "invalid: ignored");
+        assert_eq!(parse_range("items=0-1", 10), None);
+        assert_eq!(parse_range("bytes=a-b", 10), None);
+    }
+}
