@@ -1,0 +1,362 @@
+//! HTTP correctness to RFC 9110/9111, end to end on a real server on
+//! loopback and every backend (`backend_matrix!`). Each test names the
+//! section it checks; the README's conformance table lists them.
+
+mod support;
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
+use bytes::Bytes;
+use cache_runtime::{cached_route, RouteCacheBuilder};
+use http::Method;
+use std::time::{Duration, SystemTime};
+use support::{Backend, Calls, Fixture, Reply, TestApp};
+
+/// Builds absolute links from `Host`, as many handlers do.
+#[cached_route(ttl = 3600)]
+async fn links(State(calls): State<Calls>, headers: HeaderMap) -> String {
+    calls.record("links");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    format!("<a href=\"https://{host}/next\">next</a>")
+}
+
+/// Says it is the same for every host.
+#[cached_route(ttl = 3600, host = false)]
+async fn any_host(State(calls): State<Calls>) -> String {
+    format!("run {}", calls.record("any_host"))
+}
+
+#[cached_route(ttl = 3600, negative = [404, 410], negative_ttl = 1)]
+async fn lookup(State(calls): State<Calls>, Path(code): Path<u16>) -> StatusCode {
+    calls.record("lookup");
+    StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
+}
+
+/// Answers with the headers the query names: `?h=name:value&h=…`.
+#[cached_route(ttl = 3600)]
+async fn shaped(
+    State(calls): State<Calls>,
+    Path(name): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> impl IntoResponse {
+    let run = calls.record("shaped");
+    let mut headers = HeaderMap::new();
+    for pair in query.unwrap_or_default().split('&') {
+        let Some(spec) = pair.strip_prefix("h=") else {
+            continue;
+        };
+        let spec = spec.replace("%20", " ").replace("%2C", ",");
+        if let Some((n, v)) = spec.split_once(':') {
+            headers.append(
+                header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+    }
+    (headers, format!("{name} run {run}: 0123456789"))
+}
+
+fn router(calls: Calls) -> Router {
+    Router::new()
+        .route("/links", get(links))
+        .route("/any-host", get(any_host))
+        .route("/lookup/{code}", get(lookup))
+        .route("/shaped/{name}", get(shaped))
+        .with_state(calls)
+}
+
+struct Setup {
+    app: TestApp,
+    fixture: Fixture,
+}
+
+async fn setup(
+    backend: Backend,
+    test: &str,
+    configure: impl FnOnce(RouteCacheBuilder) -> RouteCacheBuilder,
+) -> Setup {
+    let fixture = Fixture::with(backend, test, configure).await;
+    let calls = Calls::default();
+    let app = TestApp::serve(router(calls.clone()).layer(fixture.cache.layer()), calls).await;
+    Setup { app, fixture }
+}
+
+impl Setup {
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.app
+            .request(Method::GET, path, headers, Bytes::new())
+            .await
+    }
+}
+
+fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
+    reply
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&reply.body).into_owned()
+}
+
+fn http_date(at: SystemTime) -> String {
+    httpdate::fmt_http_date(at)
+}
+
+/// RFC 9110 §7.2 (`Host` names the target's authority); web cache
+/// poisoning: a response built from one host's `Host` is never served to
+/// another host, and `invalidate(path)` still reaches every host.
+async fn the_host_is_part_of_every_key(backend: Backend) {
+    let s = setup(backend, "rfc_host", |b| b).await;
+    let evil = s.get("/links", &[("host", "evil.example")]).await;
+    assert_eq!(evil.x_cache(), "MISS");
+    let good = s.get("/links", &[("host", "shop.example")]).await;
+    assert_eq!(good.x_cache(), "MISS", "another host is another entry");
+    assert!(
+        text(&good).contains("https://shop.example/next"),
+        "{}",
+        text(&good)
+    );
+    let again = s.get("/links", &[("host", "SHOP.example")]).await;
+    assert_eq!(again.x_cache(), "HIT", "hosts compare case-insensitively");
+    assert_eq!(again.body, good.body);
+    // A forged host that ends where a path begins is its own entry.
+    let forged = s.get("/links", &[("host", "shop.example/links")]).await;
+    assert_eq!(forged.x_cache(), "MISS");
+    let removed = s.fixture.cache.invalidate("/links").await.unwrap();
+    assert_eq!(removed, 3, "one path, every host");
+    assert_eq!(
+        s.get("/links", &[("host", "shop.example")]).await.x_cache(),
+        "MISS"
+    );
+}
+
+/// Forwarded host headers (RFC 7239 §5.3, `X-Forwarded-Host`) split
+/// entries only when the cache is told to trust them; a route may declare
+/// that every host gets the same response.
+async fn forwarded_hosts_count_only_when_trusted(backend: Backend) {
+    let s = setup(backend, "rfc_fwd", |b| b).await;
+    let first = s.get("/links", &[("x-forwarded-host", "a.example")]).await;
+    assert_eq!(first.x_cache(), "MISS");
+    let second = s.get("/links", &[("x-forwarded-host", "b.example")]).await;
+    assert_eq!(
+        second.x_cache(),
+        "HIT",
+        "untrusted: clients can send anything"
+    );
+
+    let t = setup(backend, "rfc_fwd_trusted", |b| b.trust_forwarded_host(true)).await;
+    let a = t.get("/links", &[("x-forwarded-host", "a.example")]).await;
+    let b = t
+        .get("/links", &[("forwarded", "for=10.0.0.1;host=b.example")])
+        .await;
+    assert_eq!((a.x_cache(), b.x_cache()), ("MISS", "MISS"));
+    let a_again = t.get("/links", &[("x-forwarded-host", "a.example")]).await;
+    assert_eq!(a_again.x_cache(), "HIT");
+
+    for host in ["one.example", "two.example"] {
+        let reply = s.get("/any-host", &[("host", host)]).await;
+        assert_eq!(text(&reply), "run 1", "host = false: one entry for {host}");
+    }
+}
+
+/// RFC 9110 §15.1 and RFC 9111 §3: 404 and 410 are stored only because the
+/// route opts in (`negative`), for their own TTL; 5xx never.
+async fn negative_caching_is_opt_in_and_short(backend: Backend) {
+    let s = setup(backend, "rfc_negative", |b| b).await;
+    for code in ["404", "410"] {
+        let path = format!("/lookup/{code}");
+        let miss = s.get(&path, &[]).await;
+        assert_eq!((miss.status.as_str(), miss.x_cache()), (code, "MISS"));
+        let hit = s.get(&path, &[]).await;
+        assert_eq!((hit.status.as_str(), hit.x_cache()), (code, "HIT"));
+        assert!(
+            hit.headers.get("etag").is_none(),
+            "no validator on an error"
+        );
+    }
+    for _ in 0..2 {
+        let reply = s.get("/lookup/500", &[]).await;
+        assert_eq!((reply.status.as_u16(), reply.x_cache()), (500, "MISS"));
+        let other = s.get("/lookup/403", &[]).await;
+        assert_eq!(other.x_cache(), "MISS", "not listed");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        s.get("/lookup/404", &[]).await.x_cache(),
+        "MISS",
+        "negative_ttl = 1 s, not the route's hour"
+    );
+}
+
+/// RFC 9111 §5.3: `Expires` counts; a past or invalid date is stale, so
+/// nothing is stored; a future one bounds the entry's life.
+async fn expires_counts(backend: Backend) {
+    let s = setup(backend, "rfc_expires", |b| b).await;
+    let past = http_date(SystemTime::now() - Duration::from_secs(60));
+    for (name, value) in [("zero", "0".to_owned()), ("past", past)] {
+        let path = format!(
+            "/shaped/{name}?h=expires:{}",
+            value.replace(' ', "%20").replace(',', "%2C")
+        );
+        for _ in 0..2 {
+            let reply = s.get(&path, &[]).await;
+            assert_eq!(reply.x_cache(), "MISS", "Expires {value}");
+        }
+    }
+    let soon = http_date(SystemTime::now() + Duration::from_secs(30));
+    let path = format!(
+        "/shaped/soon?h=expires:{}",
+        soon.replace(' ', "%20").replace(',', "%2C")
+    );
+    assert_eq!(s.get(&path, &[]).await.x_cache(), "MISS");
+    let hit = s.get(&path, &[]).await;
+    assert_eq!(hit.x_cache(), "HIT");
+    let max_age = header(&hit, "cache-control")
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    assert!(max_age <= 30, "Expires bounds the life: {max_age}");
+}
+
+/// RFC 9111 §4.2.3 and §5.1: a handler's `Age` counts against its
+/// freshness; §5.2.2.10: `s-maxage` wins over `max-age` in a shared cache;
+/// RFC 9110 §6.6.1: hits carry the stored `Date`, and `Date` + `Age` is
+/// the time of the hit.
+async fn age_and_s_maxage_count_and_date_is_kept(backend: Backend) {
+    let s = setup(backend, "rfc_age", |b| b).await;
+    let old = "/shaped/old?h=cache-control:max-age=60&h=age:50";
+    assert_eq!(s.get(old, &[]).await.x_cache(), "MISS");
+    let hit = s.get(old, &[]).await;
+    assert_eq!(hit.x_cache(), "HIT");
+    let age: u64 = header(&hit, "age").parse().unwrap();
+    assert!(
+        (50..=52).contains(&age),
+        "the upstream's age is kept: {age}"
+    );
+    let date = httpdate::parse_http_date(header(&hit, "date")).expect("a Date on hits");
+    let now = SystemTime::now();
+    let drift = now
+        .duration_since(date + Duration::from_secs(age))
+        .or_else(|e| Ok::<_, ()>(e.duration()))
+        .unwrap();
+    assert!(
+        drift <= Duration::from_secs(2),
+        "Date + Age is now: {drift:?}"
+    );
+    let again = s.get(old, &[]).await;
+    assert_eq!(
+        header(&again, "date"),
+        header(&hit, "date"),
+        "the stored Date"
+    );
+
+    let spent = "/shaped/spent?h=cache-control:max-age=60&h=age:60";
+    for _ in 0..2 {
+        assert_eq!(
+            s.get(spent, &[]).await.x_cache(),
+            "MISS",
+            "no freshness left"
+        );
+    }
+    let shared = "/shaped/shared?h=cache-control:max-age=600%2C%20s-maxage=0";
+    for _ in 0..2 {
+        assert_eq!(
+            s.get(shared, &[]).await.x_cache(),
+            "MISS",
+            "s-maxage=0 wins"
+        );
+    }
+}
+
+/// RFC 9110 §13.1.3 and §13.2.2: `If-Modified-Since` against the stored
+/// `Last-Modified` gets a `304`; `If-None-Match` takes precedence.
+async fn if_modified_since_on_hits(backend: Backend) {
+    let s = setup(backend, "rfc_ims", |b| b).await;
+    let modified = SystemTime::now() - Duration::from_secs(3600);
+    let lm = http_date(modified);
+    let path = format!(
+        "/shaped/lm?h=last-modified:{}",
+        lm.replace(' ', "%20").replace(',', "%2C")
+    );
+    assert_eq!(s.get(&path, &[]).await.x_cache(), "MISS");
+    let later = http_date(modified + Duration::from_secs(60));
+    let earlier = http_date(modified - Duration::from_secs(60));
+    let not_modified = s.get(&path, &[("if-modified-since", &later)]).await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    assert!(not_modified.body.is_empty());
+    let same = s.get(&path, &[("if-modified-since", &lm)]).await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    let changed = s.get(&path, &[("if-modified-since", &earlier)]).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let precedence = s
+        .get(
+            &path,
+            &[
+                ("if-modified-since", &later),
+                ("if-none-match", "\"other\""),
+            ],
+        )
+        .await;
+    assert_eq!(precedence.status, StatusCode::OK, "If-None-Match decides");
+    assert_eq!(precedence.x_cache(), "HIT");
+}
+
+/// RFC 9110 §14.2, §14.4, §15.3.7 and §15.5.17: a single byte range on a
+/// hit is a `206` with `Content-Range`; `If-Range` must match; several
+/// ranges get the whole `200`; an unsatisfiable one a `416`.
+async fn byte_ranges_on_hits(backend: Backend) {
+    let s = setup(backend, "rfc_range", |b| b).await;
+    let full = s.get("/shaped/r", &[]).await;
+    assert_eq!(full.x_cache(), "MISS");
+    let body = text(&full);
+    let len = body.len();
+    let part = s.get("/shaped/r", &[("range", "bytes=0-4")]).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&part, "content-range"), format!("bytes 0-4/{len}"));
+    assert_eq!(text(&part), body[..5]);
+    let tail = s.get("/shaped/r", &[("range", "bytes=-3")]).await;
+    assert_eq!(text(&tail), body[len - 3..]);
+    assert_eq!(header(&tail, "content-length"), "3");
+    let beyond = s.get("/shaped/r", &[("range", "bytes=9999-")]).await;
+    assert_eq!(beyond.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&beyond, "content-range"), format!("bytes */{len}"));
+    let several = s.get("/shaped/r", &[("range", "bytes=0-1,4-5")]).await;
+    assert_eq!((several.status, several.body.len()), (StatusCode::OK, len));
+    let etag = header(&full, "etag").to_owned();
+    let matching = s
+        .get("/shaped/r", &[("range", "bytes=0-1"), ("if-range", &etag)])
+        .await;
+    assert_eq!(matching.status, StatusCode::PARTIAL_CONTENT);
+    let stale = s
+        .get(
+            "/shaped/r",
+            &[("range", "bytes=0-1"), ("if-range", "\"older\"")],
+        )
+        .await;
+    assert_eq!((stale.status, stale.body.len()), (StatusCode::OK, len));
+    let hit = s.get("/shaped/r", &[]).await;
+    assert_eq!(header(&hit, "accept-ranges"), "bytes");
+    assert_eq!(s.app.calls.get("shaped"), 1, "all of it from the one entry");
+}
+
+backend_matrix!(
+    the_host_is_part_of_every_key,
+    forwarded_hosts_count_only_when_trusted,
+    negative_caching_is_opt_in_and_short,
+    expires_counts,
+    age_and_s_maxage_count_and_date_is_kept,
+    if_modified_since_on_hits,
+    byte_ranges_on_hits,
+);
