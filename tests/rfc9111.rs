@@ -64,8 +64,44 @@ async fn shaped(
     (headers, format!("{name} run {run}: 0123456789"))
 }
 
+/// Names of `flaky` entries whose handler currently fails.
+static FAILING: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// One second fresh, then stale while revalidating (`swr`) or only on
+/// error (`sie`); fails with 503 while its name is in `FAILING`.
+#[cached_route(ttl = 3600)]
+async fn flaky(
+    State(calls): State<Calls>,
+    Path((mode, name)): Path<(String, String)>,
+) -> impl IntoResponse {
+    let run = calls.record(if mode == "swr" {
+        "flaky_swr"
+    } else {
+        "flaky_sie"
+    });
+    if FAILING.lock().unwrap().contains(&name) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            HeaderMap::new(),
+            "down".to_owned(),
+        );
+    }
+    let directive = if mode == "swr" {
+        "stale-while-revalidate"
+    } else {
+        "stale-if-error"
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CACHE_CONTROL,
+        format!("max-age=1, {directive}=30").parse().unwrap(),
+    );
+    (StatusCode::OK, headers, format!("run {run}"))
+}
+
 fn router(calls: Calls) -> Router {
     Router::new()
+        .route("/flaky/{mode}/{name}", get(flaky))
         .route("/links", get(links))
         .route("/any-host", get(any_host))
         .route("/lookup/{code}", get(lookup))
@@ -351,7 +387,89 @@ async fn byte_ranges_on_hits(backend: Backend) {
     assert_eq!(s.app.calls.get("shaped"), 1, "all of it from the one entry");
 }
 
+/// RFC 9213 §2.2: a targeted field (`CDN-Cache-Control` by default)
+/// governs this cache in place of `Cache-Control`, which clients still get
+/// unchanged; the cache can name another field or turn targeting off.
+async fn targeted_cache_control_governs_this_cache(backend: Backend) {
+    let s = setup(backend, "rfc_targeted", |b| b).await;
+    let stored = "/shaped/a?h=cache-control:no-store&h=cdn-cache-control:max-age=60";
+    assert_eq!(s.get(stored, &[]).await.x_cache(), "MISS");
+    let hit = s.get(stored, &[]).await;
+    assert_eq!(hit.x_cache(), "HIT", "CDN-Cache-Control allows it");
+    assert_eq!(
+        header(&hit, "cache-control"),
+        "no-store",
+        "clients get theirs"
+    );
+    let refused = "/shaped/b?h=cache-control:max-age=60&h=cdn-cache-control:no-store";
+    for _ in 0..2 {
+        assert_eq!(s.get(refused, &[]).await.x_cache(), "MISS");
+    }
+
+    let own = setup(backend, "rfc_targeted_own", |b| {
+        b.targeted_cache_control(Some(http::HeaderName::from_static("route-cache-control")))
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            own.get(stored, &[]).await.x_cache(),
+            "MISS",
+            "CDN field is the CDN's"
+        );
+    }
+    let ours = "/shaped/c?h=cache-control:no-store&h=route-cache-control:max-age=60";
+    own.get(ours, &[]).await;
+    assert_eq!(own.get(ours, &[]).await.x_cache(), "HIT");
+
+    let off = setup(backend, "rfc_targeted_off", |b| {
+        b.targeted_cache_control(None)
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            off.get(stored, &[]).await.x_cache(),
+            "MISS",
+            "Cache-Control governs"
+        );
+    }
+}
+
+/// RFC 5861 §3: the handler's `stale-while-revalidate` sets the stale
+/// window when the route sets none; §4: `stale-if-error` serves the stale
+/// entry only when the handler fails.
+async fn rfc_5861_directives_set_the_stale_window(backend: Backend) {
+    let s = setup(backend, "rfc_5861", |b| b).await;
+    let tag = format!("{backend:?}-{}", std::process::id());
+    let swr = format!("/flaky/swr/{tag}");
+    assert_eq!(s.get(&swr, &[]).await.x_cache(), "MISS");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = s.get(&swr, &[]).await;
+    assert_eq!((stale.x_cache(), text(&stale).as_str()), ("STALE", "run 1"));
+
+    let sie = format!("/flaky/sie/{tag}");
+    assert_eq!(text(&s.get(&sie, &[]).await), "run 1");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let healthy = s.get(&sie, &[]).await;
+    assert_eq!(
+        healthy.x_cache(),
+        "MISS",
+        "not stale while the handler answers"
+    );
+    assert_eq!(text(&healthy), "run 2");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    FAILING.lock().unwrap().push(tag.clone());
+    let rescued = s.get(&sie, &[]).await;
+    FAILING.lock().unwrap().retain(|t| *t != tag);
+    assert_eq!(rescued.status, StatusCode::OK, "the stale entry stands in");
+    assert_eq!(
+        (rescued.x_cache(), text(&rescued).as_str()),
+        ("STALE", "run 2")
+    );
+}
+
 backend_matrix!(
+    targeted_cache_control_governs_this_cache,
+    rfc_5861_directives_set_the_stale_window,
     the_host_is_part_of_every_key,
     forwarded_hosts_count_only_when_trusted,
     negative_caching_is_opt_in_and_short,

@@ -246,6 +246,25 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// The targeted cache-control field (RFC 9213) whose directives govern
+    /// this cache when a handler's response carries it, in place of
+    /// `Cache-Control` (which still goes to clients unchanged). Default
+    /// `CDN-Cache-Control`; name another (`Route-Cache-Control`, say) to
+    /// keep CDN directives for the CDN, or `None` to turn targeting off.
+    ///
+    /// ```
+    /// use cache_runtime::RouteCache;
+    /// use http::HeaderName;
+    ///
+    /// let builder = RouteCache::builder()
+    ///     .targeted_cache_control(Some(HeaderName::from_static("route-cache-control")));
+    /// assert_eq!(builder.config().targeted_cache_control().unwrap(), "route-cache-control");
+    /// ```
+    pub fn targeted_cache_control(mut self, field: Option<http::HeaderName>) -> Self {
+        self.config.targeted_cache_control = field;
+        self
+    }
+
     /// The settings as they stand.
     pub fn config(&self) -> &CacheConfig {
         &self.config

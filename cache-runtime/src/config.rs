@@ -40,6 +40,9 @@ pub const DEFAULT_L1_CAPACITY: u64 = 0;
 pub const DEFAULT_L1_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Default for keying on `Forwarded`/`X-Forwarded-Host` ([`CacheConfig::trust_forwarded_host`]).
 pub const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
+/// Default targeted cache-control field (RFC 9213) that governs this cache
+/// when a response carries it ([`CacheConfig::targeted_cache_control`]).
+pub const DEFAULT_TARGETED_CACHE_CONTROL: &str = "cdn-cache-control";
 /// Default bound on one invalidation call ([`CacheConfig::invalidate_timeout`]).
 pub const DEFAULT_INVALIDATE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -68,6 +71,7 @@ pub struct CacheConfig {
     pub(crate) l1_heartbeat: Duration,
     pub(crate) invalidate_timeout: Duration,
     pub(crate) trust_forwarded_host: bool,
+    pub(crate) targeted_cache_control: Option<http::HeaderName>,
 }
 
 impl Default for CacheConfig {
@@ -93,6 +97,9 @@ impl Default for CacheConfig {
             l1_heartbeat: DEFAULT_L1_HEARTBEAT,
             invalidate_timeout: DEFAULT_INVALIDATE_TIMEOUT,
             trust_forwarded_host: DEFAULT_TRUST_FORWARDED_HOST,
+            targeted_cache_control: Some(http::HeaderName::from_static(
+                DEFAULT_TARGETED_CACHE_CONTROL,
+            )),
         }
     }
 }
@@ -121,6 +128,7 @@ impl fmt::Debug for CacheConfig {
             l1_heartbeat,
             invalidate_timeout,
             trust_forwarded_host,
+            targeted_cache_control,
         } = self;
         f.debug_struct("CacheConfig")
             .field("prefix", prefix)
@@ -143,6 +151,7 @@ impl fmt::Debug for CacheConfig {
             .field("l1_heartbeat", l1_heartbeat)
             .field("invalidate_timeout", invalidate_timeout)
             .field("trust_forwarded_host", trust_forwarded_host)
+            .field("targeted_cache_control", targeted_cache_control)
             .finish()
     }
 }
@@ -271,5 +280,13 @@ impl CacheConfig {
     /// authority or `Host`).
     pub fn trust_forwarded_host(&self) -> bool {
         self.trust_forwarded_host
+    }
+
+    /// The targeted cache-control field (RFC 9213) whose directives govern
+    /// this cache, in place of `Cache-Control`, when a response carries it
+    /// (default [`DEFAULT_TARGETED_CACHE_CONTROL`], `CDN-Cache-Control`;
+    /// `None`: targeting off).
+    pub fn targeted_cache_control(&self) -> Option<&http::HeaderName> {
+        self.targeted_cache_control.as_ref()
     }
 }

@@ -51,7 +51,12 @@ impl fmt::Display for ErrorKind {
 /// and the underlying error (for Redis, the `redis::RedisError`) as its
 /// [`source`](StdError::source).
 #[derive(Debug)]
-pub struct StoreError {
+pub struct StoreError(Box<Inner>);
+
+/// Boxed, so that a `Result` carrying a `StoreError` stays as small as the
+/// value it would otherwise hold (backend calls sit on the hit path).
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     context: &'static str,
     source: Option<Source>,
@@ -61,50 +66,50 @@ impl StoreError {
     /// An error of `kind` while doing `context` (a short description such
     /// as `"redis command"`), caused by `source`.
     pub(crate) fn new(kind: ErrorKind, context: &'static str, source: impl Into<Source>) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             context,
             source: Some(source.into()),
-        }
+        }))
     }
 
     /// An error of `kind` with no underlying error.
-    pub(crate) const fn bare(kind: ErrorKind, context: &'static str) -> Self {
-        Self {
+    pub(crate) fn bare(kind: ErrorKind, context: &'static str) -> Self {
+        Self(Box::new(Inner {
             kind,
             context,
             source: None,
-        }
+        }))
     }
 
     /// The call timed out.
-    pub(crate) const fn timed_out(context: &'static str) -> Self {
+    pub(crate) fn timed_out(context: &'static str) -> Self {
         Self::bare(ErrorKind::TimedOut, context)
     }
 
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// Whether the backend was unreachable or too slow (rather than
     /// refusing, or not called): the failures the circuit breaker counts.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Unavailable | ErrorKind::TimedOut)
+        matches!(self.0.kind, ErrorKind::Unavailable | ErrorKind::TimedOut)
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
+        let what = match self.0.kind {
             ErrorKind::Unavailable => "backend unavailable",
             ErrorKind::TimedOut => "backend timed out",
             ErrorKind::CircuitOpen => "circuit open, backend not called",
             ErrorKind::Rejected => "backend refused",
             ErrorKind::InvalidConfig => "invalid backend configuration",
         };
-        write!(f, "{what} ({})", self.context)?;
-        if let Some(source) = &self.source {
+        write!(f, "{what} ({})", self.0.context)?;
+        if let Some(source) = &self.0.source {
             write!(f, ": {source}")?;
         }
         Ok(())
@@ -113,7 +118,8 @@ impl fmt::Display for StoreError {
 
 impl StdError for StoreError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }

@@ -3,7 +3,7 @@
 //! `Expires`, less the `Age` it already has; and HTTP dates.
 
 use crate::semantics::CacheControl;
-use http::{header, HeaderMap, HeaderValue};
+use http::{header, HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The freshness lifetime the response's headers give it in a shared
@@ -11,9 +11,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// `Expires` minus `Date` (or minus `now` without a valid `Date`). A past
 /// or invalid `Expires` (such as `0`) is a lifetime of 0 (§5.3). `None`
 /// when the response states none.
-pub(crate) fn lifetime(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
-    if let Some(secs) = CacheControl::parse(headers).shared_max_age() {
+///
+/// `cc` are the directives that govern this cache ([`governing`]); with a
+/// targeted field (`targeted`, RFC 9213 §2.2) `Expires` does not count.
+pub(crate) fn lifetime(
+    cc: &CacheControl,
+    targeted: bool,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Option<u64> {
+    if let Some(secs) = cc.shared_max_age() {
         return Some(secs);
+    }
+    if targeted {
+        return None;
     }
     let expires = headers.get(header::EXPIRES)?;
     let Some(expires) = parse_date(expires) else {
@@ -24,6 +35,18 @@ pub(crate) fn lifetime(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
         .and_then(parse_date)
         .unwrap_or(now);
     Some(expires.duration_since(date).map_or(0, |d| d.as_secs()))
+}
+
+/// The directives that govern this cache for a response: those of the
+/// targeted field `target` (RFC 9213) when the response carries it, else
+/// `Cache-Control`; and whether they are the targeted field's.
+pub(crate) fn governing(headers: &HeaderMap, target: Option<&HeaderName>) -> (CacheControl, bool) {
+    match target {
+        Some(name) if headers.contains_key(name) => {
+            (CacheControl::parse_field(headers, name), true)
+        }
+        _ => (CacheControl::parse(headers), false),
+    }
 }
 
 /// The age the response already has (RFC 9111 §5.1): its `Age` in
@@ -51,6 +74,31 @@ pub(crate) fn format_date(ms: u64) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lifetime(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
+        let (cc, targeted) = governing(headers, None);
+        super::lifetime(&cc, targeted, headers, now)
+    }
+
+    #[test]
+    fn a_targeted_field_governs_and_ignores_expires() {
+        let cdn = HeaderName::from_static("cdn-cache-control");
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(120));
+        let h = headers(&[
+            ("cache-control", "no-store"),
+            ("cdn-cache-control", "max-age=30"),
+            ("expires", &later),
+        ]);
+        let (cc, targeted) = governing(&h, Some(&cdn));
+        assert!(targeted && !cc.no_store);
+        assert_eq!(super::lifetime(&cc, targeted, &h, now), Some(30));
+        let only_expires = headers(&[("cdn-cache-control", "public"), ("expires", &later)]);
+        let (cc, targeted) = governing(&only_expires, Some(&cdn));
+        assert_eq!(super::lifetime(&cc, targeted, &only_expires, now), None);
+        let (cc, _) = governing(&h, None);
+        assert!(cc.no_store, "targeting off: Cache-Control governs");
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

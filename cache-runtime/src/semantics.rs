@@ -22,13 +22,23 @@ pub(crate) struct CacheControl {
     pub(crate) max_age: Option<u64>,
     /// `s-maxage=N` (responses only; takes precedence for a shared cache).
     pub(crate) s_maxage: Option<u64>,
+    /// `stale-while-revalidate=N` (RFC 5861 §3).
+    pub(crate) stale_while_revalidate: Option<u64>,
+    /// `stale-if-error=N` (RFC 5861 §4).
+    pub(crate) stale_if_error: Option<u64>,
 }
 
 impl CacheControl {
     /// Parses the `Cache-Control` fields of `headers`.
     pub(crate) fn parse(headers: &HeaderMap) -> Self {
+        Self::parse_field(headers, &header::CACHE_CONTROL)
+    }
+
+    /// Parses the fields named `name`: `Cache-Control`, or a targeted
+    /// field such as `CDN-Cache-Control` (RFC 9213 §2, same directives).
+    pub(crate) fn parse_field(headers: &HeaderMap, name: &header::HeaderName) -> Self {
         let mut cc = Self::default();
-        for value in headers.get_all(header::CACHE_CONTROL) {
+        for value in headers.get_all(name) {
             let Ok(value) = value.to_str() else {
                 cc.no_store = true;
                 continue;
@@ -50,6 +60,10 @@ impl CacheControl {
                     cc.max_age = Some(seconds().unwrap_or(0));
                 } else if name.eq_ignore_ascii_case("s-maxage") {
                     cc.s_maxage = Some(seconds().unwrap_or(0));
+                } else if name.eq_ignore_ascii_case("stale-while-revalidate") {
+                    cc.stale_while_revalidate = seconds();
+                } else if name.eq_ignore_ascii_case("stale-if-error") {
+                    cc.stale_if_error = seconds();
                 }
             }
         }

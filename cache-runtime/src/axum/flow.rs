@@ -49,7 +49,10 @@ use futures_util::future::Either;
 use std::{
     future::{Future, Ready},
     pin::Pin,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
 };
 
 static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
@@ -154,8 +157,8 @@ where
     match looked {
         Some(lookup) => match route.answer(lookup, handler, &request.conditions) {
             Answer::Served(response) => ready(response),
-            Answer::Compute(handler, faulted) => {
-                pending(async move { route.miss(handler, faulted, &request).await })
+            Answer::Compute(handler, faulted, fallback) => {
+                pending(async move { route.miss(handler, faulted, fallback, &request).await })
             }
         },
         // Redis must be asked.
@@ -166,8 +169,8 @@ where
                 // Boxed: the miss's state (coalescing, leases, buffering and
                 // storing the body) would otherwise sit in the future of
                 // every request that reaches Redis, hits included.
-                Answer::Compute(handler, faulted) => {
-                    Box::pin(route.miss(handler, faulted, &request)).await
+                Answer::Compute(handler, faulted, fallback) => {
+                    Box::pin(route.miss(handler, faulted, fallback, &request)).await
                 }
             }
         }),
@@ -177,8 +180,9 @@ where
 /// A lookup's consequence.
 enum Answer<F> {
     Served(Response),
-    /// The handler must run; `true` after a backend fault.
-    Compute(F, bool),
+    /// The handler must run; `true` after a backend fault; with the stale
+    /// entry to serve instead if the handler fails (`stale-if-error`).
+    Compute(F, bool, Option<Arc<Prepared>>),
 }
 
 /// One request's route, cache and key.
@@ -203,21 +207,48 @@ impl Route {
         match lookup {
             Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
                 Freshness::Fresh => Answer::Served(self.hit(&entry, conditional, Served::Fresh)),
+                // Stale only for errors (the handler's `stale-if-error`
+                // without `stale-while-revalidate`, RFC 5861 §4): the
+                // handler answers, and the entry stands in if it fails.
+                Freshness::Stale if entry.entry().stale_on_error_only => {
+                    Answer::Compute(handler, false, Some(entry))
+                }
                 Freshness::Stale => {
                     self.refresh_in_background(handler, entry.entry().stored_at_ms);
                     Answer::Served(self.hit(&entry, conditional, Served::Stale))
                 }
                 // Older than its stale window (clocks differ between
                 // instances): a miss.
-                _ => Answer::Compute(handler, false),
+                _ => Answer::Compute(handler, false, None),
             },
-            Lookup::Miss => Answer::Compute(handler, false),
-            Lookup::Fault => Answer::Compute(handler, true),
+            Lookup::Miss => Answer::Compute(handler, false, None),
+            Lookup::Fault => Answer::Compute(handler, true, None),
         }
     }
 
-    /// Runs the handler for a request the cache could not answer.
-    async fn miss<F>(&self, handler: F, faulted: bool, request: &Asked) -> Response
+    /// Runs the handler for a request the cache could not answer; a 5xx
+    /// answer is replaced by `fallback`, a stale entry, when there is one.
+    async fn miss<F>(
+        &self,
+        handler: F,
+        faulted: bool,
+        fallback: Option<Arc<Prepared>>,
+        request: &Asked,
+    ) -> Response
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let response = self.run_miss(handler, faulted, request).await;
+        match fallback {
+            Some(stale) if response.status().is_server_error() => {
+                self.hit(&stale, &request.conditions, Served::Stale)
+            }
+            _ => response,
+        }
+    }
+
+    async fn run_miss<F>(&self, handler: F, faulted: bool, request: &Asked) -> Response
     where
         F: Future,
         F::Output: IntoResponse,

@@ -21,7 +21,7 @@ use std::time::Duration;
 /// never 5xx, `206` or `304`), `Set-Cookie`, a `Cache-Control` that
 /// forbids storing (`private` is expected on per-user routes), or a `Vary`
 /// naming a header the route does not key on.
-fn refusal(parts: &Parts, policy: &RoutePolicy) -> Option<&'static str> {
+fn refusal(parts: &Parts, policy: &RoutePolicy, cc: &CacheControl) -> Option<&'static str> {
     let negative = is_negative(parts.status, policy);
     if !is_default_storable_status(parts.status) && !negative {
         return Some("status");
@@ -29,7 +29,6 @@ fn refusal(parts: &Parts, policy: &RoutePolicy) -> Option<&'static str> {
     if parts.headers.contains_key(header::SET_COOKIE) {
         return Some("set-cookie");
     }
-    let cc = CacheControl::parse(&parts.headers);
     if cc.no_store || cc.no_cache || (cc.private && policy.auth() != AuthPolicy::Private) {
         return Some("cache-control");
     }
@@ -80,7 +79,11 @@ impl Stored {
 pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Stored {
     let (cache, policy) = (&route.cache, &route.policy);
     let (mut parts, body) = response.into_parts();
-    if let Some(detail) = refusal(&parts, policy) {
+    // A targeted field (`CDN-Cache-Control`, RFC 9213) governs this cache
+    // in place of `Cache-Control`, which still goes to clients unchanged.
+    let target = cache.config().targeted_cache_control();
+    let (cc, targeted) = freshness::governing(&parts.headers, target);
+    if let Some(detail) = refusal(&parts, policy, &cc) {
         return Stored::refused(Response::from_parts(parts, body), detail);
     }
     let negative = is_negative(parts.status, policy);
@@ -96,7 +99,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     let mut ttl = route_ttl;
     if cache.config().cap_ttl_to_handler_max_age() {
         let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
-        if let Some(lifetime) = freshness::lifetime(&parts.headers, wall) {
+        if let Some(lifetime) = freshness::lifetime(&cc, targeted, &parts.headers, wall) {
             ttl = ttl.min(lifetime.saturating_sub(age));
         }
     }
@@ -117,8 +120,19 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         .get(header::ETAG)
         .cloned()
         .or_else(|| is_default_storable_status(parts.status).then(|| etag_for(&bytes)));
-    // Errors are never served stale.
-    let stale = if negative { 0 } else { route.stale_secs() };
+    // Errors are never served stale. A route's own window wins; else the
+    // handler's RFC 5861 directives; else the cache's default.
+    let (stale, stale_on_error_only) = if negative {
+        (0, false)
+    } else if let Some(secs) = policy.stale_secs() {
+        (secs, false)
+    } else if let Some(secs) = cc.stale_while_revalidate {
+        (u32::try_from(secs).unwrap_or(u32::MAX), false)
+    } else if let Some(secs) = cc.stale_if_error {
+        (u32::try_from(secs).unwrap_or(u32::MAX), true)
+    } else {
+        (route.stale_secs(), false)
+    };
     // Stored as generated `age` seconds ago: a hit's `Age` and `Date`
     // then count from the response's origin, and its remaining freshness
     // is `ttl` from now.
@@ -130,6 +144,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         bytes.clone(),
     );
     entry.stale_secs = stale;
+    entry.stale_on_error_only = stale_on_error_only;
     entry.content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
     entry.etag.clone_from(&etag);
     entry.headers = parts
@@ -203,7 +218,8 @@ mod tests {
     #[test]
     fn only_plain_successful_responses_are_cacheable() {
         let ok = |status, pairs: &[(&'static str, &'static str)], policy: &RoutePolicy| {
-            refusal(&parts(status, pairs), policy).is_none()
+            let parts = parts(status, pairs);
+            refusal(&parts, policy, &CacheControl::parse(&parts.headers)).is_none()
         };
         assert!(ok(StatusCode::OK, &[], &PLAIN));
         assert!(ok(

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | 2 | magic `RC` |
 //! | 1 | format version (`1`) |
-//! | 1 | flags (reserved, `0`) |
+//! | 1 | flags: bit 0 serve stale only on error; other bits `0` |
 //! | 2 | HTTP status |
 //! | 8 | stored-at, milliseconds since the Unix epoch |
 //! | 4 | TTL in seconds |
@@ -36,6 +36,8 @@ const MAGIC: &[u8; 2] = b"RC";
 /// The format version written by this crate.
 pub const FORMAT_VERSION: u8 = 1;
 const FIXED_LEN: usize = 2 + 1 + 1 + 2 + 8 + 4 + 4;
+/// Flag bit: serve stale only on error.
+const FLAG_STALE_ON_ERROR_ONLY: u8 = 1;
 /// Most headers an entry may carry besides `Content-Type` and `ETag`.
 pub const MAX_HEADERS: usize = 64;
 
@@ -75,6 +77,10 @@ pub struct Entry {
     pub ttl_secs: u32,
     /// Window after the TTL during which the entry may be served stale.
     pub stale_secs: u32,
+    /// Within that window, serve it only when a fresh answer fails (the
+    /// handler's `stale-if-error`, RFC 5861 §4), not while refreshing.
+    /// Flag bit 0 of the stored value.
+    pub stale_on_error_only: bool,
     /// Entity tag of the body, if one was computed.
     pub etag: Option<HeaderValue>,
     /// The response's `Content-Type`.
@@ -193,6 +199,7 @@ impl Entry {
             stored_at_ms,
             ttl_secs,
             stale_secs: 0,
+            stale_on_error_only: false,
             etag: None,
             content_type: None,
             headers: Vec::new(),
@@ -256,7 +263,7 @@ impl Entry {
         let narrow = |len: usize| u16::try_from(len).unwrap_or(u16::MAX);
         out.put_slice(MAGIC);
         out.put_u8(FORMAT_VERSION);
-        out.put_u8(0);
+        out.put_u8(u8::from(self.stale_on_error_only));
         out.put_u16(self.status.as_u16());
         out.put_u64(self.stored_at_ms);
         out.put_u32(self.ttl_secs);
@@ -290,7 +297,10 @@ impl Entry {
         if version != FORMAT_VERSION {
             return Err(DecodeError::UnknownVersion(version));
         }
-        let _flags = r.u8()?;
+        let flags = r.u8()?;
+        if flags & !FLAG_STALE_ON_ERROR_ONLY != 0 {
+            return Err(DecodeError::Invalid);
+        }
         let status = StatusCode::from_u16(r.u16()?)
             .ok()
             .filter(|status| is_storable_status(*status))
@@ -327,6 +337,7 @@ impl Entry {
             stored_at_ms,
             ttl_secs,
             stale_secs,
+            stale_on_error_only: flags & FLAG_STALE_ON_ERROR_ONLY != 0,
             etag,
             content_type,
             headers,
