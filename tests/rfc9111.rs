@@ -99,8 +99,67 @@ async fn flaky(
     (StatusCode::OK, headers, format!("run {run}"))
 }
 
+/// Names of `streamed` responses whose second chunk may go.
+static OPENED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// A body of unknown length, fed from a channel.
+struct Channel(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl http_body::Body for Channel {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c))))
+    }
+}
+
+/// Sends `first` at once, then `rest` once `gate` (if any) is opened.
+fn chunked(first: &'static str, rest: &'static str, gate: Option<String>) -> axum::body::Body {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let _ = tx.send(Bytes::from_static(first.as_bytes())).await;
+        if let Some(gate) = gate {
+            while !OPENED.lock().unwrap().contains(&gate) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let _ = tx.send(Bytes::from_static(rest.as_bytes())).await;
+    });
+    axum::body::Body::new(Channel(rx))
+}
+
+#[cached_route(ttl = 3600)]
+async fn streamed(State(calls): State<Calls>, Path(name): Path<String>) -> axum::body::Body {
+    calls.record("streamed");
+    chunked("alpha-", "omega", Some(name))
+}
+
+#[cached_route(ttl = 3600, max_body = 8)]
+async fn streamed_big(State(calls): State<Calls>) -> axum::body::Body {
+    calls.record("streamed_big");
+    chunked("0123456789", "abcdefghij", None)
+}
+
+#[cached_route(ttl = 3600)]
+async fn events(State(calls): State<Calls>) -> impl IntoResponse {
+    calls.record("events");
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        chunked("data: 1\n\n", "data: 2\n\n", None),
+    )
+}
+
 fn router(calls: Calls) -> Router {
     Router::new()
+        .route("/stream/{name}", get(streamed))
+        .route("/stream-big", get(streamed_big))
+        .route("/events", get(events))
         .route("/flaky/{mode}/{name}", get(flaky))
         .route("/links", get(links))
         .route("/any-host", get(any_host))
@@ -467,7 +526,69 @@ async fn rfc_5861_directives_set_the_stale_window(backend: Backend) {
     );
 }
 
+/// RFC 9112 §6.3 and §7.1: a body of unknown length (chunked) reaches the
+/// client as it is produced, nothing read ahead, and is stored once it ends
+/// within `max_body`; past it, it passes through and is not stored; event
+/// streams are never stored.
+async fn bodies_of_unknown_length_stream_and_are_stored(backend: Backend) {
+    use http_body_util::BodyExt;
+    let s = setup(backend, "rfc_stream", |b| b).await;
+    let gate = format!("{backend:?}-{}", std::process::id());
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<Bytes>>();
+    let request = http::Request::get(format!("http://{}/stream/{gate}", s.app.addr))
+        .header("host", support::TEST_HOST)
+        .body(http_body_util::Full::new(Bytes::new()))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.headers()["x-cache"], "MISS");
+    let mut body = response.into_body();
+    // The handler holds its second chunk until the gate opens: the first
+    // must already be here, or the cache read ahead.
+    let first = tokio::time::timeout(Duration::from_secs(10), body.frame())
+        .await
+        .expect("the first chunk arrives before the body ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_data().unwrap(), "alpha-");
+    OPENED.lock().unwrap().push(gate.clone());
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert_eq!(rest, "omega");
+    // Stored by a task of its own once the body ended.
+    let mut hit = None;
+    for _ in 0..100 {
+        let reply = s.get(&format!("/stream/{gate}"), &[]).await;
+        if reply.x_cache() == "HIT" {
+            hit = Some(reply);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let hit = hit.expect("the streamed response is stored once it ended");
+    assert_eq!(text(&hit), "alpha-omega");
+    assert!(
+        !header(&hit, "etag").is_empty(),
+        "an ETag from the whole body"
+    );
+
+    for _ in 0..2 {
+        let big = s.get("/stream-big", &[]).await;
+        assert_eq!(text(&big), "0123456789abcdefghij", "passed through whole");
+        assert_eq!(big.x_cache(), "MISS");
+        let events = s.get("/events", &[]).await;
+        assert_eq!(events.x_cache(), "MISS", "event streams are never stored");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        s.get("/stream-big", &[]).await.x_cache(),
+        "MISS",
+        "past max_body"
+    );
+    assert_eq!(s.get("/events", &[]).await.x_cache(), "MISS");
+}
+
 backend_matrix!(
+    bodies_of_unknown_length_stream_and_are_stored,
     targeted_cache_control_governs_this_cache,
     rfc_5861_directives_set_the_stale_window,
     the_host_is_part_of_every_key,

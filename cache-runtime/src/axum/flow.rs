@@ -32,7 +32,7 @@
 
 use super::conditional::Conditions;
 use super::respond::{add_vary, Served, CACHE_STATUS};
-use super::storable::{store_if_cacheable, Stored};
+use super::storable::{store_if_cacheable, Stored, STREAMED};
 use super::{Asked, ClientDirective, Context, Keyed, RequestContext};
 use crate::cache::RouteCache;
 use crate::coalesce::Join;
@@ -43,6 +43,7 @@ use crate::lease::Lease;
 use crate::lookup::Lookup;
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::semantics::Outcome;
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::future::Either;
@@ -362,8 +363,13 @@ impl Route {
                     return;
                 }
             }
-            let stored = route.compute(handler).await;
-            if !stored.stored {
+            let mut stored = route.compute(handler).await;
+            if stored.detail == Some(STREAMED) {
+                // Nobody reads this body: read it here, so that the entry
+                // is stored when it ends (within the limit).
+                let body = std::mem::replace(stored.response.body_mut(), Body::empty());
+                let _ = http_body_util::BodyExt::collect(body).await;
+            } else if !stored.stored {
                 // A 5xx under stale-if-error, or a refused write (a full or
                 // read-only Redis), leaves the stale entry in place.
                 let keep = (stored.response.status().is_server_error() && route.stale_if_error())

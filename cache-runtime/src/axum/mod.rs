@@ -10,6 +10,7 @@ mod host;
 mod layer;
 mod respond;
 mod storable;
+mod tee;
 
 pub use self::flow::{serve, serve_with};
 pub use self::layer::{CacheLayer, CacheService};

@@ -4,6 +4,7 @@
 use super::body::{buffer, Buffered};
 use super::flow::Route;
 use super::respond::generated_cache_control;
+use super::tee::Tee;
 use crate::entry::{is_default_storable_status, is_storable_header, is_storable_status, Entry};
 use crate::fault::now_ms;
 use crate::freshness;
@@ -106,20 +107,6 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     if ttl == 0 {
         return Stored::refused(Response::from_parts(parts, body), "max-age");
     }
-    let limit = policy.max_body().unwrap_or(cache.config().max_body());
-    let bytes = match buffer(body, limit).await {
-        Buffered::Complete(bytes) => bytes,
-        Buffered::Passthrough(body) => {
-            return Stored::refused(Response::from_parts(parts, body), "size")
-        }
-    };
-
-    // Validators for representations only: an error status gets none.
-    let etag = parts
-        .headers
-        .get(header::ETAG)
-        .cloned()
-        .or_else(|| is_default_storable_status(parts.status).then(|| etag_for(&bytes)));
     // Errors are never served stale. A route's own window wins; else the
     // handler's RFC 5861 directives; else the cache's default.
     let (stale, stale_on_error_only) = if negative {
@@ -141,18 +128,54 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         parts.status,
         origin_ms,
         u32::try_from(ttl.saturating_add(age)).unwrap_or(u32::MAX),
-        bytes.clone(),
+        Bytes::new(),
     );
     entry.stale_secs = stale;
     entry.stale_on_error_only = stale_on_error_only;
     entry.content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    entry.etag.clone_from(&etag);
+    entry.etag = parts.headers.get(header::ETAG).cloned();
     entry.headers = parts
         .headers
         .iter()
         .filter(|(name, _)| is_storable_header(name))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
+    // The store keeps the entry through its stale window; freshness is
+    // decided from the stored-at time inside it.
+    let expiry = Duration::from_secs(ttl + u64::from(stale));
+    let limit = policy.max_body().unwrap_or(cache.config().max_body());
+
+    // A body of unknown length (chunked, streamed) goes to the client as it
+    // arrives, and is stored when it ends within the limit. Event streams
+    // are never stored.
+    if http_body::Body::size_hint(&body).upper().is_none() && !is_event_stream(&parts.headers) {
+        if let Err(e) = entry.check() {
+            tracing::debug!(key = route.key, error = %e, "route cache: response not stored");
+            return Stored::refused(Response::from_parts(parts, body), "headers");
+        }
+        finish_headers(&mut parts.headers, policy, origin_ms, ttl, None);
+        let pending = Pending {
+            route: route.clone(),
+            entry,
+            expiry,
+        };
+        let body = Body::new(Tee::new(body, limit, move |bytes| pending.store(bytes)));
+        return Stored {
+            response: Response::from_parts(parts, body),
+            stored: false,
+            detail: Some(STREAMED),
+            etag: None,
+            encoded: None,
+        };
+    }
+
+    let bytes = match buffer(body, limit).await {
+        Buffered::Complete(bytes) => bytes,
+        Buffered::Passthrough(body) => {
+            return Stored::refused(Response::from_parts(parts, body), "size")
+        }
+    };
+    let etag = with_body(&mut entry, bytes.clone());
     let encoded = match entry.encode() {
         Ok(encoded) => Bytes::from(encoded),
         Err(e) => {
@@ -160,9 +183,6 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             return Stored::refused(Response::from_parts(parts, Body::from(bytes)), "headers");
         }
     };
-    // The store keeps the entry through its stale window; freshness is
-    // decided from the stored-at time inside it.
-    let expiry = Duration::from_secs(ttl + u64::from(stale));
     if !cache
         .save(&route.key, encoded.clone(), expiry, &route.indexes())
         .await
@@ -172,26 +192,94 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             "store-failed",
         );
     }
-    if let Some(etag) = &etag {
-        parts.headers.insert(header::ETAG, etag.clone());
-    }
-    // The date hits will carry (RFC 9110 §6.6.1), unless the handler set one.
-    if !parts.headers.contains_key(header::DATE) {
-        parts
-            .headers
-            .insert(header::DATE, freshness::format_date(origin_ms));
-    }
-    if !parts.headers.contains_key(header::CACHE_CONTROL) {
-        parts
-            .headers
-            .insert(header::CACHE_CONTROL, generated_cache_control(policy, ttl));
-    }
+    finish_headers(&mut parts.headers, policy, origin_ms, ttl, etag.as_ref());
     Stored {
         response: Response::from_parts(parts, Body::from(bytes)),
         stored: true,
         detail: None,
         etag,
         encoded: Some(encoded),
+    }
+}
+
+/// The `Cache-Status` detail of a miss whose body of unknown length is
+/// stored if it ends within the limit, after the response has gone.
+pub(super) const STREAMED: &str = "streamed";
+
+/// A miss's headers once its response may be stored: the `ETag`, the
+/// `Date` hits will carry (RFC 9110 §6.6.1) unless the handler set one,
+/// and the generated `Cache-Control` unless the handler set its own.
+fn finish_headers(
+    headers: &mut http::HeaderMap,
+    policy: &RoutePolicy,
+    origin_ms: u64,
+    ttl: u64,
+    etag: Option<&HeaderValue>,
+) {
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag.clone());
+    }
+    if !headers.contains_key(header::DATE) {
+        headers.insert(header::DATE, freshness::format_date(origin_ms));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, generated_cache_control(policy, ttl));
+    }
+}
+
+/// Puts `bytes` in `entry`, with the handler's `ETag` or one computed from
+/// the body (validators for representations only: an error status gets
+/// none); returns the tag.
+fn with_body(entry: &mut Entry, bytes: Bytes) -> Option<HeaderValue> {
+    if entry.etag.is_none() && is_default_storable_status(entry.status) {
+        entry.etag = Some(etag_for(&bytes));
+    }
+    entry.body = bytes;
+    entry.etag.clone()
+}
+
+/// Whether the response is a server-sent event stream (never stored).
+fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        })
+}
+
+/// A streamed miss, stored when its body has ended within the limit.
+struct Pending {
+    route: Route,
+    entry: Entry,
+    expiry: Duration,
+}
+
+impl Pending {
+    /// Stores the entry with `bytes` as its body, in a task of its own (the
+    /// body's last frame is being sent).
+    fn store(mut self, bytes: Bytes) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        with_body(&mut self.entry, bytes);
+        runtime.spawn(async move {
+            let route = &self.route;
+            match self.entry.encode() {
+                Ok(encoded) => {
+                    let indexes = route.indexes();
+                    route
+                        .cache
+                        .save(&route.key, Bytes::from(encoded), self.expiry, &indexes)
+                        .await;
+                }
+                Err(e) => {
+                    tracing::debug!(key = route.key, error = %e, "route cache: streamed response not stored");
+                }
+            }
+        });
     }
 }
 
