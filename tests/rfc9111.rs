@@ -155,8 +155,52 @@ async fn events(State(calls): State<Calls>) -> impl IntoResponse {
     )
 }
 
+/// The current version of each `versioned` resource, by name.
+static VERSIONS: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+
+fn version_of(name: &str) -> u32 {
+    VERSIONS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(1, |(_, v)| *v)
+}
+
+/// Checks its version column cheaply: a matching `If-None-Match` gets a
+/// `304` carrying an updated header.
+#[cached_route(ttl = 1, revalidate = true)]
+async fn versioned(
+    State(calls): State<Calls>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let run = calls.record("versioned");
+    let etag = format!("\"v{}\"", version_of(&name));
+    let fields = [
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, "max-age=1".to_owned()),
+        (
+            header::HeaderName::from_static("x-checked"),
+            format!("run {run}"),
+        ),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == etag.as_str())
+    {
+        return (StatusCode::NOT_MODIFIED, fields).into_response();
+    }
+    (
+        fields,
+        format!("version {} from run {run}", version_of(&name)),
+    )
+        .into_response()
+}
+
 fn router(calls: Calls) -> Router {
     Router::new()
+        .route("/versioned/{name}", get(versioned))
         .route("/stream/{name}", get(streamed))
         .route("/stream-big", get(streamed_big))
         .route("/events", get(events))
@@ -587,7 +631,56 @@ async fn bodies_of_unknown_length_stream_and_are_stored(backend: Backend) {
     assert_eq!(s.get("/events", &[]).await.x_cache(), "MISS");
 }
 
+/// RFC 9111 §4.3.1, §4.3.3 and §4.3.4: an expired entry with a validator
+/// is revalidated through the handler (`revalidate = true`), which sees
+/// `If-None-Match`; its `304` refreshes the entry's headers and the stored
+/// body is served; a changed resource is a miss.
+async fn expired_entries_are_revalidated_through_the_handler(backend: Backend) {
+    let s = setup(backend, "rfc_revalidate", |b| b).await;
+    let name = format!("{backend:?}-{}", std::process::id());
+    let path = format!("/versioned/{name}");
+    let first = s.get(&path, &[]).await;
+    assert_eq!(first.x_cache(), "MISS");
+    assert_eq!(text(&first), "version 1 from run 1");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let confirmed = s.get(&path, &[]).await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::OK,
+        "the stored body, not the 304"
+    );
+    assert_eq!(text(&confirmed), "version 1 from run 1");
+    assert!(
+        header(&confirmed, "cache-status").contains("fwd=stale; fwd-status=304; stored"),
+        "{}",
+        header(&confirmed, "cache-status")
+    );
+    assert_eq!(
+        header(&confirmed, "x-checked"),
+        "run 2",
+        "headers from the 304"
+    );
+    let hit = s.get(&path, &[]).await;
+    assert_eq!(hit.x_cache(), "HIT", "fresh again");
+    assert_eq!(header(&hit, "x-checked"), "run 2");
+    let conditional = s.get(&path, &[("if-none-match", "\"v1\"")]).await;
+    assert_eq!(conditional.status, StatusCode::NOT_MODIFIED);
+
+    VERSIONS.lock().unwrap().push((name.clone(), 2));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let changed = s.get(&path, &[]).await;
+    assert_eq!(
+        changed.x_cache(),
+        "MISS",
+        "a 200 from the handler is a miss"
+    );
+    assert_eq!(text(&changed), "version 2 from run 3");
+    assert_eq!(s.get(&path, &[]).await.x_cache(), "HIT");
+    assert_eq!(s.app.calls.get("versioned"), 3);
+}
+
 backend_matrix!(
+    expired_entries_are_revalidated_through_the_handler,
     bodies_of_unknown_length_stream_and_are_stored,
     targeted_cache_control_governs_this_cache,
     rfc_5861_directives_set_the_stale_window,

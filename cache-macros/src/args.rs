@@ -13,7 +13,7 @@ use syn::{
 /// another name for `namespace`.
 const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`, \
                        `shared`, `private`, `cache_control`, `honor_client`, `stale`, `stale_if_error`, \
-                       `tags`, `host`, `negative`, `negative_ttl`";
+                       `tags`, `host`, `negative`, `negative_ttl`, `revalidate`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
@@ -48,6 +48,8 @@ pub(crate) struct Args {
     pub(crate) tags: Option<Opt<Vec<LitStr>>>,
     /// `host = false`: the host does not split entries.
     pub(crate) host: Option<Opt<bool>>,
+    /// `revalidate = true`: expired entries are revalidated by the handler.
+    pub(crate) revalidate: Option<Opt<bool>>,
     /// `negative = [404, 410]`: error statuses stored too.
     pub(crate) negative: Option<Opt<Vec<u16>>>,
     /// `negative_ttl = "30s"`: their life.
@@ -236,6 +238,12 @@ impl Args {
                 errors,
             ),
             "host" => set_once(&mut self.host, name, parse_bool(value, "host"), errors),
+            "revalidate" => set_once(
+                &mut self.revalidate,
+                name,
+                parse_bool(value, "revalidate"),
+                errors,
+            ),
             "negative" => set_once(&mut self.negative, name, parse_negative(value), errors),
             "negative_ttl" => set_once(
                 &mut self.negative_ttl,

@@ -105,6 +105,9 @@ pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStre
         let value = honor.value;
         policy.extend(quote!(.with_honor_client(#value)));
     }
+    if args.revalidate.as_ref().is_some_and(|r| r.value) {
+        policy.extend(quote!(.with_revalidate(true)));
+    }
     if args.host.as_ref().is_some_and(|h| !h.value) {
         policy.extend(quote!(.with_host(false)));
     }

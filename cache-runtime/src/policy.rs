@@ -62,6 +62,7 @@ pub struct RoutePolicy {
     stale_secs: Option<u32>,
     stale_if_error: Option<bool>,
     host: bool,
+    revalidate: bool,
     negative: &'static [u16],
     negative_ttl_secs: u32,
 }
@@ -84,6 +85,7 @@ impl RoutePolicy {
             stale_secs: None,
             stale_if_error: None,
             host: true,
+            revalidate: false,
             negative: &[],
             negative_ttl_secs: 0,
         }
@@ -182,6 +184,21 @@ impl RoutePolicy {
         self.negative = statuses;
         self.negative_ttl_secs = if ttl_secs == 0 { 1 } else { ttl_secs };
         self
+    }
+
+    /// Revalidation through the handler: an entry past its TTL that has a
+    /// validator is kept (for another TTL) and, when asked for, the handler
+    /// sees the request with `If-None-Match`/`If-Modified-Since` for it; a
+    /// `304` refreshes the entry, whose body is then served.
+    #[must_use]
+    pub const fn with_revalidate(mut self, revalidate: bool) -> Self {
+        self.revalidate = revalidate;
+        self
+    }
+
+    /// Whether expired entries are revalidated through the handler.
+    pub const fn revalidates(&self) -> bool {
+        self.revalidate
     }
 
     /// Whether the request's host takes part in the key.

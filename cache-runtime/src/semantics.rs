@@ -157,6 +157,14 @@ pub(crate) enum Outcome {
         /// Seconds past the entry's lifetime.
         over: u64,
     },
+    /// A stale entry the handler confirmed with a `304` (revalidation):
+    /// refreshed, and served with `ttl` seconds of freshness.
+    Revalidated {
+        /// Remaining freshness lifetime in seconds.
+        ttl: u64,
+        /// The refreshed entry was stored.
+        stored: bool,
+    },
     /// Forwarded because nothing was stored for the request's key.
     UriMiss {
         /// The response was stored.
@@ -197,6 +205,14 @@ pub(crate) fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
         Outcome::Stale { over } => {
             value.push_str("; hit; ttl=-");
             push_decimal(&mut value, over);
+        }
+        Outcome::Revalidated { ttl, stored } => {
+            value.push_str("; fwd=stale; fwd-status=304");
+            if stored {
+                value.push_str("; stored");
+            }
+            value.push_str("; ttl=");
+            push_decimal(&mut value, ttl);
         }
         Outcome::UriMiss { stored: true, .. } => value.push_str("; fwd=uri-miss; stored"),
         Outcome::UriMiss {

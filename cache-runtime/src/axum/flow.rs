@@ -139,6 +139,8 @@ where
         mut key,
         uri,
         request,
+        prefetched,
+        revalidate,
     } = keyed;
     if let Some(value) = custom_key {
         key.custom(&value);
@@ -150,7 +152,12 @@ where
         uri,
         tags,
     };
-    let looked = if request.client == ClientDirective::None {
+    if let Some(stale) = revalidate {
+        return pending(async move { route.revalidate(handler, stale, &request).await });
+    }
+    let looked = if prefetched.is_some() {
+        prefetched
+    } else if request.client == ClientDirective::None {
         route.cache.lookup_now(&route.key)
     } else {
         Some(Lookup::Miss)

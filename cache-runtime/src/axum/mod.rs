@@ -9,6 +9,7 @@ mod flow;
 mod host;
 mod layer;
 mod respond;
+mod revalidate;
 mod storable;
 mod tee;
 
@@ -49,6 +50,46 @@ pub(crate) struct Keyed {
     /// The request target, for the entry's path index.
     pub(crate) uri: http::Uri,
     pub(crate) request: Asked,
+    /// The lookup already made by [`FromCacheParts::prepare`], if any.
+    pub(crate) prefetched: Option<crate::lookup::Lookup>,
+    /// An expired entry the handler is asked to revalidate (it sees
+    /// `If-None-Match`/`If-Modified-Since` for it).
+    pub(crate) revalidate: Option<std::sync::Arc<crate::entry::Prepared>>,
+}
+
+impl Keyed {
+    /// For a route that revalidates: looks the entry up before the user's
+    /// extractors run, and when it has expired and carries a validator,
+    /// makes the request the handler sees conditional on it (RFC 9111
+    /// §4.3.1). Otherwise the lookup is kept for the flow.
+    async fn prepare_revalidation(&mut self, parts: &mut Parts) {
+        use crate::entry::Freshness;
+        let key = self.key.clone().finish();
+        let lookup = self.cache.lookup(&key).await;
+        if let crate::lookup::Lookup::Hit(entry) = &lookup {
+            let stored = entry.entry();
+            let expired = stored.freshness(crate::fault::now_ms()) == Freshness::Expired;
+            let modified = stored
+                .headers
+                .iter()
+                .find(|(name, _)| name == http::header::LAST_MODIFIED)
+                .map(|(_, value)| value.clone());
+            if expired && (stored.etag.is_some() || modified.is_some()) {
+                let headers = &mut parts.headers;
+                headers.remove(http::header::IF_NONE_MATCH);
+                headers.remove(http::header::IF_MODIFIED_SINCE);
+                if let Some(etag) = &stored.etag {
+                    headers.insert(http::header::IF_NONE_MATCH, etag.clone());
+                }
+                if let Some(modified) = modified {
+                    headers.insert(http::header::IF_MODIFIED_SINCE, modified);
+                }
+                self.revalidate = Some(std::sync::Arc::clone(entry));
+                return;
+            }
+        }
+        self.prefetched = Some(lookup);
+    }
 }
 
 /// What a request asks of the cache, beyond its key.
@@ -96,6 +137,13 @@ impl<R> RequestContext<R> {
 pub trait FromCacheParts: Sized + Send {
     /// Computes the context for this request.
     fn from_cache_parts(parts: &Parts) -> Self;
+
+    /// Runs before the user's extractors, which see what it leaves in
+    /// `parts` (revalidation makes the request conditional).
+    fn prepare(&mut self, parts: &mut Parts) -> impl std::future::Future<Output = ()> + Send {
+        let _ = parts;
+        std::future::ready(())
+    }
 }
 
 impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
@@ -104,6 +152,21 @@ impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
             state: context::<R>(parts),
             route: PhantomData,
         }
+    }
+
+    async fn prepare(&mut self, parts: &mut Parts) {
+        let policy = &R::POLICY;
+        if !policy.revalidates() || policy.key_source() == KeySource::Handler {
+            return;
+        }
+        let Context::Keyed(keyed) = &mut self.state else {
+            return;
+        };
+        if keyed.request.head || keyed.request.client != ClientDirective::None {
+            return;
+        }
+        // Boxed: only revalidating routes carry the lookup's state.
+        Box::pin(keyed.prepare_revalidation(parts)).await;
     }
 }
 
@@ -319,6 +382,8 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         cache: cache.clone(),
         key,
         uri: uri.clone(),
+        prefetched: None,
+        revalidate: None,
         request: Asked {
             head: parts.method == Method::HEAD,
             conditions: conditional::Conditions::from_request(
@@ -382,7 +447,8 @@ where
     type Rejection = T::Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = C::from_cache_parts(parts);
+        let mut ctx = C::from_cache_parts(parts);
+        ctx.prepare(parts).await;
         let inner = T::from_request_parts(parts, state).await?;
         Ok(Self { ctx, inner })
     }
@@ -397,8 +463,9 @@ where
     type Rejection = T::Rejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        let ctx = C::from_cache_parts(&parts);
+        let (mut parts, body) = req.into_parts();
+        let mut ctx = C::from_cache_parts(&parts);
+        ctx.prepare(&mut parts).await;
         let inner = T::from_request(Request::from_parts(parts, body), state).await?;
         Ok(Self { ctx, inner })
     }

@@ -29,6 +29,9 @@ pub(super) enum Served {
     Stale,
     /// Computed by another request this one waited for.
     Collapsed,
+    /// Confirmed by the handler with a `304` and refreshed; `true` when the
+    /// refreshed entry was stored.
+    Revalidated(bool),
 }
 
 impl Route {
@@ -99,6 +102,13 @@ impl Route {
         let (x_cache, outcome) = match served {
             Served::Fresh => (HIT, Outcome::Hit { ttl: remaining }),
             Served::Collapsed => (HIT, Outcome::Collapsed { ttl: remaining }),
+            Served::Revalidated(stored) => (
+                HIT,
+                Outcome::Revalidated {
+                    ttl: remaining,
+                    stored,
+                },
+            ),
             Served::Stale => (
                 STALE,
                 Outcome::Stale {

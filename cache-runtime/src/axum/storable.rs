@@ -142,7 +142,10 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         .collect();
     // The store keeps the entry through its stale window; freshness is
     // decided from the stored-at time inside it.
-    let expiry = Duration::from_secs(ttl + u64::from(stale));
+    // A route that revalidates keeps entries another TTL past both, for
+    // the handler to confirm with a `304`.
+    let revalidation = if policy.revalidates() { route_ttl } else { 0 };
+    let expiry = Duration::from_secs(ttl + u64::from(stale) + revalidation);
     let limit = policy.max_body().unwrap_or(cache.config().max_body());
 
     // A body of unknown length (chunked, streamed) goes to the client as it

@@ -33,6 +33,14 @@ impl Prepared {
         })
     }
 
+    /// An entry built here rather than fetched (a refreshed one).
+    pub(crate) fn from_entry(entry: Entry) -> Self {
+        Self {
+            entry,
+            head: Mutex::new(None),
+        }
+    }
+
     pub(crate) fn entry(&self) -> &Entry {
         &self.entry
     }

@@ -1,0 +1,95 @@
+//! Revalidation through the handler (RFC 9111 §4.3), for routes with
+//! `revalidate = true`: the handler saw the request made conditional on an
+//! expired entry (`super::Keyed::prepare_revalidation`). A `304` refreshes
+//! the entry (its stored headers updated as §4.3.4 says) and the stored
+//! body is served with its status; any other answer is a miss.
+
+use super::flow::Route;
+use super::respond::Served;
+use super::storable::store_if_cacheable;
+use super::Asked;
+use crate::entry::{is_storable_header, Entry, Prepared};
+use crate::fault::now_ms;
+use crate::freshness;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{header, HeaderMap, StatusCode};
+use std::{future::Future, sync::Arc, time::Duration};
+
+impl Route {
+    pub(super) async fn revalidate<F>(
+        &self,
+        handler: F,
+        stale: Arc<Prepared>,
+        request: &Asked,
+    ) -> Response
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let response = self.uncached(handler).await;
+        if response.status() != StatusCode::NOT_MODIFIED {
+            let stored = store_if_cacheable(self, response).await;
+            return self.respond_stored(stored, &request.conditions);
+        }
+        let Some((entry, expiry)) = self.refreshed(stale.entry(), response.headers()) else {
+            // Confirmed, but with no freshness left: serve it once, unstored.
+            return self.hit(&stale, &request.conditions, Served::Revalidated(false));
+        };
+        let stored = match entry.encode() {
+            Ok(value) => {
+                let value = Bytes::from(value);
+                self.cache
+                    .save(&self.key, value, expiry, &self.indexes())
+                    .await
+            }
+            Err(_) => false,
+        };
+        let prepared = Prepared::from_entry(entry);
+        self.hit(&prepared, &request.conditions, Served::Revalidated(stored))
+    }
+
+    /// The stored entry updated by a `304`'s headers (RFC 9111 §4.3.4):
+    /// each header field the `304` carries replaces the stored one of that
+    /// name; freshness is taken anew from the result. `None` when it has no
+    /// freshness left.
+    fn refreshed(&self, stored: &Entry, not_modified: &HeaderMap) -> Option<(Entry, Duration)> {
+        let mut entry = stored.clone();
+        for name in not_modified.keys() {
+            if name == header::ETAG {
+                entry.etag = not_modified.get(name).cloned();
+                continue;
+            }
+            if !is_storable_header(name) {
+                continue;
+            }
+            entry.headers.retain(|(stored_name, _)| stored_name != name);
+            for value in not_modified.get_all(name) {
+                entry.headers.push((name.clone(), value.clone()));
+            }
+        }
+        let merged: HeaderMap = entry
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let now = now_ms();
+        let age = freshness::age(not_modified);
+        let mut ttl = u64::from(self.policy.ttl_secs());
+        if self.cache.config().cap_ttl_to_handler_max_age() {
+            let target = self.cache.config().targeted_cache_control();
+            let (cc, targeted) = freshness::governing(&merged, target);
+            let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
+            if let Some(lifetime) = freshness::lifetime(&cc, targeted, &merged, wall) {
+                ttl = ttl.min(lifetime.saturating_sub(age));
+            }
+        }
+        if ttl == 0 {
+            return None;
+        }
+        entry.stored_at_ms = now.saturating_sub(age.saturating_mul(1000));
+        entry.ttl_secs = u32::try_from(ttl.saturating_add(age)).unwrap_or(u32::MAX);
+        let keep = ttl + u64::from(entry.stale_secs) + u64::from(self.policy.ttl_secs());
+        Some((entry, Duration::from_secs(keep)))
+    }
+}
