@@ -237,11 +237,7 @@ impl Setup {
 }
 
 fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
-    reply
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
+    reply.header(name)
 }
 
 fn text(reply: &Reply) -> String {
@@ -400,6 +396,20 @@ async fn age_and_s_maxage_count_and_date_is_kept(backend: Backend) {
         header(&hit, "date"),
         "the stored Date"
     );
+
+    // A handler's own Date is kept: its apparent age counts (§4.2.3).
+    let dated = SystemTime::now() - Duration::from_secs(100);
+    let date_text = http_date(dated);
+    let path = format!(
+        "/shaped/dated?h=cache-control:max-age=600&h=date:{}",
+        date_text.replace(' ', "%20").replace(',', "%2C")
+    );
+    s.get(&path, &[]).await;
+    let dated_hit = s.get(&path, &[]).await;
+    assert_eq!(dated_hit.x_cache(), "HIT");
+    assert_eq!(header(&dated_hit, "date"), date_text, "the handler's Date");
+    let age: u64 = header(&dated_hit, "age").parse().unwrap();
+    assert!((100..=102).contains(&age), "apparent age: {age}");
 
     let spent = "/shaped/spent?h=cache-control:max-age=60&h=age:60";
     for _ in 0..2 {

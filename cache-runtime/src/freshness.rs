@@ -59,6 +59,19 @@ pub(crate) fn age(headers: &HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
+/// The response's age when the cache receives it at `now` (RFC 9111
+/// §4.2.3): the larger of its `Age` and its apparent age, the time since
+/// its `Date` (0 for a date in the future). Stored as born that long ago,
+/// a hit then carries the handler's own `Date`.
+pub(crate) fn initial_age(headers: &HeaderMap, now: SystemTime) -> u64 {
+    let apparent = headers
+        .get(header::DATE)
+        .and_then(parse_date)
+        .and_then(|date| now.duration_since(date).ok())
+        .map_or(0, |d| d.as_secs());
+    age(headers).max(apparent)
+}
+
 /// An HTTP date (RFC 9110 §5.6.7), any of its three forms.
 pub(crate) fn parse_date(value: &HeaderValue) -> Option<SystemTime> {
     httpdate::parse_http_date(value.to_str().ok()?.trim()).ok()
@@ -147,6 +160,21 @@ mod tests {
             "invalid is past"
         );
         assert_eq!(age(&headers(&[("age", "3000")])), 3000);
+        let old = httpdate::fmt_http_date(now - Duration::from_secs(100));
+        assert_eq!(
+            initial_age(&headers(&[("date", &old)]), now),
+            100,
+            "apparent age"
+        );
+        assert_eq!(
+            initial_age(&headers(&[("date", &old), ("age", "300")]), now),
+            300
+        );
+        assert_eq!(
+            initial_age(&headers(&[("date", &later)]), now),
+            0,
+            "a future date"
+        );
         assert_eq!(age(&headers(&[("age", "soon")])), 0);
     }
 

@@ -210,8 +210,13 @@ pub struct Reply {
 impl Reply {
     /// The `x-cache` header, or `""`.
     pub fn x_cache(&self) -> &str {
+        self.header("x-cache")
+    }
+
+    /// The header `name` as text, or `""` when absent or not text.
+    pub fn header(&self, name: &str) -> &str {
         self.headers
-            .get("x-cache")
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }

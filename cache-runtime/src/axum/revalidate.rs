@@ -74,12 +74,12 @@ impl Route {
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         let now = now_ms();
-        let age = freshness::age(not_modified);
+        let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
+        let age = freshness::initial_age(not_modified, wall);
         let mut ttl = u64::from(self.policy.ttl_secs());
         if self.cache.config().cap_ttl_to_handler_max_age() {
             let target = self.cache.config().targeted_cache_control();
             let (cc, targeted) = freshness::governing(&merged, target);
-            let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
             if let Some(lifetime) = freshness::lifetime(&cc, targeted, &merged, wall) {
                 ttl = ttl.min(lifetime.saturating_sub(age));
             }

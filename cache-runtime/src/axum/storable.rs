@@ -96,10 +96,10 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     // The handler's freshness has the last word (RFC 9111 §4.2): its
     // `s-maxage`, `max-age` or `Expires`, less the `Age` it already has.
     let now = now_ms();
-    let age = freshness::age(&parts.headers);
+    let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
+    let age = freshness::initial_age(&parts.headers, wall);
     let mut ttl = route_ttl;
     if cache.config().cap_ttl_to_handler_max_age() {
-        let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
         if let Some(lifetime) = freshness::lifetime(&cc, targeted, &parts.headers, wall) {
             ttl = ttl.min(lifetime.saturating_sub(age));
         }
