@@ -114,6 +114,10 @@ async fn main() {
     match cache.backend() {
         Backend::Redis => println!("cache: Redis (REDIS_URL)"),
         Backend::RedisCluster => println!("cache: Redis Cluster (REDIS_CLUSTER_URLS)"),
+        Backend::Disabled => println!(
+            "cache: DISABLED, every request uncached: {} (see the error above)",
+            cache.disabled_reason().unwrap_or("misconfigured")
+        ),
         other => println!("cache: {other} in-process store (set REDIS_URL to use Redis)"),
     }
     println!("listening on http://127.0.0.1:{port}; try:");

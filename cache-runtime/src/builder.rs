@@ -5,7 +5,7 @@
 use crate::cache::RouteCache;
 use crate::config::CacheConfig;
 use crate::error::CacheError;
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{MemoryStore, RedisStore, Store, TlsFiles};
 use std::{fmt, time::Duration};
 
 /// Builds a [`RouteCache`]; see [`RouteCache::builder`].
@@ -28,6 +28,7 @@ use std::{fmt, time::Duration};
 pub struct RouteCacheBuilder {
     config: CacheConfig,
     redis: Option<RedisTarget>,
+    tls: TlsFiles,
 }
 
 #[derive(Clone)]
@@ -46,6 +47,7 @@ impl fmt::Debug for RouteCacheBuilder {
         };
         f.debug_struct("RouteCacheBuilder")
             .field("backend", &backend)
+            .field("tls", &self.tls)
             .field("config", &self.config)
             .finish()
     }
@@ -203,6 +205,31 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Trusts the CA certificate(s) in `pem` for `rediss://` connections,
+    /// instead of the system's roots (a private CA, as managed services
+    /// and self-signed deployments use). Needs the `tls` cargo feature;
+    /// without it [`build`](Self::build) fails.
+    ///
+    /// Never use the `rediss://…/#insecure` URL form in production: it
+    /// turns certificate checks off, so anyone on the path can read and
+    /// rewrite every cached response.
+    pub fn tls_root_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_ca = Some(pem.into());
+        self
+    }
+
+    /// Presents the client certificate `cert_pem` with its private key
+    /// `key_pem` (mutual TLS, `tls-auth-clients yes`). Needs the `tls`
+    /// cargo feature.
+    pub fn tls_client_cert(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Adds an in-process first tier (L1) of `capacity_bytes` in front of
     /// Redis: hits are answered from process memory, and every instance's L1
     /// drops an entry as soon as any instance overwrites or invalidates it
@@ -290,13 +317,14 @@ impl RouteCacheBuilder {
             });
         }
         let connect = self.config.connect_timeout;
+        let tls = &self.tls;
         let store = match &self.redis {
             Some(RedisTarget::Standalone(url)) => {
-                Store::Redis(RedisStore::open(url, connect).map_err(CacheError::Backend)?)
+                Store::Redis(RedisStore::open(url, connect, tls).map_err(CacheError::Backend)?)
             }
-            Some(RedisTarget::Cluster(seeds)) => {
-                Store::Redis(RedisStore::open_cluster(seeds, connect).map_err(CacheError::Backend)?)
-            }
+            Some(RedisTarget::Cluster(seeds)) => Store::Redis(
+                RedisStore::open_cluster(seeds, connect, tls).map_err(CacheError::Backend)?,
+            ),
             None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
         };
         let cache = RouteCache::from_parts(store, self.config);

@@ -23,6 +23,18 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// The environment variable [`RouteCache::from_env`] reads.
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
 
+/// The environment variable naming a PEM file with the CA certificate(s)
+/// to trust for `rediss://` (instead of the system's roots).
+pub const REDIS_TLS_CA_ENV: &str = "REDIS_TLS_CA";
+
+/// The environment variable naming a PEM client certificate for mutual
+/// TLS (with [`REDIS_TLS_KEY_ENV`]).
+pub const REDIS_TLS_CERT_ENV: &str = "REDIS_TLS_CERT";
+
+/// The environment variable naming the PEM private key of
+/// [`REDIS_TLS_CERT_ENV`].
+pub const REDIS_TLS_KEY_ENV: &str = "REDIS_TLS_KEY";
+
 /// The environment variable naming Redis Cluster seed nodes for
 /// [`RouteCache::from_env`]: URLs separated by commas.
 pub const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
@@ -37,6 +49,11 @@ pub enum Backend {
     RedisCluster,
     /// The in-process store of this instance.
     Embedded,
+    /// None: the configured backend cannot work (an invalid URL, a missing
+    /// cargo feature, an unreadable certificate), so every request is
+    /// served uncached. Never replaced by an in-process store, which would
+    /// silently split one shared cache into one per instance.
+    Disabled,
 }
 
 impl Backend {
@@ -46,13 +63,14 @@ impl Backend {
             Self::Redis => "redis",
             Self::RedisCluster => "redis-cluster",
             Self::Embedded => "embedded",
+            Self::Disabled => "disabled",
         }
     }
 
     /// Whether other instances share the backend (invalidations on one
     /// instance reach the others).
     pub const fn is_shared(self) -> bool {
-        !matches!(self, Self::Embedded)
+        matches!(self, Self::Redis | Self::RedisCluster)
     }
 }
 
@@ -105,6 +123,8 @@ pub(crate) struct Inner {
     pub(crate) publisher: Option<Arc<Publisher>>,
     /// Decodings of values recently fetched from Redis.
     pub(crate) recent: Recent,
+    /// Why the cache is disabled (see [`Backend::Disabled`]), if it is.
+    pub(crate) disabled: Option<String>,
 }
 
 impl fmt::Debug for RouteCache {
@@ -166,21 +186,82 @@ impl RouteCache {
 
     /// Redis Cluster at `$REDIS_CLUSTER_URLS` (comma-separated seed URLs)
     /// when that is set, else Redis at `$REDIS_URL` when that is set, else
-    /// the in-process store. An invalid URL is logged and falls back to the
-    /// in-process store, so start-up never fails on the cache.
+    /// the in-process store. With the `tls` feature, `$REDIS_TLS_CA` (a PEM
+    /// file) is the CA to trust, and `$REDIS_TLS_CERT` with
+    /// `$REDIS_TLS_KEY` the client certificate for mutual TLS.
+    ///
+    /// Start-up never fails on the cache, and never silently changes what
+    /// is shared between instances: when Redis is configured but the
+    /// configuration cannot work (an invalid URL, `rediss://` without the
+    /// `tls` feature, an unreadable certificate), the error is logged at
+    /// `error` and the cache is [disabled](Backend::Disabled): requests are
+    /// served uncached, never from a per-process store. Use
+    /// [`try_from_env`](Self::try_from_env) to act on the error instead.
     pub async fn from_env() -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let built = if let Some(urls) = var(REDIS_CLUSTER_URLS_ENV) {
-            Self::redis_cluster(urls.split(',').map(str::trim).filter(|u| !u.is_empty())).await
-        } else if let Some(url) = var(REDIS_URL_ENV) {
-            Self::redis(url.trim()).await
-        } else {
-            return Self::embedded();
+        match Self::try_from_env().await {
+            Ok(cache) => cache,
+            Err(e) => {
+                let reason = crate::error::chain(&e);
+                tracing::error!(
+                    error = %reason,
+                    "route cache: Redis is configured but the configuration cannot work; \
+                     serving every request UNCACHED (no in-process fallback) until it is fixed"
+                );
+                Self::disabled(reason)
+            }
+        }
+    }
+
+    /// [`from_env`](Self::from_env), with the configuration error returned.
+    ///
+    /// # Errors
+    /// A configured backend that cannot work: an invalid URL, TLS without
+    /// the `tls` feature, a certificate file that cannot be read.
+    pub async fn try_from_env() -> Result<Self, CacheError> {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
         };
-        built.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "route cache: the Redis configuration is invalid; using the in-process store");
-            Self::embedded()
-        })
+        let builder = if let Some(urls) = var(REDIS_CLUSTER_URLS_ENV) {
+            Self::builder().redis_cluster(
+                urls.split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            )
+        } else if let Some(url) = var(REDIS_URL_ENV) {
+            Self::builder().redis(url.trim())
+        } else {
+            return Ok(Self::embedded());
+        };
+        let read = |name: &'static str, path: String| {
+            std::fs::read(path.trim()).map_err(|_| CacheError::InvalidSetting {
+                setting: name,
+                rule: "the path of a readable PEM file",
+            })
+        };
+        let mut builder = builder;
+        if let Some(path) = var(REDIS_TLS_CA_ENV) {
+            builder = builder.tls_root_ca(read(REDIS_TLS_CA_ENV, path)?);
+        }
+        match (var(REDIS_TLS_CERT_ENV), var(REDIS_TLS_KEY_ENV)) {
+            (Some(cert), Some(key)) => {
+                builder = builder.tls_client_cert(
+                    read(REDIS_TLS_CERT_ENV, cert)?,
+                    read(REDIS_TLS_KEY_ENV, key)?,
+                );
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CacheError::InvalidSetting {
+                    setting: REDIS_TLS_CERT_ENV,
+                    rule: "REDIS_TLS_CERT and REDIS_TLS_KEY go together",
+                })
+            }
+        }
+        builder.build().await
     }
 
     pub(crate) fn from_parts(store: Store, config: CacheConfig) -> Self {
@@ -205,8 +286,28 @@ impl RouteCache {
                 inflight: Inflight::default(),
                 l1,
                 publisher,
+                disabled: None,
             }),
         }
+    }
+
+    /// A cache that caches nothing: every request runs its handler
+    /// (`Cache-Status: …; fwd=bypass; detail=cache-disabled`), and
+    /// invalidations and raw calls fail. What [`RouteCache::from_env`]
+    /// returns when the configured backend cannot work; `reason` says why.
+    pub fn disabled(reason: impl Into<String>) -> Self {
+        let config = CacheConfig::default();
+        let mut cache = Self::from_parts(Store::Memory(MemoryStore::new(0)), config);
+        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
+            inner.disabled = Some(reason.into());
+        }
+        cache
+    }
+
+    /// Why the cache is disabled, when [`backend`](Self::backend) is
+    /// [`Backend::Disabled`].
+    pub fn disabled_reason(&self) -> Option<&str> {
+        self.inner.disabled.as_deref()
     }
 
     /// With Redis: starts the L1's subscriber, waits a moment for a
@@ -228,6 +329,12 @@ impl RouteCache {
         redis.ready(config.connect_timeout).await;
         match self.call(self.inner.store.get("\u{0}rc-ping")).await {
             Ok(_) => tracing::debug!("route cache connected to Redis"),
+            Err(e) if e.kind() == crate::error::ErrorKind::Unauthorized => tracing::error!(
+                user = redis.user().unwrap_or("default"),
+                error = %crate::error::chain(&e),
+                "route cache: Redis refused the credentials; serving every request uncached \
+                 (no in-process fallback) until they are fixed"
+            ),
             Err(e) => tracing::warn!(
                 error = %e,
                 "route cache: Redis is not reachable yet; serving uncached until it is"
@@ -242,6 +349,9 @@ impl RouteCache {
 
     /// The backend in use.
     pub fn backend(&self) -> Backend {
+        if self.inner.disabled.is_some() {
+            return Backend::Disabled;
+        }
         match &self.inner.store {
             Store::Redis(s) if s.is_cluster() => Backend::RedisCluster,
             Store::Redis(_) => Backend::Redis,

@@ -17,6 +17,12 @@ impl RouteCache {
         &self,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        if self.inner.disabled.is_some() {
+            return Err(StoreError::bare(
+                ErrorKind::Unavailable,
+                "the cache is disabled",
+            ));
+        }
         if !self.inner.store.is_shared() {
             return fut.await;
         }

@@ -23,19 +23,23 @@ pub enum ErrorKind {
     /// The backend answered with an error (a read-only replica, out of
     /// memory, a script error, …): it is up, so the circuit stays closed.
     Rejected,
+    /// The backend refused the credentials (wrong password, unknown ACL
+    /// user): a configuration error, reported at start-up.
+    Unauthorized,
     /// The backend's configuration is unusable (an invalid URL).
     InvalidConfig,
 }
 
 impl ErrorKind {
     /// A short, stable name: `unavailable`, `timed-out`, `circuit-open`,
-    /// `rejected` or `invalid-config`.
+    /// `rejected`, `unauthorized` or `invalid-config`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Unavailable => "unavailable",
             Self::TimedOut => "timed-out",
             Self::CircuitOpen => "circuit-open",
             Self::Rejected => "rejected",
+            Self::Unauthorized => "unauthorized",
             Self::InvalidConfig => "invalid-config",
         }
     }
@@ -106,6 +110,7 @@ impl fmt::Display for StoreError {
             ErrorKind::TimedOut => "backend timed out",
             ErrorKind::CircuitOpen => "circuit open, backend not called",
             ErrorKind::Rejected => "backend refused",
+            ErrorKind::Unauthorized => "backend refused the credentials",
             ErrorKind::InvalidConfig => "invalid backend configuration",
         };
         write!(f, "{what} ({})", self.0.context)?;
@@ -159,6 +164,21 @@ impl StdError for CacheError {
             Self::InvalidSetting { .. } => None,
         }
     }
+}
+
+/// `e` and its sources, joined by `: `.
+pub(crate) fn chain(e: &dyn StdError) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(source) = next {
+        let more = source.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = source.source();
+    }
+    text
 }
 
 #[cfg(test)]

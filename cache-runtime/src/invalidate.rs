@@ -173,6 +173,12 @@ impl RouteCache {
         op: &'static str,
         work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
+        if self.inner.disabled.is_some() {
+            return Err(StoreError::bare(
+                ErrorKind::Unavailable,
+                "the cache is disabled",
+            ));
+        }
         let limit = self.inner.config.invalidate_timeout;
         let task = async {
             tokio::spawn(work)

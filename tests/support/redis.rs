@@ -19,16 +19,25 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// More `redis-server` arguments (TLS ports, ACL users).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers `PING`.
     pub fn start() -> Self {
+        Self::start_with(Vec::new())
+    }
+
+    /// [`RedisServer::start`] with more arguments; the plain port (for
+    /// `PING`) stays open and the `default` user without a password.
+    pub fn start_with(extra: Vec<String>) -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory for redis-server");
         let mut server = Self {
             port: free_port(),
             dir,
             child: None,
+            extra,
         };
         for _ in 0..5 {
             if server.spawn() {
@@ -48,6 +57,7 @@ impl RedisServer {
             .args(["--appendonly", "no"])
             .args(["--dir", &self.dir.path().display().to_string()])
             .args(["--logfile", &log.display().to_string()])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -303,6 +303,9 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
             Outcome::Bypass { detail },
         ))
     };
+    if cache.inner.disabled.is_some() {
+        return bypass("cache-disabled");
+    }
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return bypass("method");
     }

@@ -14,7 +14,7 @@ mod memory;
 mod redis;
 
 pub(crate) use self::memory::MemoryStore;
-pub(crate) use self::redis::RedisStore;
+pub(crate) use self::redis::{RedisStore, TlsFiles};
 
 pub(crate) use crate::error::StoreError;
 use bytes::Bytes;

@@ -146,6 +146,77 @@ impl fmt::Debug for RedisStore {
     }
 }
 
+/// TLS material for Redis: a CA to trust instead of the system's roots,
+/// and a client certificate and key for mutual TLS (PEM).
+#[derive(Clone, Default)]
+pub(crate) struct TlsFiles {
+    pub(crate) root_ca: Option<Vec<u8>>,
+    pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key.
+        f.debug_struct("TlsFiles")
+            .field("root_ca", &self.root_ca.is_some())
+            .field("client_cert", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl TlsFiles {
+    fn is_set(&self) -> bool {
+        self.root_ca.is_some() || self.client.is_some()
+    }
+
+    /// A client for `url`, with this TLS material when there is any.
+    fn client(&self, url: &str) -> Result<redis::Client, StoreError> {
+        #[cfg(feature = "tls")]
+        {
+            // ring, whatever else the application links: rustls needs one
+            // process-wide provider (an error means one is installed).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            if self.is_set() {
+                return redis::Client::build_with_tls(url, self.certificates())
+                    .map_err(|e| invalid("Redis URL or TLS certificates", e));
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        if self.is_set() {
+            return Err(StoreError::bare(
+                ErrorKind::InvalidConfig,
+                "TLS certificates need the `tls` feature of cache-runtime",
+            ));
+        }
+        redis::Client::open(url).map_err(|e| invalid("Redis URL", e))
+    }
+
+    #[cfg(feature = "tls")]
+    fn certificates(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: self.root_ca.clone(),
+        }
+    }
+
+    fn cluster(
+        &self,
+        builder: redis::cluster::ClusterClientBuilder,
+    ) -> redis::cluster::ClusterClientBuilder {
+        #[cfg(feature = "tls")]
+        if self.is_set() {
+            return builder.certs(self.certificates());
+        }
+        builder
+    }
+}
+
 fn invalid(what: &'static str, e: redis::RedisError) -> StoreError {
     StoreError::new(ErrorKind::InvalidConfig, what, e)
 }
@@ -159,8 +230,12 @@ impl RedisStore {
     /// invalid URL is an error. `connect_timeout` bounds each connection
     /// attempt; commands are bounded by the cache that uses the store. Must
     /// be called inside a Tokio runtime.
-    pub(crate) fn open(url: &str, connect_timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| invalid("Redis URL", e))?;
+    pub(crate) fn open(
+        url: &str,
+        connect_timeout: Duration,
+        tls: &TlsFiles,
+    ) -> Result<Self, StoreError> {
+        let client = tls.client(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             // No per-command timer here: the cache bounds every call with its
@@ -187,6 +262,7 @@ impl RedisStore {
     pub(crate) fn open_cluster<S: AsRef<str>>(
         seeds: &[S],
         connect_timeout: Duration,
+        tls: &TlsFiles,
     ) -> Result<Self, StoreError> {
         if seeds.is_empty() {
             return Err(StoreError::bare(
@@ -196,11 +272,12 @@ impl RedisStore {
         }
         let nodes = seeds
             .iter()
-            .map(|url| {
-                redis::Client::open(url.as_ref()).map_err(|e| invalid("Redis Cluster URL", e))
-            })
+            .map(|url| tls.client(url.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
-        let client = ClusterClient::builder(nodes.iter().map(|c| c.get_connection_info().clone()))
+        let builder = tls.cluster(ClusterClient::builder(
+            nodes.iter().map(|c| c.get_connection_info().clone()),
+        ));
+        let client = builder
             .connection_timeout(connect_timeout)
             .retries(2)
             .min_retry_wait(10)
@@ -215,6 +292,13 @@ impl RedisStore {
             })),
             nodes: Arc::from(nodes),
         })
+    }
+
+    /// The ACL user name the URL gives, if any (never the password).
+    pub(crate) fn user(&self) -> Option<&str> {
+        self.nodes
+            .first()
+            .and_then(|client| client.get_connection_info().redis_settings().username())
     }
 
     /// Whether this store talks to a Redis Cluster.
@@ -427,7 +511,11 @@ fn millis(d: Duration) -> u64 {
 /// a timeout is one; anything else (I/O, a protocol error) means it is
 /// unavailable.
 fn fault(e: redis::RedisError) -> StoreError {
-    let kind = if e.code().is_some() {
+    let wrong_credentials = e.kind() == redis::ErrorKind::AuthenticationFailed
+        || e.code().is_some_and(|c| c == "WRONGPASS" || c == "NOAUTH");
+    let kind = if wrong_credentials {
+        ErrorKind::Unauthorized
+    } else if e.code().is_some() {
         ErrorKind::Rejected
     } else if e.is_timeout() {
         ErrorKind::TimedOut

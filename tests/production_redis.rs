@@ -1,0 +1,347 @@
+//! Production Redis against real servers the harness starts: TLS with a CA
+//! and certificates generated here with the `openssl` CLI, mutual TLS, ACL
+//! users, and what every misconfiguration does: it fails open, says so in
+//! one clear log line, and never falls back to a per-process store.
+
+mod support;
+
+use cache_runtime::{Backend, RouteCache};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use support::{redis::free_port, RedisServer, TestApp};
+
+const HOW_TO_GET_OPENSSL: &str =
+    "the TLS tests need the `openssl` CLI on PATH (Debian/Ubuntu: `apt-get install openssl`)";
+
+/// A CA, a server certificate for 127.0.0.1 signed by it, a client
+/// certificate signed by it, and a second CA that signed nothing here.
+struct Certs {
+    dir: tempfile::TempDir,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("could not run openssl: {e}; {HOW_TO_GET_OPENSSL}"));
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+impl Certs {
+    fn generate() -> Self {
+        let dir = tempfile::tempdir().expect("a directory for certificates");
+        let d = dir.path();
+        for ca in ["ca", "other-ca"] {
+            openssl(
+                d,
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.crt"),
+                    "-subj",
+                    &format!("/CN={ca}"),
+                ],
+            );
+        }
+        std::fs::write(
+            d.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        for (name, ext) in [("server", "server.ext"), ("client", "client.ext")] {
+            openssl(
+                d,
+                &[
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{name}.key"),
+                    "-out",
+                    &format!("{name}.csr"),
+                    "-subj",
+                    &format!("/CN={name}"),
+                ],
+            );
+            openssl(
+                d,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &format!("{name}.csr"),
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "1",
+                    "-out",
+                    &format!("{name}.crt"),
+                    "-extfile",
+                    ext,
+                ],
+            );
+        }
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn pem(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap()
+    }
+
+    /// A server with a plain port (for the harness's PING), a TLS port,
+    /// client certificates `auth_clients` (`no`, `optional`, `yes`), and
+    /// the ACL user `alice` with password `s3cret-pw`.
+    fn server(&self, auth_clients: &str) -> (RedisServer, u16) {
+        let tls_port = free_port();
+        let arg = |s: &str| s.to_owned();
+        let server = RedisServer::start_with(vec![
+            arg("--tls-port"),
+            tls_port.to_string(),
+            arg("--tls-cert-file"),
+            self.path("server.crt").display().to_string(),
+            arg("--tls-key-file"),
+            self.path("server.key").display().to_string(),
+            arg("--tls-ca-cert-file"),
+            self.path("ca.crt").display().to_string(),
+            arg("--tls-auth-clients"),
+            arg(auth_clients),
+            // `--user` takes its rules as separate arguments.
+            arg("--user"),
+            arg("alice"),
+            arg("on"),
+            arg(">s3cret-pw"),
+            arg("~*"),
+            arg("&*"),
+            arg("+@all"),
+        ]);
+        (server, tls_port)
+    }
+}
+
+/// Captures what the cache logs while `f` builds a cache.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+async fn build_logged(builder: cache_runtime::RouteCacheBuilder) -> (RouteCache, String) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let cache = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        builder
+            .connect_timeout(Duration::from_millis(500))
+            .build()
+            .await
+            .expect("a reachable or unreachable Redis is no build error")
+    };
+    (cache, captured.text())
+}
+
+/// Three GETs of one item: MISS then HIT then HIT when the cache works.
+async fn x_caches(cache: &RouteCache) -> Vec<String> {
+    let app = TestApp::spawn(cache).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let reply = app.get("/items/1").await;
+        assert_eq!(reply.status, 200, "requests never fail on the cache");
+        seen.push(reply.x_cache().to_owned());
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_custom_ca_caches_and_misconfigurations_fail_open() {
+    let certs = Certs::generate();
+    let (_server, tls_port) = certs.server("no");
+    let url = format!("rediss://127.0.0.1:{tls_port}");
+
+    let (good, log) = build_logged(
+        RouteCache::builder()
+            .redis(&url)
+            .tls_root_ca(certs.pem("ca.crt")),
+    )
+    .await;
+    assert_eq!(good.backend(), Backend::Redis);
+    assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
+    assert_eq!(x_caches(&good).await, ["MISS", "HIT", "HIT"]);
+
+    // Another CA: the server's certificate is not trusted.
+    let (wrong_ca, log) = build_logged(
+        RouteCache::builder()
+            .redis(&url)
+            .tls_root_ca(certs.pem("other-ca.crt")),
+    )
+    .await;
+    assert_eq!(wrong_ca.backend(), Backend::Redis, "no in-process fallback");
+    assert!(log.contains("not reachable yet"), "one clear line: {log}");
+    assert_eq!(x_caches(&wrong_ca).await, ["MISS", "MISS", "MISS"]);
+
+    // Plain text to the TLS port.
+    let plain = format!("redis://127.0.0.1:{tls_port}");
+    let (to_tls_port, log) = build_logged(RouteCache::builder().redis(&plain)).await;
+    assert_eq!(to_tls_port.backend(), Backend::Redis);
+    assert!(log.contains("not reachable yet"), "{log}");
+    assert_eq!(x_caches(&to_tls_port).await, ["MISS", "MISS", "MISS"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_users_work_and_a_wrong_password_is_logged_without_it() {
+    let certs = Certs::generate();
+    let (server, tls_port) = certs.server("no");
+    let plain_port = server.url();
+    let good_url = plain_port.replace("redis://", "redis://alice:s3cret-pw@");
+    let (good, _) = build_logged(RouteCache::builder().redis(&good_url)).await;
+    assert_eq!(x_caches(&good).await, ["MISS", "HIT", "HIT"]);
+
+    let tls_user = format!("rediss://alice:s3cret-pw@127.0.0.1:{tls_port}");
+    let (over_tls, _) = build_logged(
+        RouteCache::builder()
+            .redis(&tls_user)
+            .tls_root_ca(certs.pem("ca.crt")),
+    )
+    .await;
+    // The same server over TLS, as the same ACL user: the entry is there.
+    assert_eq!(x_caches(&over_tls).await, ["HIT", "HIT", "HIT"]);
+
+    let wrong = plain_port.replace("redis://", "redis://alice:not-the-pw@");
+    let (refused, log) = build_logged(RouteCache::builder().redis(&wrong)).await;
+    assert_eq!(refused.backend(), Backend::Redis, "no in-process fallback");
+    assert!(
+        log.contains("ERROR") && log.contains("refused the credentials"),
+        "{log}"
+    );
+    assert!(
+        log.contains("user=\"alice\"") || log.contains("user=alice"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("not-the-pw"),
+        "the password is never logged: {log}"
+    );
+    assert_eq!(x_caches(&refused).await, ["MISS", "MISS", "MISS"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_needs_the_client_certificate() {
+    let certs = Certs::generate();
+    let (_server, tls_port) = certs.server("yes");
+    let url = format!("rediss://127.0.0.1:{tls_port}");
+    let (with_cert, _) = build_logged(
+        RouteCache::builder()
+            .redis(&url)
+            .tls_root_ca(certs.pem("ca.crt"))
+            .tls_client_cert(certs.pem("client.crt"), certs.pem("client.key")),
+    )
+    .await;
+    assert_eq!(x_caches(&with_cert).await, ["MISS", "HIT", "HIT"]);
+
+    let (without, log) = build_logged(
+        RouteCache::builder()
+            .redis(&url)
+            .tls_root_ca(certs.pem("ca.crt")),
+    )
+    .await;
+    assert!(log.contains("not reachable yet"), "{log}");
+    assert_eq!(x_caches(&without).await, ["MISS", "MISS", "MISS"]);
+}
+
+/// The environment is the process's: every `from_env` case runs in this
+/// one test, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_env_reads_tls_settings_and_never_falls_back_to_a_private_store() {
+    let certs = Certs::generate();
+    let (_server, tls_port) = certs.server("no");
+    let clear = || {
+        for name in [
+            "REDIS_URL",
+            "REDIS_CLUSTER_URLS",
+            "REDIS_TLS_CA",
+            "REDIS_TLS_CERT",
+            "REDIS_TLS_KEY",
+        ] {
+            std::env::remove_var(name);
+        }
+    };
+    clear();
+    std::env::set_var("REDIS_URL", format!("rediss://127.0.0.1:{tls_port}"));
+    std::env::set_var("REDIS_TLS_CA", certs.path("ca.crt"));
+    let cache = RouteCache::from_env().await;
+    assert_eq!(cache.backend(), Backend::Redis);
+    assert_eq!(x_caches(&cache).await, ["MISS", "HIT", "HIT"]);
+
+    // A configuration that cannot work: disabled, loudly, never embedded.
+    for (name, value) in [
+        ("REDIS_URL", "http://not-redis".to_owned()),
+        ("REDIS_TLS_CA", "/nonexistent/ca.pem".to_owned()),
+    ] {
+        std::env::set_var(name, value);
+        assert!(RouteCache::try_from_env().await.is_err(), "{name}");
+        let cache = RouteCache::from_env().await;
+        assert_eq!(
+            cache.backend(),
+            Backend::Disabled,
+            "{name}: not a private store"
+        );
+        assert!(cache.disabled_reason().is_some());
+        let app = TestApp::spawn(&cache).await;
+        for _ in 0..2 {
+            let reply = app.get("/items/1").await;
+            assert_eq!(reply.status, 200);
+            assert_eq!(
+                reply.headers["cache-status"],
+                "route-cache; fwd=bypass; detail=cache-disabled"
+            );
+        }
+        assert!(
+            cache.invalidate("/items/1").await.is_err(),
+            "nothing to invalidate"
+        );
+        std::env::set_var("REDIS_URL", format!("rediss://127.0.0.1:{tls_port}"));
+        std::env::set_var("REDIS_TLS_CA", certs.path("ca.crt"));
+    }
+    clear();
+}
