@@ -289,6 +289,61 @@ async fn mutual_tls_needs_the_client_certificate() {
     assert_eq!(x_caches(&without).await, ["MISS", "MISS", "MISS"]);
 }
 
+/// A 3-master Redis Cluster over TLS (`tls-cluster yes`), reached through
+/// `rediss://` seeds and an ACL user: hits and misses work, and the TLS
+/// ports are what the cluster announces to TLS clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_cluster_with_an_acl_user_caches() {
+    let certs = Certs::generate();
+    let ports: Vec<u16> = (0..3).map(|_| support::cluster::cluster_port()).collect();
+    let tls_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let path = |name: &str| certs.path(name).display().to_string();
+    support::cluster::start_cluster_with(&ports, |i| {
+        let mut args: Vec<String> = [
+            "--tls-cluster",
+            "yes",
+            "--tls-replication",
+            "yes",
+            "--tls-auth-clients",
+            "no",
+            "--user",
+            "alice",
+            "on",
+            ">s3cret-pw",
+            "~*",
+            "&*",
+            "+@all",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend([
+            "--tls-port".to_owned(),
+            tls_ports[i].to_string(),
+            "--tls-cert-file".to_owned(),
+            path("server.crt"),
+            "--tls-key-file".to_owned(),
+            path("server.key"),
+            "--tls-ca-cert-file".to_owned(),
+            path("ca.crt"),
+        ]);
+        args
+    });
+    let seeds: Vec<String> = tls_ports
+        .iter()
+        .map(|p| format!("rediss://alice:s3cret-pw@127.0.0.1:{p}"))
+        .collect();
+    let (cache, log) = build_logged(
+        RouteCache::builder()
+            .redis_cluster(seeds)
+            .tls_root_ca(certs.pem("ca.crt")),
+    )
+    .await;
+    assert_eq!(cache.backend(), Backend::RedisCluster);
+    assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
+    assert_eq!(x_caches(&cache).await, ["MISS", "HIT", "HIT"]);
+}
+
 /// The environment is the process's: every `from_env` case runs in this
 /// one test, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

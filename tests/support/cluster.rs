@@ -52,6 +52,14 @@ pub fn cluster_port() -> u16 {
 // the test process exits.
 #[allow(clippy::zombie_processes)]
 pub fn start_cluster_on(ports: &[u16]) -> Vec<String> {
+    start_cluster_with(ports, |_| Vec::new())
+}
+
+/// [`start_cluster_on`] with more arguments for each node (`extra(i)` for
+/// the node on `ports[i]`), such as a TLS port; the cluster is created and
+/// checked over the plain ports.
+#[allow(clippy::zombie_processes)]
+pub fn start_cluster_with(ports: &[u16], extra: impl Fn(usize) -> Vec<String>) -> Vec<String> {
     let dir = tempfile::tempdir()
         .expect("create a temporary directory for the cluster")
         .keep();
@@ -68,6 +76,7 @@ pub fn start_cluster_on(ports: &[u16]) -> Vec<String> {
             .args(["--appendonly", "no"])
             .args(["--dir", &node_dir.display().to_string()])
             .args(["--logfile", "redis.log"])
+            .args(extra(i))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
