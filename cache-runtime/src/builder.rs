@@ -35,6 +35,7 @@ pub struct RouteCacheBuilder {
 enum RedisTarget {
     Standalone(String),
     Cluster(Vec<String>),
+    Sentinel { urls: Vec<String>, master: String },
 }
 
 impl fmt::Debug for RouteCacheBuilder {
@@ -44,6 +45,7 @@ impl fmt::Debug for RouteCacheBuilder {
             None => "embedded",
             Some(RedisTarget::Standalone(_)) => "redis",
             Some(RedisTarget::Cluster(_)) => "redis-cluster",
+            Some(RedisTarget::Sentinel { .. }) => "redis-sentinel",
         };
         f.debug_struct("RouteCacheBuilder")
             .field("backend", &backend)
@@ -230,6 +232,23 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Uses the Redis master that the sentinels at `urls` (`redis://host:26379`)
+    /// know as `master_name`, found again after every failover: on a lost
+    /// connection, a refused one or `READONLY` from a demoted master, the
+    /// cache asks the sentinels anew, and serves uncached meanwhile. The L1
+    /// ([`l1_capacity`](Self::l1_capacity)) is not available on Sentinel.
+    pub fn redis_sentinel<I, S>(mut self, urls: I, master_name: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redis = Some(RedisTarget::Sentinel {
+            urls: urls.into_iter().map(Into::into).collect(),
+            master: master_name.into(),
+        });
+        self
+    }
+
     /// Adds an in-process first tier (L1) of `capacity_bytes` in front of
     /// Redis: hits are answered from process memory, and every instance's L1
     /// drops an entry as soon as any instance overwrites or invalidates it
@@ -324,6 +343,9 @@ impl RouteCacheBuilder {
             }
             Some(RedisTarget::Cluster(seeds)) => Store::Redis(
                 RedisStore::open_cluster(seeds, connect, tls).map_err(CacheError::Backend)?,
+            ),
+            Some(RedisTarget::Sentinel { urls, master }) => Store::Redis(
+                RedisStore::open_sentinel(urls, master, connect).map_err(CacheError::Backend)?,
             ),
             None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
         };

@@ -23,6 +23,13 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// The environment variable [`RouteCache::from_env`] reads.
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
 
+/// The environment variable naming the sentinels for [`RouteCache::from_env`]:
+/// URLs separated by commas (with [`REDIS_SENTINEL_MASTER_ENV`]).
+pub const REDIS_SENTINEL_URLS_ENV: &str = "REDIS_SENTINEL_URLS";
+
+/// The environment variable naming the master the sentinels monitor.
+pub const REDIS_SENTINEL_MASTER_ENV: &str = "REDIS_SENTINEL_MASTER";
+
 /// The environment variable naming a PEM file with the CA certificate(s)
 /// to trust for `rediss://` (instead of the system's roots).
 pub const REDIS_TLS_CA_ENV: &str = "REDIS_TLS_CA";
@@ -47,6 +54,8 @@ pub enum Backend {
     Redis,
     /// A Redis Cluster, shared by every instance.
     RedisCluster,
+    /// A Redis master found through Sentinel, shared by every instance.
+    RedisSentinel,
     /// The in-process store of this instance.
     Embedded,
     /// None: the configured backend cannot work (an invalid URL, a missing
@@ -62,6 +71,7 @@ impl Backend {
         match self {
             Self::Redis => "redis",
             Self::RedisCluster => "redis-cluster",
+            Self::RedisSentinel => "redis-sentinel",
             Self::Embedded => "embedded",
             Self::Disabled => "disabled",
         }
@@ -70,7 +80,7 @@ impl Backend {
     /// Whether other instances share the backend (invalidations on one
     /// instance reach the others).
     pub const fn is_shared(self) -> bool {
-        matches!(self, Self::Redis | Self::RedisCluster)
+        matches!(self, Self::Redis | Self::RedisCluster | Self::RedisSentinel)
     }
 }
 
@@ -185,8 +195,10 @@ impl RouteCache {
     }
 
     /// Redis Cluster at `$REDIS_CLUSTER_URLS` (comma-separated seed URLs)
-    /// when that is set, else Redis at `$REDIS_URL` when that is set, else
-    /// the in-process store. With the `tls` feature, `$REDIS_TLS_CA` (a PEM
+    /// when that is set, else the master the sentinels at
+    /// `$REDIS_SENTINEL_URLS` know as `$REDIS_SENTINEL_MASTER`, else Redis
+    /// at `$REDIS_URL` when that is set, else the in-process store. With the
+    /// `tls` feature, `$REDIS_TLS_CA` (a PEM
     /// file) is the CA to trust, and `$REDIS_TLS_CERT` with
     /// `$REDIS_TLS_KEY` the client certificate for mutual TLS.
     ///
@@ -230,6 +242,21 @@ impl RouteCache {
                     .filter(|u| !u.is_empty())
                     .map(str::to_owned)
                     .collect::<Vec<_>>(),
+            )
+        } else if let Some(urls) = var(REDIS_SENTINEL_URLS_ENV) {
+            let Some(master) = var(REDIS_SENTINEL_MASTER_ENV) else {
+                return Err(CacheError::InvalidSetting {
+                    setting: REDIS_SENTINEL_MASTER_ENV,
+                    rule: "the master's name, with REDIS_SENTINEL_URLS",
+                });
+            };
+            Self::builder().redis_sentinel(
+                urls.split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+                master.trim(),
             )
         } else if let Some(url) = var(REDIS_URL_ENV) {
             Self::builder().redis(url.trim())
@@ -354,6 +381,7 @@ impl RouteCache {
         }
         match &self.inner.store {
             Store::Redis(s) if s.is_cluster() => Backend::RedisCluster,
+            Store::Redis(s) if s.is_sentinel() => Backend::RedisSentinel,
             Store::Redis(_) => Backend::Redis,
             Store::Memory(_) => Backend::Embedded,
         }

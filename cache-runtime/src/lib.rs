@@ -108,8 +108,9 @@ mod tier;
 pub use crate::axum::{CacheLayer, CacheService, X_CACHE};
 pub use crate::builder::RouteCacheBuilder;
 pub use crate::cache::{
-    Backend, RouteCache, DEFAULT_REDIS_URL, REDIS_CLUSTER_URLS_ENV, REDIS_TLS_CA_ENV,
-    REDIS_TLS_CERT_ENV, REDIS_TLS_KEY_ENV, REDIS_URL_ENV,
+    Backend, RouteCache, DEFAULT_REDIS_URL, REDIS_CLUSTER_URLS_ENV, REDIS_SENTINEL_MASTER_ENV,
+    REDIS_SENTINEL_URLS_ENV, REDIS_TLS_CA_ENV, REDIS_TLS_CERT_ENV, REDIS_TLS_KEY_ENV,
+    REDIS_URL_ENV,
 };
 pub use crate::config::CacheConfig;
 pub use crate::error::{CacheError, ErrorKind, StoreError};

@@ -1,3 +1,5 @@
+use super::sentinel::LazySentinel;
+use super::tls::TlsFiles;
 use super::{CacheStore, StoreError};
 use crate::error::ErrorKind;
 use crate::retry::{deadline_after, retry, Backoff, Step};
@@ -40,6 +42,7 @@ pub(crate) struct RedisStore {
 enum Conn {
     Single(ConnectionManager),
     Cluster(Arc<LazyCluster>),
+    Sentinel(Arc<LazySentinel>),
 }
 
 struct LazyCluster {
@@ -139,6 +142,7 @@ impl fmt::Debug for RedisStore {
         let kind = match self.conn {
             Conn::Single(_) => "standalone",
             Conn::Cluster(_) => "cluster",
+            Conn::Sentinel(_) => "sentinel",
         };
         f.debug_struct("RedisStore")
             .field("kind", &kind)
@@ -146,78 +150,7 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// TLS material for Redis: a CA to trust instead of the system's roots,
-/// and a client certificate and key for mutual TLS (PEM).
-#[derive(Clone, Default)]
-pub(crate) struct TlsFiles {
-    pub(crate) root_ca: Option<Vec<u8>>,
-    pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-impl fmt::Debug for TlsFiles {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the key.
-        f.debug_struct("TlsFiles")
-            .field("root_ca", &self.root_ca.is_some())
-            .field("client_cert", &self.client.is_some())
-            .finish()
-    }
-}
-
-impl TlsFiles {
-    fn is_set(&self) -> bool {
-        self.root_ca.is_some() || self.client.is_some()
-    }
-
-    /// A client for `url`, with this TLS material when there is any.
-    fn client(&self, url: &str) -> Result<redis::Client, StoreError> {
-        #[cfg(feature = "tls")]
-        {
-            // ring, whatever else the application links: rustls needs one
-            // process-wide provider (an error means one is installed).
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            if self.is_set() {
-                return redis::Client::build_with_tls(url, self.certificates())
-                    .map_err(|e| invalid("Redis URL or TLS certificates", e));
-            }
-        }
-        #[cfg(not(feature = "tls"))]
-        if self.is_set() {
-            return Err(StoreError::bare(
-                ErrorKind::InvalidConfig,
-                "TLS certificates need the `tls` feature of cache-runtime",
-            ));
-        }
-        redis::Client::open(url).map_err(|e| invalid("Redis URL", e))
-    }
-
-    #[cfg(feature = "tls")]
-    fn certificates(&self) -> redis::TlsCertificates {
-        redis::TlsCertificates {
-            client_tls: self
-                .client
-                .as_ref()
-                .map(|(cert, key)| redis::ClientTlsConfig {
-                    client_cert: cert.clone(),
-                    client_key: key.clone(),
-                }),
-            root_cert: self.root_ca.clone(),
-        }
-    }
-
-    fn cluster(
-        &self,
-        builder: redis::cluster::ClusterClientBuilder,
-    ) -> redis::cluster::ClusterClientBuilder {
-        #[cfg(feature = "tls")]
-        if self.is_set() {
-            return builder.certs(self.certificates());
-        }
-        builder
-    }
-}
-
-fn invalid(what: &'static str, e: redis::RedisError) -> StoreError {
+pub(super) fn invalid(what: &'static str, e: redis::RedisError) -> StoreError {
     StoreError::new(ErrorKind::InvalidConfig, what, e)
 }
 
@@ -309,6 +242,12 @@ impl RedisStore {
     async fn live(&self) -> Result<Live, StoreError> {
         match &self.conn {
             Conn::Single(c) => Ok(Live::Single(c.clone())),
+            Conn::Sentinel(s) => s.get().map(Live::Single).ok_or_else(|| {
+                StoreError::bare(
+                    ErrorKind::Unavailable,
+                    "no Redis master known yet (asking the sentinels)",
+                )
+            }),
             Conn::Cluster(lazy) => lazy.get().map(Live::Cluster).ok_or_else(|| {
                 StoreError::bare(
                     ErrorKind::Unavailable,
@@ -321,11 +260,11 @@ impl RedisStore {
     /// Waits up to `limit` for the connection (a cluster connects in the
     /// background); `true` once it is there.
     pub(crate) async fn ready(&self, limit: Duration) -> bool {
-        let Conn::Cluster(lazy) = &self.conn else {
+        if matches!(self.conn, Conn::Single(_)) {
             return true;
-        };
+        }
         let connected = || async move {
-            if lazy.get().is_some() {
+            if self.live().await.is_ok() {
                 Step::Done(())
             } else {
                 Step::Again
@@ -339,7 +278,37 @@ impl RedisStore {
 
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let mut conn = self.live().await?;
-        cmd.query_async(&mut conn).await.map_err(fault)
+        cmd.query_async(&mut conn).await.map_err(|e| self.failed(e))
+    }
+
+    /// `e` as a fault; behind Sentinel, an error that may mean the master
+    /// moved has the sentinels asked again.
+    fn failed(&self, e: redis::RedisError) -> StoreError {
+        if let Conn::Sentinel(sentinel) = &self.conn {
+            sentinel.check(&e);
+        }
+        fault(e)
+    }
+
+    /// Creates a store for the Redis master that the sentinels at `urls`
+    /// know as `master_name`. Like [`RedisStore::open_cluster`], nothing is
+    /// connected yet; the master is found (and found again after a
+    /// failover) in the background, and commands fail at once meanwhile.
+    pub(crate) fn open_sentinel(
+        urls: &[String],
+        master_name: &str,
+        connect_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            conn: Conn::Sentinel(LazySentinel::new(urls, master_name, connect_timeout)?),
+            // The L1's subscriber needs a fixed node: none here.
+            nodes: Arc::from([]),
+        })
+    }
+
+    /// Whether this store finds its master through Sentinel.
+    pub(crate) fn is_sentinel(&self) -> bool {
+        matches!(self.conn, Conn::Sentinel(_))
     }
 
     /// The clients a subscriber connection may be opened with, in order.
@@ -535,7 +504,7 @@ impl CacheStore for RedisStore {
             // Something that is not a string sits under our key: a value we
             // cannot decode, so a miss that the next SET replaces.
             Err(e) if e.code() == Some("WRONGTYPE") => Ok(Some(Bytes::new())),
-            Err(e) => Err(fault(e)),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
