@@ -247,6 +247,30 @@ async fn acl_users_work_and_a_wrong_password_is_logged_without_it() {
     // The same server over TLS, as the same ACL user: the entry is there.
     assert_eq!(x_caches(&over_tls).await, ["HIT", "HIT", "HIT"]);
 
+    // The builder's credentials, in place of the URL's.
+    let (by_builder, _) = build_logged(
+        RouteCache::builder()
+            .redis(&plain_port)
+            .redis_auth("alice", "s3cret-pw"),
+    )
+    .await;
+    assert_eq!(
+        x_caches(&by_builder).await,
+        ["HIT", "HIT", "HIT"],
+        "the same server's entry"
+    );
+    let (wrong_by_builder, log) = build_logged(
+        RouteCache::builder()
+            .redis(&plain_port)
+            .redis_auth("alice", "builder-wrong-pw"),
+    )
+    .await;
+    assert!(
+        log.contains("refused the credentials") && !log.contains("builder-wrong-pw"),
+        "{log}"
+    );
+    assert_eq!(x_caches(&wrong_by_builder).await, ["MISS", "MISS", "MISS"]);
+
     let wrong = plain_port.replace("redis://", "redis://alice:not-the-pw@");
     let (refused, log) = build_logged(RouteCache::builder().redis(&wrong)).await;
     assert_eq!(refused.backend(), Backend::Redis, "no in-process fallback");

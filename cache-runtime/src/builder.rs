@@ -5,7 +5,7 @@
 use crate::cache::RouteCache;
 use crate::config::CacheConfig;
 use crate::error::CacheError;
-use crate::store::{MemoryStore, RedisStore, Store, TlsFiles};
+use crate::store::{MemoryStore, RedisStore, Secrets, Store};
 use std::{fmt, time::Duration};
 
 /// Builds a [`RouteCache`]; see [`RouteCache::builder`].
@@ -28,7 +28,7 @@ use std::{fmt, time::Duration};
 pub struct RouteCacheBuilder {
     config: CacheConfig,
     redis: Option<RedisTarget>,
-    tls: TlsFiles,
+    secrets: Secrets,
 }
 
 #[derive(Clone)]
@@ -49,7 +49,7 @@ impl fmt::Debug for RouteCacheBuilder {
         };
         f.debug_struct("RouteCacheBuilder")
             .field("backend", &backend)
-            .field("tls", &self.tls)
+            .field("secrets", &self.secrets)
             .field("config", &self.config)
             .finish()
     }
@@ -207,6 +207,16 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Authenticates as the ACL user `user` with `password` (use `default`
+    /// for a `requirepass` password), instead of credentials in the URL;
+    /// behind Sentinel, these are the master's. Wrong credentials are
+    /// logged at start-up with the user name, never the password, and
+    /// requests are then served uncached.
+    pub fn redis_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.secrets.auth = Some((user.into(), password.into()));
+        self
+    }
+
     /// Trusts the CA certificate(s) in `pem` for `rediss://` connections,
     /// instead of the system's roots (a private CA, as managed services
     /// and self-signed deployments use). Needs the `tls` cargo feature;
@@ -216,7 +226,7 @@ impl RouteCacheBuilder {
     /// turns certificate checks off, so anyone on the path can read and
     /// rewrite every cached response.
     pub fn tls_root_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls.root_ca = Some(pem.into());
+        self.secrets.root_ca = Some(pem.into());
         self
     }
 
@@ -228,7 +238,7 @@ impl RouteCacheBuilder {
         cert_pem: impl Into<Vec<u8>>,
         key_pem: impl Into<Vec<u8>>,
     ) -> Self {
-        self.tls.client = Some((cert_pem.into(), key_pem.into()));
+        self.secrets.client = Some((cert_pem.into(), key_pem.into()));
         self
     }
 
@@ -336,7 +346,7 @@ impl RouteCacheBuilder {
             });
         }
         let connect = self.config.connect_timeout;
-        let tls = &self.tls;
+        let tls = &self.secrets;
         let store = match &self.redis {
             Some(RedisTarget::Standalone(url)) => {
                 Store::Redis(RedisStore::open(url, connect, tls).map_err(CacheError::Backend)?)
@@ -345,7 +355,8 @@ impl RouteCacheBuilder {
                 RedisStore::open_cluster(seeds, connect, tls).map_err(CacheError::Backend)?,
             ),
             Some(RedisTarget::Sentinel { urls, master }) => Store::Redis(
-                RedisStore::open_sentinel(urls, master, connect).map_err(CacheError::Backend)?,
+                RedisStore::open_sentinel(urls, master, connect, tls)
+                    .map_err(CacheError::Backend)?,
             ),
             None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
         };

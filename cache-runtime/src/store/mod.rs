@@ -12,12 +12,12 @@
 
 mod memory;
 mod redis;
+mod secrets;
 mod sentinel;
-mod tls;
 
 pub(crate) use self::memory::MemoryStore;
 pub(crate) use self::redis::RedisStore;
-pub(crate) use self::tls::TlsFiles;
+pub(crate) use self::secrets::Secrets;
 
 pub(crate) use crate::error::StoreError;
 use bytes::Bytes;

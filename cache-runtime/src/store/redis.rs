@@ -1,5 +1,5 @@
+use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
-use super::tls::TlsFiles;
 use super::{CacheStore, StoreError};
 use crate::error::ErrorKind;
 use crate::retry::{deadline_after, retry, Backoff, Step};
@@ -166,7 +166,7 @@ impl RedisStore {
     pub(crate) fn open(
         url: &str,
         connect_timeout: Duration,
-        tls: &TlsFiles,
+        tls: &Secrets,
     ) -> Result<Self, StoreError> {
         let client = tls.client(url)?;
         let config = ConnectionManagerConfig::new()
@@ -195,7 +195,7 @@ impl RedisStore {
     pub(crate) fn open_cluster<S: AsRef<str>>(
         seeds: &[S],
         connect_timeout: Duration,
-        tls: &TlsFiles,
+        tls: &Secrets,
     ) -> Result<Self, StoreError> {
         if seeds.is_empty() {
             return Err(StoreError::bare(
@@ -298,9 +298,11 @@ impl RedisStore {
         urls: &[String],
         master_name: &str,
         connect_timeout: Duration,
+        secrets: &Secrets,
     ) -> Result<Self, StoreError> {
+        let node = secrets.node_settings();
         Ok(Self {
-            conn: Conn::Sentinel(LazySentinel::new(urls, master_name, connect_timeout)?),
+            conn: Conn::Sentinel(LazySentinel::new(urls, master_name, connect_timeout, node)?),
             // The L1's subscriber needs a fixed node: none here.
             nodes: Arc::from([]),
         })

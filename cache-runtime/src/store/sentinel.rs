@@ -27,6 +27,7 @@ impl LazySentinel {
         urls: &[String],
         master_name: &str,
         connect_timeout: Duration,
+        node: Option<redis::sentinel::SentinelNodeConnectionInfo>,
     ) -> Result<Arc<Self>, StoreError> {
         if urls.is_empty() || master_name.is_empty() {
             return Err(StoreError::bare(
@@ -37,7 +38,7 @@ impl LazySentinel {
         let client = SentinelClient::build(
             urls.to_vec(),
             String::from(master_name),
-            None,
+            node,
             SentinelServerType::Master,
         )
         .map_err(|e| StoreError::new(ErrorKind::InvalidConfig, "Redis Sentinel URLs", e))?;

@@ -1,5 +1,6 @@
-//! TLS material for Redis connections (`rediss://`), used with the `tls`
-//! cargo feature.
+//! What connecting to Redis may need beyond the URL: TLS material
+//! (`rediss://`, with the `tls` cargo feature) and ACL credentials. Kept
+//! out of every `Debug` and log line.
 
 use super::redis::invalid;
 use super::StoreError;
@@ -7,31 +8,58 @@ use super::StoreError;
 use crate::error::ErrorKind;
 use std::fmt;
 
-/// TLS material for Redis: a CA to trust instead of the system's roots,
-/// and a client certificate and key for mutual TLS (PEM).
+/// A CA to trust instead of the system's roots, a client certificate and
+/// key for mutual TLS (PEM), and an ACL user and password that override
+/// the URL's.
 #[derive(Clone, Default)]
-pub(crate) struct TlsFiles {
+pub(crate) struct Secrets {
     pub(crate) root_ca: Option<Vec<u8>>,
     pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
+    pub(crate) auth: Option<(String, String)>,
 }
 
-impl fmt::Debug for TlsFiles {
+impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never the key.
-        f.debug_struct("TlsFiles")
+        f.debug_struct("Secrets")
             .field("root_ca", &self.root_ca.is_some())
             .field("client_cert", &self.client.is_some())
+            .field("user", &self.auth.as_ref().map(|(user, _)| user))
             .finish()
     }
 }
 
-impl TlsFiles {
+impl Secrets {
+    /// Connection settings for a node found at run time (the master
+    /// behind Sentinel): the credentials, if any.
+    pub(super) fn node_settings(&self) -> Option<redis::sentinel::SentinelNodeConnectionInfo> {
+        let (user, password) = self.auth.as_ref()?;
+        let redis = redis::RedisConnectionInfo::default()
+            .set_username(user)
+            .set_password(password);
+        Some(
+            redis::sentinel::SentinelNodeConnectionInfo::default().set_redis_connection_info(redis),
+        )
+    }
+
     pub(super) fn is_set(&self) -> bool {
         self.root_ca.is_some() || self.client.is_some()
     }
 
     /// A client for `url`, with this TLS material when there is any.
     pub(super) fn client(&self, url: &str) -> Result<redis::Client, StoreError> {
+        use redis::IntoConnectionInfo;
+        let mut url = url
+            .into_connection_info()
+            .map_err(|e| invalid("Redis URL", e))?;
+        if let Some((user, password)) = &self.auth {
+            let settings = url
+                .redis_settings()
+                .clone()
+                .set_username(user)
+                .set_password(password);
+            url = url.set_redis_settings(settings);
+        }
         #[cfg(feature = "tls")]
         {
             // ring, whatever else the application links: rustls needs one
