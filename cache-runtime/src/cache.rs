@@ -235,14 +235,16 @@ impl RouteCache {
                 .ok()
                 .filter(|v: &String| !v.trim().is_empty())
         };
-        let builder = if let Some(urls) = var(REDIS_CLUSTER_URLS_ENV) {
-            Self::builder().redis_cluster(
-                urls.split(',')
-                    .map(str::trim)
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>(),
-            )
+        // `a, b,c` as its non-empty, trimmed items.
+        let list = |urls: String| -> Vec<String> {
+            urls.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut builder = if let Some(urls) = var(REDIS_CLUSTER_URLS_ENV) {
+            Self::builder().redis_cluster(list(urls))
         } else if let Some(urls) = var(REDIS_SENTINEL_URLS_ENV) {
             let Some(master) = var(REDIS_SENTINEL_MASTER_ENV) else {
                 return Err(CacheError::InvalidSetting {
@@ -250,14 +252,7 @@ impl RouteCache {
                     rule: "the master's name, with REDIS_SENTINEL_URLS",
                 });
             };
-            Self::builder().redis_sentinel(
-                urls.split(',')
-                    .map(str::trim)
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>(),
-                master.trim(),
-            )
+            Self::builder().redis_sentinel(list(urls), master.trim())
         } else if let Some(url) = var(REDIS_URL_ENV) {
             Self::builder().redis(url.trim())
         } else {
@@ -269,7 +264,6 @@ impl RouteCache {
                 rule: "the path of a readable PEM file",
             })
         };
-        let mut builder = builder;
         if let Some(path) = var(REDIS_TLS_CA_ENV) {
             builder = builder.tls_root_ca(read(REDIS_TLS_CA_ENV, path)?);
         }
@@ -292,6 +286,10 @@ impl RouteCache {
     }
 
     pub(crate) fn from_parts(store: Store, config: CacheConfig) -> Self {
+        Self::new(store, config, None)
+    }
+
+    fn new(store: Store, config: CacheConfig, disabled: Option<String>) -> Self {
         let interval = config.fault_log_interval;
         let l1 = (matches!(store, Store::Redis(_)) && config.l1_capacity > 0)
             .then(|| Arc::new(L1::new(config.l1_capacity, config.l1_max_ttl)));
@@ -313,7 +311,7 @@ impl RouteCache {
                 inflight: Inflight::default(),
                 l1,
                 publisher,
-                disabled: None,
+                disabled,
             }),
         }
     }
@@ -323,12 +321,8 @@ impl RouteCache {
     /// invalidations and raw calls fail. What [`RouteCache::from_env`]
     /// returns when the configured backend cannot work; `reason` says why.
     pub fn disabled(reason: impl Into<String>) -> Self {
-        let config = CacheConfig::default();
-        let mut cache = Self::from_parts(Store::Memory(MemoryStore::new(0)), config);
-        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
-            inner.disabled = Some(reason.into());
-        }
-        cache
+        let store = Store::Memory(MemoryStore::new(0));
+        Self::new(store, CacheConfig::default(), Some(reason.into()))
     }
 
     /// Why the cache is disabled, when [`backend`](Self::backend) is

@@ -140,15 +140,19 @@ where
         uri,
         request,
         prefetched,
+        finished,
         revalidate,
     } = keyed;
-    if let Some(value) = custom_key {
-        key.custom(&value);
-    }
+    let key = finished.unwrap_or_else(|| {
+        if let Some(value) = custom_key {
+            key.custom(&value);
+        }
+        key.finish()
+    });
     let route = Route {
         cache,
         policy,
-        key: key.finish(),
+        key,
         uri,
         tags,
     };

@@ -52,6 +52,9 @@ pub(crate) struct Keyed {
     pub(crate) request: Asked,
     /// The lookup already made by [`FromCacheParts::prepare`], if any.
     pub(crate) prefetched: Option<crate::lookup::Lookup>,
+    /// The finished key, when [`FromCacheParts::prepare`] needed it (the
+    /// route then keys on the request alone).
+    pub(crate) finished: Option<String>,
     /// An expired entry the handler is asked to revalidate (it sees
     /// `If-None-Match`/`If-Modified-Since` for it).
     pub(crate) revalidate: Option<std::sync::Arc<crate::entry::Prepared>>,
@@ -64,8 +67,8 @@ impl Keyed {
     /// §4.3.1). Otherwise the lookup is kept for the flow.
     async fn prepare_revalidation(&mut self, parts: &mut Parts) {
         use crate::entry::Freshness;
-        let key = self.key.clone().finish();
-        let lookup = self.cache.lookup(&key).await;
+        let key = self.finished.insert(self.key.clone().finish());
+        let lookup = self.cache.lookup(key).await;
         if let crate::lookup::Lookup::Hit(entry) = &lookup {
             let stored = entry.entry();
             let expired = stored.freshness(crate::fault::now_ms()) == Freshness::Expired;
@@ -386,6 +389,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         key,
         uri: uri.clone(),
         prefetched: None,
+        finished: None,
         revalidate: None,
         request: Asked {
             head: parts.method == Method::HEAD,

@@ -6,7 +6,7 @@
 
 use super::flow::Route;
 use super::respond::Served;
-use super::storable::store_if_cacheable;
+use super::storable::{stamp, store_if_cacheable};
 use super::Asked;
 use crate::entry::{is_storable_header, Entry, Prepared};
 use crate::fault::now_ms;
@@ -75,21 +75,17 @@ impl Route {
             .collect();
         let now = now_ms();
         let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
+        // The 304's own `Age`/`Date` (never stored) give its age.
         let age = freshness::initial_age(not_modified, wall);
-        let mut ttl = u64::from(self.policy.ttl_secs());
-        if self.cache.config().cap_ttl_to_handler_max_age() {
-            let target = self.cache.config().targeted_cache_control();
-            let (cc, targeted) = freshness::governing(&merged, target);
-            if let Some(lifetime) = freshness::lifetime(&cc, targeted, &merged, wall) {
-                ttl = ttl.min(lifetime.saturating_sub(age));
-            }
-        }
+        let route_ttl = u64::from(self.policy.ttl_secs());
+        let target = self.cache.config().targeted_cache_control();
+        let (cc, targeted) = freshness::governing(&merged, target);
+        let ttl = self.fresh_for(&cc, targeted, &merged, age, route_ttl, wall);
         if ttl == 0 {
             return None;
         }
-        entry.stored_at_ms = now.saturating_sub(age.saturating_mul(1000));
-        entry.ttl_secs = u32::try_from(ttl.saturating_add(age)).unwrap_or(u32::MAX);
-        let keep = ttl + u64::from(entry.stale_secs) + u64::from(self.policy.ttl_secs());
-        Some((entry, Duration::from_secs(keep)))
+        stamp(&mut entry, now, age, ttl);
+        let expiry = self.expiry(ttl, entry.stale_secs, route_ttl);
+        Some((entry, expiry))
     }
 }

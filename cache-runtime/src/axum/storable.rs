@@ -93,17 +93,10 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     } else {
         policy.ttl_secs()
     });
-    // The handler's freshness has the last word (RFC 9111 §4.2): its
-    // `s-maxage`, `max-age` or `Expires`, less the `Age` it already has.
     let now = now_ms();
     let wall = std::time::UNIX_EPOCH + Duration::from_millis(now);
     let age = freshness::initial_age(&parts.headers, wall);
-    let mut ttl = route_ttl;
-    if cache.config().cap_ttl_to_handler_max_age() {
-        if let Some(lifetime) = freshness::lifetime(&cc, targeted, &parts.headers, wall) {
-            ttl = ttl.min(lifetime.saturating_sub(age));
-        }
-    }
+    let ttl = route.fresh_for(&cc, targeted, &parts.headers, age, route_ttl, wall);
     if ttl == 0 {
         return Stored::refused(Response::from_parts(parts, body), "max-age");
     }
@@ -120,16 +113,9 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     } else {
         (route.stale_secs(), false)
     };
-    // Stored as generated `age` seconds ago: a hit's `Age` and `Date`
-    // then count from the response's origin, and its remaining freshness
-    // is `ttl` from now.
-    let origin_ms = now.saturating_sub(age.saturating_mul(1000));
-    let mut entry = Entry::new(
-        parts.status,
-        origin_ms,
-        u32::try_from(ttl.saturating_add(age)).unwrap_or(u32::MAX),
-        Bytes::new(),
-    );
+    let mut entry = Entry::new(parts.status, now, 0, Bytes::new());
+    stamp(&mut entry, now, age, ttl);
+    let origin_ms = entry.stored_at_ms;
     entry.stale_secs = stale;
     entry.stale_on_error_only = stale_on_error_only;
     entry.content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
@@ -140,12 +126,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         .filter(|(name, _)| is_storable_header(name))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
-    // The store keeps the entry through its stale window; freshness is
-    // decided from the stored-at time inside it.
-    // A route that revalidates keeps entries another TTL past both, for
-    // the handler to confirm with a `304`.
-    let revalidation = if policy.revalidates() { route_ttl } else { 0 };
-    let expiry = Duration::from_secs(ttl + u64::from(stale) + revalidation);
+    let expiry = route.expiry(ttl, stale, route_ttl);
     let limit = policy.max_body().unwrap_or(cache.config().max_body());
 
     // A body of unknown length (chunked, streamed) goes to the client as it
@@ -203,6 +184,53 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         etag,
         encoded: Some(encoded),
     }
+}
+
+impl Route {
+    /// How long, from now, an entry of a response may be served fresh
+    /// (RFC 9111 §4.2): the route's `route_ttl`, shortened by the
+    /// freshness the governing directives `cc` give (`s-maxage`, else
+    /// `max-age`, else `Expires`) less the response's `age`, unless the
+    /// cache says the handler has no say. The handler's freshness has the
+    /// last word.
+    pub(super) fn fresh_for(
+        &self,
+        cc: &CacheControl,
+        targeted: bool,
+        headers: &http::HeaderMap,
+        age: u64,
+        route_ttl: u64,
+        wall: std::time::SystemTime,
+    ) -> u64 {
+        if !self.cache.config().cap_ttl_to_handler_max_age() {
+            return route_ttl;
+        }
+        freshness::lifetime(cc, targeted, headers, wall).map_or(route_ttl, |lifetime| {
+            route_ttl.min(lifetime.saturating_sub(age))
+        })
+    }
+
+    /// How long the store keeps an entry fresh for `ttl` seconds with a
+    /// stale window of `stale`: through that window (freshness is decided
+    /// from the stored-at time inside the entry), and on a route that
+    /// revalidates, another `route_ttl` for the handler to confirm it with
+    /// a `304`.
+    pub(super) fn expiry(&self, ttl: u64, stale: u32, route_ttl: u64) -> Duration {
+        let revalidation = if self.policy.revalidates() {
+            route_ttl
+        } else {
+            0
+        };
+        Duration::from_secs(ttl + u64::from(stale) + revalidation)
+    }
+}
+
+/// Stamps `entry` as born `age` seconds before `now` (ms) and fresh for
+/// `ttl` seconds from now: a hit's `Age` and `Date` then count from the
+/// response's origin.
+pub(super) fn stamp(entry: &mut Entry, now: u64, age: u64, ttl: u64) {
+    entry.stored_at_ms = now.saturating_sub(age.saturating_mul(1000));
+    entry.ttl_secs = u32::try_from(ttl.saturating_add(age)).unwrap_or(u32::MAX);
 }
 
 /// The `Cache-Status` detail of a miss whose body of unknown length is
