@@ -33,7 +33,7 @@
 use super::conditional::Conditions;
 use super::respond::{add_vary, Served, CACHE_STATUS};
 use super::storable::{store_if_cacheable, Stored, STREAMED};
-use super::{Asked, ClientDirective, Context, Keyed, RequestContext};
+use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
 use crate::cache::RouteCache;
 use crate::coalesce::Join;
 use crate::entry::{Freshness, Prepared};
@@ -139,16 +139,17 @@ where
         mut key,
         uri,
         request,
-        prefetched,
-        finished,
-        revalidate,
+        prepared,
     } = keyed;
-    let key = finished.unwrap_or_else(|| {
-        if let Some(value) = custom_key {
-            key.custom(&value);
+    let (key, found) = match prepared.map(|p| *p) {
+        Some(Prefetched { key, found }) => (key, Some(found)),
+        None => {
+            if let Some(value) = custom_key {
+                key.custom(&value);
+            }
+            (key.finish(), None)
         }
-        key.finish()
-    });
+    };
     let route = Route {
         cache,
         policy,
@@ -156,15 +157,13 @@ where
         uri,
         tags,
     };
-    if let Some(stale) = revalidate {
-        return pending(async move { route.revalidate(handler, stale, &request).await });
-    }
-    let looked = if prefetched.is_some() {
-        prefetched
-    } else if request.client == ClientDirective::None {
-        route.cache.lookup_now(&route.key)
-    } else {
-        Some(Lookup::Miss)
+    let looked = match found {
+        Some(Found::Revalidate(stale)) => {
+            return pending(async move { route.revalidate(handler, stale, &request).await });
+        }
+        Some(Found::Lookup(lookup)) => Some(lookup),
+        None if request.client == ClientDirective::None => route.cache.lookup_now(&route.key),
+        None => Some(Lookup::Miss),
     };
     match looked {
         Some(lookup) => match route.answer(lookup, handler, &request.conditions) {

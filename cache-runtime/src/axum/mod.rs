@@ -50,14 +50,24 @@ pub(crate) struct Keyed {
     /// The request target, for the entry's path index.
     pub(crate) uri: http::Uri,
     pub(crate) request: Asked,
-    /// The lookup already made by [`FromCacheParts::prepare`], if any.
-    pub(crate) prefetched: Option<crate::lookup::Lookup>,
-    /// The finished key, when [`FromCacheParts::prepare`] needed it (the
-    /// route then keys on the request alone).
-    pub(crate) finished: Option<String>,
+    /// What [`FromCacheParts::prepare`] found, on a route that
+    /// revalidates (boxed: one word in every other request's context).
+    pub(crate) prepared: Option<Box<Prefetched>>,
+}
+
+/// A revalidating route's lookup, made before the user's extractors ran.
+pub(crate) struct Prefetched {
+    /// The finished key (such a route keys on the request alone).
+    pub(crate) key: String,
+    pub(crate) found: Found,
+}
+
+pub(crate) enum Found {
+    /// The lookup, for the flow to answer from.
+    Lookup(crate::lookup::Lookup),
     /// An expired entry the handler is asked to revalidate (it sees
     /// `If-None-Match`/`If-Modified-Since` for it).
-    pub(crate) revalidate: Option<std::sync::Arc<crate::entry::Prepared>>,
+    Revalidate(std::sync::Arc<crate::entry::Prepared>),
 }
 
 impl Keyed {
@@ -66,9 +76,16 @@ impl Keyed {
     /// makes the request the handler sees conditional on it (RFC 9111
     /// §4.3.1). Otherwise the lookup is kept for the flow.
     async fn prepare_revalidation(&mut self, parts: &mut Parts) {
+        let key = self.key.clone().finish();
+        let lookup = self.cache.lookup(&key).await;
+        let found = Self::revalidation(lookup, parts);
+        self.prepared = Some(Box::new(Prefetched { key, found }));
+    }
+
+    /// An expired entry with a validator, with the request made
+    /// conditional on it; any other lookup as it is.
+    fn revalidation(lookup: crate::lookup::Lookup, parts: &mut Parts) -> Found {
         use crate::entry::Freshness;
-        let key = self.finished.insert(self.key.clone().finish());
-        let lookup = self.cache.lookup(key).await;
         if let crate::lookup::Lookup::Hit(entry) = &lookup {
             let stored = entry.entry();
             let expired = stored.freshness(crate::fault::now_ms()) == Freshness::Expired;
@@ -87,11 +104,10 @@ impl Keyed {
                 if let Some(modified) = modified {
                     headers.insert(http::header::IF_MODIFIED_SINCE, modified);
                 }
-                self.revalidate = Some(std::sync::Arc::clone(entry));
-                return;
+                return Found::Revalidate(std::sync::Arc::clone(entry));
             }
         }
-        self.prefetched = Some(lookup);
+        Found::Lookup(lookup)
     }
 }
 
@@ -388,9 +404,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         cache: cache.clone(),
         key,
         uri: uri.clone(),
-        prefetched: None,
-        finished: None,
-        revalidate: None,
+        prepared: None,
         request: Asked {
             head: parts.method == Method::HEAD,
             conditions: conditional::Conditions::from_request(
