@@ -7,7 +7,8 @@
 //!     cargo run --example server                                # Redis Cluster
 //! ```
 //!
-//! Listens on `$PORT` (default 3000).
+//! Listens on `$PORT` (default 3000). Metrics, per route, in Prometheus'
+//! text format: `curl http://127.0.0.1:3000/metrics`.
 
 use axum::{
     extract::{Path, Query},
@@ -16,6 +17,7 @@ use axum::{
     Json, Router,
 };
 use cache_runtime::{cached_route, invalidates, Backend, RouteCache};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -87,6 +89,11 @@ async fn health() -> &'static str {
     "ok"
 }
 
+/// The metrics in Prometheus' text format. Not cached.
+async fn render(prometheus: PrometheusHandle) -> String {
+    prometheus.render()
+}
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -95,6 +102,20 @@ async fn main() {
         )
         .init();
 
+    // Before the cache: its metrics register with the recorder installed
+    // when it is built.
+    let prometheus = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("install the Prometheus recorder");
+    let upkeep = prometheus.clone();
+    tokio::spawn(async move {
+        // Drains histogram samples into their summaries.
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+
     let cache = RouteCache::from_env().await;
     let app = Router::new()
         .route("/items/{id}", get(get_item))
@@ -102,7 +123,8 @@ async fn main() {
         .route("/items", get(list_items))
         .route("/time", get(time))
         .route("/health", get(health))
-        .layer(cache.layer());
+        .layer(cache.layer())
+        .route("/metrics", get(move || render(prometheus.clone())));
 
     let port: u16 = std::env::var("PORT")
         .ok()
@@ -126,5 +148,6 @@ async fn main() {
     println!("  curl -i 'http://127.0.0.1:{port}/items?page=2&limit=3'   # same entry");
     println!("  curl -i -X POST http://127.0.0.1:{port}/items/42/touch   # invalidates item:42");
     println!("  curl -i http://127.0.0.1:{port}/time            # Age grows, refreshed every 5 s");
+    println!("  curl http://127.0.0.1:{port}/metrics            # hits and misses per route");
     axum::serve(listener, app).await.expect("server error");
 }

@@ -4,6 +4,8 @@
 //! its outcome closes or re-opens the circuit.
 
 use crate::fault::MonoClock;
+use crate::observe::{BreakerMetrics, Circuit};
+use crate::stats::BreakerState;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ pub(crate) struct Breaker {
     /// 0 while closed; otherwise when the cool-down ends (ms on the monotonic clock, so that a wall clock stepped back cannot keep it open).
     open_until_ms: AtomicU64,
     probing: AtomicBool,
+    pub(crate) metrics: BreakerMetrics,
 }
 
 /// Whether a call may go to the backend.
@@ -38,6 +41,19 @@ impl Breaker {
             failures: AtomicU32::new(0),
             open_until_ms: AtomicU64::new(0),
             probing: AtomicBool::new(false),
+            metrics: BreakerMetrics::register(),
+        }
+    }
+
+    /// The state now: open until the cool-down has passed and a probe is
+    /// let through.
+    pub(crate) fn state(&self) -> BreakerState {
+        if self.open_until_ms.load(Ordering::Acquire) == 0 {
+            BreakerState::Closed
+        } else if self.probing.load(Ordering::Acquire) {
+            BreakerState::HalfOpen
+        } else {
+            BreakerState::Open
         }
     }
 
@@ -54,6 +70,7 @@ impl Breaker {
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
+            self.metrics.moved(Circuit::HalfOpen);
             Admission::Probe
         } else {
             Admission::Reject
@@ -65,6 +82,7 @@ impl Breaker {
         self.failures.store(0, Ordering::Relaxed);
         if admission == Admission::Probe || self.open_until_ms.load(Ordering::Acquire) != 0 {
             if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
+                self.metrics.moved(Circuit::Closed);
                 tracing::info!("route cache: backend answers again; circuit closed");
             }
             self.probing.store(false, Ordering::Release);
@@ -76,6 +94,7 @@ impl Breaker {
     pub(crate) fn abandon(&self, admission: Admission) {
         if admission == Admission::Probe {
             self.probing.store(false, Ordering::Release);
+            self.metrics.moved(Circuit::Open);
         }
     }
 
@@ -87,6 +106,8 @@ impl Breaker {
                 Ordering::Release,
             );
             self.probing.store(false, Ordering::Release);
+            self.metrics.moved(Circuit::Open);
+            tracing::debug!("route cache: probe failed; circuit open again");
             return;
         }
         let failures = self
@@ -104,6 +125,7 @@ impl Breaker {
                 )
                 .is_ok()
         {
+            self.metrics.moved(Circuit::Open);
             tracing::warn!(
                 failures,
                 cooldown_ms = self.cooldown_ms,
@@ -137,6 +159,17 @@ mod tests {
         assert_eq!(probe, Admission::Probe);
         b.success(probe);
         assert_eq!(b.admit(), Admission::Call, "a good probe closes");
+        assert_eq!(b.state(), BreakerState::Closed);
+        let moved = |to| b.metrics.transitions(to);
+        assert_eq!(
+            (
+                moved(Circuit::Open),
+                moved(Circuit::HalfOpen),
+                moved(Circuit::Closed)
+            ),
+            (2, 2, 1),
+            "opened, probed and failed, probed and closed"
+        );
     }
 
     #[test]

@@ -358,7 +358,10 @@ impl RouteCacheBuilder {
                 RedisStore::open_sentinel(urls, master, connect, tls)
                     .map_err(CacheError::Backend)?,
             ),
-            None => Store::Memory(MemoryStore::new(self.config.embedded_capacity)),
+            None => Store::Memory(MemoryStore::new(
+                self.config.embedded_capacity,
+                std::sync::Arc::new(crate::observe::StoreGauges::register("embedded")),
+            )),
         };
         let cache = RouteCache::from_parts(store, self.config);
         cache.start().await;

@@ -10,6 +10,7 @@ use crate::config::CacheConfig;
 use crate::error::{CacheError, StoreError};
 use crate::fault::FaultLog;
 use crate::lease::random_u64;
+use crate::observe::{Metrics, Op, StoreGauges, TierMetrics};
 use crate::recent::Recent;
 use crate::store::{MemoryStore, Store};
 use crate::tier::{Channel, Publisher, L1};
@@ -135,6 +136,7 @@ pub(crate) struct Inner {
     pub(crate) recent: Recent,
     /// Why the cache is disabled (see [`Backend::Disabled`]), if it is.
     pub(crate) disabled: Option<String>,
+    pub(crate) metrics: Metrics,
 }
 
 impl fmt::Debug for RouteCache {
@@ -156,7 +158,10 @@ impl RouteCache {
     pub fn embedded() -> Self {
         let config = CacheConfig::default();
         Self::from_parts(
-            Store::Memory(MemoryStore::new(config.embedded_capacity)),
+            Store::Memory(MemoryStore::new(
+                config.embedded_capacity,
+                Arc::new(StoreGauges::register("embedded")),
+            )),
             config,
         )
     }
@@ -291,8 +296,13 @@ impl RouteCache {
 
     fn new(store: Store, config: CacheConfig, disabled: Option<String>) -> Self {
         let interval = config.fault_log_interval;
-        let l1 = (matches!(store, Store::Redis(_)) && config.l1_capacity > 0)
-            .then(|| Arc::new(L1::new(config.l1_capacity, config.l1_max_ttl)));
+        let l1 = (matches!(store, Store::Redis(_)) && config.l1_capacity > 0).then(|| {
+            Arc::new(L1::new(
+                config.l1_capacity,
+                config.l1_max_ttl,
+                TierMetrics::register(),
+            ))
+        });
         let publisher = matches!(store, Store::Redis(_)).then(|| {
             Arc::new(Publisher::new(
                 format!("{}:#l1", config.prefix),
@@ -312,6 +322,7 @@ impl RouteCache {
                 l1,
                 publisher,
                 disabled,
+                metrics: Metrics::register(),
             }),
         }
     }
@@ -321,7 +332,7 @@ impl RouteCache {
     /// invalidations and raw calls fail. What [`RouteCache::from_env`]
     /// returns when the configured backend cannot work; `reason` says why.
     pub fn disabled(reason: impl Into<String>) -> Self {
-        let store = Store::Memory(MemoryStore::new(0));
+        let store = Store::Memory(MemoryStore::new(0, Arc::new(StoreGauges::unobserved())));
         Self::new(store, CacheConfig::default(), Some(reason.into()))
     }
 
@@ -348,7 +359,10 @@ impl RouteCache {
             crate::tier::spawn_subscriber(l1, redis.clone(), channel);
         }
         redis.ready(config.connect_timeout).await;
-        match self.call(self.inner.store.get("\u{0}rc-ping")).await {
+        match self
+            .call(Op::Get, self.inner.store.get("\u{0}rc-ping"))
+            .await
+        {
             Ok(_) => tracing::debug!("route cache connected to Redis"),
             Err(e) if e.kind() == crate::error::ErrorKind::Unauthorized => tracing::error!(
                 user = redis.user().unwrap_or("default"),
@@ -392,7 +406,7 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails or times out.
     pub async fn raw_get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        self.call(self.inner.store.get(key)).await
+        self.call(Op::Get, self.inner.store.get(key)).await
     }
 
     /// Stores a raw value under `key` (bounded by the timeout); every
@@ -402,7 +416,9 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails or times out.
     pub async fn raw_set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        let result = self.call(self.inner.store.set(key, value, ttl)).await;
+        let result = self
+            .call(Op::Set, self.inner.store.set(key, value, ttl))
+            .await;
         // Also after an error: the write may have landed.
         self.forget_keys(&[key]).await;
         result
@@ -414,7 +430,7 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails or times out.
     pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
-        let result = self.call(self.inner.store.delete(key)).await;
+        let result = self.call(Op::Delete, self.inner.store.delete(key)).await;
         self.forget_keys(&[key]).await;
         result
     }

@@ -6,15 +6,18 @@
 use crate::breaker::{Admission, Breaker};
 use crate::cache::RouteCache;
 use crate::error::{ErrorKind, StoreError};
+use crate::observe::{failure, Op};
 use crate::retry::bounded;
 use std::future::Future;
 
 impl RouteCache {
-    /// `fut`, a call to the backend: skipped while the circuit is open,
-    /// bounded by the timeout, and counted by the breaker. The in-process
-    /// store is called directly (it cannot hang or go away).
+    /// `fut`, a call of `op` to the backend: skipped while the circuit is
+    /// open, bounded by the timeout, counted by the breaker, timed, and
+    /// counted when it fails. The in-process store is called directly (it
+    /// cannot hang or go away).
     pub(crate) async fn call<T>(
         &self,
+        op: Op,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         if self.inner.disabled.is_some() {
@@ -28,6 +31,9 @@ impl RouteCache {
         }
         let admission = self.inner.breaker.admit();
         if admission == Admission::Reject {
+            self.inner
+                .metrics
+                .failed(op, failure(ErrorKind::CircuitOpen));
             return Err(StoreError::bare(ErrorKind::CircuitOpen, "backend call"));
         }
         // If this future is dropped mid-call, the probe is handed back.
@@ -48,12 +54,17 @@ impl RouteCache {
             admission,
             recorded: false,
         };
+        let started = std::time::Instant::now();
         let result = bounded(self.inner.config.timeout, "backend call", fut).await;
+        self.inner.metrics.called(op, started.elapsed());
         match &result {
             Err(e) if e.is_unavailable() => self.inner.breaker.failure(admission),
             _ => self.inner.breaker.success(admission),
         }
         outcome.recorded = true;
+        if let Err(e) = &result {
+            self.inner.metrics.failed(op, failure(e.kind()));
+        }
         result
     }
 

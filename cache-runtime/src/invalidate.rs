@@ -5,6 +5,7 @@
 use crate::cache::RouteCache;
 use crate::error::{ErrorKind, StoreError};
 use crate::key::{self, QueryPolicy};
+use crate::observe::{failure, Op, Purge};
 use crate::policy::CachedRoute;
 use crate::retry::bounded;
 use crate::store::{Scope, Store};
@@ -52,7 +53,7 @@ impl RouteCache {
             query.map(str::as_bytes),
             QueryPolicy::All,
         );
-        self.invalidate_index(&index).await
+        self.invalidate_index(Purge::Path, &index).await
     }
 
     /// Invalidates every entry carrying `tag` (the route option
@@ -63,7 +64,7 @@ impl RouteCache {
     /// When the backend fails.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<usize, StoreError> {
         let index = key::tag_index(&self.inner.config.prefix, tag);
-        self.invalidate_index(&index).await
+        self.invalidate_index(Purge::Tag, &index).await
     }
 
     /// Invalidates every entry of the route `R`, named with
@@ -81,11 +82,11 @@ impl RouteCache {
             policy.route_id(),
             "GET",
         );
-        self.invalidate_scope(Scope {
+        let scope = Scope {
             prefix: scope.scope().to_owned(),
             namespace: false,
-        })
-        .await
+        };
+        self.invalidate_scope(Purge::Route, scope).await
     }
 
     /// Invalidates every entry of the routes declared with
@@ -95,11 +96,11 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
-        self.invalidate_scope(Scope {
+        let scope = Scope {
             prefix: format!("{}:{namespace}:", self.inner.config.prefix),
             namespace: true,
-        })
-        .await
+        };
+        self.invalidate_scope(Purge::Namespace, scope).await
     }
 
     /// Invalidates everything under this cache's prefix (entries, indexes
@@ -108,16 +109,16 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_all(&self) -> Result<usize, StoreError> {
-        self.invalidate_scope(Scope {
+        let scope = Scope {
             prefix: format!("{}:", self.inner.config.prefix),
             namespace: false,
-        })
-        .await
+        };
+        self.invalidate_scope(Purge::All, scope).await
     }
 
-    async fn invalidate_index(&self, index: &str) -> Result<usize, StoreError> {
+    async fn invalidate_index(&self, kind: Purge, index: &str) -> Result<usize, StoreError> {
         let (cache, index) = (self.clone(), index.to_owned());
-        self.bulk("invalidate", async move {
+        self.bulk(kind, async move {
             let store = &cache.inner.store;
             let step = cache.inner.config.timeout;
             let mut removed = 0;
@@ -150,9 +151,9 @@ impl RouteCache {
         .await
     }
 
-    async fn invalidate_scope(&self, scope: Scope) -> Result<usize, StoreError> {
+    async fn invalidate_scope(&self, kind: Purge, scope: Scope) -> Result<usize, StoreError> {
         let cache = self.clone();
-        self.bulk("invalidate", async move {
+        self.bulk(kind, async move {
             let result = cache.inner.store.delete_scope(&scope).await;
             // Also after a partial failure: some keys may be gone.
             if let Some(l1) = &cache.inner.l1 {
@@ -167,12 +168,13 @@ impl RouteCache {
     /// Runs an invalidation in a task of its own, so that a caller giving up
     /// cannot cut a batch in half, bounded by `invalidate_timeout` and kept
     /// out of the circuit breaker (whose job is to protect requests, not to
-    /// veto explicit invalidations). A failure is logged, always.
-    async fn bulk<T: Send + 'static>(
+    /// veto explicit invalidations). Counted; a failure is logged, always.
+    async fn bulk(
         &self,
-        op: &'static str,
-        work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        kind: Purge,
+        work: impl Future<Output = Result<usize, StoreError>> + Send + 'static,
+    ) -> Result<usize, StoreError> {
+        let op = "invalidate";
         if self.inner.disabled.is_some() {
             return Err(StoreError::bare(
                 ErrorKind::Unavailable,
@@ -186,8 +188,16 @@ impl RouteCache {
                 .unwrap_or_else(|join| Err(StoreError::new(ErrorKind::Unavailable, op, join)))
         };
         let result = bounded(limit, op, task).await;
-        if let Err(e) = &result {
-            tracing::warn!(backend = %self.backend(), op, kind = %e.kind(), error = %e, "route cache: invalidation failed");
+        let metrics = &self.inner.metrics;
+        match &result {
+            Ok(removed) => {
+                metrics.purged(kind, *removed);
+                tracing::debug!(kind = kind.as_str(), removed, "route cache: invalidated");
+            }
+            Err(e) => {
+                metrics.failed(Op::Invalidate, failure(e.kind()));
+                tracing::warn!(backend = %self.backend(), op, kind = %e.kind(), error = %e, "route cache: invalidation failed");
+            }
         }
         result
     }
@@ -211,6 +221,7 @@ impl RouteCache {
             return;
         };
         if let Err(e) = publisher.publish(redis, message).await {
+            self.inner.metrics.failed(Op::Publish, failure(e.kind()));
             if let Some(suppressed) = self.inner.faults.admit() {
                 tracing::warn!(error = %e, suppressed, "route cache: invalidation message not published");
             }

@@ -3,6 +3,7 @@
 //! entry it stores. In process, [`crate::coalesce`] does the same job.
 
 use crate::cache::RouteCache;
+use crate::observe::Op;
 use crate::retry::{deadline_after, retry, Backoff, Step};
 use bytes::Bytes;
 use std::time::Duration;
@@ -65,7 +66,10 @@ impl RouteCache {
         let token = lease_token();
         let ttl = self.inner.config.lease_ttl;
         let taken = self
-            .call(self.inner.store.try_lease(&lease_key(key), &token, ttl))
+            .call(
+                Op::Lease,
+                self.inner.store.try_lease(&lease_key(key), &token, ttl),
+            )
             .await;
         match taken {
             Ok(true) => Lease::Acquired(LeaseGuard {
@@ -89,7 +93,10 @@ impl RouteCache {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let released = cache
-                    .call(cache.inner.store.release_lease(&lease_key(&key), &token))
+                    .call(
+                        Op::Release,
+                        cache.inner.store.release_lease(&lease_key(&key), &token),
+                    )
                     .await;
                 if let Err(e) = released {
                     cache.fault("release", &key, &e);
@@ -106,7 +113,7 @@ impl RouteCache {
             max: Duration::from_millis(50),
         };
         retry(backoff, Some(deadline_after(wait)), || async move {
-            match self.call(self.inner.store.get(key)).await {
+            match self.call(Op::Get, self.inner.store.get(key)).await {
                 Ok(Some(value)) => Step::Done(Some(value)),
                 Ok(None) => Step::Again,
                 // The backend is failing: nothing will show up in time.

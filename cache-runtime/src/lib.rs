@@ -79,6 +79,8 @@
 // - `coalesce` (one computation per key in process), `lease` (across
 //   instances);
 // - `invalidate`: by path, tag, route, namespace, everything;
+// - `observe` (metrics handles, per-route tallies) and `stats` (the public
+//   snapshot and metric names);
 // - `store`: the backends (Redis, Redis Cluster, in process); `tier`: the
 //   L1 and its pub/sub channel; `semantics`: HTTP header rules.
 #[cfg(feature = "axum")]
@@ -97,10 +99,12 @@ mod invalidate;
 pub mod key;
 mod lease;
 mod lookup;
+mod observe;
 mod policy;
 mod recent;
 mod retry;
 mod semantics;
+pub mod stats;
 mod store;
 mod tier;
 
@@ -115,6 +119,7 @@ pub use crate::cache::{
 pub use crate::config::CacheConfig;
 pub use crate::error::{CacheError, ErrorKind, StoreError};
 pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
+pub use crate::stats::{BreakerState, CacheStats, RouteStats};
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;
 

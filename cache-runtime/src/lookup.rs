@@ -4,6 +4,7 @@
 
 use crate::cache::RouteCache;
 use crate::entry::{DecodeError, Entry, Prepared};
+use crate::observe::{Op, CORRUPT};
 use crate::store::Store;
 use crate::tier::{Message, L1};
 use bytes::Bytes;
@@ -61,7 +62,7 @@ impl RouteCache {
         // Not boxed on its own: requests that get here already run in a
         // future of their own (see `flow::start`), and one allocation per
         // Redis hit is cheaper than two.
-        match self.call(self.inner.store.get(key)).await {
+        match self.call(Op::Get, self.inner.store.get(key)).await {
             Ok(Some(value)) => match self.inner.recent.decode(key, value.clone()) {
                 Ok(entry) => {
                     if let (Some(l1), Some(seen)) = (l1, seen) {
@@ -80,8 +81,9 @@ impl RouteCache {
         }
     }
 
-    /// An undecodable entry: logged (rate-limited), and a miss.
+    /// An undecodable entry: counted, logged (rate-limited), and a miss.
     fn corrupt(&self, key: &str, e: DecodeError) -> Lookup {
+        self.inner.metrics.failed(Op::Get, CORRUPT);
         if let Some(suppressed) = self.inner.corrupt.admit() {
             tracing::warn!(key, error = %e, suppressed, "route cache: undecodable entry treated as a miss");
         }
@@ -101,7 +103,7 @@ impl RouteCache {
     ) -> bool {
         use futures_util::future::join_all;
         let store = &self.inner.store;
-        if let Err(e) = self.call(store.set(key, value.clone(), ttl)).await {
+        if let Err(e) = self.call(Op::Set, store.set(key, value.clone(), ttl)).await {
             self.fault("set", key, &e);
             // A timed-out write may still land.
             self.forget_keys(&[key]).await;
@@ -112,12 +114,12 @@ impl RouteCache {
         let added = join_all(
             indexes
                 .iter()
-                .map(|index| self.call(store.index_add(index, key, ttl))),
+                .map(|index| self.call(Op::Index, store.index_add(index, key, ttl))),
         )
         .await;
         if let Some(e) = added.into_iter().find_map(Result::err) {
             self.fault("index", key, &e);
-            let _ = self.call(store.delete(key)).await;
+            let _ = self.call(Op::Delete, store.delete(key)).await;
             self.forget_keys(&[key]).await;
             return false;
         }

@@ -22,7 +22,8 @@
 
 use crate::entry::Prepared;
 use crate::error::ErrorKind;
-use crate::fault::FaultLog;
+use crate::fault::{now_ms, FaultLog};
+use crate::observe::{Flush, StoreGauges, TierMetrics};
 use crate::retry::{bounded, retry, Backoff, Step};
 use crate::store::{MemoryStore, RedisStore, Scope, StoreError};
 use bytes::Bytes;
@@ -44,16 +45,27 @@ pub(crate) struct L1 {
     /// Bumped by every drop, so a fill that raced an invalidation is undone.
     epoch: AtomicU64,
     max_ttl: Option<Duration>,
+    pub(crate) metrics: TierMetrics,
 }
 
 impl L1 {
-    pub(crate) fn new(capacity_bytes: u64, max_ttl: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        capacity_bytes: u64,
+        max_ttl: Option<Duration>,
+        metrics: TierMetrics,
+    ) -> Self {
         Self {
-            store: MemoryStore::new(capacity_bytes),
+            store: MemoryStore::new(capacity_bytes, Arc::new(StoreGauges::register("l1"))),
             live: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             max_ttl,
+            metrics,
         }
+    }
+
+    /// What the tier holds, and its evictions.
+    pub(crate) fn gauges(&self) -> &StoreGauges {
+        self.store.gauges()
     }
 
     pub(crate) fn is_live(&self) -> bool {
@@ -64,7 +76,9 @@ impl L1 {
         if !self.is_live() {
             return None;
         }
-        self.store.peek_prepared(key)?.ok()
+        let entry = self.store.peek_prepared(key)?.ok()?;
+        self.metrics.hit();
+        Some(entry)
     }
 
     /// The epoch to pass to [`L1::fill`] for a value about to be read from
@@ -117,11 +131,21 @@ impl L1 {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.store.clear();
         self.live.store(live, Ordering::Release);
+        self.metrics.set_live(live);
+    }
+
+    /// Flushes a live tier for `cause`, leaving it on (`live`) or off.
+    fn flush(&self, cause: Flush, live: bool) {
+        if self.is_live() {
+            self.metrics.flushed(cause);
+        }
+        self.set_live(live);
     }
 }
 
 /// A message on the invalidation channel:
-/// `<origin> <sequence> <kind>[ <payload>]`.
+/// `<origin> <sequence> <sent> <kind>[ <payload>]`, `<sent>` being the
+/// sender's wall clock in milliseconds (for the delivery-lag histogram).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Message<'a> {
     Heartbeat,
@@ -131,25 +155,28 @@ pub(crate) enum Message<'a> {
 }
 
 impl Message<'_> {
-    fn encode(&self, origin: u64, seq: u64) -> String {
+    fn encode(&self, origin: u64, seq: u64, sent_ms: u64) -> String {
+        let head = format!("{origin:016x} {seq} {sent_ms}");
         match self {
-            Self::Heartbeat => format!("{origin:016x} {seq} h"),
-            Self::Keys(keys) => format!("{origin:016x} {seq} k {keys}"),
+            Self::Heartbeat => format!("{head} h"),
+            Self::Keys(keys) => format!("{head} k {keys}"),
             Self::Scope(scope) => format!(
-                "{origin:016x} {seq} {} {}",
+                "{head} {} {}",
                 if scope.namespace { 'n' } else { 's' },
                 scope.prefix
             ),
         }
     }
 
-    /// The message with its origin and sequence number; `None` for
-    /// anything else.
-    fn decode(text: &str) -> Option<(u64, u64, Message<'_>)> {
+    /// The message with its origin, sequence number and sending time;
+    /// `None` for anything else.
+    fn decode(text: &str) -> Option<(Sender, Message<'_>)> {
         let (origin, rest) = text.split_once(' ')?;
         let origin = u64::from_str_radix(origin, 16).ok()?;
         let (seq, rest) = rest.split_once(' ')?;
         let seq = seq.parse().ok()?;
+        let (sent_ms, rest) = rest.split_once(' ')?;
+        let sent_ms = sent_ms.parse().ok()?;
         let (kind, payload) = rest.split_once(' ').unwrap_or((rest, ""));
         let message = match kind {
             "h" => Message::Heartbeat,
@@ -160,8 +187,21 @@ impl Message<'_> {
             }),
             _ => return None,
         };
-        Some((origin, seq, message))
+        let sender = Sender {
+            origin,
+            seq,
+            sent_ms,
+        };
+        Some((sender, message))
     }
+}
+
+/// Who sent a message, its number, and when.
+#[derive(Debug, PartialEq, Eq)]
+struct Sender {
+    origin: u64,
+    seq: u64,
+    sent_ms: u64,
 }
 
 /// This cache's side of the invalidation channel: its id and message
@@ -193,7 +233,7 @@ impl Publisher {
         message: &Message<'_>,
     ) -> Result<(), StoreError> {
         let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
-        let text = message.encode(self.origin, seq);
+        let text = message.encode(self.origin, seq, now_ms());
         bounded(self.timeout, "publish", store.publish(&self.channel, &text)).await
     }
 }
@@ -269,13 +309,18 @@ pub(crate) fn spawn_subscriber(l1: &Arc<L1>, store: RedisStore, channel: Channel
         };
         let (weak, store, channel, faults) = (&weak, &store, &channel, &faults);
         retry(backoff, None, || async move {
-            let Ended::Lost { reason, connected } = subscribe(weak, store, channel).await else {
+            let Ended::Lost {
+                reason,
+                cause,
+                connected,
+            } = subscribe(weak, store, channel).await
+            else {
                 return Step::Done(());
             };
             let Some(l1) = weak.upgrade() else {
                 return Step::Done(());
             };
-            l1.set_live(false);
+            l1.flush(cause, false);
             drop(l1);
             if let Some(suppressed) = faults.admit() {
                 tracing::warn!(
@@ -299,6 +344,7 @@ enum Ended {
     /// Could not subscribe (`connected: false`), or lost the channel.
     Lost {
         reason: String,
+        cause: Flush,
         connected: bool,
     },
 }
@@ -331,6 +377,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
     let Some(pubsub) = pubsub else {
         return Ended::Lost {
             reason: last_error,
+            cause: Flush::SubscriptionLost,
             connected: false,
         };
     };
@@ -345,7 +392,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
     let mut peers = Peers::default();
     let mut last_heard = Instant::now();
     let mut next_beat = last_heard;
-    let reason = loop {
+    let (reason, cause) = loop {
         let now = Instant::now();
         if now >= next_beat {
             next_beat = now + heartbeat;
@@ -355,14 +402,15 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
             });
         }
         if now.saturating_duration_since(last_heard) > silence {
-            break format!("nothing heard for {} ms", silence.as_millis());
+            let reason = format!("nothing heard for {} ms", silence.as_millis());
+            break (reason, Flush::Silence);
         }
         if peers.lost(now, heartbeat, silence.saturating_mul(4)) {
             let Some(l1) = weak.upgrade() else {
                 return Ended::CacheDropped;
             };
             // A message was lost: whatever it invalidated may be held here.
-            l1.set_live(true);
+            l1.flush(Flush::LostMessage, true);
             peers.clear_missing();
             tracing::debug!(
                 channel = name,
@@ -373,7 +421,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
         let wake = next_beat.min(last_heard + silence + Duration::from_millis(1));
         let message = match tokio::time::timeout_at(wake, messages.next()).await {
             Ok(Some(message)) => message,
-            Ok(None) => break "subscription closed".to_owned(),
+            Ok(None) => break ("subscription closed".to_owned(), Flush::SubscriptionLost),
             Err(_) => continue,
         };
         last_heard = Instant::now();
@@ -383,11 +431,11 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
         let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) else {
             continue;
         };
-        let Some((origin, seq, message)) = Message::decode(text) else {
+        let Some((sender, message)) = Message::decode(text) else {
             continue;
         };
-        peers.saw(origin, seq, last_heard);
-        if origin == channel.publisher.origin {
+        peers.saw(sender.origin, sender.seq, last_heard);
+        if sender.origin == channel.publisher.origin {
             continue; // applied already
         }
         match message {
@@ -395,11 +443,14 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
                 l1.drop_keys(keys.split('\n'));
             }
             Message::Scope(scope) => l1.drop_scope(&scope),
-            Message::Heartbeat => {}
+            Message::Heartbeat => continue,
         }
+        // Invalidations only: the lag that bounds coherence.
+        l1.metrics.delivered(sender.sent_ms, now_ms());
     };
     Ended::Lost {
         reason,
+        cause,
         connected: true,
     }
 }
@@ -447,16 +498,18 @@ mod tests {
                 namespace: false,
             }),
         ] {
-            let text = message.encode(origin, 42);
-            assert_eq!(
-                Message::decode(&text),
-                Some((origin, 42, message)),
-                "{text}"
-            );
+            let text = message.encode(origin, 42, 1_700_000_000_123);
+            let sender = Sender {
+                origin,
+                seq: 42,
+                sent_ms: 1_700_000_000_123,
+            };
+            assert_eq!(Message::decode(&text), Some((sender, message)), "{text}");
         }
         assert_eq!(Message::decode("garbage"), None);
-        assert_eq!(Message::decode("zz 1 k x"), None);
-        assert_eq!(Message::decode("01 x k x"), None);
+        assert_eq!(Message::decode("zz 1 5 k x"), None);
+        assert_eq!(Message::decode("01 x 5 k x"), None);
+        assert_eq!(Message::decode("01 1 k x"), None, "no sending time");
     }
 
     #[test]
@@ -470,7 +523,7 @@ mod tests {
         .encode()
         .map(Bytes::from)
         .unwrap();
-        let l1 = L1::new(1 << 20, None);
+        let l1 = L1::new(1 << 20, None, TierMetrics::register());
         let fill = |seen| {
             let entry = Arc::new(Prepared::decode(value.clone()).unwrap());
             l1.fill("k", value.clone(), entry, Duration::from_secs(60), seen);

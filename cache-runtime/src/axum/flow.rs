@@ -41,8 +41,10 @@ use crate::fault::now_ms;
 use crate::key;
 use crate::lease::Lease;
 use crate::lookup::Lookup;
+use crate::observe::{Answered, Bypass, RouteMetrics};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::semantics::Outcome;
+use crate::stats::metric;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -55,6 +57,7 @@ use std::{
         Arc,
     },
 };
+use tracing::{field, Instrument, Span};
 
 static MISSING_LAYER_LOGGED: AtomicBool = AtomicBool::new(false);
 
@@ -114,14 +117,30 @@ where
     // Requests the cache does not answer (bypassed, or no layer) run the
     // handler in a boxed future: one allocation each, the price of a small
     // ready future for hits.
+    let span = request_span(policy.route_id());
     let keyed = match state {
         Context::Keyed(keyed) => keyed,
-        Context::Bypass(status) => {
-            return pending(async move {
-                let mut response = handler.await.into_response();
-                response.headers_mut().insert(CACHE_STATUS, status);
-                response
-            })
+        Context::Bypass(bypassed) => {
+            let reason = bypassed.reason;
+            bypassed
+                .cache
+                .inner
+                .metrics
+                .routes
+                .get(policy.route_id())
+                .bypassed(reason);
+            span.record("outcome", Answered::Bypass.as_str());
+            span.record("reason", reason.as_str());
+            let status = bypassed.status;
+            return pending(
+                async move {
+                    tracing::debug!(reason = reason.as_str(), "route cache: bypass");
+                    let mut response = handler.await.into_response();
+                    response.headers_mut().insert(CACHE_STATUS, status);
+                    response
+                }
+                .instrument(span),
+            );
         }
         Context::NoLayer => {
             if !MISSING_LAYER_LOGGED.swap(true, Ordering::Relaxed) {
@@ -131,7 +150,15 @@ where
                      after the cached routes. Serving uncached."
                 );
             }
-            return pending(async move { handler.await.into_response() });
+            // No cache, so no registered handles: rare, and looked up here.
+            let route = policy.route_id();
+            let (outcome, reason) = (Answered::Bypass.as_str(), Bypass::NoLayer.as_str());
+            metrics::counter!(metric::REQUESTS, "route" => route, "outcome" => outcome)
+                .increment(1);
+            metrics::counter!(metric::BYPASSES, "route" => route, "reason" => reason).increment(1);
+            span.record("outcome", outcome);
+            span.record("reason", reason);
+            return pending(async move { handler.await.into_response() }.instrument(span));
         }
     };
     let Keyed {
@@ -150,16 +177,24 @@ where
             (key.finish(), None)
         }
     };
+    if !span.is_disabled() {
+        span.record("key_hash", field::display(key_hash(&key)));
+    }
     let route = Route {
+        metrics: cache.inner.metrics.routes.get(policy.route_id()),
         cache,
         policy,
         key,
         uri,
         tags,
+        span,
     };
     let looked = match found {
         Some(Found::Revalidate(stale)) => {
-            return pending(async move { route.revalidate(handler, stale, &request).await });
+            let span = route.span.clone();
+            return pending(
+                async move { route.revalidate(handler, stale, &request).await }.instrument(span),
+            );
         }
         Some(Found::Lookup(lookup)) => Some(lookup),
         None if request.client == ClientDirective::None => route.cache.lookup_now(&route.key),
@@ -169,23 +204,61 @@ where
         Some(lookup) => match route.answer(lookup, handler, &request.conditions) {
             Answer::Served(response) => ready(response),
             Answer::Compute(handler, faulted, fallback) => {
-                pending(async move { route.miss(handler, faulted, fallback, &request).await })
+                let span = route.span.clone();
+                pending(
+                    async move { route.miss(handler, faulted, fallback, &request).await }
+                        .instrument(span),
+                )
             }
         },
         // Redis must be asked.
-        None => pending(async move {
-            let lookup = route.cache.fetch(&route.key).await;
-            match route.answer(lookup, handler, &request.conditions) {
-                Answer::Served(response) => response,
-                // Boxed: the miss's state (coalescing, leases, buffering and
-                // storing the body) would otherwise sit in the future of
-                // every request that reaches Redis, hits included.
-                Answer::Compute(handler, faulted, fallback) => {
-                    Box::pin(route.miss(handler, faulted, fallback, &request)).await
+        None => {
+            let span = route.span.clone();
+            pending(
+                async move {
+                    let lookup = route.cache.fetch(&route.key).await;
+                    match route.answer(lookup, handler, &request.conditions) {
+                        Answer::Served(response) => response,
+                        // Boxed: the miss's state (coalescing, leases, buffering and
+                        // storing the body) would otherwise sit in the future of
+                        // every request that reaches Redis, hits included.
+                        Answer::Compute(handler, faulted, fallback) => {
+                            Box::pin(route.miss(handler, faulted, fallback, &request)).await
+                        }
+                    }
                 }
-            }
-        }),
+                .instrument(span),
+            )
+        }
     }
+}
+
+/// The span of one cached request: its route, and once known its
+/// outcome, a bypass's reason and a short hash of its key (never the key:
+/// it may hold a user's credential digest).
+fn request_span(route: &'static str) -> Span {
+    tracing::debug_span!(
+        "route_cache",
+        route,
+        outcome = field::Empty,
+        reason = field::Empty,
+        key_hash = field::Empty
+    )
+}
+
+/// 64 bits of a key's SipHash (fixed keys, so instances agree), in hex.
+fn key_hash(key: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// How a request is counted.
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    Answered(Answered),
+    Bypassed(Bypass),
 }
 
 /// A lookup's consequence.
@@ -205,6 +278,9 @@ pub(super) struct Route {
     /// The request target and the route's tags, to index a stored entry by.
     pub(super) uri: http::Uri,
     pub(super) tags: Vec<String>,
+    /// The route's counters, and the request's span.
+    pub(super) metrics: Arc<RouteMetrics>,
+    pub(super) span: Span,
 }
 
 impl Route {
@@ -217,7 +293,10 @@ impl Route {
     {
         match lookup {
             Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
-                Freshness::Fresh => Answer::Served(self.hit(&entry, conditional, Served::Fresh)),
+                Freshness::Fresh => {
+                    self.answered(Answered::Hit);
+                    Answer::Served(self.hit(&entry, conditional, Served::Fresh))
+                }
                 // Stale only for errors (the handler's `stale-if-error`
                 // without `stale-while-revalidate`, RFC 5861 §4): the
                 // handler answers, and the entry stands in if it fails.
@@ -225,6 +304,7 @@ impl Route {
                     Answer::Compute(handler, false, Some(entry))
                 }
                 Freshness::Stale => {
+                    self.answered(Answered::Stale);
                     self.refresh_in_background(handler, entry.entry().stored_at_ms);
                     Answer::Served(self.hit(&entry, conditional, Served::Stale))
                 }
@@ -250,16 +330,38 @@ impl Route {
         F: Future,
         F::Output: IntoResponse,
     {
-        let response = self.run_miss(handler, faulted, request).await;
+        let (response, count) = self.run_miss(handler, faulted, request).await;
         match fallback {
             Some(stale) if response.status().is_server_error() => {
+                self.answered(Answered::Stale);
+                self.metrics.stale_on_error();
+                tracing::debug!(
+                    status = response.status().as_u16(),
+                    "route cache: handler failed; serving the stale entry (stale-if-error)"
+                );
                 self.hit(&stale, &request.conditions, Served::Stale)
             }
-            _ => response,
+            _ => {
+                match count {
+                    Count::Answered(how) => self.answered(how),
+                    Count::Bypassed(why) => {
+                        self.metrics.bypassed(why);
+                        self.span.record("outcome", Answered::Bypass.as_str());
+                        self.span.record("reason", why.as_str());
+                    }
+                }
+                response
+            }
         }
     }
 
-    async fn run_miss<F>(&self, handler: F, faulted: bool, request: &Asked) -> Response
+    /// Counts the request as answered `how`.
+    pub(super) fn answered(&self, how: Answered) {
+        self.metrics.answered(how);
+        self.span.record("outcome", how.as_str());
+    }
+
+    async fn run_miss<F>(&self, handler: F, faulted: bool, request: &Asked) -> (Response, Count)
     where
         F: Future,
         F::Output: IntoResponse,
@@ -268,7 +370,8 @@ impl Route {
         if faulted {
             // After a fault, do not pay for a second failing call.
             let response = self.uncached(handler).await;
-            return self.respond(response, Outcome::BackendError, None, conditional);
+            let response = self.respond(response, Outcome::BackendError, None, conditional);
+            return (response, Count::Answered(Answered::Error));
         }
         if request.head {
             let response = self.uncached(handler).await;
@@ -276,61 +379,75 @@ impl Route {
                 stored: false,
                 detail: Some("head"),
             };
-            return self.respond(response, outcome, None, conditional);
+            let response = self.respond(response, outcome, None, conditional);
+            return (response, Count::Answered(Answered::Miss));
         }
         match request.client {
             ClientDirective::NoStore => {
+                tracing::debug!(reason = "no-store", "route cache: bypass");
                 let response = self.uncached(handler).await;
-                self.respond(
-                    response,
-                    Outcome::Request { stored: false },
-                    None,
-                    conditional,
-                )
+                let outcome = Outcome::Request { stored: false };
+                let response = self.respond(response, outcome, None, conditional);
+                (response, Count::Bypassed(Bypass::NoStore))
             }
             ClientDirective::Refresh => {
                 let stored = self.compute(handler).await;
                 let outcome = Outcome::Request {
                     stored: stored.stored,
                 };
-                self.respond(stored.response, outcome, stored.etag, conditional)
+                let response = self.respond(stored.response, outcome, stored.etag, conditional);
+                (response, Count::Answered(Answered::Miss))
             }
-            ClientDirective::None => self.coalesced_miss(handler, conditional).await,
+            ClientDirective::None => {
+                let (response, how) = self.coalesced_miss(handler, conditional).await;
+                (response, Count::Answered(how))
+            }
         }
     }
 
     /// A miss, computed once however many requests (in this process and,
     /// with Redis, across instances) miss the key at the same time.
-    async fn coalesced_miss<F>(&self, handler: F, conditional: &Conditions) -> Response
+    async fn coalesced_miss<F>(&self, handler: F, conditional: &Conditions) -> (Response, Answered)
     where
         F: Future,
         F::Output: IntoResponse,
     {
+        let collapsed = |entry: &Prepared| {
+            let response = self.hit(entry, conditional, Served::Collapsed);
+            (response, Answered::Collapsed)
+        };
         let wait = self.cache.config().coalesce_wait();
         let leader = match self.cache.inflight().join(&self.key) {
             Join::Follow(follower) => {
+                tracing::debug!("route cache: waiting for this process's fill of the key");
                 if let Some(entry) = follower
                     .wait(wait)
                     .await
                     .and_then(|v| Prepared::decode(v).ok())
                 {
-                    return self.hit(&entry, conditional, Served::Collapsed);
+                    return collapsed(&entry);
                 }
                 // The leader stored nothing (an error, an uncacheable
                 // response), failed or took too long: compute here.
+                tracing::debug!("route cache: no fill to wait for; running the handler");
                 let stored = self.compute(handler).await;
-                return self.respond_stored(stored, conditional);
+                return (self.respond_stored(stored, conditional), Answered::Miss);
             }
             Join::Lead(leader) => leader,
         };
         let lease = self.cache.acquire_lease(&self.key).await;
+        match &lease {
+            Lease::Held => tracing::debug!("route cache: lease held by another instance; waiting"),
+            Lease::Acquired(_) => tracing::debug!("route cache: lease taken"),
+            Lease::NotNeeded => {}
+        }
         if matches!(lease, Lease::Held) {
             // Another instance is computing it: wait for its entry, and
             // take it only if it is fresh.
             let value = self.cache.wait_for_entry(&self.key, wait).await;
             if let Some((entry, value)) = value.and_then(fresh) {
                 leader.publish(Some(value));
-                return self.hit(&entry, conditional, Served::Collapsed);
+                return collapsed(&entry);
             }
         }
         // A leader elected just after the previous one published would
@@ -338,14 +455,14 @@ impl Route {
         let value = self.cache.raw_get(&self.key).await.ok().flatten();
         if let Some((entry, value)) = value.and_then(fresh) {
             leader.publish(Some(value));
-            return self.hit(&entry, conditional, Served::Collapsed);
+            return collapsed(&entry);
         }
         let stored = self.compute(handler).await;
         // Release (in the background) before publishing, so that a request
         // arriving after the publication finds the lease free.
         drop(lease);
         leader.publish(stored.encoded.clone());
-        self.respond_stored(stored, conditional)
+        (self.respond_stored(stored, conditional), Answered::Miss)
     }
 
     /// Recomputes a stale entry (stored at `seen_ms`) in the background,
@@ -431,7 +548,9 @@ impl Route {
         F: Future,
         F::Output: IntoResponse,
     {
+        let started = std::time::Instant::now();
         let mut response = handler.await.into_response();
+        self.metrics.handler_ran(started.elapsed());
         add_vary(response.headers_mut(), self.policy.vary());
         response
     }

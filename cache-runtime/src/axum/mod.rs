@@ -19,6 +19,7 @@ pub use self::respond::X_CACHE;
 
 use crate::cache::RouteCache;
 use crate::key::{KeyBuilder, CREDENTIAL_HEADERS};
+use crate::observe::Bypass;
 use crate::policy::{AuthPolicy, CachedRoute, KeySource};
 use crate::semantics::{cache_status, CacheControl, Outcome};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
@@ -39,8 +40,16 @@ pub(crate) enum Context {
     /// No `RouteCache` in the request extensions.
     NoLayer,
     /// Not for the cache (method, credentials); the `Cache-Status` to send.
-    Bypass(HeaderValue),
+    Bypass(Bypassed),
     Keyed(Keyed),
+}
+
+/// A request the cache does not answer.
+pub(crate) struct Bypassed {
+    pub(crate) cache: RouteCache,
+    pub(crate) reason: Bypass,
+    /// The `Cache-Status` to send.
+    pub(crate) status: HeaderValue,
 }
 
 /// A request the cache may answer.
@@ -316,17 +325,23 @@ impl RouteCache {
 
 fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let policy = &R::POLICY;
-    let bypass = |detail| {
-        Context::Bypass(cache_status(
-            cache.config().status_name(),
-            Outcome::Bypass { detail },
-        ))
+    let bypass = |reason: Bypass| {
+        Context::Bypass(Bypassed {
+            cache: cache.clone(),
+            reason,
+            status: cache_status(
+                cache.config().status_name(),
+                Outcome::Bypass {
+                    detail: reason.as_str(),
+                },
+            ),
+        })
     };
     if cache.inner.disabled.is_some() {
-        return bypass("cache-disabled");
+        return bypass(Bypass::Disabled);
     }
     if parts.method != Method::GET && parts.method != Method::HEAD {
-        return bypass("method");
+        return bypass(Bypass::Method);
     }
 
     // A request with credentials may get a response meant for its user
@@ -336,7 +351,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         // Typed names: a lookup by `&str` parses the name first.
         for name in &CREDENTIAL_HEADERS {
             if parts.headers.contains_key(name) && !keyed_on(name.as_str()) {
-                return bypass(name.as_str());
+                return bypass(Bypass::from_detail(name.as_str()));
             }
         }
     }

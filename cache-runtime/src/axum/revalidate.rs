@@ -11,6 +11,7 @@ use super::Asked;
 use crate::entry::{is_storable_header, Entry, Prepared};
 use crate::fault::now_ms;
 use crate::freshness;
+use crate::observe::{Answered, Refusal};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
@@ -29,21 +30,22 @@ impl Route {
     {
         let response = self.uncached(handler).await;
         if response.status() != StatusCode::NOT_MODIFIED {
+            self.answered(Answered::Miss);
             let stored = store_if_cacheable(self, response).await;
             return self.respond_stored(stored, &request.conditions);
         }
+        self.answered(Answered::Revalidated);
         let Some((entry, expiry)) = self.refreshed(stale.entry(), response.headers()) else {
             // Confirmed, but with no freshness left: serve it once, unstored.
+            self.metrics.refused(Refusal::CacheControl);
             return self.hit(&stale, &request.conditions, Served::Revalidated(false));
         };
         let stored = match entry.encode() {
-            Ok(value) => {
-                let value = Bytes::from(value);
-                self.cache
-                    .save(&self.key, value, expiry, &self.indexes())
-                    .await
+            Ok(value) => self.save(Bytes::from(value), expiry).await,
+            Err(_) => {
+                self.metrics.refused(Refusal::Headers);
+                false
             }
-            Err(_) => false,
         };
         let prepared = Prepared::from_entry(entry);
         self.hit(&prepared, &request.conditions, Served::Revalidated(stored))

@@ -9,6 +9,7 @@ use crate::entry::{is_default_storable_status, is_storable_header, is_storable_s
 use crate::fault::now_ms;
 use crate::freshness;
 use crate::key;
+use crate::observe::Refusal;
 use crate::policy::{AuthPolicy, RoutePolicy};
 use crate::semantics::{etag_for, CacheControl};
 use axum::body::Body;
@@ -85,7 +86,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     let target = cache.config().targeted_cache_control();
     let (cc, targeted) = freshness::governing(&parts.headers, target);
     if let Some(detail) = refusal(&parts, policy, &cc) {
-        return Stored::refused(Response::from_parts(parts, body), detail);
+        return route.refuse(Response::from_parts(parts, body), detail);
     }
     let negative = is_negative(parts.status, policy);
     let route_ttl = u64::from(if negative {
@@ -98,7 +99,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     let age = freshness::initial_age(&parts.headers, wall);
     let ttl = route.fresh_for(&cc, targeted, &parts.headers, age, route_ttl, wall);
     if ttl == 0 {
-        return Stored::refused(Response::from_parts(parts, body), "max-age");
+        return route.refuse(Response::from_parts(parts, body), "max-age");
     }
     // Errors are never served stale. A route's own window wins; else the
     // handler's RFC 5861 directives; else the cache's default.
@@ -134,8 +135,8 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     // are never stored.
     if http_body::Body::size_hint(&body).upper().is_none() && !is_event_stream(&parts.headers) {
         if let Err(e) = entry.check() {
-            tracing::debug!(key = route.key, error = %e, "route cache: response not stored");
-            return Stored::refused(Response::from_parts(parts, body), "headers");
+            tracing::debug!(error = %e, "route cache: unstorable headers");
+            return route.refuse(Response::from_parts(parts, body), "headers");
         }
         finish_headers(&mut parts.headers, policy, origin_ms, ttl, None);
         let pending = Pending {
@@ -143,7 +144,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             entry,
             expiry,
         };
-        let body = Body::new(Tee::new(body, limit, move |bytes| pending.store(bytes)));
+        let body = Body::new(Tee::new(body, limit, move |copy| pending.store(copy)));
         return Stored {
             response: Response::from_parts(parts, body),
             stored: false,
@@ -156,21 +157,19 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
     let bytes = match buffer(body, limit).await {
         Buffered::Complete(bytes) => bytes,
         Buffered::Passthrough(body) => {
-            return Stored::refused(Response::from_parts(parts, body), "size")
+            return route.refuse(Response::from_parts(parts, body), "size")
         }
     };
     let etag = with_body(&mut entry, bytes.clone());
     let encoded = match entry.encode() {
         Ok(encoded) => Bytes::from(encoded),
         Err(e) => {
-            tracing::debug!(key = route.key, error = %e, "route cache: response not stored");
-            return Stored::refused(Response::from_parts(parts, Body::from(bytes)), "headers");
+            tracing::debug!(error = %e, "route cache: unstorable headers");
+            return route.refuse(Response::from_parts(parts, Body::from(bytes)), "headers");
         }
     };
-    if !cache
-        .save(&route.key, encoded.clone(), expiry, &route.indexes())
-        .await
-    {
+    if !route.save(encoded.clone(), expiry).await {
+        // Counted by `save`.
         return Stored::refused(
             Response::from_parts(parts, Body::from(bytes)),
             "store-failed",
@@ -187,6 +186,36 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
 }
 
 impl Route {
+    /// A response not stored, for `detail`: counted and logged.
+    fn refuse(&self, response: Response, detail: &'static str) -> Stored {
+        self.count_refusal(detail);
+        Stored::refused(response, detail)
+    }
+
+    fn count_refusal(&self, detail: &'static str) {
+        if let Some(reason) = Refusal::from_detail(detail) {
+            self.metrics.refused(reason);
+        }
+        tracing::debug!(reason = detail, "route cache: response not stored");
+    }
+
+    /// Saves an encoded entry under the request's key and indexes, for
+    /// `expiry`; counts it as stored or refused (`store-failed`).
+    pub(super) async fn save(&self, value: Bytes, expiry: Duration) -> bool {
+        let len = value.len();
+        let saved = self
+            .cache
+            .save(&self.key, value, expiry, &self.indexes())
+            .await;
+        if saved {
+            self.metrics.stored(len);
+        } else {
+            self.metrics.refused(Refusal::StoreFailed);
+            tracing::debug!(reason = "store-failed", "route cache: response not stored");
+        }
+        saved
+    }
+
     /// How long, from now, an entry of a response may be served fresh
     /// (RFC 9111 §4.2): the route's `route_ttl`, shortened by the
     /// freshness the governing directives `cc` give (`s-maxage`, else
@@ -289,9 +318,17 @@ struct Pending {
 }
 
 impl Pending {
-    /// Stores the entry with `bytes` as its body, in a task of its own (the
-    /// body's last frame is being sent).
-    fn store(mut self, bytes: Bytes) {
+    /// Stores the entry with the body's copy, in a task of its own (the
+    /// body's last frame is being sent); counts a body that could not be
+    /// kept (`why`) as refused.
+    fn store(mut self, copy: Result<Bytes, &'static str>) {
+        let bytes = match copy {
+            Ok(bytes) => bytes,
+            Err(why) => {
+                self.route.count_refusal(why);
+                return;
+            }
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -300,14 +337,11 @@ impl Pending {
             let route = &self.route;
             match self.entry.encode() {
                 Ok(encoded) => {
-                    let indexes = route.indexes();
-                    route
-                        .cache
-                        .save(&route.key, Bytes::from(encoded), self.expiry, &indexes)
-                        .await;
+                    route.save(Bytes::from(encoded), self.expiry).await;
                 }
                 Err(e) => {
-                    tracing::debug!(key = route.key, error = %e, "route cache: streamed response not stored");
+                    tracing::debug!(error = %e, "route cache: unstorable streamed response");
+                    route.count_refusal("headers");
                 }
             }
         });

@@ -1,7 +1,9 @@
 //! A body of unknown length, sent to the client as it arrives and copied
 //! aside up to a limit: when it ends within the limit (no trailers, no
-//! error), the copy goes to `on_complete`, which stores it. Nothing is read
-//! ahead, so the first byte leaves as soon as the handler produces it.
+//! error), the copy goes to `on_complete`, which stores it; when it cannot
+//! be kept, `on_complete` hears why (`size`, `headers` for trailers,
+//! `body-error`). Nothing is read ahead, so the first byte leaves as soon
+//! as the handler produces it.
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
@@ -11,7 +13,7 @@ use std::{
     task::{Context, Poll},
 };
 
-type Complete = Box<dyn FnOnce(Bytes) + Send>;
+type Complete = Box<dyn FnOnce(Result<Bytes, &'static str>) + Send>;
 
 pub(crate) struct Tee {
     inner: Body,
@@ -26,7 +28,7 @@ impl Tee {
     pub(crate) fn new(
         inner: Body,
         limit: usize,
-        on_complete: impl FnOnce(Bytes) + Send + 'static,
+        on_complete: impl FnOnce(Result<Bytes, &'static str>) + Send + 'static,
     ) -> Self {
         Self {
             inner,
@@ -38,7 +40,15 @@ impl Tee {
 
     fn finish(&mut self) {
         if let (Some(copy), Some(on_complete)) = (self.copy.take(), self.on_complete.take()) {
-            on_complete(copy.freeze());
+            on_complete(Ok(copy.freeze()));
+        }
+    }
+
+    /// The copy cannot be stored, for `why`.
+    fn abandon(&mut self, why: &'static str) {
+        self.copy = None;
+        if let Some(on_complete) = self.on_complete.take() {
+            on_complete(Err(why));
         }
     }
 }
@@ -59,8 +69,9 @@ impl http_body::Body for Tee {
                     (Some(data), Some(copy)) if copy.len() + data.len() <= this.limit => {
                         copy.extend_from_slice(data);
                     }
-                    // Too large, or trailers (which an entry cannot hold).
-                    (_, Some(_)) => this.copy = None,
+                    (Some(_), Some(_)) => this.abandon("size"),
+                    // Trailers, which an entry cannot hold.
+                    (None, Some(_)) => this.abandon("headers"),
                     (_, None) => {}
                 }
                 // The server may stop polling once the body says it ended.
@@ -69,7 +80,7 @@ impl http_body::Body for Tee {
                 }
             }
             Poll::Ready(None) => this.finish(),
-            Poll::Ready(Some(Err(_))) => this.copy = None,
+            Poll::Ready(Some(Err(_))) => this.abandon("body-error"),
             Poll::Pending => {}
         }
         polled
@@ -98,7 +109,10 @@ mod tests {
         Body::from_stream(futures_util::stream::iter(chunks))
     }
 
-    async fn run(chunks: &[&'static str], limit: usize) -> (Bytes, Option<Bytes>) {
+    async fn run(
+        chunks: &[&'static str],
+        limit: usize,
+    ) -> (Bytes, Option<Result<Bytes, &'static str>>) {
         let seen = Arc::new(Mutex::new(None));
         let sink = Arc::clone(&seen);
         let tee = Tee::new(stream(chunks), limit, move |copy| {
@@ -113,14 +127,14 @@ mod tests {
     async fn a_body_within_the_limit_is_sent_and_copied() {
         let (sent, copy) = run(&["ab", "cd", "e"], 5).await;
         assert_eq!(sent, "abcde");
-        assert_eq!(copy.as_deref(), Some(&b"abcde"[..]));
+        assert_eq!(copy, Some(Ok(Bytes::from_static(b"abcde"))));
     }
 
     #[tokio::test]
     async fn a_body_past_the_limit_is_sent_whole_and_not_copied() {
         let (sent, copy) = run(&["ab", "cd", "e"], 4).await;
         assert_eq!(sent, "abcde");
-        assert_eq!(copy, None);
+        assert_eq!(copy, Some(Err("size")));
     }
 
     #[tokio::test]

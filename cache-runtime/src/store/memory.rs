@@ -1,5 +1,6 @@
 use super::{CacheStore, StoreError};
 use crate::entry::{DecodeError, Prepared};
+use crate::observe::StoreGauges;
 use bytes::Bytes;
 use moka::{notification::RemovalCause, sync::Cache, Expiry};
 use std::{
@@ -19,6 +20,8 @@ pub(crate) struct MemoryStore {
     /// Tag and path indexes: key sets, expiring with their longest-lived
     /// member.
     indexes: Cache<String, Index>,
+    /// Entries and bytes held, and evictions.
+    gauges: Arc<StoreGauges>,
 }
 
 #[derive(Clone)]
@@ -48,6 +51,8 @@ struct Stored {
     /// The value decoded, once, when it was stored.
     prepared: Result<Arc<Prepared>, DecodeError>,
     ttl: Duration,
+    /// What it counts against the capacity.
+    weight: u32,
 }
 
 struct PerEntryTtl;
@@ -80,15 +85,22 @@ impl fmt::Debug for MemoryStore {
 impl MemoryStore {
     /// Creates a store holding at most `capacity_bytes` of keys and values.
     /// An entry also counts its decoded form (512 bytes and 128 per stored
-    /// header), which is kept so that a hit does not decode it again.
-    pub(crate) fn new(capacity_bytes: u64) -> Self {
+    /// header), which is kept so that a hit does not decode it again. What
+    /// it holds is reported to `gauges`.
+    pub(crate) fn new(capacity_bytes: u64, gauges: Arc<StoreGauges>) -> Self {
+        let counted = Arc::clone(&gauges);
         let cache = Cache::builder()
             .max_capacity(capacity_bytes)
-            .weigher(|key: &String, stored: &Arc<Stored>| {
-                let overhead = stored.prepared.as_ref().map_or(0, |p| p.overhead());
-                u32::try_from(key.len() + stored.value.len() + overhead).unwrap_or(u32::MAX)
-            })
+            .weigher(|_key: &String, stored: &Arc<Stored>| stored.weight)
             .expire_after(PerEntryTtl)
+            // Every removal (replaced, expired, deleted, evicted, or not
+            // admitted) is reported here, once.
+            .eviction_listener(move |_key, stored: Arc<Stored>, cause| {
+                counted.changed(-1, u64::from(stored.weight));
+                if cause == RemovalCause::Size {
+                    counted.evicted();
+                }
+            })
             .build();
         // Index sets are counted, not weighed (they grow after insertion).
         // One evicted for room takes its entries with it: an entry must
@@ -107,7 +119,16 @@ impl MemoryStore {
                 }
             })
             .build();
-        Self { cache, indexes }
+        Self {
+            cache,
+            indexes,
+            gauges,
+        }
+    }
+
+    /// What the store holds, and its evictions.
+    pub(crate) fn gauges(&self) -> &StoreGauges {
+        &self.gauges
     }
 
     /// Adds `member` to the index set `index`, which lives at least `ttl`.
@@ -197,11 +218,15 @@ impl MemoryStore {
         prepared: Result<Arc<Prepared>, DecodeError>,
         ttl: Duration,
     ) {
+        let overhead = prepared.as_ref().map_or(0, |p| p.overhead());
+        let weight = u32::try_from(key.len() + value.len() + overhead).unwrap_or(u32::MAX);
         let stored = Stored {
             value,
             prepared,
             ttl,
+            weight,
         };
+        self.gauges.changed(1, u64::from(weight));
         self.cache.insert(key.to_owned(), Arc::new(stored));
     }
 }

@@ -1,0 +1,278 @@
+//! Per-route handles and tallies, registered the first time a route is
+//! served, and found again on every request by the address of its id.
+
+use super::{vocabulary, Tally};
+use crate::stats::{metric, RouteStats};
+use metrics::Histogram;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+vocabulary! {
+    /// How a request was answered (`outcome`).
+    Answered {
+        /// A fresh entry.
+        Hit = "hit",
+        /// An entry past its lifetime, inside its stale window (including
+        /// in place of a failed handler).
+        Stale = "stale",
+        /// An entry another request computed while this one waited.
+        Collapsed = "collapsed",
+        /// An expired entry the handler confirmed with a `304`.
+        Revalidated = "revalidated",
+        /// The handler ran (nothing usable was stored, or the client asked
+        /// for a fresh answer).
+        Miss = "miss",
+        /// The backend failed; the handler ran uncached.
+        Error = "error",
+        /// The cache was not consulted (see [`Bypass`]).
+        Bypass = "bypass",
+    }
+}
+
+vocabulary! {
+    /// Why a request bypassed the cache (`reason`).
+    Bypass {
+        Method = "method",
+        Authorization = "authorization",
+        ProxyAuthorization = "proxy-authorization",
+        Cookie = "cookie",
+        /// The client sent `Cache-Control: no-store`.
+        NoStore = "no-store",
+        /// The cache is disabled (a backend configuration that cannot work).
+        Disabled = "cache-disabled",
+        /// The router has no cache layer.
+        NoLayer = "no-layer",
+    }
+}
+
+vocabulary! {
+    /// Why a response was not stored (`reason`).
+    Refusal {
+        Status = "status",
+        SetCookie = "set-cookie",
+        /// `no-store`, `no-cache`, `private`, or no freshness left.
+        CacheControl = "cache-control",
+        Vary = "vary",
+        Size = "size",
+        Headers = "headers",
+        StoreFailed = "store-failed",
+    }
+}
+
+impl Bypass {
+    /// The reason a `Cache-Status` detail names.
+    pub(crate) fn from_detail(detail: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == detail)
+            .unwrap_or(Self::Method)
+    }
+}
+
+impl Refusal {
+    /// The reason a `Cache-Status` detail names (`max-age`: no freshness
+    /// left, which the handler's cache directives decided).
+    pub(crate) fn from_detail(detail: &str) -> Option<Self> {
+        match detail {
+            "max-age" => Some(Self::CacheControl),
+            _ => Self::ALL.into_iter().find(|r| r.as_str() == detail),
+        }
+    }
+}
+
+/// One route's handles and tallies.
+#[derive(Debug)]
+pub(crate) struct RouteMetrics {
+    pub(crate) id: &'static str,
+    answered: [Tally; Answered::ALL.len()],
+    bypassed: [Tally; Bypass::ALL.len()],
+    refused: [Tally; Refusal::ALL.len()],
+    stored: Tally,
+    stale_on_error: Tally,
+    handler: Histogram,
+    entry_bytes: Histogram,
+}
+
+impl RouteMetrics {
+    /// Registers the route's handles with the recorder installed now.
+    pub(crate) fn register(id: &'static str) -> Self {
+        let tally = |name, label, value: &'static str| {
+            Tally::new(metrics::counter!(name, "route" => id, label => value))
+        };
+        Self {
+            id,
+            answered: Answered::ALL.map(|a| tally(metric::REQUESTS, "outcome", a.as_str())),
+            bypassed: Bypass::ALL.map(|b| tally(metric::BYPASSES, "reason", b.as_str())),
+            refused: Refusal::ALL.map(|r| tally(metric::REFUSALS, "reason", r.as_str())),
+            stored: Tally::new(metrics::counter!(metric::STORES, "route" => id)),
+            stale_on_error: Tally::new(metrics::counter!(metric::STALE_ON_ERROR, "route" => id)),
+            handler: metrics::histogram!(metric::HANDLER_SECONDS, "route" => id),
+            entry_bytes: metrics::histogram!(metric::ENTRY_BYTES, "route" => id),
+        }
+    }
+
+    pub(crate) fn answered(&self, how: Answered) {
+        self.answered[how as usize].add(1);
+    }
+
+    pub(crate) fn bypassed(&self, why: Bypass) {
+        self.answered(Answered::Bypass);
+        self.bypassed[why as usize].add(1);
+    }
+
+    pub(crate) fn refused(&self, why: Refusal) {
+        self.refused[why as usize].add(1);
+    }
+
+    /// An entry of `bytes` was stored.
+    pub(crate) fn stored(&self, bytes: usize) {
+        self.stored.add(1);
+        self.entry_bytes.record(bytes as f64);
+    }
+
+    /// A stale entry was served because the handler failed.
+    pub(crate) fn stale_on_error(&self) {
+        self.stale_on_error.add(1);
+    }
+
+    pub(crate) fn handler_ran(&self, elapsed: Duration) {
+        self.handler.record(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn snapshot(&self) -> RouteStats {
+        let a = |how: Answered| self.answered[how as usize].get();
+        RouteStats {
+            route: self.id,
+            hits: a(Answered::Hit),
+            stale: a(Answered::Stale),
+            collapsed: a(Answered::Collapsed),
+            revalidated: a(Answered::Revalidated),
+            misses: a(Answered::Miss),
+            errors: a(Answered::Error),
+            bypassed: a(Answered::Bypass),
+            stored: self.stored.get(),
+            refused: self.refused.iter().map(Tally::get).sum(),
+            stale_on_error: self.stale_on_error.get(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn refusals(&self, why: Refusal) -> u64 {
+        self.refused[why as usize].get()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn bypasses(&self, why: Bypass) -> u64 {
+        self.bypassed[why as usize].get()
+    }
+}
+
+/// A route id's address and length: a request finds its route's handles
+/// without hashing the id's text.
+type Address = (usize, usize);
+
+/// Hashes an [`Address`] with one multiplication per word.
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // The low bits pick the bucket: fold the well-mixed high ones in.
+        self.0 = h ^ (h >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Every route this cache has served, by the address of its id. One route
+/// may appear under several addresses (a constant's text may be copied
+/// between crates); they share one [`RouteMetrics`].
+#[derive(Debug, Default)]
+pub(crate) struct Routes {
+    map: RwLock<HashMap<Address, Arc<RouteMetrics>, BuildHasherDefault<AddressHasher>>>,
+}
+
+impl Routes {
+    /// The handles of the route `id`, registered on first use.
+    pub(crate) fn get(&self, id: &'static str) -> Arc<RouteMetrics> {
+        let address = (id.as_ptr() as usize, id.len());
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(route) = map.get(&address) {
+            return Arc::clone(route);
+        }
+        drop(map);
+        self.register(address, id)
+    }
+
+    #[cold]
+    fn register(&self, address: Address, id: &'static str) -> Arc<RouteMetrics> {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        let route = map
+            .values()
+            .find(|route| route.id == id)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(RouteMetrics::register(id)));
+        map.insert(address, Arc::clone(&route));
+        route
+    }
+
+    /// Every route's numbers, once each, by route id.
+    pub(crate) fn snapshot(&self) -> Vec<RouteStats> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let mut routes: Vec<RouteStats> = map.values().map(|r| r.snapshot()).collect();
+        routes.sort_by(|a, b| a.route.cmp(b.route));
+        routes.dedup_by(|a, b| a.route == b.route);
+        routes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_route_under_two_addresses_shares_its_tallies() {
+        let routes = Routes::default();
+        let first: &'static str = "app::list";
+        // The same text at another address.
+        let copy: &'static str = Box::leak(first.to_owned().into_boxed_str());
+        routes.get(first).answered(Answered::Hit);
+        routes.get(copy).answered(Answered::Hit);
+        routes.get("app::other").answered(Answered::Miss);
+        let stats = routes.snapshot();
+        assert_eq!(stats.len(), 2, "{stats:?}");
+        assert_eq!(stats[0].route, "app::list");
+        assert_eq!(stats[0].hits, 2);
+        assert_eq!(stats[1].misses, 1);
+    }
+
+    #[test]
+    fn details_map_to_their_reasons() {
+        assert_eq!(Bypass::from_detail("cookie"), Bypass::Cookie);
+        assert_eq!(
+            Bypass::from_detail("proxy-authorization"),
+            Bypass::ProxyAuthorization
+        );
+        assert_eq!(Refusal::from_detail("max-age"), Some(Refusal::CacheControl));
+        assert_eq!(
+            Refusal::from_detail("store-failed"),
+            Some(Refusal::StoreFailed)
+        );
+        assert_eq!(Refusal::from_detail("streamed"), None);
+    }
+}
