@@ -23,8 +23,13 @@ for mode in static embedded redis-get redis cached-crate; do
     PER[$mode]=$((total / (N + 1)))
     echo "$mode: $total instructions, ${PER[$mode]} per request" >&2
 done
+total=$(RECORDER=prometheus valgrind --tool=callgrind --callgrind-out-file="$OUT/embedded-recorder" \
+    target/release/hit-profile embedded "$N" 2>&1 | awk '/Collected/ {print $4}')
+PER[embedded-recorder]=$((total / (N + 1)))
+echo "embedded with a Prometheus recorder: $total instructions, ${PER[embedded-recorder]} per request" >&2
 ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached {c} instr/req, cache overhead {c - b} instr/req, ratio {b / c:.2f}')"; }
 ratio "embedded hit vs static" "${PER[static]}" "${PER[embedded]}"
+ratio "embedded hit, recorder vs none" "${PER[embedded]}" "${PER[embedded-recorder]}"
 ratio "Redis hit vs hand-written GET" "${PER[redis-get]}" "${PER[redis]}"
 ratio "cached crate vs hand-written GET" "${PER[redis-get]}" "${PER[cached-crate]}"
 echo "profiles: callgrind_annotate --inclusive=yes bench/$OUT/embedded" >&2

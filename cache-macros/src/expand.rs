@@ -126,6 +126,10 @@ fn split_attrs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
 //         const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy =
 //             ::cache_runtime::__private_0_1_0::RoutePolicy::new(
 //                 ::core::concat!(::core::module_path!(), "::get_item"), 60u32);
+//         fn slot() -> Option<&'static RouteSlot> {
+//             static SLOT: RouteSlot = RouteSlot::new();
+//             Some(&SLOT)
+//         }
 //     }
 //     /// Docs.
 //     pub async fn get_item(
@@ -231,6 +235,10 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         impl #rt::CachedRoute for #marker {
             const POLICY: #rt::RoutePolicy = #policy;
             #key_fn
+            fn slot() -> #rt::Option<&'static #rt::RouteSlot> {
+                static SLOT: #rt::RouteSlot = #rt::RouteSlot::new();
+                #rt::Option::Some(&SLOT)
+            }
         }
 
         #outer

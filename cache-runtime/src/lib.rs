@@ -145,6 +145,7 @@ pub mod __private_0_1_0 {
         WithContext,
     };
     pub use crate::key::QueryPolicy;
+    pub use crate::observe::RouteSlot;
     pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
     #[cfg(feature = "axum")]
     pub use ::axum::response::Response;

@@ -293,4 +293,12 @@ pub trait CachedRoute: Send + Sync + 'static {
     fn key(_parts: &http::request::Parts) -> Option<String> {
         None
     }
+
+    /// Where the route keeps its counters for the first cache that serves
+    /// it, so that a request finds them without a lookup. `#[cached_route]`
+    /// gives every route one; without it, they are looked up by route id.
+    #[doc(hidden)]
+    fn slot() -> Option<&'static crate::observe::RouteSlot> {
+        None
+    }
 }

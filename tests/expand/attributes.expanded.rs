@@ -7,6 +7,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
         "macrotest000::handler",
         60u32,
     );
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 /// Docs and lint levels stay on the handler axum calls.
 #[allow(clippy::needless_lifetimes)]

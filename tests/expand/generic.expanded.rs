@@ -11,6 +11,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_user {
         "macrotest001::get_user",
         60u32,
     );
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 async fn get_user<T>(
     __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<

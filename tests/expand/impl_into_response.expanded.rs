@@ -8,6 +8,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_status {
         "macrotest002::status",
         60u32,
     );
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 async fn status(
     __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<

@@ -7,6 +7,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_health {
         "macrotest004::health",
         5u32,
     );
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 async fn health(
     __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<

@@ -10,6 +10,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_per_user {
         .with_auth(::cache_runtime::__private_0_1_0::AuthPolicy::Private)
         .with_cache_control("private, max-age=60")
         .with_honor_client(true);
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 async fn per_user(
     __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
@@ -36,6 +42,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_for_everyo
         .with_auth(::cache_runtime::__private_0_1_0::AuthPolicy::Shared)
         .with_stale(30u32)
         .with_stale_if_error(false);
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 async fn for_everyone(
     __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<

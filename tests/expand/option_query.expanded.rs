@@ -10,6 +10,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_listed {
         .with_query(
             ::cache_runtime::__private_0_1_0::QueryPolicy::Allow(&["page", "limit"]),
         );
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 async fn listed(
     __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
@@ -34,6 +40,12 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_ignored {
             60u32,
         )
         .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
 }
 async fn ignored(
     __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<

@@ -10,7 +10,8 @@
 //! process's instructions, not Redis's. Each runs `n` (default 20000)
 //! requests through `tower::ServiceExt::oneshot` on a current-thread
 //! runtime, after one warm-up request, so the difference per request
-//! between a mode and its baseline is the cache's own cost.
+//! between a mode and its baseline is the cache's own cost. With
+//! `RECORDER=prometheus`, a Prometheus recorder collects the metrics.
 
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
@@ -23,10 +24,26 @@ async fn cached(Path(id): Path<u64>) -> Json<Item> {
     Json(item(id))
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (mode, n, app) = runtime.block_on(setup());
+    let total = requests(&runtime, &app, n);
+    println!("{mode}: {n} requests, {total} bytes");
+}
+
+async fn setup() -> (String, usize, Router) {
     if std::env::var_os("SIZES").is_some() {
         sizes();
+    }
+    // With `RECORDER=prometheus`, a recorder is installed before any cache
+    // is built (what the metrics cost on a hit when they are collected).
+    if std::env::var("RECORDER").as_deref() == Ok("prometheus") {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("install the Prometheus recorder");
     }
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "embedded".into());
@@ -63,20 +80,30 @@ async fn main() {
             panic!("unknown mode {other}; modes: static, embedded, redis-get, redis, cached-crate")
         }
     };
-    let mut total = 0usize;
-    for _ in 0..=n {
-        let response = app
-            .clone()
-            .oneshot(Request::get("/items/7").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        total += http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .unwrap()
-            .to_bytes()
-            .len();
-    }
-    println!("{mode}: {n} requests, {total} bytes");
+    (mode, n, app)
+}
+
+/// The measured part: `n + 1` requests (`bench/profile.sh` counts only
+/// this function's instructions, so start-up, a recorder's clock
+/// calibration included, is not spread over the requests).
+#[inline(never)]
+fn requests(runtime: &tokio::runtime::Runtime, app: &Router, n: usize) -> usize {
+    runtime.block_on(async {
+        let mut total = 0usize;
+        for _ in 0..=n {
+            let response = app
+                .clone()
+                .oneshot(Request::get("/items/7").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            total += http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes()
+                .len();
+        }
+        total
+    })
 }
 
 fn redis_url() -> String {

@@ -41,7 +41,7 @@ use crate::fault::now_ms;
 use crate::key;
 use crate::lease::Lease;
 use crate::lookup::Lookup;
-use crate::observe::{Answered, Bypass, RouteMetrics};
+use crate::observe::{Answered, Bypass, RouteHandle};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::semantics::Outcome;
 use crate::stats::metric;
@@ -122,13 +122,7 @@ where
         Context::Keyed(keyed) => keyed,
         Context::Bypass(bypassed) => {
             let reason = bypassed.reason;
-            bypassed
-                .cache
-                .inner
-                .metrics
-                .routes
-                .get(policy.route_id())
-                .bypassed(reason);
+            bypassed.cache.inner.metrics.route::<R>().bypassed(reason);
             span.record("outcome", Answered::Bypass.as_str());
             span.record("reason", reason.as_str());
             let status = bypassed.status;
@@ -177,11 +171,12 @@ where
             (key.finish(), None)
         }
     };
-    if !span.is_disabled() {
+    let span = Traced::new(span);
+    span.record_with(|span| {
         span.record("key_hash", field::display(key_hash(&key)));
-    }
+    });
     let route = Route {
-        metrics: cache.inner.metrics.routes.get(policy.route_id()),
+        metrics: cache.inner.metrics.route::<R>(),
         cache,
         policy,
         key,
@@ -191,7 +186,7 @@ where
     };
     let looked = match found {
         Some(Found::Revalidate(stale)) => {
-            let span = route.span.clone();
+            let span = route.span.span();
             return pending(
                 async move { route.revalidate(handler, stale, &request).await }.instrument(span),
             );
@@ -204,7 +199,7 @@ where
         Some(lookup) => match route.answer(lookup, handler, &request.conditions) {
             Answer::Served(response) => ready(response),
             Answer::Compute(handler, faulted, fallback) => {
-                let span = route.span.clone();
+                let span = route.span.span();
                 pending(
                     async move { route.miss(handler, faulted, fallback, &request).await }
                         .instrument(span),
@@ -213,7 +208,7 @@ where
         },
         // Redis must be asked.
         None => {
-            let span = route.span.clone();
+            let span = route.span.span();
             pending(
                 async move {
                     let lookup = route.cache.fetch(&route.key).await;
@@ -244,6 +239,29 @@ fn request_span(route: &'static str) -> Span {
         reason = field::Empty,
         key_hash = field::Empty
     )
+}
+
+/// A request's span when tracing wants it, boxed: the common case (no
+/// subscriber at `debug`) carries one word through the flow, not a span.
+#[derive(Clone)]
+pub(super) struct Traced(Option<Box<Span>>);
+
+impl Traced {
+    fn new(span: Span) -> Self {
+        Self((!span.is_disabled()).then(|| Box::new(span)))
+    }
+
+    /// Runs `record` on the span, if there is one.
+    fn record_with(&self, record: impl FnOnce(&Span)) {
+        if let Some(span) = &self.0 {
+            record(span);
+        }
+    }
+
+    /// The span to instrument a future with.
+    fn span(&self) -> Span {
+        self.0.as_deref().cloned().unwrap_or_else(Span::none)
+    }
 }
 
 /// 64 bits of a key's SipHash (fixed keys, so instances agree), in hex.
@@ -279,8 +297,8 @@ pub(super) struct Route {
     pub(super) uri: http::Uri,
     pub(super) tags: Vec<String>,
     /// The route's counters, and the request's span.
-    pub(super) metrics: Arc<RouteMetrics>,
-    pub(super) span: Span,
+    pub(super) metrics: RouteHandle,
+    pub(super) span: Traced,
 }
 
 impl Route {
@@ -346,8 +364,10 @@ impl Route {
                     Count::Answered(how) => self.answered(how),
                     Count::Bypassed(why) => {
                         self.metrics.bypassed(why);
-                        self.span.record("outcome", Answered::Bypass.as_str());
-                        self.span.record("reason", why.as_str());
+                        self.span.record_with(|span| {
+                            span.record("outcome", Answered::Bypass.as_str());
+                            span.record("reason", why.as_str());
+                        });
                     }
                 }
                 response
@@ -358,7 +378,9 @@ impl Route {
     /// Counts the request as answered `how`.
     pub(super) fn answered(&self, how: Answered) {
         self.metrics.answered(how);
-        self.span.record("outcome", how.as_str());
+        self.span.record_with(|span| {
+            span.record("outcome", how.as_str());
+        });
     }
 
     async fn run_miss<F>(&self, handler: F, faulted: bool, request: &Asked) -> (Response, Count)

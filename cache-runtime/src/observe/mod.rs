@@ -12,7 +12,8 @@
 
 mod route;
 
-pub(crate) use self::route::{Answered, Bypass, Refusal, RouteMetrics, Routes};
+pub use self::route::RouteSlot;
+pub(crate) use self::route::{Answered, Bypass, Refusal, RouteHandle, Routes};
 
 use crate::error::ErrorKind;
 use crate::stats::metric;
@@ -269,6 +270,8 @@ impl TierMetrics {
 /// their own.
 #[derive(Debug)]
 pub(crate) struct Metrics {
+    /// This cache's id, unique in the process (see [`RouteSlot`]).
+    pub(crate) id: u64,
     pub(crate) routes: Routes,
     calls: [Histogram; Op::ALL.len()],
     errors: AtomicU64,
@@ -279,8 +282,10 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Registers the cache-wide handles with the recorder installed now.
     pub(crate) fn register() -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         describe();
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             routes: Routes::default(),
             calls: Op::ALL
                 .map(|op| metrics::histogram!(metric::BACKEND_SECONDS, "op" => op.as_str())),
@@ -292,6 +297,11 @@ impl Metrics {
                 Tally::new(metrics::counter!(metric::INVALIDATED_KEYS, "kind" => kind.as_str()))
             }),
         }
+    }
+
+    /// The handles of the route `R`.
+    pub(crate) fn route<R: crate::policy::CachedRoute>(&self) -> RouteHandle {
+        self.routes.of::<R>(self.id)
     }
 
     /// A backend call of `op` took `elapsed`.

@@ -2,11 +2,12 @@
 //! served, and found again on every request by the address of its id.
 
 use super::{vocabulary, Tally};
+use crate::policy::CachedRoute;
 use crate::stats::{metric, RouteStats};
 use metrics::Histogram;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 vocabulary! {
@@ -169,6 +170,40 @@ impl RouteMetrics {
     }
 }
 
+/// A route's counters for the first cache that served it (by the cache's
+/// id), kept in a static the macro generates for the route: a request of
+/// that cache reaches them with one load and one comparison.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RouteSlot(OnceLock<(u64, Arc<RouteMetrics>)>);
+
+impl RouteSlot {
+    /// An empty slot.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+/// A request's handle on its route's counters: in the route's slot, or
+/// shared with the cache's table.
+#[derive(Debug, Clone)]
+pub(crate) enum RouteHandle {
+    Slot(&'static RouteMetrics),
+    Table(Arc<RouteMetrics>),
+}
+
+impl std::ops::Deref for RouteHandle {
+    type Target = RouteMetrics;
+
+    fn deref(&self) -> &RouteMetrics {
+        match self {
+            Self::Slot(metrics) => metrics,
+            Self::Table(metrics) => metrics,
+        }
+    }
+}
+
 /// A route id's address and length: a request finds its route's handles
 /// without hashing the id's text.
 type Address = (usize, usize);
@@ -217,6 +252,24 @@ impl Routes {
         }
         drop(map);
         self.register(address, id)
+    }
+
+    /// The handles of the route `R` for the cache `cache` (an id no other
+    /// cache has): from the route's slot when this cache was the first to
+    /// serve it, else from the table.
+    pub(crate) fn of<R: CachedRoute>(&self, cache: u64) -> RouteHandle {
+        let slot = R::slot();
+        if let Some((owner, metrics)) = slot.and_then(|slot| slot.0.get()) {
+            if *owner == cache {
+                return RouteHandle::Slot(metrics);
+            }
+        }
+        let metrics = self.get(R::POLICY.route_id());
+        if let Some(slot) = slot {
+            // Taken by the first cache only; the others use the table.
+            let _ = slot.0.set((cache, Arc::clone(&metrics)));
+        }
+        RouteHandle::Table(metrics)
     }
 
     #[cold]

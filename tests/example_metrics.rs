@@ -1,0 +1,108 @@
+//! The example server, as a user runs it: `cargo run --example server`
+//! (without Redis), a few requests, then `GET /metrics` shows per-route
+//! hits and misses in Prometheus' text format. `cargo test` builds the
+//! example; this test runs that binary on a free port.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `target/<profile>/examples/server`, next to this test's own binary.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run the suite with `cargo test` (which builds the examples)",
+        binary.display()
+    );
+    binary
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 GET; the response as text.
+fn get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_example_serves_per_route_hits_and_misses_at_metrics() {
+    let port = free_port();
+    let server = Server(
+        Command::new(example_binary())
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "warn")
+            .env_remove("REDIS_URL")
+            .env_remove("REDIS_CLUSTER_URLS")
+            .env_remove("REDIS_SENTINEL_URLS")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the example"),
+    );
+    let started = Instant::now();
+    while get(port, "/health").is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the example did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let first = get(port, "/items/42").unwrap();
+    assert!(first.contains("x-cache: MISS"), "{first}");
+    for _ in 0..2 {
+        let again = get(port, "/items/42").unwrap();
+        assert!(again.contains("x-cache: HIT"), "{again}");
+    }
+    let metrics = get(port, "/metrics").unwrap();
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    let sample = |outcome: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("route_cache_requests_total{")
+                    && l.contains("route=\"server::get_item\"")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    assert_eq!(sample("miss").as_deref(), Some("1"), "{metrics}");
+    assert_eq!(sample("hit").as_deref(), Some("2"), "{metrics}");
+    assert!(
+        metrics.contains("# HELP route_cache_requests_total"),
+        "described: {metrics}"
+    );
+    drop(server);
+}
