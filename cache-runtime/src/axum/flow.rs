@@ -113,7 +113,7 @@ where
     F: Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    let policy = R::POLICY;
+    let policy: &'static RoutePolicy = &R::POLICY;
     // Requests the cache does not answer (bypassed, or no layer) run the
     // handler in a boxed future: one allocation each, the price of a small
     // ready future for hits.
@@ -231,6 +231,7 @@ where
 /// The span of one cached request: its route, and once known its
 /// outcome, a bypass's reason and a short hash of its key (never the key:
 /// it may hold a user's credential digest).
+#[inline]
 fn request_span(route: &'static str) -> Span {
     tracing::debug_span!(
         "route_cache",
@@ -247,11 +248,13 @@ fn request_span(route: &'static str) -> Span {
 pub(super) struct Traced(Option<Box<Span>>);
 
 impl Traced {
+    #[inline]
     fn new(span: Span) -> Self {
         Self((!span.is_disabled()).then(|| Box::new(span)))
     }
 
     /// Runs `record` on the span, if there is one.
+    #[inline]
     fn record_with(&self, record: impl FnOnce(&Span)) {
         if let Some(span) = &self.0 {
             record(span);
@@ -291,7 +294,7 @@ enum Answer<F> {
 #[derive(Clone)]
 pub(super) struct Route {
     pub(super) cache: RouteCache,
-    pub(super) policy: RoutePolicy,
+    pub(super) policy: &'static RoutePolicy,
     pub(super) key: String,
     /// The request target and the route's tags, to index a stored entry by.
     pub(super) uri: http::Uri,
@@ -376,6 +379,7 @@ impl Route {
     }
 
     /// Counts the request as answered `how`.
+    #[inline]
     pub(super) fn answered(&self, how: Answered) {
         self.metrics.answered(how);
         self.span.record_with(|span| {

@@ -96,7 +96,7 @@ impl Route {
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(
                 header::CACHE_CONTROL,
-                generated_cache_control(&self.policy, remaining),
+                generated_cache_control(self.policy, remaining),
             );
         }
         let (x_cache, outcome) = match served {

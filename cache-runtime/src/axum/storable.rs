@@ -79,7 +79,7 @@ impl Stored {
 }
 
 pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Stored {
-    let (cache, policy) = (&route.cache, &route.policy);
+    let (cache, policy) = (&route.cache, route.policy);
     let (mut parts, body) = response.into_parts();
     // A targeted field (`CDN-Cache-Control`, RFC 9213) governs this cache
     // in place of `Cache-Control`, which still goes to clients unchanged.

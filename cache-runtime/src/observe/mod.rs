@@ -116,6 +116,7 @@ impl Tally {
         }
     }
 
+    #[inline]
     pub(crate) fn add(&self, n: u64) {
         self.count.fetch_add(n, Ordering::Relaxed);
         self.counter.increment(n);
@@ -300,6 +301,7 @@ impl Metrics {
     }
 
     /// The handles of the route `R`.
+    #[inline]
     pub(crate) fn route<R: crate::policy::CachedRoute>(&self) -> RouteHandle {
         self.routes.of::<R>(self.id)
     }

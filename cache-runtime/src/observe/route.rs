@@ -114,6 +114,7 @@ impl RouteMetrics {
         }
     }
 
+    #[inline]
     pub(crate) fn answered(&self, how: Answered) {
         self.answered[how as usize].add(1);
     }
@@ -196,6 +197,7 @@ pub(crate) enum RouteHandle {
 impl std::ops::Deref for RouteHandle {
     type Target = RouteMetrics;
 
+    #[inline]
     fn deref(&self) -> &RouteMetrics {
         match self {
             Self::Slot(metrics) => metrics,
@@ -257,6 +259,7 @@ impl Routes {
     /// The handles of the route `R` for the cache `cache` (an id no other
     /// cache has): from the route's slot when this cache was the first to
     /// serve it, else from the table.
+    #[inline]
     pub(crate) fn of<R: CachedRoute>(&self, cache: u64) -> RouteHandle {
         let slot = R::slot();
         if let Some((owner, metrics)) = slot.and_then(|slot| slot.0.get()) {
