@@ -152,6 +152,22 @@ async fn sie(State(ctl): State<Ctl>) -> Response {
     ([(header::CACHE_CONTROL, cc)], Json(run)).into_response()
 }
 
+/// Confirms an expired entry with a `304` when asked about its tag.
+#[cached_route(ttl = 1, revalidate = true)]
+async fn confirmed(State(ctl): State<Ctl>, headers: axum::http::HeaderMap) -> Response {
+    ctl.calls.record("confirmed");
+    let tag = HeaderValue::from_static("\"v1\"");
+    let cc = HeaderValue::from_static("max-age=1");
+    if headers.get(header::IF_NONE_MATCH) == Some(&tag) {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, tag), (header::CACHE_CONTROL, cc)],
+        )
+            .into_response();
+    }
+    ([(header::ETAG, tag), (header::CACHE_CONTROL, cc)], "v1").into_response()
+}
+
 /// One refusal per `kind`.
 #[cached_route(ttl = 3600, max_body = 64)]
 async fn refused(State(ctl): State<Ctl>, Path(kind): Path<String>) -> Response {
@@ -183,6 +199,7 @@ fn router(ctl: Ctl) -> Router {
         .route("/slow", get(slow))
         .route("/swr", get(swr))
         .route("/sie", get(sie))
+        .route("/confirmed", get(confirmed))
         .route("/refused/{kind}", get(refused))
         .with_state(ctl)
 }
@@ -207,6 +224,7 @@ async fn every_outcome_is_counted_once(backend: Backend) {
     // Primed before the first scrape: entries that go stale below.
     assert_eq!(app.get("/swr").await.x_cache(), "MISS");
     assert_eq!(app.get("/sie").await.x_cache(), "MISS");
+    assert_eq!(app.get("/confirmed").await.x_cache(), "MISS");
     let before = Scrape::now();
 
     assert_eq!(app.get("/plain/1").await.x_cache(), "MISS");
@@ -249,6 +267,11 @@ async fn every_outcome_is_counted_once(backend: Backend) {
         ctl.calls.get("swr") == 2
     })
     .await;
+    let reply = app.get("/confirmed").await;
+    assert!(
+        reply.header("cache-status").contains("fwd-status=304"),
+        "{reply:?}"
+    );
     ctl.fail.store(true, Ordering::SeqCst);
     let reply = app.get("/sie").await;
     assert_eq!(reply.status, StatusCode::OK, "the stale entry stood in");
@@ -307,6 +330,7 @@ async fn every_outcome_is_counted_once(backend: Backend) {
             &[("route", &route_id(route))],
         )
     };
+    assert_eq!(requests("confirmed", "revalidated"), 1.0);
     assert_eq!(stale_on_error("sie"), 1.0);
     assert_eq!(stale_on_error("swr"), 0.0, "a refresh is not an error");
     let stores = |route: &str| {
@@ -674,4 +698,46 @@ async fn each_request_has_one_span_without_its_key() {
             && l.contains(&route_id("refused"))),
         "{text}"
     );
+}
+
+/// A disabled cache (a backend configuration that cannot work) and a
+/// router without the layer: every request bypasses, by reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_cache_and_a_missing_layer_are_bypasses() {
+    let _serial = serial().await;
+    let ctl = Ctl::default();
+    let disabled = RouteCache::disabled("test: no backend");
+    let app = serve(&disabled, &ctl).await;
+    let bare = TestApp::serve(router(ctl.clone()), ctl.calls.clone()).await;
+    let before = Scrape::now();
+    for _ in 0..2 {
+        assert!(app
+            .get("/plain/1")
+            .await
+            .header("cache-status")
+            .contains("cache-disabled"));
+        assert_eq!(bare.get("/plain/1").await.x_cache(), "");
+    }
+    let after = Scrape::now();
+    let route = route_id("plain");
+    let bypassed = |reason: &str| {
+        after.since(
+            &before,
+            "route_cache_bypasses_total",
+            &[("route", &route), ("reason", reason)],
+        )
+    };
+    assert_eq!(bypassed("cache-disabled"), 2.0);
+    assert_eq!(bypassed("no-layer"), 2.0);
+    let requests = after.since(
+        &before,
+        "route_cache_requests_total",
+        &[("route", &route), ("outcome", "bypass")],
+    );
+    assert_eq!(requests, 4.0);
+    assert_eq!(
+        disabled.stats().route::<route!(plain)>().unwrap().bypassed,
+        2
+    );
+    assert_eq!(ctl.calls.get("plain"), 4, "every request ran the handler");
 }

@@ -223,8 +223,9 @@ pub mod metric {
     pub const HANDLER_SECONDS: &str = "route_cache_handler_seconds";
     /// Histogram (bytes), label `route`: size of each stored entry.
     pub const ENTRY_BYTES: &str = "route_cache_entry_bytes";
-    /// Histogram (seconds): from an invalidation message's sending to its
-    /// arrival at another instance's L1 (wall clocks: keep them in sync).
+    /// Histogram (seconds): from a key invalidation message's sending
+    /// (path and tag invalidations, overwrites) to its arrival at another
+    /// instance's L1 (wall clocks: keep them in sync).
     pub const L1_DELIVERY_LAG: &str = "route_cache_l1_delivery_lag_seconds";
     /// Gauge: the circuit breaker's state: 0 closed, 1 half-open, 2 open.
     pub const BREAKER_STATE: &str = "route_cache_breaker_state";

@@ -144,8 +144,12 @@ impl L1 {
 }
 
 /// A message on the invalidation channel:
-/// `<origin> <sequence> <sent> <kind>[ <payload>]`, `<sent>` being the
-/// sender's wall clock in milliseconds (for the delivery-lag histogram).
+/// `<origin> <sequence> <kind>[ <payload>]`. A key message ends with the
+/// line `#sent=<ms>`, the sender's wall clock (for the delivery-lag
+/// histogram): no key can be that line (a prefix never holds `#`), so an
+/// instance of an earlier build, which drops each line as a key, drops
+/// nothing for it, and this build reads that build's messages as they
+/// are.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Message<'a> {
     Heartbeat,
@@ -156,10 +160,10 @@ pub(crate) enum Message<'a> {
 
 impl Message<'_> {
     fn encode(&self, origin: u64, seq: u64, sent_ms: u64) -> String {
-        let head = format!("{origin:016x} {seq} {sent_ms}");
+        let head = format!("{origin:016x} {seq}");
         match self {
             Self::Heartbeat => format!("{head} h"),
-            Self::Keys(keys) => format!("{head} k {keys}"),
+            Self::Keys(keys) => format!("{head} k {keys}\n{SENT}{sent_ms}"),
             Self::Scope(scope) => format!(
                 "{head} {} {}",
                 if scope.namespace { 'n' } else { 's' },
@@ -175,12 +179,17 @@ impl Message<'_> {
         let origin = u64::from_str_radix(origin, 16).ok()?;
         let (seq, rest) = rest.split_once(' ')?;
         let seq = seq.parse().ok()?;
-        let (sent_ms, rest) = rest.split_once(' ')?;
-        let sent_ms = sent_ms.parse().ok()?;
         let (kind, payload) = rest.split_once(' ').unwrap_or((rest, ""));
+        let mut sent_ms = None;
         let message = match kind {
             "h" => Message::Heartbeat,
-            "k" => Message::Keys(payload),
+            "k" => match payload.rsplit_once('\n') {
+                Some((keys, last)) if last.starts_with(SENT) => {
+                    sent_ms = last[SENT.len()..].parse().ok();
+                    Message::Keys(keys)
+                }
+                _ => Message::Keys(payload),
+            },
             "s" | "n" => Message::Scope(Scope {
                 prefix: payload.to_owned(),
                 namespace: kind == "n",
@@ -196,13 +205,16 @@ impl Message<'_> {
     }
 }
 
-/// Who sent a message, its number, and when.
+/// Who sent a message, its number, and when (key messages only).
 #[derive(Debug, PartialEq, Eq)]
 struct Sender {
     origin: u64,
     seq: u64,
-    sent_ms: u64,
+    sent_ms: Option<u64>,
 }
+
+/// The last line of a key message: its sending time.
+const SENT: &str = "#sent=";
 
 /// This cache's side of the invalidation channel: its id and message
 /// counter, shared by the cache (invalidations) and the subscriber task
@@ -445,8 +457,10 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
             Message::Scope(scope) => l1.drop_scope(&scope),
             Message::Heartbeat => continue,
         }
-        // Invalidations only: the lag that bounds coherence.
-        l1.metrics.delivered(sender.sent_ms, now_ms());
+        // Key invalidations only: the lag that bounds coherence.
+        if let Some(sent_ms) = sender.sent_ms {
+            l1.metrics.delivered(sent_ms, now_ms());
+        }
     };
     Ended::Lost {
         reason,
@@ -499,17 +513,20 @@ mod tests {
             }),
         ] {
             let text = message.encode(origin, 42, 1_700_000_000_123);
+            let sent_ms = matches!(message, Message::Keys(_)).then_some(1_700_000_000_123);
             let sender = Sender {
                 origin,
                 seq: 42,
-                sent_ms: 1_700_000_000_123,
+                sent_ms,
             };
             assert_eq!(Message::decode(&text), Some((sender, message)), "{text}");
         }
         assert_eq!(Message::decode("garbage"), None);
-        assert_eq!(Message::decode("zz 1 5 k x"), None);
-        assert_eq!(Message::decode("01 x 5 k x"), None);
-        assert_eq!(Message::decode("01 1 k x"), None, "no sending time");
+        assert_eq!(Message::decode("zz 1 k x"), None);
+        assert_eq!(Message::decode("01 x k x"), None);
+        // An earlier build's key message: no sending time, same keys.
+        let (sender, message) = Message::decode("01 7 k a\nb").unwrap();
+        assert_eq!((sender.sent_ms, message), (None, Message::Keys("a\nb")));
     }
 
     #[test]
