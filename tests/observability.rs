@@ -511,18 +511,7 @@ async fn backend_faults_and_the_breaker_are_counted() {
     assert!(get_calls >= 3.0, "calls are timed: {get_calls}");
 
     // A write Redis refuses (out of memory) is not stored, and says why.
-    let mut conn = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("1")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    server.config_set("maxmemory", "1").await;
     let before = Scrape::now();
     assert_eq!(app.get("/plain/99").await.x_cache(), "MISS");
     let after = Scrape::now();
@@ -602,11 +591,7 @@ async fn the_l1_reports_hits_flushes_and_delivery_lag() {
 
     // Killing both subscriptions flushes both L1s, once each.
     let before = Scrape::now();
-    let mut conn = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connect().await;
     let killed: u32 = redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")

@@ -375,25 +375,8 @@ async fn a_redis_refusing_writes_still_serves_reads_and_never_fails_a_request() 
     let ctl = Ctl::default();
     let (app, _cache) = app(&ctl, redis_builder(&server, &unique_prefix("oom"))).await;
     assert_eq!(app.get("/quick/1").await.x_cache(), "MISS");
-    let mut conn = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory-policy")
-        .arg("noeviction")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("1")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    server.config_set("maxmemory-policy", "noeviction").await;
+    server.config_set("maxmemory", "1").await;
     for round in 0..10 {
         let reply = app.get("/quick/2").await;
         assert_eq!(

@@ -95,6 +95,28 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// A connection of the test's own, to look at or change the server
+    /// behind the cache's back.
+    pub async fn connect(&self) -> ::redis::aio::MultiplexedConnection {
+        ::redis::Client::open(self.url())
+            .expect("Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the test Redis")
+    }
+
+    /// Sets a server setting (`CONFIG SET name value`).
+    pub async fn config_set(&self, name: &str, value: &str) {
+        let mut conn = self.connect().await;
+        let _: () = ::redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
+    }
+
     /// The server's process id while it runs.
     pub fn pid(&self) -> u32 {
         self.child
