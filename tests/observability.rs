@@ -726,3 +726,36 @@ async fn a_disabled_cache_and_a_missing_layer_are_bypasses() {
     );
     assert_eq!(ctl.calls.get("plain"), 4, "every request ran the handler");
 }
+
+/// A client that goes away while the handler runs still leaves its
+/// request in the counts (as a miss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_cut_off_mid_miss_is_counted() {
+    use tokio::io::AsyncWriteExt;
+    let _serial = serial().await;
+    let cache = RouteCache::embedded();
+    let ctl = Ctl::default();
+    let app = serve(&cache, &ctl).await;
+    let before = Scrape::now();
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(stream); // before the 300 ms handler answers
+    let route = route_id("slow");
+    let misses = || {
+        Scrape::now().since(
+            &before,
+            "route_cache_requests_total",
+            &[("route", &route), ("outcome", "miss")],
+        )
+    };
+    until("the cut-off request was counted", Duration::from_secs(3), || {
+        misses() == 1.0
+    })
+    .await;
+    assert_eq!(cache.stats().route::<route!(slow)>().unwrap().misses, 1);
+    assert_eq!(ctl.calls.get("slow"), 0, "the handler never finished");
+}

@@ -45,6 +45,12 @@ impl Breaker {
         }
     }
 
+    /// Counts a transition to `to`; the gauge shows the state as it is
+    /// now (a concurrent transition may already have moved it on).
+    fn moved(&self, to: Circuit) {
+        self.metrics.moved(to, self.state());
+    }
+
     /// The state now: open until the cool-down has passed and a probe is
     /// let through.
     pub(crate) fn state(&self) -> BreakerState {
@@ -70,7 +76,12 @@ impl Breaker {
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            self.metrics.moved(Circuit::HalfOpen);
+            if self.open_until_ms.load(Ordering::Acquire) == 0 {
+                // Closed by another call meanwhile: no probe needed.
+                self.probing.store(false, Ordering::Release);
+                return Admission::Call;
+            }
+            self.moved(Circuit::HalfOpen);
             Admission::Probe
         } else {
             Admission::Reject
@@ -82,7 +93,7 @@ impl Breaker {
         self.failures.store(0, Ordering::Relaxed);
         if admission == Admission::Probe || self.open_until_ms.load(Ordering::Acquire) != 0 {
             if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
-                self.metrics.moved(Circuit::Closed);
+                self.moved(Circuit::Closed);
                 tracing::info!("route cache: backend answers again; circuit closed");
             }
             self.probing.store(false, Ordering::Release);
@@ -94,7 +105,10 @@ impl Breaker {
     pub(crate) fn abandon(&self, admission: Admission) {
         if admission == Admission::Probe {
             self.probing.store(false, Ordering::Release);
-            self.metrics.moved(Circuit::Open);
+            // Back to waiting for a probe, unless a call closed it meanwhile.
+            if self.open_until_ms.load(Ordering::Acquire) != 0 {
+                self.moved(Circuit::Open);
+            }
         }
     }
 
@@ -106,7 +120,7 @@ impl Breaker {
                 Ordering::Release,
             );
             self.probing.store(false, Ordering::Release);
-            self.metrics.moved(Circuit::Open);
+            self.moved(Circuit::Open);
             tracing::debug!("route cache: probe failed; circuit open again");
             return;
         }
@@ -125,7 +139,7 @@ impl Breaker {
                 )
                 .is_ok()
         {
-            self.metrics.moved(Circuit::Open);
+            self.moved(Circuit::Open);
             tracing::warn!(
                 failures,
                 cooldown_ms = self.cooldown_ms,

@@ -178,7 +178,10 @@ pub enum BreakerState {
 ///
 /// Handles are registered with the recorder installed when the cache is
 /// built (cache-wide metrics) and when a route is first served (per-route
-/// metrics): install the recorder before building the cache.
+/// metrics): install the recorder before building the cache. Counters of
+/// several caches in one process add up; the gauges carry no cache label,
+/// so with several caches the last one to change a gauge sets it (use
+/// [`RouteCache::stats`] per cache there).
 pub mod metric {
     /// Counter, labels `route`, `outcome`: every request to a cached route,
     /// once, as `hit`, `stale`, `collapsed`, `revalidated`, `miss`, `error`
@@ -192,7 +195,8 @@ pub mod metric {
     pub const STORES: &str = "route_cache_stores_total";
     /// Counter, labels `route`, `reason`: responses not stored, by reason:
     /// `status`, `set-cookie`, `cache-control`, `vary`, `size`,
-    /// `headers`, `store-failed`.
+    /// `headers`, `store-failed`, `incomplete` (a streamed body that failed
+    /// or was dropped before its end).
     pub const REFUSALS: &str = "route_cache_refusals_total";
     /// Counter, label `route`: stale entries served because the handler
     /// failed (`stale-if-error`).
@@ -200,17 +204,19 @@ pub mod metric {
     /// Counter, labels `op`, `kind`: failed backend calls, by operation
     /// (`get`, `set`, `index`, `delete`, `lease`, `release`, `publish`,
     /// `invalidate`) and kind (`timeout`, `unavailable`, `corrupt`,
-    /// `rejected`, `unauthorized`, `circuit-open`).
+    /// `rejected`, `unauthorized`, `circuit-open`, `invalid-config`).
     pub const BACKEND_ERRORS: &str = "route_cache_backend_errors_total";
     /// Counter, label `to`: circuit breaker transitions to `open`,
     /// `half-open` or `closed`.
     pub const BREAKER_TRANSITIONS: &str = "route_cache_breaker_transitions_total";
-    /// Counter: hits answered by the L1.
+    /// Counter: lookups the L1 answered (an entry it held; the request
+    /// may still find it expired).
     pub const L1_HITS: &str = "route_cache_l1_hits_total";
     /// Counter, label `cause`: L1 flushes, by cause: `subscription-lost`,
     /// `silence`, `lost-message`.
     pub const L1_FLUSHES: &str = "route_cache_l1_flushes_total";
-    /// Counter, label `tier` (`embedded`, `l1`): entries evicted for room.
+    /// Counter, label `tier` (`embedded`, `l1`): entries evicted for room,
+    /// or not admitted for lack of it.
     pub const EVICTIONS: &str = "route_cache_evictions_total";
     /// Counter, label `kind` (`path`, `tag`, `route`, `namespace`, `all`):
     /// invalidation calls that succeeded.

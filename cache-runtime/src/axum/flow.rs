@@ -267,12 +267,44 @@ impl Traced {
     }
 }
 
-/// 64 bits of a key's SipHash (fixed keys, so instances agree), in hex.
+/// The first 64 bits of a key's SHA-256, in hex: the same on every
+/// instance and build, so one key's requests can be followed across them.
 fn key_hash(key: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A request still being answered: counted as `provisional` if it is
+/// dropped before [`settle`](Self::settle), so that requests cut off
+/// mid-miss are not missing from the counts.
+pub(super) struct Unanswered<'a> {
+    route: &'a Route,
+    provisional: Answered,
+    settled: bool,
+}
+
+impl<'a> Unanswered<'a> {
+    pub(super) fn new(route: &'a Route, provisional: Answered) -> Self {
+        Self {
+            route,
+            provisional,
+            settled: false,
+        }
+    }
+
+    /// The request will be counted by its answer.
+    pub(super) fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.route.answered(self.provisional);
+        }
+    }
 }
 
 /// How a request is counted.
@@ -351,7 +383,16 @@ impl Route {
         F: Future,
         F::Output: IntoResponse,
     {
+        // Counted if the request is dropped before it is answered (the
+        // client went away, a timeout layer gave up).
+        let provisional = if faulted {
+            Answered::Error
+        } else {
+            Answered::Miss
+        };
+        let unanswered = Unanswered::new(self, provisional);
         let (response, count) = self.run_miss(handler, faulted, request).await;
+        unanswered.settle();
         match fallback {
             Some(stale) if response.status().is_server_error() => {
                 self.answered(Answered::Stale);

@@ -4,7 +4,7 @@
 //! the entry (its stored headers updated as §4.3.4 says) and the stored
 //! body is served with its status; any other answer is a miss.
 
-use super::flow::Route;
+use super::flow::{Route, Unanswered};
 use super::respond::Served;
 use super::storable::{stamp, store_if_cacheable};
 use super::Asked;
@@ -28,7 +28,9 @@ impl Route {
         F: Future,
         F::Output: IntoResponse,
     {
+        let unanswered = Unanswered::new(self, Answered::Miss);
         let response = self.uncached(handler).await;
+        unanswered.settle();
         if response.status() != StatusCode::NOT_MODIFIED {
             self.answered(Answered::Miss);
             let stored = store_if_cacheable(self, response).await;

@@ -330,6 +330,8 @@ impl Pending {
             }
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Outside a runtime nothing can be saved.
+            self.route.count_refusal("store-failed");
             return;
         };
         with_body(&mut self.entry, bytes);

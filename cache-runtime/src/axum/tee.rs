@@ -2,7 +2,7 @@
 //! aside up to a limit: when it ends within the limit (no trailers, no
 //! error), the copy goes to `on_complete`, which stores it; when it cannot
 //! be kept, `on_complete` hears why (`size`, `headers` for trailers,
-//! `body-error`). Nothing is read ahead, so the first byte leaves as soon
+//! `incomplete` for a body that failed or was dropped before its end). Nothing is read ahead, so the first byte leaves as soon
 //! as the handler produces it.
 
 use axum::body::Body;
@@ -53,6 +53,13 @@ impl Tee {
     }
 }
 
+impl Drop for Tee {
+    fn drop(&mut self) {
+        // Dropped before its end (the client went away): nothing to store.
+        self.abandon("incomplete");
+    }
+}
+
 impl http_body::Body for Tee {
     type Data = Bytes;
     type Error = axum::Error;
@@ -80,7 +87,7 @@ impl http_body::Body for Tee {
                 }
             }
             Poll::Ready(None) => this.finish(),
-            Poll::Ready(Some(Err(_))) => this.abandon("body-error"),
+            Poll::Ready(Some(Err(_))) => this.abandon("incomplete"),
             Poll::Pending => {}
         }
         polled
@@ -139,14 +146,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_dropped_before_its_end_is_not_copied() {
-        let seen = Arc::new(Mutex::new(false));
+        let seen = Arc::new(Mutex::new(None));
         let sink = Arc::clone(&seen);
-        let mut tee = Body::new(Tee::new(stream(&["ab", "cd"]), 10, move |_| {
-            *sink.lock().unwrap() = true;
+        let mut tee = Body::new(Tee::new(stream(&["ab", "cd"]), 10, move |copy| {
+            *sink.lock().unwrap() = Some(copy);
         }));
         let first = tee.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "ab");
         drop(tee);
-        assert!(!*seen.lock().unwrap());
+        assert_eq!(*seen.lock().unwrap(), Some(Err("incomplete")));
     }
 }

@@ -144,10 +144,16 @@ impl BreakerMetrics {
         }
     }
 
-    /// The circuit moved to `to`.
-    pub(crate) fn moved(&self, to: Circuit) {
+    /// The circuit moved to `to`, and is `now` in `state`.
+    pub(crate) fn moved(&self, to: Circuit, state: crate::stats::BreakerState) {
+        use crate::stats::BreakerState;
         self.transitions[to as usize].add(1);
-        self.state.set(f64::from(to as u8));
+        let value = match state {
+            BreakerState::Closed => Circuit::Closed,
+            BreakerState::HalfOpen => Circuit::HalfOpen,
+            BreakerState::Open => Circuit::Open,
+        };
+        self.state.set(f64::from(value as u8));
     }
 
     pub(crate) fn transitions(&self, to: Circuit) -> u64 {

@@ -59,6 +59,8 @@ vocabulary! {
         Size = "size",
         Headers = "headers",
         StoreFailed = "store-failed",
+        /// A streamed body that failed or was dropped before its end.
+        Incomplete = "incomplete",
     }
 }
 

@@ -191,6 +191,9 @@ impl MemoryStore {
     pub(crate) fn clear(&self) {
         self.cache.invalidate_all();
         self.indexes.invalidate_all();
+        // `invalidate_all` removes lazily: remove now, so that what the
+        // gauges report (through the listener) is what is held.
+        self.cache.run_pending_tasks();
     }
 
     /// The value under `key`, without going through the async trait.
