@@ -752,9 +752,11 @@ async fn a_request_cut_off_mid_miss_is_counted() {
             &[("route", &route), ("outcome", "miss")],
         )
     };
-    until("the cut-off request was counted", Duration::from_secs(3), || {
-        misses() == 1.0
-    })
+    until(
+        "the cut-off request was counted",
+        Duration::from_secs(3),
+        || misses() == 1.0,
+    )
     .await;
     assert_eq!(cache.stats().route::<route!(slow)>().unwrap().misses, 1);
     assert_eq!(ctl.calls.get("slow"), 0, "the handler never finished");
