@@ -57,30 +57,37 @@ fn lease_token() -> String {
 }
 
 impl RouteCache {
-    /// Takes the cross-instance lease on computing `key`. Without a shared
-    /// store, or when the backend fails, the caller computes (fail open).
-    pub(crate) async fn acquire_lease(&self, key: &str) -> Lease {
-        if !self.inner.store.is_shared() {
-            return Lease::NotNeeded;
+    /// Takes the cross-instance lease on computing `key` and reads the
+    /// entry under it, in one round trip: the lease, and the value stored
+    /// now (another instance may have stored it since the lookup). Without
+    /// a shared store no lease is needed and the value is read in process;
+    /// when the backend fails, the caller computes (fail open).
+    pub(crate) async fn acquire_lease(&self, key: &str) -> (Lease, Option<Bytes>) {
+        let store = &self.inner.store;
+        if !store.is_shared() {
+            return (Lease::NotNeeded, store.get(key).await.ok().flatten());
         }
         let token = lease_token();
         let ttl = self.inner.config.lease_ttl;
-        let taken = self
+        let claimed = self
             .call(
                 Op::Lease,
-                self.inner.store.try_lease(&lease_key(key), &token, ttl),
+                store.lease_and_read(key, &lease_key(key), &token, ttl),
             )
             .await;
-        match taken {
-            Ok(true) => Lease::Acquired(LeaseGuard {
-                cache: self.clone(),
-                key: key.to_owned(),
-                token,
-            }),
-            Ok(false) => Lease::Held,
+        match claimed {
+            Ok((true, value)) => {
+                let guard = LeaseGuard {
+                    cache: self.clone(),
+                    key: key.to_owned(),
+                    token,
+                };
+                (Lease::Acquired(guard), value)
+            }
+            Ok((false, value)) => (Lease::Held, value),
             Err(e) => {
                 self.fault("lease", key, &e);
-                Lease::NotNeeded
+                (Lease::NotNeeded, None)
             }
         }
     }

@@ -103,6 +103,11 @@ impl RouteCache {
     ) -> bool {
         use futures_util::future::join_all;
         let store = &self.inner.store;
+        if let Store::Redis(redis) = store {
+            if !redis.is_cluster() {
+                return self.save_pipelined(redis, key, value, ttl, indexes).await;
+            }
+        }
         if let Err(e) = self.call(Op::Set, store.set(key, value.clone(), ttl)).await {
             self.fault("set", key, &e);
             // A timed-out write may still land.
@@ -127,6 +132,42 @@ impl RouteCache {
         // the new value unless an invalidation arrived meanwhile.
         let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
         self.publish(&Message::Keys(key)).await;
+        self.keep_in_l1(key, value, ttl, seen);
+        true
+    }
+
+    /// [`Self::save`] on one server: entry, index sets and the L1 message
+    /// in one pipeline, so a miss pays one round trip to store.
+    async fn save_pipelined(
+        &self,
+        redis: &crate::store::RedisStore,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        indexes: &[String],
+    ) -> bool {
+        let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
+        let publisher = self.inner.publisher.as_deref();
+        let text = publisher.map(|p| p.prepare(&Message::Keys(key)));
+        let message = publisher
+            .zip(text.as_deref())
+            .map(|(p, t)| (p.channel.as_str(), t));
+        let saved = redis.save_pipelined(key, &value, ttl, indexes, message);
+        if let Err(e) = self.call(Op::Set, saved).await {
+            self.fault("set", key, &e);
+            // Any part may have landed: an entry that may be unindexed
+            // must go (best effort, the backend has just failed).
+            let _ = self.call(Op::Delete, self.inner.store.delete(key)).await;
+            self.forget_keys(&[key]).await;
+            return false;
+        }
+        self.keep_in_l1(key, value, ttl, seen);
+        true
+    }
+
+    /// Keeps a value just written in this instance's L1, unless an
+    /// invalidation arrived since `seen` (the epoch of the write's drop).
+    fn keep_in_l1(&self, key: &str, value: Bytes, ttl: Duration, seen: Option<u64>) {
         if let (Some(l1), Some(seen)) = (&self.inner.l1, seen) {
             // Decoded only for an L1 that will keep it.
             if l1.is_live() {
@@ -135,6 +176,5 @@ impl RouteCache {
                 }
             }
         }
-        true
     }
 }

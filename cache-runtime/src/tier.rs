@@ -244,9 +244,16 @@ impl Publisher {
         store: &RedisStore,
         message: &Message<'_>,
     ) -> Result<(), StoreError> {
-        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
-        let text = message.encode(self.origin, seq, now_ms());
+        let text = self.prepare(message);
         bounded(self.timeout, "publish", store.publish(&self.channel, &text)).await
+    }
+
+    /// `message` with this sender's next number, to publish on
+    /// [`channel`](Self::channel) (for a caller that sends it in a
+    /// pipeline of its own).
+    pub(crate) fn prepare(&self, message: &Message<'_>) -> String {
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        message.encode(self.origin, seq, now_ms())
     }
 }
 

@@ -502,7 +502,15 @@ impl Route {
             }
             Join::Lead(leader) => leader,
         };
-        let lease = self.cache.acquire_lease(&self.key).await;
+        // One round trip: the lease, and the entry as it is now (a leader
+        // elected just after the previous one stored would otherwise
+        // compute it again). A lease taken needlessly is released in the
+        // background.
+        let (lease, current) = self.cache.acquire_lease(&self.key).await;
+        if let Some((entry, value)) = current.and_then(fresh) {
+            leader.publish(Some(value));
+            return collapsed(&entry);
+        }
         match &lease {
             Lease::Held => tracing::debug!("route cache: lease held by another instance; waiting"),
             Lease::Acquired(_) => tracing::debug!("route cache: lease taken"),
@@ -516,13 +524,6 @@ impl Route {
                 leader.publish(Some(value));
                 return collapsed(&entry);
             }
-        }
-        // A leader elected just after the previous one published would
-        // otherwise compute the entry again: check once more.
-        let value = self.cache.raw_get(&self.key).await.ok().flatten();
-        if let Some((entry, value)) = value.and_then(fresh) {
-            leader.publish(Some(value));
-            return collapsed(&entry);
         }
         let stored = self.compute(handler).await;
         // Release (in the background) before publishing, so that a request
@@ -546,16 +547,15 @@ impl Route {
         // Bounded: a hung handler must not hold the key's refresh forever.
         let limit = route.cache.config().lease_ttl();
         tokio::spawn(tokio::time::timeout(limit, async move {
-            let lease = route.cache.acquire_lease(&route.key).await;
+            let (lease, current) = route.cache.acquire_lease(&route.key).await;
             if matches!(lease, Lease::Held) {
                 return; // another instance refreshes it
             }
             // A refresh that finished between this request's read and now
             // has already replaced the stale entry.
-            if let Lookup::Hit(current) = route.cache.lookup(&route.key).await {
-                if current.entry().stored_at_ms > seen_ms {
-                    return;
-                }
+            let current = current.and_then(|value| Prepared::decode(value).ok());
+            if current.is_some_and(|entry| entry.entry().stored_at_ms > seen_ms) {
+                return;
             }
             let mut stored = route.compute(handler).await;
             if stored.detail == Some(STREAMED) {

@@ -41,20 +41,6 @@ pub(crate) trait CacheStore: Send + Sync + 'static {
     /// Deletes the value stored under `key`, if any.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Takes the short lease `lease_key` for `token` if nobody holds it
-    /// (`SET NX PX`), so that one instance of many computes a missing
-    /// entry. Returns whether it was taken. A store shared by no other
-    /// process needs no lease: the default always grants it.
-    fn try_lease(
-        &self,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        let _ = (lease_key, token, ttl);
-        std::future::ready(Ok(true))
-    }
-
     /// Releases `lease_key` if `token` still holds it (compare and delete).
     fn release_lease(
         &self,
@@ -181,15 +167,18 @@ impl Store {
         matches!(self, Self::Redis(_))
     }
 
-    pub(crate) async fn try_lease(
+    /// [`RedisStore::lease_and_read`]; in process, no lease is needed and
+    /// the value is read.
+    pub(crate) async fn lease_and_read(
         &self,
         key: &str,
+        lease_key: &str,
         token: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, Option<Bytes>), StoreError> {
         match self {
-            Self::Redis(s) => s.try_lease(key, token, ttl).await,
-            Self::Memory(s) => s.try_lease(key, token, ttl).await,
+            Self::Redis(s) => s.lease_and_read(key, lease_key, token, ttl).await,
+            Self::Memory(s) => Ok((true, s.peek(key))),
         }
     }
 

@@ -326,12 +326,12 @@ impl RedisStore {
         member: &str,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        // One key per script: valid in a cluster whatever slot it is in.
-        const ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
-             if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then \
-               redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(ADD).arg(1).arg(index).arg(member).arg(millis(ttl));
+        cmd.arg(INDEX_ADD)
+            .arg(1)
+            .arg(index)
+            .arg(member)
+            .arg(millis(ttl));
         self.query::<()>(&cmd).await
     }
 
@@ -394,6 +394,70 @@ impl RedisStore {
             }
         }
         Ok(deleted)
+    }
+
+    /// Stores `value` under `key` for `ttl`, adds `key` to each index set
+    /// (whose expiry is pushed out to at least `ttl`), then publishes
+    /// `message` on its channel: one pipeline, one round trip, executed in
+    /// that order by the one server (not for a cluster, whose index sets
+    /// live on other nodes: there the entry must be written first).
+    pub(crate) async fn save_pipelined(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        indexes: &[String],
+        message: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .ignore();
+        for index in indexes {
+            pipe.cmd("EVAL")
+                .arg(INDEX_ADD)
+                .arg(1)
+                .arg(index)
+                .arg(key)
+                .arg(millis(ttl))
+                .ignore();
+        }
+        if let Some((channel, text)) = message {
+            pipe.cmd("PUBLISH").arg(channel).arg(text).ignore();
+        }
+        let mut conn = self.live().await?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Takes the lease `lease_key` for `token` if nobody holds it (`SET NX
+    /// PX`) and reads the entry `key`, in one round trip: whether the lease
+    /// was taken, and the entry's value. The two keys share a hash slot
+    /// (see `lease::lease_key`), so this runs on a cluster too.
+    pub(crate) async fn lease_and_read(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(bool, Option<Bytes>), StoreError> {
+        const LEASE_AND_READ: &str = "local taken = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
+             local value = false \
+             if redis.call('TYPE', KEYS[1]).ok == 'string' then value = redis.call('GET', KEYS[1]) end \
+             return {taken and 1 or 0, value}";
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(LEASE_AND_READ)
+            .arg(2)
+            .arg(key)
+            .arg(lease_key)
+            .arg(token)
+            .arg(millis(ttl));
+        let (taken, value): (i64, Option<Vec<u8>>) = self.query(&cmd).await?;
+        Ok((taken == 1, value.map(Bytes::from)))
     }
 
     /// Publishes `message` on `channel` (in a cluster, Redis forwards it to
@@ -474,6 +538,13 @@ fn slot_owners(reply: &Value) -> Option<Vec<u16>> {
     (covered == 16384).then(|| masters.into_iter().map(|(_, slot)| slot).collect())
 }
 
+/// Adds `ARGV[1]` to the set `KEYS[1]` and pushes its expiry out to at
+/// least `ARGV[2]` ms. One key per script: valid in a cluster whatever
+/// slot it is in.
+const INDEX_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
+     if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then \
+       redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -486,7 +557,14 @@ fn fault(e: redis::RedisError) -> StoreError {
         || e.code().is_some_and(|c| c == "WRONGPASS" || c == "NOAUTH");
     let kind = if wrong_credentials {
         ErrorKind::Unauthorized
-    } else if e.code().is_some() {
+    } else if e.code().is_some()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
+        )
+    {
+        // An error reply, also one the client has no name for (`OOM` in a
+        // pipeline): Redis answered.
         ErrorKind::Rejected
     } else if e.is_timeout() {
         ErrorKind::TimedOut
@@ -518,21 +596,6 @@ impl CacheStore for RedisStore {
             .arg("EX")
             .arg(ttl.as_secs().max(1));
         self.query::<()>(&cmd).await
-    }
-
-    async fn try_lease(
-        &self,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(lease_key)
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(ttl));
-        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
     }
 
     async fn release_lease(&self, lease_key: &str, token: &str) -> Result<(), StoreError> {
