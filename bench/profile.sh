@@ -16,18 +16,22 @@ set -euo pipefail
 cd "$(dirname "$0")"
 N=${N:-20000}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
-cargo build --release --bin hit-profile >&2
+# One codegen unit: how code is split across units otherwise moves the
+# counts by up to 1 % between builds whose measured path is the same code.
+CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release --bin hit-profile \
+    --target-dir target/profile >&2
+BIN=target/profile/release/hit-profile
 OUT=target/callgrind
 mkdir -p "$OUT"
 declare -A PER
 for mode in static embedded redis-get redis cached-crate; do
-    total=$(valgrind --tool=callgrind --toggle-collect='*hit_profile::requests*' --callgrind-out-file="$OUT/$mode" \
-        target/release/hit-profile "$mode" "$N" 2>&1 | awk '/Collected/ {print $4}')
+    total=$(valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/$mode" \
+        "$BIN" "$mode" "$N" 2>&1 | awk '/Collected/ {print $4}')
     PER[$mode]=$((total / (N + 1)))
     echo "$mode: $total instructions, ${PER[$mode]} per request" >&2
 done
-total=$(RECORDER=prometheus valgrind --tool=callgrind --toggle-collect='*hit_profile::requests*' --callgrind-out-file="$OUT/embedded-recorder" \
-    target/release/hit-profile embedded "$N" 2>&1 | awk '/Collected/ {print $4}')
+total=$(RECORDER=prometheus valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/embedded-recorder" \
+    "$BIN" embedded "$N" 2>&1 | awk '/Collected/ {print $4}')
 PER[embedded-recorder]=$((total / (N + 1)))
 echo "embedded with a Prometheus recorder: $total instructions, ${PER[embedded-recorder]} per request" >&2
 ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached {c} instr/req, cache overhead {c - b} instr/req, ratio {b / c:.2f}')"; }
