@@ -161,16 +161,6 @@ impl RouteMetrics {
             stale_on_error: self.stale_on_error.get(),
         }
     }
-
-    #[cfg(test)]
-    pub(crate) fn refusals(&self, why: Refusal) -> u64 {
-        self.refused[why as usize].get()
-    }
-
-    #[cfg(test)]
-    pub(crate) fn bypasses(&self, why: Bypass) -> u64 {
-        self.bypassed[why as usize].get()
-    }
 }
 
 /// A route's counters for the first cache that served it (by the cache's
