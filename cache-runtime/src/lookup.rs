@@ -101,7 +101,7 @@ impl RouteCache {
         ttl: Duration,
         indexes: &[String],
     ) -> bool {
-        use futures_util::future::join_all;
+        use futures_util::future::{join, join_all};
         let store = &self.inner.store;
         if let Store::Redis(redis) = store {
             if !redis.is_cluster() {
@@ -116,22 +116,22 @@ impl RouteCache {
         }
         // Indexed after the write: an invalidation that pops the index in
         // between finds the old entry; one that runs later finds this one.
-        let added = join_all(
+        // The other instances' L1s are told at the same time (the entry is
+        // written; the index sets are not theirs to read), and this one
+        // keeps the new value unless an invalidation arrived meanwhile.
+        let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
+        let indexed = join_all(
             indexes
                 .iter()
                 .map(|index| self.call(Op::Index, store.index_add(index, key, ttl))),
-        )
-        .await;
+        );
+        let (added, ()) = join(indexed, self.publish(&Message::Keys(key))).await;
         if let Some(e) = added.into_iter().find_map(Result::err) {
             self.fault("index", key, &e);
             let _ = self.call(Op::Delete, store.delete(key)).await;
             self.forget_keys(&[key]).await;
             return false;
         }
-        // Drop what this instance's L1 held, tell the others, then keep
-        // the new value unless an invalidation arrived meanwhile.
-        let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
-        self.publish(&Message::Keys(key)).await;
         self.keep_in_l1(key, value, ttl, seen);
         true
     }
