@@ -10,6 +10,7 @@
 //! applied by [`RouteCache`](crate::RouteCache) around every call, so a
 //! backend only reports what happened.
 
+mod cluster;
 mod memory;
 mod redis;
 mod secrets;

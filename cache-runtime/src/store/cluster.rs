@@ -1,0 +1,166 @@
+//! Redis Cluster: the connection opened in the background
+//! ([`LazyCluster`]), and the masters a scan must visit ([`masters`]).
+
+use super::redis::fault;
+use super::StoreError;
+use crate::error::ErrorKind;
+use crate::retry::{retry, Backoff, Step};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::Value;
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, OnceLock,
+    },
+    time::Duration,
+};
+
+/// A cluster connection, established by a background task that retries
+/// until the cluster answers; until then [`LazyCluster::get`] returns
+/// `None` at once.
+pub(super) struct LazyCluster {
+    client: ClusterClient,
+    conn: Arc<OnceLock<ClusterConnection>>,
+    connecting: AtomicBool,
+}
+
+impl LazyCluster {
+    pub(super) fn new(client: ClusterClient) -> Self {
+        Self {
+            client,
+            conn: Arc::new(OnceLock::new()),
+            connecting: AtomicBool::new(false),
+        }
+    }
+
+    /// The connection, or `None` while the background task is still
+    /// establishing it (which the first call starts).
+    pub(super) fn get(&self) -> Option<ClusterConnection> {
+        if let Some(conn) = self.conn.get() {
+            return Some(conn.clone());
+        }
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            self.spawn_connector();
+        }
+        None
+    }
+
+    /// Connects in a task of its own, so that no caller's timeout can
+    /// cancel an attempt half way; retries with backoff until it succeeds
+    /// or the store is dropped.
+    fn spawn_connector(&self) {
+        let (client, cell) = (self.client.clone(), Arc::downgrade(&self.conn));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.connecting.store(false, Ordering::Release);
+            return;
+        };
+        runtime.spawn(async move {
+            let backoff = Backoff {
+                first: Duration::from_millis(20),
+                max: Duration::from_secs(1),
+            };
+            let (client, cell) = (&client, &cell);
+            // Until connected, or the store is dropped.
+            retry(backoff, None, || async move {
+                if cell.strong_count() == 0 {
+                    return Step::Done(());
+                }
+                match client.get_async_connection().await {
+                    Ok(conn) => {
+                        if let Some(cell) = cell.upgrade() {
+                            let _ = cell.set(conn);
+                        }
+                        Step::Done(())
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "route cache: Redis Cluster not reachable yet");
+                        Step::Again
+                    }
+                }
+            })
+            .await;
+        });
+    }
+}
+
+/// One slot of each master of the cluster, from `CLUSTER SLOTS`; an error
+/// unless the masters together serve all 16384 slots (mid-failover, a scan
+/// would otherwise skip a shard and still report success).
+pub(super) async fn masters(conn: &mut ClusterConnection) -> Result<Vec<u16>, StoreError> {
+    let slots: Value = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(conn)
+        .await
+        .map_err(fault)?;
+    slot_owners(&slots).ok_or_else(|| {
+        StoreError::bare(
+            ErrorKind::Unavailable,
+            "the cluster's masters do not cover every slot; retry later",
+        )
+    })
+}
+
+/// `[[start, end, [host, port, id, …], replicas…], …]` → one slot per
+/// distinct master, if the ranges cover every slot.
+fn slot_owners(reply: &Value) -> Option<Vec<u16>> {
+    let Value::Array(ranges) = reply else {
+        return None;
+    };
+    let int = |v: &Value| match v {
+        Value::Int(i) => u16::try_from(*i).ok(),
+        _ => None,
+    };
+    let mut covered = 0u32;
+    let mut masters: Vec<(Vec<u8>, u16)> = Vec::new();
+    for range in ranges {
+        let Value::Array(fields) = range else {
+            return None;
+        };
+        let (start, end) = (int(fields.first()?)?, int(fields.get(1)?)?);
+        let Value::Array(node) = fields.get(2)? else {
+            return None;
+        };
+        // Identify the master by its address fields as sent.
+        let id = format!("{:?}{:?}", node.first(), node.get(1)).into_bytes();
+        covered += u32::from(end.checked_sub(start)?) + 1;
+        if !masters.iter().any(|(m, _)| *m == id) {
+            masters.push((id, start));
+        }
+    }
+    (covered == 16384).then(|| masters.into_iter().map(|(_, slot)| slot).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot_owners;
+    use redis::Value;
+
+    fn range(start: i64, end: i64, host: &str, port: i64) -> Value {
+        Value::Array(vec![
+            Value::Int(start),
+            Value::Int(end),
+            Value::Array(vec![
+                Value::BulkString(host.as_bytes().to_vec()),
+                Value::Int(port),
+            ]),
+        ])
+    }
+
+    #[test]
+    fn one_slot_per_master_and_only_with_full_coverage() {
+        let full = Value::Array(vec![
+            range(0, 5460, "10.0.0.1", 7000),
+            range(5461, 10922, "10.0.0.2", 7000),
+            range(10923, 16000, "10.0.0.3", 7000),
+            range(16001, 16383, "10.0.0.1", 7000),
+        ]);
+        assert_eq!(slot_owners(&full), Some(vec![0, 5461, 10923]));
+        let gap = Value::Array(vec![
+            range(0, 5460, "10.0.0.1", 7000),
+            range(10923, 16383, "10.0.0.3", 7000),
+        ]);
+        assert_eq!(slot_owners(&gap), None, "a shard without a master");
+        assert_eq!(slot_owners(&Value::Nil), None);
+    }
+}
