@@ -5,6 +5,7 @@
 
 mod body;
 mod conditional;
+mod counted;
 mod flow;
 mod host;
 mod layer;

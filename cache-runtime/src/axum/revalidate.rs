@@ -4,7 +4,8 @@
 //! the entry (its stored headers updated as §4.3.4 says) and the stored
 //! body is served with its status; any other answer is a miss.
 
-use super::flow::{Route, Unanswered};
+use super::counted::Unanswered;
+use super::flow::Route;
 use super::respond::Served;
 use super::storable::{stamp, store_if_cacheable};
 use super::Asked;

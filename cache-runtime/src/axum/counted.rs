@@ -1,0 +1,113 @@
+//! How a cached request is counted and traced: its span (created only
+//! when a subscriber wants it), the route's counters for its outcome, and
+//! the guard that counts a request dropped before it is answered.
+
+use super::flow::Route;
+use crate::observe::{Answered, Bypass};
+use tracing::{field, Span};
+
+impl Route {
+    /// Counts the request as answered `how`.
+    #[inline]
+    pub(super) fn answered(&self, how: Answered) {
+        self.metrics.answered(how);
+        self.span.record_with(|span| {
+            span.record("outcome", how.as_str());
+        });
+    }
+
+    /// Counts the request as bypassed, for `why`.
+    pub(super) fn bypassed(&self, why: Bypass) {
+        self.metrics.bypassed(why);
+        self.span.record_with(|span| {
+            span.record("outcome", Answered::Bypass.as_str());
+            span.record("reason", why.as_str());
+        });
+    }
+}
+
+/// The span of one cached request: its route, and once known its
+/// outcome, a bypass's reason and a short hash of its key (never the key:
+/// it may hold a user's credential digest).
+#[inline]
+pub(super) fn request_span(route: &'static str) -> Span {
+    tracing::debug_span!(
+        "route_cache",
+        route,
+        outcome = field::Empty,
+        reason = field::Empty,
+        key_hash = field::Empty
+    )
+}
+
+/// A request's span when tracing wants it, boxed: the common case (no
+/// subscriber at `debug`) carries one word through the flow, not a span.
+#[derive(Clone)]
+pub(super) struct Traced(Option<Box<Span>>);
+
+impl Traced {
+    #[inline]
+    pub(super) fn new(span: Span) -> Self {
+        Self((!span.is_disabled()).then(|| Box::new(span)))
+    }
+
+    /// Runs `record` on the span, if there is one.
+    #[inline]
+    pub(super) fn record_with(&self, record: impl FnOnce(&Span)) {
+        if let Some(span) = &self.0 {
+            record(span);
+        }
+    }
+
+    /// The span to instrument a future with.
+    pub(super) fn span(&self) -> Span {
+        self.0.as_deref().cloned().unwrap_or_else(Span::none)
+    }
+}
+
+/// The first 64 bits of a key's SHA-256, in hex: the same on every
+/// instance and build, so one key's requests can be followed across them.
+pub(super) fn key_hash(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A request still being answered: counted as `provisional` if it is
+/// dropped before [`settle`](Self::settle), so that requests cut off
+/// mid-miss are not missing from the counts.
+pub(super) struct Unanswered<'a> {
+    route: &'a Route,
+    provisional: Answered,
+    settled: bool,
+}
+
+impl<'a> Unanswered<'a> {
+    pub(super) fn new(route: &'a Route, provisional: Answered) -> Self {
+        Self {
+            route,
+            provisional,
+            settled: false,
+        }
+    }
+
+    /// The request will be counted by its answer.
+    pub(super) fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.route.answered(self.provisional);
+        }
+    }
+}
+
+/// How a request is counted.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Count {
+    Answered(Answered),
+    Bypassed(Bypass),
+}
