@@ -9,10 +9,9 @@ use cache_runtime::{Backend, RouteCache};
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    sync::{Arc, Mutex},
     time::Duration,
 };
-use support::{redis::free_port, RedisServer, TestApp};
+use support::{redis::free_port, Captured, RedisServer, TestApp};
 
 const HOW_TO_GET_OPENSSL: &str =
     "the TLS tests need the `openssl` CLI on PATH (Debian/Ubuntu: `apt-get install openssl`)";
@@ -139,26 +138,6 @@ impl Certs {
             arg("+@all"),
         ]);
         (server, tls_port)
-    }
-}
-
-/// Captures what the cache logs while `f` builds a cache.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 

@@ -191,6 +191,33 @@ pub async fn wait_for_l1(cache: &RouteCache) {
     }
 }
 
+/// Log output captured for a test: a `tracing_subscriber` writer (clone
+/// it into `with_writer`) whose text can be read back.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Forgets what was written so far.
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
 /// An application served over HTTP on a loopback port.
 pub struct TestApp {
     pub addr: SocketAddr,
