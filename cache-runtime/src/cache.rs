@@ -487,7 +487,7 @@ mod tests {
             .await
             .expect("an unreachable Redis is not a build error");
         for _ in 0..20 {
-            assert!(matches!(cache.lookup("k").await, Lookup::Fault));
+            assert!(matches!(cache.lookup("k", false).await, Lookup::Fault));
         }
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let faults = log.matches("route cache backend fault").count();

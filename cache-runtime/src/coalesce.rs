@@ -16,10 +16,21 @@ pub(crate) type Outcome = Option<Bytes>;
 
 type Slot = watch::Receiver<Option<Outcome>>;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Inflight {
     map: Arc<Mutex<HashMap<String, (u64, Slot)>>>,
     next_id: AtomicU64,
+    owner: String,
+}
+
+impl Default for Inflight {
+    fn default() -> Self {
+        Self {
+            map: Arc::default(),
+            next_id: AtomicU64::new(0),
+            owner: format!("{:016x}", crate::lease::random_u64()),
+        }
+    }
 }
 
 /// The role of a request in a burst of misses for one key.
@@ -55,6 +66,14 @@ impl Inflight {
             id,
             tx,
         })
+    }
+
+    /// The prefix of the lease tokens this cache's requests take: a lease
+    /// held under it is held by a request that this process's coalescing
+    /// already orders (a follower waiting for its leader), not by another
+    /// instance.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Becomes the leader for `key` only if nobody is.

@@ -3,13 +3,16 @@
 //! entry it stores. In process, [`crate::coalesce`] does the same job.
 
 use crate::cache::RouteCache;
-use crate::observe::Op;
+use crate::error::ErrorKind;
+use crate::observe::{failure, Op};
 use crate::retry::{deadline_after, retry, Backoff, Step};
+use crate::store::{Claim, Read, StoreError};
 use bytes::Bytes;
 use std::time::Duration;
 
 /// Holds a cross-instance lease; dropping it releases the lease (in the
 /// background), whatever way its holder ends.
+#[derive(Debug)]
 pub(crate) struct LeaseGuard {
     cache: RouteCache,
     key: String,
@@ -27,13 +30,24 @@ impl Drop for LeaseGuard {
 }
 
 /// The cross-instance lease on computing an entry.
+#[derive(Debug)]
 pub(crate) enum Lease {
     /// Ours, until the guard is dropped (only its drop is used).
     Acquired(#[allow(dead_code)] LeaseGuard),
-    /// Another instance is computing the entry.
-    Held,
+    /// Someone else holds it: another instance computing the entry
+    /// (`mine` false), or another request of this cache, which waits for
+    /// this process's leader (or has just finished; `mine` true).
+    Held { mine: bool },
     /// No shared store, or the backend failed: compute without one.
     NotNeeded,
+}
+
+impl Lease {
+    /// Whether another instance is computing the entry, so this one should
+    /// wait for it rather than compute.
+    pub(crate) fn held_elsewhere(&self) -> bool {
+        matches!(self, Self::Held { mine: false })
+    }
 }
 
 /// The lease key of entry `key`: inside the entry's key space, and in the
@@ -51,12 +65,53 @@ pub(crate) fn random_u64() -> u64 {
     hasher.finish()
 }
 
-/// 128 random bits.
-fn lease_token() -> String {
-    format!("{:016x}{:016x}", random_u64(), random_u64())
-}
-
 impl RouteCache {
+    /// A new lease token: this cache's owner id (see
+    /// [`Inflight::owner`](crate::coalesce::Inflight::owner)), then 64
+    /// random bits.
+    fn lease_token(&self) -> String {
+        format!("{}{:016x}", self.inner.inflight.owner(), random_u64())
+    }
+
+    /// `claim`, made for `token`, as a lease.
+    pub(crate) fn lease(&self, key: &str, token: String, claim: Claim) -> Lease {
+        match claim {
+            Claim::Taken => Lease::Acquired(LeaseGuard {
+                cache: self.clone(),
+                key: key.to_owned(),
+                token,
+            }),
+            Claim::Held(holder) => Lease::Held {
+                mine: holder.starts_with(self.inner.inflight.owner().as_bytes()),
+            },
+            Claim::Refused(why) => {
+                let kind = ErrorKind::Rejected;
+                self.inner.metrics.failed(Op::Lease, failure(kind));
+                self.fault("lease", key, &StoreError::new(kind, "lease", why));
+                Lease::NotNeeded
+            }
+        }
+    }
+
+    /// Looks `key` up in Redis and, when it is missing, takes the lease on
+    /// computing it in the same round trip (see
+    /// [`Store::read_or_lease`](crate::store::Store::read_or_lease)).
+    pub(crate) async fn read_or_lease(
+        &self,
+        key: &str,
+    ) -> Result<Result<Bytes, Lease>, StoreError> {
+        let token = self.lease_token();
+        let ttl = self.inner.config.lease_ttl;
+        let store = &self.inner.store;
+        let lease_key = lease_key(key);
+        let read = store.read_or_lease(key, &lease_key, &token, ttl);
+        // A lookup first: its faults and timings are the lookup's.
+        Ok(match self.call(Op::Get, read).await? {
+            Read::Value(value) => Ok(value),
+            Read::Missing(claim) => Err(self.lease(key, token, claim)),
+        })
+    }
+
     /// Takes the cross-instance lease on computing `key` and reads the
     /// entry under it, in one round trip: the lease, and the value stored
     /// now (another instance may have stored it since the lookup). Without
@@ -67,7 +122,7 @@ impl RouteCache {
         if !store.is_shared() {
             return (Lease::NotNeeded, store.get(key).await.ok().flatten());
         }
-        let token = lease_token();
+        let token = self.lease_token();
         let ttl = self.inner.config.lease_ttl;
         let claimed = self
             .call(
@@ -76,15 +131,7 @@ impl RouteCache {
             )
             .await;
         match claimed {
-            Ok((true, value)) => {
-                let guard = LeaseGuard {
-                    cache: self.clone(),
-                    key: key.to_owned(),
-                    token,
-                };
-                (Lease::Acquired(guard), value)
-            }
-            Ok((false, value)) => (Lease::Held, value),
+            Ok((claim, value)) => (self.lease(key, token, claim), value),
             Err(e) => {
                 self.fault("lease", key, &e);
                 (Lease::NotNeeded, None)

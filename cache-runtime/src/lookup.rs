@@ -4,7 +4,9 @@
 
 use crate::cache::RouteCache;
 use crate::entry::{DecodeError, Entry, Prepared};
+use crate::lease::Lease;
 use crate::observe::{Op, CORRUPT};
+use crate::recent::Probe;
 use crate::store::Store;
 use crate::tier::{Message, L1};
 use bytes::Bytes;
@@ -15,6 +17,9 @@ use std::{sync::Arc, time::Duration};
 pub(crate) enum Lookup {
     Hit(Arc<Prepared>),
     Miss,
+    /// A miss whose lookup also settled the lease on computing the entry
+    /// (see [`RouteCache::fetch`]).
+    Leased(Lease),
     /// The backend failed or timed out; it has been logged.
     Fault,
 }
@@ -47,37 +52,65 @@ impl RouteCache {
 
     /// The entry under `key` from the L1, else one backend round trip: the
     /// entry, a miss, or a logged fault. An undecodable value is a miss.
-    pub(crate) async fn lookup(&self, key: &str) -> Lookup {
+    /// `claim`: see [`Self::fetch`].
+    pub(crate) async fn lookup(&self, key: &str, claim: bool) -> Lookup {
         match self.lookup_now(key) {
             Some(found) => found,
-            None => self.fetch(key).await,
+            None => self.fetch(key, claim).await,
         }
     }
 
     /// The Redis half of [`Self::lookup`], after [`Self::lookup_now`] said
     /// Redis must be asked; what it reads is kept in the L1.
-    pub(crate) async fn fetch(&self, key: &str) -> Lookup {
-        let l1 = self.inner.l1.as_deref();
-        let seen = l1.map(L1::epoch);
+    ///
+    /// With `claim` (the request will compute and store the entry if it is
+    /// missing), a key that was not found recently is looked up by a
+    /// script that, when the entry is missing, also takes the lease on
+    /// computing it: a cold miss pays one round trip before its handler
+    /// runs, not two. A key found recently is read by a plain `GET`.
+    pub(crate) async fn fetch(&self, key: &str, claim: bool) -> Lookup {
+        let probe = Probe::of(key);
+        let recent = &self.inner.recent;
+        // Before the read: an invalidation that arrives during it keeps
+        // what it read out of the L1.
+        let seen = self.inner.l1.as_deref().map(L1::epoch);
+        if claim && self.inner.store.is_shared() && !recent.likely_stored(probe) {
+            return match self.read_or_lease(key).await {
+                Ok(Ok(value)) => self.found(probe, key, value, seen),
+                Ok(Err(lease)) => Lookup::Leased(lease),
+                Err(e) => {
+                    self.fault("get", key, &e);
+                    Lookup::Fault
+                }
+            };
+        }
         // Not boxed on its own: requests that get here already run in a
         // future of their own (see `flow::start`), and one allocation per
         // Redis hit is cheaper than two.
         match self.call(Op::Get, self.inner.store.get(key)).await {
-            Ok(Some(value)) => match self.inner.recent.decode(key, value.clone()) {
-                Ok(entry) => {
-                    if let (Some(l1), Some(seen)) = (l1, seen) {
-                        let life = remaining_life(entry.entry());
-                        l1.fill(key, value, Arc::clone(&entry), life, seen);
-                    }
-                    Lookup::Hit(entry)
-                }
-                Err(e) => self.corrupt(key, e),
-            },
-            Ok(None) => Lookup::Miss,
+            Ok(Some(value)) => self.found(probe, key, value, seen),
+            Ok(None) => {
+                recent.found(probe, false);
+                Lookup::Miss
+            }
             Err(e) => {
                 self.fault("get", key, &e);
                 Lookup::Fault
             }
+        }
+    }
+
+    /// A value Redis returned for `key`, decoded and kept in the L1.
+    fn found(&self, probe: Probe, key: &str, value: Bytes, seen: Option<u64>) -> Lookup {
+        match self.inner.recent.decode(probe, key, value.clone()) {
+            Ok(entry) => {
+                if let (Some(l1), Some(seen)) = (self.inner.l1.as_deref(), seen) {
+                    let life = remaining_life(entry.entry());
+                    l1.fill(key, value, Arc::clone(&entry), life, seen);
+                }
+                Lookup::Hit(entry)
+            }
+            Err(e) => self.corrupt(key, e),
         }
     }
 
@@ -165,9 +198,12 @@ impl RouteCache {
         true
     }
 
-    /// Keeps a value just written in this instance's L1, unless an
-    /// invalidation arrived since `seen` (the epoch of the write's drop).
+    /// Notes a value just written as stored, and keeps it in this
+    /// instance's L1 unless an invalidation arrived since `seen` (the epoch
+    /// of the write's drop).
     fn keep_in_l1(&self, key: &str, value: Bytes, ttl: Duration, seen: Option<u64>) {
+        // Its next lookup can be a plain read.
+        self.inner.recent.found(Probe::of(key), true);
         if let (Some(l1), Some(seen)) = (&self.inner.l1, seen) {
             // Decoded only for an L1 that will keep it.
             if l1.is_live() {

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod proxy;
 pub mod redis;
 
 use axum::Router;

@@ -199,12 +199,9 @@ where
     match looked {
         Some(lookup) => match route.answer(lookup, handler, &request.conditions) {
             Answer::Served(response) => ready(response),
-            Answer::Compute(handler, faulted, fallback) => {
+            Answer::Compute(handler, missed) => {
                 let span = route.span.span();
-                pending(
-                    async move { route.miss(handler, faulted, fallback, &request).await }
-                        .instrument(span),
-                )
+                pending(async move { route.miss(handler, missed, &request).await }.instrument(span))
             }
         },
         // Redis must be asked.
@@ -212,14 +209,15 @@ where
             let span = route.span.span();
             pending(
                 async move {
-                    let lookup = route.cache.fetch(&route.key).await;
+                    // A HEAD never stores, so it must not take the lease.
+                    let lookup = route.cache.fetch(&route.key, !request.head).await;
                     match route.answer(lookup, handler, &request.conditions) {
                         Answer::Served(response) => response,
                         // Boxed: the miss's state (coalescing, leases, buffering and
                         // storing the body) would otherwise sit in the future of
                         // every request that reaches Redis, hits included.
-                        Answer::Compute(handler, faulted, fallback) => {
-                            Box::pin(route.miss(handler, faulted, fallback, &request)).await
+                        Answer::Compute(handler, missed) => {
+                            Box::pin(route.miss(handler, missed, &request)).await
                         }
                     }
                 }
@@ -232,9 +230,20 @@ where
 /// A lookup's consequence.
 enum Answer<F> {
     Served(Response),
-    /// The handler must run; `true` after a backend fault; with the stale
-    /// entry to serve instead if the handler fails (`stale-if-error`).
-    Compute(F, bool, Option<Arc<Prepared>>),
+    /// The handler must run.
+    Compute(F, Missed),
+}
+
+/// Why a lookup did not answer, and what it leaves to the miss.
+#[derive(Default)]
+struct Missed {
+    /// After a backend fault.
+    faulted: bool,
+    /// The stale entry to serve instead if the handler fails
+    /// (`stale-if-error`).
+    fallback: Option<Arc<Prepared>>,
+    /// The lease, when the lookup settled it.
+    lease: Option<Lease>,
 }
 
 /// One request's route, cache and key.
@@ -269,7 +278,14 @@ impl Route {
                 // without `stale-while-revalidate`, RFC 5861 §4): the
                 // handler answers, and the entry stands in if it fails.
                 Freshness::Stale if entry.entry().stale_on_error_only => {
-                    Answer::Compute(handler, false, Some(entry))
+                    let fallback = Some(entry);
+                    Answer::Compute(
+                        handler,
+                        Missed {
+                            fallback,
+                            ..Missed::default()
+                        },
+                    )
                 }
                 Freshness::Stale => {
                     self.answered(Answered::Stale);
@@ -278,35 +294,53 @@ impl Route {
                 }
                 // Older than its stale window (clocks differ between
                 // instances): a miss.
-                _ => Answer::Compute(handler, false, None),
+                _ => Answer::Compute(handler, Missed::default()),
             },
-            Lookup::Miss => Answer::Compute(handler, false, None),
-            Lookup::Fault => Answer::Compute(handler, true, None),
+            Lookup::Miss => Answer::Compute(handler, Missed::default()),
+            Lookup::Leased(lease) => {
+                let lease = Some(lease);
+                Answer::Compute(
+                    handler,
+                    Missed {
+                        lease,
+                        ..Missed::default()
+                    },
+                )
+            }
+            Lookup::Fault => {
+                let faulted = true;
+                Answer::Compute(
+                    handler,
+                    Missed {
+                        faulted,
+                        ..Missed::default()
+                    },
+                )
+            }
         }
     }
 
     /// Runs the handler for a request the cache could not answer; a 5xx
     /// answer is replaced by `fallback`, a stale entry, when there is one.
-    async fn miss<F>(
-        &self,
-        handler: F,
-        faulted: bool,
-        fallback: Option<Arc<Prepared>>,
-        request: &Asked,
-    ) -> Response
+    async fn miss<F>(&self, handler: F, missed: Missed, request: &Asked) -> Response
     where
         F: Future,
         F::Output: IntoResponse,
     {
         // Counted if the request is dropped before it is answered (the
         // client went away, a timeout layer gave up).
+        let Missed {
+            faulted,
+            fallback,
+            lease,
+        } = missed;
         let provisional = if faulted {
             Answered::Error
         } else {
             Answered::Miss
         };
         let unanswered = Unanswered::new(self, provisional);
-        let (response, count) = self.run_miss(handler, faulted, request).await;
+        let (response, count) = self.run_miss(handler, faulted, lease, request).await;
         unanswered.settle();
         match fallback {
             Some(stale) if response.status().is_server_error() => {
@@ -328,7 +362,13 @@ impl Route {
         }
     }
 
-    async fn run_miss<F>(&self, handler: F, faulted: bool, request: &Asked) -> (Response, Count)
+    async fn run_miss<F>(
+        &self,
+        handler: F,
+        faulted: bool,
+        lease: Option<Lease>,
+        request: &Asked,
+    ) -> (Response, Count)
     where
         F: Future,
         F::Output: IntoResponse,
@@ -366,7 +406,7 @@ impl Route {
                 (response, Count::Answered(Answered::Miss))
             }
             ClientDirective::None => {
-                let (response, how) = self.coalesced_miss(handler, conditional).await;
+                let (response, how) = self.coalesced_miss(handler, conditional, lease).await;
                 (response, Count::Answered(how))
             }
         }
@@ -374,7 +414,16 @@ impl Route {
 
     /// A miss, computed once however many requests (in this process and,
     /// with Redis, across instances) miss the key at the same time.
-    async fn coalesced_miss<F>(&self, handler: F, conditional: &Conditions) -> (Response, Answered)
+    ///
+    /// `leased`: the lease, when the lookup settled it. A follower keeps
+    /// the one it took until its leader is done, so that other instances
+    /// keep waiting for this one's fill.
+    async fn coalesced_miss<F>(
+        &self,
+        handler: F,
+        conditional: &Conditions,
+        leased: Option<Lease>,
+    ) -> (Response, Answered)
     where
         F: Future,
         F::Output: IntoResponse,
@@ -402,21 +451,30 @@ impl Route {
             }
             Join::Lead(leader) => leader,
         };
-        // One round trip: the lease, and the entry as it is now (a leader
-        // elected just after the previous one stored would otherwise
-        // compute it again). A lease taken needlessly is released in the
-        // background.
-        let (lease, current) = self.cache.acquire_lease(&self.key).await;
+        let (lease, current) = match leased {
+            // Taken by the lookup, which found nothing in the same step.
+            Some(lease @ Lease::Acquired(_)) => (lease, None),
+            // One round trip: the lease, and the entry as it is now (a
+            // leader elected just after the previous one stored, or after
+            // the lookup found the lease held, would otherwise compute it
+            // again). A lease taken needlessly is released in the
+            // background.
+            _ => self.cache.acquire_lease(&self.key).await,
+        };
         if let Some((entry, value)) = current.and_then(fresh) {
             leader.publish(Some(value));
             return collapsed(&entry);
         }
         match &lease {
-            Lease::Held => tracing::debug!("route cache: lease held by another instance; waiting"),
+            Lease::Held { mine: false } => {
+                tracing::debug!("route cache: lease held by another instance; waiting");
+            }
+            // A request of this process holds it, and follows this one.
+            Lease::Held { mine: true } => tracing::debug!("route cache: lease held here"),
             Lease::Acquired(_) => tracing::debug!("route cache: lease taken"),
             Lease::NotNeeded => {}
         }
-        if matches!(lease, Lease::Held) {
+        if lease.held_elsewhere() {
             // Another instance is computing it: wait for its entry, and
             // take it only if it is fresh.
             let value = self.cache.wait_for_entry(&self.key, wait).await;
@@ -448,7 +506,7 @@ impl Route {
         let limit = route.cache.config().lease_ttl();
         tokio::spawn(tokio::time::timeout(limit, async move {
             let (lease, current) = route.cache.acquire_lease(&route.key).await;
-            if matches!(lease, Lease::Held) {
+            if lease.held_elsewhere() {
                 return; // another instance refreshes it
             }
             // A refresh that finished between this request's read and now

@@ -87,7 +87,8 @@ impl Keyed {
     /// §4.3.1). Otherwise the lookup is kept for the flow.
     async fn prepare_revalidation(&mut self, parts: &mut Parts) {
         let key = self.key.clone().finish();
-        let lookup = self.cache.lookup(&key).await;
+        // Only a GET without client directives gets here: it may lease.
+        let lookup = self.cache.lookup(&key, true).await;
         let found = Self::revalidation(lookup, parts);
         self.prepared = Some(Box::new(Prefetched { key, found }));
     }

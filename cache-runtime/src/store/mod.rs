@@ -24,6 +24,25 @@ pub(crate) use crate::error::StoreError;
 use bytes::Bytes;
 use std::{future::Future, time::Duration};
 
+/// What became of an attempt to take a lease.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// Taken, under the caller's token.
+    Taken,
+    /// Someone holds it; this is their token (empty when it expired
+    /// meanwhile).
+    Held(Bytes),
+    /// The backend refused to write it, for this reason.
+    Refused(String),
+}
+
+/// A lookup that takes the lease when the entry is missing.
+#[derive(Debug)]
+pub(crate) enum Read {
+    Value(Bytes),
+    Missing(Claim),
+}
+
 /// A key-value backend holding encoded [`Entry`](crate::entry::Entry) values.
 pub(crate) trait CacheStore: Send + Sync + 'static {
     /// Fetches the value stored under `key`, or `None` when there is none
@@ -176,10 +195,25 @@ impl Store {
         lease_key: &str,
         token: &str,
         ttl: Duration,
-    ) -> Result<(bool, Option<Bytes>), StoreError> {
+    ) -> Result<(Claim, Option<Bytes>), StoreError> {
         match self {
             Self::Redis(s) => s.lease_and_read(key, lease_key, token, ttl).await,
-            Self::Memory(s) => Ok((true, s.peek(key))),
+            Self::Memory(s) => Ok((Claim::Taken, s.peek(key))),
+        }
+    }
+
+    /// [`RedisStore::read_or_lease`]; in process, the value or a lease
+    /// that nothing else can hold.
+    pub(crate) async fn read_or_lease(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Read, StoreError> {
+        match self {
+            Self::Redis(s) => s.read_or_lease(key, lease_key, token, ttl).await,
+            Self::Memory(s) => Ok(s.peek(key).map_or(Read::Missing(Claim::Taken), Read::Value)),
         }
     }
 

@@ -1,7 +1,7 @@
 use super::cluster::{masters, LazyCluster};
 use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
-use super::{CacheStore, StoreError};
+use super::{CacheStore, Claim, Read, StoreError};
 use crate::error::ErrorKind;
 use crate::retry::{deadline_after, retry, Backoff, Step};
 use bytes::Bytes;
@@ -368,20 +368,23 @@ impl RedisStore {
     }
 
     /// Takes the lease `lease_key` for `token` if nobody holds it (`SET NX
-    /// PX`) and reads the entry `key`, in one round trip: whether the lease
-    /// was taken, and the entry's value. The two keys share a hash slot
-    /// (see `lease::lease_key`), so this runs on a cluster too.
+    /// PX`) and reads the entry `key`, in one round trip: the lease's
+    /// fate, and the entry's value. The two keys share a hash slot (see
+    /// `lease::lease_key`), so this runs on a cluster too.
     pub(crate) async fn lease_and_read(
         &self,
         key: &str,
         lease_key: &str,
         token: &str,
         ttl: Duration,
-    ) -> Result<(bool, Option<Bytes>), StoreError> {
-        const LEASE_AND_READ: &str = "local taken = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
-             local value = false \
-             if redis.call('TYPE', KEYS[1]).ok == 'string' then value = redis.call('GET', KEYS[1]) end \
-             return {taken and 1 or 0, value}";
+    ) -> Result<(Claim, Option<Bytes>), StoreError> {
+        const LEASE_AND_READ: &str =
+            "local taken = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
+             local holder = false \
+             if not taken then holder = redis.call('GET', KEYS[2]) end \
+             local value = redis.pcall('GET', KEYS[1]) \
+             if type(value) ~= 'string' then value = false end \
+             return {taken and 1 or 0, value, holder}";
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(LEASE_AND_READ)
             .arg(2)
@@ -389,8 +392,50 @@ impl RedisStore {
             .arg(lease_key)
             .arg(token)
             .arg(millis(ttl));
-        let (taken, value): (i64, Option<Vec<u8>>) = self.query(&cmd).await?;
-        Ok((taken == 1, value.map(Bytes::from)))
+        let (taken, value, holder): (i64, Option<Vec<u8>>, Option<Vec<u8>>) =
+            self.query(&cmd).await?;
+        let claim = claim(taken, holder);
+        Ok((claim, value.map(Bytes::from)))
+    }
+
+    /// The lookup of a key that is probably missing: its value if there is
+    /// one (no lease is taken then), else the lease on computing it, taken
+    /// for `token` as [`Self::lease_and_read`] does, in the same round
+    /// trip. A cold miss thus pays one round trip before its handler runs.
+    pub(crate) async fn read_or_lease(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Read, StoreError> {
+        // A value that is not a string reads as an empty (undecodable)
+        // one, as `get` reads it.
+        const READ_OR_LEASE: &str = "local value = redis.pcall('GET', KEYS[1]) \
+             if type(value) == 'string' then return {2, value} end \
+             if type(value) == 'table' and value.err then return {2, ''} end \
+             local taken = redis.pcall('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
+             if type(taken) == 'table' and taken.err then return {3, taken.err} end \
+             if taken then return {1, false} end \
+             return {0, redis.call('GET', KEYS[2])}";
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(READ_OR_LEASE)
+            .arg(2)
+            .arg(key)
+            .arg(lease_key)
+            .arg(token)
+            .arg(millis(ttl));
+        let (status, value): (i64, Option<Vec<u8>>) = self.query(&cmd).await?;
+        Ok(match status {
+            2 => Read::Value(Bytes::from(value.unwrap_or_default())),
+            // The lease's write was refused (a full Redis): a miss
+            // without a lease, as when taking it fails.
+            3 => {
+                let why = String::from_utf8_lossy(&value.unwrap_or_default()).into_owned();
+                Read::Missing(Claim::Refused(why))
+            }
+            taken => Read::Missing(claim(taken, value)),
+        })
     }
 
     /// Publishes `message` on `channel` (in a cluster, Redis forwards it to
@@ -430,6 +475,16 @@ async fn on_node<T: FromRedisValue>(
 const INDEX_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
      if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then \
        redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
+
+/// A lease script's answer: taken (1), or held (0) by `holder`.
+fn claim(taken: i64, holder: Option<Vec<u8>>) -> Claim {
+    if taken == 1 {
+        Claim::Taken
+    } else {
+        // A lease that expired between the SET and the GET has no holder.
+        Claim::Held(holder.map(Bytes::from).unwrap_or_default())
+    }
+}
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)

@@ -1,0 +1,172 @@
+//! Round trips to Redis on a request's critical path, counted on the wire:
+//! the cache talks to a real `redis-server` through a recording TCP proxy
+//! (`support::proxy`), and the handler notes when it started and ended.
+//! A cold miss must make one round trip before its handler runs (the
+//! lookup, which also takes the lease) and one after (entry, index sets
+//! and invalidation message in one pipeline); the lease's release is
+//! sent in the background. A hit makes one, a plain `GET`.
+//!
+//! Milliseconds are measured by `bench/roundtrips.sh`, not here.
+
+mod support;
+
+use axum::{
+    extract::{Path, State},
+    routing::get,
+    Json, Router,
+};
+use cache_runtime::{cached_route, RouteCache};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::proxy::{RecordingProxy, Write};
+use support::{Calls, RedisServer, TestApp};
+
+/// When the handler last started and ended.
+#[derive(Clone, Default)]
+struct Times(Arc<Mutex<Option<(Instant, Instant)>>>);
+
+#[cached_route(ttl = 60)]
+async fn item(State(times): State<Times>, Path(id): Path<u64>) -> Json<u64> {
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    *times.0.lock().unwrap() = Some((started, Instant::now()));
+    Json(id)
+}
+
+const LOOKUP: &str = "EVAL local value = redis.pcall('GET',";
+const RELEASE: &str = "EVAL if redis.call('GET',";
+
+/// The server and the prefix of a test's caches.
+struct Setup {
+    server: RedisServer,
+    prefix: String,
+}
+
+async fn cache(prefix: &str, url: String) -> RouteCache {
+    RouteCache::builder()
+        .prefix(prefix)
+        .redis(url)
+        .build()
+        .await
+        .expect("build the cache")
+}
+
+async fn serve(cache: &RouteCache, times: &Times) -> TestApp {
+    let router = Router::new()
+        .route("/items/{id}", get(item))
+        .with_state(times.clone())
+        .layer(cache.layer());
+    TestApp::serve(router, Calls::default()).await
+}
+
+/// A server, a proxy in front of it, and the test app whose cache talks
+/// to the server through the proxy.
+async fn setup(test: &str) -> (Setup, RecordingProxy, TestApp, Times) {
+    let server = RedisServer::start();
+    let upstream = server.url().trim_start_matches("redis://").to_owned();
+    let proxy = RecordingProxy::start(upstream).await;
+    let prefix = support::unique_prefix(test);
+    let times = Times::default();
+    let app = serve(&cache(&prefix, proxy.url.clone()).await, &times).await;
+    // The connection is up, and one key is known to be stored.
+    assert_eq!(app.get("/items/0").await.x_cache(), "MISS");
+    assert_eq!(app.get("/items/0").await.x_cache(), "HIT");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (Setup { server, prefix }, proxy, app, times)
+}
+
+fn names(writes: &[&Write]) -> Vec<Vec<String>> {
+    writes.iter().map(|w| w.commands.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_miss_makes_one_round_trip_before_its_handler_and_one_after() {
+    let (_setup, proxy, app, times) = setup("cold_miss").await;
+    proxy.clear();
+    let reply = app.get("/items/1").await;
+    let answered = Instant::now();
+    assert_eq!(reply.x_cache(), "MISS");
+    // The release, sent in the background, has time to go out.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (started, ended) = times.0.lock().unwrap().expect("the handler ran");
+    let writes = proxy.writes();
+    let before: Vec<&Write> = writes.iter().filter(|w| w.at < started).collect();
+    let after: Vec<&Write> = writes
+        .iter()
+        .filter(|w| w.at > ended && w.at < answered)
+        .filter(|w| !w.commands.iter().any(|c| c.starts_with(RELEASE)))
+        .collect();
+    assert_eq!(
+        before.len(),
+        1,
+        "one round trip before the handler: {:?}",
+        names(&before)
+    );
+    assert_eq!(before[0].commands.len(), 1, "{:?}", before[0].commands);
+    assert!(
+        before[0].commands[0].starts_with(LOOKUP),
+        "the lookup takes the lease: {:?}",
+        before[0].commands
+    );
+    assert_eq!(
+        after.len(),
+        1,
+        "one round trip after the handler: {:?}",
+        names(&after)
+    );
+    let saved = &after[0].commands;
+    assert_eq!(saved[0], "SET", "the entry first: {saved:?}");
+    assert!(
+        saved[1..].iter().any(|c| c.starts_with("EVAL")),
+        "then its index set, in the same write: {saved:?}"
+    );
+    let releases = writes
+        .iter()
+        .filter(|w| w.commands.iter().any(|c| c.starts_with(RELEASE)))
+        .count();
+    assert_eq!(releases, 1, "the lease is released: {writes:?}");
+    assert!(
+        writes.iter().all(|w| w.at < started || w.at > ended),
+        "nothing is sent while the handler runs: {writes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_makes_one_round_trip() {
+    let (_setup, proxy, app, _times) = setup("hit").await;
+    proxy.clear();
+    assert_eq!(app.get("/items/0").await.x_cache(), "HIT");
+    let writes = proxy.writes();
+    let all: Vec<&Write> = writes.iter().collect();
+    assert_eq!(names(&all), vec![vec!["GET".to_owned()]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_another_instance_stored_is_read_once_by_the_script_then_by_get() {
+    let (setup, proxy, app, _times) = setup("other_instance").await;
+    // Another instance on the same prefix, straight to Redis, stores it.
+    let other = serve(
+        &cache(&setup.prefix, setup.server.url()).await,
+        &Times::default(),
+    )
+    .await;
+    assert_eq!(other.get("/items/3").await.x_cache(), "MISS");
+    proxy.clear();
+    assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let writes = proxy.writes();
+    let all: Vec<&Write> = writes.iter().collect();
+    assert_eq!(all.len(), 1, "{:?}", names(&all));
+    assert!(
+        all[0].commands[0].starts_with(LOOKUP),
+        "a key this instance has not seen: the lookup script, {:?}",
+        names(&all)
+    );
+    // The script found the value, so it took no lease: none is released.
+    proxy.clear();
+    assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let writes = proxy.writes();
+    let all: Vec<&Write> = writes.iter().collect();
+    assert_eq!(names(&all), vec![vec!["GET".to_owned()]], "seen now: a GET");
+}
