@@ -31,15 +31,17 @@ impl fmt::Debug for Secrets {
 
 impl Secrets {
     /// Connection settings for a node found at run time (the master
-    /// behind Sentinel): the credentials, if any.
+    /// behind Sentinel): the credentials, if any, and `TCP_NODELAY`.
     pub(super) fn node_settings(&self) -> Option<redis::sentinel::SentinelNodeConnectionInfo> {
-        let (user, password) = self.auth.as_ref()?;
+        let node =
+            redis::sentinel::SentinelNodeConnectionInfo::default().set_tcp_settings(nodelay());
+        let Some((user, password)) = self.auth.as_ref() else {
+            return Some(node);
+        };
         let redis = redis::RedisConnectionInfo::default()
             .set_username(user)
             .set_password(password);
-        Some(
-            redis::sentinel::SentinelNodeConnectionInfo::default().set_redis_connection_info(redis),
-        )
+        Some(node.set_redis_connection_info(redis))
     }
 
     pub(super) fn is_set(&self) -> bool {
@@ -51,7 +53,8 @@ impl Secrets {
         use redis::IntoConnectionInfo;
         let mut url = url
             .into_connection_info()
-            .map_err(|e| invalid("Redis URL", e))?;
+            .map_err(|e| invalid("Redis URL", e))?
+            .set_tcp_settings(nodelay());
         if let Some((user, password)) = &self.auth {
             let settings = url
                 .redis_settings()
@@ -98,10 +101,22 @@ impl Secrets {
         &self,
         builder: redis::cluster::ClusterClientBuilder,
     ) -> redis::cluster::ClusterClientBuilder {
+        let builder = builder.tcp_settings(nodelay());
         #[cfg(feature = "tls")]
         if self.is_set() {
             return builder.certs(self.certificates());
         }
         builder
     }
+}
+
+/// TCP settings for every connection to Redis: `TCP_NODELAY`, which the
+/// client leaves off. With Nagle's algorithm on, a command written while
+/// another's bytes are unacknowledged waits for that acknowledgement; on
+/// a multiplexed connection to a Redis one hop away, concurrent requests
+/// then wait for each other's round trips (measured with
+/// `bench/roundtrips.sh`: back-to-back cold misses took 81 ms instead of
+/// 68 ms with 10 ms each way).
+fn nodelay() -> redis::io::tcp::TcpSettings {
+    redis::io::tcp::TcpSettings::default().set_nodelay(true)
 }
