@@ -13,6 +13,7 @@ mod expand;
 mod item;
 mod policy;
 mod validate;
+mod values;
 
 use proc_macro::TokenStream;
 

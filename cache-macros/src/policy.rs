@@ -5,7 +5,7 @@ use crate::args::{Args, Query};
 use crate::expand::runtime;
 use crate::item::Handler;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::{Expr, Ident};
 
 /// How the request part of the key is derived.
@@ -92,6 +92,28 @@ pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStre
     if let Some(cache_control) = &args.cache_control {
         let value = &cache_control.value;
         policy.extend(quote!(.with_cache_control(#value)));
+    }
+    if let Some(compress) = &args.compress {
+        let encoding = compress
+            .value
+            .as_ref()
+            .map(|name| match name.value().as_str() {
+                "br" => quote!(Brotli),
+                "zstd" => quote!(Zstd),
+                _ => quote!(Gzip),
+            });
+        match encoding {
+            // The encoding's cargo feature must be on: a compile error at
+            // the option otherwise.
+            Some(variant) => {
+                let span = compress
+                    .value
+                    .as_ref()
+                    .map_or_else(proc_macro2::Span::call_site, |s| s.span());
+                policy.extend(quote_spanned!(span=> .with_compress(#rt::Option::Some(#rt::Encoding::#variant.required()))));
+            }
+            None => policy.extend(quote!(.with_compress(#rt::Option::None))),
+        }
     }
     if let Some(stale) = &args.stale {
         let secs = stale.value;

@@ -4,6 +4,7 @@
 
 use crate::cache::RouteCache;
 use crate::config::CacheConfig;
+use crate::encoding::Encoding;
 use crate::error::CacheError;
 use crate::store::{MemoryStore, RedisStore, Secrets, Store};
 use std::{fmt, time::Duration};
@@ -103,6 +104,25 @@ impl RouteCacheBuilder {
     /// responses are returned but not stored.
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.config.max_body = bytes;
+        self
+    }
+
+    /// Stores compressible bodies (text, JSON, XML, JavaScript, SVG) of at
+    /// least [`compress_min_bytes`](Self::compress_min_bytes) compressed in
+    /// `encoding` (default `gzip`), or as the handler produced them with
+    /// `None`. Hits are served compressed to clients that accept it and
+    /// decompressed for the others. An encoding whose cargo feature is off
+    /// fails [`build`](Self::build).
+    pub fn compression(mut self, encoding: Option<Encoding>) -> Self {
+        self.config.compression = encoding;
+        self
+    }
+
+    /// The smallest body compressed, in bytes (default 1 KiB): below it,
+    /// compression saves little and costs a decompression for clients that
+    /// do not accept it.
+    pub fn compress_min_bytes(mut self, bytes: usize) -> Self {
+        self.config.compress_min_bytes = bytes;
         self
     }
 
@@ -337,6 +357,14 @@ impl RouteCacheBuilder {
     /// hour) or an unusable Redis URL ([`CacheError::Backend`]).
     pub async fn build(self) -> Result<RouteCache, CacheError> {
         check_prefix(&self.config.prefix)?;
+        if let Some(encoding) = self.config.compression {
+            if !encoding.is_available() {
+                return Err(CacheError::InvalidSetting {
+                    setting: "compression",
+                    rule: "an encoding whose cargo feature of cache-runtime is on (`gzip`, `brotli`, `zstd`)",
+                });
+            }
+        }
         if self.config.l1_heartbeat.is_zero()
             || self.config.l1_heartbeat > Duration::from_secs(3600)
         {

@@ -2,6 +2,7 @@
 //! [`CacheConfig`] and one [`RouteCacheBuilder`](crate::RouteCacheBuilder)
 //! method per setting. Per-route settings live on the route's attribute.
 
+use crate::encoding::Encoding;
 use std::{fmt, time::Duration};
 
 /// Default first segment of every key ([`CacheConfig::prefix`]).
@@ -43,6 +44,15 @@ pub const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
 /// Default targeted cache-control field (RFC 9213) that governs this cache
 /// when a response carries it ([`CacheConfig::targeted_cache_control`]).
 pub const DEFAULT_TARGETED_CACHE_CONTROL: &str = "cdn-cache-control";
+/// Default stored encoding of compressible bodies ([`CacheConfig::compression`]):
+/// `gzip` when the `gzip` feature is on (it is by default).
+pub const DEFAULT_COMPRESSION: Option<Encoding> = if Encoding::Gzip.is_available() {
+    Some(Encoding::Gzip)
+} else {
+    None
+};
+/// Default smallest body compressed, 1 KiB ([`CacheConfig::compress_min_bytes`]).
+pub const DEFAULT_COMPRESS_MIN_BYTES: usize = 1024;
 /// Default bound on one invalidation call ([`CacheConfig::invalidate_timeout`]).
 pub const DEFAULT_INVALIDATE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -72,6 +82,8 @@ pub struct CacheConfig {
     pub(crate) invalidate_timeout: Duration,
     pub(crate) trust_forwarded_host: bool,
     pub(crate) targeted_cache_control: Option<http::HeaderName>,
+    pub(crate) compression: Option<Encoding>,
+    pub(crate) compress_min_bytes: usize,
 }
 
 impl Default for CacheConfig {
@@ -100,6 +112,8 @@ impl Default for CacheConfig {
             targeted_cache_control: Some(http::HeaderName::from_static(
                 DEFAULT_TARGETED_CACHE_CONTROL,
             )),
+            compression: DEFAULT_COMPRESSION,
+            compress_min_bytes: DEFAULT_COMPRESS_MIN_BYTES,
         }
     }
 }
@@ -129,6 +143,8 @@ impl fmt::Debug for CacheConfig {
             invalidate_timeout,
             trust_forwarded_host,
             targeted_cache_control,
+            compression,
+            compress_min_bytes,
         } = self;
         f.debug_struct("CacheConfig")
             .field("prefix", prefix)
@@ -152,11 +168,27 @@ impl fmt::Debug for CacheConfig {
             .field("invalidate_timeout", invalidate_timeout)
             .field("trust_forwarded_host", trust_forwarded_host)
             .field("targeted_cache_control", targeted_cache_control)
+            .field("compression", compression)
+            .field("compress_min_bytes", compress_min_bytes)
             .finish()
     }
 }
 
 impl CacheConfig {
+    /// The encoding compressible bodies of at least
+    /// [`compress_min_bytes`](Self::compress_min_bytes) are stored in
+    /// (default [`DEFAULT_COMPRESSION`], `gzip`); `None` stores them as the
+    /// handler produced them. A route's `compress` option overrides it.
+    pub fn compression(&self) -> Option<Encoding> {
+        self.compression
+    }
+
+    /// The smallest body compressed (default [`DEFAULT_COMPRESS_MIN_BYTES`],
+    /// 1 KiB).
+    pub fn compress_min_bytes(&self) -> usize {
+        self.compress_min_bytes
+    }
+
     /// First segment of every key (default [`DEFAULT_PREFIX`], `rc`).
     pub fn prefix(&self) -> &str {
         &self.prefix

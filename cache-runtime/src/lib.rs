@@ -91,6 +91,7 @@ mod cache;
 mod call;
 mod coalesce;
 pub mod config;
+mod encoding;
 pub mod entry;
 mod error;
 mod fault;
@@ -117,6 +118,7 @@ pub use crate::cache::{
     REDIS_URL_ENV,
 };
 pub use crate::config::CacheConfig;
+pub use crate::encoding::Encoding;
 pub use crate::error::{CacheError, ErrorKind, StoreError};
 pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 pub use crate::stats::{BreakerState, CacheStats, RouteStats};
@@ -144,6 +146,7 @@ pub mod __private_0_1_0 {
         invalidate_after, serve, serve_with, FromCacheParts, Invalidation, RequestContext,
         WithContext,
     };
+    pub use crate::encoding::Encoding;
     pub use crate::key::QueryPolicy;
     pub use crate::observe::RouteSlot;
     pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};

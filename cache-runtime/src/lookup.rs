@@ -123,6 +123,20 @@ impl RouteCache {
         Lookup::Miss
     }
 
+    /// A stored body that could not be decompressed for a client that does
+    /// not take its coding (corrupt, or a coding whose feature this build
+    /// lacks): counted and logged like an undecodable entry.
+    pub(crate) fn undecodable(&self, key: &str) {
+        self.inner.metrics.failed(Op::Get, CORRUPT);
+        if let Some(suppressed) = self.inner.corrupt.admit() {
+            tracing::warn!(
+                key,
+                suppressed,
+                "route cache: stored body could not be decompressed; treated as a miss"
+            );
+        }
+    }
+
     /// Stores an encoded entry and lists it in `indexes` (its path and tag
     /// sets), then tells other instances' L1s. A failure is logged and
     /// reported as `false`, never returned as an error; an entry that could

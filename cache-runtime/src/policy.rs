@@ -1,5 +1,6 @@
 //! Per-route settings, written by `#[cached_route]` as a `const`.
 
+use crate::encoding::Encoding;
 use crate::key::QueryPolicy;
 
 /// Where the request part of a route's key comes from.
@@ -65,6 +66,7 @@ pub struct RoutePolicy {
     revalidate: bool,
     negative: &'static [u16],
     negative_ttl_secs: u32,
+    compress: Option<Option<Encoding>>,
 }
 
 impl RoutePolicy {
@@ -88,7 +90,22 @@ impl RoutePolicy {
             revalidate: false,
             negative: &[],
             negative_ttl_secs: 0,
+            compress: None,
         }
+    }
+
+    /// The encoding this route's compressible entries are stored in,
+    /// overriding the cache's ([`RouteCacheBuilder::compression`](crate::RouteCacheBuilder::compression));
+    /// `None` stores them as the handler produced them.
+    #[must_use]
+    pub const fn with_compress(mut self, encoding: Option<Encoding>) -> Self {
+        self.compress = Some(encoding);
+        self
+    }
+
+    /// The route's own choice of stored encoding, if it made one.
+    pub const fn compress(&self) -> Option<Option<Encoding>> {
+        self.compress
     }
 
     /// Overrides the cache-wide body size limit for this route.

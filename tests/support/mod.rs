@@ -168,6 +168,16 @@ impl Inspector {
         }
     }
 
+    /// The length of the string stored under `key`.
+    pub async fn strlen(&mut self, key: &str) -> usize {
+        let mut cmd = ::redis::cmd("STRLEN");
+        cmd.arg(key);
+        match self {
+            Self::Server(conn) => cmd.query_async(conn).await.expect("STRLEN"),
+            Self::Cluster(conn) => cmd.query_async(conn).await.expect("STRLEN"),
+        }
+    }
+
     /// The TTL of `key` in seconds.
     pub async fn ttl(&mut self, key: &str) -> i64 {
         let mut cmd = ::redis::cmd("TTL");

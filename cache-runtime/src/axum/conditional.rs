@@ -3,6 +3,7 @@
 //! `304`; a single `bytes=` range (under `If-Range`) for a `206`, or a
 //! `416` when it cannot be satisfied.
 
+use crate::encoding::Accepts;
 use crate::freshness::parse_date;
 use crate::semantics::if_none_match;
 use axum::body::Body;
@@ -13,8 +14,14 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 /// What a request makes conditional, read once by the hidden extractor:
 /// boxed, and absent for the usual request that carries none of it, so
 /// that it takes one word of the request's future.
+///
+/// Also what the request accepts of content codings (`Accept-Encoding`),
+/// which chooses the representation of a compressed entry it gets.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Conditions(Option<Box<Fields>>);
+pub(crate) struct Conditions {
+    fields: Option<Box<Fields>>,
+    pub(crate) accepts: Accepts,
+}
 
 #[derive(Debug, Default, Clone)]
 struct Fields {
@@ -37,7 +44,10 @@ impl Conditions {
         let any = fields.if_none_match.is_some()
             || fields.if_modified_since.is_some()
             || fields.range.is_some();
-        Self(any.then(|| Box::new(fields)))
+        Self {
+            fields: any.then(|| Box::new(fields)),
+            accepts: Accepts::from_headers(headers),
+        }
     }
 
     /// Whether a stored response with `headers` (status `status`) is not
@@ -45,7 +55,7 @@ impl Conditions {
     /// present, else `If-Modified-Since` against its `Last-Modified`. Only
     /// a 2xx response has preconditions evaluated (§13.2.1).
     pub(crate) fn not_modified(&self, status: StatusCode, headers: &HeaderMap) -> bool {
-        let Some(fields) = &self.0 else {
+        let Some(fields) = &self.fields else {
             return false;
         };
         if !status.is_success() {
@@ -69,7 +79,7 @@ impl Conditions {
     /// for (RFC 9110 §14.2): `None` for the whole body (no range, several
     /// ranges, an invalid one, or an `If-Range` that does not match).
     fn range(&self, headers: &HeaderMap, len: u64) -> Option<Part> {
-        let fields = self.0.as_deref()?;
+        let fields = self.fields.as_deref()?;
         let range = fields.range.as_ref()?.to_str().ok()?;
         if let Some(if_range) = &fields.if_range {
             if !if_range_matches(if_range, headers) {
@@ -82,7 +92,7 @@ impl Conditions {
     /// `full` (a stored `200` with `headers` and `body`), or the `304`,
     /// `206` or `416` standing for it.
     pub(crate) fn answer(&self, full: Response, body: &Bytes) -> Response {
-        if self.0.is_none() {
+        if self.fields.is_none() {
             return full;
         }
         let status = full.status();

@@ -270,10 +270,13 @@ impl Route {
     {
         match lookup {
             Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
-                Freshness::Fresh => {
-                    self.answered(Answered::Hit);
-                    Answer::Served(self.hit(&entry, conditional, Served::Fresh))
-                }
+                Freshness::Fresh => match self.hit(&entry, conditional, Served::Fresh) {
+                    Some(response) => {
+                        self.answered(Answered::Hit);
+                        Answer::Served(response)
+                    }
+                    None => Answer::Compute(handler, Missed::default()),
+                },
                 // Stale only for errors (the handler's `stale-if-error`
                 // without `stale-while-revalidate`, RFC 5861 §4): the
                 // handler answers, and the entry stands in if it fails.
@@ -287,11 +290,14 @@ impl Route {
                         },
                     )
                 }
-                Freshness::Stale => {
-                    self.answered(Answered::Stale);
-                    self.refresh_in_background(handler, entry.entry().stored_at_ms);
-                    Answer::Served(self.hit(&entry, conditional, Served::Stale))
-                }
+                Freshness::Stale => match self.hit(&entry, conditional, Served::Stale) {
+                    Some(response) => {
+                        self.answered(Answered::Stale);
+                        self.refresh_in_background(handler, entry.entry().stored_at_ms);
+                        Answer::Served(response)
+                    }
+                    None => Answer::Compute(handler, Missed::default()),
+                },
                 // Older than its stale window (clocks differ between
                 // instances): a miss.
                 _ => Answer::Compute(handler, Missed::default()),
@@ -342,17 +348,20 @@ impl Route {
         let unanswered = Unanswered::new(self, provisional);
         let (response, count) = self.run_miss(handler, faulted, lease, request).await;
         unanswered.settle();
-        match fallback {
-            Some(stale) if response.status().is_server_error() => {
+        let stale = fallback
+            .filter(|_| response.status().is_server_error())
+            .and_then(|stale| self.hit(&stale, &request.conditions, Served::Stale));
+        match stale {
+            Some(stale) => {
                 self.answered(Answered::Stale);
                 self.metrics.stale_on_error();
                 tracing::debug!(
                     status = response.status().as_u16(),
                     "route cache: handler failed; serving the stale entry (stale-if-error)"
                 );
-                self.hit(&stale, &request.conditions, Served::Stale)
+                stale
             }
-            _ => {
+            None => {
                 match count {
                     Count::Answered(how) => self.answered(how),
                     Count::Bypassed(why) => self.bypassed(why),
@@ -429,19 +438,17 @@ impl Route {
         F::Output: IntoResponse,
     {
         let collapsed = |entry: &Prepared| {
-            let response = self.hit(entry, conditional, Served::Collapsed);
-            (response, Answered::Collapsed)
+            let response = self.hit(entry, conditional, Served::Collapsed)?;
+            Some((response, Answered::Collapsed))
         };
         let wait = self.cache.config().coalesce_wait();
         let leader = match self.cache.inflight().join(&self.key) {
             Join::Follow(follower) => {
                 tracing::debug!("route cache: waiting for this process's fill of the key");
-                if let Some(entry) = follower
-                    .wait(wait)
-                    .await
-                    .and_then(|v| Prepared::decode(v).ok())
-                {
-                    return collapsed(&entry);
+                let filled = follower.wait(wait).await;
+                let entry = filled.and_then(|v| Prepared::decode(v).ok());
+                if let Some(done) = entry.and_then(|entry| collapsed(&entry)) {
+                    return done;
                 }
                 // The leader stored nothing (an error, an uncacheable
                 // response), failed or took too long: compute here.
@@ -462,8 +469,10 @@ impl Route {
             _ => self.cache.acquire_lease(&self.key).await,
         };
         if let Some((entry, value)) = current.and_then(fresh) {
-            leader.publish(Some(value));
-            return collapsed(&entry);
+            if let Some(done) = collapsed(&entry) {
+                leader.publish(Some(value));
+                return done;
+            }
         }
         match &lease {
             Lease::Held { mine: false } => {
@@ -479,8 +488,10 @@ impl Route {
             // take it only if it is fresh.
             let value = self.cache.wait_for_entry(&self.key, wait).await;
             if let Some((entry, value)) = value.and_then(fresh) {
-                leader.publish(Some(value));
-                return collapsed(&entry);
+                if let Some(done) = collapsed(&entry) {
+                    leader.publish(Some(value));
+                    return done;
+                }
             }
         }
         let stored = self.compute(handler).await;

@@ -11,7 +11,8 @@ pub(super) const MISS: HeaderValue = HeaderValue::from_static("MISS");
 
 use super::conditional::{not_modified, Conditions};
 use super::flow::Route;
-use super::storable::Stored;
+use super::storable::{Coded, Stored};
+use crate::encoding::{derived_tag, Accepts, Encoding};
 use crate::entry::{Entry, Prepared};
 use crate::fault::now_ms;
 use crate::freshness::format_date;
@@ -19,6 +20,7 @@ use crate::policy::{AuthPolicy, RoutePolicy};
 use crate::semantics::{cache_status, header_value, push_decimal, Outcome};
 use axum::body::Body;
 use axum::response::Response;
+use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// How a stored entry is served.
@@ -40,7 +42,64 @@ impl Route {
             stored: stored.stored,
             detail: stored.detail,
         };
-        self.respond(stored.response, outcome, stored.etag, conditional)
+        let (response, etag) = match stored.coded {
+            Some(coded) => self.show(stored.response, stored.etag, &coded, conditional.accepts),
+            None => (stored.response, stored.etag),
+        };
+        self.respond(response, outcome, etag, conditional)
+    }
+
+    /// A miss's `response` (tagged `etag`), whose entry holds `coded`, as
+    /// a request that takes `accepts` gets it: the representation a hit
+    /// would show it (see [`represent`]), and its tag.
+    fn show(
+        &self,
+        response: Response,
+        etag: Option<HeaderValue>,
+        coded: &Coded,
+        accepts: Accepts,
+    ) -> (Response, Option<HeaderValue>) {
+        let (mut parts, original) = response.into_parts();
+        let coding = coded.coding;
+        let derive = |suffix| etag.as_ref().map(|tag| derived_tag(tag, suffix));
+        let (replaced, shown) = match (accepts.takes(coding), coded.by_handler) {
+            // The cache compressed it, the client takes it.
+            (true, false) => (Some(coded.body.clone()), Some(coding)),
+            // As the handler sent it.
+            (true, true) => (None, Some(coding)),
+            // The response's body is the identity already.
+            (false, false) => (None, None),
+            // Decompressed from the handler's coding.
+            (false, true) => match coding.decompress(&coded.body, self.decode_limit()) {
+                Some(plain) => (Some(Bytes::from(plain)), None),
+                None => (None, Some(coding)),
+            },
+        };
+        let etag = match (shown, coded.by_handler) {
+            (Some(coding), false) => derive(coding.tag_suffix()),
+            (None, true) => derive("-identity"),
+            _ => etag.clone(),
+        };
+        let shown = Representation {
+            body: Bytes::new(),
+            coding: shown,
+            etag: etag.clone(),
+            negotiated: true,
+        };
+        shown.mark(&mut parts.headers);
+        if let Some(etag) = &etag {
+            parts.headers.insert(header::ETAG, etag.clone());
+        }
+        let body = match replaced {
+            Some(bytes) => {
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                Body::from(bytes)
+            }
+            None => original,
+        };
+        (Response::from_parts(parts, body), etag)
     }
 
     /// A miss's response with the cache's headers, or a `304` when the
@@ -56,43 +115,68 @@ impl Route {
         or_not_modified(response, etag.as_ref(), conditional)
     }
 
+    /// A stored entry as this request gets it; `None` when its body could
+    /// not be decompressed for a client that does not take its coding
+    /// (counted and logged as a corrupt entry: the caller computes).
     pub(super) fn hit(
         &self,
         entry: &Prepared,
         conditional: &Conditions,
         served: Served,
-    ) -> Response {
+    ) -> Option<Response> {
         let age = now_ms().saturating_sub(entry.entry().stored_at_ms) / 1000;
+        let Some(shown) = represent(entry.entry(), conditional.accepts, self.decode_limit()) else {
+            self.cache.undecodable(&self.key);
+            return None;
+        };
         let headers = if served == Served::Fresh {
-            entry.fresh_head(age, self.policy.route_id(), || {
-                self.hit_head(entry.entry(), age, served)
+            let variant = shown.variant();
+            entry.fresh_head(age, self.policy.route_id(), variant, || {
+                self.hit_head(entry.entry(), &shown, age, served)
             })
         } else {
-            self.hit_head(entry.entry(), age, served)
+            self.hit_head(entry.entry(), &shown, age, served)
         };
         let entry = entry.entry();
-        let mut response = Response::new(Body::from(entry.body.clone()));
+        let mut response = Response::new(Body::from(shown.body.clone()));
         *response.status_mut() = entry.status;
         *response.headers_mut() = headers;
-        conditional.answer(response, &entry.body)
+        Some(conditional.answer(response, &shown.body))
     }
 
-    /// The headers of a hit on `entry`, `age` seconds old: the stored ones,
-    /// the cache's own, and `Content-Length` (which axum would otherwise
-    /// work out on every hit).
-    fn hit_head(&self, entry: &Entry, age: u64, served: Served) -> HeaderMap {
+    /// The most a stored body may decompress to: well above any body the
+    /// cache stores, well below what a corrupt value could claim.
+    pub(super) fn decode_limit(&self) -> usize {
+        let limit = self
+            .policy
+            .max_body()
+            .unwrap_or(self.cache.config().max_body());
+        limit.saturating_mul(16)
+    }
+
+    /// The headers of a hit on `entry`, shown as `shown`, `age` seconds
+    /// old: the stored ones, the cache's own, and `Content-Length` (which
+    /// axum would otherwise work out on every hit).
+    fn hit_head(
+        &self,
+        entry: &Entry,
+        shown: &Representation,
+        age: u64,
+        served: Served,
+    ) -> HeaderMap {
         let ttl = u64::from(entry.ttl_secs);
         let remaining = ttl.saturating_sub(age);
-        let mut headers = HeaderMap::with_capacity(entry.headers.len() + 8);
+        let mut headers = HeaderMap::with_capacity(entry.headers.len() + 10);
         if let Some(content_type) = &entry.content_type {
             headers.insert(header::CONTENT_TYPE, content_type.clone());
         }
-        if let Some(etag) = &entry.etag {
+        if let Some(etag) = &shown.etag {
             headers.insert(header::ETAG, etag.clone());
         }
         for (name, value) in &entry.headers {
             headers.append(name, value.clone());
         }
+        shown.mark(&mut headers);
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(
                 header::CACHE_CONTROL,
@@ -124,7 +208,7 @@ impl Route {
             headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         }
         self.mark(&mut headers, x_cache, outcome);
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(shown.body.len()));
         headers
     }
 
@@ -136,6 +220,88 @@ impl Route {
             cache_status(self.cache.config().status_name(), outcome),
         );
     }
+}
+
+/// A stored body as one request gets it: as stored, or decompressed for a
+/// client that does not take the stored coding.
+pub(super) struct Representation {
+    pub(super) body: Bytes,
+    pub(super) coding: Option<Encoding>,
+    pub(super) etag: Option<HeaderValue>,
+    /// Whether the entry has representations in other codings.
+    negotiated: bool,
+}
+
+impl Representation {
+    /// Which of the entry's representations this is, for the remembered
+    /// header block: 0 the only one, 1 the stored coding, 2 decompressed.
+    fn variant(&self) -> u8 {
+        match (self.negotiated, self.coding) {
+            (false, _) => 0,
+            (true, Some(_)) => 1,
+            (true, None) => 2,
+        }
+    }
+
+    /// Puts the representation's `Content-Encoding` and, when the entry
+    /// has others, `Vary: Accept-Encoding` in `headers`.
+    pub(super) fn mark(&self, headers: &mut HeaderMap) {
+        match self.coding {
+            Some(coding) => {
+                headers.insert(header::CONTENT_ENCODING, coding.header_value());
+            }
+            None => {
+                headers.remove(header::CONTENT_ENCODING);
+            }
+        }
+        if self.negotiated {
+            add_vary(headers, &["accept-encoding"]);
+        }
+    }
+}
+
+/// `entry`'s body as a client that takes `accepts` gets it: the stored
+/// bytes when it takes their coding (or they have none), else decompressed
+/// (at most `limit` bytes; `None` when that fails). Each representation
+/// has its own entity tag (RFC 9110 §8.8.3): the tag of the one the entry
+/// was made from, and for the other the tag with `-<coding>` (a coding
+/// the cache applied) or `-identity` (a body the handler compressed, now
+/// decompressed) inside its quotes.
+pub(super) fn represent(entry: &Entry, accepts: Accepts, limit: usize) -> Option<Representation> {
+    let Some(coding) = entry.encoding else {
+        return Some(Representation {
+            body: entry.body.clone(),
+            coding: None,
+            etag: entry.etag.clone(),
+            negotiated: false,
+        });
+    };
+    let tag = |suffix| entry.etag.as_ref().map(|tag| derived_tag(tag, suffix));
+    if accepts.takes(coding) {
+        let etag = if entry.encoded_by_handler {
+            entry.etag.clone()
+        } else {
+            tag(coding.tag_suffix())
+        };
+        return Some(Representation {
+            body: entry.body.clone(),
+            coding: Some(coding),
+            etag,
+            negotiated: true,
+        });
+    }
+    let body = coding.decompress(&entry.body, limit)?;
+    let etag = if entry.encoded_by_handler {
+        tag("-identity")
+    } else {
+        entry.etag.clone()
+    };
+    Some(Representation {
+        body: Bytes::from(body),
+        coding: None,
+        etag,
+        negotiated: true,
+    })
 }
 
 /// `response`, or a `304` standing for it when it was stored (it has the

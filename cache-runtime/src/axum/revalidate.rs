@@ -41,7 +41,9 @@ impl Route {
         let Some((entry, expiry)) = self.refreshed(stale.entry(), response.headers()) else {
             // Confirmed, but with no freshness left: serve it once, unstored.
             self.metrics.refused(Refusal::CacheControl);
-            return self.hit(&stale, &request.conditions, Served::Revalidated(false));
+            return self
+                .hit(&stale, &request.conditions, Served::Revalidated(false))
+                .unwrap_or_else(undecodable);
         };
         let stored = match entry.encode() {
             Ok(value) => self.save(Bytes::from(value), expiry).await,
@@ -52,6 +54,7 @@ impl Route {
         };
         let prepared = Prepared::from_entry(entry);
         self.hit(&prepared, &request.conditions, Served::Revalidated(stored))
+            .unwrap_or_else(undecodable)
     }
 
     /// The stored entry updated by a `304`'s headers (RFC 9111 §4.3.4):
@@ -93,4 +96,14 @@ impl Route {
         let expiry = self.expiry(ttl, entry.stale_secs, route_ttl);
         Some((entry, expiry))
     }
+}
+
+/// The answer when a confirmed entry's body cannot be decompressed for this
+/// client (counted and logged already): the handler answered `304` to a
+/// question this request did not ask, so there is no body to send. A
+/// `502` says the stored response is unusable; the next request computes.
+fn undecodable() -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response
 }

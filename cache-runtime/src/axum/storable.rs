@@ -3,8 +3,9 @@
 
 use super::body::{buffer, Buffered};
 use super::flow::Route;
-use super::respond::generated_cache_control;
+use super::respond::{add_vary, generated_cache_control};
 use super::tee::Tee;
+use crate::encoding::{compressible, Encoding};
 use crate::entry::{is_default_storable_status, is_storable_header, is_storable_status, Entry};
 use crate::fault::now_ms;
 use crate::freshness;
@@ -34,8 +35,11 @@ fn refusal(parts: &Parts, policy: &RoutePolicy, cc: &CacheControl) -> Option<&'s
     if cc.no_store || cc.no_cache || (cc.private && policy.auth() != AuthPolicy::Private) {
         return Some("cache-control");
     }
+    // `Accept-Encoding` is the cache's own to negotiate: it serves each
+    // client the stored coding or the identity (see `encoding`).
     let keyed = |h: &str| {
-        policy.vary().iter().any(|r| r.eq_ignore_ascii_case(h))
+        h.eq_ignore_ascii_case("accept-encoding")
+            || policy.vary().iter().any(|r| r.eq_ignore_ascii_case(h))
             || (policy.auth() == AuthPolicy::Private && key::is_credential(h))
     };
     let unkeyed_vary = parts.headers.get_all(header::VARY).iter().any(|v| {
@@ -64,6 +68,18 @@ pub(super) struct Stored {
     pub(super) etag: Option<HeaderValue>,
     /// The stored value, for requests waiting on this one.
     pub(super) encoded: Option<Bytes>,
+    /// The stored body, when it is compressed: the response shows the
+    /// representation the request takes (`respond_stored`).
+    pub(super) coded: Option<Coded>,
+}
+
+/// A stored body in a content coding.
+pub(super) struct Coded {
+    pub(super) coding: Encoding,
+    pub(super) body: Bytes,
+    /// The handler compressed it (the response's body is this one), not
+    /// the cache (the response's body is the identity).
+    pub(super) by_handler: bool,
 }
 
 impl Stored {
@@ -74,6 +90,7 @@ impl Stored {
             detail: Some(detail),
             etag: None,
             encoded: None,
+            coded: None,
         }
     }
 }
@@ -129,6 +146,16 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         .collect();
     let expiry = route.expiry(ttl, stale, route_ttl);
     let limit = policy.max_body().unwrap_or(cache.config().max_body());
+    match handler_coding(&parts.headers) {
+        Ok(coding) => {
+            entry.encoding = coding;
+            entry.encoded_by_handler = coding.is_some();
+        }
+        Err(()) => {
+            let detail = "content-encoding";
+            return route.refuse(Response::from_parts(parts, body), detail);
+        }
+    }
 
     // A body of unknown length (chunked, streamed) goes to the client as it
     // arrives, and is stored when it ends within the limit. Event streams
@@ -139,6 +166,11 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             return route.refuse(Response::from_parts(parts, body), "headers");
         }
         finish_headers(&mut parts.headers, policy, origin_ms, ttl, None);
+        if entry.encoding.is_some() || route.compresses(&entry) {
+            // Its entry may be stored compressed: other requests get the
+            // representation they take.
+            add_vary(&mut parts.headers, &["accept-encoding"]);
+        }
         let pending = Pending {
             route: route.clone(),
             entry,
@@ -151,6 +183,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             detail: Some(STREAMED),
             etag: None,
             encoded: None,
+            coded: None,
         };
     }
 
@@ -161,6 +194,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         }
     };
     let etag = with_body(&mut entry, bytes.clone());
+    route.compress(&mut entry);
     let encoded = match entry.encode() {
         Ok(encoded) => Bytes::from(encoded),
         Err(e) => {
@@ -176,16 +210,56 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
         );
     }
     finish_headers(&mut parts.headers, policy, origin_ms, ttl, etag.as_ref());
+    let coded = entry.encoding.map(|coding| Coded {
+        coding,
+        body: entry.body.clone(),
+        by_handler: entry.encoded_by_handler,
+    });
     Stored {
         response: Response::from_parts(parts, Body::from(bytes)),
         stored: true,
         detail: None,
         etag,
         encoded: Some(encoded),
+        coded,
     }
 }
 
 impl Route {
+    /// The encoding this route stores compressible bodies in, if any.
+    fn compression(&self) -> Option<Encoding> {
+        self.policy
+            .compress()
+            .unwrap_or(self.cache.config().compression())
+    }
+
+    /// Whether an entry of `entry`'s type would be compressed once its
+    /// body is big enough.
+    fn compresses(&self, entry: &Entry) -> bool {
+        self.compression().is_some() && compressible(entry.content_type.as_ref())
+    }
+
+    /// Compresses `entry`'s body in the route's encoding when the handler
+    /// did not, its type compresses, it is at least `compress_min_bytes`,
+    /// and compressing makes it smaller.
+    fn compress(&self, entry: &mut Entry) {
+        if entry.encoding.is_some()
+            || entry.body.len() < self.cache.config().compress_min_bytes()
+            || !self.compresses(entry)
+        {
+            return;
+        }
+        let Some(encoding) = self.compression() else {
+            return;
+        };
+        if let Some(packed) = encoding.compress(&entry.body) {
+            if packed.len() < entry.body.len() {
+                entry.body = Bytes::from(packed);
+                entry.encoding = Some(encoding);
+            }
+        }
+    }
+
     /// A response not stored, for `detail`: counted and logged.
     fn refuse(&self, response: Response, detail: &'static str) -> Stored {
         self.count_refusal(detail);
@@ -298,6 +372,25 @@ fn with_body(entry: &mut Entry, bytes: Bytes) -> Option<HeaderValue> {
     entry.etag.clone()
 }
 
+/// The content coding the handler applied: none (or `identity`), one the
+/// cache can decode, or (`Err`) anything else: several codings, or one
+/// whose cargo feature is off.
+fn handler_coding(headers: &http::HeaderMap) -> Result<Option<Encoding>, ()> {
+    let mut codings = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("identity"));
+    let Some(first) = codings.next() else {
+        return Ok(None);
+    };
+    match Encoding::from_token(first) {
+        Some(coding) if coding.is_available() && codings.next().is_none() => Ok(Some(coding)),
+        _ => Err(()),
+    }
+}
+
 /// Whether the response is a server-sent event stream (never stored).
 fn is_event_stream(headers: &http::HeaderMap) -> bool {
     headers
@@ -337,6 +430,7 @@ impl Pending {
         with_body(&mut self.entry, bytes);
         runtime.spawn(async move {
             let route = &self.route;
+            route.compress(&mut self.entry);
             match self.entry.encode() {
                 Ok(encoded) => {
                     route.save(Bytes::from(encoded), self.expiry).await;

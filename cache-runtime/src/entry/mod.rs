@@ -10,7 +10,7 @@
 //! |---|---|
 //! | 2 | magic `RC` |
 //! | 1 | format version (`1`) |
-//! | 1 | flags: bit 0 serve stale only on error; other bits `0` |
+//! | 1 | flags: bit 0 serve stale only on error; bits 1–2 the body's content coding (0 none, 1 `gzip`, 2 `br`, 3 `zstd`); bit 3 coded by the handler, not the cache; other bits `0` |
 //! | 2 | HTTP status |
 //! | 8 | stored-at, milliseconds since the Unix epoch |
 //! | 4 | TTL in seconds |
@@ -18,12 +18,13 @@
 //! | 1 + n | ETag length and bytes (length 0: none) |
 //! | 2 + n | `Content-Type` length and bytes (length 0: none) |
 //! | 2 | number of other stored headers, then for each: 1 + n name, 2 + n value |
-//! | rest | the body, byte for byte as the handler produced it |
+//! | rest | the body, byte for byte as the handler produced it, or as the cache compressed it |
 //!
 //! Anything that does not match this layout exactly (wrong magic, unknown
 //! version, a length past the end, an invalid header) decodes to an error and
 //! is treated as a miss.
 
+pub use crate::encoding::Encoding;
 use bytes::{BufMut, Bytes};
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::fmt;
@@ -38,16 +39,24 @@ pub const FORMAT_VERSION: u8 = 1;
 const FIXED_LEN: usize = 2 + 1 + 1 + 2 + 8 + 4 + 4;
 /// Flag bit: serve stale only on error.
 const FLAG_STALE_ON_ERROR_ONLY: u8 = 1;
+/// Flag bits 1–2: the body's content coding.
+const CODING_SHIFT: u8 = 1;
+const CODING_MASK: u8 = 0b110;
+/// Flag bit: the handler coded the body (its `ETag` is the coded one's).
+const FLAG_HANDLER_CODED: u8 = 0b1000;
+const KNOWN_FLAGS: u8 = FLAG_STALE_ON_ERROR_ONLY | CODING_MASK | FLAG_HANDLER_CODED;
 /// Most headers an entry may carry besides `Content-Type` and `ETag`.
 pub const MAX_HEADERS: usize = 64;
 
 /// Whether a response header is kept with an entry. Headers that describe
 /// the connection or this particular answer rather than the resource are
-/// not, nor the two the entry holds in fields of their own.
+/// not, nor the three the entry holds in fields of their own
+/// (`Content-Encoding` is [`Entry::encoding`]).
 pub fn is_storable_header(name: &HeaderName) -> bool {
     !matches!(
         name.as_str(),
         "content-type"
+            | "content-encoding"
             | "etag"
             | "content-length"
             | "transfer-encoding"
@@ -87,8 +96,14 @@ pub struct Entry {
     pub content_type: Option<HeaderValue>,
     /// Other response headers kept with the entry.
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// The response body.
+    /// The response body, in [`Entry::encoding`].
     pub body: Bytes,
+    /// The body's content coding, if it is compressed. Served as it is to
+    /// clients that accept it, decompressed for the others.
+    pub encoding: Option<Encoding>,
+    /// Whether the handler compressed the body (its `ETag`, if any, is
+    /// then the compressed representation's), not the cache.
+    pub encoded_by_handler: bool,
 }
 
 /// Why a stored value could not be decoded.
@@ -204,6 +219,8 @@ impl Entry {
             content_type: None,
             headers: Vec::new(),
             body,
+            encoding: None,
+            encoded_by_handler: false,
         }
     }
 
@@ -263,7 +280,13 @@ impl Entry {
         let narrow = |len: usize| u16::try_from(len).unwrap_or(u16::MAX);
         out.put_slice(MAGIC);
         out.put_u8(FORMAT_VERSION);
-        out.put_u8(u8::from(self.stale_on_error_only));
+        let coding = self.encoding.map_or(0, Encoding::bits) << CODING_SHIFT;
+        let by_handler = if self.encoded_by_handler && self.encoding.is_some() {
+            FLAG_HANDLER_CODED
+        } else {
+            0
+        };
+        out.put_u8(u8::from(self.stale_on_error_only) | coding | by_handler);
         out.put_u16(self.status.as_u16());
         out.put_u64(self.stored_at_ms);
         out.put_u32(self.ttl_secs);
@@ -298,9 +321,10 @@ impl Entry {
             return Err(DecodeError::UnknownVersion(version));
         }
         let flags = r.u8()?;
-        if flags & !FLAG_STALE_ON_ERROR_ONLY != 0 {
+        if flags & !KNOWN_FLAGS != 0 {
             return Err(DecodeError::Invalid);
         }
+        let encoding = Encoding::from_bits((flags & CODING_MASK) >> CODING_SHIFT);
         let status = StatusCode::from_u16(r.u16()?)
             .ok()
             .filter(|status| is_storable_status(*status))
@@ -342,6 +366,8 @@ impl Entry {
             content_type,
             headers,
             body,
+            encoding,
+            encoded_by_handler: encoding.is_some() && flags & FLAG_HANDLER_CODED != 0,
         })
     }
 }

@@ -22,6 +22,8 @@ struct Head {
     age: u64,
     /// The route it was made for, by the address of its (static) id.
     route: usize,
+    /// The representation it was made for (see `respond::Representation`).
+    variant: u8,
     headers: HeaderMap,
 }
 
@@ -53,8 +55,9 @@ impl Prepared {
         512 + 128 * self.entry.headers.len()
     }
 
-    /// The headers of a fresh hit `age` seconds old on route `route`: the
-    /// remembered block when it was made for both, otherwise `make`'s,
+    /// The headers of a fresh hit `age` seconds old on route `route`, in
+    /// representation `variant`: the remembered block when it was made for
+    /// all three, otherwise `make`'s,
     /// remembered for the hits after. Never waits: when another request
     /// holds the block, this one makes its own. The lock is held only to
     /// take or replace a reference, never while a block is copied.
@@ -62,17 +65,21 @@ impl Prepared {
         &self,
         age: u64,
         route: &'static str,
+        variant: u8,
         make: impl FnOnce() -> HeaderMap,
     ) -> HeaderMap {
         let route = route.as_ptr() as usize;
         let held = self.head.try_lock().ok().and_then(|head| head.clone());
-        if let Some(head) = held.filter(|h| h.age == age && h.route == route) {
+        if let Some(head) =
+            held.filter(|h| h.age == age && h.route == route && h.variant == variant)
+        {
             return head.headers.clone();
         }
         let headers = make();
         let head = Arc::new(Head {
             age,
             route,
+            variant,
             headers: headers.clone(),
         });
         if let Ok(mut held) = self.head.try_lock() {
@@ -106,19 +113,19 @@ mod tests {
             }
         };
         let made = |headers: HeaderMap| headers["x-made"].to_str().unwrap().to_owned();
-        assert_eq!(made(prepared.fresh_head(0, "r::a", block("a0"))), "a0");
+        assert_eq!(made(prepared.fresh_head(0, "r::a", 0, block("a0"))), "a0");
         assert_eq!(
-            made(prepared.fresh_head(0, "r::a", block("again"))),
+            made(prepared.fresh_head(0, "r::a", 0, block("again"))),
             "a0",
             "remembered"
         );
         assert_eq!(
-            made(prepared.fresh_head(1, "r::a", block("a1"))),
+            made(prepared.fresh_head(1, "r::a", 0, block("a1"))),
             "a1",
             "a second later"
         );
         assert_eq!(
-            made(prepared.fresh_head(1, "r::b", block("b1"))),
+            made(prepared.fresh_head(1, "r::b", 0, block("b1"))),
             "b1",
             "another route"
         );

@@ -61,6 +61,9 @@ vocabulary! {
         StoreFailed = "store-failed",
         /// A streamed body that failed or was dropped before its end.
         Incomplete = "incomplete",
+        /// A `Content-Encoding` the cache cannot decode for clients that
+        /// do not accept it (several codings, or one whose feature is off).
+        ContentEncoding = "content-encoding",
     }
 }
 

@@ -52,3 +52,13 @@ fn main() {
         .route("/f", get(for_everyone))
         .layer(RouteCache::embedded().layer());
 }
+
+#[cached_route(ttl = 60, compress = "gzip")]
+pub async fn gzipped() -> &'static str {
+    "x"
+}
+
+#[cached_route(ttl = 60, compress = false)]
+pub async fn stored_as_produced() -> &'static str {
+    "x"
+}
