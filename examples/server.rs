@@ -70,6 +70,17 @@ async fn list_items(Query(page): Query<Page>) -> Json<Vec<Item>> {
     Json((first..first + limit).map(item).collect())
 }
 
+/// The whole catalogue, 1,000 items, more than 64 KB of JSON. Stored
+/// gzip-compressed once; served as stored to clients that accept gzip
+/// (`curl --compressed`), decompressed for the others:
+/// `curl -sI --compressed http://127.0.0.1:3000/catalog` shows
+/// `content-encoding: gzip` and `vary: accept-encoding`.
+#[cached_route(ttl = "10m", tags = ["item-pages"])]
+async fn catalog() -> Json<Vec<Item>> {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Json((1..=1000).map(item).collect())
+}
+
 /// The server's clock, cached for five seconds: watch `Age` grow.
 #[cached_route(ttl = 5)]
 async fn time() -> Json<serde_json::Value> {
@@ -121,6 +132,7 @@ async fn main() {
         .route("/items/{id}", get(get_item))
         .route("/items/{id}/touch", post(touch_item))
         .route("/items", get(list_items))
+        .route("/catalog", get(catalog))
         .route("/time", get(time))
         .route("/health", get(health))
         .layer(cache.layer())

@@ -37,15 +37,21 @@ fn free_port() -> u16 {
 
 /// One HTTP/1.1 GET; the response as text.
 fn get(port: u16, path: &str) -> std::io::Result<String> {
+    get_with(port, path, "")
+}
+
+/// One HTTP/1.1 GET with `extra` header lines; the response as text (a
+/// compressed body lossily).
+fn get_with(port: u16, path: &str, extra: &str) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n"
     )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 struct Server(Child);
@@ -85,6 +91,29 @@ fn the_example_serves_per_route_hits_and_misses_at_metrics() {
         let again = get(port, "/items/42").unwrap();
         assert!(again.contains("x-cache: HIT"), "{again}");
     }
+    // The catalogue, stored compressed: gzip as stored, identity decompressed.
+    let gzip = "Accept-Encoding: gzip\r\n";
+    let first = get_with(port, "/catalog", gzip).unwrap();
+    assert!(
+        first.contains("x-cache: MISS"),
+        "{}",
+        &first[..400.min(first.len())]
+    );
+    let hit = get_with(port, "/catalog", gzip).unwrap();
+    let head = hit.split("\r\n\r\n").next().unwrap_or("").to_owned();
+    assert!(head.contains("x-cache: HIT"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("vary: accept-encoding"), "{head}");
+    let plain = get(port, "/catalog").unwrap();
+    let (head, body) = plain.split_once("\r\n\r\n").unwrap_or_default();
+    assert!(
+        head.contains("x-cache: HIT") && !head.contains("content-encoding"),
+        "{head}"
+    );
+    assert!(
+        body.len() > 64 * 1024 && body.starts_with("[{\"id\":1,"),
+        "{head}"
+    );
     let metrics = get(port, "/metrics").unwrap();
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
     let sample = |outcome: &str| {

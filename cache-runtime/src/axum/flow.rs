@@ -33,7 +33,7 @@
 use super::conditional::Conditions;
 use super::counted::{key_hash, request_span, Count, Traced, Unanswered};
 use super::respond::{add_vary, Served, CACHE_STATUS};
-use super::storable::{store_if_cacheable, Stored, STREAMED};
+use super::storable::{store_if_cacheable, Stored};
 use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
 use crate::cache::RouteCache;
 use crate::coalesce::Join;
@@ -46,7 +46,6 @@ use crate::observe::{Answered, Bypass, RouteHandle};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::semantics::Outcome;
 use crate::stats::metric;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::future::Either;
@@ -502,54 +501,6 @@ impl Route {
         (self.respond_stored(stored, conditional), Answered::Miss)
     }
 
-    /// Recomputes a stale entry (stored at `seen_ms`) in the background,
-    /// once per key in this process (and, with Redis, across instances).
-    fn refresh_in_background<F>(&self, handler: F, seen_ms: u64)
-    where
-        F: Future + Send + 'static,
-        F::Output: IntoResponse,
-    {
-        let Some(leader) = self.cache.inflight().try_lead(&self.key) else {
-            return; // already being refreshed here
-        };
-        let route = self.clone();
-        // Bounded: a hung handler must not hold the key's refresh forever.
-        let limit = route.cache.config().lease_ttl();
-        tokio::spawn(tokio::time::timeout(limit, async move {
-            let (lease, current) = route.cache.acquire_lease(&route.key).await;
-            if lease.held_elsewhere() {
-                return; // another instance refreshes it
-            }
-            // A refresh that finished between this request's read and now
-            // has already replaced the stale entry.
-            let current = current.and_then(|value| Prepared::decode(value).ok());
-            if current.is_some_and(|entry| entry.entry().stored_at_ms > seen_ms) {
-                return;
-            }
-            let mut stored = route.compute(handler).await;
-            if stored.detail == Some(STREAMED) {
-                // Nobody reads this body: read it here, so that the entry
-                // is stored when it ends (within the limit).
-                let body = std::mem::replace(stored.response.body_mut(), Body::empty());
-                let _ = http_body_util::BodyExt::collect(body).await;
-            } else if !stored.stored {
-                // A 5xx under stale-if-error, or a refused write (a full or
-                // read-only Redis), leaves the stale entry in place.
-                let keep = (stored.response.status().is_server_error() && route.stale_if_error())
-                    || stored.detail == Some("store-failed");
-                if !keep {
-                    // No storable answer any more: drop the stale entry so
-                    // the next request gets the handler's own.
-                    if let Err(e) = route.cache.remove(&route.key).await {
-                        route.cache.fault("delete", &route.key, &e);
-                    }
-                }
-            }
-            drop(lease);
-            leader.publish(stored.encoded);
-        }));
-    }
-
     /// The index sets a stored entry is listed in: its request path (for
     /// [`RouteCache::invalidate`]) and its tags.
     pub(super) fn indexes(&self) -> Vec<String> {
@@ -565,7 +516,7 @@ impl Route {
             .collect()
     }
 
-    fn stale_if_error(&self) -> bool {
+    pub(super) fn stale_if_error(&self) -> bool {
         self.policy
             .stale_if_error()
             .unwrap_or(self.cache.config().stale_if_error())
@@ -592,7 +543,7 @@ impl Route {
     }
 
     /// Runs the handler and stores its response if it is cacheable.
-    async fn compute<F>(&self, handler: F) -> Stored
+    pub(super) async fn compute<F>(&self, handler: F) -> Stored
     where
         F: Future,
         F::Output: IntoResponse,

@@ -2,17 +2,19 @@
 //! `revalidate = true`: the handler saw the request made conditional on an
 //! expired entry (`super::Keyed::prepare_revalidation`). A `304` refreshes
 //! the entry (its stored headers updated as §4.3.4 says) and the stored
-//! body is served with its status; any other answer is a miss.
+//! body is served with its status; any other answer is a miss. Also the
+//! background refresh of an entry served stale (`stale-while-revalidate`).
 
 use super::counted::Unanswered;
 use super::flow::Route;
 use super::respond::Served;
-use super::storable::{stamp, store_if_cacheable};
+use super::storable::{stamp, store_if_cacheable, STREAMED};
 use super::Asked;
 use crate::entry::{is_storable_header, Entry, Prepared};
 use crate::fault::now_ms;
 use crate::freshness;
 use crate::observe::{Answered, Refusal};
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
@@ -95,6 +97,56 @@ impl Route {
         stamp(&mut entry, now, age, ttl);
         let expiry = self.expiry(ttl, entry.stale_secs, route_ttl);
         Some((entry, expiry))
+    }
+}
+
+impl Route {
+    /// Recomputes a stale entry (stored at `seen_ms`) in the background,
+    /// once per key in this process (and, with Redis, across instances).
+    pub(super) fn refresh_in_background<F>(&self, handler: F, seen_ms: u64)
+    where
+        F: Future + Send + 'static,
+        F::Output: IntoResponse,
+    {
+        let Some(leader) = self.cache.inflight().try_lead(&self.key) else {
+            return; // already being refreshed here
+        };
+        let route = self.clone();
+        // Bounded: a hung handler must not hold the key's refresh forever.
+        let limit = route.cache.config().lease_ttl();
+        tokio::spawn(tokio::time::timeout(limit, async move {
+            let (lease, current) = route.cache.acquire_lease(&route.key).await;
+            if lease.held_elsewhere() {
+                return; // another instance refreshes it
+            }
+            // A refresh that finished between this request's read and now
+            // has already replaced the stale entry.
+            let current = current.and_then(|value| Prepared::decode(value).ok());
+            if current.is_some_and(|entry| entry.entry().stored_at_ms > seen_ms) {
+                return;
+            }
+            let mut stored = route.compute(handler).await;
+            if stored.detail == Some(STREAMED) {
+                // Nobody reads this body: read it here, so that the entry
+                // is stored when it ends (within the limit).
+                let body = std::mem::replace(stored.response.body_mut(), Body::empty());
+                let _ = http_body_util::BodyExt::collect(body).await;
+            } else if !stored.stored {
+                // A 5xx under stale-if-error, or a refused write (a full or
+                // read-only Redis), leaves the stale entry in place.
+                let keep = (stored.response.status().is_server_error() && route.stale_if_error())
+                    || stored.detail == Some("store-failed");
+                if !keep {
+                    // No storable answer any more: drop the stale entry so
+                    // the next request gets the handler's own.
+                    if let Err(e) = route.cache.remove(&route.key).await {
+                        route.cache.fault("delete", &route.key, &e);
+                    }
+                }
+            }
+            drop(lease);
+            leader.publish(stored.encoded);
+        }));
     }
 }
 
