@@ -74,7 +74,7 @@ impl RouteCache {
         // Before the read: an invalidation that arrives during it keeps
         // what it read out of the L1.
         let seen = self.inner.l1.as_deref().map(L1::epoch);
-        if claim && self.inner.store.is_shared() && !recent.likely_stored(probe) {
+        if claim && !recent.likely_stored(probe) {
             return match self.read_or_lease(key).await {
                 Ok(Ok(value)) => self.found(probe, key, value, seen),
                 Ok(Err(lease)) => Lookup::Leased(lease),

@@ -61,7 +61,6 @@ impl Route {
     ) -> (Response, Option<HeaderValue>) {
         let (mut parts, original) = response.into_parts();
         let coding = coded.coding;
-        let derive = |suffix| etag.as_ref().map(|tag| derived_tag(tag, suffix));
         let (replaced, shown) = match (accepts.takes(coding), coded.by_handler) {
             // The cache compressed it, the client takes it.
             (true, false) => (Some(coded.body.clone()), Some(coding)),
@@ -75,18 +74,8 @@ impl Route {
                 None => (None, Some(coding)),
             },
         };
-        let etag = match (shown, coded.by_handler) {
-            (Some(coding), false) => derive(coding.tag_suffix()),
-            (None, true) => derive("-identity"),
-            _ => etag.clone(),
-        };
-        let shown = Representation {
-            body: Bytes::new(),
-            coding: shown,
-            etag: etag.clone(),
-            negotiated: true,
-        };
-        shown.mark(&mut parts.headers);
+        let etag = shown_tag(etag.as_ref(), shown, coded.by_handler);
+        mark_coding(&mut parts.headers, shown, true);
         if let Some(etag) = &etag {
             parts.headers.insert(header::ETAG, etag.clone());
         }
@@ -245,28 +234,49 @@ impl Representation {
 
     /// Puts the representation's `Content-Encoding` and, when the entry
     /// has others, `Vary: Accept-Encoding` in `headers`.
-    pub(super) fn mark(&self, headers: &mut HeaderMap) {
-        match self.coding {
-            Some(coding) => {
-                headers.insert(header::CONTENT_ENCODING, coding.header_value());
-            }
-            None => {
-                headers.remove(header::CONTENT_ENCODING);
-            }
+    fn mark(&self, headers: &mut HeaderMap) {
+        mark_coding(headers, self.coding, self.negotiated);
+    }
+}
+
+/// `Content-Encoding: coding` (none for the identity) and, for an entry
+/// with several representations (`negotiated`), `Vary: Accept-Encoding`.
+fn mark_coding(headers: &mut HeaderMap, coding: Option<Encoding>, negotiated: bool) {
+    match coding {
+        Some(coding) => {
+            headers.insert(header::CONTENT_ENCODING, coding.header_value());
         }
-        if self.negotiated {
-            add_vary(headers, &["accept-encoding"]);
+        None => {
+            headers.remove(header::CONTENT_ENCODING);
         }
     }
+    if negotiated {
+        add_vary(headers, &["accept-encoding"]);
+    }
+}
+
+/// The entity tag of a representation in `shown` (`None`: the identity)
+/// of a body tagged `tag`, coded by the handler (`by_handler`) or by the
+/// cache: the representation the tag was made for keeps it; the other
+/// gets `-<coding>` (the cache's coding) or `-identity` (the handler's
+/// body decompressed) inside its quotes (RFC 9110 §8.8.3).
+fn shown_tag(
+    tag: Option<&HeaderValue>,
+    shown: Option<Encoding>,
+    by_handler: bool,
+) -> Option<HeaderValue> {
+    let suffix = match (shown, by_handler) {
+        (Some(coding), false) => coding.tag_suffix(),
+        (None, true) => "-identity",
+        _ => return tag.cloned(),
+    };
+    tag.map(|tag| derived_tag(tag, suffix))
 }
 
 /// `entry`'s body as a client that takes `accepts` gets it: the stored
 /// bytes when it takes their coding (or they have none), else decompressed
-/// (at most `limit` bytes; `None` when that fails). Each representation
-/// has its own entity tag (RFC 9110 §8.8.3): the tag of the one the entry
-/// was made from, and for the other the tag with `-<coding>` (a coding
-/// the cache applied) or `-identity` (a body the handler compressed, now
-/// decompressed) inside its quotes.
+/// (at most `limit` bytes; `None` when that fails), with its own entity
+/// tag ([`shown_tag`]).
 pub(super) fn represent(entry: &Entry, accepts: Accepts, limit: usize) -> Option<Representation> {
     let Some(coding) = entry.encoding else {
         return Some(Representation {
@@ -276,30 +286,15 @@ pub(super) fn represent(entry: &Entry, accepts: Accepts, limit: usize) -> Option
             negotiated: false,
         });
     };
-    let tag = |suffix| entry.etag.as_ref().map(|tag| derived_tag(tag, suffix));
-    if accepts.takes(coding) {
-        let etag = if entry.encoded_by_handler {
-            entry.etag.clone()
-        } else {
-            tag(coding.tag_suffix())
-        };
-        return Some(Representation {
-            body: entry.body.clone(),
-            coding: Some(coding),
-            etag,
-            negotiated: true,
-        });
-    }
-    let body = coding.decompress(&entry.body, limit)?;
-    let etag = if entry.encoded_by_handler {
-        tag("-identity")
+    let (body, shown) = if accepts.takes(coding) {
+        (entry.body.clone(), Some(coding))
     } else {
-        entry.etag.clone()
+        (Bytes::from(coding.decompress(&entry.body, limit)?), None)
     };
     Some(Representation {
-        body: Bytes::from(body),
-        coding: None,
-        etag,
+        body,
+        coding: shown,
+        etag: shown_tag(entry.etag.as_ref(), shown, entry.encoded_by_handler),
         negotiated: true,
     })
 }

@@ -245,7 +245,7 @@ impl Route {
     fn compress(&self, entry: &mut Entry) {
         if entry.encoding.is_some()
             || entry.body.len() < self.cache.config().compress_min_bytes()
-            || !self.compresses(entry)
+            || !compressible(entry.content_type.as_ref())
         {
             return;
         }
