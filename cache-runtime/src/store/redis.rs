@@ -385,13 +385,7 @@ impl RedisStore {
              local value = redis.pcall('GET', KEYS[1]) \
              if type(value) ~= 'string' then value = false end \
              return {taken and 1 or 0, value, holder}";
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(LEASE_AND_READ)
-            .arg(2)
-            .arg(key)
-            .arg(lease_key)
-            .arg(token)
-            .arg(millis(ttl));
+        let cmd = lease_script(LEASE_AND_READ, key, lease_key, token, ttl);
         let (taken, value, holder): (i64, Option<Vec<u8>>, Option<Vec<u8>>) =
             self.query(&cmd).await?;
         let claim = claim(taken, holder);
@@ -418,13 +412,7 @@ impl RedisStore {
              if type(taken) == 'table' and taken.err then return {3, taken.err} end \
              if taken then return {1, false} end \
              return {0, redis.call('GET', KEYS[2])}";
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(READ_OR_LEASE)
-            .arg(2)
-            .arg(key)
-            .arg(lease_key)
-            .arg(token)
-            .arg(millis(ttl));
+        let cmd = lease_script(READ_OR_LEASE, key, lease_key, token, ttl);
         let (status, value): (i64, Option<Vec<u8>>) = self.query(&cmd).await?;
         Ok(match status {
             2 => Read::Value(Bytes::from(value.unwrap_or_default())),
@@ -475,6 +463,20 @@ async fn on_node<T: FromRedisValue>(
 const INDEX_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
      if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then \
        redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
+
+/// `EVAL` of a lease script over the entry `key` and its lease
+/// `lease_key` (`KEYS[1]`, `KEYS[2]`), with the token and the lease's TTL
+/// in milliseconds (`ARGV[1]`, `ARGV[2]`).
+fn lease_script(script: &str, key: &str, lease_key: &str, token: &str, ttl: Duration) -> Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script)
+        .arg(2)
+        .arg(key)
+        .arg(lease_key)
+        .arg(token)
+        .arg(millis(ttl));
+    cmd
+}
 
 /// A lease script's answer: taken (1), or held (0) by `holder`.
 fn claim(taken: i64, holder: Option<Vec<u8>>) -> Claim {

@@ -32,16 +32,16 @@ impl fmt::Debug for Secrets {
 impl Secrets {
     /// Connection settings for a node found at run time (the master
     /// behind Sentinel): the credentials, if any, and `TCP_NODELAY`.
-    pub(super) fn node_settings(&self) -> Option<redis::sentinel::SentinelNodeConnectionInfo> {
+    pub(super) fn node_settings(&self) -> redis::sentinel::SentinelNodeConnectionInfo {
         let node =
             redis::sentinel::SentinelNodeConnectionInfo::default().set_tcp_settings(nodelay());
         let Some((user, password)) = self.auth.as_ref() else {
-            return Some(node);
+            return node;
         };
         let redis = redis::RedisConnectionInfo::default()
             .set_username(user)
             .set_password(password);
-        Some(node.set_redis_connection_info(redis))
+        node.set_redis_connection_info(redis)
     }
 
     pub(super) fn is_set(&self) -> bool {

@@ -5,7 +5,7 @@
 
 use super::StoreError;
 use crate::error::ErrorKind;
-use crate::retry::{retry, Backoff, Step};
+use crate::retry::{connect_in_background, Backoff};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use std::sync::{
@@ -27,7 +27,7 @@ impl LazySentinel {
         urls: &[String],
         master_name: &str,
         connect_timeout: Duration,
-        node: Option<redis::sentinel::SentinelNodeConnectionInfo>,
+        node: redis::sentinel::SentinelNodeConnectionInfo,
     ) -> Result<Arc<Self>, StoreError> {
         if urls.is_empty() || master_name.is_empty() {
             return Err(StoreError::bare(
@@ -38,7 +38,7 @@ impl LazySentinel {
         let client = SentinelClient::build(
             urls.to_vec(),
             String::from(master_name),
-            node,
+            Some(node),
             SentinelServerType::Master,
         )
         .map_err(|e| StoreError::new(ErrorKind::InvalidConfig, "Redis Sentinel URLs", e))?;
@@ -80,37 +80,26 @@ impl LazySentinel {
         if self.resolving.swap(true, Ordering::AcqRel) {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.resolving.store(false, Ordering::Release);
-            return;
+        let backoff = Backoff {
+            first: Duration::from_millis(20),
+            max: Duration::from_millis(500),
         };
+        let message = "route cache: no Redis master from the sentinels yet";
         let weak = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let backoff = Backoff {
-                first: Duration::from_millis(20),
-                max: Duration::from_millis(500),
-            };
-            let weak = &weak;
-            retry(backoff, None, || async move {
-                let Some(this) = weak.upgrade() else {
-                    return Step::Done(());
-                };
-                match this.resolve().await {
-                    Ok(manager) => {
-                        if let Ok(mut master) = this.master.write() {
-                            *master = Some(manager);
-                        }
-                        this.resolving.store(false, Ordering::Release);
-                        Step::Done(())
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "route cache: no Redis master from the sentinels yet");
-                        Step::Again
-                    }
+        connect_in_background(
+            &self.resolving,
+            weak,
+            backoff,
+            message,
+            |this: Arc<Self>| async move {
+                let manager = this.resolve().await?;
+                if let Ok(mut master) = this.master.write() {
+                    *master = Some(manager);
                 }
-            })
-            .await;
-        });
+                this.resolving.store(false, Ordering::Release);
+                Ok::<(), redis::RedisError>(())
+            },
+        );
     }
 
     async fn resolve(&self) -> redis::RedisResult<ConnectionManager> {
