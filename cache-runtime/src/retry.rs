@@ -1,8 +1,13 @@
 //! Time limits and retries: the one timeout wrapper ([`bounded`]) and the
-//! one retry/poll loop ([`retry`]) that every backend wait goes through.
+//! one retry/poll loop ([`retry`]) that every backend wait goes through,
+//! and the background connector built on it ([`connect_in_background`]).
 
 use crate::error::StoreError;
-use std::{future::Future, time::Duration};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc, Weak,
+};
+use std::{fmt::Display, future::Future, time::Duration};
 use tokio::time::Instant;
 
 /// `fut`, failing with [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut)
@@ -76,6 +81,45 @@ pub(crate) fn deadline_after(wait: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(wait)
         .unwrap_or(now + Duration::from_secs(86_400))
+}
+
+/// Runs `attempt` in a task of its own, so that no caller's timeout can
+/// cancel it half way, retrying with `backoff` (logging `message` at
+/// `debug` after each failure) until it succeeds or `owner` is dropped.
+/// `busy`, which the caller set, is cleared when there is no runtime to
+/// run on, so that a later call tries again.
+pub(crate) fn connect_in_background<O, F, Fut, E>(
+    busy: &AtomicBool,
+    owner: Weak<O>,
+    backoff: Backoff,
+    message: &'static str,
+    attempt: F,
+) where
+    O: Send + Sync + 'static,
+    F: Fn(Arc<O>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: Display,
+{
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        busy.store(false, Ordering::Release);
+        return;
+    };
+    runtime.spawn(async move {
+        let (owner, attempt) = (&owner, &attempt);
+        retry(backoff, None, || async move {
+            let Some(owner) = owner.upgrade() else {
+                return Step::Done(());
+            };
+            match attempt(owner).await {
+                Ok(()) => Step::Done(()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "{message}");
+                    Step::Again
+                }
+            }
+        })
+        .await;
+    });
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use super::redis::fault;
 use super::StoreError;
 use crate::error::ErrorKind;
-use crate::retry::{retry, Backoff, Step};
+use crate::retry::{connect_in_background, Backoff};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::Value;
@@ -46,40 +46,23 @@ impl LazyCluster {
         None
     }
 
-    /// Connects in a task of its own, so that no caller's timeout can
-    /// cancel an attempt half way; retries with backoff until it succeeds
-    /// or the store is dropped.
+    /// Connects in the background (see [`connect_in_background`]) until
+    /// it succeeds or the store is dropped.
     fn spawn_connector(&self) {
-        let (client, cell) = (self.client.clone(), Arc::downgrade(&self.conn));
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.connecting.store(false, Ordering::Release);
-            return;
+        let client = self.client.clone();
+        let backoff = Backoff {
+            first: Duration::from_millis(20),
+            max: Duration::from_secs(1),
         };
-        runtime.spawn(async move {
-            let backoff = Backoff {
-                first: Duration::from_millis(20),
-                max: Duration::from_secs(1),
-            };
-            let (client, cell) = (&client, &cell);
-            // Until connected, or the store is dropped.
-            retry(backoff, None, || async move {
-                if cell.strong_count() == 0 {
-                    return Step::Done(());
-                }
-                match client.get_async_connection().await {
-                    Ok(conn) => {
-                        if let Some(cell) = cell.upgrade() {
-                            let _ = cell.set(conn);
-                        }
-                        Step::Done(())
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "route cache: Redis Cluster not reachable yet");
-                        Step::Again
-                    }
-                }
-            })
-            .await;
+        let message = "route cache: Redis Cluster not reachable yet";
+        let cell = Arc::downgrade(&self.conn);
+        connect_in_background(&self.connecting, cell, backoff, message, move |cell| {
+            let client = client.clone();
+            async move {
+                let conn = client.get_async_connection().await?;
+                let _ = cell.set(conn);
+                Ok::<(), redis::RedisError>(())
+            }
         });
     }
 }
