@@ -19,11 +19,14 @@ impl Route {
     /// Counts the request as bypassed, for `why`.
     pub(super) fn bypassed(&self, why: Bypass) {
         self.metrics.bypassed(why);
-        self.span.record_with(|span| {
-            span.record("outcome", Answered::Bypass.as_str());
-            span.record("reason", why.as_str());
-        });
+        self.span.record_with(|span| record_bypass(span, why));
     }
+}
+
+/// Records on a request's span that it was bypassed, for `why`.
+pub(super) fn record_bypass(span: &Span, why: Bypass) {
+    span.record("outcome", Answered::Bypass.as_str());
+    span.record("reason", why.as_str());
 }
 
 /// The span of one cached request: its route, and once known its

@@ -31,7 +31,7 @@
 //!    `304`.
 
 use super::conditional::Conditions;
-use super::counted::{key_hash, request_span, Count, Traced, Unanswered};
+use super::counted::{key_hash, record_bypass, request_span, Count, Traced, Unanswered};
 use super::respond::{add_vary, Served, CACHE_STATUS};
 use super::storable::{store_if_cacheable, Stored};
 use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
@@ -123,8 +123,7 @@ where
         Context::Bypass(bypassed) => {
             let reason = bypassed.reason;
             bypassed.cache.inner.metrics.route::<R>().bypassed(reason);
-            span.record("outcome", Answered::Bypass.as_str());
-            span.record("reason", reason.as_str());
+            record_bypass(&span, reason);
             let status = bypassed.status;
             return pending(
                 async move {
@@ -150,8 +149,7 @@ where
             metrics::counter!(metric::REQUESTS, "route" => route, "outcome" => outcome)
                 .increment(1);
             metrics::counter!(metric::BYPASSES, "route" => route, "reason" => reason).increment(1);
-            span.record("outcome", outcome);
-            span.record("reason", reason);
+            record_bypass(&span, Bypass::NoLayer);
             return pending(async move { handler.await.into_response() }.instrument(span));
         }
     };
