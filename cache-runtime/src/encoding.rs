@@ -244,13 +244,15 @@ fn qvalue(text: &str) -> u16 {
     match whole {
         "1" => 1000,
         "0" => {
-            let digits: String = fraction.chars().take(3).collect();
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            // The first three places (no allocation: this runs per request
+            // that sends a q-value).
+            let digits = &fraction.as_bytes()[..fraction.len().min(3)];
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 return 0;
             }
             let scale = [100, 10, 1];
             digits
-                .bytes()
+                .iter()
                 .zip(scale)
                 .map(|(d, s)| u16::from(d - b'0') * s)
                 .sum()
