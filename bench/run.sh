@@ -1,60 +1,98 @@
 #!/usr/bin/env bash
-# Load benchmark: builds the benchmark server in release mode, starts one
+# Load benchmark: builds the benchmark servers in release mode, starts one
 # dedicated redis-server on its own port, and runs wrk against each server
-# mode on loopback, one after another and then interleaved, all serving
-# GET /items/{id} (a ~1 KB JSON item; a miss costs 20 ms; 1-hour TTL; ids
-# cycling over 100, all hits after warm-up). Prints a table of req/s, p50,
-# p99 and server CPU per request, with ratios to the static handler (1) and
-# the hand-written Redis GET handler (2), and writes it to
-# bench/results/latest.md.
+# on loopback, one after another and then interleaved, in three scenarios
+# (all serve GET /items/{id}, ids cycling over 100, a miss costing 20 ms,
+# a 1-hour TTL, all hits after warm-up):
 #
-#   bench/run.sh                  # defaults: 6 s per run, 5 interleaved rounds
-#   DURATION=5 ROUNDS=2 bench/run.sh
+#   1k            a ~1 KB JSON item: the static handler (1), a hand-written
+#                 Redis GET handler (2), #[cached_route] on Redis, embedded
+#                 and L1 + Redis, the `cached` crate, and nginx proxy_cache
+#                 and Varnish in front of the uncached handler;
+#   gzip-100k     a ~97 KB JSON catalogue page to a client sending
+#                 Accept-Encoding: gzip: #[cached_route] storing it gzipped
+#                 and serving it as stored, the same route storing it
+#                 uncompressed under tower-http's CompressionLayer (which
+#                 compresses every hit), and uncompressed;
+#   remote-redis  the 1 KB item with Redis one hop away: a delaying proxy
+#                 (REMOTE_DELAY ms each way, default 5) between the servers
+#                 and redis-server.
+#
+# Prints a table per scenario (req/s, p50, p99, server CPU per request,
+# bytes per response, paired ratios) and the targets, checks that every
+# server in a scenario sent the same body, and writes it all to
+# bench/results/latest.md (report: bench/report.py).
+#
+#   bench/run.sh                          # defaults: 6 s per run, 5 interleaved rounds
+#   DURATION=5 ROUNDS=2 SCENARIOS=1k bench/run.sh
 #
 # Many short interleaved rounds rather than a few long ones: this kind of
 # machine's speed drifts by tens of percent between minutes, and each ratio
-# is the median of per-round pairs.
+# is the median of per-round pairs. nginx and Varnish are installed through
+# apt-get when missing, and run, like every server, pinned to the server's
+# core (all their processes); the uncached handler behind them, wrk,
+# redis-server and the delaying proxy share the other core.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 DURATION=${DURATION:-6}
 ROUNDS=${ROUNDS:-5}
+REMOTE_ROUNDS=${REMOTE_ROUNDS:-3}
+REMOTE_DELAY=${REMOTE_DELAY:-5}
 CONNECTIONS=${CONNECTIONS:-32}
-MODES=${MODES:-"static redis-get route-redis route-embedded route-two-tier cached-crate"}
+SCENARIOS=${SCENARIOS:-"1k gzip-100k remote-redis"}
+MODES_1K=${MODES_1K:-"static redis-get route-redis route-embedded route-two-tier cached-crate nginx varnish"}
+MODES_GZIP=${MODES_GZIP:-"catalog-route catalog-layer catalog-plain"}
+MODES_REMOTE=${MODES_REMOTE:-"redis-get route-redis route-two-tier"}
 SERVER_CPU=${SERVER_CPU:-0}   # the server gets one core, wrk and redis the other
 LOAD_CPU=${LOAD_CPU:-1}
-BUDGET=${BUDGET:-1200}         # seconds for the whole run
+BUDGET=${BUDGET:-1800}         # seconds for the whole run
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "installing wrk" >&2
-    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
-fi
-command -v redis-server >/dev/null || { echo "redis-server is needed on PATH" >&2; exit 1; }
+# need PROGRAM PACKAGE: install PACKAGE through apt-get when PROGRAM is missing.
+need() {
+    command -v "$1" >/dev/null 2>&1 && return
+    echo "installing $2" >&2
+    apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2"; }
+}
+need wrk wrk
+case " $MODES_1K " in *" nginx "*) need nginx nginx-light ;; esac
+case " $MODES_1K " in *" varnish "*) need varnishd varnish ;; esac
+command -v redis-server >/dev/null || { echo "redis-server is needed on PATH (scripts/test.sh installs it)" >&2; exit 1; }
 
-cargo build --release --bin bench-server >&2
+cargo build --release --bin bench-server --bin delay-proxy >&2
 SERVER_BIN=target/release/bench-server
 
 WORK=$(mktemp -d)
-REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SERVER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+REDIS_PORT=$(free_port)
+SERVER_PORT=$(free_port)
+ORIGIN_PORT=$(free_port)
+PROXY_PORT=$(free_port)
 SERVER_PID=""
+ORIGIN_PID=""
 REDIS_PID=""
+PROXY_PID=""
 cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
+    for pid in "$SERVER_PID" "$ORIGIN_PID" "$PROXY_PID" "$REDIS_PID"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 # The whole run is bounded in time.
 ( sleep "$BUDGET" >/dev/null 2>&1; echo "bench/run.sh: time budget of ${BUDGET}s exhausted" >&2; kill -TERM $$ ) &
 WATCHDOG=$!
 disown "$WATCHDOG"   # stopped quietly on exit, without a "Terminated" line
-trap 'cleanup; pkill -P $WATCHDOG 2>/dev/null || true; kill $WATCHDOG 2>/dev/null || true' EXIT
+# On exit the watchdog goes first, then its sleep (killing the sleep first
+# would let the watchdog go on to its message).
+trap 'cleanup; WAKE=$(pgrep -P $WATCHDOG || true); kill $WATCHDOG 2>/dev/null || true; [ -z "$WAKE" ] || kill $WAKE 2>/dev/null || true' EXIT
 
 taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$WORK" --logfile "$WORK/redis.log" --daemonize no &
 REDIS_PID=$!
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+taskset -c "$LOAD_CPU" target/release/delay-proxy "$PROXY_PORT" "127.0.0.1:$REDIS_PORT" "$REMOTE_DELAY" &
+PROXY_PID=$!
 
 cat > "$WORK/ids.lua" <<'LUA'
 local counter = 0
@@ -64,8 +102,54 @@ request = function()
 end
 LUA
 
-# cpu_ticks PID: user + system clock ticks of a process.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The peers' configuration: a plain cache for 200s, one hour, in front of
+# the uncached handler on ORIGIN_PORT, with keep-alive to it.
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+# The worker runs as this script's user, which owns the cache directory.
+user $(id -un);
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    proxy_cache_path $WORK/nginx/cache levels=1:2 keys_zone=bench:16m max_size=1g inactive=2h use_temp_path=off;
+    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 32; }
+    server {
+        listen 127.0.0.1:$SERVER_PORT;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache bench;
+            proxy_cache_valid 200 1h;
+            proxy_cache_lock on;
+            add_header X-Cache \$upstream_cache_status;
+        }
+    }
+}
+EOF
+cat > "$WORK/varnish.vcl" <<EOF
+vcl 4.1;
+backend origin { .host = "127.0.0.1"; .port = "$ORIGIN_PORT"; }
+sub vcl_backend_response { set beresp.ttl = 1h; }
+EOF
+
+# cpu_ticks PID: user + system clock ticks of a process and its descendants
+# (nginx's and Varnish's workers are child processes).
+cpu_ticks() {
+    local ticks child
+    ticks=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0)
+    for child in $(pgrep -P "$1" || true); do ticks=$((ticks + $(cpu_ticks "$child"))); done
+    echo "$ticks"
+}
 TICKS=$(getconf CLK_TCK)
 
 # to_us VALUE: wrk latency ("512.00us", "1.20ms", "1.01s") in microseconds.
@@ -75,90 +159,113 @@ v=sys.argv[1]; m=re.match(r"([0-9.]+)(us|ms|s)$", v)
 print(round(float(m.group(1))*{"us":1,"ms":1000,"s":1e6}[m.group(2)],1) if m else "nan")' "$1"
 }
 
+# to_bytes VALUE: wrk's "34.56MB" in bytes.
+to_bytes() {
+    python3 -c 'import sys,re
+v=sys.argv[1]; m=re.match(r"([0-9.]+)([KMGT]?B)$", v)
+print(round(float(m.group(1))*{"B":1,"KB":1<<10,"MB":1<<20,"GB":1<<30,"TB":1<<40}[m.group(2)]) if m else 0)' "$1"
+}
+
+# start_server MODE URL HEADER...: the server for MODE on SERVER_PORT (for
+# nginx and varnish, with the uncached handler behind them), warmed up:
+# every id once (misses), then a short burst (all hits after).
 start_server() {
-    taskset -c "$SERVER_CPU" "$SERVER_BIN" "$1" "$SERVER_PORT" "$REDIS_URL" 2>"$WORK/server.log" &
+    local mode=$1 url=$2
+    shift 2
+    case "$mode" in
+        nginx|varnish)
+            taskset -c "$LOAD_CPU" "$SERVER_BIN" origin "$ORIGIN_PORT" 2>"$WORK/origin.log" &
+            ORIGIN_PID=$!
+            if [ "$mode" = nginx ]; then
+                rm -rf "$WORK/nginx/cache"
+                taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>"$WORK/server.log" &
+            else
+                taskset -c "$SERVER_CPU" varnishd -F -j none -a "127.0.0.1:$SERVER_PORT" -f "$WORK/varnish.vcl" \
+                    -s malloc,256m -n "$WORK/varnish" -p thread_pools=1 >"$WORK/server.log" 2>&1 &
+            fi
+            ;;
+        *) taskset -c "$SERVER_CPU" "$SERVER_BIN" "$mode" "$SERVER_PORT" "$url" 2>"$WORK/server.log" & ;;
+    esac
     SERVER_PID=$!
     for _ in $(seq 200); do
-        curl -s -o /dev/null "http://127.0.0.1:$SERVER_PORT/items/0" && break
+        curl -sf -o /dev/null "$@" "http://127.0.0.1:$SERVER_PORT/items/0" && break
         sleep 0.05
     done
-    # Warm-up: every id once (misses), then a short burst (all hits after).
-    for id in $(seq 0 99); do curl -s -o /dev/null "http://127.0.0.1:$SERVER_PORT/items/$id"; done
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/ids.lua" "http://127.0.0.1:$SERVER_PORT" >/dev/null
+    for id in $(seq 0 99); do curl -s -o /dev/null "$@" "http://127.0.0.1:$SERVER_PORT/items/$id"; done
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/ids.lua" "${WRK_HEADER[@]}" \
+        "http://127.0.0.1:$SERVER_PORT" >/dev/null
 }
 
 stop_server() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    for pid in "$SERVER_PID" "$ORIGIN_PID"; do
+        [ -n "$pid" ] || continue
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     SERVER_PID=""
+    ORIGIN_PID=""
 }
 
 RESULTS="$WORK/results.tsv"
+BODIES="$WORK/bodies.tsv"
 : > "$RESULTS"
+: > "$BODIES"
+# run_mode SCENARIO MODE URL: one measured wrk run.
 run_mode() {
-    local mode=$1 out before after requests
+    local scenario=$1 mode=$2 url=$3 out before after requests
     redis-cli -p "$REDIS_PORT" flushall >/dev/null
-    start_server "$mode"
+    start_server "$mode" "$url" "${CURL_HEADER[@]}"
+    # What the client gets, decoded: the same for every server of a scenario.
+    printf '%s\t%s\t%s\n' "$scenario" "$mode" \
+        "$(curl -s --compressed "${CURL_HEADER[@]}" "http://127.0.0.1:$SERVER_PORT/items/7" | sha256sum | cut -c1-16)" >> "$BODIES"
     before=$(cpu_ticks "$SERVER_PID")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/ids.lua" \
-        "http://127.0.0.1:$SERVER_PORT")
+        "${WRK_HEADER[@]}" "http://127.0.0.1:$SERVER_PORT")
     after=$(cpu_ticks "$SERVER_PID")
     stop_server
     requests=$(echo "$out" | awk '/requests in/ {print $1}')
-    local rps p50 p99 cpu non2xx
+    local rps p50 p99 cpu non2xx bytes
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(to_us "$(echo "$out" | awk '$1=="50%" {print $2}')")
     p99=$(to_us "$(echo "$out" | awk '$1=="99%" {print $2}')")
-    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+    bytes=$(to_bytes "$(echo "$out" | awk '/requests in/ {print $5}')")
     cpu=$(python3 -c "print(round(($after-$before)/$TICKS*1e6/max($requests,1),2))")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$rps" "$p50" "$p99" "$cpu" "${non2xx:-0}" >> "$RESULTS"
-    printf '  %-15s %10s req/s  p50 %8s us  p99 %8s us  cpu %6s us/req\n' "$mode" "$rps" "$p50" "$p99" "$cpu" >&2
+    bytes=$(python3 -c "print(round($bytes/max($requests,1)))")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$mode" "$rps" "$p50" "$p99" "$cpu" "${non2xx:-0}" "$bytes" >> "$RESULTS"
+    printf '  %-15s %10s req/s  p50 %8s us  p99 %8s us  cpu %6s us/req  %7s B/resp\n' \
+        "$mode" "$rps" "$p50" "$p99" "$cpu" "$bytes" >&2
 }
 
-echo "sequential runs (${DURATION}s each)" >&2
-for mode in $MODES; do run_mode "$mode"; done
-for round in $(seq "$ROUNDS"); do
-    echo "interleaved round $round" >&2
-    for mode in $MODES; do run_mode "$mode"; done
+# run_scenario NAME ROUNDS URL MODES...: every mode once, then ROUNDS
+# interleaved rounds.
+run_scenario() {
+    local name=$1 rounds=$2 url=$3 mode round
+    shift 3
+    echo "scenario $name: sequential runs (${DURATION}s each)" >&2
+    for mode in "$@"; do run_mode "$name" "$mode" "$url"; done
+    for round in $(seq "$rounds"); do
+        echo "scenario $name: interleaved round $round" >&2
+        for mode in "$@"; do run_mode "$name" "$mode" "$url"; done
+    done
+}
+
+for scenario in $SCENARIOS; do
+    CURL_HEADER=()
+    WRK_HEADER=()
+    case "$scenario" in
+        1k) run_scenario 1k "$ROUNDS" "$REDIS_URL" $MODES_1K ;;
+        gzip-100k)
+            CURL_HEADER=(-H "Accept-Encoding: gzip")
+            WRK_HEADER=(-H "Accept-Encoding: gzip")
+            run_scenario gzip-100k "$ROUNDS" "$REDIS_URL" $MODES_GZIP
+            ;;
+        remote-redis) run_scenario remote-redis "$REMOTE_ROUNDS" "redis://127.0.0.1:$PROXY_PORT" $MODES_REMOTE ;;
+        *) echo "unknown scenario $scenario; scenarios: 1k gzip-100k remote-redis" >&2; exit 2 ;;
+    esac
 done
 
 mkdir -p results
-python3 - "$RESULTS" "$DURATION" "$ROUNDS" "$CONNECTIONS" > results/latest.md <<'PY'
-import sys, statistics, platform, subprocess, datetime
-path, duration, rounds, conns = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-rows = {}
-for line in open(path):
-    mode, rps, p50, p99, cpu, non2xx = line.rstrip("\n").split("\t")
-    rows.setdefault(mode, []).append((float(rps), float(p50), float(p99), float(cpu), int(non2xx or 0)))
-med = {m: [statistics.median(v[i] for v in runs) for i in range(4)] + [sum(v[4] for v in runs)] for m, runs in rows.items()}
-# Paired ratios: run i of a server against run i of the baseline (run
-# back to back in the same round), then the median. Steadier than a ratio
-# of medians when the machine's speed drifts between rounds.
-def paired(mode, base, field):
-    if mode not in rows or base not in rows:
-        return None
-    pairs = zip(rows[mode], rows[base])
-    return statistics.median(a[field] / b[field] for a, b in pairs if b[field] > 0)
-names = {
-    "static": "(1) static axum handler",
-    "redis-get": "(2) hand-written Redis GET",
-    "route-redis": "(3) #[cached_route], Redis",
-    "route-embedded": "(4) #[cached_route], embedded",
-    "route-two-tier": "(4) #[cached_route], L1 + Redis",
-    "cached-crate": "(5) cached crate, AsyncRedisCache",
-}
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-print(f"Load benchmark, {datetime.date.today()}, {platform.machine()} {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; "
-      f"server pinned to one core, wrk and redis-server to the other; wrk -t1 -c{conns}, {duration} s per run, "
-      f"1 sequential + {rounds} interleaved runs per server, medians shown.\n")
-print("Ratios are medians of per-round paired ratios (each run against the baseline run of the same round).\n")
-print("| server | req/s | p50 µs | p99 µs | CPU µs/req | req/s vs (1) | req/s vs (2) | p99 vs (2) | non-2xx |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for mode in ["static", "redis-get", "route-redis", "route-embedded", "route-two-tier", "cached-crate"]:
-    if mode not in med: continue
-    rps, p50, p99, cpu_req, bad = med[mode]
-    fmt = lambda r: "-" if r is None else f"{r:.2f}"
-    r1, r2, l2 = fmt(paired(mode, "static", 0)), fmt(paired(mode, "redis-get", 0)), fmt(paired(mode, "redis-get", 2))
-    print(f"| {names[mode]} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu_req:.1f} | {r1} | {r2} | {l2} | {bad} |")
-PY
+python3 report.py "$RESULTS" "$BODIES" "$DURATION" "$ROUNDS" "$REMOTE_ROUNDS" "$CONNECTIONS" "$REMOTE_DELAY" \
+    > results/latest.md
 cat results/latest.md

@@ -18,7 +18,7 @@ use axum::{
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
 use route_cache_bench::{
-    cached_crate_item, item, load_item, redis_get_router, set_redis_url, Item, JSON,
+    cached_crate_item, item, load_catalog, load_item, redis_get_router, set_redis_url, Item, JSON,
 };
 use std::sync::Arc;
 
@@ -32,6 +32,21 @@ async fn static_item(State(bodies): State<Arc<Vec<Bytes>>>, Path(id): Path<u64>)
 #[cached_route(ttl = 3600)]
 async fn route_item(Path(id): Path<u64>) -> Json<Item> {
     Json(load_item(id).await)
+}
+
+/// The uncached handler nginx and Varnish front.
+async fn origin_item(Path(id): Path<u64>) -> Json<Item> {
+    Json(load_item(id).await)
+}
+
+#[cached_route(ttl = 3600)]
+async fn catalog_page(Path(id): Path<u64>) -> Json<Vec<Item>> {
+    Json(load_catalog(id).await)
+}
+
+#[cached_route(ttl = 3600, compress = false)]
+async fn catalog_page_identity(Path(id): Path<u64>) -> Json<Vec<Item>> {
+    Json(load_catalog(id).await)
 }
 
 #[tokio::main]
@@ -76,8 +91,19 @@ async fn main() {
             .route("/items/{id}", get(route_item))
             .layer(RouteCache::embedded().layer()),
         "cached-crate" => Router::new().route("/items/{id}", get(cached_crate_item)),
+        "origin" => Router::new().route("/items/{id}", get(origin_item)),
+        "catalog-route" => Router::new()
+            .route("/items/{id}", get(catalog_page))
+            .layer(RouteCache::embedded().layer()),
+        "catalog-layer" => Router::new()
+            .route("/items/{id}", get(catalog_page_identity))
+            .layer(RouteCache::embedded().layer())
+            .layer(tower_http::compression::CompressionLayer::new()),
+        "catalog-plain" => Router::new()
+            .route("/items/{id}", get(catalog_page_identity))
+            .layer(RouteCache::embedded().layer()),
         other => {
-            eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, route-two-tier, cached-crate");
+            eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, route-two-tier, cached-crate, origin, catalog-route, catalog-layer, catalog-plain");
             std::process::exit(2);
         }
     };
