@@ -8,7 +8,8 @@
 # request and each one's ratio to its baseline. Only the request loop
 # (`hit_profile::requests`) is counted, so start-up (a recorder's clock
 # calibration, connecting to Redis) is not spread over the requests. Then
-# the embedded hit again with a Prometheus recorder installed.
+# the embedded hit again with a Prometheus recorder installed, and the
+# static and embedded ones with a browser's Accept-Encoding.
 #
 #   bench/profile.sh            # N=20000
 #   N=5000 bench/profile.sh
@@ -34,8 +35,16 @@ total=$(RECORDER=prometheus valgrind --tool=callgrind --toggle-collect='hit_prof
     "$BIN" embedded "$N" 2>&1 | awk '/Collected/ {print $4}')
 PER[embedded-recorder]=$((total / (N + 1)))
 echo "embedded with a Prometheus recorder: $total instructions, ${PER[embedded-recorder]} per request" >&2
+total=$(ACCEPT_ENCODING="gzip, deflate, br, zstd" valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/embedded-accept" \
+    "$BIN" embedded "$N" 2>&1 | awk '/Collected/ {print $4}')
+PER[embedded-accept]=$((total / (N + 1)))
+total=$(ACCEPT_ENCODING="gzip, deflate, br, zstd" valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/static-accept" \
+    "$BIN" static "$N" 2>&1 | awk '/Collected/ {print $4}')
+PER[static-accept]=$((total / (N + 1)))
+echo "with a browser's Accept-Encoding: static ${PER[static-accept]}, embedded ${PER[embedded-accept]} per request" >&2
 ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached {c} instr/req, cache overhead {c - b} instr/req, ratio {b / c:.2f}')"; }
 ratio "embedded hit vs static" "${PER[static]}" "${PER[embedded]}"
+ratio "embedded hit vs static, both with Accept-Encoding" "${PER[static-accept]}" "${PER[embedded-accept]}"
 ratio "embedded hit, recorder vs none" "${PER[embedded]}" "${PER[embedded-recorder]}"
 ratio "Redis hit vs hand-written GET" "${PER[redis-get]}" "${PER[redis]}"
 ratio "cached crate vs hand-written GET" "${PER[redis-get]}" "${PER[cached-crate]}"

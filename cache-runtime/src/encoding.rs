@@ -184,10 +184,41 @@ pub(crate) struct Accepts(u8);
 
 impl Accepts {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
-        let mut values = headers.get_all(header::ACCEPT_ENCODING).iter().peekable();
-        if values.peek().is_none() {
+        let all = headers.get_all(header::ACCEPT_ENCODING);
+        let mut values = all.iter();
+        let Some(first) = values.next() else {
             return Self(0);
+        };
+        if values.next().is_none() {
+            if let Some(common) = Self::common(first.as_bytes()) {
+                return common;
+            }
         }
+        Self::parse(all.iter())
+    }
+
+    /// The values clients send most (browsers, curl, Python, Go, proxies),
+    /// recognised whole: each lists codings at `q=1` only, so the client
+    /// takes every listed coding the parser knows, as [`Accepts::parse`]
+    /// finds (a unit test checks each against it). Parsing a browser's
+    /// `gzip, deflate, br, zstd` cost about 1.8 k instructions per request
+    /// under callgrind, more than a third of an embedded hit's own cost.
+    fn common(value: &[u8]) -> Option<Self> {
+        const GZIP: u8 = 1 << 1;
+        const BR: u8 = 1 << 2;
+        const ZSTD: u8 = 1 << 3;
+        Some(Self(match value {
+            b"gzip, deflate, br, zstd" | b"deflate, gzip, br, zstd" => GZIP | BR | ZSTD,
+            b"gzip, deflate, br" | b"br, gzip, deflate" | b"deflate, gzip, br" => GZIP | BR,
+            b"gzip, deflate" | b"deflate, gzip" | b"gzip" | b"x-gzip, gzip, deflate" => GZIP,
+            b"br" => BR,
+            b"zstd" => ZSTD,
+            b"identity" => 0,
+            _ => return None,
+        }))
+    }
+
+    fn parse<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Self {
         // Weights in thousandths; `None` when not listed.
         let mut weights: [Option<u16>; 3] = [None; 3];
         let (mut identity, mut star) = (None, None);
@@ -341,6 +372,34 @@ mod tests {
         assert!(accepts("gzip;q=0.5, identity;q=0").takes(Encoding::Gzip));
         assert!(!accepts("gzip;q=2").takes(Encoding::Gzip), "invalid q");
         assert!(!accepts("gzip;q=0.5x").takes(Encoding::Gzip), "invalid q");
+    }
+
+    #[test]
+    fn common_values_read_whole_agree_with_the_parser() {
+        for value in [
+            "gzip, deflate, br, zstd",
+            "deflate, gzip, br, zstd",
+            "gzip, deflate, br",
+            "br, gzip, deflate",
+            "deflate, gzip, br",
+            "gzip, deflate",
+            "deflate, gzip",
+            "gzip",
+            "x-gzip, gzip, deflate",
+            "br",
+            "zstd",
+            "identity",
+        ] {
+            let header = HeaderValue::from_static(value);
+            let common = Accepts::common(value.as_bytes());
+            assert_eq!(
+                common.map(|a| a.0),
+                Some(Accepts::parse(std::iter::once(&header)).0),
+                "{value}"
+            );
+        }
+        assert!(Accepts::common(b"gzip;q=0").is_none());
+        assert!(Accepts::common(b"GZIP").is_none());
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! requests through `tower::ServiceExt::oneshot` on a current-thread
 //! runtime, after one warm-up request, so the difference per request
 //! between a mode and its baseline is the cache's own cost. With
-//! `RECORDER=prometheus`, a Prometheus recorder collects the metrics.
+//! `RECORDER=prometheus`, a Prometheus recorder collects the metrics; with
+//! `ACCEPT_ENCODING=<value>`, every request sends that `Accept-Encoding`
+//! (a browser's is `gzip, deflate, br, zstd`), which the cache parses.
 
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
@@ -88,12 +90,19 @@ async fn setup() -> (String, usize, Router) {
 /// calibration included, is not spread over the requests).
 #[inline(never)]
 fn requests(runtime: &tokio::runtime::Runtime, app: &Router, n: usize) -> usize {
+    let accept = std::env::var("ACCEPT_ENCODING")
+        .ok()
+        .filter(|a| !a.is_empty());
     let total = runtime.block_on(async {
         let mut total = 0usize;
         for _ in 0..=n {
+            let mut request = Request::get("/items/7");
+            if let Some(accept) = &accept {
+                request = request.header("accept-encoding", accept.as_str());
+            }
             let response = app
                 .clone()
-                .oneshot(Request::get("/items/7").body(Body::empty()).unwrap())
+                .oneshot(request.body(Body::empty()).unwrap())
                 .await
                 .unwrap();
             total += http_body_util::BodyExt::collect(response.into_body())
