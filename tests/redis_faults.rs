@@ -238,12 +238,15 @@ async fn a_cluster_down_at_startup_fails_open_and_is_used_once_up() {
     tokio::task::spawn_blocking(move || support::cluster::start_cluster_on(&ports))
         .await
         .expect("start the cluster");
+    let hit = wait_for_hit(&app, "/items/1", Duration::from_secs(15)).await;
+    let last = app.get("/items/1").await;
     assert!(
-        wait_for_hit(&app, "/items/1", Duration::from_secs(15))
-            .await
-            .is_some(),
-        "caching resumes once the cluster is up ({:?} after starting it)",
-        started.elapsed()
+        hit.is_some(),
+        "caching resumes once the cluster is up ({:?} after starting it); last answer: {} {:?}; {:?}",
+        started.elapsed(),
+        last.x_cache(),
+        last.header("cache-status"),
+        cache.stats()
     );
 }
 

@@ -11,7 +11,8 @@ use syn::{parse::ParseStream, punctuated::Punctuated, Expr, Ident, LitStr, Token
 /// another name for `namespace`.
 const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`, \
                        `shared`, `private`, `cache_control`, `honor_client`, `stale`, `stale_if_error`, \
-                       `tags`, `host`, `negative`, `negative_ttl`, `revalidate`, `compress`";
+                       `tags`, `host`, `negative`, `negative_ttl`, `revalidate`, `compress`, `allow_unkeyed`, \
+                       `refresh_ahead`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
@@ -54,6 +55,13 @@ pub(crate) struct Args {
     pub(crate) negative_ttl: Option<Opt<u32>>,
     /// `compress = "br"` or `compress = false`: the stored encoding.
     pub(crate) compress: Option<Opt<Option<LitStr>>>,
+    /// `allow_unkeyed = true`: no warning about extractors reading inputs
+    /// the key does not cover.
+    pub(crate) allow_unkeyed: Option<Opt<bool>>,
+    /// `refresh_ahead = 0.8`: thousandths of the TTL (0: off).
+    pub(crate) refresh_ahead: Option<Opt<u16>>,
+    /// `soft = true` (`#[invalidates]` only): mark stale, do not delete.
+    pub(crate) soft: Option<Opt<bool>>,
     /// `paths = ["/items/{id}"]` (`#[invalidates]` only).
     pub(crate) paths: Option<Opt<Vec<LitStr>>>,
     /// Every option written, valid or not, so that a bad `ttl` is not also
@@ -122,6 +130,7 @@ impl Args {
             .unknown
             .iter()
             .chain(args.paths.iter().map(|p| &p.keyword))
+            .chain(args.soft.iter().map(|p| &p.keyword))
         {
             errors.push(syn::Error::new(
                 name.span(),
@@ -136,14 +145,15 @@ impl Args {
     pub(crate) fn parse_invalidates(input: ParseStream<'_>, errors: &mut Errors) -> Self {
         let args = Self::parse_any(input, errors);
         for name in &args.written {
-            if name != "tags" && name != "paths" {
+            if name != "tags" && name != "paths" && name != "soft" {
                 errors.push(syn::Error::new(
                     name.span(),
-                    format!("`#[invalidates]` takes `tags` and `paths`, not `{name}`"),
+                    format!("`#[invalidates]` takes `tags`, `paths` and `soft`, not `{name}`"),
                 ));
             }
         }
-        if args.written.is_empty() && !args.incomplete {
+        let targets = args.written.iter().any(|n| n == "tags" || n == "paths");
+        if !targets && !args.incomplete {
             errors.push(syn::Error::new(
                 proc_macro2::Span::call_site(),
                 "#[invalidates] needs `tags` or `paths`, for example `#[invalidates(tags = [\"item:{id}\"])]`",
@@ -252,6 +262,19 @@ impl Args {
                 errors,
             ),
             "compress" => set_once(&mut self.compress, name, parse_compress(value), errors),
+            "refresh_ahead" => set_once(
+                &mut self.refresh_ahead,
+                name,
+                parse_refresh_ahead(value),
+                errors,
+            ),
+            "allow_unkeyed" => set_once(
+                &mut self.allow_unkeyed,
+                name,
+                parse_bool(value, "allow_unkeyed"),
+                errors,
+            ),
+            "soft" => set_once(&mut self.soft, name, parse_bool(value, "soft"), errors),
             "paths" => set_once(
                 &mut self.paths,
                 name,

@@ -156,6 +156,8 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let key = key_kind(args, handler);
     let policy = policy(args, ident, &key);
     let marker = format_ident!("__cached_route_{}", ident);
+    let query_fn = crate::inputs::learned_query(args, handler, &key);
+    let warnings = crate::inputs::unkeyed_warnings(args, handler);
     let names = Names::new(handler);
     let ctx = &names.ctx;
     let body = &names.body;
@@ -225,6 +227,12 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         .filter(|a| a.path().is_ident("cfg"))
         .collect();
 
+    let warnings = if warnings.is_empty() {
+        warnings
+    } else {
+        quote!(#(#cfgs)* const _: () = { #warnings };)
+    };
+
     quote! {
         #(#cfgs)*
         #[doc(hidden)]
@@ -235,11 +243,14 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         impl #rt::CachedRoute for #marker {
             const POLICY: #rt::RoutePolicy = #policy;
             #key_fn
+            #query_fn
             fn slot() -> #rt::Option<&'static #rt::RouteSlot> {
                 static SLOT: #rt::RouteSlot = #rt::RouteSlot::new();
                 #rt::Option::Some(&SLOT)
             }
         }
+
+        #warnings
 
         #outer
     }
@@ -455,6 +466,7 @@ fn invalidating_wrapper(parsed_args: &Args, handler: &Handler) -> TokenStream {
     let empty = Vec::new();
     let tags = format_list(parsed_args.tags.as_ref().map_or(&empty, |t| &t.value));
     let paths = format_list(parsed_args.paths.as_ref().map_or(&empty, |p| &p.value));
+    let soft = parsed_args.soft.as_ref().is_some_and(|s| s.value);
     let targets = Ident::new("__cached_route_targets", Span::mixed_site());
     let value = names.borrowed(handler, &quote!((#tags, #paths)));
     let ident = &handler.func.sig.ident;
@@ -463,7 +475,7 @@ fn invalidating_wrapper(parsed_args: &Args, handler: &Handler) -> TokenStream {
         handler,
         &quote!(#rt::Invalidation),
         &quote!(let #targets = #value;),
-        &quote_spanned!(ident.span()=> #rt_ident::invalidate_after(#ctx, #targets.0, #targets.1, #body).await),
+        &quote_spanned!(ident.span()=> #rt_ident::invalidate_after(#ctx, #targets.0, #targets.1, #soft, #body).await),
     )
 }
 

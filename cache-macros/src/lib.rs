@@ -5,11 +5,14 @@
 //!
 //! Stages, one file each: `args` (the attribute's grammar), `item` (the
 //! handler as parsed: signature precisely, body as tokens), `validate`
-//! (rules on the handler and across options), `policy` (the route's
-//! policy constant) and `expand` (the wrapper).
+//! (rules on the handler and across options), `inputs` (what the
+//! extractors read: the query through `Query<T>`, inputs the key does not
+//! cover), `policy` (the route's policy constant) and `expand` (the
+//! wrapper).
 
 mod args;
 mod expand;
+mod inputs;
 mod item;
 mod policy;
 mod validate;

@@ -130,6 +130,10 @@ pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStre
     if args.revalidate.as_ref().is_some_and(|r| r.value) {
         policy.extend(quote!(.with_revalidate(true)));
     }
+    if let Some(ahead) = args.refresh_ahead.as_ref().filter(|r| r.value > 0) {
+        let permille = ahead.value;
+        policy.extend(quote!(.with_refresh_ahead(#permille)));
+    }
     if args.host.as_ref().is_some_and(|h| !h.value) {
         policy.extend(quote!(.with_host(false)));
     }

@@ -269,6 +269,28 @@ pub(crate) fn parse_bool(expr: &Expr, option: &str) -> syn::Result<bool> {
     }
 }
 
+/// `refresh_ahead = 0.8` (the fraction of the TTL after which a hit also
+/// refreshes the entry, strictly between 0 and 1), `true` (0.8) or
+/// `false`: thousandths of the TTL, 0 for off.
+pub(crate) fn parse_refresh_ahead(expr: &Expr) -> syn::Result<u16> {
+    const MESSAGE: &str = "`refresh_ahead` takes a fraction of the TTL strictly between 0 and 1 \
+                           (for example `0.8`: refresh once an entry is 80 % through its life), \
+                           `true` (0.8) or `false`";
+    match lit(expr) {
+        Some(Lit::Bool(b)) => Ok(if b.value { 800 } else { 0 }),
+        Some(Lit::Float(f)) => match f.base10_parse::<f64>() {
+            Ok(fraction) if fraction > 0.0 && fraction < 1.0 => {
+                // In (0, 1000): the cast cannot truncate.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let permille = (fraction * 1000.0).round() as u16;
+                Ok(permille.clamp(1, 999))
+            }
+            _ => Err(syn::Error::new(f.span(), MESSAGE)),
+        },
+        _ => Err(syn::Error::new_spanned(expr, MESSAGE)),
+    }
+}
+
 /// `cache_control = "public, max-age=60"`: a valid header value.
 pub(crate) fn parse_cache_control(expr: &Expr) -> syn::Result<LitStr> {
     match lit(expr) {

@@ -30,6 +30,7 @@ pub struct RouteCacheBuilder {
     config: CacheConfig,
     redis: Option<RedisTarget>,
     secrets: Secrets,
+    edge: Option<std::sync::Arc<dyn crate::edge::EdgePurge>>,
 }
 
 #[derive(Clone)]
@@ -341,6 +342,23 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Sends each route's `tags` to an edge cache in front of the app, in
+    /// a `Surrogate-Key` and/or `Cache-Tag` response header (hits and
+    /// misses alike), so that the edge can purge by tag too. Default
+    /// `None`: the tags stay internal.
+    pub fn edge_tags(mut self, which: Option<crate::edge::EdgeTags>) -> Self {
+        self.config.edge_tags = which;
+        self
+    }
+
+    /// Purges `edge` (a CDN's or proxy's purge API) whenever this cache is
+    /// invalidated by tag or path, `#[invalidates]` included, after its
+    /// own entries are gone; see [`EdgePurge`](crate::edge::EdgePurge).
+    pub fn edge_purge(mut self, edge: impl crate::edge::EdgePurge) -> Self {
+        self.edge = Some(std::sync::Arc::new(edge));
+        self
+    }
+
     /// The settings as they stand.
     pub fn config(&self) -> &CacheConfig {
         &self.config
@@ -391,7 +409,7 @@ impl RouteCacheBuilder {
                 std::sync::Arc::new(crate::observe::StoreGauges::register("embedded")),
             )),
         };
-        let cache = RouteCache::from_parts(store, self.config);
+        let cache = RouteCache::with_edge(store, self.config, self.edge);
         cache.start().await;
         Ok(cache)
     }

@@ -137,6 +137,8 @@ pub(crate) struct Inner {
     /// Why the cache is disabled (see [`Backend::Disabled`]), if it is.
     pub(crate) disabled: Option<String>,
     pub(crate) metrics: Metrics,
+    /// The edge cache every invalidation by tag or path also purges.
+    pub(crate) edge: Option<Arc<dyn crate::edge::EdgePurge>>,
 }
 
 impl fmt::Debug for RouteCache {
@@ -291,10 +293,24 @@ impl RouteCache {
     }
 
     pub(crate) fn from_parts(store: Store, config: CacheConfig) -> Self {
-        Self::new(store, config, None)
+        Self::new(store, config, None, None)
     }
 
-    fn new(store: Store, config: CacheConfig, disabled: Option<String>) -> Self {
+    /// [`Self::from_parts`], purging `edge` too.
+    pub(crate) fn with_edge(
+        store: Store,
+        config: CacheConfig,
+        edge: Option<Arc<dyn crate::edge::EdgePurge>>,
+    ) -> Self {
+        Self::new(store, config, None, edge)
+    }
+
+    fn new(
+        store: Store,
+        config: CacheConfig,
+        disabled: Option<String>,
+        edge: Option<Arc<dyn crate::edge::EdgePurge>>,
+    ) -> Self {
         let interval = config.fault_log_interval;
         let l1 = (matches!(store, Store::Redis(_)) && config.l1_capacity > 0).then(|| {
             Arc::new(L1::new(
@@ -323,6 +339,7 @@ impl RouteCache {
                 publisher,
                 disabled,
                 metrics: Metrics::register(),
+                edge,
             }),
         }
     }
@@ -333,7 +350,7 @@ impl RouteCache {
     /// returns when the configured backend cannot work; `reason` says why.
     pub fn disabled(reason: impl Into<String>) -> Self {
         let store = Store::Memory(MemoryStore::new(0, Arc::new(StoreGauges::unobserved())));
-        Self::new(store, CacheConfig::default(), Some(reason.into()))
+        Self::new(store, CacheConfig::default(), Some(reason.into()), None)
     }
 
     /// Why the cache is disabled, when [`backend`](Self::backend) is
@@ -487,7 +504,7 @@ mod tests {
             .await
             .expect("an unreachable Redis is not a build error");
         for _ in 0..20 {
-            assert!(matches!(cache.lookup("k", false).await, Lookup::Fault));
+            assert!(matches!(cache.lookup("k").await, Lookup::Fault));
         }
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let faults = log.matches("route cache backend fault").count();

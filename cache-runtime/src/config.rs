@@ -2,6 +2,7 @@
 //! [`CacheConfig`] and one [`RouteCacheBuilder`](crate::RouteCacheBuilder)
 //! method per setting. Per-route settings live on the route's attribute.
 
+use crate::edge::EdgeTags;
 use crate::encoding::Encoding;
 use std::{fmt, time::Duration};
 
@@ -84,6 +85,7 @@ pub struct CacheConfig {
     pub(crate) targeted_cache_control: Option<http::HeaderName>,
     pub(crate) compression: Option<Encoding>,
     pub(crate) compress_min_bytes: usize,
+    pub(crate) edge_tags: Option<EdgeTags>,
 }
 
 impl Default for CacheConfig {
@@ -114,6 +116,7 @@ impl Default for CacheConfig {
             )),
             compression: DEFAULT_COMPRESSION,
             compress_min_bytes: DEFAULT_COMPRESS_MIN_BYTES,
+            edge_tags: None,
         }
     }
 }
@@ -145,6 +148,7 @@ impl fmt::Debug for CacheConfig {
             targeted_cache_control,
             compression,
             compress_min_bytes,
+            edge_tags,
         } = self;
         f.debug_struct("CacheConfig")
             .field("prefix", prefix)
@@ -170,11 +174,19 @@ impl fmt::Debug for CacheConfig {
             .field("targeted_cache_control", targeted_cache_control)
             .field("compression", compression)
             .field("compress_min_bytes", compress_min_bytes)
+            .field("edge_tags", edge_tags)
             .finish()
     }
 }
 
 impl CacheConfig {
+    /// Which header carries routes' tags to an edge cache in front of the
+    /// app (`Surrogate-Key`, `Cache-Tag`), if any (default none); see
+    /// [`crate::edge`].
+    pub fn edge_tags(&self) -> Option<EdgeTags> {
+        self.edge_tags
+    }
+
     /// The encoding compressible bodies of at least
     /// [`compress_min_bytes`](Self::compress_min_bytes) are stored in
     /// (default [`DEFAULT_COMPRESSION`], `gzip`); `None` stores them as the

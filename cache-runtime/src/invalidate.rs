@@ -3,7 +3,9 @@
 //! and the L1 messages that carry each one to every instance.
 
 use crate::cache::RouteCache;
+use crate::edge::EdgeTarget;
 use crate::error::{ErrorKind, StoreError};
+use crate::generation;
 use crate::key::{self, QueryPolicy};
 use crate::observe::{failure, Op, Purge};
 use crate::policy::CachedRoute;
@@ -53,7 +55,9 @@ impl RouteCache {
             query.map(str::as_bytes),
             QueryPolicy::All,
         );
-        self.invalidate_index(Purge::Path, &index).await
+        let removed = self.invalidate_index(Purge::Path, &index).await?;
+        self.purge_edge(EdgeTarget::Path(path_and_query)).await;
+        Ok(removed)
     }
 
     /// Invalidates every entry carrying `tag` (the route option
@@ -64,7 +68,9 @@ impl RouteCache {
     /// When the backend fails.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<usize, StoreError> {
         let index = key::tag_index(&self.inner.config.prefix, tag);
-        self.invalidate_index(Purge::Tag, &index).await
+        let removed = self.invalidate_index(Purge::Tag, &index).await?;
+        self.purge_edge(EdgeTarget::Tag(tag)).await;
+        Ok(removed)
     }
 
     /// Invalidates every entry of the route `R`, named with
@@ -82,11 +88,12 @@ impl RouteCache {
             policy.route_id(),
             "GET",
         );
+        let generation = generation::of_route(&self.inner.config.prefix, scope.scope());
         let scope = Scope {
             prefix: scope.scope().to_owned(),
             namespace: false,
         };
-        self.invalidate_scope(Purge::Route, scope).await
+        self.invalidate_scope(Purge::Route, scope, generation).await
     }
 
     /// Invalidates every entry of the routes declared with
@@ -96,11 +103,14 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
+        let prefix = &self.inner.config.prefix;
         let scope = Scope {
-            prefix: format!("{}:{namespace}:", self.inner.config.prefix),
+            prefix: format!("{prefix}:{namespace}:"),
             namespace: true,
         };
-        self.invalidate_scope(Purge::Namespace, scope).await
+        let generation = generation::of_namespace(prefix, namespace);
+        self.invalidate_scope(Purge::Namespace, scope, generation)
+            .await
     }
 
     /// Invalidates everything under this cache's prefix (entries, indexes
@@ -109,18 +119,24 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_all(&self) -> Result<usize, StoreError> {
+        let prefix = &self.inner.config.prefix;
         let scope = Scope {
-            prefix: format!("{}:", self.inner.config.prefix),
+            prefix: format!("{prefix}:"),
             namespace: false,
         };
-        self.invalidate_scope(Purge::All, scope).await
+        let generation = generation::of_all(prefix);
+        self.invalidate_scope(Purge::All, scope, generation).await
     }
 
     async fn invalidate_index(&self, kind: Purge, index: &str) -> Result<usize, StoreError> {
         let (cache, index) = (self.clone(), index.to_owned());
+        let generation = generation::of_index(&self.inner.config.prefix, &index);
         self.bulk(kind, async move {
             let store = &cache.inner.store;
             let step = cache.inner.config.timeout;
+            // First: a fill that began before this keeps no entry, even one
+            // it stores after the entries below are gone.
+            bounded(step, "generation", cache.bump(&generation)).await?;
             let mut removed = 0;
             loop {
                 // Popped, so an entry stored again meanwhile is indexed again
@@ -151,9 +167,17 @@ impl RouteCache {
         .await
     }
 
-    async fn invalidate_scope(&self, kind: Purge, scope: Scope) -> Result<usize, StoreError> {
+    async fn invalidate_scope(
+        &self,
+        kind: Purge,
+        scope: Scope,
+        generation: String,
+    ) -> Result<usize, StoreError> {
         let cache = self.clone();
         self.bulk(kind, async move {
+            let step = cache.inner.config.timeout;
+            // First, as for an index (see `invalidate_index`).
+            bounded(step, "generation", cache.bump(&generation)).await?;
             let result = cache.inner.store.delete_scope(&scope).await;
             // Also after a partial failure: some keys may be gone.
             if let Some(l1) = &cache.inner.l1 {
@@ -169,7 +193,7 @@ impl RouteCache {
     /// cannot cut a batch in half, bounded by `invalidate_timeout` and kept
     /// out of the circuit breaker (whose job is to protect requests, not to
     /// veto explicit invalidations). Counted; a failure is logged, always.
-    async fn bulk(
+    pub(crate) async fn bulk(
         &self,
         kind: Purge,
         work: impl Future<Output = Result<usize, StoreError>> + Send + 'static,

@@ -4,6 +4,7 @@
 
 use crate::cache::RouteCache;
 use crate::error::ErrorKind;
+use crate::generation::Noted;
 use crate::observe::{failure, Op};
 use crate::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::{Claim, Read, StoreError};
@@ -95,46 +96,83 @@ impl RouteCache {
 
     /// Looks `key` up in Redis and, when it is missing, takes the lease on
     /// computing it in the same round trip (see
-    /// [`Store::read_or_lease`](crate::store::Store::read_or_lease)).
+    /// [`Store::read_or_lease`](crate::store::Store::read_or_lease)), also
+    /// noting the fill's `generations`.
     pub(crate) async fn read_or_lease(
         &self,
         key: &str,
-    ) -> Result<Result<Bytes, Lease>, StoreError> {
+        generations: Vec<String>,
+    ) -> Result<Result<Bytes, (Lease, Noted)>, StoreError> {
         let token = self.lease_token();
         let ttl = self.inner.config.lease_ttl;
         let store = &self.inner.store;
         let lease_key = lease_key(key);
-        let read = store.read_or_lease(key, &lease_key, &token, ttl);
+        let read = store.read_or_lease(key, &lease_key, &token, ttl, &generations);
         // A lookup first: its faults and timings are the lookup's.
-        Ok(match self.call(Op::Get, read).await? {
+        let (read, values) = self.call(Op::Get, read).await?;
+        Ok(match read {
             Read::Value(value) => Ok(value),
-            Read::Missing(claim) => Err(self.lease(key, token, claim)),
+            Read::Missing(claim) => {
+                let noted = Noted {
+                    keys: generations,
+                    values: Some(values),
+                };
+                Err((self.lease(key, token, claim), noted))
+            }
         })
     }
 
     /// Takes the cross-instance lease on computing `key` and reads the
-    /// entry under it, in one round trip: the lease, and the value stored
-    /// now (another instance may have stored it since the lookup). Without
-    /// a shared store no lease is needed and the value is read in process;
-    /// when the backend fails, the caller computes (fail open).
-    pub(crate) async fn acquire_lease(&self, key: &str) -> (Lease, Option<Bytes>) {
+    /// entry under it, in one round trip: the lease, the value stored now
+    /// (another instance may have stored it since the lookup), and the
+    /// fill's `generations`. Without a shared store no lease is needed and
+    /// the value is read in process; when the backend fails, the caller
+    /// computes (fail open) and stores nothing (the generations are
+    /// unknown).
+    pub(crate) async fn acquire_lease(
+        &self,
+        key: &str,
+        generations: Vec<String>,
+    ) -> (Lease, Option<Bytes>, Noted) {
         let store = &self.inner.store;
-        if !store.is_shared() {
-            return (Lease::NotNeeded, store.get(key).await.ok().flatten());
-        }
         let token = self.lease_token();
         let ttl = self.inner.config.lease_ttl;
-        let claimed = self
-            .call(
-                Op::Lease,
-                store.lease_and_read(key, &lease_key(key), &token, ttl),
-            )
-            .await;
+        let lease_key = lease_key(key);
+        let claimed = store.lease_and_read(key, &lease_key, &token, ttl, &generations);
+        let claimed = if store.is_shared() {
+            self.call(Op::Lease, claimed).await
+        } else {
+            claimed.await
+        };
         match claimed {
-            Ok((claim, value)) => (self.lease(key, token, claim), value),
+            Ok((claim, value, values)) => {
+                let noted = Noted {
+                    keys: generations,
+                    values: Some(values),
+                };
+                let lease = if store.is_shared() {
+                    self.lease(key, token, claim)
+                } else {
+                    Lease::NotNeeded
+                };
+                (lease, value, noted)
+            }
             Err(e) => {
                 self.fault("lease", key, &e);
-                (Lease::NotNeeded, None)
+                // Redis answered but refused (a full Redis refuses the
+                // lease's write): the generations can still be read, and
+                // the fill still tries to store (and says why it cannot).
+                // Otherwise they are unknown, and the fill stores nothing
+                // rather than wait for a second failing call.
+                let noted = if e.kind() == ErrorKind::Rejected {
+                    self.note(generations).await
+                } else {
+                    Noted {
+                        keys: generations,
+                        values: None,
+                    }
+                };
+                (Lease::NotNeeded, None, noted)
             }
         }
     }

@@ -56,7 +56,18 @@
 //! variant), [`RouteCache::invalidate_tag`] (route option `tags`),
 //! [`RouteCache::invalidate_route`], [`RouteCache::invalidate_namespace`],
 //! [`RouteCache::invalidate_all`], and [`invalidates`] on mutating
-//! handlers.
+//! handlers; [`RouteCache::soft`] for the same calls marking entries stale
+//! instead (served stale while one refresh recomputes each). A fill whose
+//! handler ran while an invalidation named its entry stores nothing, so no
+//! stale entry outlives an invalidation (race-free fills). An edge cache in
+//! front of the app can be sent the routes' tags and purged along
+//! ([`edge`]).
+//!
+//! Keys cover what the handler reads: a handler reading the query only
+//! through `Query<T>` is keyed on the parameters `T` deserializes, so junk
+//! parameters cannot bust the cache; one reading headers, the host, cookies
+//! or the client's address that the key does not cover gets a compile-time
+//! warning (see [`cached_route`]).
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(unreachable_pub)]
 // Without the axum integration, parts of the hit/miss machinery are unused.
@@ -91,11 +102,13 @@ mod cache;
 mod call;
 mod coalesce;
 pub mod config;
+pub mod edge;
 mod encoding;
 pub mod entry;
 mod error;
 mod fault;
 mod freshness;
+mod generation;
 mod invalidate;
 pub mod key;
 mod lease;
@@ -105,6 +118,7 @@ mod policy;
 mod recent;
 mod retry;
 mod semantics;
+mod soft;
 pub mod stats;
 mod store;
 mod tier;
@@ -118,9 +132,11 @@ pub use crate::cache::{
     REDIS_URL_ENV,
 };
 pub use crate::config::CacheConfig;
+pub use crate::edge::{EdgePurge, EdgeTags};
 pub use crate::encoding::Encoding;
 pub use crate::error::{CacheError, ErrorKind, StoreError};
 pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
+pub use crate::soft::Soft;
 pub use crate::stats::{BreakerState, CacheStats, RouteStats};
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;
@@ -143,8 +159,8 @@ pub use cache_macros::route;
 pub mod __private_0_1_0 {
     #[cfg(feature = "axum")]
     pub use crate::axum::{
-        invalidate_after, serve, serve_with, FromCacheParts, Invalidation, RequestContext,
-        WithContext,
+        invalidate_after, learned_query, query_fields, serve, serve_with, FromCacheParts,
+        Invalidation, RequestContext, WithContext,
     };
     pub use crate::encoding::Encoding;
     pub use crate::key::QueryPolicy;
@@ -155,6 +171,7 @@ pub mod __private_0_1_0 {
     pub use ::http::request::Parts;
     pub use ::std::option::Option;
     pub use ::std::string::{String, ToString};
+    pub use ::std::sync::OnceLock;
     pub use ::std::{format, vec};
 
     /// Compile-time check that a handler's future is `Send`; the macro

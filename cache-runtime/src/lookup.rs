@@ -4,6 +4,7 @@
 
 use crate::cache::RouteCache;
 use crate::entry::{DecodeError, Entry, Prepared};
+use crate::generation::Noted;
 use crate::lease::Lease;
 use crate::observe::{Op, CORRUPT};
 use crate::recent::Probe;
@@ -18,15 +19,25 @@ pub(crate) enum Lookup {
     Hit(Arc<Prepared>),
     Miss,
     /// A miss whose lookup also settled the lease on computing the entry
-    /// (see [`RouteCache::fetch`]).
-    Leased(Lease),
+    /// and noted the fill's generations (see [`RouteCache::fetch`]).
+    Leased(Lease, Noted),
     /// The backend failed or timed out; it has been logged.
     Fault,
 }
 
+/// What became of a fill's save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Saved {
+    Stored,
+    /// An invalidation named the entry while it was computed: not kept.
+    Invalidated,
+    /// The backend failed (logged).
+    Failed,
+}
+
 /// How long the backend keeps `entry`: its TTL and stale window from when
 /// it was stored.
-fn remaining_life(entry: &Entry) -> Duration {
+pub(crate) fn remaining_life(entry: &Entry) -> Duration {
     let secs = u64::from(entry.ttl_secs) + u64::from(entry.stale_secs);
     let end = entry.stored_at_ms.saturating_add(secs.saturating_mul(1000));
     Duration::from_millis(end.saturating_sub(crate::fault::now_ms()))
@@ -52,11 +63,11 @@ impl RouteCache {
 
     /// The entry under `key` from the L1, else one backend round trip: the
     /// entry, a miss, or a logged fault. An undecodable value is a miss.
-    /// `claim`: see [`Self::fetch`].
-    pub(crate) async fn lookup(&self, key: &str, claim: bool) -> Lookup {
+    /// No lease is taken (see [`Self::fetch`]).
+    pub(crate) async fn lookup(&self, key: &str) -> Lookup {
         match self.lookup_now(key) {
             Some(found) => found,
-            None => self.fetch(key, claim).await,
+            None => self.fetch(key, None::<fn() -> Vec<String>>).await,
         }
     }
 
@@ -64,20 +75,27 @@ impl RouteCache {
     /// Redis must be asked; what it reads is kept in the L1.
     ///
     /// With `claim` (the request will compute and store the entry if it is
-    /// missing), a key that was not found recently is looked up by a
-    /// script that, when the entry is missing, also takes the lease on
-    /// computing it: a cold miss pays one round trip before its handler
-    /// runs, not two. A key found recently is read by a plain `GET`.
-    pub(crate) async fn fetch(&self, key: &str, claim: bool) -> Lookup {
+    /// missing; it gives the fill's generation keys), a key that was not
+    /// found recently is looked up by a script that, when the entry is
+    /// missing, also takes the lease on computing it, and the generations
+    /// are noted in the same round trip: a cold miss pays one round trip
+    /// before its handler runs, not two. A key found recently is read by a
+    /// plain `GET`.
+    pub(crate) async fn fetch(
+        &self,
+        key: &str,
+        claim: Option<impl FnOnce() -> Vec<String>>,
+    ) -> Lookup {
         let probe = Probe::of(key);
         let recent = &self.inner.recent;
         // Before the read: an invalidation that arrives during it keeps
         // what it read out of the L1.
         let seen = self.inner.l1.as_deref().map(L1::epoch);
-        if claim && !recent.likely_stored(probe) {
-            return match self.read_or_lease(key).await {
+        let claim = claim.filter(|_| !recent.likely_stored(probe));
+        if let Some(generations) = claim {
+            return match self.read_or_lease(key, generations()).await {
                 Ok(Ok(value)) => self.found(probe, key, value, seen),
-                Ok(Err(lease)) => Lookup::Leased(lease),
+                Ok(Err((lease, noted))) => Lookup::Leased(lease, noted),
                 Err(e) => {
                     self.fault("get", key, &e);
                     Lookup::Fault
@@ -138,28 +156,37 @@ impl RouteCache {
     }
 
     /// Stores an encoded entry and lists it in `indexes` (its path and tag
-    /// sets), then tells other instances' L1s. A failure is logged and
-    /// reported as `false`, never returned as an error; an entry that could
-    /// not be indexed is removed again, so no invalidation can miss it.
+    /// sets), then tells other instances' L1s, unless the generations
+    /// `noted` before its handler ran have changed (see
+    /// `crate::generation`). A failure is logged and reported, never
+    /// returned as an error; an entry that could not be indexed is removed
+    /// again, so no invalidation can miss it.
     pub(crate) async fn save(
         &self,
         key: &str,
         value: Bytes,
         ttl: Duration,
         indexes: &[String],
-    ) -> bool {
+        noted: &Noted,
+    ) -> Saved {
         use futures_util::future::{join, join_all};
+        if noted.values.is_none() {
+            // Unknown generations (the backend failed): nothing is kept.
+            return Saved::Failed;
+        }
         let store = &self.inner.store;
         if let Store::Redis(redis) = store {
             if !redis.is_cluster() {
-                return self.save_pipelined(redis, key, value, ttl, indexes).await;
+                return self
+                    .save_pipelined(redis, key, value, ttl, indexes, noted)
+                    .await;
             }
         }
         if let Err(e) = self.call(Op::Set, store.set(key, value.clone(), ttl)).await {
             self.fault("set", key, &e);
             // A timed-out write may still land.
             self.forget_keys(&[key]).await;
-            return false;
+            return Saved::Failed;
         }
         // Indexed after the write: an invalidation that pops the index in
         // between finds the old entry; one that runs later finds this one.
@@ -177,10 +204,17 @@ impl RouteCache {
             self.fault("index", key, &e);
             let _ = self.call(Op::Delete, store.delete(key)).await;
             self.forget_keys(&[key]).await;
-            return false;
+            return Saved::Failed;
+        }
+        // Written, then checked (the generations live in other slots of a
+        // cluster; in process, a write and a check are no single step).
+        if self.changed_since(noted).await {
+            let _ = self.call(Op::Delete, store.delete(key)).await;
+            self.forget_keys(&[key]).await;
+            return Saved::Invalidated;
         }
         self.keep_in_l1(key, value, ttl, seen);
-        true
+        Saved::Stored
     }
 
     /// [`Self::save`] on one server: entry, index sets and the L1 message
@@ -192,24 +226,29 @@ impl RouteCache {
         value: Bytes,
         ttl: Duration,
         indexes: &[String],
-    ) -> bool {
+        noted: &Noted,
+    ) -> Saved {
         let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
         let publisher = self.inner.publisher.as_deref();
         let text = publisher.map(|p| p.prepare(&Message::Keys(key)));
         let message = publisher
             .zip(text.as_deref())
             .map(|(p, t)| (p.channel.as_str(), t));
-        let saved = redis.save_pipelined(key, &value, ttl, indexes, message);
-        if let Err(e) = self.call(Op::Set, saved).await {
-            self.fault("set", key, &e);
-            // Any part may have landed: an entry that may be unindexed
-            // must go (best effort, the backend has just failed).
-            let _ = self.call(Op::Delete, self.inner.store.delete(key)).await;
-            self.forget_keys(&[key]).await;
-            return false;
+        let saved = redis.save_pipelined(key, &value, ttl, indexes, message, noted);
+        match self.call(Op::Set, saved).await {
+            Ok(true) => {}
+            Ok(false) => return Saved::Invalidated,
+            Err(e) => {
+                self.fault("set", key, &e);
+                // Any part may have landed: an entry that may be unindexed
+                // must go (best effort, the backend has just failed).
+                let _ = self.call(Op::Delete, self.inner.store.delete(key)).await;
+                self.forget_keys(&[key]).await;
+                return Saved::Failed;
+            }
         }
         self.keep_in_l1(key, value, ttl, seen);
-        true
+        Saved::Stored
     }
 
     /// Notes a value just written as stored, and keeps it in this

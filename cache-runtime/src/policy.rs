@@ -67,6 +67,8 @@ pub struct RoutePolicy {
     negative: &'static [u16],
     negative_ttl_secs: u32,
     compress: Option<Option<Encoding>>,
+    /// Refresh-ahead, in thousandths of an entry's TTL (0: off).
+    refresh_ahead: u16,
 }
 
 impl RoutePolicy {
@@ -91,6 +93,27 @@ impl RoutePolicy {
             negative: &[],
             negative_ttl_secs: 0,
             compress: None,
+            refresh_ahead: 0,
+        }
+    }
+
+    /// Refresh-ahead: a hit on an entry older than `permille` thousandths
+    /// of its TTL also recomputes it in the background, once per key (in
+    /// process, and across instances through the lease), so that a key
+    /// requested often never misses. 0 or 1000 and above turn it off.
+    #[must_use]
+    pub const fn with_refresh_ahead(mut self, permille: u16) -> Self {
+        self.refresh_ahead = if permille >= 1000 { 0 } else { permille };
+        self
+    }
+
+    /// The refresh-ahead point in thousandths of the TTL, if the route
+    /// refreshes ahead.
+    pub const fn refresh_ahead(&self) -> Option<u16> {
+        if self.refresh_ahead == 0 {
+            None
+        } else {
+            Some(self.refresh_ahead)
         }
     }
 
@@ -309,6 +332,14 @@ pub trait CachedRoute: Send + Sync + 'static {
     /// The request part of the key for [`KeySource::Function`] routes.
     fn key(_parts: &http::request::Parts) -> Option<String> {
         None
+    }
+
+    /// Which query parameters take part in the key: the policy's
+    /// ([`RoutePolicy::query`]), unless `#[cached_route]` learned them
+    /// from the handler's `Query<T>` extractors (the fields `T`
+    /// deserializes; see the `query` option).
+    fn query() -> QueryPolicy {
+        Self::POLICY.query()
     }
 
     /// Where the route keeps its counters for the first cache that serves

@@ -52,6 +52,7 @@ async fn update(
             __cached_route_ctx,
             __cached_route_targets.0,
             __cached_route_targets.1,
+            false,
             __cached_route_body,
         )
         .await

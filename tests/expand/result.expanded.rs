@@ -8,7 +8,7 @@ fn check(id: u64) -> Result<u64, StatusCode> {
 struct __cached_route_get_item;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_item {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-        "macrotest015::get_item",
+        "macrotest017::get_item",
         60u32,
     );
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<

@@ -139,8 +139,9 @@ pub async fn no_store(State(calls): State<Calls>) -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], Json(run))
 }
 
-/// Keeps its own headers on hits.
-#[cached_route(ttl = 3600)]
+/// Keeps its own headers on hits (the user agent it echoes is not keyed:
+/// the first one is served to all).
+#[cached_route(ttl = 3600, allow_unkeyed = true)]
 pub async fn with_headers(State(calls): State<Calls>, headers: HeaderMap) -> impl IntoResponse {
     let run = calls.record("with_headers");
     let agent = headers.get(header::USER_AGENT).cloned();

@@ -33,13 +33,12 @@
 use super::conditional::Conditions;
 use super::counted::{key_hash, record_bypass, request_span, Count, Traced, Unanswered};
 use super::respond::{add_vary, Served, CACHE_STATUS};
-use super::storable::{store_if_cacheable, Stored};
 use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
 use crate::cache::RouteCache;
 use crate::coalesce::Join;
 use crate::entry::{Freshness, Prepared};
 use crate::fault::now_ms;
-use crate::key;
+use crate::generation::Noted;
 use crate::lease::Lease;
 use crate::lookup::Lookup;
 use crate::observe::{Answered, Bypass, RouteHandle};
@@ -177,6 +176,7 @@ where
         metrics: cache.inner.metrics.route::<R>(),
         cache,
         policy,
+        query: R::query(),
         key,
         uri,
         tags,
@@ -186,7 +186,11 @@ where
         Some(Found::Revalidate(stale)) => {
             let span = route.span.span();
             return pending(
-                async move { route.revalidate(handler, stale, &request).await }.instrument(span),
+                async move {
+                    let response = route.revalidate(handler, stale, &request).await;
+                    route.edge_tagged(response)
+                }
+                .instrument(span),
             );
         }
         Some(Found::Lookup(lookup)) => Some(lookup),
@@ -194,11 +198,17 @@ where
         None => Some(Lookup::Miss),
     };
     match looked {
-        Some(lookup) => match route.answer(lookup, handler, &request.conditions) {
-            Answer::Served(response) => ready(response),
+        Some(lookup) => match route.answer(lookup, handler, &request) {
+            Answer::Served(response) => ready(route.edge_tagged(response)),
             Answer::Compute(handler, missed) => {
                 let span = route.span.span();
-                pending(async move { route.miss(handler, missed, &request).await }.instrument(span))
+                pending(
+                    async move {
+                        let response = route.miss(handler, missed, &request).await;
+                        route.edge_tagged(response)
+                    }
+                    .instrument(span),
+                )
             }
         },
         // Redis must be asked.
@@ -207,8 +217,9 @@ where
             pending(
                 async move {
                     // A HEAD never stores, so it must not take the lease.
-                    let lookup = route.cache.fetch(&route.key, !request.head).await;
-                    match route.answer(lookup, handler, &request.conditions) {
+                    let claim = (!request.head).then_some(|| route.generation_keys());
+                    let lookup = route.cache.fetch(&route.key, claim).await;
+                    let response = match route.answer(lookup, handler, &request) {
                         Answer::Served(response) => response,
                         // Boxed: the miss's state (coalescing, leases, buffering and
                         // storing the body) would otherwise sit in the future of
@@ -216,7 +227,8 @@ where
                         Answer::Compute(handler, missed) => {
                             Box::pin(route.miss(handler, missed, &request)).await
                         }
-                    }
+                    };
+                    route.edge_tagged(response)
                 }
                 .instrument(span),
             )
@@ -239,8 +251,8 @@ struct Missed {
     /// The stale entry to serve instead if the handler fails
     /// (`stale-if-error`).
     fallback: Option<Arc<Prepared>>,
-    /// The lease, when the lookup settled it.
-    lease: Option<Lease>,
+    /// The lease, and the fill's generations, when the lookup settled it.
+    lease: Option<(Lease, Noted)>,
 }
 
 /// One request's route, cache and key.
@@ -248,6 +260,8 @@ struct Missed {
 pub(super) struct Route {
     pub(super) cache: RouteCache,
     pub(super) policy: &'static RoutePolicy,
+    /// The query parameters the key keeps ([`CachedRoute::query`]).
+    pub(super) query: crate::key::QueryPolicy,
     pub(super) key: String,
     /// The request target and the route's tags, to index a stored entry by.
     pub(super) uri: http::Uri,
@@ -258,18 +272,25 @@ pub(super) struct Route {
 }
 
 impl Route {
-    /// Serves a stored entry that is fresh, or stale with a refresh
-    /// started; anything else needs the handler.
-    fn answer<F>(&self, lookup: Lookup, handler: F, conditional: &Conditions) -> Answer<F>
+    /// Serves a stored entry that is fresh (refreshing it ahead of its
+    /// expiry when the route asks), or stale with a refresh started;
+    /// anything else needs the handler.
+    fn answer<F>(&self, lookup: Lookup, handler: F, request: &Asked) -> Answer<F>
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
     {
+        let conditional = &request.conditions;
         match lookup {
             Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
                 Freshness::Fresh => match self.hit(&entry, conditional, Served::Fresh) {
                     Some(response) => {
                         self.answered(Answered::Hit);
+                        // A HEAD's handler never stores.
+                        if !request.head && self.due_for_refresh(entry.entry()) {
+                            tracing::debug!("route cache: refreshing ahead of expiry");
+                            self.refresh_in_background(handler, entry.entry().stored_at_ms, true);
+                        }
                         Answer::Served(response)
                     }
                     None => Answer::Compute(handler, Missed::default()),
@@ -290,7 +311,7 @@ impl Route {
                 Freshness::Stale => match self.hit(&entry, conditional, Served::Stale) {
                     Some(response) => {
                         self.answered(Answered::Stale);
-                        self.refresh_in_background(handler, entry.entry().stored_at_ms);
+                        self.refresh_in_background(handler, entry.entry().stored_at_ms, false);
                         Answer::Served(response)
                     }
                     None => Answer::Compute(handler, Missed::default()),
@@ -300,8 +321,8 @@ impl Route {
                 _ => Answer::Compute(handler, Missed::default()),
             },
             Lookup::Miss => Answer::Compute(handler, Missed::default()),
-            Lookup::Leased(lease) => {
-                let lease = Some(lease);
+            Lookup::Leased(lease, noted) => {
+                let lease = Some((lease, noted));
                 Answer::Compute(
                     handler,
                     Missed {
@@ -372,7 +393,7 @@ impl Route {
         &self,
         handler: F,
         faulted: bool,
-        lease: Option<Lease>,
+        lease: Option<(Lease, Noted)>,
         request: &Asked,
     ) -> (Response, Count)
     where
@@ -421,14 +442,14 @@ impl Route {
     /// A miss, computed once however many requests (in this process and,
     /// with Redis, across instances) miss the key at the same time.
     ///
-    /// `leased`: the lease, when the lookup settled it. A follower keeps
-    /// the one it took until its leader is done, so that other instances
-    /// keep waiting for this one's fill.
+    /// `leased`: the lease and the noted generations, when the lookup
+    /// settled it. A follower keeps the lease it took until its leader is
+    /// done, so that other instances keep waiting for this one's fill.
     async fn coalesced_miss<F>(
         &self,
         handler: F,
         conditional: &Conditions,
-        leased: Option<Lease>,
+        leased: Option<(Lease, Noted)>,
     ) -> (Response, Answered)
     where
         F: Future,
@@ -455,15 +476,18 @@ impl Route {
             }
             Join::Lead(leader) => leader,
         };
-        let (lease, current) = match leased {
+        let (lease, current, noted) = match leased {
             // Taken by the lookup, which found nothing in the same step.
-            Some(lease @ Lease::Acquired(_)) => (lease, None),
-            // One round trip: the lease, and the entry as it is now (a
-            // leader elected just after the previous one stored, or after
-            // the lookup found the lease held, would otherwise compute it
-            // again). A lease taken needlessly is released in the
-            // background.
-            _ => self.cache.acquire_lease(&self.key).await,
+            Some((lease @ Lease::Acquired(_), noted)) => (lease, None, noted),
+            // One round trip: the lease, the entry as it is now (a leader
+            // elected just after the previous one stored, or after the
+            // lookup found the lease held, would otherwise compute it
+            // again), and the generations. A lease taken needlessly is
+            // released in the background.
+            _ => {
+                let generations = self.generation_keys();
+                self.cache.acquire_lease(&self.key, generations).await
+            }
         };
         if let Some((entry, value)) = current.and_then(fresh) {
             if let Some(done) = collapsed(&entry) {
@@ -491,7 +515,7 @@ impl Route {
                 }
             }
         }
-        let stored = self.compute(handler).await;
+        let stored = self.compute_noted(handler, noted).await;
         // Release (in the background) before publishing, so that a request
         // arriving after the publication finds the lease free.
         drop(lease);
@@ -499,19 +523,13 @@ impl Route {
         (self.respond_stored(stored, conditional), Answered::Miss)
     }
 
-    /// The index sets a stored entry is listed in: its request path (for
-    /// [`RouteCache::invalidate`]) and its tags.
-    pub(super) fn indexes(&self) -> Vec<String> {
-        let prefix = self.cache.config().prefix();
-        let path = key::path_index(
-            prefix,
-            self.uri.path().as_bytes(),
-            self.uri.query().map(str::as_bytes),
-            self.policy.query(),
-        );
-        std::iter::once(path)
-            .chain(self.tags.iter().map(|tag| key::tag_index(prefix, tag)))
-            .collect()
+    /// `response` with the route's tags for an edge cache in front, when
+    /// the cache sends them (see [`crate::edge`]).
+    fn edge_tagged(&self, mut response: Response) -> Response {
+        if let Some(which) = self.cache.config().edge_tags() {
+            crate::edge::add_tags(response.headers_mut(), which, &self.tags);
+        }
+        response
     }
 
     pub(super) fn stale_if_error(&self) -> bool {
@@ -538,16 +556,6 @@ impl Route {
         self.metrics.handler_ran(started.elapsed());
         add_vary(response.headers_mut(), self.policy.vary());
         response
-    }
-
-    /// Runs the handler and stores its response if it is cacheable.
-    pub(super) async fn compute<F>(&self, handler: F) -> Stored
-    where
-        F: Future,
-        F::Output: IntoResponse,
-    {
-        let response = self.uncached(handler).await;
-        store_if_cacheable(self, response).await
     }
 }
 

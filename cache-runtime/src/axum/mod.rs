@@ -6,6 +6,8 @@
 mod body;
 mod conditional;
 mod counted;
+mod fields;
+mod fill;
 mod flow;
 mod host;
 mod layer;
@@ -14,6 +16,7 @@ mod revalidate;
 mod storable;
 mod tee;
 
+pub use self::fields::{learned_query, query_fields};
 pub use self::flow::{serve, serve_with};
 pub use self::layer::{CacheLayer, CacheService};
 pub use self::respond::X_CACHE;
@@ -87,8 +90,9 @@ impl Keyed {
     /// §4.3.1). Otherwise the lookup is kept for the flow.
     async fn prepare_revalidation(&mut self, parts: &mut Parts) {
         let key = self.key.clone().finish();
-        // Only a GET without client directives gets here: it may lease.
-        let lookup = self.cache.lookup(&key, true).await;
+        // The lease, if the entry is missing, is taken by the miss, which
+        // knows what the fill's generations are (its tags come later).
+        let lookup = self.cache.lookup(&key).await;
         let found = Self::revalidation(lookup, parts);
         self.prepared = Some(Box::new(Prefetched { key, found }));
     }
@@ -232,13 +236,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Invalidation {
 }
 
 /// Runs an `#[invalidates]` handler's body; after a 2xx response,
-/// invalidates `tags` and `paths` (awaited, so that a client reading after
+/// invalidates `tags` and `paths`, softly with `soft` (awaited, so that a client reading after
 /// the response sees the new data) and returns the response. A failed
 /// invalidation is logged and does not change the response.
 pub async fn invalidate_after<F>(
     ctx: Invalidation,
     tags: Vec<String>,
     paths: Vec<String>,
+    soft: bool,
     body: F,
 ) -> Response
 where
@@ -255,8 +260,21 @@ where
         );
         return response;
     };
-    let tags = tags.iter().map(|tag| cache.invalidate_tag(tag));
-    let paths = paths.iter().map(|path| cache.invalidate(path));
+    let cache = &cache;
+    let tags = tags.iter().map(|tag| async move {
+        if soft {
+            cache.soft().invalidate_tag(tag).await
+        } else {
+            cache.invalidate_tag(tag).await
+        }
+    });
+    let paths = paths.iter().map(|path| async move {
+        if soft {
+            cache.soft().invalidate(path).await
+        } else {
+            cache.invalidate(path).await
+        }
+    });
     // Failures are logged by the cache.
     let _ = futures_util::future::join(
         futures_util::future::join_all(tags),
@@ -383,11 +401,11 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     match policy.key_source() {
         KeySource::Function => match R::key(parts) {
             Some(value) => key.custom(&value),
-            None => key.path_and_query(path, query, policy.query()),
+            None => key.path_and_query(path, query, R::query()),
         },
         // The handler's expression is added by `serve_with`.
         KeySource::Handler => {}
-        _ => key.path_and_query(path, query, policy.query()),
+        _ => key.path_and_query(path, query, R::query()),
     }
     for name in policy.vary() {
         add_vary_value(&mut key, parts, name);

@@ -13,6 +13,7 @@ use super::Asked;
 use crate::entry::{is_storable_header, Entry, Prepared};
 use crate::fault::now_ms;
 use crate::freshness;
+use crate::lookup::Saved;
 use crate::observe::{Answered, Refusal};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -32,11 +33,12 @@ impl Route {
         F::Output: IntoResponse,
     {
         let unanswered = Unanswered::new(self, Answered::Miss);
+        let noted = self.note().await;
         let response = self.uncached(handler).await;
         unanswered.settle();
         if response.status() != StatusCode::NOT_MODIFIED {
             self.answered(Answered::Miss);
-            let stored = store_if_cacheable(self, response).await;
+            let stored = store_if_cacheable(self, response, noted).await;
             return self.respond_stored(stored, &request.conditions);
         }
         self.answered(Answered::Revalidated);
@@ -48,7 +50,7 @@ impl Route {
                 .unwrap_or_else(undecodable);
         };
         let stored = match entry.encode() {
-            Ok(value) => self.save(Bytes::from(value), expiry).await,
+            Ok(value) => self.save(Bytes::from(value), expiry, &noted).await == Saved::Stored,
             Err(_) => {
                 self.metrics.refused(Refusal::Headers);
                 false
@@ -101,9 +103,21 @@ impl Route {
 }
 
 impl Route {
-    /// Recomputes a stale entry (stored at `seen_ms`) in the background,
-    /// once per key in this process (and, with Redis, across instances).
-    pub(super) fn refresh_in_background<F>(&self, handler: F, seen_ms: u64)
+    /// Whether a fresh `entry` is past the route's refresh-ahead point.
+    pub(super) fn due_for_refresh(&self, entry: &Entry) -> bool {
+        let Some(permille) = self.policy.refresh_ahead() else {
+            return false;
+        };
+        let age_ms = now_ms().saturating_sub(entry.stored_at_ms);
+        age_ms.saturating_mul(1000) >= u64::from(entry.ttl_secs) * 1000 * u64::from(permille)
+    }
+
+    /// Recomputes an entry (stored at `seen_ms`) in the background, once
+    /// per key in this process (and, with Redis, across instances): a
+    /// stale one, or, `ahead` of its expiry, a fresh one past the route's
+    /// refresh-ahead point (which an answer that cannot be stored then
+    /// leaves in place).
+    pub(super) fn refresh_in_background<F>(&self, handler: F, seen_ms: u64, ahead: bool)
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
@@ -115,7 +129,8 @@ impl Route {
         // Bounded: a hung handler must not hold the key's refresh forever.
         let limit = route.cache.config().lease_ttl();
         tokio::spawn(tokio::time::timeout(limit, async move {
-            let (lease, current) = route.cache.acquire_lease(&route.key).await;
+            let generations = route.generation_keys();
+            let (lease, current, noted) = route.cache.acquire_lease(&route.key, generations).await;
             if lease.held_elsewhere() {
                 return; // another instance refreshes it
             }
@@ -125,7 +140,7 @@ impl Route {
             if current.is_some_and(|entry| entry.entry().stored_at_ms > seen_ms) {
                 return;
             }
-            let mut stored = route.compute(handler).await;
+            let mut stored = route.compute_noted(handler, noted).await;
             if stored.detail == Some(STREAMED) {
                 // Nobody reads this body: read it here, so that the entry
                 // is stored when it ends (within the limit).
@@ -134,7 +149,8 @@ impl Route {
             } else if !stored.stored {
                 // A 5xx under stale-if-error, or a refused write (a full or
                 // read-only Redis), leaves the stale entry in place.
-                let keep = (stored.response.status().is_server_error() && route.stale_if_error())
+                let keep = ahead
+                    || (stored.response.status().is_server_error() && route.stale_if_error())
                     || stored.detail == Some("store-failed");
                 if !keep {
                     // No storable answer any more: drop the stale entry so

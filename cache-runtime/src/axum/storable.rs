@@ -9,7 +9,9 @@ use crate::encoding::{compressible, Encoding};
 use crate::entry::{is_default_storable_status, is_storable_header, is_storable_status, Entry};
 use crate::fault::now_ms;
 use crate::freshness;
+use crate::generation::Noted;
 use crate::key;
+use crate::lookup::Saved;
 use crate::observe::Refusal;
 use crate::policy::{AuthPolicy, RoutePolicy};
 use crate::semantics::{etag_for, CacheControl};
@@ -95,7 +97,7 @@ impl Stored {
     }
 }
 
-pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Stored {
+pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted: Noted) -> Stored {
     let (cache, policy) = (&route.cache, route.policy);
     let (mut parts, body) = response.into_parts();
     // A targeted field (`CDN-Cache-Control`, RFC 9213) governs this cache
@@ -175,6 +177,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             route: route.clone(),
             entry,
             expiry,
+            noted,
         };
         let body = Body::new(Tee::new(body, limit, move |copy| pending.store(copy)));
         return Stored {
@@ -202,12 +205,21 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response) -> Sto
             return route.refuse(Response::from_parts(parts, Body::from(bytes)), "headers");
         }
     };
-    if !route.save(encoded.clone(), expiry).await {
+    match route.save(encoded.clone(), expiry, &noted).await {
+        Saved::Stored => {}
         // Counted by `save`.
-        return Stored::refused(
-            Response::from_parts(parts, Body::from(bytes)),
-            "store-failed",
-        );
+        Saved::Invalidated => {
+            return Stored::refused(
+                Response::from_parts(parts, Body::from(bytes)),
+                "invalidated",
+            )
+        }
+        Saved::Failed => {
+            return Stored::refused(
+                Response::from_parts(parts, Body::from(bytes)),
+                "store-failed",
+            )
+        }
     }
     finish_headers(&mut parts.headers, policy, origin_ms, ttl, etag.as_ref());
     let coded = entry.encoding.map(|coding| Coded {
@@ -274,18 +286,18 @@ impl Route {
     }
 
     /// Saves an encoded entry under the request's key and indexes, for
-    /// `expiry`; counts it as stored or refused (`store-failed`).
-    pub(super) async fn save(&self, value: Bytes, expiry: Duration) -> bool {
+    /// `expiry`, unless the generations `noted` changed; counts it as
+    /// stored or refused (`invalidated`, `store-failed`).
+    pub(super) async fn save(&self, value: Bytes, expiry: Duration, noted: &Noted) -> Saved {
         let len = value.len();
         let saved = self
             .cache
-            .save(&self.key, value, expiry, &self.indexes())
+            .save(&self.key, value, expiry, &self.indexes(), noted)
             .await;
-        if saved {
-            self.metrics.stored(len);
-        } else {
-            self.metrics.refused(Refusal::StoreFailed);
-            tracing::debug!(reason = "store-failed", "route cache: response not stored");
+        match saved {
+            Saved::Stored => self.metrics.stored(len),
+            Saved::Invalidated => self.count_refusal("invalidated"),
+            Saved::Failed => self.count_refusal("store-failed"),
         }
         saved
     }
@@ -408,6 +420,7 @@ struct Pending {
     route: Route,
     entry: Entry,
     expiry: Duration,
+    noted: Noted,
 }
 
 impl Pending {
@@ -433,7 +446,9 @@ impl Pending {
             route.compress(&mut self.entry);
             match self.entry.encode() {
                 Ok(encoded) => {
-                    route.save(Bytes::from(encoded), self.expiry).await;
+                    route
+                        .save(Bytes::from(encoded), self.expiry, &self.noted)
+                        .await;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "route cache: unstorable streamed response");

@@ -51,6 +51,10 @@ vocabulary! {
         Release = "release",
         Publish = "publish",
         Invalidate = "invalidate",
+        /// Reading or bumping the generations of race-free fills.
+        Generation = "generation",
+        /// Purging the edge cache (see `crate::edge`).
+        EdgePurge = "edge-purge",
     }
 }
 

@@ -64,6 +64,9 @@ vocabulary! {
         /// A `Content-Encoding` the cache cannot decode for clients that
         /// do not accept it (several codings, or one whose feature is off).
         ContentEncoding = "content-encoding",
+        /// An invalidation named the entry while it was computed (see
+        /// `crate::generation`): the response is served, not stored.
+        Invalidated = "invalidated",
     }
 }
 

@@ -6,7 +6,10 @@ use moka::{notification::RemovalCause, sync::Cache, Expiry};
 use std::{
     collections::HashSet,
     fmt,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -22,7 +25,14 @@ pub(crate) struct MemoryStore {
     indexes: Cache<String, Index>,
     /// Entries and bytes held, and evictions.
     gauges: Arc<StoreGauges>,
+    /// Generation counters (see `crate::generation`), by a hash of their
+    /// key: two keys sharing a slot only make a fill keep nothing more
+    /// often, never keep a stale entry.
+    generations: Arc<[AtomicU64]>,
 }
+
+/// Slots of the generation table.
+const GENERATION_SLOTS: usize = 4096;
 
 #[derive(Clone)]
 struct Index {
@@ -123,7 +133,28 @@ impl MemoryStore {
             cache,
             indexes,
             gauges,
+            generations: (0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    fn generation_slot(&self, key: &str) -> &AtomicU64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        // Truncation is the point: a slot of the table.
+        #[allow(clippy::cast_possible_truncation)]
+        &self.generations[hash as usize % GENERATION_SLOTS]
+    }
+
+    /// The generations of `keys`, now.
+    pub(crate) fn generations(&self, keys: &[String]) -> Vec<u64> {
+        keys.iter()
+            .map(|key| self.generation_slot(key).load(Ordering::SeqCst))
+            .collect()
+    }
+
+    /// Bumps the generation `key`.
+    pub(crate) fn bump(&self, key: &str) {
+        self.generation_slot(key).fetch_add(1, Ordering::SeqCst);
     }
 
     /// What the store holds, and its evictions.
@@ -180,6 +211,23 @@ impl MemoryStore {
             .filter(|(key, _)| matches(key))
             .for_each(|(key, _)| self.indexes.invalidate(key.as_str()));
         keys.len()
+    }
+
+    /// Every member of the index set `index`, left in place.
+    pub(crate) fn index_members(&self, index: &str) -> Vec<String> {
+        self.indexes
+            .get(index)
+            .and_then(|i| i.members.lock().ok().map(|m| m.iter().cloned().collect()))
+            .unwrap_or_default()
+    }
+
+    /// Every entry key satisfying `matches`.
+    pub(crate) fn keys_where(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
+        self.cache
+            .iter()
+            .filter(|(key, _)| matches(key))
+            .map(|(key, _)| String::clone(&key))
+            .collect()
     }
 
     /// Drops the entry under `key`.

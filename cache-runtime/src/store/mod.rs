@@ -13,6 +13,7 @@
 mod cluster;
 mod memory;
 mod redis;
+mod scripts;
 mod secrets;
 mod sentinel;
 
@@ -156,6 +157,53 @@ impl Store {
         }
     }
 
+    /// Every member of the index set `index`, left in place.
+    pub(crate) async fn index_members(&self, index: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::Redis(s) => s.index_members(index).await,
+            Self::Memory(s) => Ok(s.index_members(index)),
+        }
+    }
+
+    /// Every key in `scope`.
+    pub(crate) async fn scope_keys(&self, scope: &Scope) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::Redis(s) => s.keys_matching(&scope.glob()).await,
+            Self::Memory(s) => Ok(s.keys_where(|key| scope.matches(key))),
+        }
+    }
+
+    /// The values under `keys`, in order.
+    pub(crate) async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
+        match self {
+            Self::Redis(s) => s.get_many(keys).await,
+            Self::Memory(s) => Ok(keys.iter().map(|key| s.peek(key)).collect()),
+        }
+    }
+
+    /// Replaces the entry under `key` with `new` if it is still `old`,
+    /// for the rest of its life; whether it did.
+    pub(crate) async fn replace(
+        &self,
+        key: &str,
+        old: &Bytes,
+        new: Bytes,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Self::Redis(s) => s.replace(key, old, &new).await,
+            Self::Memory(s) => {
+                if s.peek(key).as_ref() != Some(old) {
+                    return Ok(false);
+                }
+                let Ok(entry) = crate::entry::Entry::decode(new.clone()) else {
+                    return Ok(false);
+                };
+                s.put(key, new, crate::lookup::remaining_life(&entry));
+                Ok(true)
+            }
+        }
+    }
+
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         match self {
             Self::Redis(s) => s.get(key).await,
@@ -188,32 +236,43 @@ impl Store {
     }
 
     /// [`RedisStore::lease_and_read`]; in process, no lease is needed and
-    /// the value is read.
+    /// the value and the generations are read.
     pub(crate) async fn lease_and_read(
         &self,
         key: &str,
         lease_key: &str,
         token: &str,
         ttl: Duration,
-    ) -> Result<(Claim, Option<Bytes>), StoreError> {
+        generations: &[String],
+    ) -> Result<(Claim, Option<Bytes>, Vec<u64>), StoreError> {
         match self {
-            Self::Redis(s) => s.lease_and_read(key, lease_key, token, ttl).await,
-            Self::Memory(s) => Ok((Claim::Taken, s.peek(key))),
+            Self::Redis(s) => {
+                s.lease_and_read(key, lease_key, token, ttl, generations)
+                    .await
+            }
+            Self::Memory(s) => Ok((Claim::Taken, s.peek(key), s.generations(generations))),
         }
     }
 
     /// [`RedisStore::read_or_lease`]; in process, the value or a lease
-    /// that nothing else can hold.
+    /// that nothing else can hold, and the generations.
     pub(crate) async fn read_or_lease(
         &self,
         key: &str,
         lease_key: &str,
         token: &str,
         ttl: Duration,
-    ) -> Result<Read, StoreError> {
+        generations: &[String],
+    ) -> Result<(Read, Vec<u64>), StoreError> {
         match self {
-            Self::Redis(s) => s.read_or_lease(key, lease_key, token, ttl).await,
-            Self::Memory(s) => Ok(s.peek(key).map_or(Read::Missing(Claim::Taken), Read::Value)),
+            Self::Redis(s) => {
+                s.read_or_lease(key, lease_key, token, ttl, generations)
+                    .await
+            }
+            Self::Memory(s) => {
+                let read = s.peek(key).map_or(Read::Missing(Claim::Taken), Read::Value);
+                Ok((read, s.generations(generations)))
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 use super::cluster::{masters, LazyCluster};
 use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
-use super::{CacheStore, Claim, Read, StoreError};
+use super::{CacheStore, StoreError};
 use crate::error::ErrorKind;
 use crate::retry::{deadline_after, retry, Backoff, Step};
 use bytes::Bytes;
@@ -40,7 +40,7 @@ enum Conn {
 }
 
 /// A connection to whichever deployment the store talks to.
-enum Live {
+pub(super) enum Live {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
@@ -172,7 +172,7 @@ impl RedisStore {
         matches!(self.conn, Conn::Cluster(_))
     }
 
-    async fn live(&self) -> Result<Live, StoreError> {
+    pub(super) async fn live(&self) -> Result<Live, StoreError> {
         match &self.conn {
             Conn::Single(c) => Ok(Live::Single(c.clone())),
             Conn::Sentinel(s) => s.get().map(Live::Single).ok_or_else(|| {
@@ -209,14 +209,14 @@ impl RedisStore {
             .is_some()
     }
 
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    pub(super) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let mut conn = self.live().await?;
         cmd.query_async(&mut conn).await.map_err(|e| self.failed(e))
     }
 
     /// `e` as a fault; behind Sentinel, an error that may mean the master
     /// moved has the sentinels asked again.
-    fn failed(&self, e: redis::RedisError) -> StoreError {
+    pub(super) fn failed(&self, e: redis::RedisError) -> StoreError {
         if let Conn::Sentinel(sentinel) = &self.conn {
             sentinel.check(&e);
         }
@@ -296,12 +296,29 @@ impl RedisStore {
     /// `UNLINK` in batches, on the server or on every master of the
     /// cluster. Returns how many keys were deleted.
     pub(crate) async fn delete_matching(&self, pattern: &str) -> Result<usize, StoreError> {
+        Ok(self.scan_matching(pattern, true).await?.0)
+    }
+
+    /// Every key matching the glob `pattern` (keys that are not UTF-8,
+    /// which this cache never writes, are left out).
+    pub(crate) async fn keys_matching(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.scan_matching(pattern, false).await?.1)
+    }
+
+    /// `SCAN`s for `pattern` on the server or every master of the cluster:
+    /// with `delete`, each batch is unlinked as it is found and only
+    /// counted; otherwise the keys are returned.
+    async fn scan_matching(
+        &self,
+        pattern: &str,
+        delete: bool,
+    ) -> Result<(usize, Vec<String>), StoreError> {
         let mut conn = self.live().await?;
         let masters = match &mut conn {
             Live::Single(_) => vec![None],
             Live::Cluster(c) => masters(c).await?.into_iter().map(Some).collect(),
         };
-        let mut deleted = 0;
+        let (mut count, mut found) = (0, Vec::new());
         for master in masters {
             let mut cursor = 0u64;
             loop {
@@ -313,12 +330,14 @@ impl RedisStore {
                     .arg(1000);
                 // Bytes: a foreign key that is not UTF-8 must not stop the scan.
                 let (next, keys): (u64, Vec<Vec<u8>>) = on_node(&mut conn, master, &scan).await?;
-                if !keys.is_empty() {
+                count += keys.len();
+                if delete && !keys.is_empty() {
                     // Routed by key: in a cluster, split by slot.
                     let mut unlink = redis::cmd("UNLINK");
                     unlink.arg(&keys);
                     unlink.query_async::<()>(&mut conn).await.map_err(fault)?;
-                    deleted += keys.len();
+                } else if !delete {
+                    found.extend(keys.into_iter().filter_map(|k| String::from_utf8(k).ok()));
                 }
                 cursor = next;
                 if cursor == 0 {
@@ -326,104 +345,45 @@ impl RedisStore {
                 }
             }
         }
-        Ok(deleted)
+        Ok((count, found))
     }
 
-    /// Stores `value` under `key` for `ttl`, adds `key` to each index set
-    /// (whose expiry is pushed out to at least `ttl`), then publishes
-    /// `message` on its channel: one pipeline, one round trip, executed in
-    /// that order by the one server (not for a cluster, whose index sets
-    /// live on other nodes: there the entry must be written first).
-    pub(crate) async fn save_pipelined(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        indexes: &[String],
-        message: Option<(&str, &str)>,
-    ) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(key)
-            .arg(value)
-            .arg("EX")
-            .arg(ttl.as_secs().max(1))
-            .ignore();
-        for index in indexes {
-            pipe.cmd("EVAL")
-                .arg(INDEX_ADD)
-                .arg(1)
-                .arg(index)
-                .arg(key)
-                .arg(millis(ttl))
-                .ignore();
-        }
-        if let Some((channel, text)) = message {
-            pipe.cmd("PUBLISH").arg(channel).arg(text).ignore();
-        }
-        let mut conn = self.live().await?;
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| self.failed(e))
-    }
-
-    /// Takes the lease `lease_key` for `token` if nobody holds it (`SET NX
-    /// PX`) and reads the entry `key`, in one round trip: the lease's
-    /// fate, and the entry's value. The two keys share a hash slot (see
-    /// `lease::lease_key`), so this runs on a cluster too.
-    pub(crate) async fn lease_and_read(
-        &self,
-        key: &str,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-    ) -> Result<(Claim, Option<Bytes>), StoreError> {
-        const LEASE_AND_READ: &str =
-            "local taken = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
-             local holder = false \
-             if not taken then holder = redis.call('GET', KEYS[2]) end \
-             local value = redis.pcall('GET', KEYS[1]) \
-             if type(value) ~= 'string' then value = false end \
-             return {taken and 1 or 0, value, holder}";
-        let cmd = lease_script(LEASE_AND_READ, key, lease_key, token, ttl);
-        let (taken, value, holder): (i64, Option<Vec<u8>>, Option<Vec<u8>>) =
-            self.query(&cmd).await?;
-        let claim = claim(taken, holder);
-        Ok((claim, value.map(Bytes::from)))
-    }
-
-    /// The lookup of a key that is probably missing: its value if there is
-    /// one (no lease is taken then), else the lease on computing it, taken
-    /// for `token` as [`Self::lease_and_read`] does, in the same round
-    /// trip. A cold miss thus pays one round trip before its handler runs.
-    pub(crate) async fn read_or_lease(
-        &self,
-        key: &str,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-    ) -> Result<Read, StoreError> {
-        // A value that is not a string reads as an empty (undecodable)
-        // one, as `get` reads it.
-        const READ_OR_LEASE: &str = "local value = redis.pcall('GET', KEYS[1]) \
-             if type(value) == 'string' then return {2, value} end \
-             if type(value) == 'table' and value.err then return {2, ''} end \
-             local taken = redis.pcall('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
-             if type(taken) == 'table' and taken.err then return {3, taken.err} end \
-             if taken then return {1, false} end \
-             return {0, redis.call('GET', KEYS[2])}";
-        let cmd = lease_script(READ_OR_LEASE, key, lease_key, token, ttl);
-        let (status, value): (i64, Option<Vec<u8>>) = self.query(&cmd).await?;
-        Ok(match status {
-            2 => Read::Value(Bytes::from(value.unwrap_or_default())),
-            // The lease's write was refused (a full Redis): a miss
-            // without a lease, as when taking it fails.
-            3 => {
-                let why = String::from_utf8_lossy(&value.unwrap_or_default()).into_owned();
-                Read::Missing(Claim::Refused(why))
+    /// Every member of the set `index` (`SSCAN`, left in place).
+    pub(crate) async fn index_members(&self, index: &str) -> Result<Vec<String>, StoreError> {
+        let mut members = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let mut scan = redis::cmd("SSCAN");
+            scan.arg(index).arg(cursor).arg("COUNT").arg(500);
+            let (next, batch): (u64, Vec<String>) = self.query(&scan).await?;
+            members.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                return Ok(members);
             }
-            taken => Read::Missing(claim(taken, value)),
-        })
+        }
+    }
+
+    /// The values under `keys` (see `strings`); a key holding no string
+    /// reads as missing.
+    pub(crate) async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
+        let values = self.strings(keys).await?;
+        Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect())
+    }
+
+    /// Replaces the value under `key` with `new` if it is still `old`,
+    /// keeping its expiry; whether it did.
+    pub(crate) async fn replace(
+        &self,
+        key: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        const COMPARE_AND_SET: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+               redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(COMPARE_AND_SET).arg(1).arg(key).arg(old).arg(new);
+        Ok(self.query::<i64>(&cmd).await? == 1)
     }
 
     /// Publishes `message` on `channel` (in a cluster, Redis forwards it to
@@ -460,35 +420,11 @@ async fn on_node<T: FromRedisValue>(
 /// Adds `ARGV[1]` to the set `KEYS[1]` and pushes its expiry out to at
 /// least `ARGV[2]` ms. One key per script: valid in a cluster whatever
 /// slot it is in.
-const INDEX_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
+pub(super) const INDEX_ADD: &str = "redis.call('SADD', KEYS[1], ARGV[1]) \
      if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then \
        redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1";
 
-/// `EVAL` of a lease script over the entry `key` and its lease
-/// `lease_key` (`KEYS[1]`, `KEYS[2]`), with the token and the lease's TTL
-/// in milliseconds (`ARGV[1]`, `ARGV[2]`).
-fn lease_script(script: &str, key: &str, lease_key: &str, token: &str, ttl: Duration) -> Cmd {
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(script)
-        .arg(2)
-        .arg(key)
-        .arg(lease_key)
-        .arg(token)
-        .arg(millis(ttl));
-    cmd
-}
-
-/// A lease script's answer: taken (1), or held (0) by `holder`.
-fn claim(taken: i64, holder: Option<Vec<u8>>) -> Claim {
-    if taken == 1 {
-        Claim::Taken
-    } else {
-        // A lease that expired between the SET and the GET has no holder.
-        Claim::Held(holder.map(Bytes::from).unwrap_or_default())
-    }
-}
-
-fn millis(d: Duration) -> u64 {
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 

@@ -1,0 +1,79 @@
+//! A fill: what a stored entry is listed under (its index sets), what can
+//! invalidate it while it is computed (its generations, see
+//! `crate::generation`), and computing it.
+
+use super::flow::Route;
+use super::storable::{store_if_cacheable, Stored};
+use crate::generation::{self, Noted};
+use crate::key;
+use axum::response::IntoResponse;
+use std::future::Future;
+
+impl Route {
+    /// The index sets a stored entry is listed in: its request path (for
+    /// [`RouteCache::invalidate`](crate::RouteCache::invalidate)) and its
+    /// tags.
+    pub(super) fn indexes(&self) -> Vec<String> {
+        let prefix = self.cache.config().prefix();
+        let path = key::path_index(
+            prefix,
+            self.uri.path().as_bytes(),
+            self.uri.query().map(str::as_bytes),
+            self.query,
+        );
+        std::iter::once(path)
+            .chain(self.tags.iter().map(|tag| key::tag_index(prefix, tag)))
+            .collect()
+    }
+
+    /// The generation keys of everything whose invalidation names a fill
+    /// of this request's entry (see `crate::generation`): its index sets,
+    /// its route, its namespace, and everything.
+    pub(super) fn generation_keys(&self) -> Vec<String> {
+        let prefix = self.cache.config().prefix();
+        let scope = key::KeyBuilder::new(
+            prefix,
+            self.policy.namespace(),
+            self.policy.route_id(),
+            "GET",
+        );
+        let mut keys: Vec<String> = self
+            .indexes()
+            .iter()
+            .map(|index| generation::of_index(prefix, index))
+            .collect();
+        keys.push(generation::of_route(prefix, scope.scope()));
+        if let Some(namespace) = self.policy.namespace() {
+            keys.push(generation::of_namespace(prefix, namespace));
+        }
+        keys.push(generation::of_all(prefix));
+        keys
+    }
+
+    /// Notes this request's fill generations now.
+    pub(super) async fn note(&self) -> Noted {
+        self.cache.note(self.generation_keys()).await
+    }
+
+    /// Notes the fill's generations, runs the handler and stores its
+    /// response if it is cacheable and no invalidation named it meanwhile.
+    pub(super) async fn compute<F>(&self, handler: F) -> Stored
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let noted = self.note().await;
+        self.compute_noted(handler, noted).await
+    }
+
+    /// [`Self::compute`] with the generations noted already (by the
+    /// lookup or the lease, in their round trip).
+    pub(super) async fn compute_noted<F>(&self, handler: F, noted: Noted) -> Stored
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let response = self.uncached(handler).await;
+        store_if_cacheable(self, response, noted).await
+    }
+}

@@ -1,0 +1,196 @@
+//! Edge caches (a CDN, or Varnish or nginx in front of the app) purged
+//! along with this cache: routes' tags sent as `Surrogate-Key` and/or
+//! `Cache-Tag` response headers ([`EdgeTags`]), and an [`EdgePurge`] that
+//! every invalidation by tag or path also calls.
+
+use crate::cache::RouteCache;
+use crate::observe::{failure, Op};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use std::{fmt, future::Future, pin::Pin};
+
+/// Which response header carries a route's tags to an edge cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EdgeTags {
+    /// `Surrogate-Key: item:42 items`, space-separated (Fastly, Varnish
+    /// with `xkey` reading it, Souin, Bunny).
+    SurrogateKey,
+    /// `Cache-Tag: item:42,items`, comma-separated (Cloudflare, Akamai's
+    /// `Edge-Cache-Tag` by rewrite).
+    CacheTag,
+    /// Both headers.
+    Both,
+}
+
+const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
+const CACHE_TAG: HeaderName = HeaderName::from_static("cache-tag");
+
+/// A tag as the edge headers carry it: bytes outside visible ASCII, and
+/// `%`, `,` and `"`, percent-encoded (space is a separator in
+/// `Surrogate-Key`, the comma in `Cache-Tag`). [`EdgePurge`] receives tags
+/// in this form, so it purges what the headers named.
+///
+/// ```
+/// assert_eq!(cache_runtime::edge::edge_tag("item:42"), "item:42");
+/// assert_eq!(cache_runtime::edge::edge_tag("a b,c"), "a%20b%2Cc");
+/// ```
+pub fn edge_tag(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len());
+    for byte in tag.bytes() {
+        if byte.is_ascii_graphic() && !matches!(byte, b'%' | b',' | b'"') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Adds `tags` to `headers` as `which` says.
+pub(crate) fn add_tags(headers: &mut HeaderMap, which: EdgeTags, tags: &[String]) {
+    if tags.is_empty() {
+        return;
+    }
+    let encoded: Vec<String> = tags.iter().map(|t| edge_tag(t)).collect();
+    let mut put = |name: HeaderName, separator: &str| {
+        if let Ok(value) = HeaderValue::from_str(&encoded.join(separator)) {
+            headers.insert(name, value);
+        }
+    };
+    if matches!(which, EdgeTags::SurrogateKey | EdgeTags::Both) {
+        put(SURROGATE_KEY, " ");
+    }
+    if matches!(which, EdgeTags::CacheTag | EdgeTags::Both) {
+        put(CACHE_TAG, ",");
+    }
+}
+
+/// What an edge purge reports when it fails.
+pub type EdgeError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The future an [`EdgePurge`] method returns.
+pub type EdgeFuture<'a> = Pin<Box<dyn Future<Output = Result<(), EdgeError>> + Send + 'a>>;
+
+/// An edge cache in front of the app, purged whenever this cache is
+/// invalidated by tag ([`RouteCache::invalidate_tag`], `#[invalidates(tags
+/// = …)]`) or by path ([`RouteCache::invalidate`], `#[invalidates(paths =
+/// …)]`), after this cache's own entries are gone; soft invalidations
+/// ([`RouteCache::soft`]) call the `soft_` methods. Register one with
+/// [`RouteCacheBuilder::edge_purge`](crate::RouteCacheBuilder::edge_purge).
+/// A failure is logged and counted (`op = "edge-purge"`); it does not
+/// fail the invalidation, whose entries here are gone already.
+///
+/// ```
+/// use cache_runtime::edge::{EdgeFuture, EdgePurge};
+///
+/// /// Logs instead of purging; a real one calls the CDN's purge API.
+/// struct Logged;
+///
+/// impl EdgePurge for Logged {
+///     fn purge_tags<'a>(&'a self, tags: &'a [String]) -> EdgeFuture<'a> {
+///         Box::pin(async move {
+///             println!("purge tags {tags:?}");
+///             Ok(())
+///         })
+///     }
+///
+///     fn purge_paths<'a>(&'a self, paths: &'a [String]) -> EdgeFuture<'a> {
+///         Box::pin(async move {
+///             println!("purge paths {paths:?}");
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait EdgePurge: Send + Sync + 'static {
+    /// Purges every response tagged with one of `tags` (in the form
+    /// [`edge_tag`] gives, as the response headers carried them).
+    fn purge_tags<'a>(&'a self, tags: &'a [String]) -> EdgeFuture<'a>;
+
+    /// Purges the responses for `paths` (each a path and query, as
+    /// invalidated).
+    fn purge_paths<'a>(&'a self, paths: &'a [String]) -> EdgeFuture<'a>;
+
+    /// Marks stale (soft purge) every response tagged with one of `tags`,
+    /// for [`RouteCache::soft`] invalidations. By default, a purge.
+    fn soft_purge_tags<'a>(&'a self, tags: &'a [String]) -> EdgeFuture<'a> {
+        self.purge_tags(tags)
+    }
+
+    /// Marks stale the responses for `paths`. By default, a purge.
+    fn soft_purge_paths<'a>(&'a self, paths: &'a [String]) -> EdgeFuture<'a> {
+        self.purge_paths(paths)
+    }
+}
+
+/// What an invalidation asks of the edge.
+pub(crate) enum EdgeTarget<'a> {
+    Tag(&'a str),
+    Path(&'a str),
+    SoftTag(&'a str),
+    SoftPath(&'a str),
+}
+
+impl fmt::Display for EdgeTarget<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tag(tag) => write!(f, "tag {tag}"),
+            Self::Path(path) => write!(f, "path {path}"),
+            Self::SoftTag(tag) => write!(f, "tag {tag} (soft)"),
+            Self::SoftPath(path) => write!(f, "path {path} (soft)"),
+        }
+    }
+}
+
+impl RouteCache {
+    /// Purges `target` from the edge cache, if one is registered; a
+    /// failure is logged and counted.
+    pub(crate) async fn purge_edge(&self, target: EdgeTarget<'_>) {
+        let Some(edge) = &self.inner.edge else {
+            return;
+        };
+        let one = |value: &str| vec![value.to_owned()];
+        let purge = async {
+            match &target {
+                EdgeTarget::Tag(tag) => edge.purge_tags(&[edge_tag(tag)]).await,
+                EdgeTarget::Path(path) => edge.purge_paths(&one(path)).await,
+                EdgeTarget::SoftTag(tag) => edge.soft_purge_tags(&[edge_tag(tag)]).await,
+                EdgeTarget::SoftPath(path) => edge.soft_purge_paths(&one(path)).await,
+            }
+        };
+        // Bounded like the invalidation itself.
+        let limit = self.inner.config.invalidate_timeout;
+        let purged = tokio::time::timeout(limit, purge)
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
+        match purged {
+            Ok(()) => tracing::debug!(%target, "route cache: edge purged"),
+            Err(e) => {
+                let kind = crate::error::ErrorKind::Unavailable;
+                self.inner.metrics.failed(Op::EdgePurge, failure(kind));
+                tracing::warn!(%target, error = %e, "route cache: edge purge failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_go_in_the_chosen_headers_encoded() {
+        let tags = vec!["item:42".to_owned(), "a b".to_owned()];
+        let mut headers = HeaderMap::new();
+        add_tags(&mut headers, EdgeTags::Both, &tags);
+        assert_eq!(headers["surrogate-key"], "item:42 a%20b");
+        assert_eq!(headers["cache-tag"], "item:42,a%20b");
+        let mut only = HeaderMap::new();
+        add_tags(&mut only, EdgeTags::CacheTag, &tags);
+        assert!(!only.contains_key("surrogate-key"));
+        let mut none = HeaderMap::new();
+        add_tags(&mut none, EdgeTags::Both, &[]);
+        assert!(none.is_empty());
+        assert_eq!(edge_tag("é%\""), "%C3%A9%25%22");
+    }
+}

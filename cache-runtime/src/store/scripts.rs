@@ -1,0 +1,267 @@
+//! The multi-step Redis operations of a miss, each one round trip: the
+//! lookup that takes the lease when the entry is missing, the lease taken
+//! with a re-read, and the fill's store pipeline; each lookup also reads
+//! the fill's generations (see `crate::generation`), and the store keeps
+//! the entry only if they are unchanged.
+
+use super::redis::{millis, RedisStore, INDEX_ADD};
+use super::{Claim, Read, StoreError};
+use crate::generation::Noted;
+use bytes::Bytes;
+use redis::{Cmd, FromRedisValue};
+use std::time::Duration;
+
+/// Stores `ARGV[1]` under `KEYS[1]` for `ARGV[2]` seconds if every
+/// generation `KEYS[2..]` still has the value noted in `ARGV[3..]` (an
+/// absent one reads `0`); returns 1 when stored, 0 when one changed.
+const STORE_IF_CURRENT: &str = "for i = 2, #KEYS do \
+       local g = redis.call('GET', KEYS[i]) \
+       if not g then g = '0' end \
+       if g ~= ARGV[i + 1] then return 0 end \
+     end \
+     redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) \
+     return 1";
+
+impl RedisStore {
+    /// Stores `value` under `key` for `ttl` if the generations `noted`
+    /// are unchanged (checked in the same script), adds `key` to each index
+    /// set (whose expiry is pushed out to at least `ttl`), then publishes
+    /// `message` on its channel: one pipeline, one round trip, executed in
+    /// that order by the one server (not for a cluster, whose index sets
+    /// live on other nodes: there the entry must be written first).
+    /// Returns whether the entry was stored.
+    pub(crate) async fn save_pipelined(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        indexes: &[String],
+        message: Option<(&str, &str)>,
+        noted: &Noted,
+    ) -> Result<bool, StoreError> {
+        let Some(values) = noted.values.as_deref() else {
+            return Ok(false);
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(STORE_IF_CURRENT)
+            .arg(1 + noted.keys.len())
+            .arg(key)
+            .arg(&noted.keys)
+            .arg(value)
+            .arg(ttl.as_secs().max(1));
+        for generation in values {
+            pipe.arg(generation.to_string());
+        }
+        for index in indexes {
+            pipe.cmd("EVAL")
+                .arg(INDEX_ADD)
+                .arg(1)
+                .arg(index)
+                .arg(key)
+                .arg(millis(ttl))
+                .ignore();
+        }
+        if let Some((channel, text)) = message {
+            pipe.cmd("PUBLISH").arg(channel).arg(text).ignore();
+        }
+        let mut conn = self.live().await?;
+        let (stored,): (i64,) = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(stored == 1)
+    }
+
+    /// The generations under `keys` (`0` for an absent one; a value that
+    /// is no counter reads as one that changed).
+    pub(crate) async fn generations(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
+        Ok(parse_generations(self.strings(keys).await?))
+    }
+
+    /// The string values under `keys`, in order, in one round trip: one
+    /// `MGET` on a server; on a cluster, one `GET` per key, concurrently.
+    /// A multi-slot `MGET` is routed by the client's slot map alone, and a
+    /// map taken while the cluster was still forming would fail it until
+    /// something refreshed the map; a `GET` is redirected (`MOVED`), which
+    /// refreshes it.
+    pub(crate) async fn strings(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.is_cluster() {
+            let reads = keys.iter().map(|key| async move {
+                let mut conn = self.live().await?;
+                let value: Result<Option<Vec<u8>>, _> =
+                    redis::cmd("GET").arg(key).query_async(&mut conn).await;
+                match value {
+                    Ok(value) => Ok(value),
+                    // Not a string: read as missing, as `MGET` reads it.
+                    Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
+                    Err(e) => Err(self.failed(e)),
+                }
+            });
+            return futures_util::future::join_all(reads)
+                .await
+                .into_iter()
+                .collect();
+        }
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(keys);
+        self.query(&cmd).await
+    }
+
+    /// Bumps the generation `key` and keeps it for `ttl` after.
+    pub(crate) async fn bump(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
+        const BUMP: &str =
+            "redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], ARGV[1]) return 1";
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(BUMP).arg(1).arg(key).arg(millis(ttl));
+        self.query::<()>(&cmd).await
+    }
+
+    /// `cmd` and the generations under `generations`, in one round trip:
+    /// one pipeline on a server, two concurrent commands on a cluster
+    /// (whose generation keys live in other slots).
+    async fn with_generations<T: FromRedisValue>(
+        &self,
+        cmd: Cmd,
+        generations: &[String],
+    ) -> Result<(T, Vec<u64>), StoreError> {
+        if generations.is_empty() {
+            return Ok((self.query(&cmd).await?, Vec::new()));
+        }
+        if self.is_cluster() {
+            let (answer, current) =
+                futures_util::future::join(self.query(&cmd), self.generations(generations)).await;
+            return Ok((answer?, current?));
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd).cmd("MGET").arg(generations);
+        let mut conn = self.live().await?;
+        let (answer, raw): (T, Vec<Option<Vec<u8>>>) = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok((answer, parse_generations(raw)))
+    }
+
+    /// Takes the lease `lease_key` for `token` if nobody holds it (`SET NX
+    /// PX`) and reads the entry `key`, in one round trip with the
+    /// generations under `generations`: the lease's fate, the entry's
+    /// value, and the generations. The two keys share a hash slot (see
+    /// `lease::lease_key`), so this runs on a cluster too.
+    pub(crate) async fn lease_and_read(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &str,
+        ttl: Duration,
+        generations: &[String],
+    ) -> Result<(Claim, Option<Bytes>, Vec<u64>), StoreError> {
+        const LEASE_AND_READ: &str =
+            "local taken = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
+             local holder = false \
+             if not taken then holder = redis.call('GET', KEYS[2]) end \
+             local value = redis.pcall('GET', KEYS[1]) \
+             if type(value) ~= 'string' then value = false end \
+             return {taken and 1 or 0, value, holder}";
+        let cmd = lease_script(LEASE_AND_READ, key, lease_key, token, ttl);
+        type Answer = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+        let ((taken, value, holder), current): (Answer, _) =
+            self.with_generations(cmd, generations).await?;
+        let claim = claim(taken, holder);
+        Ok((claim, value.map(Bytes::from), current))
+    }
+
+    /// The lookup of a key that is probably missing: its value if there is
+    /// one (no lease is taken then), else the lease on computing it, taken
+    /// for `token` as [`Self::lease_and_read`] does, in the same round
+    /// trip, with the generations under `generations`. A cold miss thus
+    /// pays one round trip before its handler runs.
+    pub(crate) async fn read_or_lease(
+        &self,
+        key: &str,
+        lease_key: &str,
+        token: &str,
+        ttl: Duration,
+        generations: &[String],
+    ) -> Result<(Read, Vec<u64>), StoreError> {
+        // A value that is not a string reads as an empty (undecodable)
+        // one, as `get` reads it.
+        const READ_OR_LEASE: &str = "local value = redis.pcall('GET', KEYS[1]) \
+             if type(value) == 'string' then return {2, value} end \
+             if type(value) == 'table' and value.err then return {2, ''} end \
+             local taken = redis.pcall('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
+             if type(taken) == 'table' and taken.err then return {3, taken.err} end \
+             if taken then return {1, false} end \
+             return {0, redis.call('GET', KEYS[2])}";
+        let cmd = lease_script(READ_OR_LEASE, key, lease_key, token, ttl);
+        let ((status, value), current): ((i64, Option<Vec<u8>>), _) =
+            self.with_generations(cmd, generations).await?;
+        let read = match status {
+            2 => Read::Value(Bytes::from(value.unwrap_or_default())),
+            // The lease's write was refused (a full Redis): a miss
+            // without a lease, as when taking it fails.
+            3 => {
+                let why = String::from_utf8_lossy(&value.unwrap_or_default()).into_owned();
+                Read::Missing(Claim::Refused(why))
+            }
+            taken => Read::Missing(claim(taken, value)),
+        };
+        Ok((read, current))
+    }
+}
+
+/// `MGET`'s answer as generations: absent is 0, and a value that is no
+/// counter reads as `u64::MAX`, which no noted value matches in the store
+/// script (it compares the text).
+fn parse_generations(raw: Vec<Option<Vec<u8>>>) -> Vec<u64> {
+    raw.into_iter()
+        .map(|value| match value {
+            None => 0,
+            Some(text) => std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(u64::MAX),
+        })
+        .collect()
+}
+
+/// `EVAL` of a lease script over the entry `key` and its lease
+/// `lease_key` (`KEYS[1]`, `KEYS[2]`), with the token and the lease's TTL
+/// in milliseconds (`ARGV[1]`, `ARGV[2]`).
+fn lease_script(script: &str, key: &str, lease_key: &str, token: &str, ttl: Duration) -> Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script)
+        .arg(2)
+        .arg(key)
+        .arg(lease_key)
+        .arg(token)
+        .arg(millis(ttl));
+    cmd
+}
+
+/// A lease script's answer: taken (1), or held (0) by `holder`.
+fn claim(taken: i64, holder: Option<Vec<u8>>) -> Claim {
+    if taken == 1 {
+        Claim::Taken
+    } else {
+        // A lease that expired between the SET and the GET has no holder.
+        Claim::Held(holder.map(Bytes::from).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_generations;
+
+    #[test]
+    fn generations_read_absent_as_zero_and_garbage_as_changed() {
+        let raw = vec![None, Some(b"7".to_vec()), Some(b"x".to_vec())];
+        assert_eq!(parse_generations(raw), [0, 7, u64::MAX]);
+    }
+}

@@ -1,0 +1,32 @@
+use cache_runtime::cached_route;
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_clock;
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_clock {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest016::clock",
+            5u32,
+        )
+        .with_refresh_ahead(800u16);
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
+}
+async fn clock(
+    __cached_route_ctx: ::cache_runtime::__private_0_1_0::RequestContext<
+        __cached_route_clock,
+    >,
+) -> ::cache_runtime::__private_0_1_0::Response {
+    #[allow(clippy::unused_async)]
+    async fn clock() -> &'static str {
+        "now"
+    }
+    let __cached_route_body = clock();
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
+}
+fn main() {}

@@ -1,0 +1,48 @@
+use axum::http::HeaderMap;
+use cache_runtime::cached_route;
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_agent;
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_agent {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+        "macrotest018::agent",
+        60u32,
+    );
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
+}
+const _: () = {
+    #[deprecated(
+        note = "#[cached_route]: `HeaderMap` reads every request header, which the cache key does not cover, so a response made for one request can be served to another that differs there. Key on it with `vary = [\"<header>\"]` or `key = …`, or declare the route `private = true` or `shared = true`; `allow_unkeyed = true` silences this warning"
+    )]
+    #[allow(non_camel_case_types)]
+    struct HeaderMap_is_not_in_the_cache_key;
+    let _ = HeaderMap_is_not_in_the_cache_key;
+};
+/// Reads a header the key does not cover: the expansion carries the
+/// warning, a use of a `#[deprecated]` item at the parameter.
+async fn agent(
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_agent>,
+        HeaderMap,
+    >,
+) -> ::cache_runtime::__private_0_1_0::Response {
+    #[allow(clippy::unused_async)]
+    async fn agent(headers: HeaderMap) -> String {
+        ::alloc::__export::must_use({
+            ::alloc::fmt::format(format_args!("{0:?}", headers.get("user-agent")))
+        })
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_body = agent(__cached_route_arg0);
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
+}
+fn main() {}
