@@ -47,6 +47,12 @@ async fn serve(f: &Fixture, data: &Data) -> TestApp {
     TestApp::serve(router, support::Calls::default()).await
 }
 
+/// `GET /slow/1`, running in a task of its own.
+fn start_slow_request(app: &Arc<TestApp>) -> tokio::task::JoinHandle<support::Reply> {
+    let app = Arc::clone(app);
+    tokio::spawn(async move { app.get("/slow/1").await })
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Invalidation {
     Path,
@@ -73,10 +79,7 @@ async fn race(backend: Backend, how: Invalidation) {
     let f = Fixture::new(backend, "race-fill").await;
     let data = Data::default();
     let app = Arc::new(serve(&f, &data).await);
-    let slow_request = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move { app.get("/slow/1").await })
-    };
+    let slow_request = start_slow_request(&app);
     // The handler has read version 0 by now.
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(
@@ -133,10 +136,7 @@ async fn unrelated_invalidations_keep_the_fill(backend: Backend) {
     let f = Fixture::new(backend, "race-control").await;
     let data = Data::default();
     let app = Arc::new(serve(&f, &data).await);
-    let slow_request = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move { app.get("/slow/1").await })
-    };
+    let slow_request = start_slow_request(&app);
     tokio::time::sleep(Duration::from_millis(150)).await;
     f.cache.invalidate_tag("item:2").await.unwrap();
     f.cache.invalidate("/slow/2").await.unwrap();

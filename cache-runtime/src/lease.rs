@@ -7,7 +7,7 @@ use crate::error::ErrorKind;
 use crate::generation::Noted;
 use crate::observe::{failure, Op};
 use crate::retry::{deadline_after, retry, Backoff, Step};
-use crate::store::{Claim, Read, StoreError};
+use crate::store::{Claim, Claiming, Read, StoreError};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -74,6 +74,17 @@ impl RouteCache {
         format!("{}{:016x}", self.inner.inflight.owner(), random_u64())
     }
 
+    /// A claim on computing `key` under a new token, noting `generations`.
+    fn claiming<'a>(&self, key: &'a str, generations: &'a [String]) -> Claiming<'a> {
+        Claiming {
+            key,
+            lease_key: lease_key(key),
+            token: self.lease_token(),
+            ttl: self.inner.config.lease_ttl,
+            generations,
+        }
+    }
+
     /// `claim`, made for `token`, as a lease.
     pub(crate) fn lease(&self, key: &str, token: String, claim: Claim) -> Lease {
         match claim {
@@ -103,13 +114,11 @@ impl RouteCache {
         key: &str,
         generations: Vec<String>,
     ) -> Result<Result<Bytes, (Lease, Noted)>, StoreError> {
-        let token = self.lease_token();
-        let ttl = self.inner.config.lease_ttl;
-        let store = &self.inner.store;
-        let lease_key = lease_key(key);
-        let read = store.read_or_lease(key, &lease_key, &token, ttl, &generations);
+        let claiming = self.claiming(key, &generations);
+        let read = self.inner.store.read_or_lease(&claiming);
         // A lookup first: its faults and timings are the lookup's.
         let (read, values) = self.call(Op::Get, read).await?;
+        let Claiming { token, .. } = claiming;
         Ok(match read {
             Read::Value(value) => Ok(value),
             Read::Missing(claim) => {
@@ -135,15 +144,14 @@ impl RouteCache {
         generations: Vec<String>,
     ) -> (Lease, Option<Bytes>, Noted) {
         let store = &self.inner.store;
-        let token = self.lease_token();
-        let ttl = self.inner.config.lease_ttl;
-        let lease_key = lease_key(key);
-        let claimed = store.lease_and_read(key, &lease_key, &token, ttl, &generations);
+        let claiming = self.claiming(key, &generations);
+        let claimed = store.lease_and_read(&claiming);
         let claimed = if store.is_shared() {
             self.call(Op::Lease, claimed).await
         } else {
             claimed.await
         };
+        let Claiming { token, .. } = claiming;
         match claimed {
             Ok((claim, value, values)) => {
                 let noted = Noted {

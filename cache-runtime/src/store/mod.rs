@@ -37,6 +37,18 @@ pub(crate) enum Claim {
     Refused(String),
 }
 
+/// A claim on computing the entry `key`: its lease `lease_key`, taken for
+/// `token` for `ttl`, and the fill's `generations` to note with it (see
+/// `crate::generation`).
+#[derive(Debug)]
+pub(crate) struct Claiming<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) lease_key: String,
+    pub(crate) token: String,
+    pub(crate) ttl: Duration,
+    pub(crate) generations: &'a [String],
+}
+
 /// A lookup that takes the lease when the entry is missing.
 #[derive(Debug)]
 pub(crate) enum Read {
@@ -239,18 +251,14 @@ impl Store {
     /// the value and the generations are read.
     pub(crate) async fn lease_and_read(
         &self,
-        key: &str,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-        generations: &[String],
+        claiming: &Claiming<'_>,
     ) -> Result<(Claim, Option<Bytes>, Vec<u64>), StoreError> {
         match self {
-            Self::Redis(s) => {
-                s.lease_and_read(key, lease_key, token, ttl, generations)
-                    .await
+            Self::Redis(s) => s.lease_and_read(claiming).await,
+            Self::Memory(s) => {
+                let generations = s.generations(claiming.generations);
+                Ok((Claim::Taken, s.peek(claiming.key), generations))
             }
-            Self::Memory(s) => Ok((Claim::Taken, s.peek(key), s.generations(generations))),
         }
     }
 
@@ -258,20 +266,15 @@ impl Store {
     /// that nothing else can hold, and the generations.
     pub(crate) async fn read_or_lease(
         &self,
-        key: &str,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-        generations: &[String],
+        claiming: &Claiming<'_>,
     ) -> Result<(Read, Vec<u64>), StoreError> {
         match self {
-            Self::Redis(s) => {
-                s.read_or_lease(key, lease_key, token, ttl, generations)
-                    .await
-            }
+            Self::Redis(s) => s.read_or_lease(claiming).await,
             Self::Memory(s) => {
-                let read = s.peek(key).map_or(Read::Missing(Claim::Taken), Read::Value);
-                Ok((read, s.generations(generations)))
+                let read = s
+                    .peek(claiming.key)
+                    .map_or(Read::Missing(Claim::Taken), Read::Value);
+                Ok((read, s.generations(claiming.generations)))
             }
         }
     }

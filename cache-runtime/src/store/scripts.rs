@@ -5,7 +5,7 @@
 //! the entry only if they are unchanged.
 
 use super::redis::{millis, RedisStore, INDEX_ADD};
-use super::{Claim, Read, StoreError};
+use super::{Claim, Claiming, Read, StoreError};
 use crate::generation::Noted;
 use bytes::Bytes;
 use redis::{Cmd, FromRedisValue};
@@ -156,11 +156,7 @@ impl RedisStore {
     /// `lease::lease_key`), so this runs on a cluster too.
     pub(crate) async fn lease_and_read(
         &self,
-        key: &str,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-        generations: &[String],
+        claiming: &Claiming<'_>,
     ) -> Result<(Claim, Option<Bytes>, Vec<u64>), StoreError> {
         const LEASE_AND_READ: &str =
             "local taken = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) \
@@ -169,10 +165,10 @@ impl RedisStore {
              local value = redis.pcall('GET', KEYS[1]) \
              if type(value) ~= 'string' then value = false end \
              return {taken and 1 or 0, value, holder}";
-        let cmd = lease_script(LEASE_AND_READ, key, lease_key, token, ttl);
+        let cmd = lease_script(LEASE_AND_READ, claiming);
         type Answer = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
         let ((taken, value, holder), current): (Answer, _) =
-            self.with_generations(cmd, generations).await?;
+            self.with_generations(cmd, claiming.generations).await?;
         let claim = claim(taken, holder);
         Ok((claim, value.map(Bytes::from), current))
     }
@@ -184,11 +180,7 @@ impl RedisStore {
     /// pays one round trip before its handler runs.
     pub(crate) async fn read_or_lease(
         &self,
-        key: &str,
-        lease_key: &str,
-        token: &str,
-        ttl: Duration,
-        generations: &[String],
+        claiming: &Claiming<'_>,
     ) -> Result<(Read, Vec<u64>), StoreError> {
         // A value that is not a string reads as an empty (undecodable)
         // one, as `get` reads it.
@@ -199,9 +191,9 @@ impl RedisStore {
              if type(taken) == 'table' and taken.err then return {3, taken.err} end \
              if taken then return {1, false} end \
              return {0, redis.call('GET', KEYS[2])}";
-        let cmd = lease_script(READ_OR_LEASE, key, lease_key, token, ttl);
+        let cmd = lease_script(READ_OR_LEASE, claiming);
         let ((status, value), current): ((i64, Option<Vec<u8>>), _) =
-            self.with_generations(cmd, generations).await?;
+            self.with_generations(cmd, claiming.generations).await?;
         let read = match status {
             2 => Read::Value(Bytes::from(value.unwrap_or_default())),
             // The lease's write was refused (a full Redis): a miss
@@ -231,17 +223,17 @@ fn parse_generations(raw: Vec<Option<Vec<u8>>>) -> Vec<u64> {
         .collect()
 }
 
-/// `EVAL` of a lease script over the entry `key` and its lease
-/// `lease_key` (`KEYS[1]`, `KEYS[2]`), with the token and the lease's TTL
-/// in milliseconds (`ARGV[1]`, `ARGV[2]`).
-fn lease_script(script: &str, key: &str, lease_key: &str, token: &str, ttl: Duration) -> Cmd {
+/// `EVAL` of a lease script over the entry and its lease (`KEYS[1]`,
+/// `KEYS[2]`), with the token and the lease's TTL in milliseconds
+/// (`ARGV[1]`, `ARGV[2]`).
+fn lease_script(script: &str, claiming: &Claiming<'_>) -> Cmd {
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(script)
         .arg(2)
-        .arg(key)
-        .arg(lease_key)
-        .arg(token)
-        .arg(millis(ttl));
+        .arg(claiming.key)
+        .arg(&claiming.lease_key)
+        .arg(&claiming.token)
+        .arg(millis(claiming.ttl));
     cmd
 }
 
