@@ -9,8 +9,8 @@
 //! stretched to the end of its original life, so that it is served stale
 //! until then or until its refresh replaces it. It is written back only if
 //! it is still the value that was read (on Redis, compare-and-set in one
-//! script, which keeps the key's expiry), so a fill stored meanwhile is
-//! never overwritten. Like every invalidation, a soft one first bumps the
+//! script, which keeps the key's expiry; in process, one compute step on
+//! the key), so a fill stored meanwhile is never overwritten. Like every invalidation, a soft one first bumps the
 //! generation of what it names (see `crate::generation`): fills that began
 //! before it keep nothing.
 

@@ -269,16 +269,45 @@ impl MemoryStore {
         prepared: Result<Arc<Prepared>, DecodeError>,
         ttl: Duration,
     ) {
+        let stored = self.stored(key, value, prepared, ttl);
+        self.cache.insert(key.to_owned(), stored);
+    }
+
+    /// What the map holds for `value` under `key`, counted in the gauges.
+    fn stored(
+        &self,
+        key: &str,
+        value: Bytes,
+        prepared: Result<Arc<Prepared>, DecodeError>,
+        ttl: Duration,
+    ) -> Arc<Stored> {
         let overhead = prepared.as_ref().map_or(0, |p| p.overhead());
         let weight = u32::try_from(key.len() + value.len() + overhead).unwrap_or(u32::MAX);
-        let stored = Stored {
+        self.gauges.changed(1, u64::from(weight));
+        Arc::new(Stored {
             value,
             prepared,
             ttl,
             weight,
-        };
-        self.gauges.changed(1, u64::from(weight));
-        self.cache.insert(key.to_owned(), Arc::new(stored));
+        })
+    }
+
+    /// Replaces the value under `key` with `new` (to live `ttl`) if it is
+    /// still `old`, in one step for that key (moka runs computations on one
+    /// key one at a time); whether it did.
+    pub(crate) fn replace(&self, key: &str, old: &Bytes, new: Bytes, ttl: Duration) -> bool {
+        use moka::ops::compute::{CompResult, Op};
+        let result = self
+            .cache
+            .entry_by_ref(key)
+            .and_compute_with(|current| match current {
+                Some(entry) if entry.value().value == *old => {
+                    let prepared = Prepared::decode(new.clone()).map(Arc::new);
+                    Op::Put(self.stored(key, new.clone(), prepared, ttl))
+                }
+                _ => Op::Nop,
+            });
+        matches!(result, CompResult::ReplacedWith(_))
     }
 }
 

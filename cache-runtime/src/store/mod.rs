@@ -204,14 +204,11 @@ impl Store {
         match self {
             Self::Redis(s) => s.replace(key, old, &new).await,
             Self::Memory(s) => {
-                if s.peek(key).as_ref() != Some(old) {
-                    return Ok(false);
-                }
                 let Ok(entry) = crate::entry::Entry::decode(new.clone()) else {
                     return Ok(false);
                 };
-                s.put(key, new, crate::lookup::remaining_life(&entry));
-                Ok(true)
+                let life = crate::lookup::remaining_life(&entry);
+                Ok(s.replace(key, old, new, life))
             }
         }
     }
