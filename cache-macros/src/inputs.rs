@@ -67,12 +67,17 @@ pub(crate) fn unkeyed_warnings(args: &Args, handler: &Handler) -> TokenStream {
     let warnings = unkeyed(handler.typed_args().map(|arg| &*arg.ty))
         .into_iter()
         .map(|input| {
-            let Unkeyed { name, reads, span } = input;
+            let Unkeyed {
+                name,
+                reads,
+                advice,
+                span,
+            } = input;
             let note = format!(
                 "#[cached_route]: `{name}` reads {reads}, which the cache key does not cover, \
-                 so a response made for one request can be served to another that differs there. \
-                 Key on it with `vary = [\"<header>\"]` or `key = …`, or declare the route \
-                 `private = true` or `shared = true`; `allow_unkeyed = true` silences this warning"
+                 so a response made for one request can be served to another that differs there: \
+                 {advice}. If the response does not depend on it, `allow_unkeyed = true` \
+                 silences this warning"
             );
             let marker = format_ident!("{}_is_not_in_the_cache_key", name, span = span);
             quote_spanned! {span=>
@@ -111,29 +116,59 @@ const NOT_QUERY: &[&str] = &[
 ];
 
 /// Extractors reading request inputs that the key does not cover unless
-/// the route says how (`vary`, `key`, `private`, `shared`), with what the
-/// warning tells the user. `Host` reads `X-Forwarded-Host` and `Forwarded`,
-/// which any client can send and the key leaves out unless the cache
-/// trusts them.
-const UNKEYED: &[(&str, &str)] = &[
-    ("HeaderMap", "every request header"),
-    ("TypedHeader", "a request header"),
+/// the route says how (`vary`, `key`, `private`, `shared`): what each reads,
+/// and how to key on it, for the warning. `Host` reads `X-Forwarded-Host`
+/// and `Forwarded`, which any client can send and the key leaves out unless
+/// the cache trusts them.
+const UNKEYED: &[(&str, &str, &str)] = &[
+    (
+        "HeaderMap",
+        "every request header",
+        "key on the headers it reads with `vary = [\"user-agent\", …]`",
+    ),
+    (
+        "TypedHeader",
+        "a request header",
+        "key on it with `vary = [\"<its name>\"]`",
+    ),
     (
         "Host",
         "the host from `X-Forwarded-Host` or `Forwarded` (which any client can send) before `Host`",
+        "key on it with `vary = [\"x-forwarded-host\", \"forwarded\"]`, or, behind a proxy that sets \
+         them, have the cache trust them (`trust_forwarded_host(true)`)",
     ),
-    ("CookieJar", "the request's cookies"),
-    ("SignedCookieJar", "the request's cookies"),
-    ("PrivateCookieJar", "the request's cookies"),
-    ("ConnectInfo", "the client's address"),
+    (
+        "CookieJar",
+        "the request's cookies",
+        "declare the route `private = true` (an entry per user) or `shared = true`, or key on them \
+         with `vary = [\"cookie\"]`",
+    ),
+    (
+        "SignedCookieJar",
+        "the request's cookies",
+        "declare the route `private = true` (an entry per user) or `shared = true`, or key on them \
+         with `vary = [\"cookie\"]`",
+    ),
+    (
+        "PrivateCookieJar",
+        "the request's cookies",
+        "declare the route `private = true` (an entry per user) or `shared = true`, or key on them \
+         with `vary = [\"cookie\"]`",
+    ),
+    (
+        "ConnectInfo",
+        "the client's address",
+        "give the route a `key` function that reads it",
+    ),
 ];
 
 /// A parameter reading an input the key does not cover.
 pub(crate) struct Unkeyed {
     /// The extractor's name (`HeaderMap`).
     pub(crate) name: String,
-    /// What it reads, for the warning.
+    /// What it reads, and how to key on it, for the warning.
     pub(crate) reads: &'static str,
+    pub(crate) advice: &'static str,
     /// The parameter's type, where the warning points.
     pub(crate) span: Span,
 }
@@ -159,10 +194,11 @@ pub(crate) fn unkeyed<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<Unkeyed>
     types
         .filter_map(|ty| {
             let (name, _) = extractor(ty)?;
-            let (_, reads) = UNKEYED.iter().find(|(n, _)| *n == name)?;
+            let (_, reads, advice) = UNKEYED.iter().find(|(n, _, _)| *n == name)?;
             Some(Unkeyed {
                 name,
                 reads,
+                advice,
                 span: syn::spanned::Spanned::span(ty),
             })
         })

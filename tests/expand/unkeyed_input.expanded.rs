@@ -17,7 +17,7 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_agent {
 }
 const _: () = {
     #[deprecated(
-        note = "#[cached_route]: `HeaderMap` reads every request header, which the cache key does not cover, so a response made for one request can be served to another that differs there. Key on it with `vary = [\"<header>\"]` or `key = …`, or declare the route `private = true` or `shared = true`; `allow_unkeyed = true` silences this warning"
+        note = "#[cached_route]: `HeaderMap` reads every request header, which the cache key does not cover, so a response made for one request can be served to another that differs there: key on the headers it reads with `vary = [\"user-agent\", …]`. If the response does not depend on it, `allow_unkeyed = true` silences this warning"
     )]
     #[allow(non_camel_case_types)]
     struct HeaderMap_is_not_in_the_cache_key;
