@@ -133,5 +133,28 @@ fn the_example_serves_per_route_hits_and_misses_at_metrics() {
         metrics.contains("# HELP route_cache_requests_total"),
         "described: {metrics}"
     );
+    // `/time` refreshes ahead (5 s TTL, at 80 %): polled past its TTL, it
+    // never misses after the first request, and its answer moves on.
+    let first = get(port, "/time").unwrap();
+    assert!(first.contains("x-cache: MISS"), "{first}");
+    let body = |reply: &str| reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    let polled = Instant::now();
+    let mut last = body(&first);
+    let mut changed = 0;
+    while polled.elapsed() < Duration::from_secs(7) {
+        std::thread::sleep(Duration::from_millis(100));
+        let reply = get(port, "/time").unwrap();
+        assert!(
+            reply.contains("x-cache: HIT"),
+            "after {:?}: {reply}",
+            polled.elapsed()
+        );
+        let now = body(&reply);
+        if now != last {
+            changed += 1;
+            last = now;
+        }
+    }
+    assert!(changed >= 1, "the entry was refreshed ahead of its expiry");
     drop(server);
 }
