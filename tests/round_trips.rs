@@ -25,12 +25,24 @@ use support::{Calls, RedisServer, TestApp};
 #[derive(Clone, Default)]
 struct Times(Arc<Mutex<Option<(Instant, Instant)>>>);
 
-#[cached_route(ttl = 60)]
-async fn item(State(times): State<Times>, Path(id): Path<u64>) -> Json<u64> {
+/// A 30 ms handler body that notes when it ran.
+async fn timed(times: &Times, id: u64) -> Json<u64> {
     let started = Instant::now();
     tokio::time::sleep(Duration::from_millis(30)).await;
     *times.0.lock().unwrap() = Some((started, Instant::now()));
     Json(id)
+}
+
+#[cached_route(ttl = 60)]
+async fn item(State(times): State<Times>, Path(id): Path<u64>) -> Json<u64> {
+    timed(&times, id).await
+}
+
+/// The same, on a route that revalidates (whose lookup runs before the
+/// other extractors, when its tags are not known yet).
+#[cached_route(ttl = 60, revalidate = true)]
+async fn revalidated(State(times): State<Times>, Path(id): Path<u64>) -> Json<u64> {
+    timed(&times, id).await
 }
 
 const LOOKUP: &str = "EVAL local value = redis.pcall('GET',";
@@ -54,6 +66,7 @@ async fn cache(prefix: &str, url: String) -> RouteCache {
 async fn serve(cache: &RouteCache, times: &Times) -> TestApp {
     let router = Router::new()
         .route("/items/{id}", get(item))
+        .route("/revalidated/{id}", get(revalidated))
         .with_state(times.clone())
         .layer(cache.layer());
     TestApp::serve(router, Calls::default()).await
@@ -180,4 +193,20 @@ async fn an_entry_another_instance_stored_is_read_once_by_the_script_then_by_get
     let writes = proxy.writes();
     let all: Vec<&Write> = writes.iter().collect();
     assert_eq!(names(&all), vec![vec!["GET".to_owned()]], "seen now: a GET");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revalidating_routes_cold_miss_also_makes_one_round_trip_before_its_handler() {
+    let (_setup, proxy, app, times) = setup("revalidating").await;
+    proxy.clear();
+    assert_eq!(app.get("/revalidated/1").await.x_cache(), "MISS");
+    let (started, _) = times.0.lock().unwrap().expect("the handler ran");
+    let writes = proxy.writes();
+    let before: Vec<&Write> = writes.iter().filter(|w| w.at < started).collect();
+    assert_eq!(before.len(), 1, "one round trip: {:?}", names(&before));
+    assert!(
+        before[0].commands[0].starts_with(LOOKUP),
+        "the lookup takes the lease: {:?}",
+        before[0].commands
+    );
 }

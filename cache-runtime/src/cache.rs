@@ -504,7 +504,10 @@ mod tests {
             .await
             .expect("an unreachable Redis is not a build error");
         for _ in 0..20 {
-            assert!(matches!(cache.lookup("k").await, Lookup::Fault));
+            assert!(matches!(
+                cache.lookup("k", None::<fn() -> Vec<String>>).await,
+                Lookup::Fault
+            ));
         }
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let faults = log.matches("route cache backend fault").count();

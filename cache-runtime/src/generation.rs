@@ -61,6 +61,25 @@ pub(crate) fn of_all(prefix: &str) -> String {
     format!("{prefix}#gen:#all")
 }
 
+/// The generation keys of a fill of route `route_id` (in `namespace`) whose
+/// entry is listed in `indexes` (its path index and tag sets): those
+/// indexes', the route's, the namespace's and everything's.
+pub(crate) fn keys_for(
+    prefix: &str,
+    namespace: Option<&str>,
+    route_id: &str,
+    indexes: &[String],
+) -> Vec<String> {
+    let scope = crate::key::KeyBuilder::new(prefix, namespace, route_id, "GET");
+    let mut keys: Vec<String> = indexes.iter().map(|i| of_index(prefix, i)).collect();
+    keys.push(of_route(prefix, scope.scope()));
+    if let Some(namespace) = namespace {
+        keys.push(of_namespace(prefix, namespace));
+    }
+    keys.push(of_all(prefix));
+    keys
+}
+
 /// What a fill noted before its handler ran: the generation keys that can
 /// invalidate its entry and their values then (`None`: they could not be
 /// read, and the fill stores nothing).
@@ -95,6 +114,27 @@ impl RouteCache {
                 }
             }
         };
+        Noted { keys, values }
+    }
+
+    /// `noted` with the generations of those of `wanted` it lacks, read
+    /// now (before the handler runs): a lookup made before the request's
+    /// tags were known noted the others.
+    pub(crate) async fn complete(&self, noted: Noted, wanted: Vec<String>) -> Noted {
+        let missing: Vec<String> = wanted
+            .into_iter()
+            .filter(|key| !noted.keys.contains(key))
+            .collect();
+        if missing.is_empty() {
+            return noted;
+        }
+        let more = self.note(missing).await;
+        let values = noted.values.zip(more.values).map(|(mut a, b)| {
+            a.extend(b);
+            a
+        });
+        let mut keys = noted.keys;
+        keys.extend(more.keys);
         Noted { keys, values }
     }
 

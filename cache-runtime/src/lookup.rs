@@ -63,11 +63,15 @@ impl RouteCache {
 
     /// The entry under `key` from the L1, else one backend round trip: the
     /// entry, a miss, or a logged fault. An undecodable value is a miss.
-    /// No lease is taken (see [`Self::fetch`]).
-    pub(crate) async fn lookup(&self, key: &str) -> Lookup {
+    /// `claim`: see [`Self::fetch`].
+    pub(crate) async fn lookup(
+        &self,
+        key: &str,
+        claim: Option<impl FnOnce() -> Vec<String>>,
+    ) -> Lookup {
         match self.lookup_now(key) {
             Some(found) => found,
-            None => self.fetch(key, None::<fn() -> Vec<String>>).await,
+            None => self.fetch(key, claim).await,
         }
     }
 

@@ -30,24 +30,14 @@ impl Route {
     /// of this request's entry (see `crate::generation`): its index sets,
     /// its route, its namespace, and everything.
     pub(super) fn generation_keys(&self) -> Vec<String> {
+        let policy = self.policy;
         let prefix = self.cache.config().prefix();
-        let scope = key::KeyBuilder::new(
+        generation::keys_for(
             prefix,
-            self.policy.namespace(),
-            self.policy.route_id(),
-            "GET",
-        );
-        let mut keys: Vec<String> = self
-            .indexes()
-            .iter()
-            .map(|index| generation::of_index(prefix, index))
-            .collect();
-        keys.push(generation::of_route(prefix, scope.scope()));
-        if let Some(namespace) = self.policy.namespace() {
-            keys.push(generation::of_namespace(prefix, namespace));
-        }
-        keys.push(generation::of_all(prefix));
-        keys
+            policy.namespace(),
+            policy.route_id(),
+            &self.indexes(),
+        )
     }
 
     /// Notes this request's fill generations now.

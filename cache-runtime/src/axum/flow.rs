@@ -477,8 +477,12 @@ impl Route {
             Join::Lead(leader) => leader,
         };
         let (lease, current, noted) = match leased {
-            // Taken by the lookup, which found nothing in the same step.
-            Some((lease @ Lease::Acquired(_), noted)) => (lease, None, noted),
+            // Taken by the lookup, which found nothing in the same step
+            // (and, for a revalidating route, noted all but the tags).
+            Some((lease @ Lease::Acquired(_), noted)) => {
+                let noted = self.cache.complete(noted, self.generation_keys()).await;
+                (lease, None, noted)
+            }
             // One round trip: the lease, the entry as it is now (a leader
             // elected just after the previous one stored, or after the
             // lookup found the lease held, would otherwise compute it

@@ -88,11 +88,11 @@ impl Keyed {
     /// extractors run, and when it has expired and carries a validator,
     /// makes the request the handler sees conditional on it (RFC 9111
     /// §4.3.1). Otherwise the lookup is kept for the flow.
-    async fn prepare_revalidation(&mut self, parts: &mut Parts) {
+    async fn prepare_revalidation(&mut self, parts: &mut Parts, generations: Vec<String>) {
         let key = self.key.clone().finish();
-        // The lease, if the entry is missing, is taken by the miss, which
-        // knows what the fill's generations are (its tags come later).
-        let lookup = self.cache.lookup(&key).await;
+        // Only a GET without client directives gets here: it may lease,
+        // noting the `generations` known so far.
+        let lookup = self.cache.lookup(&key, Some(|| generations)).await;
         let found = Self::revalidation(lookup, parts);
         self.prepared = Some(Box::new(Prefetched { key, found }));
     }
@@ -199,8 +199,19 @@ impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
         if keyed.request.head || keyed.request.client != ClientDirective::None {
             return;
         }
+        // What the fill will note, but for its tags (not known yet; the
+        // miss notes them before the handler runs).
+        let prefix = keyed.cache.config().prefix();
+        let path = crate::key::path_index(
+            prefix,
+            keyed.uri.path().as_bytes(),
+            keyed.uri.query().map(str::as_bytes),
+            R::query(),
+        );
+        let generations =
+            crate::generation::keys_for(prefix, policy.namespace(), policy.route_id(), &[path]);
         // Boxed: only revalidating routes carry the lookup's state.
-        Box::pin(keyed.prepare_revalidation(parts)).await;
+        Box::pin(keyed.prepare_revalidation(parts, generations)).await;
     }
 }
 
