@@ -89,7 +89,9 @@
 //   limited logging, clocks);
 // - `coalesce` (one computation per key in process), `lease` (across
 //   instances);
-// - `invalidate`: by path, tag, route, namespace, everything;
+// - `invalidate`: by path, tag, route, namespace, everything; `soft`: the
+//   same, marking entries stale; `generation`: what makes fills race-free
+//   against them; `edge`: the edge cache's tags and purges;
 // - `observe` (metrics handles, per-route tallies) and `stats` (the public
 //   snapshot and metric names);
 // - `store`: the backends (Redis, Redis Cluster, in process); `tier`: the
