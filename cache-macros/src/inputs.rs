@@ -115,6 +115,11 @@ const NOT_QUERY: &[&str] = &[
     "Body",
 ];
 
+/// What the cookie jars read, and how to key on it.
+const COOKIES: &str = "the request's cookies";
+const COOKIE_ADVICE: &str = "declare the route `private = true` (an entry per user) or \
+                             `shared = true`, or key on them with `vary = [\"cookie\"]`";
+
 /// Extractors reading request inputs that the key does not cover unless
 /// the route says how (`vary`, `key`, `private`, `shared`): what each reads,
 /// and how to key on it, for the warning. `Host` reads `X-Forwarded-Host`
@@ -137,24 +142,9 @@ const UNKEYED: &[(&str, &str, &str)] = &[
         "key on it with `vary = [\"x-forwarded-host\", \"forwarded\"]`, or, behind a proxy that sets \
          them, have the cache trust them (`trust_forwarded_host(true)`)",
     ),
-    (
-        "CookieJar",
-        "the request's cookies",
-        "declare the route `private = true` (an entry per user) or `shared = true`, or key on them \
-         with `vary = [\"cookie\"]`",
-    ),
-    (
-        "SignedCookieJar",
-        "the request's cookies",
-        "declare the route `private = true` (an entry per user) or `shared = true`, or key on them \
-         with `vary = [\"cookie\"]`",
-    ),
-    (
-        "PrivateCookieJar",
-        "the request's cookies",
-        "declare the route `private = true` (an entry per user) or `shared = true`, or key on them \
-         with `vary = [\"cookie\"]`",
-    ),
+    ("CookieJar", COOKIES, COOKIE_ADVICE),
+    ("SignedCookieJar", COOKIES, COOKIE_ADVICE),
+    ("PrivateCookieJar", COOKIES, COOKIE_ADVICE),
     (
         "ConnectInfo",
         "the client's address",
