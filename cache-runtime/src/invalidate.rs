@@ -29,6 +29,31 @@ pub(crate) fn split_target(path_and_query: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// What an invalidation names: an index set (a path, a tag) or a key scope
+/// (a route, a namespace, everything), and the generation it bumps before
+/// touching either. Hard and soft ([`crate::soft`]) invalidations name
+/// alike.
+pub(crate) struct Target {
+    pub(crate) named: Named,
+    pub(crate) generation: String,
+}
+
+/// Where an invalidation's entries are found.
+pub(crate) enum Named {
+    Index(String),
+    Scope(Scope),
+}
+
+impl Target {
+    /// The index set `index`, and its generation.
+    fn index(prefix: &str, index: String) -> Self {
+        Self {
+            generation: generation::of_index(prefix, &index),
+            named: Named::Index(index),
+        }
+    }
+}
+
 impl RouteCache {
     /// Invalidates every entry stored for a `GET` of `path_and_query` (for
     /// example `/items/42` or `/search?page=2&q=x`): on every route that
@@ -48,14 +73,8 @@ impl RouteCache {
     /// When the backend fails; entries not reached yet stay until their
     /// TTL.
     pub async fn invalidate(&self, path_and_query: &str) -> Result<usize, StoreError> {
-        let (path, query) = split_target(path_and_query);
-        let index = key::path_index(
-            &self.inner.config.prefix,
-            path.as_bytes(),
-            query.map(str::as_bytes),
-            QueryPolicy::All,
-        );
-        let removed = self.invalidate_index(Purge::Path, &index).await?;
+        let target = self.path_target(path_and_query);
+        let removed = self.invalidate_target(Purge::Path, target).await?;
         self.purge_edge(EdgeTarget::Path(path_and_query)).await;
         Ok(removed)
     }
@@ -67,8 +86,9 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<usize, StoreError> {
-        let index = key::tag_index(&self.inner.config.prefix, tag);
-        let removed = self.invalidate_index(Purge::Tag, &index).await?;
+        let removed = self
+            .invalidate_target(Purge::Tag, self.tag_target(tag))
+            .await?;
         self.purge_edge(EdgeTarget::Tag(tag)).await;
         Ok(removed)
     }
@@ -81,19 +101,8 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_route<R: CachedRoute>(&self) -> Result<usize, StoreError> {
-        let policy = R::POLICY;
-        let scope = key::KeyBuilder::new(
-            &self.inner.config.prefix,
-            policy.namespace(),
-            policy.route_id(),
-            "GET",
-        );
-        let generation = generation::of_route(&self.inner.config.prefix, scope.scope());
-        let scope = Scope {
-            prefix: scope.scope().to_owned(),
-            namespace: false,
-        };
-        self.invalidate_scope(Purge::Route, scope, generation).await
+        self.invalidate_target(Purge::Route, self.route_target::<R>())
+            .await
     }
 
     /// Invalidates every entry of the routes declared with
@@ -103,14 +112,8 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
-        let prefix = &self.inner.config.prefix;
-        let scope = Scope {
-            prefix: format!("{prefix}:{namespace}:"),
-            namespace: true,
-        };
-        let generation = generation::of_namespace(prefix, namespace);
-        self.invalidate_scope(Purge::Namespace, scope, generation)
-            .await
+        let target = self.namespace_target(namespace);
+        self.invalidate_target(Purge::Namespace, target).await
     }
 
     /// Invalidates everything under this cache's prefix (entries, indexes
@@ -119,24 +122,85 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_all(&self) -> Result<usize, StoreError> {
-        let prefix = &self.inner.config.prefix;
-        let scope = Scope {
-            prefix: format!("{prefix}:"),
-            namespace: false,
-        };
-        let generation = generation::of_all(prefix);
-        self.invalidate_scope(Purge::All, scope, generation).await
+        self.invalidate_target(Purge::All, self.all_target()).await
     }
 
-    async fn invalidate_index(&self, kind: Purge, index: &str) -> Result<usize, StoreError> {
-        let (cache, index) = (self.clone(), index.to_owned());
-        let generation = generation::of_index(&self.inner.config.prefix, &index);
-        self.bulk(kind, async move {
+    /// What [`Self::invalidate`] of `path_and_query` names.
+    pub(crate) fn path_target(&self, path_and_query: &str) -> Target {
+        let (path, query) = split_target(path_and_query);
+        let prefix = &self.inner.config.prefix;
+        let index = key::path_index(
+            prefix,
+            path.as_bytes(),
+            query.map(str::as_bytes),
+            QueryPolicy::All,
+        );
+        Target::index(prefix, index)
+    }
+
+    /// What [`Self::invalidate_tag`] of `tag` names.
+    pub(crate) fn tag_target(&self, tag: &str) -> Target {
+        let prefix = &self.inner.config.prefix;
+        Target::index(prefix, key::tag_index(prefix, tag))
+    }
+
+    /// What [`Self::invalidate_route`] names: the route's key scope.
+    pub(crate) fn route_target<R: CachedRoute>(&self) -> Target {
+        let policy = R::POLICY;
+        let prefix = &self.inner.config.prefix;
+        let scope = key::KeyBuilder::new(prefix, policy.namespace(), policy.route_id(), "GET");
+        Target {
+            generation: generation::of_route(prefix, scope.scope()),
+            named: Named::Scope(Scope {
+                prefix: scope.scope().to_owned(),
+                namespace: false,
+            }),
+        }
+    }
+
+    /// What [`Self::invalidate_namespace`] names.
+    pub(crate) fn namespace_target(&self, namespace: &str) -> Target {
+        let prefix = &self.inner.config.prefix;
+        Target {
+            generation: generation::of_namespace(prefix, namespace),
+            named: Named::Scope(Scope {
+                prefix: format!("{prefix}:{namespace}:"),
+                namespace: true,
+            }),
+        }
+    }
+
+    /// What [`Self::invalidate_all`] names: the whole prefix.
+    pub(crate) fn all_target(&self) -> Target {
+        let prefix = &self.inner.config.prefix;
+        Target {
+            generation: generation::of_all(prefix),
+            named: Named::Scope(Scope {
+                prefix: format!("{prefix}:"),
+                namespace: false,
+            }),
+        }
+    }
+
+    /// Deletes what `target` names.
+    async fn invalidate_target(&self, kind: Purge, target: Target) -> Result<usize, StoreError> {
+        let Target { named, generation } = target;
+        match named {
+            Named::Index(index) => self.invalidate_index(kind, index, generation).await,
+            Named::Scope(scope) => self.invalidate_scope(kind, scope, generation).await,
+        }
+    }
+
+    async fn invalidate_index(
+        &self,
+        kind: Purge,
+        index: String,
+        generation: String,
+    ) -> Result<usize, StoreError> {
+        let cache = self.clone();
+        self.bulk(kind, generation, async move {
             let store = &cache.inner.store;
             let step = cache.inner.config.timeout;
-            // First: a fill that began before this keeps no entry, even one
-            // it stores after the entries below are gone.
-            bounded(step, "generation", cache.bump(&generation)).await?;
             let mut removed = 0;
             loop {
                 // Popped, so an entry stored again meanwhile is indexed again
@@ -174,10 +238,7 @@ impl RouteCache {
         generation: String,
     ) -> Result<usize, StoreError> {
         let cache = self.clone();
-        self.bulk(kind, async move {
-            let step = cache.inner.config.timeout;
-            // First, as for an index (see `invalidate_index`).
-            bounded(step, "generation", cache.bump(&generation)).await?;
+        self.bulk(kind, generation, async move {
             let result = cache.inner.store.delete_scope(&scope).await;
             // Also after a partial failure: some keys may be gone.
             if let Some(l1) = &cache.inner.l1 {
@@ -193,9 +254,13 @@ impl RouteCache {
     /// cannot cut a batch in half, bounded by `invalidate_timeout` and kept
     /// out of the circuit breaker (whose job is to protect requests, not to
     /// veto explicit invalidations). Counted; a failure is logged, always.
+    /// `generation` is bumped first: a fill that began before the
+    /// invalidation keeps no entry, even one it stores after `work` is done
+    /// (see `crate::generation`).
     pub(crate) async fn bulk(
         &self,
         kind: Purge,
+        generation: String,
         work: impl Future<Output = Result<usize, StoreError>> + Send + 'static,
     ) -> Result<usize, StoreError> {
         let op = "invalidate";
@@ -206,6 +271,11 @@ impl RouteCache {
             ));
         }
         let limit = self.inner.config.invalidate_timeout;
+        let (cache, step) = (self.clone(), self.inner.config.timeout);
+        let work = async move {
+            bounded(step, "generation", cache.bump(&generation)).await?;
+            work.await
+        };
         let task = async {
             tokio::spawn(work)
                 .await

@@ -19,14 +19,14 @@ use crate::edge::EdgeTarget;
 use crate::entry::Entry;
 use crate::error::StoreError;
 use crate::fault::now_ms;
-use crate::generation;
-use crate::key::{self, QueryPolicy};
+use crate::invalidate::{Named, Target};
+use crate::lookup::remaining_life;
 use crate::observe::Purge;
 use crate::policy::CachedRoute;
 use crate::retry::bounded;
-use crate::store::Scope;
 use crate::tier::Message;
 use bytes::Bytes;
+use std::time::Duration;
 
 /// Keys read and marked per round trip.
 const BATCH: usize = 500;
@@ -35,12 +35,6 @@ const BATCH: usize = 500;
 #[derive(Debug, Clone, Copy)]
 pub struct Soft<'a> {
     cache: &'a RouteCache,
-}
-
-/// What a soft invalidation names: an index set, or a key scope.
-enum Named {
-    Index(String),
-    Scope(Scope),
 }
 
 impl RouteCache {
@@ -73,18 +67,8 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails; entries not reached yet stay fresh.
     pub async fn invalidate(&self, path_and_query: &str) -> Result<usize, StoreError> {
-        let prefix = &self.cache.inner.config.prefix;
-        let (path, query) = crate::invalidate::split_target(path_and_query);
-        let index = key::path_index(
-            prefix,
-            path.as_bytes(),
-            query.map(str::as_bytes),
-            QueryPolicy::All,
-        );
-        let generation = generation::of_index(prefix, &index);
-        let marked = self
-            .mark(Purge::Path, Named::Index(index), generation)
-            .await?;
+        let target = self.cache.path_target(path_and_query);
+        let marked = self.mark(Purge::Path, target).await?;
         self.cache
             .purge_edge(EdgeTarget::SoftPath(path_and_query))
             .await;
@@ -96,12 +80,7 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<usize, StoreError> {
-        let prefix = &self.cache.inner.config.prefix;
-        let index = key::tag_index(prefix, tag);
-        let generation = generation::of_index(prefix, &index);
-        let marked = self
-            .mark(Purge::Tag, Named::Index(index), generation)
-            .await?;
+        let marked = self.mark(Purge::Tag, self.cache.tag_target(tag)).await?;
         self.cache.purge_edge(EdgeTarget::SoftTag(tag)).await;
         Ok(marked)
     }
@@ -112,15 +91,7 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_route<R: CachedRoute>(&self) -> Result<usize, StoreError> {
-        let policy = R::POLICY;
-        let prefix = &self.cache.inner.config.prefix;
-        let scope = key::KeyBuilder::new(prefix, policy.namespace(), policy.route_id(), "GET");
-        let generation = generation::of_route(prefix, scope.scope());
-        let scope = Scope {
-            prefix: scope.scope().to_owned(),
-            namespace: false,
-        };
-        self.mark(Purge::Route, Named::Scope(scope), generation)
+        self.mark(Purge::Route, self.cache.route_target::<R>())
             .await
     }
 
@@ -129,14 +100,8 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
-        let prefix = &self.cache.inner.config.prefix;
-        let scope = Scope {
-            prefix: format!("{prefix}:{namespace}:"),
-            namespace: true,
-        };
-        let generation = generation::of_namespace(prefix, namespace);
-        self.mark(Purge::Namespace, Named::Scope(scope), generation)
-            .await
+        let target = self.cache.namespace_target(namespace);
+        self.mark(Purge::Namespace, target).await
     }
 
     /// Marks stale every entry of this cache.
@@ -144,28 +109,17 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_all(&self) -> Result<usize, StoreError> {
-        let prefix = &self.cache.inner.config.prefix;
-        let scope = Scope {
-            prefix: format!("{prefix}:"),
-            namespace: false,
-        };
-        let generation = generation::of_all(prefix);
-        self.mark(Purge::All, Named::Scope(scope), generation).await
+        self.mark(Purge::All, self.cache.all_target()).await
     }
 
-    /// Bumps `generation`, then marks every entry `named` lists, in
-    /// batches; in a task of its own like every invalidation.
-    async fn mark(
-        &self,
-        kind: Purge,
-        named: Named,
-        generation: String,
-    ) -> Result<usize, StoreError> {
+    /// Marks every entry `target` names, in batches, after bumping its
+    /// generation; in a task of its own like every invalidation.
+    async fn mark(&self, kind: Purge, target: Target) -> Result<usize, StoreError> {
+        let Target { named, generation } = target;
         let cache = self.cache.clone();
         self.cache
-            .bulk(kind, async move {
+            .bulk(kind, generation, async move {
                 let step = cache.inner.config.timeout;
-                bounded(step, "generation", cache.bump(&generation)).await?;
                 let store = &cache.inner.store;
                 let keys = match &named {
                     Named::Index(index) => store.index_members(index).await?,
@@ -176,12 +130,12 @@ impl Soft<'_> {
                     let values = bounded(step, "get", store.get_many(batch)).await?;
                     let mut changed = Vec::new();
                     for (key, value) in batch.iter().zip(values) {
-                        let Some((old, new)) = value.and_then(|v| stale_now(&v).map(|n| (v, n)))
+                        let Some((old, (new, life))) =
+                            value.and_then(|v| stale_now(&v).map(|marked| (v, marked)))
                         else {
                             continue;
                         };
-                        let replaced = store.replace(key, &old, new).await?;
-                        if replaced {
+                        if store.replace(key, &old, new, life).await? {
                             marked += 1;
                             changed.push(key.as_str());
                         }
@@ -198,9 +152,9 @@ impl Soft<'_> {
     }
 }
 
-/// `value` marked stale as of now, or `None` when it is no entry or no
-/// longer fresh (it is left as it is).
-fn stale_now(value: &Bytes) -> Option<Bytes> {
+/// `value` marked stale as of now, and how long it has left to live, or
+/// `None` when it is no entry or no longer fresh (it is left as it is).
+fn stale_now(value: &Bytes) -> Option<(Bytes, Duration)> {
     let mut entry = Entry::decode(value.clone()).ok()?;
     if entry.freshness(now_ms()) != crate::entry::Freshness::Fresh {
         return None;
@@ -212,7 +166,11 @@ fn stale_now(value: &Bytes) -> Option<Bytes> {
     entry.ttl_secs = fresh;
     entry.stale_secs = life.saturating_sub(fresh).max(1);
     entry.stale_on_error_only = false;
-    entry.encode().ok().map(Bytes::from)
+    let left = remaining_life(&entry);
+    entry
+        .encode()
+        .ok()
+        .map(|encoded| (Bytes::from(encoded), left))
 }
 
 #[cfg(test)]
@@ -227,7 +185,9 @@ mod tests {
         let mut entry = Entry::new(StatusCode::OK, stored, 60, Bytes::from_static(b"x"));
         entry.stale_on_error_only = true;
         let value = Bytes::from(entry.encode().unwrap());
-        let marked = Entry::decode(stale_now(&value).unwrap()).unwrap();
+        let (marked, left) = stale_now(&value).unwrap();
+        let marked = Entry::decode(marked).unwrap();
+        assert!(left <= Duration::from_secs(50) && left > Duration::from_secs(45));
         assert_eq!(marked.freshness(now_ms()), Freshness::Stale);
         assert!(!marked.stale_on_error_only, "served while refreshed");
         assert_eq!(marked.freshness(stored + 59_000), Freshness::Stale);

@@ -194,22 +194,18 @@ impl Store {
     }
 
     /// Replaces the entry under `key` with `new` if it is still `old`,
-    /// for the rest of its life; whether it did.
+    /// for the rest of its life (`life`; Redis keeps the key's own
+    /// expiry); whether it did.
     pub(crate) async fn replace(
         &self,
         key: &str,
         old: &Bytes,
         new: Bytes,
+        life: Duration,
     ) -> Result<bool, StoreError> {
         match self {
             Self::Redis(s) => s.replace(key, old, &new).await,
-            Self::Memory(s) => {
-                let Ok(entry) = crate::entry::Entry::decode(new.clone()) else {
-                    return Ok(false);
-                };
-                let life = crate::lookup::remaining_life(&entry);
-                Ok(s.replace(key, old, new, life))
-            }
+            Self::Memory(s) => Ok(s.replace(key, old, new, life)),
         }
     }
 
