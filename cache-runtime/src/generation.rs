@@ -119,7 +119,8 @@ impl RouteCache {
 
     /// `noted` with the generations of those of `wanted` it lacks, read
     /// now (before the handler runs): a lookup made before the request's
-    /// tags were known noted the others.
+    /// tags were known noted the others. Nothing is read when it lacks
+    /// none.
     pub(crate) async fn complete(&self, noted: Noted, wanted: Vec<String>) -> Noted {
         let missing: Vec<String> = wanted
             .into_iter()

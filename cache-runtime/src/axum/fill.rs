@@ -40,6 +40,16 @@ impl Route {
         )
     }
 
+    /// The generation keys of this request's tags only: what a lookup made
+    /// before the tags were known (a revalidating route's) could not note.
+    pub(super) fn tag_generation_keys(&self) -> Vec<String> {
+        let prefix = self.cache.config().prefix();
+        self.tags
+            .iter()
+            .map(|tag| generation::of_index(prefix, &key::tag_index(prefix, tag)))
+            .collect()
+    }
+
     /// Notes this request's fill generations now.
     pub(super) async fn note(&self) -> Noted {
         self.cache.note(self.generation_keys()).await

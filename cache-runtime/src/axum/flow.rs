@@ -480,7 +480,7 @@ impl Route {
             // Taken by the lookup, which found nothing in the same step
             // (and, for a revalidating route, noted all but the tags).
             Some((lease @ Lease::Acquired(_), noted)) => {
-                let noted = self.cache.complete(noted, self.generation_keys()).await;
+                let noted = self.cache.complete(noted, self.tag_generation_keys()).await;
                 (lease, None, noted)
             }
             // One round trip: the lease, the entry as it is now (a leader
