@@ -35,6 +35,17 @@ pub(crate) enum Saved {
     Failed,
 }
 
+impl Saved {
+    /// Why the entry was not stored (a refusal's detail), if it was not.
+    pub(crate) fn refusal(self) -> Option<&'static str> {
+        match self {
+            Self::Stored => None,
+            Self::Invalidated => Some("invalidated"),
+            Self::Failed => Some("store-failed"),
+        }
+    }
+}
+
 /// How long the backend keeps `entry`: its TTL and stale window from when
 /// it was stored.
 pub(crate) fn remaining_life(entry: &Entry) -> Duration {
@@ -206,15 +217,13 @@ impl RouteCache {
         let (added, ()) = join(indexed, self.publish(&Message::Keys(key))).await;
         if let Some(e) = added.into_iter().find_map(Result::err) {
             self.fault("index", key, &e);
-            let _ = self.call(Op::Delete, store.delete(key)).await;
-            self.forget_keys(&[key]).await;
+            self.withdraw(key).await;
             return Saved::Failed;
         }
         // Written, then checked (the generations live in other slots of a
         // cluster; in process, a write and a check are no single step).
         if self.changed_since(noted).await {
-            let _ = self.call(Op::Delete, store.delete(key)).await;
-            self.forget_keys(&[key]).await;
+            self.withdraw(key).await;
             return Saved::Invalidated;
         }
         self.keep_in_l1(key, value, ttl, seen);
@@ -245,14 +254,20 @@ impl RouteCache {
             Err(e) => {
                 self.fault("set", key, &e);
                 // Any part may have landed: an entry that may be unindexed
-                // must go (best effort, the backend has just failed).
-                let _ = self.call(Op::Delete, self.inner.store.delete(key)).await;
-                self.forget_keys(&[key]).await;
+                // must go.
+                self.withdraw(key).await;
                 return Saved::Failed;
             }
         }
         self.keep_in_l1(key, value, ttl, seen);
         Saved::Stored
+    }
+
+    /// Deletes an entry just written that must not stay (best effort: the
+    /// backend may just have failed), here and in every instance's L1.
+    async fn withdraw(&self, key: &str) {
+        let _ = self.call(Op::Delete, self.inner.store.delete(key)).await;
+        self.forget_keys(&[key]).await;
     }
 
     /// Notes a value just written as stored, and keeps it in this

@@ -205,21 +205,9 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted:
             return route.refuse(Response::from_parts(parts, Body::from(bytes)), "headers");
         }
     };
-    match route.save(encoded.clone(), expiry, &noted).await {
-        Saved::Stored => {}
+    if let Some(detail) = route.save(encoded.clone(), expiry, &noted).await.refusal() {
         // Counted by `save`.
-        Saved::Invalidated => {
-            return Stored::refused(
-                Response::from_parts(parts, Body::from(bytes)),
-                "invalidated",
-            )
-        }
-        Saved::Failed => {
-            return Stored::refused(
-                Response::from_parts(parts, Body::from(bytes)),
-                "store-failed",
-            )
-        }
+        return Stored::refused(Response::from_parts(parts, Body::from(bytes)), detail);
     }
     finish_headers(&mut parts.headers, policy, origin_ms, ttl, etag.as_ref());
     let coded = entry.encoding.map(|coding| Coded {
@@ -294,10 +282,9 @@ impl Route {
             .cache
             .save(&self.key, value, expiry, &self.indexes(), noted)
             .await;
-        match saved {
-            Saved::Stored => self.metrics.stored(len),
-            Saved::Invalidated => self.count_refusal("invalidated"),
-            Saved::Failed => self.count_refusal("store-failed"),
+        match saved.refusal() {
+            None => self.metrics.stored(len),
+            Some(detail) => self.count_refusal(detail),
         }
         saved
     }
