@@ -151,7 +151,7 @@ impl Encoding {
         // One byte past the limit tells "too large" from "exactly full".
         let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
         let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit));
-        let read = match self {
+        let read: std::io::Result<usize> = match self {
             #[cfg(feature = "gzip")]
             Self::Gzip => flate2::read::GzDecoder::new(data)
                 .take(cap)
@@ -164,10 +164,11 @@ impl Encoding {
             Self::Zstd => zstd::stream::read::Decoder::with_buffer(data)
                 .map(|d| d.take(cap))
                 .and_then(|mut d| d.read_to_end(&mut out)),
+            // A coding this build lacks (its feature is off).
             #[allow(unreachable_patterns)]
             _ => {
                 let _ = (&mut out, cap);
-                return None;
+                Err(std::io::ErrorKind::Unsupported.into())
             }
         };
         (read.is_ok() && out.len() <= limit).then_some(out)

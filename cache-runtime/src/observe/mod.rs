@@ -13,7 +13,9 @@
 mod route;
 
 pub use self::route::RouteSlot;
-pub(crate) use self::route::{Answered, Bypass, Refusal, RouteHandle, Routes};
+#[cfg(feature = "axum")]
+pub(crate) use self::route::{Answered, Bypass, Refusal};
+pub(crate) use self::route::{RouteHandle, Routes};
 
 use crate::error::ErrorKind;
 use crate::stats::metric;
