@@ -208,10 +208,7 @@ async fn gone_and_kept(app: &TestApp, ids: std::ops::Range<u64>, gone: &str, kep
 async fn concurrent_cold_requests_on_two_instances_compute_once(backend: Backend) {
     let f = Fixture::new(backend, "two_instances").await;
     // A second cache on the same backend and prefix: another app server.
-    let second = match backend {
-        Backend::Embedded => f.cache.clone(), // in-process: one instance
-        _ => same_backend(&f, backend).await,
-    };
+    let second = f.another_instance(backend).await;
     let calls = Calls::default();
     let apps = [
         Arc::new(serve(&f.cache, &calls).await),
@@ -234,23 +231,6 @@ async fn concurrent_cold_requests_on_two_instances_compute_once(backend: Backend
         1,
         "one computation across both instances"
     );
-}
-
-/// Another cache handle on the backend of `f`, with the same prefix.
-async fn same_backend(f: &Fixture, backend: Backend) -> RouteCache {
-    let builder = RouteCache::builder().prefix(f.cache.config().prefix());
-    let builder = match backend {
-        Backend::Cluster => builder.redis_cluster(support::cluster::cluster_urls()),
-        Backend::TwoTier => builder
-            .redis(f.redis.as_ref().expect("redis").url())
-            .l1_capacity(16 << 20),
-        _ => builder.redis(f.redis.as_ref().expect("redis").url()),
-    };
-    let cache = builder.build().await.expect("second cache");
-    if backend == Backend::TwoTier {
-        support::wait_for_l1(&cache).await;
-    }
-    cache
 }
 
 // ---- The two-tier cache across instances -------------------------------

@@ -17,9 +17,9 @@ use http::Method;
 use std::time::{Duration, SystemTime};
 use support::{Backend, Calls, Fixture, Reply, TestApp};
 
-/// Builds absolute links from `Host`, as many handlers do (the key carries
-/// the host, so reading it needs no keying).
-#[cached_route(ttl = 3600, allow_unkeyed = true)]
+/// Builds absolute links from `Host`, as many handlers do: keyed on the
+/// host (`host = true`), it reads no header the key does not cover.
+#[cached_route(ttl = 3600, host = true, allow_unkeyed = true)]
 async fn links(State(calls): State<Calls>, headers: HeaderMap) -> String {
     calls.record("links");
     let host = headers

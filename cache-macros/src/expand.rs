@@ -154,9 +154,10 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let vis = &func.vis;
     let ident = &func.sig.ident;
     let key = key_kind(args, handler);
-    let policy = policy(args, ident, &key);
+    let inferred = crate::inputs::infer(handler);
+    let policy = policy(args, ident, &key, &inferred);
     let marker = format_ident!("__cached_route_{}", ident);
-    let query_fn = crate::inputs::learned_query(args, handler, &key);
+    let query_fn = crate::inputs::learned_query(args, handler, &inferred, &key);
     let warnings = crate::inputs::unkeyed_warnings(args, handler);
     let names = Names::new(handler);
     let ctx = &names.ctx;

@@ -1,7 +1,15 @@
-//! What the handler's extractors read, as far as their types tell: whether
-//! the query string is read only through `Query<T>` (then the key keeps
-//! only the parameters `T` deserializes), and which request inputs the key
-//! does not cover (then the macro warns).
+//! What the handler's extractors read, as far as their types tell, and
+//! so what the key covers (the rule the `cached_route` docs state):
+//!
+//! - what the macro can see is keyed exactly: `Query<T>` is keyed on the
+//!   parameters `T` deserializes, `RawQuery` and `Form` on the whole
+//!   query, and a handler that reads no query at all is not keyed on it;
+//! - what it cannot see into (`HeaderMap`, `TypedHeader`, `Request`,
+//!   `Parts`, `Uri`, `OriginalUri`, `Host`, any extractor it does not
+//!   know) is keyed conservatively, on the host and the whole query, with
+//!   a warning for the headers they may read (not for `Uri` and
+//!   `OriginalUri`, which read nothing more), unless the route declares
+//!   what the handler reads.
 //!
 //! Types are recognised by the last segment of their path, as axum users
 //! write them (`Query<T>`, `axum::extract::Query<T>`,
@@ -15,27 +23,145 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{GenericArgument, GenericParam, PathArguments, Type};
 
-/// The marker's `query()` when the key can keep only the parameters the
+/// What one extractor reads that the key may have to cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// Nothing beyond the matched path and the body (`Path`, `State`,
+    /// `Json`, …), or inputs that are covered elsewhere (cookies: the
+    /// credential rule) or cannot be keyed (the client's address).
+    Nothing,
+    /// The query through `Query<T>`.
+    QueryFields,
+    /// The whole query string (`RawQuery`, `Form`, `RawForm`).
+    WholeQuery,
+    /// The request target (`Uri`, `OriginalUri`): its path, its query and,
+    /// in HTTP/2 or an absolute-form request, its authority. Keyed on the
+    /// host and the whole query, it reads nothing the key leaves out.
+    Target,
+    /// Anything: the macro cannot see what it reads.
+    Opaque,
+}
+
+/// Extractors that read neither the host nor the query.
+const READ_NOTHING: &[&str] = &[
+    "Path",
+    "State",
+    "Extension",
+    "Method",
+    "Version",
+    "MatchedPath",
+    "NestedPath",
+    "RawPathParams",
+    "ConnectInfo",
+    "CookieJar",
+    "SignedCookieJar",
+    "PrivateCookieJar",
+    "Json",
+    "Bytes",
+    "String",
+    "Body",
+    "Multipart",
+];
+
+/// Extractors that read the whole query string and nothing else the key
+/// could cover (`Form` reads the query of a `GET`).
+const READ_WHOLE_QUERY: &[&str] = &["RawQuery", "Form", "RawForm"];
+
+/// Extractors that read the request target.
+const READ_TARGET: &[&str] = &["Uri", "OriginalUri"];
+
+fn reads(name: &str) -> Reads {
+    if name == "Query" {
+        Reads::QueryFields
+    } else if READ_WHOLE_QUERY.contains(&name) {
+        Reads::WholeQuery
+    } else if READ_TARGET.contains(&name) {
+        Reads::Target
+    } else if READ_NOTHING.contains(&name) {
+        Reads::Nothing
+    } else {
+        Reads::Opaque
+    }
+}
+
+/// How the key treats the query string, as inferred from the extractors.
+pub(crate) enum QueryRule<'a> {
+    /// No extractor reads it: not in the key.
+    Ignored,
+    /// Only `Query<T>` extractors read it: the fields of these `T`s.
+    Fields(Vec<&'a Type>),
+    /// Some extractor may read all of it.
+    Whole,
+}
+
+/// What the extractors read, as far as the key is concerned.
+pub(crate) struct Inferred<'a> {
+    /// Some extractor may read the host.
+    pub(crate) host: bool,
+    pub(crate) query: QueryRule<'a>,
+}
+
+/// What the handler's extractors read.
+pub(crate) fn infer(handler: &Handler) -> Inferred<'_> {
+    let mut host = false;
+    let mut whole = false;
+    let mut fields = Vec::new();
+    for ty in handler.typed_args().map(|arg| &*arg.ty) {
+        let (name, argument) = extractor(ty).unwrap_or_default();
+        match (reads(&name), argument) {
+            (Reads::Nothing, _) => {}
+            (Reads::QueryFields, Some(argument)) => fields.push(argument),
+            (Reads::WholeQuery, _) => whole = true,
+            (Reads::QueryFields, None) | (Reads::Target | Reads::Opaque, _) => {
+                host = true;
+                whole = true;
+            }
+        }
+    }
+    let query = if whole {
+        QueryRule::Whole
+    } else if fields.is_empty() {
+        QueryRule::Ignored
+    } else {
+        QueryRule::Fields(fields)
+    };
+    Inferred { host, query }
+}
+
+/// Whether the route declares what its handler reads beyond what the macro
+/// sees (`vary`, `key`, `private`, `shared`, `allow_unkeyed`): then the
+/// conservative host and the warnings are left out.
+pub(crate) fn declared(args: &Args) -> bool {
+    ["vary", "key", "private", "shared", "allow_unkeyed"]
+        .iter()
+        .any(|option| args.mentions(option))
+}
+
+/// Whether the key carries the host: `host = …` when written, else when
+/// some extractor may read it and the route declares nothing.
+pub(crate) fn keys_host(args: &Args, inferred: &Inferred<'_>) -> bool {
+    match &args.host {
+        Some(host) => host.value,
+        None => inferred.host && !declared(args),
+    }
+}
+
+/// The marker's `query()` when the key keeps only the parameters the
 /// handler's `Query<T>` extractors deserialize: no `query = …` and no
 /// `key`, no other extractor that may read the query, and no generic
 /// parameters (the field names are learned once per route, in a static).
-pub(crate) fn learned_query(args: &Args, handler: &Handler, key: &KeyKind<'_>) -> TokenStream {
-    let generic = handler
-        .func
-        .sig
-        .generics
-        .params
-        .iter()
-        .any(|p| !matches!(p, GenericParam::Lifetime(_)));
-    if args.query.is_some() || !matches!(key, KeyKind::Request) || generic {
+pub(crate) fn learned_query(
+    args: &Args,
+    handler: &Handler,
+    inferred: &Inferred<'_>,
+    key: &KeyKind<'_>,
+) -> TokenStream {
+    if args.query.is_some() || !matches!(key, KeyKind::Request) || is_generic(handler) {
         return TokenStream::new();
     }
-    let Some(types) = query_types(handler.typed_args().map(|arg| &*arg.ty)) else {
+    let QueryRule::Fields(types) = &inferred.query else {
         return TokenStream::new();
     };
-    if types.is_empty() {
-        return TokenStream::new();
-    }
     let rt = runtime();
     // Spanned at each `T`, so that a `T` that is not `Deserialize` is
     // reported there.
@@ -51,6 +177,17 @@ pub(crate) fn learned_query(args: &Args, handler: &Handler, key: &KeyKind<'_>) -
     }
 }
 
+/// Whether the handler has type or const parameters.
+pub(crate) fn is_generic(handler: &Handler) -> bool {
+    handler
+        .func
+        .sig
+        .generics
+        .params
+        .iter()
+        .any(|p| !matches!(p, GenericParam::Lifetime(_)))
+}
+
 /// One warning per parameter reading an input the key does not cover,
 /// unless the route says how it keys (`vary`, `key`, `private`, `shared`)
 /// or silences them (`allow_unkeyed = true`). A warning on stable Rust: the
@@ -58,10 +195,7 @@ pub(crate) fn learned_query(args: &Args, handler: &Handler, key: &KeyKind<'_>) -
 /// and statements for a `const _: () = { … };`, empty when there is
 /// nothing to warn about.
 pub(crate) fn unkeyed_warnings(args: &Args, handler: &Handler) -> TokenStream {
-    let declared = ["vary", "key", "private", "shared", "allow_unkeyed"]
-        .iter()
-        .any(|option| args.mentions(option));
-    if declared {
+    if declared(args) {
         return TokenStream::new();
     }
     let warnings = unkeyed(handler.typed_args().map(|arg| &*arg.ty))
@@ -90,45 +224,28 @@ pub(crate) fn unkeyed_warnings(args: &Args, handler: &Handler) -> TokenStream {
     quote!(#(#warnings)*)
 }
 
-/// Extractors that never read the query string. Anything not listed here
-/// (a custom extractor, `Uri`, `RawQuery`, `Request`, `Form`, which reads
-/// the query of a `GET`) may read it, and the key then keeps every
-/// parameter.
-const NOT_QUERY: &[&str] = &[
-    "Path",
-    "State",
-    "Extension",
-    "Method",
-    "Version",
-    "MatchedPath",
-    "NestedPath",
-    "HeaderMap",
-    "TypedHeader",
-    "Host",
-    "ConnectInfo",
-    "CookieJar",
-    "SignedCookieJar",
-    "PrivateCookieJar",
-    "Json",
-    "Bytes",
-    "String",
-    "Body",
-];
-
 /// What the cookie jars read, and how to key on it.
 const COOKIES: &str = "the request's cookies";
 const COOKIE_ADVICE: &str = "declare the route `private = true` (an entry per user) or \
                              `shared = true`, or key on them with `vary = [\"cookie\"]`";
 
+/// What the extractors the macro cannot see into may read beyond the host
+/// and the query, which the key then covers.
+const OPAQUE: &str =
+    "whatever it takes from the request, headers included (the key covers the host and the whole query, not headers)";
+const OPAQUE_ADVICE: &str = "key on the headers it reads with `vary = [\"user-agent\", …]`, \
+                             or declare the route `private = true` or `shared = true`";
+
 /// Extractors reading request inputs that the key does not cover unless
 /// the route says how (`vary`, `key`, `private`, `shared`): what each reads,
 /// and how to key on it, for the warning. `Host` reads `X-Forwarded-Host`
 /// and `Forwarded`, which any client can send and the key leaves out unless
-/// the cache trusts them.
+/// the cache trusts them. Any other extractor the macro does not know gets
+/// [`OPAQUE`].
 const UNKEYED: &[(&str, &str, &str)] = &[
     (
         "HeaderMap",
-        "every request header",
+        "every request header (the key covers the host and the whole query, not headers)",
         "key on the headers it reads with `vary = [\"user-agent\", …]`",
     ),
     (
@@ -163,28 +280,20 @@ pub(crate) struct Unkeyed {
     pub(crate) span: Span,
 }
 
-/// The query parameters' source: `Some(types)` when every parameter that
-/// may read the query is a `Query<T>` (the `T`s, possibly none), `None`
-/// when some other one may read it.
-pub(crate) fn query_types<'a>(types: impl Iterator<Item = &'a Type>) -> Option<Vec<&'a Type>> {
-    let mut found = Vec::new();
-    for ty in types {
-        let (name, argument) = extractor(ty)?;
-        if name == "Query" {
-            found.push(argument?);
-        } else if !NOT_QUERY.contains(&name.as_str()) {
-            return None;
-        }
-    }
-    Some(found)
-}
-
 /// The parameters reading inputs the key does not cover.
 pub(crate) fn unkeyed<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<Unkeyed> {
     types
         .filter_map(|ty| {
-            let (name, _) = extractor(ty)?;
-            let (_, reads, advice) = UNKEYED.iter().find(|(n, _, _)| *n == name)?;
+            let (name, argument) = extractor(ty)?;
+            let (reads, advice) = match UNKEYED.iter().find(|(n, _, _)| *n == name) {
+                Some((_, reads, advice)) => (*reads, *advice),
+                None if self::reads(&name) == Reads::Opaque
+                    || (name == "Query" && argument.is_none()) =>
+                {
+                    (OPAQUE, OPAQUE_ADVICE)
+                }
+                None => return None,
+            };
             Some(Unkeyed {
                 name,
                 reads,
@@ -229,23 +338,71 @@ mod tests {
         list.iter().map(|t| syn::parse_str(t).unwrap()).collect()
     }
 
-    #[test]
-    fn query_is_learned_only_when_nothing_else_may_read_it() {
-        let learned = |list: &[&str]| {
-            let types = types(list);
-            query_types(types.iter()).map(|found| found.len())
+    /// What a handler with these parameter types is keyed on: the host,
+    /// and the query as `"ignored"`, `"fields:<n>"` or `"whole"`.
+    fn inferred(list: &[&str]) -> (bool, String) {
+        let params: Vec<String> = list
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| format!("p{i}: {ty}"))
+            .collect();
+        let func: crate::item::HandlerFn =
+            syn::parse_str(&format!("async fn h({}) {{}}", params.join(", "))).unwrap();
+        let handler = Handler { func };
+        let inferred = infer(&handler);
+        let query = match &inferred.query {
+            QueryRule::Ignored => "ignored".to_owned(),
+            QueryRule::Fields(types) => format!("fields:{}", types.len()),
+            QueryRule::Whole => "whole".to_owned(),
         };
-        assert_eq!(learned(&["Query<Params>", "Path<u64>"]), Some(1));
-        assert_eq!(learned(&["axum::extract::Query<P>", "State<S>"]), Some(1));
-        assert_eq!(learned(&["Option<Query<P>>"]), Some(1));
-        assert_eq!(learned(&["Path<u64>"]), Some(0));
-        assert_eq!(learned(&["Query<P>", "RawQuery"]), None);
-        assert_eq!(learned(&["Query<P>", "Uri"]), None);
-        assert_eq!(learned(&["Query<P>", "OriginalUri"]), None);
-        assert_eq!(learned(&["Query<P>", "Request"]), None);
-        assert_eq!(learned(&["Query<P>", "Form<F>"]), None);
-        assert_eq!(learned(&["Query<P>", "MyExtractor"]), None);
-        assert_eq!(learned(&["Query"]), None);
+        (inferred.host, query)
+    }
+
+    #[test]
+    fn what_the_macro_sees_is_keyed_exactly() {
+        let exact = |list: &[&str]| inferred(list);
+        assert_eq!(exact(&[]), (false, "ignored".into()));
+        assert_eq!(
+            exact(&["Path<u64>", "State<Db>"]),
+            (false, "ignored".into())
+        );
+        assert_eq!(
+            exact(&["Query<Params>", "Path<u64>"]),
+            (false, "fields:1".into())
+        );
+        assert_eq!(
+            exact(&["axum::extract::Query<P>", "State<S>"]),
+            (false, "fields:1".into())
+        );
+        assert_eq!(exact(&["Option<Query<P>>"]), (false, "fields:1".into()));
+        assert_eq!(exact(&["Query<P>", "RawQuery"]), (false, "whole".into()));
+        assert_eq!(exact(&["Query<P>", "Form<F>"]), (false, "whole".into()));
+        assert_eq!(
+            exact(&["CookieJar", "ConnectInfo<SocketAddr>"]),
+            (false, "ignored".into())
+        );
+    }
+
+    #[test]
+    fn what_it_cannot_see_into_keys_the_host_and_the_whole_query() {
+        for opaque in [
+            "HeaderMap",
+            "TypedHeader<UserAgent>",
+            "Host",
+            "Request",
+            "Parts",
+            "Uri",
+            "OriginalUri",
+            "MyExtractor",
+            "Query",
+            "(Path<u64>, Query<P>)",
+        ] {
+            assert_eq!(
+                inferred(&["Path<u64>", opaque]),
+                (true, "whole".into()),
+                "{opaque}"
+            );
+        }
     }
 
     #[test]
@@ -257,6 +414,9 @@ mod tests {
             "Option<Host>",
             "ConnectInfo<SocketAddr>",
             "axum_extra::extract::CookieJar",
+            "Request",
+            "MyExtractor",
+            "Query<P>",
         ]);
         let names: Vec<String> = unkeyed(types.iter()).into_iter().map(|u| u.name).collect();
         assert_eq!(
@@ -266,7 +426,9 @@ mod tests {
                 "TypedHeader",
                 "Host",
                 "ConnectInfo",
-                "CookieJar"
+                "CookieJar",
+                "Request",
+                "MyExtractor",
             ]
         );
     }

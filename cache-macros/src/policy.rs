@@ -3,6 +3,7 @@
 
 use crate::args::{Args, Query};
 use crate::expand::runtime;
+use crate::inputs::{keys_host, Inferred, QueryRule};
 use crate::item::Handler;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -49,7 +50,12 @@ pub(crate) fn key_kind<'a>(args: &'a Args, handler: &Handler) -> KeyKind<'a> {
 }
 
 /// The `RoutePolicy` constant expression.
-pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStream {
+pub(crate) fn policy(
+    args: &Args,
+    ident: &Ident,
+    key: &KeyKind<'_>,
+    inferred: &Inferred<'_>,
+) -> TokenStream {
     let rt = runtime();
     let route_suffix = format!("::{ident}");
     let ttl = args.ttl.as_ref().map_or(1, |t| t.value);
@@ -72,6 +78,10 @@ pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStre
             }
         };
         policy.extend(quote!(.with_query(#value)));
+    } else if matches!(key, KeyKind::Request) && matches!(inferred.query, QueryRule::Ignored) {
+        // The handler reads no query: not in the key, and its path's
+        // invalidation reaches every query variant.
+        policy.extend(quote!(.with_query(#rt::QueryPolicy::Ignore)));
     }
     if let Some(vary) = &args.vary {
         let names = vary
@@ -134,8 +144,8 @@ pub(crate) fn policy(args: &Args, ident: &Ident, key: &KeyKind<'_>) -> TokenStre
         let permille = ahead.value;
         policy.extend(quote!(.with_refresh_ahead(#permille)));
     }
-    if args.host.as_ref().is_some_and(|h| !h.value) {
-        policy.extend(quote!(.with_host(false)));
+    if keys_host(args, inferred) {
+        policy.extend(quote!(.with_host(true)));
     }
     if let Some(negative) = &args.negative {
         let statuses = &negative.value;

@@ -31,6 +31,9 @@ pub struct RouteCacheBuilder {
     redis: Option<RedisTarget>,
     secrets: Secrets,
     edge: Option<std::sync::Arc<dyn crate::edge::EdgePurge>>,
+    /// Names given to `credential_headers` that are no header names,
+    /// reported by `build`.
+    invalid_credential_headers: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -318,8 +321,74 @@ impl RouteCacheBuilder {
     /// for apps behind a proxy that rewrites `Host`. Default `false`: any
     /// client can send these headers, so trust them only when a proxy
     /// you run sets them (and strips clients' own).
+    ///
+    /// Proxies append to these headers what they received, so the host
+    /// keyed is the value the outermost of the
+    /// [`trusted_proxies`](Self::trusted_proxies) wrote; a request whose
+    /// client wrote a different value in front of it bypasses the cache on
+    /// routes keyed on the host (see
+    /// [`CacheConfig::trusted_proxies`](crate::CacheConfig::trusted_proxies)).
     pub fn trust_forwarded_host(mut self, trust: bool) -> Self {
         self.config.trust_forwarded_host = trust;
+        self
+    }
+
+    /// How many proxies you run in front of the app append to `Forwarded`
+    /// and `X-Forwarded-Host` (default 1; 0 is taken as 1). Read only
+    /// under [`trust_forwarded_host`](Self::trust_forwarded_host).
+    pub fn trusted_proxies(mut self, proxies: usize) -> Self {
+        self.config.trusted_proxies = proxies.max(1);
+        self
+    }
+
+    /// The most live entries one request path's index set lists at once,
+    /// across hosts, `vary` values and routes (default 4096; see
+    /// [`CacheConfig::max_path_variants`](crate::CacheConfig::max_path_variants)).
+    pub fn max_path_variants(mut self, entries: usize) -> Self {
+        self.config.max_path_variants = entries.max(1);
+        self
+    }
+
+    /// The most live entries one tag's index set lists at once (default
+    /// 100,000; see [`CacheConfig::max_tag_members`](crate::CacheConfig::max_tag_members)).
+    pub fn max_tag_members(mut self, entries: usize) -> Self {
+        self.config.max_tag_members = entries.max(1);
+        self
+    }
+
+    /// Request headers that carry credentials, besides `Authorization`,
+    /// `Proxy-Authorization` and `Cookie` (for example `x-api-key`). A
+    /// request carrying one bypasses routes that do not say how to key it
+    /// (`shared`, `private`, `vary`); a `private` route keys on a digest of
+    /// it, and a route varying on it sends `Cache-Control: private`.
+    /// Names that are not valid header names are reported at
+    /// [`build`](Self::build).
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), cache_runtime::CacheError> {
+    /// let cache = cache_runtime::RouteCache::builder()
+    ///     .credential_headers(["x-api-key"])
+    ///     .build()
+    ///     .await?;
+    /// assert!(cache.config().is_credential("X-Api-Key"));
+    /// # Ok(()) }
+    /// ```
+    pub fn credential_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for name in names {
+            let name = name.as_ref().trim().to_ascii_lowercase();
+            match http::HeaderName::from_bytes(name.as_bytes()) {
+                Ok(header) => {
+                    if !self.config.is_credential(header.as_str()) {
+                        self.config.credential_headers.push(header);
+                    }
+                }
+                Err(_) => self.invalid_credential_headers.push(name),
+            }
+        }
         self
     }
 
@@ -375,6 +444,12 @@ impl RouteCacheBuilder {
     /// hour) or an unusable Redis URL ([`CacheError::Backend`]).
     pub async fn build(self) -> Result<RouteCache, CacheError> {
         check_prefix(&self.config.prefix)?;
+        if !self.invalid_credential_headers.is_empty() {
+            return Err(CacheError::InvalidSetting {
+                setting: "credential_headers",
+                rule: "valid HTTP header names (token characters only)",
+            });
+        }
         if let Some(encoding) = self.config.compression {
             if !encoding.is_available() {
                 return Err(CacheError::InvalidSetting {

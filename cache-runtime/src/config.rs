@@ -42,6 +42,20 @@ pub const DEFAULT_L1_CAPACITY: u64 = 0;
 pub const DEFAULT_L1_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Default for keying on `Forwarded`/`X-Forwarded-Host` ([`CacheConfig::trust_forwarded_host`]).
 pub const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
+/// Default number of proxies in front of the app whose forwarded-host
+/// values are trusted, when [`CacheConfig::trust_forwarded_host`] is on
+/// ([`CacheConfig::trusted_proxies`]).
+pub const DEFAULT_TRUSTED_PROXIES: usize = 1;
+/// Request headers that always carry credentials
+/// ([`CacheConfig::credential_headers`] adds to them).
+pub const DEFAULT_CREDENTIAL_HEADERS: [&str; 3] =
+    ["authorization", "proxy-authorization", "cookie"];
+/// Default most live entries one request path's index set lists at once,
+/// across hosts, `vary` values and routes ([`CacheConfig::max_path_variants`]).
+pub const DEFAULT_MAX_PATH_VARIANTS: usize = 4096;
+/// Default most live entries one tag's index set lists at once
+/// ([`CacheConfig::max_tag_members`]).
+pub const DEFAULT_MAX_TAG_MEMBERS: usize = 100_000;
 /// Default targeted cache-control field (RFC 9213) that governs this cache
 /// when a response carries it ([`CacheConfig::targeted_cache_control`]).
 pub const DEFAULT_TARGETED_CACHE_CONTROL: &str = "cdn-cache-control";
@@ -82,6 +96,12 @@ pub struct CacheConfig {
     pub(crate) l1_heartbeat: Duration,
     pub(crate) invalidate_timeout: Duration,
     pub(crate) trust_forwarded_host: bool,
+    pub(crate) trusted_proxies: usize,
+    /// The headers beyond [`DEFAULT_CREDENTIAL_HEADERS`] that carry
+    /// credentials.
+    pub(crate) credential_headers: Vec<http::HeaderName>,
+    pub(crate) max_path_variants: usize,
+    pub(crate) max_tag_members: usize,
     pub(crate) targeted_cache_control: Option<http::HeaderName>,
     pub(crate) compression: Option<Encoding>,
     pub(crate) compress_min_bytes: usize,
@@ -111,6 +131,10 @@ impl Default for CacheConfig {
             l1_heartbeat: DEFAULT_L1_HEARTBEAT,
             invalidate_timeout: DEFAULT_INVALIDATE_TIMEOUT,
             trust_forwarded_host: DEFAULT_TRUST_FORWARDED_HOST,
+            trusted_proxies: DEFAULT_TRUSTED_PROXIES,
+            credential_headers: Vec::new(),
+            max_path_variants: DEFAULT_MAX_PATH_VARIANTS,
+            max_tag_members: DEFAULT_MAX_TAG_MEMBERS,
             targeted_cache_control: Some(http::HeaderName::from_static(
                 DEFAULT_TARGETED_CACHE_CONTROL,
             )),
@@ -145,6 +169,10 @@ impl fmt::Debug for CacheConfig {
             l1_heartbeat,
             invalidate_timeout,
             trust_forwarded_host,
+            trusted_proxies,
+            credential_headers,
+            max_path_variants,
+            max_tag_members,
             targeted_cache_control,
             compression,
             compress_min_bytes,
@@ -171,6 +199,10 @@ impl fmt::Debug for CacheConfig {
             .field("l1_heartbeat", l1_heartbeat)
             .field("invalidate_timeout", invalidate_timeout)
             .field("trust_forwarded_host", trust_forwarded_host)
+            .field("trusted_proxies", trusted_proxies)
+            .field("credential_headers", credential_headers)
+            .field("max_path_variants", max_path_variants)
+            .field("max_tag_members", max_tag_members)
             .field("targeted_cache_control", targeted_cache_control)
             .field("compression", compression)
             .field("compress_min_bytes", compress_min_bytes)
@@ -324,6 +356,61 @@ impl CacheConfig {
     /// authority or `Host`).
     pub fn trust_forwarded_host(&self) -> bool {
         self.trust_forwarded_host
+    }
+
+    /// How many proxies in front of the app append to `Forwarded` and
+    /// `X-Forwarded-Host` (default [`DEFAULT_TRUSTED_PROXIES`], 1): the
+    /// host keyed is the one the outermost of them wrote, the
+    /// `trusted_proxies`-th value from the right. Read only under
+    /// [`trust_forwarded_host`](Self::trust_forwarded_host).
+    pub fn trusted_proxies(&self) -> usize {
+        self.trusted_proxies
+    }
+
+    /// Every request header that carries credentials: the
+    /// [`DEFAULT_CREDENTIAL_HEADERS`] and those added with
+    /// [`RouteCacheBuilder::credential_headers`](crate::RouteCacheBuilder::credential_headers).
+    /// A request carrying one shares an entry only on a route that says
+    /// how (`shared`, `private`, or `vary` on that header), and such a
+    /// header enters keys only as a digest.
+    pub fn credential_headers(&self) -> impl Iterator<Item = &http::HeaderName> {
+        crate::key::CREDENTIAL_HEADERS
+            .iter()
+            .chain(&self.credential_headers)
+    }
+
+    /// Whether the header `name` carries credentials
+    /// ([`credential_headers`](Self::credential_headers)).
+    pub fn is_credential(&self, name: &str) -> bool {
+        self.credential_headers()
+            .any(|c| name.eq_ignore_ascii_case(c.as_str()))
+    }
+
+    /// The most live entries one request path's index set lists at once
+    /// (default [`DEFAULT_MAX_PATH_VARIANTS`], 4096): its variants across
+    /// hosts, `vary` values and routes. A fill that would list one more is
+    /// served but not stored (refusal `index-full`), so that requests with
+    /// ever new `Host` or `vary` values cannot grow the set, or the store,
+    /// without bound; expired members make room again.
+    pub fn max_path_variants(&self) -> usize {
+        self.max_path_variants
+    }
+
+    /// The most live entries one tag's index set lists at once (default
+    /// [`DEFAULT_MAX_TAG_MEMBERS`], 100,000); like
+    /// [`max_path_variants`](Self::max_path_variants) for tags.
+    pub fn max_tag_members(&self) -> usize {
+        self.max_tag_members
+    }
+
+    /// The number of trusted proxies, or 0 when forwarded hosts are not
+    /// trusted at all.
+    pub(crate) fn forwarded_hops(&self) -> usize {
+        if self.trust_forwarded_host {
+            self.trusted_proxies.max(1)
+        } else {
+            0
+        }
     }
 
     /// The targeted cache-control field (RFC 9213) whose directives govern

@@ -30,8 +30,8 @@ use std::time::Duration;
 /// old value.
 pub(crate) const GENERATION_TTL: Duration = Duration::from_secs(86_400);
 
-/// The generation key of an index set (`<prefix>:#path:…`,
-/// `<prefix>:#tag:…`), a route's or namespace's scope, or everything.
+/// The generation key of an index set (`<prefix>:#p:…`,
+/// `<prefix>:#t:…`), a route's or namespace's scope, or everything.
 /// They live outside the prefix's `<prefix>:` key space, so that no scan
 /// of an invalidation deletes them.
 pub(crate) fn of_index(prefix: &str, index: &str) -> String {
@@ -64,14 +64,14 @@ pub(crate) fn of_all(prefix: &str) -> String {
 /// The generation keys of a fill of route `route_id` (in `namespace`) whose
 /// entry is listed in `indexes` (its path index and tag sets): those
 /// indexes', the route's, the namespace's and everything's.
-pub(crate) fn keys_for(
+pub(crate) fn keys_for<'a>(
     prefix: &str,
     namespace: Option<&str>,
     route_id: &str,
-    indexes: &[String],
+    indexes: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
     let scope = crate::key::KeyBuilder::new(prefix, namespace, route_id, "GET");
-    let mut keys: Vec<String> = indexes.iter().map(|i| of_index(prefix, i)).collect();
+    let mut keys: Vec<String> = indexes.into_iter().map(|i| of_index(prefix, i)).collect();
     keys.push(of_route(prefix, scope.scope()));
     if let Some(namespace) = namespace {
         keys.push(of_namespace(prefix, namespace));
@@ -178,15 +178,15 @@ mod tests {
 
     #[test]
     fn generation_keys_live_outside_the_prefix_key_space() {
-        assert_eq!(of_index("rc", "rc:#path:/items/1"), "rc#gen:#path:/items/1");
-        assert_eq!(of_index("rc", "rc:#tag:item:1"), "rc#gen:#tag:item:1");
+        assert_eq!(of_index("rc", "rc:#p:/items/1"), "rc#gen:#p:/items/1");
+        assert_eq!(of_index("rc", "rc:#t:item:1"), "rc#gen:#t:item:1");
         assert_eq!(
             of_route("rc", "rc:app::get_item:GET:"),
             "rc#gen:#route:app::get_item:GET:"
         );
         assert_eq!(of_namespace("rc", "v2"), "rc#gen:#namespace:v2");
         assert_eq!(of_all("rc"), "rc#gen:#all");
-        for key in [of_all("rc"), of_index("rc", "rc:#tag:x")] {
+        for key in [of_all("rc"), of_index("rc", "rc:#t:x")] {
             assert!(!key.starts_with("rc:"), "{key}");
         }
     }

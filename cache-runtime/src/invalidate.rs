@@ -10,7 +10,7 @@ use crate::key::{self, QueryPolicy};
 use crate::observe::{failure, Op, Purge};
 use crate::policy::CachedRoute;
 use crate::retry::bounded;
-use crate::store::{Scope, Store};
+use crate::store::{Index, Scope, Store};
 use crate::tier::Message;
 use std::{future::Future, time::Duration};
 
@@ -214,10 +214,14 @@ impl RouteCache {
                 cache.forget_keys(&refs).await;
                 if let Err(e) = deleted {
                     // Put them back so that a retry finds them (best effort:
-                    // the backend has just failed).
+                    // the backend has just failed), whatever the set's cap.
+                    let back = Index {
+                        key: index.clone(),
+                        cap: usize::MAX,
+                    };
                     for key in &keys {
                         let _ =
-                            bounded(step, "index add", store.index_add(&index, key, REINDEX_TTL))
+                            bounded(step, "index add", store.index_add(&back, key, REINDEX_TTL))
                                 .await;
                     }
                     return Err(e);

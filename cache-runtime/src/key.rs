@@ -8,9 +8,10 @@
 //!
 //! where `<prefix>` comes from the cache configuration, `<namespace>` from the
 //! route's `namespace` option, `<route id>` names the handler
-//! (`module::path::function`), `<host>` is the request's host (lower-cased
-//! and escaped; empty for routes with `host = false` and for requests
-//! without one), and the request part is one of
+//! (`module::path::function`), `<host>` is the request's host, only on
+//! routes keyed on it (handlers that can read it, or `host = true`; see
+//! `cached_route`): lower-cased, without the scheme's default port, and
+//! escaped. The request part is one of
 //!
 //! - `<path>[?<normalised query>]` (the default),
 //! - `key:<value>` when the route sets `key = …`,
@@ -28,9 +29,21 @@
 //!   sorted by name with a stable sort, so `?b=2&a=1` equals `?a=1&b=2` while
 //!   repeated parameters keep their order. `&` and `=` inside names and values
 //!   are escaped, so `?a=1&a=2` never equals `?a=12` or `?a=1%26a=2`.
-//! - Credential headers (`authorization`, `proxy-authorization`, `cookie`)
-//!   named in `vary` contribute a SHA-256 digest of their value, never the
-//!   value itself.
+//! - Credential headers (`authorization`, `proxy-authorization`, `cookie`,
+//!   and those the cache is told of) named in `vary`, or keyed by a
+//!   `private` route, contribute a SHA-256 digest of their value, never
+//!   the value itself.
+//! - The query is keyed by the route's rule: only the parameters its
+//!   `Query<T>` reads, none for a handler that reads no query, or all.
+//!
+//! Every entry is also listed in its request path's index set
+//! (`<prefix>:#p:<path>[?<query the key keeps>]`) and in one set per tag
+//! (`<prefix>:#t:<tag>`), for invalidation. Members are scored by their
+//! entry's end of life, expired ones are pruned on every add, and a set
+//! holds at most `max_path_variants` (paths) or `max_tag_members` (tags)
+//! live members: a fill that would overflow one is served but not stored,
+//! so requests with ever new hosts or `vary` values cannot grow a set
+//! without bound, and no invalidation can miss an entry.
 //!
 //! A request can therefore only ever produce keys that start with its own
 //! route's `<prefix>:[<namespace>:]<route id>:<method>:`.
@@ -136,11 +149,21 @@ impl KeyBuilder {
     /// Adds a `vary` header and its value (`None` when the request does not
     /// carry it, which differs from an empty value).
     pub fn vary(&mut self, name: &str, value: Option<&[u8]>) {
+        self.push_vary(name, value, is_credential(name));
+    }
+
+    /// Adds a header that carries credentials (one the cache was told of,
+    /// beyond the built-in ones) and its value, as a digest.
+    pub(crate) fn credential(&mut self, name: &str, value: Option<&[u8]>) {
+        self.push_vary(name, value, true);
+    }
+
+    fn push_vary(&mut self, name: &str, value: Option<&[u8]>, secret: bool) {
         self.vary.push('#');
         push_canonical(&mut self.vary, name.as_bytes());
         let Some(value) = value else { return };
         self.vary.push('=');
-        if is_credential(name) {
+        if secret {
             self.vary.push_str("sha256.");
             push_hex(&mut self.vary, &Sha256::digest(value));
         } else {
@@ -229,26 +252,26 @@ fn push_path_and_query(out: &mut String, path: &[u8], query: Option<&[u8]>, poli
 
 /// The key of the set listing every entry stored for a request to
 /// `path`/`query` (as `policy` keys it), whatever its route, namespace or
-/// `vary` values: `<prefix>:#path:<canonical path and query>`.
+/// `vary` values: `<prefix>:#p:<canonical path and query>`.
 pub(crate) fn path_index(
     prefix: &str,
     path: &[u8],
     query: Option<&[u8]>,
     policy: QueryPolicy,
 ) -> String {
-    let mut key = String::with_capacity(prefix.len() + 8 + path.len());
+    let mut key = String::with_capacity(prefix.len() + 5 + path.len());
     key.push_str(prefix);
-    key.push_str(":#path:");
+    key.push_str(":#p:");
     push_path_and_query(&mut key, path, query, policy);
     bounded_index(key, prefix)
 }
 
 /// The key of the set listing every entry carrying `tag`:
-/// `<prefix>:#tag:<canonical tag>`.
+/// `<prefix>:#t:<canonical tag>`.
 pub(crate) fn tag_index(prefix: &str, tag: &str) -> String {
     let mut key = String::with_capacity(prefix.len() + 6 + tag.len());
     key.push_str(prefix);
-    key.push_str(":#tag:");
+    key.push_str(":#t:");
     push_canonical(&mut key, tag.as_bytes());
     bounded_index(key, prefix)
 }
@@ -530,7 +553,7 @@ mod tests {
     fn index_keys_are_canonical_and_bounded() {
         assert_eq!(
             path_index("rc", b"/items/%34%32", Some(b"b=1&a=2"), QueryPolicy::All),
-            "rc:#path:/items/42?a=2&b=1"
+            "rc:#p:/items/42?a=2&b=1"
         );
         assert_eq!(
             path_index(
@@ -539,12 +562,12 @@ mod tests {
                 Some(b"q=x&page=2"),
                 QueryPolicy::Allow(&["page"])
             ),
-            "rc:#path:/s?page=2"
+            "rc:#p:/s?page=2"
         );
-        assert_eq!(tag_index("rc", "item:42 x"), "rc:#tag:item%3A42%20x");
+        assert_eq!(tag_index("rc", "item:42 x"), "rc:#t:item%3A42%20x");
         let long = tag_index("rc", &"x".repeat(1000));
-        assert!(long.starts_with("rc:#tag:sha256:"), "{long}");
-        assert_eq!(long.len(), "rc:#tag:sha256:".len() + 64);
+        assert!(long.starts_with("rc:#t:sha256:"), "{long}");
+        assert_eq!(long.len(), "rc:#t:sha256:".len() + 64);
     }
 
     #[test]

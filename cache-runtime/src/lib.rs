@@ -63,11 +63,15 @@
 //! front of the app can be sent the routes' tags and purged along
 //! ([`edge`]).
 //!
-//! Keys cover what the handler reads: a handler reading the query only
-//! through `Query<T>` is keyed on the parameters `T` deserializes, so junk
-//! parameters cannot bust the cache; one reading headers, the host, cookies
-//! or the client's address that the key does not cover gets a compile-time
-//! warning (see [`cached_route`]).
+//! Keys cover exactly what the handler can read (the table is in
+//! [`cached_route`]): a handler reading only the path is keyed on neither
+//! the host nor the query, so instances reached under different names or
+//! ports share entries and junk parameters cannot bust the cache; one
+//! reading the query only through `Query<T>` is keyed on the parameters `T`
+//! deserializes; one the macro cannot see into (`HeaderMap`, `Request`, an
+//! unknown extractor) is keyed on the host and the whole query, with a
+//! compile-time warning for the headers it may read. Requests carrying
+//! credentials never share an entry unless the route says how.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(unreachable_pub)]
 // Without the axum integration, parts of the hit/miss machinery are unused.

@@ -8,7 +8,7 @@ use crate::generation::Noted;
 use crate::lease::Lease;
 use crate::observe::{Op, CORRUPT};
 use crate::recent::Probe;
-use crate::store::Store;
+use crate::store::{Index, Listed, Save, Store};
 use crate::tier::{Message, L1};
 use bytes::Bytes;
 use std::{sync::Arc, time::Duration};
@@ -31,6 +31,8 @@ pub(crate) enum Saved {
     Stored,
     /// An invalidation named the entry while it was computed: not kept.
     Invalidated,
+    /// One of its index sets holds its most live members: not kept.
+    Full,
     /// The backend failed (logged).
     Failed,
 }
@@ -41,6 +43,7 @@ impl Saved {
         match self {
             Self::Stored => None,
             Self::Invalidated => Some("invalidated"),
+            Self::Full => Some("index-full"),
             Self::Failed => Some("store-failed"),
         }
     }
@@ -181,7 +184,7 @@ impl RouteCache {
         key: &str,
         value: Bytes,
         ttl: Duration,
-        indexes: &[String],
+        indexes: &[Index],
         noted: &Noted,
     ) -> Saved {
         use futures_util::future::{join, join_all};
@@ -215,10 +218,23 @@ impl RouteCache {
                 .map(|index| self.call(Op::Index, store.index_add(index, key, ttl))),
         );
         let (added, ()) = join(indexed, self.publish(&Message::Keys(key))).await;
-        if let Some(e) = added.into_iter().find_map(Result::err) {
-            self.fault("index", key, &e);
+        let mut full = false;
+        for added in added {
+            match added {
+                Ok(Listed::Added) => {}
+                Ok(Listed::Full) => full = true,
+                Err(e) => {
+                    self.fault("index", key, &e);
+                    self.withdraw(key).await;
+                    return Saved::Failed;
+                }
+            }
+        }
+        if full {
+            // Listed in the sets that had room: harmless, an invalidation
+            // there finds no entry.
             self.withdraw(key).await;
-            return Saved::Failed;
+            return Saved::Full;
         }
         // Written, then checked (the generations live in other slots of a
         // cluster; in process, a write and a check are no single step).
@@ -238,7 +254,7 @@ impl RouteCache {
         key: &str,
         value: Bytes,
         ttl: Duration,
-        indexes: &[String],
+        indexes: &[Index],
         noted: &Noted,
     ) -> Saved {
         let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
@@ -249,8 +265,9 @@ impl RouteCache {
             .map(|(p, t)| (p.channel.as_str(), t));
         let saved = redis.save_pipelined(key, &value, ttl, indexes, message, noted);
         match self.call(Op::Set, saved).await {
-            Ok(true) => {}
-            Ok(false) => return Saved::Invalidated,
+            Ok(Save::Stored) => {}
+            Ok(Save::Invalidated) => return Saved::Invalidated,
+            Ok(Save::Full) => return Saved::Full,
             Err(e) => {
                 self.fault("set", key, &e);
                 // Any part may have landed: an entry that may be unindexed

@@ -88,7 +88,7 @@ impl RoutePolicy {
             honor_client: None,
             stale_secs: None,
             stale_if_error: None,
-            host: true,
+            host: false,
             revalidate: false,
             negative: &[],
             negative_ttl_secs: 0,
@@ -205,10 +205,14 @@ impl RoutePolicy {
         self
     }
 
-    /// Whether the request's host takes part in the key (default `true`).
-    /// `false` only when every host gets the same response: a handler that
-    /// reads `Host` (absolute links, tenants) would otherwise serve one
-    /// host's response to every other.
+    /// Whether the request's host takes part in the key (default `false`:
+    /// instances reached under different names or ports share entries).
+    /// `#[cached_route]` sets it for handlers that can read the host
+    /// (`HeaderMap`, `Host`, `Request`, `Uri`, unknown extractors) unless
+    /// the route declares what they read, and `host = true | false`
+    /// forces it. A handler that reads the host (absolute links, tenants)
+    /// must be keyed on it, or it serves one host's response to every
+    /// other.
     #[must_use]
     pub const fn with_host(mut self, keyed: bool) -> Self {
         self.host = keyed;

@@ -54,6 +54,10 @@ impl RouteCache {
             entries: memory.map_or(0, |m| m.entries()),
             bytes: memory.map_or(0, |m| m.bytes()),
             evictions: memory.map_or(0, |m| m.evictions()),
+            index_bytes: match &inner.store {
+                Store::Memory(memory) => memory.index_bytes(),
+                Store::Redis(_) => 0,
+            },
             invalidations,
             invalidated_keys,
         }
@@ -87,6 +91,9 @@ pub struct CacheStats {
     pub bytes: u64,
     /// Entries evicted from the in-process store for room.
     pub evictions: u64,
+    /// What the embedded store's index sets (paths, tags) weigh, in bytes:
+    /// a share of its capacity (0 on Redis, whose sets are on the server).
+    pub index_bytes: u64,
     /// Invalidation calls that succeeded, and the keys they removed.
     pub invalidations: u64,
     /// See [`invalidations`](Self::invalidations).

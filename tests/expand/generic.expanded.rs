@@ -8,9 +8,10 @@ pub trait Repo: Clone + Send + Sync + 'static {
 struct __cached_route_get_user;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_user {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-        "macrotest001::get_user",
-        60u32,
-    );
+            "macrotest001::get_user",
+            60u32,
+        )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,
     > {

@@ -4,9 +4,10 @@ use cache_runtime::cached_route;
 struct __cached_route_health;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_health {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-        "macrotest004::health",
-        5u32,
-    );
+            "macrotest008::health",
+            5u32,
+        )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,
     > {

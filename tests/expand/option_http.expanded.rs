@@ -4,9 +4,10 @@ use cache_runtime::cached_route;
 struct __cached_route_per_user;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_per_user {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest005::per_user",
+            "macrotest010::per_user",
             60u32,
         )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore)
         .with_auth(::cache_runtime::__private_0_1_0::AuthPolicy::Private)
         .with_cache_control("private, max-age=60")
         .with_honor_client(true);
@@ -36,9 +37,10 @@ async fn per_user(
 struct __cached_route_for_everyone;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_for_everyone {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest005::for_everyone",
+            "macrotest010::for_everyone",
             60u32,
         )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore)
         .with_auth(::cache_runtime::__private_0_1_0::AuthPolicy::Shared)
         .with_stale(30u32)
         .with_stale_if_error(false);

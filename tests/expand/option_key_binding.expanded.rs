@@ -6,7 +6,7 @@ use std::collections::HashMap;
 struct __cached_route_handler;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest006::handler",
+            "macrotest011::handler",
             60u32,
         )
         .with_key_source(::cache_runtime::__private_0_1_0::KeySource::Handler);

@@ -8,7 +8,7 @@ fn by_tenant(parts: &Parts) -> &str {
 struct __cached_route_handler;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest007::handler",
+            "macrotest012::handler",
             60u32,
         )
         .with_key_source(::cache_runtime::__private_0_1_0::KeySource::Function);

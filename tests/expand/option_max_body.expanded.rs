@@ -4,10 +4,11 @@ use cache_runtime::cached_route;
 struct __cached_route_handler;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest008::handler",
+            "macrotest013::handler",
             60u32,
         )
-        .with_max_body(65536usize);
+        .with_max_body(65536usize)
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,
     > {

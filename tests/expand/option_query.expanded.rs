@@ -4,7 +4,7 @@ use cache_runtime::cached_route;
 struct __cached_route_listed;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_listed {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest010::listed",
+            "macrotest015::listed",
             60u32,
         )
         .with_query(
@@ -36,7 +36,7 @@ async fn listed(
 struct __cached_route_ignored;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_ignored {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest010::ignored",
+            "macrotest015::ignored",
             60u32,
         )
         .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);

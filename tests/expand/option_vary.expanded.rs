@@ -4,9 +4,10 @@ use cache_runtime::cached_route;
 struct __cached_route_handler;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest013::handler",
+            "macrotest018::handler",
             60u32,
         )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore)
         .with_vary(&["accept-language", "accept"]);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,

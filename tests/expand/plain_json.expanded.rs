@@ -5,9 +5,10 @@ use cache_runtime::cached_route;
 pub struct __cached_route_get_item;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_item {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-        "macrotest014::get_item",
-        3600u32,
-    );
+            "macrotest019::get_item",
+            3600u32,
+        )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,
     > {

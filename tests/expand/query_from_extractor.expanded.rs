@@ -6,7 +6,7 @@ use std::collections::HashMap;
 struct __cached_route_list;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_list {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-        "macrotest015::list",
+        "macrotest020::list",
         60u32,
     );
     fn query() -> ::cache_runtime::__private_0_1_0::QueryPolicy {

@@ -4,9 +4,10 @@ use cache_runtime::cached_route;
 struct __cached_route_clock;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_clock {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-            "macrotest016::clock",
+            "macrotest021::clock",
             5u32,
         )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore)
         .with_refresh_ahead(800u16);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,

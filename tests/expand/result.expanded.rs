@@ -8,9 +8,10 @@ fn check(id: u64) -> Result<u64, StatusCode> {
 struct __cached_route_get_item;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_get_item {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-        "macrotest017::get_item",
-        60u32,
-    );
+            "macrotest022::get_item",
+            60u32,
+        )
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,
     > {

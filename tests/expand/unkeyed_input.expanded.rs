@@ -5,9 +5,10 @@ use cache_runtime::cached_route;
 struct __cached_route_agent;
 impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_agent {
     const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
-        "macrotest018::agent",
-        60u32,
-    );
+            "macrotest023::agent",
+            60u32,
+        )
+        .with_host(true);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,
     > {
@@ -17,7 +18,7 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_agent {
 }
 const _: () = {
     #[deprecated(
-        note = "#[cached_route]: `HeaderMap` reads every request header, which the cache key does not cover, so a response made for one request can be served to another that differs there: key on the headers it reads with `vary = [\"user-agent\", …]`. If the response does not depend on it, `allow_unkeyed = true` silences this warning"
+        note = "#[cached_route]: `HeaderMap` reads every request header (the key covers the host and the whole query, not headers), which the cache key does not cover, so a response made for one request can be served to another that differs there: key on the headers it reads with `vary = [\"user-agent\", …]`. If the response does not depend on it, `allow_unkeyed = true` silences this warning"
     )]
     #[allow(non_camel_case_types)]
     struct HeaderMap_is_not_in_the_cache_key;

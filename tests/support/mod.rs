@@ -132,6 +132,36 @@ impl Fixture {
 }
 
 impl Fixture {
+    /// Another app instance's cache: a second handle on this fixture's
+    /// backend, with the same prefix (on the embedded backend, the same
+    /// cache: one process).
+    pub async fn another_instance(&self, backend: Backend) -> RouteCache {
+        self.another_instance_with(backend, |b| b).await
+    }
+
+    /// Like [`Fixture::another_instance`], with the builder adjusted by
+    /// `configure`.
+    pub async fn another_instance_with(
+        &self,
+        backend: Backend,
+        configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
+    ) -> RouteCache {
+        let builder = configure(RouteCache::builder().prefix(self.cache.config().prefix()));
+        let builder = match backend {
+            Backend::Embedded => return self.cache.clone(),
+            Backend::Cluster => builder.redis_cluster(cluster::cluster_urls()),
+            Backend::TwoTier => builder
+                .redis(self.redis.as_ref().expect("redis").url())
+                .l1_capacity(16 << 20),
+            Backend::Redis => builder.redis(self.redis.as_ref().expect("redis").url()),
+        };
+        let cache = builder.build().await.expect("second cache");
+        if backend == Backend::TwoTier {
+            wait_for_l1(&cache).await;
+        }
+        cache
+    }
+
     /// A connection to look at what the cache stored, on a Redis backend.
     pub async fn inspector(&self) -> Inspector {
         if let Some(redis) = &self.redis {
@@ -175,6 +205,28 @@ impl Inspector {
         match self {
             Self::Server(conn) => cmd.query_async(conn).await.expect("STRLEN"),
             Self::Cluster(conn) => cmd.query_async(conn).await.expect("STRLEN"),
+        }
+    }
+
+    /// What `key` takes in Redis's memory (`MEMORY USAGE`), in bytes; 0
+    /// for a key that does not exist.
+    pub async fn memory_usage(&mut self, key: &str) -> u64 {
+        let mut cmd = ::redis::cmd("MEMORY");
+        cmd.arg("USAGE").arg(key).arg("SAMPLES").arg(0);
+        let bytes: Option<u64> = match self {
+            Self::Server(conn) => cmd.query_async(conn).await.expect("MEMORY USAGE"),
+            Self::Cluster(conn) => cmd.query_async(conn).await.expect("MEMORY USAGE"),
+        };
+        bytes.unwrap_or(0)
+    }
+
+    /// The members of the sorted set `key` (`ZCARD`).
+    pub async fn zcard(&mut self, key: &str) -> usize {
+        let mut cmd = ::redis::cmd("ZCARD");
+        cmd.arg(key);
+        match self {
+            Self::Server(conn) => cmd.query_async(conn).await.expect("ZCARD"),
+            Self::Cluster(conn) => cmd.query_async(conn).await.expect("ZCARD"),
         }
     }
 
@@ -292,6 +344,16 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// A `GET` with this instance's own address as `Host`
+    /// (`127.0.0.1:<port>`), as a client calling the instance directly
+    /// sends it: no `Host` shared with any other instance.
+    pub async fn get_direct(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let own = self.addr.to_string();
+        let mut all = vec![("host", own.as_str())];
+        all.extend_from_slice(headers);
+        self.request(Method::GET, path, &all, Bytes::new()).await
     }
 
     /// Like [`TestApp::request`], but a failed exchange (for example a

@@ -6,6 +6,7 @@ use super::flow::Route;
 use super::storable::{store_if_cacheable, Stored};
 use crate::generation::{self, Noted};
 use crate::key;
+use crate::store::Index;
 use axum::response::IntoResponse;
 use std::future::Future;
 
@@ -13,16 +14,24 @@ impl Route {
     /// The index sets a stored entry is listed in: its request path (for
     /// [`RouteCache::invalidate`](crate::RouteCache::invalidate)) and its
     /// tags.
-    pub(super) fn indexes(&self) -> Vec<String> {
-        let prefix = self.cache.config().prefix();
+    pub(super) fn indexes(&self) -> Vec<Index> {
+        let config = self.cache.config();
+        let prefix = config.prefix();
         let path = key::path_index(
             prefix,
             self.uri.path().as_bytes(),
             self.uri.query().map(str::as_bytes),
             self.query,
         );
+        let path = Index {
+            key: path,
+            cap: config.max_path_variants(),
+        };
         std::iter::once(path)
-            .chain(self.tags.iter().map(|tag| key::tag_index(prefix, tag)))
+            .chain(self.tags.iter().map(|tag| Index {
+                key: key::tag_index(prefix, tag),
+                cap: config.max_tag_members(),
+            }))
             .collect()
     }
 
@@ -36,7 +45,7 @@ impl Route {
             prefix,
             policy.namespace(),
             policy.route_id(),
-            &self.indexes(),
+            self.indexes().iter().map(|index| index.key.as_str()),
         )
     }
 

@@ -549,6 +549,12 @@ impl Route {
         })
     }
 
+    /// Whether this route's keys carry a credential: its responses go out
+    /// `private` (see [`super::keys_credentials`]).
+    pub(super) fn personal(&self) -> bool {
+        super::keys_credentials(self.policy, self.cache.config())
+    }
+
     /// Runs the handler; its response is not stored.
     pub(super) async fn uncached<F>(&self, handler: F) -> Response
     where

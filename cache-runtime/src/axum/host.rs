@@ -1,60 +1,185 @@
 //! The request's host, as the key sees it (RFC 9110 §7.2, RFC 9112 §3.2):
 //! the authority of the request target when the request has one (an
-//! absolute-form target, or HTTP/2's `:authority`), else the `Host` header.
+//! absolute-form target, or HTTP/2's `:authority`), else the `Host` header,
+//! lower-cased and without the scheme's default port (`Example.com:80` is
+//! `example.com` over `http`, RFC 9110 §4.2.3).
+//!
 //! `Forwarded` (RFC 7239) and `X-Forwarded-Host` are read only when the
-//! cache is told to trust them: any client can send them.
+//! cache is told to trust them (`trust_forwarded_host`): any client can send
+//! them. Proxies append their value to what they received, so the value
+//! that counts is the one the nearest trusted proxy wrote: with
+//! `trusted_proxies = n`, the `n`-th value from the right (the leftmost when
+//! there are fewer). Values to its left were written by the client.
+//!
+//! A handler reading the host through axum-extra's `Host` sees the
+//! *leftmost* `Forwarded` host, else the whole first `X-Forwarded-Host`,
+//! else `Host`, else the target's authority. Where that can differ from the
+//! host the key carries (a client wrote its own forwarded value in front of
+//! the proxies', or the target's authority and `Host` disagree), the request
+//! names its host inconsistently: a route keyed on the host then bypasses
+//! the cache for it, so that no response made for one host is stored under
+//! another's key.
 
 use http::{header, request::Parts, Uri};
 
-/// The host the key carries for a request with target `uri`, or `None`
-/// when the request names none.
+/// The host a request names, as far as the key is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RequestHost<'a> {
+    /// No host at all (an HTTP/1.0 request without `Host`).
+    Missing,
+    /// The host (`name[:port]`, not yet canonical) and whether the scheme
+    /// is `https` (whose default port is 443 rather than 80).
+    Named { host: &'a [u8], https: bool },
+    /// The request's host sources disagree (see the module docs).
+    Conflicting,
+}
+
+/// The host the key carries for a request with target `uri`, trusting the
+/// forwarded headers of `trusted_proxies` proxies (0: not at all).
 pub(super) fn request_host<'a>(
     parts: &'a Parts,
     uri: &'a Uri,
-    trust_forwarded: bool,
-) -> Option<&'a [u8]> {
-    if trust_forwarded {
-        if let Some(host) = forwarded_host(parts) {
-            return Some(host);
+    trusted_proxies: usize,
+) -> RequestHost<'a> {
+    if trusted_proxies > 0 {
+        match forwarded_host(parts, trusted_proxies) {
+            Forwarded::Host { host, https } => {
+                let https = https || uri.scheme_str() == Some("https");
+                return RequestHost::Named { host, https };
+            }
+            Forwarded::Conflicting => return RequestHost::Conflicting,
+            Forwarded::None => {}
         }
     }
+    let https = uri.scheme_str() == Some("https");
+    let header = parts
+        .headers
+        .get(header::HOST)
+        .map(|value| value.as_bytes());
     if let Some(authority) = uri.authority() {
         // Without userinfo: `user@host` names the same host.
         let text = authority.as_str();
         let host = text.rsplit_once('@').map_or(text, |(_, host)| host);
-        return Some(host.as_bytes());
+        let host = host.as_bytes();
+        if header.is_some_and(|named| !same_host(named, host, https)) {
+            return RequestHost::Conflicting;
+        }
+        return RequestHost::Named { host, https };
     }
-    parts
-        .headers
-        .get(header::HOST)
-        .map(|value| value.as_bytes())
+    match header {
+        Some(host) => RequestHost::Named { host, https },
+        None => RequestHost::Missing,
+    }
 }
 
-/// The first proxy's view of the host: `Forwarded: host=…` (its first
-/// element), else the first `X-Forwarded-Host` value.
-fn forwarded_host(parts: &Parts) -> Option<&[u8]> {
-    if let Some(forwarded) = parts.headers.get(header::FORWARDED) {
-        let first = forwarded.as_bytes().split(|&b| b == b',').next()?;
-        for pair in first.split(|&b| b == b';') {
-            let pair = trim(pair);
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                continue;
-            };
-            if pair[..eq].eq_ignore_ascii_case(b"host") {
-                let value = trim(&pair[eq + 1..]);
-                let value = value
-                    .strip_prefix(b"\"")
-                    .and_then(|v| v.strip_suffix(b"\""))
-                    .unwrap_or(value);
-                if !value.is_empty() {
-                    return Some(value);
-                }
-            }
+/// `host` without the scheme's default port (`:80`, or `:443` over
+/// `https`); the key lower-cases it.
+pub(super) fn without_default_port(host: &[u8], https: bool) -> &[u8] {
+    let port: &[u8] = if https { b":443" } else { b":80" };
+    match host.strip_suffix(port) {
+        // Not `[::1]:80`'s `:80` inside the brackets: a port follows a
+        // name, a `]`, or digits and dots of an IPv4 address.
+        Some(name) if !name.is_empty() && !name.ends_with(b":") => name,
+        _ => host,
+    }
+}
+
+fn same_host(a: &[u8], b: &[u8], https: bool) -> bool {
+    without_default_port(trim(a), https).eq_ignore_ascii_case(without_default_port(b, https))
+}
+
+/// What the forwarded headers say of the host.
+enum Forwarded<'a> {
+    /// Neither header names a host.
+    None,
+    Host {
+        host: &'a [u8],
+        https: bool,
+    },
+    Conflicting,
+}
+
+/// The nearest trusted proxy's `Forwarded: host=…`, else its
+/// `X-Forwarded-Host` (see the module docs).
+fn forwarded_host(parts: &Parts, trusted: usize) -> Forwarded<'_> {
+    let elements: Vec<&[u8]> = parts
+        .headers
+        .get_all(header::FORWARDED)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .collect();
+    if let Some(chosen) = nearest(&elements, trusted) {
+        let host = param(elements[chosen], b"host");
+        // axum-extra's `Host` shows the handler the leftmost element's:
+        // one the client wrote must not differ from the trusted one.
+        let forged = elements[..chosen]
+            .iter()
+            .filter_map(|element| param(element, b"host"))
+            .any(|written| Some(written) != host);
+        if forged {
+            return Forwarded::Conflicting;
+        }
+        if let Some(host) = host {
+            let https = param(elements[chosen], b"proto")
+                .is_some_and(|proto| proto.eq_ignore_ascii_case(b"https"));
+            return Forwarded::Host { host, https };
         }
     }
-    let forwarded = parts.headers.get("x-forwarded-host")?;
-    let first = trim(forwarded.as_bytes().split(|&b| b == b',').next()?);
-    (!first.is_empty()).then_some(first)
+    let values: Vec<&[u8]> = parts
+        .headers
+        .get_all("x-forwarded-host")
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(trim)
+        .collect();
+    let Some(chosen) = nearest(&values, trusted) else {
+        return Forwarded::None;
+    };
+    if values[chosen].is_empty() {
+        return Forwarded::None;
+    }
+    if chosen > 0 && values[..chosen].iter().any(|v| *v != values[chosen]) {
+        return Forwarded::Conflicting;
+    }
+    let protos: Vec<&[u8]> = parts
+        .headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(trim)
+        .collect();
+    let https = nearest(&protos, trusted).is_some_and(|i| protos[i].eq_ignore_ascii_case(b"https"));
+    Forwarded::Host {
+        host: values[chosen],
+        https,
+    }
+}
+
+/// The index of the value the nearest trusted proxy wrote: the
+/// `trusted`-th from the right, or the leftmost when there are fewer.
+fn nearest<T>(values: &[T], trusted: usize) -> Option<usize> {
+    if values.is_empty() {
+        return None;
+    }
+    Some(values.len().saturating_sub(trusted))
+}
+
+/// The value of `name` in one `Forwarded` element (`a=1;host="x"`),
+/// unquoted, if present and not empty.
+fn param<'a>(element: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    element.split(|&b| b == b';').find_map(|pair| {
+        let pair = trim(pair);
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        if !pair[..eq].eq_ignore_ascii_case(name) {
+            return None;
+        }
+        let value = trim(&pair[eq + 1..]);
+        let value = value
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(value);
+        (!value.is_empty()).then_some(value)
+    })
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -73,47 +198,114 @@ fn trim(bytes: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    fn host(request: http::Request<()>, trust: bool) -> Option<String> {
+    fn host(request: http::Request<()>, trusted: usize) -> Option<String> {
         let (parts, ()) = request.into_parts();
-        request_host(&parts, &parts.uri, trust).map(|h| String::from_utf8_lossy(h).into_owned())
+        match request_host(&parts, &parts.uri, trusted) {
+            RequestHost::Named { host, https } => Some(format!(
+                "{}{}",
+                String::from_utf8_lossy(without_default_port(host, https)),
+                if https { " (https)" } else { "" }
+            )),
+            RequestHost::Missing => None,
+            RequestHost::Conflicting => Some("CONFLICT".to_owned()),
+        }
+    }
+
+    fn get(uri: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+        let mut request = http::Request::get(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap()
     }
 
     #[test]
-    fn the_target_authority_wins_over_host_then_host() {
-        let absolute = http::Request::get("http://a.example:8080/x")
-            .header("host", "b.example")
-            .body(())
-            .unwrap();
-        assert_eq!(host(absolute, false).as_deref(), Some("a.example:8080"));
-        let origin = http::Request::get("/x")
-            .header("host", "b.example")
-            .body(())
-            .unwrap();
-        assert_eq!(host(origin, false).as_deref(), Some("b.example"));
-        let none = http::Request::get("/x").body(()).unwrap();
-        assert_eq!(host(none, false), None);
+    fn the_target_authority_then_host() {
+        let absolute = get("http://a.example:8080/x", &[]);
+        assert_eq!(host(absolute, 0).as_deref(), Some("a.example:8080"));
+        let origin = get("/x", &[("host", "b.example")]);
+        assert_eq!(host(origin, 0).as_deref(), Some("b.example"));
+        assert_eq!(host(get("/x", &[]), 0), None);
+        // An authority and a `Host` that disagree: the handler may see
+        // either.
+        let both = get("http://a.example/x", &[("host", "b.example")]);
+        assert_eq!(host(both, 0).as_deref(), Some("CONFLICT"));
+        let agree = get("http://a.example/x", &[("host", "a.example:80")]);
+        assert_eq!(host(agree, 0).as_deref(), Some("a.example"));
     }
 
     #[test]
-    fn forwarded_hosts_count_only_when_trusted() {
+    fn default_ports_are_dropped_for_their_scheme_only() {
+        assert_eq!(
+            without_default_port(b"example.com:80", false),
+            b"example.com"
+        );
+        assert_eq!(
+            without_default_port(b"example.com:443", true),
+            b"example.com"
+        );
+        assert_eq!(
+            without_default_port(b"example.com:443", false),
+            b"example.com:443"
+        );
+        assert_eq!(
+            without_default_port(b"example.com:8080", false),
+            b"example.com:8080"
+        );
+        assert_eq!(without_default_port(b"[::1]:80", false), b"[::1]");
+        assert_eq!(without_default_port(b"[::80]", false), b"[::80]");
+        assert_eq!(without_default_port(b":80", false), b":80");
+        let https = get("https://example.com:443/x", &[]);
+        assert_eq!(host(https, 0).as_deref(), Some("example.com (https)"));
+    }
+
+    #[test]
+    fn forwarded_hosts_count_only_when_trusted_and_from_the_nearest_proxy() {
         let request = || {
-            http::Request::get("/x")
-                .header("host", "internal:3000")
-                .header(
-                    "forwarded",
-                    "for=1.2.3.4;host=\"Shop.Example\";proto=https, host=other",
-                )
-                .header("x-forwarded-host", "xfh.example, proxy")
-                .body(())
-                .unwrap()
+            get(
+                "/x",
+                &[
+                    ("host", "internal:3000"),
+                    ("forwarded", "for=1.2.3.4;host=\"Shop.Example\";proto=https"),
+                    ("x-forwarded-host", "xfh.example"),
+                ],
+            )
         };
-        assert_eq!(host(request(), false).as_deref(), Some("internal:3000"));
-        assert_eq!(host(request(), true).as_deref(), Some("Shop.Example"));
-        let xfh = http::Request::get("/x")
-            .header("host", "internal:3000")
-            .header("x-forwarded-host", " xfh.example , proxy")
-            .body(())
-            .unwrap();
-        assert_eq!(host(xfh, true).as_deref(), Some("xfh.example"));
+        assert_eq!(host(request(), 0).as_deref(), Some("internal:3000"));
+        assert_eq!(host(request(), 1).as_deref(), Some("Shop.Example (https)"));
+        // Appended by two proxies, the outer one first: two trusted read
+        // the outer one's, one trusted reads the inner one's, and the
+        // handler (leftmost) sees the outer one's: they conflict.
+        let chain = || {
+            get(
+                "/x",
+                &[
+                    ("host", "internal:3000"),
+                    ("x-forwarded-host", "public.example, lb.internal"),
+                ],
+            )
+        };
+        assert_eq!(host(chain(), 2).as_deref(), Some("public.example"));
+        assert_eq!(host(chain(), 1).as_deref(), Some("CONFLICT"));
+        // A client's own value in front of the one trusted proxy's.
+        let forged = get(
+            "/x",
+            &[(
+                "forwarded",
+                "host=evil.example, for=1.2.3.4;host=shop.example",
+            )],
+        );
+        assert_eq!(host(forged, 1).as_deref(), Some("CONFLICT"));
+        // Fewer values than trusted proxies: the leftmost.
+        let single = get("/x", &[("x-forwarded-host", " xfh.example ")]);
+        assert_eq!(host(single, 3).as_deref(), Some("xfh.example"));
+        let proto = get(
+            "/x",
+            &[
+                ("x-forwarded-host", "xfh.example:443"),
+                ("x-forwarded-proto", "https"),
+            ],
+        );
+        assert_eq!(host(proto, 1).as_deref(), Some("xfh.example (https)"));
     }
 }

@@ -22,7 +22,7 @@ pub use self::layer::{CacheLayer, CacheService};
 pub use self::respond::X_CACHE;
 
 use crate::cache::RouteCache;
-use crate::key::{KeyBuilder, CREDENTIAL_HEADERS};
+use crate::key::KeyBuilder;
 use crate::observe::Bypass;
 use crate::policy::{AuthPolicy, CachedRoute, KeySource};
 use crate::semantics::{cache_status, CacheControl, Outcome};
@@ -208,8 +208,12 @@ impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
             keyed.uri.query().map(str::as_bytes),
             R::query(),
         );
-        let generations =
-            crate::generation::keys_for(prefix, policy.namespace(), policy.route_id(), &[path]);
+        let generations = crate::generation::keys_for(
+            prefix,
+            policy.namespace(),
+            policy.route_id(),
+            [path.as_str()],
+        );
         // Boxed: only revalidating routes carry the lookup's state.
         Box::pin(keyed.prepare_revalidation(parts, generations)).await;
     }
@@ -376,19 +380,21 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     }
 
     // A request with credentials may get a response meant for its user
-    // only; it shares an entry only where the route says how.
-    if policy.auth() == AuthPolicy::Bypass && policy.key_source() == KeySource::Request {
+    // only; it shares an entry only where the route says how, whatever its
+    // key comes from.
+    let config = cache.config();
+    if policy.auth() == AuthPolicy::Bypass {
         let keyed_on = |name: &str| policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name));
         // Typed names: a lookup by `&str` parses the name first.
-        for name in &CREDENTIAL_HEADERS {
+        for name in config.credential_headers() {
             if parts.headers.contains_key(name) && !keyed_on(name.as_str()) {
-                return bypass(Bypass::from_detail(name.as_str()));
+                return bypass(Bypass::credential(name));
             }
         }
     }
 
     let mut key = KeyBuilder::new(
-        cache.config().prefix(),
+        config.prefix(),
         policy.namespace(),
         policy.route_id(),
         Method::GET.as_str(),
@@ -402,11 +408,15 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let path = uri.path().as_bytes();
     let query = uri.query().map(str::as_bytes);
     // The host first, so that no request for one host reads or writes
-    // another host's entries (web cache poisoning through `Host`).
+    // another host's entries (web cache poisoning through `Host`); only
+    // for routes whose handler can see it.
     if policy.keys_host() {
-        let trust = cache.config().trust_forwarded_host();
-        if let Some(host) = host::request_host(parts, uri, trust) {
-            key.host(host);
+        match host::request_host(parts, uri, config.forwarded_hops()) {
+            host::RequestHost::Named { host, https } => {
+                key.host(host::without_default_port(host, https));
+            }
+            host::RequestHost::Missing => {}
+            host::RequestHost::Conflicting => return bypass(Bypass::Host),
         }
     }
     match policy.key_source() {
@@ -419,20 +429,18 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         _ => key.path_and_query(path, query, R::query()),
     }
     for name in policy.vary() {
-        add_vary_value(&mut key, parts, name);
+        add_vary_value(&mut key, parts, name, config.is_credential(name));
     }
     if policy.auth() == AuthPolicy::Private {
         // Per user: the credentials' digests, never the credentials.
-        for name in &CREDENTIAL_HEADERS {
+        for name in config.credential_headers() {
             if !policy.vary().contains(&name.as_str()) {
-                add_vary_value(&mut key, parts, name.as_str());
+                add_vary_value(&mut key, parts, name.as_str(), true);
             }
         }
     }
 
-    let honor = policy
-        .honor_client()
-        .unwrap_or(cache.config().honor_client());
+    let honor = policy.honor_client().unwrap_or(config.honor_client());
     let client = if honor {
         let cc = CacheControl::parse_request(&parts.headers);
         if cc.no_store {
@@ -462,22 +470,41 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     })
 }
 
-/// Adds a request header's value(s) to the key; several fields of one
-/// name are joined with `, ` as HTTP combines them.
-fn add_vary_value(key: &mut KeyBuilder, parts: &Parts, name: &str) {
+/// Adds a request header's value(s) to the key, as a digest when it
+/// carries credentials (`secret`); several fields of one name are joined
+/// with `, ` as HTTP combines them.
+fn add_vary_value(key: &mut KeyBuilder, parts: &Parts, name: &str, secret: bool) {
+    let mut add = |value: Option<&[u8]>| {
+        if secret {
+            key.credential(name, value);
+        } else {
+            key.vary(name, value);
+        }
+    };
     let mut values = parts.headers.get_all(name).iter();
     match (values.next(), values.next()) {
-        (None, _) => key.vary(name, None),
-        (Some(one), None) => key.vary(name, Some(one.as_bytes())),
+        (None, _) => add(None),
+        (Some(one), None) => add(Some(one.as_bytes())),
         (Some(first), Some(second)) => {
             let mut joined = [first.as_bytes(), second.as_bytes()].join(&b", "[..]);
             for more in values {
                 joined.extend_from_slice(b", ");
                 joined.extend_from_slice(more.as_bytes());
             }
-            key.vary(name, Some(&joined));
+            add(Some(&joined));
         }
     }
+}
+
+/// Whether the route's keys carry a credential (`private`, or `vary` on a
+/// credential header): its responses are for one user and go out
+/// `Cache-Control: private`, never `public`.
+pub(crate) fn keys_credentials(
+    policy: &crate::policy::RoutePolicy,
+    config: &crate::config::CacheConfig,
+) -> bool {
+    policy.auth() == AuthPolicy::Private
+        || policy.vary().iter().any(|name| config.is_credential(name))
 }
 
 /// The handler's first extractor together with the cache context: the

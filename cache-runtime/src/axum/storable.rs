@@ -3,14 +3,14 @@
 
 use super::body::{buffer, Buffered};
 use super::flow::Route;
-use super::respond::{add_vary, generated_cache_control};
+use super::respond::{add_vary, set_cache_control};
 use super::tee::Tee;
+use crate::config::CacheConfig;
 use crate::encoding::{compressible, Encoding};
 use crate::entry::{is_default_storable_status, is_storable_header, is_storable_status, Entry};
 use crate::fault::now_ms;
 use crate::freshness;
 use crate::generation::Noted;
-use crate::key;
 use crate::lookup::Saved;
 use crate::observe::Refusal;
 use crate::policy::{AuthPolicy, RoutePolicy};
@@ -26,7 +26,13 @@ use std::time::Duration;
 /// never 5xx, `206` or `304`), `Set-Cookie`, a `Cache-Control` that
 /// forbids storing (`private` is expected on per-user routes), or a `Vary`
 /// naming a header the route does not key on.
-fn refusal(parts: &Parts, policy: &RoutePolicy, cc: &CacheControl) -> Option<&'static str> {
+fn refusal(
+    parts: &Parts,
+    policy: &RoutePolicy,
+    config: &CacheConfig,
+    cc: &CacheControl,
+) -> Option<&'static str> {
+    let personal = super::keys_credentials(policy, config);
     let negative = is_negative(parts.status, policy);
     if !is_default_storable_status(parts.status) && !negative {
         return Some("status");
@@ -34,7 +40,7 @@ fn refusal(parts: &Parts, policy: &RoutePolicy, cc: &CacheControl) -> Option<&'s
     if parts.headers.contains_key(header::SET_COOKIE) {
         return Some("set-cookie");
     }
-    if cc.no_store || cc.no_cache || (cc.private && policy.auth() != AuthPolicy::Private) {
+    if cc.no_store || cc.no_cache || (cc.private && !personal) {
         return Some("cache-control");
     }
     // `Accept-Encoding` is the cache's own to negotiate: it serves each
@@ -42,7 +48,7 @@ fn refusal(parts: &Parts, policy: &RoutePolicy, cc: &CacheControl) -> Option<&'s
     let keyed = |h: &str| {
         h.eq_ignore_ascii_case("accept-encoding")
             || policy.vary().iter().any(|r| r.eq_ignore_ascii_case(h))
-            || (policy.auth() == AuthPolicy::Private && key::is_credential(h))
+            || (policy.auth() == AuthPolicy::Private && config.is_credential(h))
     };
     let unkeyed_vary = parts.headers.get_all(header::VARY).iter().any(|v| {
         v.to_str().map_or(true, |v| {
@@ -104,7 +110,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted:
     // in place of `Cache-Control`, which still goes to clients unchanged.
     let target = cache.config().targeted_cache_control();
     let (cc, targeted) = freshness::governing(&parts.headers, target);
-    if let Some(detail) = refusal(&parts, policy, &cc) {
+    if let Some(detail) = refusal(&parts, policy, cache.config(), &cc) {
         return route.refuse(Response::from_parts(parts, body), detail);
     }
     let negative = is_negative(parts.status, policy);
@@ -167,7 +173,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted:
             tracing::debug!(error = %e, "route cache: unstorable headers");
             return route.refuse(Response::from_parts(parts, body), "headers");
         }
-        finish_headers(&mut parts.headers, policy, origin_ms, ttl, None);
+        finish_headers(&mut parts.headers, route, origin_ms, ttl, None);
         if entry.encoding.is_some() || route.compresses(&entry) {
             // Its entry may be stored compressed: other requests get the
             // representation they take.
@@ -209,7 +215,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted:
         // Counted by `save`.
         return Stored::refused(Response::from_parts(parts, Body::from(bytes)), detail);
     }
-    finish_headers(&mut parts.headers, policy, origin_ms, ttl, etag.as_ref());
+    finish_headers(&mut parts.headers, route, origin_ms, ttl, etag.as_ref());
     let coded = entry.encoding.map(|coding| Coded {
         coding,
         body: entry.body.clone(),
@@ -344,7 +350,7 @@ pub(super) const STREAMED: &str = "streamed";
 /// and the generated `Cache-Control` unless the handler set its own.
 fn finish_headers(
     headers: &mut http::HeaderMap,
-    policy: &RoutePolicy,
+    route: &Route,
     origin_ms: u64,
     ttl: u64,
     etag: Option<&HeaderValue>,
@@ -355,9 +361,7 @@ fn finish_headers(
     if !headers.contains_key(header::DATE) {
         headers.insert(header::DATE, freshness::format_date(origin_ms));
     }
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, generated_cache_control(policy, ttl));
-    }
+    set_cache_control(headers, route.policy, route.personal(), ttl);
 }
 
 /// Puts `bytes` in `entry`, with the handler's `ETag` or one computed from
@@ -470,7 +474,13 @@ mod tests {
     fn only_plain_successful_responses_are_cacheable() {
         let ok = |status, pairs: &[(&'static str, &'static str)], policy: &RoutePolicy| {
             let parts = parts(status, pairs);
-            refusal(&parts, policy, &CacheControl::parse(&parts.headers)).is_none()
+            refusal(
+                &parts,
+                policy,
+                &CacheConfig::default(),
+                &CacheControl::parse(&parts.headers),
+            )
+            .is_none()
         };
         assert!(ok(StatusCode::OK, &[], &PLAIN));
         assert!(ok(

@@ -39,6 +39,11 @@ vocabulary! {
         Authorization = "authorization",
         ProxyAuthorization = "proxy-authorization",
         Cookie = "cookie",
+        /// A credential header added with `credential_headers`.
+        Credential = "credential",
+        /// The request names its host inconsistently on a route keyed on
+        /// the host (see `axum::host`).
+        Host = "host",
         /// The client sent `Cache-Control: no-store`.
         NoStore = "no-store",
         /// The cache is disabled (a backend configuration that cannot work).
@@ -67,16 +72,24 @@ vocabulary! {
         /// An invalidation named the entry while it was computed (see
         /// `crate::generation`): the response is served, not stored.
         Invalidated = "invalidated",
+        /// An index set of the entry (its path's, a tag's) holds its most
+        /// live members (`max_path_variants`, `max_tag_members`).
+        IndexFull = "index-full",
     }
 }
 
 impl Bypass {
-    /// The reason a `Cache-Status` detail names.
-    pub(crate) fn from_detail(detail: &str) -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|reason| reason.as_str() == detail)
-            .unwrap_or(Self::Method)
+    /// The reason a request carrying the credential header `name` bypasses.
+    pub(crate) fn credential(name: &http::HeaderName) -> Self {
+        if name == http::header::AUTHORIZATION {
+            Self::Authorization
+        } else if name == http::header::PROXY_AUTHORIZATION {
+            Self::ProxyAuthorization
+        } else if name == http::header::COOKIE {
+            Self::Cookie
+        } else {
+            Self::Credential
+        }
     }
 }
 
@@ -317,11 +330,13 @@ mod tests {
 
     #[test]
     fn details_map_to_their_reasons() {
-        assert_eq!(Bypass::from_detail("cookie"), Bypass::Cookie);
+        assert_eq!(Bypass::credential(&http::header::COOKIE), Bypass::Cookie);
         assert_eq!(
-            Bypass::from_detail("proxy-authorization"),
+            Bypass::credential(&http::header::PROXY_AUTHORIZATION),
             Bypass::ProxyAuthorization
         );
+        let api_key = http::HeaderName::from_static("x-api-key");
+        assert_eq!(Bypass::credential(&api_key), Bypass::Credential);
         assert_eq!(Refusal::from_detail("max-age"), Some(Refusal::CacheControl));
         assert_eq!(
             Refusal::from_detail("store-failed"),

@@ -1,10 +1,11 @@
-use super::{CacheStore, StoreError};
+use super::{CacheStore, Index, Listed, StoreError};
 use crate::entry::{DecodeError, Prepared};
+use crate::fault::now_ms;
 use crate::observe::StoreGauges;
 use bytes::Bytes;
 use moka::{notification::RemovalCause, sync::Cache, Expiry};
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     fmt,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -20,9 +21,10 @@ use std::{
 #[derive(Clone)]
 pub(crate) struct MemoryStore {
     cache: Cache<String, Arc<Stored>>,
-    /// Tag and path indexes: key sets, expiring with their longest-lived
-    /// member.
-    indexes: Cache<String, Index>,
+    /// Tag and path indexes: members with their entries' ends of life,
+    /// each set expiring with its longest-lived member, weighed by their
+    /// bytes within an eighth of the store's capacity.
+    indexes: Cache<String, Arc<Members>>,
     /// Entries and bytes held, and evictions.
     gauges: Arc<StoreGauges>,
     /// Generation counters (see `crate::generation`), by a hash of their
@@ -34,15 +36,58 @@ pub(crate) struct MemoryStore {
 /// Slots of the generation table.
 const GENERATION_SLOTS: usize = 4096;
 
-#[derive(Clone)]
-struct Index {
-    members: Arc<Mutex<HashSet<String>>>,
-    ttl: Duration,
+/// The share of the store's capacity its index sets may take.
+const INDEX_SHARE: u64 = 8;
+
+/// Bytes an index member counts beyond its key: the map slot, its end of
+/// life and the allocation.
+const MEMBER_OVERHEAD: usize = 48;
+
+/// One index set: its members and when each one's entry ends.
+#[derive(Default)]
+struct Members {
+    inner: Mutex<MemberMap>,
 }
 
-impl HasTtl for Index {
+#[derive(Default)]
+struct MemberMap {
+    /// Member key → its entry's end of life (ms since the epoch).
+    ends: HashMap<String, u64>,
+    /// The latest end of any member: the set's own.
+    end: u64,
+    /// What the members weigh.
+    bytes: usize,
+    /// The member count after the last prune: the next comes at twice it.
+    pruned_at: usize,
+}
+
+impl MemberMap {
+    /// Drops the members whose entries have ended by `now`.
+    fn prune(&mut self, now: u64) {
+        let mut freed = 0;
+        self.ends.retain(|member, end| {
+            let live = *end > now;
+            if !live {
+                freed += member.len() + MEMBER_OVERHEAD;
+            }
+            live
+        });
+        self.bytes -= freed;
+        self.pruned_at = self.ends.len();
+    }
+}
+
+impl Members {
+    fn weight(&self) -> u32 {
+        let bytes = self.inner.lock().map_or(0, |m| m.bytes);
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+}
+
+impl HasTtl for Arc<Members> {
     fn ttl(&self) -> Duration {
-        self.ttl
+        let end = self.inner.lock().map_or(0, |m| m.end);
+        Duration::from_millis(end.saturating_sub(now_ms()))
     }
 }
 
@@ -99,8 +144,11 @@ impl MemoryStore {
     /// it holds is reported to `gauges`.
     pub(crate) fn new(capacity_bytes: u64, gauges: Arc<StoreGauges>) -> Self {
         let counted = Arc::clone(&gauges);
+        // Entries and index sets share the capacity: the sets may take an
+        // eighth of it.
+        let index_capacity = capacity_bytes / INDEX_SHARE;
         let cache = Cache::builder()
-            .max_capacity(capacity_bytes)
+            .max_capacity(capacity_bytes - index_capacity)
             .weigher(|_key: &String, stored: &Arc<Stored>| stored.weight)
             .expire_after(PerEntryTtl)
             // Every removal (replaced, expired, deleted, evicted, or not
@@ -112,17 +160,23 @@ impl MemoryStore {
                 }
             })
             .build();
-        // Index sets are counted, not weighed (they grow after insertion).
-        // One evicted for room takes its entries with it: an entry must
-        // never outlive the index an invalidation would find it through.
+        // Index sets are weighed by their members (re-weighed on every
+        // add). One evicted for room takes its entries with it: an entry
+        // must never outlive the index an invalidation would find it
+        // through.
         let entries = cache.clone();
         let indexes = Cache::builder()
-            .max_capacity(capacity_bytes / 64 + 1024)
+            .max_capacity(index_capacity)
+            .weigher(|key: &String, members: &Arc<Members>| {
+                u32::try_from(key.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(members.weight())
+            })
             .expire_after(PerEntryTtl)
-            .eviction_listener(move |_key, index: Index, cause| {
+            .eviction_listener(move |_key, members: Arc<Members>, cause| {
                 if cause == RemovalCause::Size {
-                    if let Ok(members) = index.members.lock() {
-                        for member in members.iter() {
+                    if let Ok(map) = members.inner.lock() {
+                        for member in map.ends.keys() {
                             entries.invalidate(member);
                         }
                     }
@@ -162,36 +216,61 @@ impl MemoryStore {
         &self.gauges
     }
 
-    /// Adds `member` to the index set `index`, which lives at least `ttl`.
-    pub(crate) fn index_add(&self, index: &str, member: &str, ttl: Duration) {
-        let entry = self.indexes.entry_by_ref(index).or_insert_with(|| Index {
-            members: Arc::default(),
-            ttl,
-        });
-        let mut current = entry.into_value();
-        if let Ok(mut members) = current.members.lock() {
-            members.insert(member.to_owned());
+    /// Lists `member`, whose entry lives `ttl` more, in the index set
+    /// `index`, unless the set holds its cap of live members; the set lives
+    /// as long as its longest-lived member.
+    pub(crate) fn index_add(&self, index: &Index, member: &str, ttl: Duration) -> Listed {
+        let now = now_ms();
+        let end = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let members = self
+            .indexes
+            .get_with_by_ref(index.key.as_str(), || Arc::new(Members::default()));
+        {
+            let Ok(mut map) = members.inner.lock() else {
+                return Listed::Full;
+            };
+            match map.ends.get_mut(member) {
+                Some(old) => *old = (*old).max(end),
+                None => {
+                    if map.ends.len() >= index.cap || map.ends.len() >= 2 * map.pruned_at.max(32) {
+                        map.prune(now);
+                    }
+                    if map.ends.len() >= index.cap {
+                        return Listed::Full;
+                    }
+                    map.ends.insert(member.to_owned(), end);
+                    map.bytes += member.len() + MEMBER_OVERHEAD;
+                }
+            }
+            map.end = map.end.max(end);
         }
-        if ttl > current.ttl {
-            // Re-inserting pushes the set's expiry out.
-            current.ttl = ttl;
-            self.indexes.insert(index.to_owned(), current);
-        }
+        // Re-inserted: re-weighed, and its expiry pushed out.
+        self.indexes.insert(index.key.clone(), members);
+        Listed::Added
     }
 
-    /// Removes and returns up to `count` members of the index set `index`.
+    /// Removes and returns up to `count` live members of the index set
+    /// `index`, after dropping its expired ones.
     pub(crate) fn index_pop(&self, index: &str, count: usize) -> Vec<String> {
-        let Some(current) = self.indexes.get(index) else {
+        let Some(members) = self.indexes.get(index) else {
             return Vec::new();
         };
-        let Ok(mut members) = current.members.lock() else {
+        let Ok(mut map) = members.inner.lock() else {
             return Vec::new();
         };
-        let popped: Vec<String> = members.iter().take(count).cloned().collect();
+        map.prune(now_ms());
+        let popped: Vec<String> = map.ends.keys().take(count).cloned().collect();
         for member in &popped {
-            members.remove(member);
+            map.ends.remove(member);
+            map.bytes -= member.len() + MEMBER_OVERHEAD;
         }
         popped
+    }
+
+    /// What the index sets weigh, in bytes (for the tests and the bench).
+    pub(crate) fn index_bytes(&self) -> u64 {
+        self.indexes.run_pending_tasks();
+        self.indexes.weighted_size()
     }
 
     /// Deletes every entry and index whose key satisfies `matches`; returns
@@ -213,11 +292,20 @@ impl MemoryStore {
         keys.len()
     }
 
-    /// Every member of the index set `index`, left in place.
+    /// Every live member of the index set `index`, left in place.
     pub(crate) fn index_members(&self, index: &str) -> Vec<String> {
+        let now = now_ms();
         self.indexes
             .get(index)
-            .and_then(|i| i.members.lock().ok().map(|m| m.iter().cloned().collect()))
+            .and_then(|members| {
+                members.inner.lock().ok().map(|map| {
+                    map.ends
+                        .iter()
+                        .filter(|(_, end)| **end > now)
+                        .map(|(member, _)| member.clone())
+                        .collect()
+                })
+            })
             .unwrap_or_default()
     }
 

@@ -10,6 +10,17 @@
 //! applied by [`RouteCache`](crate::RouteCache) around every call, so a
 //! backend only reports what happened.
 
+// Before the modules: macros are in scope from where they are defined.
+/// The server's clock in milliseconds, as a script's first line: index
+/// members are scored by their entry's end of life on the server's clock,
+/// the clock its `EX` expiries run on.
+macro_rules! now_ms_lua {
+    () => {
+        "local t = redis.call('TIME') \
+         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    };
+}
+
 mod cluster;
 mod memory;
 mod redis;
@@ -19,11 +30,33 @@ mod sentinel;
 
 pub(crate) use self::memory::MemoryStore;
 pub(crate) use self::redis::RedisStore;
+pub(crate) use self::scripts::Save;
 pub(crate) use self::secrets::Secrets;
 
 pub(crate) use crate::error::StoreError;
 use bytes::Bytes;
 use std::{future::Future, time::Duration};
+
+/// An index set an entry is listed in, for invalidation: its key and the
+/// most live members it may hold (see [`crate::key::path_index`] and
+/// [`crate::key::tag_index`]). Members are scored by their entry's end of
+/// life: expired ones are pruned on every add and cost an invalidation
+/// nothing, and an entry that would overflow a full set is not stored, so
+/// that no request can grow a set without bound and no invalidation can
+/// miss an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Index {
+    pub(crate) key: String,
+    pub(crate) cap: usize,
+}
+
+/// What became of adding a member to an index set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listed {
+    Added,
+    /// The set holds its most live members: not added.
+    Full,
+}
 
 /// What became of an attempt to take a lease.
 #[derive(Debug)]
@@ -123,21 +156,22 @@ impl Scope {
 }
 
 impl Store {
+    /// Lists `member`, which lives `ttl` more, in `index` (whose own life
+    /// is pushed out to at least that), unless the set is full.
     pub(crate) async fn index_add(
         &self,
-        index: &str,
+        index: &Index,
         member: &str,
         ttl: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Listed, StoreError> {
         match self {
             Self::Redis(s) => s.index_add(index, member, ttl).await,
-            Self::Memory(s) => {
-                s.index_add(index, member, ttl);
-                Ok(())
-            }
+            Self::Memory(s) => Ok(s.index_add(index, member, ttl)),
         }
     }
 
+    /// Removes and returns up to `count` live members of `index` (the
+    /// expired ones are dropped first, and not returned).
     pub(crate) async fn index_pop(
         &self,
         index: &str,

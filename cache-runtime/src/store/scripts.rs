@@ -4,73 +4,112 @@
 //! the fill's generations (see `crate::generation`), and the store keeps
 //! the entry only if they are unchanged.
 
-use super::redis::{millis, RedisStore, INDEX_ADD};
-use super::{Claim, Claiming, Read, StoreError};
+use super::redis::{millis, RedisStore};
+use super::{Claim, Claiming, Index, Read, StoreError};
 use crate::generation::Noted;
 use bytes::Bytes;
 use redis::{Cmd, FromRedisValue};
 use std::time::Duration;
 
-/// Stores `ARGV[1]` under `KEYS[1]` for `ARGV[2]` seconds if every
-/// generation `KEYS[2..]` still has the value noted in `ARGV[3..]` (an
-/// absent one reads `0`); returns 1 when stored, 0 when one changed.
-const STORE_IF_CURRENT: &str = "for i = 2, #KEYS do \
-       local g = redis.call('GET', KEYS[i]) \
-       if not g then g = '0' end \
-       if g ~= ARGV[i + 1] then return 0 end \
+/// A fill's save on one server, as one script: nothing is written unless
+/// every generation `KEYS[2..1+g]` still has the value noted in
+/// `ARGV[5..4+g]` (an absent one reads `0`; `g` is `ARGV[4]`), and every
+/// index set `KEYS[2+g..]` (sorted sets, see `INDEX_ADD`) has room for the
+/// entry `KEYS[1]` under its cap (`ARGV[5+g..]`, in order). Then it stores
+/// `ARGV[1]` for `ARGV[2]` seconds and lists it in each set, scored by its
+/// end of life (now + `ARGV[3]` ms), pruning their expired members. Returns
+/// 1 when stored, 0 when a generation changed, -1 when a set was full. The
+/// entry and its index memberships land together or not at all. The `SET`
+/// is the script's first write: Redis checks `maxmemory` only until a
+/// script has written, so a full Redis refuses the whole save.
+const SAVE: &str = concat!(
+    now_ms_lua!(),
+    "local g = tonumber(ARGV[4]) \
+     for i = 1, g do \
+       local v = redis.call('GET', KEYS[1 + i]) \
+       if not v then v = '0' end \
+       if v ~= ARGV[4 + i] then return 0 end \
+     end \
+     local life = tonumber(ARGV[3]) \
+     for j = 2 + g, #KEYS do \
+       if not redis.call('ZSCORE', KEYS[j], KEYS[1]) \
+         and redis.call('ZCOUNT', KEYS[j], '(' .. now, '+inf') >= tonumber(ARGV[3 + j]) then \
+         return -1 end \
      end \
      redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) \
-     return 1";
+     for j = 2 + g, #KEYS do \
+       local old = redis.call('ZSCORE', KEYS[j], KEYS[1]) \
+       if not old or tonumber(old) < now + life then \
+         redis.call('ZADD', KEYS[j], now + life, KEYS[1]) end \
+       redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', now) \
+       if redis.call('PTTL', KEYS[j]) < life then redis.call('PEXPIRE', KEYS[j], life) end \
+     end \
+     return 1"
+);
+
+/// What became of a save on one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Save {
+    Stored,
+    /// A generation changed since it was noted: nothing written.
+    Invalidated,
+    /// An index set was full: nothing written.
+    Full,
+}
 
 impl RedisStore {
-    /// Stores `value` under `key` for `ttl` if the generations `noted`
-    /// are unchanged (checked in the same script), adds `key` to each index
-    /// set (whose expiry is pushed out to at least `ttl`), then publishes
-    /// `message` on its channel: one pipeline, one round trip, executed in
-    /// that order by the one server (not for a cluster, whose index sets
-    /// live on other nodes: there the entry must be written first).
-    /// Returns whether the entry was stored.
+    /// Stores `value` under `key` for `ttl` and lists it in `indexes` in
+    /// one script ([`SAVE`]), if the generations `noted` are unchanged and
+    /// every set has room, then publishes `message` on its channel: one
+    /// pipeline, one round trip, executed in that order by the one server
+    /// (not for a cluster, whose index sets live on other nodes: there the
+    /// entry must be written first).
     pub(crate) async fn save_pipelined(
         &self,
         key: &str,
         value: &[u8],
         ttl: Duration,
-        indexes: &[String],
+        indexes: &[Index],
         message: Option<(&str, &str)>,
         noted: &Noted,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Save, StoreError> {
         let Some(values) = noted.values.as_deref() else {
-            return Ok(false);
+            return Ok(Save::Invalidated);
         };
         let mut pipe = redis::pipe();
-        pipe.cmd("EVAL")
-            .arg(STORE_IF_CURRENT)
-            .arg(1 + noted.keys.len())
+        let script = pipe.cmd("EVAL");
+        script
+            .arg(SAVE)
+            .arg(1 + noted.keys.len() + indexes.len())
             .arg(key)
-            .arg(&noted.keys)
+            .arg(&noted.keys);
+        for index in indexes {
+            script.arg(&index.key);
+        }
+        script
             .arg(value)
-            .arg(ttl.as_secs().max(1));
+            .arg(ttl.as_secs().max(1))
+            .arg(millis(ttl))
+            .arg(noted.keys.len());
         for generation in values {
-            pipe.arg(generation.to_string());
+            script.arg(generation.to_string());
         }
         for index in indexes {
-            pipe.cmd("EVAL")
-                .arg(INDEX_ADD)
-                .arg(1)
-                .arg(index)
-                .arg(key)
-                .arg(millis(ttl))
-                .ignore();
+            script.arg(index.cap);
         }
         if let Some((channel, text)) = message {
             pipe.cmd("PUBLISH").arg(channel).arg(text).ignore();
         }
         let mut conn = self.live().await?;
-        let (stored,): (i64,) = pipe
+        let (saved,): (i64,) = pipe
             .query_async(&mut conn)
             .await
             .map_err(|e| self.failed(e))?;
-        Ok(stored == 1)
+        Ok(match saved {
+            1 => Save::Stored,
+            -1 => Save::Full,
+            _ => Save::Invalidated,
+        })
     }
 
     /// The generations under `keys` (`0` for an absent one; a value that

@@ -2,8 +2,8 @@
 // no unkeyed-input warning, which `deny` would turn into an error.
 #![deny(deprecated)]
 
-use axum::extract::ConnectInfo;
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, OriginalUri};
+use axum::http::{HeaderMap, Uri};
 use axum::{routing::get, Router};
 use cache_runtime::{cached_route, RouteCache};
 use std::net::SocketAddr;
@@ -29,11 +29,19 @@ async fn keyed(headers: HeaderMap) -> String {
     format!("{}", headers.len())
 }
 
+// The target URI: keyed on the host and the whole query, it reads nothing
+// the key leaves out, so it needs no declaration.
+#[cached_route(ttl = 60)]
+async fn target(uri: Uri, OriginalUri(original): OriginalUri) -> String {
+    format!("{uri} {original}")
+}
+
 fn main() {
     let _app: Router = Router::new()
         .route("/a", get(agent))
         .route("/b", get(logged))
         .route("/c", get(mine))
         .route("/d", get(keyed))
+        .route("/e", get(target))
         .layer(RouteCache::embedded().layer());
 }

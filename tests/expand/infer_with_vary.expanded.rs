@@ -1,0 +1,42 @@
+use axum::http::HeaderMap;
+use cache_runtime::cached_route;
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+struct __cached_route_greeting;
+impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_greeting {
+    const POLICY: ::cache_runtime::__private_0_1_0::RoutePolicy = ::cache_runtime::__private_0_1_0::RoutePolicy::new(
+            "macrotest006::greeting",
+            60u32,
+        )
+        .with_vary(&["accept-language"]);
+    fn slot() -> ::cache_runtime::__private_0_1_0::Option<
+        &'static ::cache_runtime::__private_0_1_0::RouteSlot,
+    > {
+        static SLOT: ::cache_runtime::__private_0_1_0::RouteSlot = ::cache_runtime::__private_0_1_0::RouteSlot::new();
+        ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
+    }
+}
+/// A declaration (`vary`, `private`, `shared`, `key`, `allow_unkeyed`)
+/// says what the handler reads: it replaces the inference, so the host is
+/// not keyed and there is no warning; the whole query still is.
+async fn greeting(
+    __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
+        ::cache_runtime::__private_0_1_0::RequestContext<__cached_route_greeting>,
+        HeaderMap,
+    >,
+) -> ::cache_runtime::__private_0_1_0::Response {
+    #[allow(clippy::unused_async)]
+    async fn greeting(headers: HeaderMap) -> String {
+        ::alloc::__export::must_use({
+            ::alloc::fmt::format(format_args!("{0:?}", headers.get("accept-language")))
+        })
+    }
+    let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
+        __cached_route_arg0,
+    );
+    let __cached_route_body = greeting(__cached_route_arg0);
+    ::cache_runtime::__private_0_1_0::assert_send(&__cached_route_body);
+    ::cache_runtime::__private_0_1_0::serve(__cached_route_ctx, __cached_route_body)
+        .await
+}
+fn main() {}
