@@ -20,6 +20,7 @@ backend_matrix!(
     set_cookie_and_no_store_responses_are_not_stored,
     oversized_bodies_are_returned_but_not_stored,
     a_corrupt_entry_is_a_miss_and_is_overwritten,
+    entries_of_the_previous_format_are_misses_both_ways,
     a_hit_serves_the_entry_the_store_holds_now,
     status_and_headers_survive_a_hit,
     other_methods_are_never_cached,
@@ -254,6 +255,60 @@ async fn a_corrupt_entry_is_a_miss_and_is_overwritten(backend: Backend) {
         assert_eq!(app.get("/items/7").await.x_cache(), "HIT");
     }
     assert_eq!(app.calls.get("items"), 4);
+}
+
+/// Entries written by the previous format (version 1: `tests/fixtures`,
+/// bytes as the build before the version bump wrote them, one plain and one
+/// gzip-compressed) are misses for today's decoder, never served; and what
+/// today's encoder writes is refused by the version-1 decoder's check, so
+/// old instances sharing the Redis during a rolling upgrade miss too.
+async fn entries_of_the_previous_format_are_misses_both_ways(backend: Backend) {
+    let (f, app) = setup(backend, "format_versions").await;
+    let key = f
+        .cache
+        .key_for::<cache_runtime::route!(app::items)>("/items/11")
+        .unwrap();
+    let fixtures: [&[u8]; 2] = [
+        include_bytes!("fixtures/entry-v1-plain.bin"),
+        include_bytes!("fixtures/entry-v1-gzip.bin"),
+    ];
+    for (i, fixture) in fixtures.into_iter().enumerate() {
+        // Fresh: stored now, so that only the version can make it a miss.
+        let mut old = fixture.to_vec();
+        old[6..14].copy_from_slice(&now_ms().to_be_bytes());
+        assert_eq!(old[2], 1, "a version-1 fixture");
+        assert!(
+            matches!(
+                Entry::decode(Bytes::from(old.clone())),
+                Err(cache_runtime::entry::DecodeError::UnknownVersion(1))
+            ),
+            "today's decoder refuses version 1"
+        );
+        f.cache
+            .raw_set(&key, Bytes::from(old), Duration::from_secs(60))
+            .await
+            .expect("write the old entry");
+        let reply = app.get("/items/11").await;
+        assert_eq!(reply.x_cache(), "MISS", "fixture {i} is a miss");
+        assert_eq!(
+            reply.json()["id"],
+            11,
+            "the handler's answer, not the old bytes"
+        );
+        let stored = f.cache.raw_get(&key).await.unwrap().expect("re-stored");
+        assert!(
+            !version_1_decoder_accepts(&stored),
+            "a version-1 instance would not serve the new entry"
+        );
+        assert_eq!(app.get("/items/11").await.x_cache(), "HIT");
+    }
+}
+
+/// The version check of the version-1 decoder (commit 217bf5b,
+/// `entry/mod.rs`, `Entry::decode`): magic `RC`, then version 1; anything
+/// else is `BadMagic` or `UnknownVersion`, a miss.
+fn version_1_decoder_accepts(value: &[u8]) -> bool {
+    value.len() >= 3 && &value[..2] == b"RC" && value[2] == 1
 }
 
 fn now_ms() -> u64 {

@@ -50,6 +50,27 @@ async fn update_item(Path(id): Path<u64>, Json(ok): Json<bool>) -> StatusCode {
     }
 }
 
+/// Named by a string id, which may hold `/`, `?` or `%`.
+#[cached_route(ttl = 3600)]
+async fn named(State(calls): State<Calls>, Path(name): Path<String>) -> String {
+    format!("{name} {}", calls.record("named"))
+}
+
+#[invalidates(paths = ["/named/{name}"])]
+async fn rename(Path(name): Path<String>) -> StatusCode {
+    let _ = name;
+    StatusCode::NO_CONTENT
+}
+
+/// Commits at once, then takes a while to answer: a client giving up in
+/// between must not cancel the invalidation.
+#[invalidates(tags = ["items"])]
+async fn slow_update(State(calls): State<Calls>) -> StatusCode {
+    calls.record("commit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    StatusCode::NO_CONTENT
+}
+
 /// Slow to compute, so that concurrent cold requests overlap.
 #[cached_route(ttl = 3600)]
 async fn slow(State(calls): State<Calls>) -> Json<usize> {
@@ -64,6 +85,8 @@ fn router(calls: Calls) -> Router {
         .route("/v2/{id}", get(versioned))
         .route("/refreshable", get(refreshable))
         .route("/slow", get(slow))
+        .route("/named/{name}", get(named).put(rename))
+        .route("/slow-update", axum::routing::post(slow_update))
         .with_state(calls)
 }
 
@@ -93,7 +116,54 @@ backend_matrix!(
     invalidates_attribute_drops_entries_after_success_only,
     routes_namespaces_and_everything_can_be_invalidated,
     concurrent_cold_requests_on_two_instances_compute_once,
+    invalidates_paths_reach_ids_that_need_encoding,
+    a_cancelled_write_still_invalidates,
 );
+
+/// `#[invalidates(paths = ["/named/{name}"])]` formats the decoded id in
+/// the encoded form the request path has.
+async fn invalidates_paths_reach_ids_that_need_encoding(backend: Backend) {
+    let (_f, app) = setup(backend, "inv_encoded").await;
+    for encoded in ["a%2Fb", "a%3Fb", "100%2541", "caf%C3%A9", "plain"] {
+        let path = format!("/named/{encoded}");
+        assert_eq!(app.get(&path).await.x_cache(), "MISS", "{path}");
+        assert_eq!(app.get(&path).await.x_cache(), "HIT", "{path}");
+        let put = app
+            .request(Method::PUT, &path, &[], bytes::Bytes::new())
+            .await;
+        assert_eq!(put.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.get(&path).await.x_cache(),
+            "MISS",
+            "{path} was invalidated"
+        );
+    }
+}
+
+/// A client that disconnects after the handler's commit (while it is
+/// still answering) does not cancel the invalidation: a second client
+/// sees a miss.
+async fn a_cancelled_write_still_invalidates(backend: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let (_f, app) = setup(backend, "inv_cancelled").await;
+    assert_eq!(get_with(&app, "/items", "en").await.x_cache(), "MISS");
+    assert_eq!(get_with(&app, "/items", "en").await.x_cache(), "HIT");
+    let mut client = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    client
+        .write_all(b"POST /slow-update HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    support::eventually(Duration::from_secs(2), || async {
+        app.calls.get("commit") == 1
+    })
+    .await;
+    // Gone after the commit, before the answer.
+    drop(client);
+    support::eventually(Duration::from_secs(3), || async {
+        get_with(&app, "/items", "en").await.x_cache() == "MISS"
+    })
+    .await;
+}
 
 async fn invalidating_a_path_drops_every_variant_and_nothing_else(backend: Backend) {
     let (f, app) = setup(backend, "inv_path").await;

@@ -268,6 +268,72 @@ fn format_list(list: &[syn::LitStr]) -> TokenStream {
     quote!(#rt::vec![#(#items),*])
 }
 
+/// `vec![…]` of `#[invalidates]`'s `paths`: each template formatted with
+/// every `{name}` (or `{name:spec}`) replaced by the value percent-encoded
+/// as one path segment, the form the request path has.
+///
+/// Input:  `"/items/{id}"`
+/// Output: `format!("/items/{}", path_segment(&format!("{}", id)))`
+fn path_list(list: &[syn::LitStr]) -> TokenStream {
+    let rt = runtime();
+    let items = list.iter().map(|lit| {
+        let span = lit.span();
+        let rt_lit = runtime_at(span);
+        let Some((template, fields)) = split_template(&lit.value()) else {
+            // Malformed: format! reports it at the literal.
+            return quote_spanned!(span=> #rt_lit::format!(#lit));
+        };
+        let template = syn::LitStr::new(&template, span);
+        let args = fields.iter().map(|(name, spec)| {
+            let name = Ident::new(name, span);
+            let spec = syn::LitStr::new(&format!("{{{spec}}}"), span);
+            quote_spanned!(span=> #rt_lit::path_segment(&#rt_lit::format!(#spec, #name)))
+        });
+        quote_spanned!(span=> #rt_lit::format!(#template #(, #args)*))
+    });
+    quote!(#rt::vec![#(#items),*])
+}
+
+/// A format string's named fields taken out: the template with `{}` in
+/// their place, and each field's name and spec (`:04`, or empty). `None`
+/// when a field is not a plain name (positional, or malformed).
+fn split_template(text: &str) -> Option<(String, Vec<(String, String)>)> {
+    let mut template = String::with_capacity(text.len());
+    let mut fields = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                template.push_str("{{");
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                template.push_str("}}");
+            }
+            '{' => {
+                let mut inner = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        c => inner.push(c),
+                    }
+                }
+                let (name, spec) = match inner.split_once(':') {
+                    Some((name, spec)) => (name.trim(), format!(":{spec}")),
+                    None => (inner.trim(), String::new()),
+                };
+                syn::parse_str::<Ident>(name).ok()?;
+                fields.push((name.to_owned(), spec));
+                template.push_str("{}");
+            }
+            '}' => return None,
+            c => template.push(c),
+        }
+    }
+    Some((template, fields))
+}
+
 /// The identifiers of the generated wrapper.
 struct Names {
     ctx: Ident,
@@ -466,7 +532,7 @@ fn invalidating_wrapper(parsed_args: &Args, handler: &Handler) -> TokenStream {
     let (ctx, body) = (&names.ctx, &names.body);
     let empty = Vec::new();
     let tags = format_list(parsed_args.tags.as_ref().map_or(&empty, |t| &t.value));
-    let paths = format_list(parsed_args.paths.as_ref().map_or(&empty, |p| &p.value));
+    let paths = path_list(parsed_args.paths.as_ref().map_or(&empty, |p| &p.value));
     let soft = parsed_args.soft.as_ref().is_some_and(|s| s.value);
     let targets = Ident::new("__cached_route_targets", Span::mixed_site());
     let value = names.borrowed(handler, &quote!((#tags, #paths)));
@@ -518,4 +584,33 @@ fn typed_closure(function: &Expr) -> Expr {
         }
     }
     Expr::Closure(closure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_template;
+
+    #[test]
+    fn path_templates_are_split_into_their_named_fields() {
+        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            split_template("/items/{id}/v/{ v:04}"),
+            Some((
+                "/items/{}/v/{}".to_owned(),
+                fields(&[("id", ""), ("v", ":04")])
+            ))
+        );
+        assert_eq!(
+            split_template("/a{{b}}"),
+            Some(("/a{{b}}".to_owned(), fields(&[])))
+        );
+        assert_eq!(split_template("/items/{0}"), None);
+        assert_eq!(split_template("/items/{id"), None);
+        assert_eq!(split_template("/items/}"), None);
+    }
 }

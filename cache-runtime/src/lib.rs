@@ -165,8 +165,8 @@ pub use cache_macros::route;
 pub mod __private_0_1_0 {
     #[cfg(feature = "axum")]
     pub use crate::axum::{
-        invalidate_after, learned_query, query_fields, serve, serve_with, FromCacheParts,
-        Invalidation, RequestContext, WithContext,
+        invalidate_after, learned_query, path_segment, query_fields, serve, serve_with,
+        FromCacheParts, Invalidation, RequestContext, WithContext,
     };
     pub use crate::encoding::Encoding;
     pub use crate::key::QueryPolicy;

@@ -40,6 +40,15 @@ async fn update(
                             ::alloc::__export::must_use({
                                 ::alloc::fmt::format(format_args!("/items"))
                             }),
+                            ::alloc::__export::must_use({
+                                ::alloc::fmt::format(
+                                    format_args!(
+                                        "/items/{0}",
+                                        ::cache_runtime::__private_0_1_0::path_segment(&::alloc::__export::must_use({
+                                        ::alloc::fmt::format(format_args!("{0}", id)) }),),
+                                    ),
+                                )
+                            }),
                         ],
                     ),
                 ),

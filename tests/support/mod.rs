@@ -241,6 +241,27 @@ impl Inspector {
     }
 }
 
+/// Polls `condition` every 10 ms until it holds; panics when it still does
+/// not after `timeout`. The one wait-for-a-condition helper of the suite:
+/// no fixed sleep stands in for synchronisation.
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the condition did not hold within {timeout:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Waits (up to 5 s) until the cache's L1 has subscribed to its
 /// invalidation channel.
 pub async fn wait_for_l1(cache: &RouteCache) {

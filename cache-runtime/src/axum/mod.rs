@@ -250,10 +250,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Invalidation {
     }
 }
 
-/// Runs an `#[invalidates]` handler's body; after a 2xx response,
-/// invalidates `tags` and `paths`, softly with `soft` (awaited, so that a client reading after
-/// the response sees the new data) and returns the response. A failed
-/// invalidation is logged and does not change the response.
+/// Runs an `#[invalidates]` handler's body and, after a 2xx response,
+/// invalidates `tags` and `paths` (softly with `soft`), then returns the
+/// response: awaited, so that a client reading after the response sees the
+/// new data. Body and invalidation run on a task of their own, detached
+/// from the request: a client, load balancer or `TimeoutLayer` giving up
+/// after the handler's commit drops the request, not the invalidation,
+/// which runs to completion, each call bounded by `invalidate_timeout`. A
+/// failed invalidation is logged and counted, and does not change the
+/// response; a panic in the body reaches the caller as it would have.
 pub async fn invalidate_after<F>(
     ctx: Invalidation,
     tags: Vec<String>,
@@ -262,18 +267,38 @@ pub async fn invalidate_after<F>(
     body: F,
 ) -> Response
 where
-    F: std::future::Future,
+    F: std::future::Future + Send + 'static,
     F::Output: IntoResponse,
 {
-    let response = body.await.into_response();
-    if !response.status().is_success() {
-        return response;
+    let task = tokio::spawn(async move {
+        let response = body.await.into_response();
+        if response.status().is_success() {
+            invalidate_targets(ctx.cache, &tags, &paths, soft).await;
+        }
+        response
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Cancelled: only a runtime shutting down does that.
+            Err(_) => http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        },
     }
-    let Some(cache) = ctx.cache else {
+}
+
+/// `#[invalidates]`'s invalidations, after a successful response.
+async fn invalidate_targets(
+    cache: Option<RouteCache>,
+    tags: &[String],
+    paths: &[String],
+    soft: bool,
+) {
+    let Some(cache) = cache else {
         tracing::error!(
             "route cache: #[invalidates] handler on a router without the RouteCache layer; nothing invalidated"
         );
-        return response;
+        return;
     };
     let cache = &cache;
     let tags = tags.iter().map(|tag| async move {
@@ -290,13 +315,31 @@ where
             cache.invalidate(path).await
         }
     });
-    // Failures are logged by the cache.
+    // Failures are logged and counted by the cache.
     let _ = futures_util::future::join(
         futures_util::future::join_all(tags),
         futures_util::future::join_all(paths),
     )
     .await;
-    response
+}
+
+/// `value` as one path segment, for `#[invalidates(paths = ["/items/{id}"])]`:
+/// the bytes a request path carries percent-encoded (`/`, `?`, `#`, `%`,
+/// space, controls, non-ASCII) are encoded, so that an id such as `a/b`
+/// names the entry stored for `/items/a%2Fb`. Keys canonicalise the rest.
+pub fn path_segment(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(value.len());
+    for &byte in value.as_bytes() {
+        if byte.is_ascii_graphic() && !matches!(byte, b'/' | b'?' | b'#' | b'%') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+    }
+    out
 }
 
 fn context<R: CachedRoute>(parts: &Parts) -> Context {

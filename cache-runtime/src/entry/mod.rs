@@ -4,12 +4,12 @@
 //! few fixed-size fields and slices the body out of the fetched buffer without
 //! copying it. No JSON is parsed on a hit.
 //!
-//! Layout of format version 1 (integers big-endian):
+//! Layout of format version 2 (integers big-endian):
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 2 | magic `RC` |
-//! | 1 | format version (`1`) |
+//! | 1 | format version (`2`) |
 //! | 1 | flags: bit 0 serve stale only on error; bits 1–2 the body's content coding (0 none, 1 `gzip`, 2 `br`, 3 `zstd`); bit 3 coded by the handler, not the cache; other bits `0` |
 //! | 2 | HTTP status |
 //! | 8 | stored-at, milliseconds since the Unix epoch |
@@ -23,6 +23,14 @@
 //! Anything that does not match this layout exactly (wrong magic, unknown
 //! version, a length past the end, an invalid header) decodes to an error and
 //! is treated as a miss.
+//!
+//! The version changes with every change to what a decoder must know, so
+//! that instances of two releases sharing a Redis during a rolling upgrade
+//! treat each other's entries as misses, never as wrong hits. Version 1
+//! (0.1.0) had no content-coding bits: a version-1 decoder reading a
+//! compressed entry would serve its gzip bytes as the plain body. Version 2
+//! adds them (bits 1–3 of the flags); it decodes no version-1 entry, and a
+//! version-1 decoder decodes no version-2 entry.
 
 pub use crate::encoding::Encoding;
 use bytes::{BufMut, Bytes};
@@ -34,8 +42,9 @@ mod prepared;
 pub(crate) use self::prepared::Prepared;
 
 const MAGIC: &[u8; 2] = b"RC";
-/// The format version written by this crate.
-pub const FORMAT_VERSION: u8 = 1;
+/// The format version written by this crate (see the [module docs](self)
+/// on rolling upgrades).
+pub const FORMAT_VERSION: u8 = 2;
 const FIXED_LEN: usize = 2 + 1 + 1 + 2 + 8 + 4 + 4;
 /// Flag bit: serve stale only on error.
 const FLAG_STALE_ON_ERROR_ONLY: u8 = 1;
