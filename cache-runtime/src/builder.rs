@@ -356,6 +356,17 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Whether a non-error answer to an unsafe request (`POST`, `PUT`,
+    /// `PATCH`, `DELETE`, any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`)
+    /// through the layer invalidates its target path and its same-origin
+    /// `Location` and `Content-Location` (RFC 9111 §4.4), on every route
+    /// and instance. Default `true`; `false` leaves invalidation to
+    /// `#[invalidates]` and [`RouteCache::invalidate`].
+    pub fn invalidate_unsafe(mut self, invalidate: bool) -> Self {
+        self.config.invalidate_unsafe = invalidate;
+        self
+    }
+
     /// Request headers that carry credentials, besides `Authorization`,
     /// `Proxy-Authorization` and `Cookie` (for example `x-api-key`). A
     /// request carrying one bypasses routes that do not say how to key it

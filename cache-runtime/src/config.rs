@@ -56,6 +56,9 @@ pub const DEFAULT_MAX_PATH_VARIANTS: usize = 4096;
 /// Default most live entries one tag's index set lists at once
 /// ([`CacheConfig::max_tag_members`]).
 pub const DEFAULT_MAX_TAG_MEMBERS: usize = 100_000;
+/// Default for invalidating the targets of unsafe requests' answers (RFC
+/// 9111 §4.4; [`CacheConfig::invalidate_unsafe`]).
+pub const DEFAULT_INVALIDATE_UNSAFE: bool = true;
 /// Default targeted cache-control field (RFC 9213) that governs this cache
 /// when a response carries it ([`CacheConfig::targeted_cache_control`]).
 pub const DEFAULT_TARGETED_CACHE_CONTROL: &str = "cdn-cache-control";
@@ -102,6 +105,7 @@ pub struct CacheConfig {
     pub(crate) credential_headers: Vec<http::HeaderName>,
     pub(crate) max_path_variants: usize,
     pub(crate) max_tag_members: usize,
+    pub(crate) invalidate_unsafe: bool,
     pub(crate) targeted_cache_control: Option<http::HeaderName>,
     pub(crate) compression: Option<Encoding>,
     pub(crate) compress_min_bytes: usize,
@@ -135,6 +139,7 @@ impl Default for CacheConfig {
             credential_headers: Vec::new(),
             max_path_variants: DEFAULT_MAX_PATH_VARIANTS,
             max_tag_members: DEFAULT_MAX_TAG_MEMBERS,
+            invalidate_unsafe: DEFAULT_INVALIDATE_UNSAFE,
             targeted_cache_control: Some(http::HeaderName::from_static(
                 DEFAULT_TARGETED_CACHE_CONTROL,
             )),
@@ -173,6 +178,7 @@ impl fmt::Debug for CacheConfig {
             credential_headers,
             max_path_variants,
             max_tag_members,
+            invalidate_unsafe,
             targeted_cache_control,
             compression,
             compress_min_bytes,
@@ -203,6 +209,7 @@ impl fmt::Debug for CacheConfig {
             .field("credential_headers", credential_headers)
             .field("max_path_variants", max_path_variants)
             .field("max_tag_members", max_tag_members)
+            .field("invalidate_unsafe", invalidate_unsafe)
             .field("targeted_cache_control", targeted_cache_control)
             .field("compression", compression)
             .field("compress_min_bytes", compress_min_bytes)
@@ -401,6 +408,15 @@ impl CacheConfig {
     /// [`max_path_variants`](Self::max_path_variants) for tags.
     pub fn max_tag_members(&self) -> usize {
         self.max_tag_members
+    }
+
+    /// Whether a non-error answer to an unsafe request through the layer
+    /// (`POST`, `PUT`, `PATCH`, `DELETE`, …) invalidates its target and
+    /// its same-origin `Location`/`Content-Location` (default
+    /// [`DEFAULT_INVALIDATE_UNSAFE`], `true`; RFC 9111 §4.4). Costs such a
+    /// request one invalidation by path.
+    pub fn invalidate_unsafe(&self) -> bool {
+        self.invalidate_unsafe
     }
 
     /// The number of trusted proxies, or 0 when forwarded hosts are not

@@ -42,19 +42,202 @@ pub(crate) fn lifetime(
 /// `Cache-Control`; and whether they are the targeted field's.
 pub(crate) fn governing(headers: &HeaderMap, target: Option<&HeaderName>) -> (CacheControl, bool) {
     match target {
-        Some(name) if headers.contains_key(name) => {
+        // A targeted field is a structured dictionary (RFC 9213 §2.1): one
+        // that does not parse as one is ignored as a whole.
+        Some(name) if headers.contains_key(name) && is_dictionary(headers, name) => {
             (CacheControl::parse_field(headers, name), true)
         }
         _ => (CacheControl::parse(headers), false),
     }
 }
 
+/// Whether every `name` field of `headers`, combined, is a valid RFC 8941
+/// dictionary (§3.2): members `key[=item]` with parameters, separated by
+/// commas.
+fn is_dictionary(headers: &HeaderMap, name: &HeaderName) -> bool {
+    let mut combined = Vec::new();
+    for (i, value) in headers.get_all(name).iter().enumerate() {
+        if i > 0 {
+            combined.push(b',');
+        }
+        combined.extend_from_slice(value.as_bytes());
+    }
+    sf::dictionary(&combined)
+}
+
+/// A validating reader of RFC 8941 structured fields, as far as a
+/// dictionary needs (§4.2).
+mod sf {
+    struct Input<'a> {
+        bytes: &'a [u8],
+        pos: usize,
+    }
+
+    impl Input<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.bytes.get(self.pos).copied()
+        }
+
+        fn eat(&mut self, byte: u8) -> bool {
+            let found = self.peek() == Some(byte);
+            if found {
+                self.pos += 1;
+            }
+            found
+        }
+
+        fn skip(&mut self, ws: impl Fn(u8) -> bool) {
+            while self.peek().is_some_and(&ws) {
+                self.pos += 1;
+            }
+        }
+
+        fn while_(&mut self, ok: impl Fn(u8) -> bool) -> usize {
+            let start = self.pos;
+            self.skip(ok);
+            self.pos - start
+        }
+    }
+
+    fn is_tchar(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    }
+
+    /// `sf-dictionary`: members separated by commas and optional spaces
+    /// or tabs; an empty field is an empty dictionary.
+    pub(super) fn dictionary(bytes: &[u8]) -> bool {
+        let mut input = Input { bytes, pos: 0 };
+        input.skip(|b| b == b' ');
+        if input.peek().is_none() {
+            return true;
+        }
+        loop {
+            if !key(&mut input) {
+                return false;
+            }
+            if input.eat(b'=') {
+                if !item_or_list(&mut input) {
+                    return false;
+                }
+            } else if !parameters(&mut input) {
+                return false;
+            }
+            input.skip(|b| b == b' ' || b == b'\t');
+            match input.peek() {
+                None => return true,
+                Some(b',') => {
+                    input.pos += 1;
+                    input.skip(|b| b == b' ' || b == b'\t');
+                    if input.peek().is_none() {
+                        return false; // a trailing comma
+                    }
+                }
+                Some(_) => return false,
+            }
+        }
+    }
+
+    fn key(input: &mut Input<'_>) -> bool {
+        match input.peek() {
+            Some(b) if b.is_ascii_lowercase() || b == b'*' => {}
+            _ => return false,
+        }
+        input.while_(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.*".contains(&b));
+        true
+    }
+
+    fn item_or_list(input: &mut Input<'_>) -> bool {
+        if input.eat(b'(') {
+            loop {
+                input.skip(|b| b == b' ');
+                if input.eat(b')') {
+                    return parameters(input);
+                }
+                if !bare_item(input) || !parameters(input) {
+                    return false;
+                }
+                match input.peek() {
+                    Some(b' ' | b')') => {}
+                    _ => return false,
+                }
+            }
+        }
+        bare_item(input) && parameters(input)
+    }
+
+    fn parameters(input: &mut Input<'_>) -> bool {
+        while input.eat(b';') {
+            input.skip(|b| b == b' ');
+            if !key(input) {
+                return false;
+            }
+            if input.eat(b'=') && !bare_item(input) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn bare_item(input: &mut Input<'_>) -> bool {
+        match input.peek() {
+            Some(b'-' | b'0'..=b'9') => {
+                input.eat(b'-');
+                let int = input.while_(|b| b.is_ascii_digit());
+                if int == 0 || int > 15 {
+                    return false;
+                }
+                if input.eat(b'.') {
+                    let frac = input.while_(|b| b.is_ascii_digit());
+                    return int <= 12 && (1..=3).contains(&frac);
+                }
+                true
+            }
+            Some(b'"') => {
+                input.pos += 1;
+                loop {
+                    match input.peek() {
+                        Some(b'\\') => {
+                            input.pos += 1;
+                            if !matches!(input.peek(), Some(b'"' | b'\\')) {
+                                return false;
+                            }
+                            input.pos += 1;
+                        }
+                        Some(b'"') => {
+                            input.pos += 1;
+                            return true;
+                        }
+                        Some(b) if (0x20..0x7f).contains(&b) => input.pos += 1,
+                        _ => return false,
+                    }
+                }
+            }
+            Some(b':') => {
+                input.pos += 1;
+                input.while_(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+                input.eat(b':')
+            }
+            Some(b'?') => {
+                input.pos += 1;
+                input.eat(b'0') || input.eat(b'1')
+            }
+            Some(b) if b.is_ascii_alphabetic() || b == b'*' => {
+                input.while_(|b| is_tchar(b) || b == b':' || b == b'/');
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The age the response already has (RFC 9111 §5.1): its `Age` in
-/// seconds; an invalid value is ignored.
+/// seconds, the first member of a list (`Age: 7200, 0` is 7200) or of the
+/// first field; an invalid value is ignored.
 pub(crate) fn age(headers: &HeaderMap) -> u64 {
     headers
         .get(header::AGE)
         .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0)
 }
@@ -87,6 +270,50 @@ pub(crate) fn format_date(ms: u64) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_valued_age_uses_its_first_member() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AGE, HeaderValue::from_static("7200, 0"));
+        assert_eq!(age(&headers), 7200);
+        headers.insert(header::AGE, HeaderValue::from_static("x, 5"));
+        assert_eq!(age(&headers), 0);
+    }
+
+    #[test]
+    fn targeted_fields_must_be_structured_dictionaries() {
+        for valid in [
+            "max-age=10000",
+            "max-age=60, stale-while-revalidate=30",
+            "no-store",
+            "private, max-age=5;a=1",
+            "a=?1, b=\"x\", c=:aGk=:, d=(1 2), e=1.5, f=tok/en",
+            "",
+        ] {
+            assert!(sf::dictionary(valid.as_bytes()), "{valid:?}");
+        }
+        for invalid in [
+            "max-age=10000, &&&&&",
+            "Max-Age=5",
+            "max-age=",
+            "max-age=5,",
+            "max-age=\"unterminated",
+            "a=1.2345",
+            "a=(1 2",
+        ] {
+            assert!(!sf::dictionary(invalid.as_bytes()), "{invalid:?}");
+        }
+        let name = HeaderName::from_static("cdn-cache-control");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=60"),
+        );
+        headers.insert(&name, HeaderValue::from_static("max-age=10000, &&&&&"));
+        let (cc, targeted) = governing(&headers, Some(&name));
+        assert!(!targeted, "an invalid targeted field is ignored as a whole");
+        assert_eq!(cc.max_age, Some(60));
+    }
 
     fn lifetime(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
         let (cc, targeted) = governing(headers, None);

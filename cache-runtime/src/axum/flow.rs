@@ -311,7 +311,11 @@ impl Route {
                 Freshness::Stale => match self.hit(&entry, conditional, Served::Stale) {
                     Some(response) => {
                         self.answered(Answered::Stale);
-                        self.refresh_in_background(handler, entry.entry().stored_at_ms, false);
+                        // A HEAD's handler may send no body: it never
+                        // refreshes the GET entry (the next GET does).
+                        if !request.head {
+                            self.refresh_in_background(handler, entry.entry().stored_at_ms, false);
+                        }
                         Answer::Served(response)
                     }
                     None => Answer::Compute(handler, Missed::default()),

@@ -1,8 +1,10 @@
 //! [`CacheLayer`]: the tower layer that makes a [`RouteCache`] available to
-//! the `#[cached_route]` and `#[invalidates]` handlers of a router.
+//! the `#[cached_route]` and `#[invalidates]` handlers of a router, and
+//! invalidates the targets of unsafe requests (RFC 9111 §4.4).
 
 use crate::cache::RouteCache;
-use http::Request;
+use futures_util::future::{BoxFuture, Either};
+use http::{header, HeaderMap, Method, Request, Response, Uri};
 use std::task::{Context, Poll};
 
 /// The layer returned by [`RouteCache::layer`]. It adds the cache to each
@@ -52,19 +54,34 @@ impl<S> tower_layer::Layer<S> for CacheLayer {
 
 /// The service [`CacheLayer`] wraps around the router's services: it adds
 /// the cache to the request's extensions and calls the inner service.
+///
+/// A non-error answer (2xx or 3xx) to an unsafe method (`POST`, `PUT`,
+/// `PATCH`, `DELETE`, any method but `GET`, `HEAD`, `OPTIONS` and `TRACE`)
+/// invalidates the entries of the request's target path, and of the
+/// same-origin `Location` and `Content-Location` targets (RFC 9111 §4.4),
+/// on every instance, whether or not the handler carries `#[invalidates]`.
+/// The response waits for it (a client reading after it sees the new
+/// data); it runs on a task of its own, so a client that disconnects does
+/// not cancel it. Turned off with
+/// [`RouteCacheBuilder::invalidate_unsafe`](crate::RouteCacheBuilder::invalidate_unsafe).
 #[derive(Debug, Clone)]
 pub struct CacheService<S> {
     inner: S,
     cache: RouteCache,
 }
 
-impl<S, B> tower_service::Service<Request<B>> for CacheService<S>
+impl<S, B, ResBody> tower_service::Service<Request<B>> for CacheService<S>
 where
-    S: tower_service::Service<Request<B>>,
+    S: tower_service::Service<Request<B>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = S::Future;
+    /// Safe requests get the inner service's future as it is; unsafe ones
+    /// one that invalidates after a non-error answer.
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response<ResBody>, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -72,7 +89,101 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         request.extensions_mut().insert(self.cache.clone());
-        self.inner.call(request)
+        if is_safe(request.method()) || !self.cache.config().invalidate_unsafe() {
+            return Either::Left(self.inner.call(request));
+        }
+        let target = Target::of(&request);
+        let answer = self.inner.call(request);
+        let cache = self.cache.clone();
+        Either::Right(Box::pin(async move {
+            let response = answer.await?;
+            let status = response.status();
+            if status.is_success() || status.is_redirection() {
+                let paths = target.paths(response.headers());
+                // Detached: a client that disconnects does not cancel it.
+                let done = tokio::spawn(async move {
+                    for path in &paths {
+                        // Failures are logged and counted by the cache.
+                        let _ = cache.invalidate(path).await;
+                    }
+                });
+                let _ = done.await;
+            }
+            Ok(response)
+        }))
+    }
+}
+
+/// Safe methods (RFC 9110 §9.2.1): the only ones that do not invalidate.
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// What an unsafe request's answer invalidates: its target, and the
+/// same-origin targets its answer names.
+struct Target {
+    path_and_query: String,
+    /// The request's authority (its target's, else `Host`), to tell a
+    /// same-origin `Location` from another site's.
+    authority: Option<String>,
+}
+
+impl Target {
+    fn of<B>(request: &Request<B>) -> Self {
+        let uri = request.uri();
+        let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+        Self {
+            path_and_query: uri
+                .path_and_query()
+                .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+            authority,
+        }
+    }
+
+    /// The paths to invalidate: the target (and its bare path when it has
+    /// a query, which routes keyed on no query are indexed by), then the
+    /// `Location` and `Content-Location` of the answer on this origin.
+    fn paths(self, headers: &HeaderMap) -> Vec<String> {
+        let mut paths = vec![self.path_and_query.clone()];
+        if let Some((path, _)) = self.path_and_query.split_once('?') {
+            paths.push(path.to_owned());
+        }
+        for name in [header::LOCATION, header::CONTENT_LOCATION] {
+            let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) else {
+                continue;
+            };
+            if let Some(path) = self.same_origin(value) {
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        paths
+    }
+
+    /// `reference`'s path and query when it names this origin: a
+    /// path-absolute reference, or an absolute URI with this authority.
+    fn same_origin(&self, reference: &str) -> Option<String> {
+        let uri: Uri = reference.parse().ok()?;
+        if let Some(authority) = uri.authority() {
+            let ours = self.authority.as_deref()?;
+            if !authority.as_str().eq_ignore_ascii_case(ours) {
+                return None;
+            }
+        } else if !reference.starts_with('/') || reference.starts_with("//") {
+            // Relative to the target's directory: rare, and not resolved.
+            return None;
+        }
+        Some(uri.path_and_query()?.as_str().to_owned())
     }
 }
 
@@ -92,5 +203,44 @@ impl RouteCache {
     /// ```
     pub fn layer(&self) -> CacheLayer {
         CacheLayer::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_answers_name_their_target_and_same_origin_locations() {
+        let request = Request::post("/items?sort=new")
+            .header("host", "shop.example")
+            .body(())
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::LOCATION,
+            "https://shop.example/items/8".parse().unwrap(),
+        );
+        headers.insert(header::CONTENT_LOCATION, "/items/8?v=1".parse().unwrap());
+        assert_eq!(
+            Target::of(&request).paths(&headers),
+            ["/items?sort=new", "/items", "/items/8", "/items/8?v=1"]
+        );
+        let mut elsewhere = HeaderMap::new();
+        elsewhere.insert(
+            header::LOCATION,
+            "https://other.example/items/8".parse().unwrap(),
+        );
+        elsewhere.insert(
+            header::CONTENT_LOCATION,
+            "//other.example/x".parse().unwrap(),
+        );
+        let request = Request::delete("/items/7")
+            .header("host", "shop.example")
+            .body(())
+            .unwrap();
+        assert_eq!(Target::of(&request).paths(&elsewhere), ["/items/7"]);
+        assert!(is_safe(&Method::GET) && is_safe(&Method::OPTIONS));
+        assert!(!is_safe(&Method::PATCH) && !is_safe(&Method::from_bytes(b"PURGE").unwrap()));
     }
 }

@@ -1,0 +1,289 @@
+//! Invalidations that always land and index sets that stay bounded, over
+//! real HTTP on every backend: index sets live as long as their
+//! longest-lived member, hold only live members, unsafe methods
+//! invalidate their target (RFC 9111 §4.4), and a HEAD never fills the GET
+//! entry.
+
+mod support;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{Method, StatusCode},
+    routing::get,
+    Json, Router,
+};
+use cache_runtime::{cached_route, RouteCache};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use support::{eventually, Backend, Calls, Fixture, Reply, TestApp};
+
+#[cached_route(ttl = 3, tags = ["items"])]
+async fn tagged(State(calls): State<Calls>, Path(n): Path<u32>) -> Json<(u32, usize)> {
+    Json((n, calls.record("tagged")))
+}
+
+#[cached_route(ttl = 2, refresh_ahead = 0.5)]
+async fn ahead(State(calls): State<Calls>) -> Json<usize> {
+    Json(calls.record("ahead"))
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    page: u32,
+}
+
+#[cached_route(ttl = 2, tags = ["pages"])]
+async fn pages(Query(p): Query<Page>) -> String {
+    format!("page {}", p.page)
+}
+
+#[cached_route(ttl = 3600, tags = ["many"])]
+async fn many(Query(p): Query<Page>) -> String {
+    format!("many {}", p.page)
+}
+
+/// An item a handler without `#[invalidates]` updates and deletes.
+#[cached_route(ttl = 3600)]
+async fn item(State(calls): State<Calls>, Path(id): Path<u32>) -> Json<(u32, usize)> {
+    Json((id, calls.record("item")))
+}
+
+async fn put_item(Path(id): Path<u32>) -> StatusCode {
+    let _ = id;
+    StatusCode::NO_CONTENT
+}
+
+async fn delete_item(Path(id): Path<u32>) -> StatusCode {
+    let _ = id;
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+/// A new item, whose answer names its location.
+async fn create_item() -> (StatusCode, [(&'static str, &'static str); 1]) {
+    (StatusCode::CREATED, [("location", "/items/9")])
+}
+
+/// Sends no body to `HEAD`, as a handler may.
+#[cached_route(ttl = 1, stale = 30)]
+async fn headless(State(calls): State<Calls>, method: Method) -> String {
+    calls.record("headless");
+    if method == Method::HEAD {
+        String::new()
+    } else {
+        "the full body".to_owned()
+    }
+}
+
+fn router(calls: Calls) -> Router {
+    Router::new()
+        .route("/t/{n}", get(tagged))
+        .route("/ahead", get(ahead))
+        .route("/pages", get(pages))
+        .route("/many", get(many))
+        .route("/items/{id}", get(item).put(put_item).delete(delete_item))
+        .route("/items", axum::routing::post(create_item))
+        .route("/headless", get(headless))
+        .with_state(calls)
+}
+
+async fn serve(cache: &RouteCache, calls: &Calls) -> TestApp {
+    TestApp::serve(router(calls.clone()).layer(cache.layer()), calls.clone()).await
+}
+
+async fn setup(backend: Backend, test: &str) -> (Fixture, TestApp) {
+    let fixture = Fixture::new(backend, test).await;
+    let app = serve(&fixture.cache, &Calls::default()).await;
+    (fixture, app)
+}
+
+async fn send(app: &TestApp, method: Method, path: &str) -> Reply {
+    app.request(method, path, &[], bytes::Bytes::new()).await
+}
+
+backend_matrix!(
+    an_index_set_lives_as_long_as_its_longest_member,
+    index_sets_hold_only_live_members,
+    invalidating_a_large_tag_finishes_in_time,
+    unsafe_methods_invalidate_their_target,
+    a_head_on_a_stale_entry_never_refreshes_it,
+);
+
+/// On a route with a 3 s TTL: `/t/1` creates the tag's set at t=0, `/t/2`
+/// joins it at t=2, and at t=3.5 (past the set's first member)
+/// `invalidate_tag` still finds `/t/2`. The same for a path index renewed
+/// by refresh-ahead.
+async fn an_index_set_lives_as_long_as_its_longest_member(backend: Backend) {
+    let (f, app) = setup(backend, "idx_life").await;
+    let start = Instant::now();
+    assert_eq!(app.get("/t/1").await.x_cache(), "MISS");
+    assert_eq!(app.get("/ahead").await.x_cache(), "MISS");
+    tokio::time::sleep_until((start + Duration::from_millis(1200)).into()).await;
+    // Past half its TTL: served, and refreshed ahead (stored again).
+    assert_eq!(app.get("/ahead").await.x_cache(), "HIT");
+    eventually(Duration::from_secs(2), || async {
+        app.calls.get("ahead") == 2
+    })
+    .await;
+    tokio::time::sleep_until((start + Duration::from_secs(2)).into()).await;
+    assert_eq!(app.get("/t/2").await.x_cache(), "MISS");
+    // At t=2.5 the first `/ahead` entry (and its first membership) has
+    // ended; the refreshed one, stored at t=1.2, is still in the index.
+    tokio::time::sleep_until((start + Duration::from_millis(2500)).into()).await;
+    assert_eq!(f.cache.invalidate("/ahead").await.unwrap(), 1);
+    assert_eq!(app.get("/ahead").await.x_cache(), "MISS");
+    tokio::time::sleep_until((start + Duration::from_millis(3500)).into()).await;
+    let removed = f.cache.invalidate_tag("items").await.expect("invalidate");
+    assert_eq!(removed, 1, "/t/2, listed in a set created by /t/1");
+    assert_eq!(app.get("/t/2").await.x_cache(), "MISS");
+}
+
+/// 20,000 fills of distinct `?page=N` with a 2 s TTL, 5 s idle, one more
+/// fill: the tag's set holds only the live member.
+async fn index_sets_hold_only_live_members(backend: Backend) {
+    const FILLS: u32 = 20_000;
+    let (f, app) = setup(backend, "idx_live").await;
+    let app = Arc::new(app);
+    let started = Instant::now();
+    let mut next = 0;
+    while next < FILLS {
+        let tasks: Vec<_> = (next..(next + 100).min(FILLS))
+            .map(|page| {
+                let app = Arc::clone(&app);
+                tokio::spawn(async move { app.get(&format!("/pages?page={page}")).await.status })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), 200);
+        }
+        next += 100;
+    }
+    let index = format!("{}:#t:pages", f.cache.config().prefix());
+    let mut inspector = match backend {
+        Backend::Embedded => None,
+        _ => Some(f.inspector().await),
+    };
+    let (full, members) = weigh(&f, inspector.as_mut(), &index).await;
+    println!(
+        "{backend:?}: {FILLS} fills in {:?}: tag set {full} bytes, {members} members",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(app.get("/pages?page=1000000").await.x_cache(), "MISS");
+    let (after, members) = weigh(&f, inspector.as_mut(), &index).await;
+    println!("{backend:?}: after 5 s idle and one fill: {after} bytes, {members} members");
+    if inspector.is_some() {
+        assert_eq!(members, 1, "only the live member");
+    }
+    assert!(after < full / 50, "{after} bytes left of {full}");
+}
+
+/// `invalidate_tag` on a set with 10,000 live members finishes within
+/// `invalidate_timeout`, in a round trip per 500 members.
+async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
+    const MEMBERS: u32 = 10_000;
+    let (f, app) = setup(backend, "idx_large").await;
+    let app = Arc::new(app);
+    let mut next = 0;
+    while next < MEMBERS {
+        let tasks: Vec<_> = (next..next + 100)
+            .map(|page| {
+                let app = Arc::clone(&app);
+                tokio::spawn(async move { app.get(&format!("/many?page={page}")).await.status })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), 200);
+        }
+        next += 100;
+    }
+    let timed = Instant::now();
+    let removed = f
+        .cache
+        .invalidate_tag("many")
+        .await
+        .expect("within the timeout");
+    let took = timed.elapsed();
+    println!(
+        "{backend:?}: invalidated {removed} entries in {took:?} ({} index batches of 500, timeout {:?})",
+        removed.div_ceil(500),
+        f.cache.config().invalidate_timeout()
+    );
+    assert_eq!(removed, MEMBERS as usize);
+    assert!(took < f.cache.config().invalidate_timeout());
+    assert_eq!(app.get("/many?page=7").await.x_cache(), "MISS");
+}
+
+/// RFC 9111 §4.4: a `PUT` answered 204 by a handler without
+/// `#[invalidates]` makes the next `GET` a miss on another instance; a
+/// `DELETE` answered 500 invalidates nothing; a `POST` answered 201
+/// invalidates its `Location`; the builder switch turns it off.
+async fn unsafe_methods_invalidate_their_target(backend: Backend) {
+    let f = Fixture::new(backend, "unsafe").await;
+    let second = f.another_instance(backend).await;
+    let calls = Calls::default();
+    let a = serve(&f.cache, &calls).await;
+    let b = serve(&second, &calls).await;
+    for path in ["/items/7", "/items/9"] {
+        assert_eq!(a.get(path).await.x_cache(), "MISS");
+        assert_eq!(b.get(path).await.x_cache(), "HIT");
+    }
+    assert_eq!(send(&a, Method::DELETE, "/items/7").await.status, 500);
+    assert_eq!(
+        b.get("/items/7").await.x_cache(),
+        "HIT",
+        "an error invalidates nothing"
+    );
+    assert_eq!(send(&a, Method::PUT, "/items/7").await.status, 204);
+    // B's L1, if any, hears of it within the channel's delivery delay.
+    eventually(Duration::from_secs(1), || async {
+        b.get("/items/7").await.x_cache() == "MISS"
+    })
+    .await;
+    assert_eq!(b.get("/items/9").await.x_cache(), "HIT");
+    assert_eq!(send(&a, Method::POST, "/items").await.status, 201);
+    eventually(Duration::from_secs(1), || async {
+        b.get("/items/9").await.x_cache() == "MISS"
+    })
+    .await;
+
+    let off = Fixture::with(backend, "unsafe_off", |b| b.invalidate_unsafe(false)).await;
+    let app = serve(&off.cache, &Calls::default()).await;
+    assert_eq!(app.get("/items/7").await.x_cache(), "MISS");
+    assert_eq!(send(&app, Method::PUT, "/items/7").await.status, 204);
+    assert_eq!(app.get("/items/7").await.x_cache(), "HIT", "switched off");
+}
+
+/// A `HEAD` answered from a stale entry does not refresh it with the
+/// `HEAD` handler's empty body: the next `GET`s get the full body.
+async fn a_head_on_a_stale_entry_never_refreshes_it(backend: Backend) {
+    let (_f, app) = setup(backend, "head_stale").await;
+    assert_eq!(app.get("/headless").await.body, "the full body");
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past its TTL
+    let head = send(&app, Method::HEAD, "/headless").await;
+    assert_eq!(head.x_cache(), "STALE");
+    // The GET refreshes it (in the background): wait for the fresh entry.
+    eventually(Duration::from_secs(3), || async {
+        let reply = app.get("/headless").await;
+        assert_eq!(reply.body, "the full body", "{}", reply.x_cache());
+        reply.x_cache() == "HIT"
+    })
+    .await;
+}
+
+/// What the set `index` weighs and its members (Redis), or the embedded
+/// store's index bytes.
+async fn weigh(
+    f: &Fixture,
+    inspector: Option<&mut support::Inspector>,
+    index: &str,
+) -> (u64, usize) {
+    match inspector {
+        Some(inspector) => (
+            inspector.memory_usage(index).await,
+            inspector.zcard(index).await,
+        ),
+        None => (f.cache.stats().index_bytes, 0),
+    }
+}
