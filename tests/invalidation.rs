@@ -65,6 +65,14 @@ async fn create_item() -> (StatusCode, [(&'static str, &'static str); 1]) {
     (StatusCode::CREATED, [("location", "/items/9")])
 }
 
+/// A hot deleted item: 404 after 300 ms, which is not stored.
+#[cached_route(ttl = 3600)]
+async fn gone(State(calls): State<Calls>) -> StatusCode {
+    calls.record("gone");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    StatusCode::NOT_FOUND
+}
+
 /// Sends no body to `HEAD`, as a handler may.
 #[cached_route(ttl = 1, stale = 30)]
 async fn headless(State(calls): State<Calls>, method: Method) -> String {
@@ -85,6 +93,7 @@ fn router(calls: Calls) -> Router {
         .route("/items/{id}", get(item).put(put_item).delete(delete_item))
         .route("/items", axum::routing::post(create_item))
         .route("/headless", get(headless))
+        .route("/gone", get(gone))
         .with_state(calls)
 }
 
@@ -108,7 +117,47 @@ backend_matrix!(
     invalidating_a_large_tag_finishes_in_time,
     unsafe_methods_invalidate_their_target,
     a_head_on_a_stale_entry_never_refreshes_it,
+    followers_learn_that_a_lease_ended_without_an_entry,
 );
+
+/// Two instances, a hot key whose handler answers 404 after 300 ms, 50
+/// concurrent requests on each: the instance without the lease stops
+/// waiting when the lease ends without an entry, instead of waiting out
+/// `coalesce_wait` (5 s). Every request answers within a second.
+async fn followers_learn_that_a_lease_ended_without_an_entry(backend: Backend) {
+    let f = Fixture::new(backend, "lease_ended").await;
+    let second = f.another_instance(backend).await;
+    let calls = Calls::default();
+    let apps = [
+        Arc::new(serve(&f.cache, &calls).await),
+        Arc::new(serve(&second, &calls).await),
+    ];
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let app = Arc::clone(&apps[i % 2]);
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let status = app.get("/gone").await.status;
+                (status, started.elapsed())
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for task in tasks {
+        let (status, took) = task.await.unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        times.push(took);
+    }
+    times.sort();
+    let p99 = times[98];
+    println!(
+        "{backend:?}: 100 requests, p50 {:?}, p99 {p99:?}, max {:?}; the handler ran {} times",
+        times[50],
+        times[99],
+        calls.get("gone")
+    );
+    assert!(times[99] < Duration::from_secs(1), "max {:?}", times[99]);
+}
 
 /// On a route with a 3 s TTL: `/t/1` creates the tag's set at t=0, `/t/2`
 /// joins it at t=2, and at t=3.5 (past the set's first member)

@@ -206,16 +206,29 @@ impl RouteCache {
     }
 
     /// Polls for the entry another instance is computing, until `wait`
-    /// has passed. Returns the raw value once it is there.
+    /// has passed. Returns the raw value once it is there; `None` at once
+    /// when the lease is gone and no entry came (the leader stored nothing:
+    /// an error status, `Set-Cookie`, a refusal, a cancelled or panicked
+    /// handler), or when the wait ran out or the backend failed: the
+    /// caller then computes the entry itself.
     pub(crate) async fn wait_for_entry(&self, key: &str, wait: Duration) -> Option<Bytes> {
         let backoff = Backoff {
             first: Duration::from_millis(5),
             max: Duration::from_millis(50),
         };
+        let lease = lease_key(key);
+        let lease = lease.as_str();
         retry(backoff, Some(deadline_after(wait)), || async move {
-            match self.call(Op::Get, self.inner.store.get(key)).await {
-                Ok(Some(value)) => Step::Done(Some(value)),
-                Ok(None) => Step::Again,
+            match self
+                .call(Op::Get, self.inner.store.entry_or_lease(key, lease))
+                .await
+            {
+                Ok((Some(value), _)) => Step::Done(Some(value)),
+                Ok((None, true)) => Step::Again,
+                Ok((None, false)) => {
+                    tracing::debug!("route cache: the lease ended without an entry; computing");
+                    Step::Done(None)
+                }
                 // The backend is failing: nothing will show up in time.
                 Err(_) => Step::Done(None),
             }

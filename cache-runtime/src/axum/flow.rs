@@ -473,7 +473,10 @@ impl Route {
                     return done;
                 }
                 // The leader stored nothing (an error, an uncacheable
-                // response), failed or took too long: compute here.
+                // response), failed or took too long: compute here. A lease
+                // this request took is released first: other instances
+                // waiting on it learn at once that no entry is coming.
+                drop(leased);
                 tracing::debug!("route cache: no fill to wait for; running the handler");
                 let stored = self.compute(handler).await;
                 return (self.respond_stored(stored, conditional), Answered::Miss);
@@ -522,6 +525,13 @@ impl Route {
                     return done;
                 }
             }
+            // The other instance stored nothing (or took too long): this
+            // process's followers compute now, alongside this request,
+            // rather than after it.
+            leader.publish(None);
+            let stored = self.compute_noted(handler, noted).await;
+            drop(lease);
+            return (self.respond_stored(stored, conditional), Answered::Miss);
         }
         let stored = self.compute_noted(handler, noted).await;
         // Release (in the background) before publishing, so that a request

@@ -62,7 +62,9 @@ impl<S> tower_layer::Layer<S> for CacheLayer {
 /// on every instance, whether or not the handler carries `#[invalidates]`.
 /// The response waits for it (a client reading after it sees the new
 /// data); it runs on a task of its own, so a client that disconnects does
-/// not cancel it. Turned off with
+/// not cancel it. On an `#[invalidates]` handler's answer, the paths it
+/// invalidated are not invalidated twice, and the others follow its
+/// `soft` choice. Turned off with
 /// [`RouteCacheBuilder::invalidate_unsafe`](crate::RouteCacheBuilder::invalidate_unsafe).
 #[derive(Debug, Clone)]
 pub struct CacheService<S> {
@@ -99,12 +101,21 @@ where
             let response = answer.await?;
             let status = response.status();
             if status.is_success() || status.is_redirection() {
-                let paths = target.paths(response.headers());
+                let mut paths = target.paths(response.headers());
+                let mut soft = false;
+                if let Some(done) = response.extensions().get::<Invalidated>() {
+                    paths.retain(|path| !done.paths.contains(path));
+                    soft = done.soft;
+                }
                 // Detached: a client that disconnects does not cancel it.
                 let done = tokio::spawn(async move {
                     for path in &paths {
                         // Failures are logged and counted by the cache.
-                        let _ = cache.invalidate(path).await;
+                        let _ = if soft {
+                            cache.soft().invalidate(path).await
+                        } else {
+                            cache.invalidate(path).await
+                        };
                     }
                 });
                 let _ = done.await;
@@ -112,6 +123,16 @@ where
             Ok(response)
         }))
     }
+}
+
+/// What an `#[invalidates]` handler invalidated, in its response's
+/// extensions: the layer does not invalidate (or purge at the edge) its
+/// paths twice, and invalidates the rest of its targets the same way, hard
+/// or soft.
+#[derive(Clone)]
+pub(super) struct Invalidated {
+    pub(super) paths: Vec<String>,
+    pub(super) soft: bool,
 }
 
 /// Safe methods (RFC 9110 §9.2.1): the only ones that do not invalidate.

@@ -271,9 +271,15 @@ where
     F::Output: IntoResponse,
 {
     let task = tokio::spawn(async move {
-        let response = body.await.into_response();
+        let mut response = body.await.into_response();
         if response.status().is_success() {
             invalidate_targets(ctx.cache, &tags, &paths, soft).await;
+            // The layer's own invalidation of the request's target
+            // (RFC 9111 §4.4) leaves out what this one did, and follows
+            // its choice of hard or soft.
+            response
+                .extensions_mut()
+                .insert(layer::Invalidated { paths, soft });
         }
         response
     });

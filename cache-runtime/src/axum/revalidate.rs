@@ -8,7 +8,7 @@
 use super::counted::Unanswered;
 use super::flow::Route;
 use super::respond::Served;
-use super::storable::{stamp, store_if_cacheable, STREAMED};
+use super::storable::{header_refusal, stamp, store_if_cacheable, STREAMED};
 use super::Asked;
 use crate::entry::{is_storable_header, Entry, Prepared};
 use crate::fault::now_ms;
@@ -42,23 +42,52 @@ impl Route {
             return self.respond_stored(stored, &request.conditions);
         }
         self.answered(Answered::Revalidated);
+        // The `304`'s own `Set-Cookie` reaches the client, never the entry.
+        let cookies: Vec<_> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
+        let with_cookies = |mut served: Response| {
+            for cookie in &cookies {
+                served
+                    .headers_mut()
+                    .append(header::SET_COOKIE, cookie.clone());
+            }
+            served
+        };
         let Some((entry, expiry)) = self.refreshed(stale.entry(), response.headers()) else {
             // Confirmed, but with no freshness left: serve it once, unstored.
             self.metrics.refused(Refusal::CacheControl);
-            return self
-                .hit(&stale, &request.conditions, Served::Revalidated(false))
-                .unwrap_or_else(undecodable);
+            let served = self.hit(&stale, &request.conditions, Served::Revalidated(false));
+            return with_cookies(served.unwrap_or_else(undecodable));
         };
-        let stored = match entry.encode() {
-            Ok(value) => self.save(Bytes::from(value), expiry, &noted).await == Saved::Stored,
-            Err(_) => {
+        // The same storage rules as a fresh response (RFC 9111 §3): a
+        // `304` saying `no-store`, `private` or `Vary` on an unkeyed
+        // header, or setting a cookie, confirms the body for this request
+        // but refreshes no entry.
+        let target = self.cache.config().targeted_cache_control();
+        let (cc, _) = freshness::governing(response.headers(), target);
+        let refused = header_refusal(response.headers(), self.policy, self.cache.config(), &cc);
+        let stored = match (refused, entry.encode()) {
+            (Some(detail), _) => {
+                if let Some(reason) = Refusal::from_detail(detail) {
+                    self.metrics.refused(reason);
+                }
+                false
+            }
+            (None, Ok(value)) => {
+                self.save(Bytes::from(value), expiry, &noted).await == Saved::Stored
+            }
+            (None, Err(_)) => {
                 self.metrics.refused(Refusal::Headers);
                 false
             }
         };
         let prepared = Prepared::from_entry(entry);
-        self.hit(&prepared, &request.conditions, Served::Revalidated(stored))
-            .unwrap_or_else(undecodable)
+        let served = self.hit(&prepared, &request.conditions, Served::Revalidated(stored));
+        with_cookies(served.unwrap_or_else(undecodable))
     }
 
     /// The stored entry updated by a `304`'s headers (RFC 9111 §4.3.4):
@@ -128,7 +157,8 @@ impl Route {
         let route = self.clone();
         // Bounded: a hung handler must not hold the key's refresh forever.
         let limit = route.cache.config().lease_ttl();
-        tokio::spawn(tokio::time::timeout(limit, async move {
+        let abandoned = self.clone();
+        let refresh = tokio::time::timeout(limit, async move {
             let generations = route.generation_keys();
             let (lease, current, noted) = route.cache.acquire_lease(&route.key, generations).await;
             if lease.held_elsewhere() {
@@ -143,9 +173,11 @@ impl Route {
             let mut stored = route.compute_noted(handler, noted).await;
             if stored.detail == Some(STREAMED) {
                 // Nobody reads this body: read it here, so that the entry
-                // is stored when it ends (within the limit).
+                // is stored when it ends (the tee keeps at most the route's
+                // body limit, and an oversized body is dropped as it is
+                // read, never collected).
                 let body = std::mem::replace(stored.response.body_mut(), Body::empty());
-                let _ = http_body_util::BodyExt::collect(body).await;
+                drain(body, route.body_limit()).await;
             } else if !stored.stored {
                 // A 5xx under stale-if-error, or a refused write (a full or
                 // read-only Redis), leaves the stale entry in place.
@@ -162,7 +194,40 @@ impl Route {
             }
             drop(lease);
             leader.publish(stored.encoded);
-        }));
+        });
+        tokio::spawn(async move {
+            if refresh.await.is_err() {
+                // Past the lease's life: the entry stays as it was.
+                abandoned.metrics.refused(Refusal::Abandoned);
+                tracing::warn!(
+                    key_hash = %super::counted::key_hash(&abandoned.key),
+                    limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                    "route cache: background refresh abandoned after the lease's life"
+                );
+            }
+        });
+    }
+
+    /// The route's body size limit.
+    fn body_limit(&self) -> usize {
+        self.policy
+            .max_body()
+            .unwrap_or(self.cache.config().max_body())
+    }
+}
+
+/// Reads `body` to its end without keeping it, or stops once more than
+/// `limit` bytes went by (the tee has refused the entry by then).
+async fn drain(mut body: Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            seen = seen.saturating_add(data.len());
+            if seen > limit {
+                return;
+            }
+        }
     }
 }
 

@@ -32,12 +32,26 @@ fn refusal(
     config: &CacheConfig,
     cc: &CacheControl,
 ) -> Option<&'static str> {
-    let personal = super::keys_credentials(policy, config);
     let negative = is_negative(parts.status, policy);
     if !is_default_storable_status(parts.status) && !negative {
         return Some("status");
     }
-    if parts.headers.contains_key(header::SET_COOKIE) {
+    header_refusal(&parts.headers, policy, config, cc)
+}
+
+/// Why a response with `headers` (and their governing `cc`) may not be
+/// stored, whatever its status: `Set-Cookie`, a `Cache-Control` that
+/// forbids storing (`private` is expected on credential-keyed routes), or
+/// a `Vary` naming a header the route does not key on. Also applied to the
+/// `304` of a revalidation before it refreshes the entry.
+pub(super) fn header_refusal(
+    headers: &http::HeaderMap,
+    policy: &RoutePolicy,
+    config: &CacheConfig,
+    cc: &CacheControl,
+) -> Option<&'static str> {
+    let personal = super::keys_credentials(policy, config);
+    if headers.contains_key(header::SET_COOKIE) {
         return Some("set-cookie");
     }
     if cc.no_store || cc.no_cache || (cc.private && !personal) {
@@ -50,7 +64,7 @@ fn refusal(
             || policy.vary().iter().any(|r| r.eq_ignore_ascii_case(h))
             || (policy.auth() == AuthPolicy::Private && config.is_credential(h))
     };
-    let unkeyed_vary = parts.headers.get_all(header::VARY).iter().any(|v| {
+    let unkeyed_vary = headers.get_all(header::VARY).iter().any(|v| {
         v.to_str().map_or(true, |v| {
             v.split(',')
                 .map(str::trim)

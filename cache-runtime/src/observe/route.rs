@@ -75,6 +75,9 @@ vocabulary! {
         /// An index set of the entry (its path's, a tag's) holds its most
         /// live members (`max_path_variants`, `max_tag_members`).
         IndexFull = "index-full",
+        /// A background refresh ran past the lease's life and was
+        /// abandoned (logged): the entry stays as it was.
+        Abandoned = "refresh-abandoned",
     }
 }
 

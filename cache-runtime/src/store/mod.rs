@@ -203,6 +203,20 @@ impl Store {
         }
     }
 
+    /// The value under `key`, and whether the lease `lease_key` (in the
+    /// same hash slot) is still held, in one round trip. In process no
+    /// other instance holds a lease: only the value.
+    pub(crate) async fn entry_or_lease(
+        &self,
+        key: &str,
+        lease_key: &str,
+    ) -> Result<(Option<Bytes>, bool), StoreError> {
+        match self {
+            Self::Redis(s) => s.entry_or_lease(key, lease_key).await,
+            Self::Memory(s) => Ok((s.peek(key), false)),
+        }
+    }
+
     /// Every member of the index set `index`, left in place.
     pub(crate) async fn index_members(&self, index: &str) -> Result<Vec<String>, StoreError> {
         match self {

@@ -153,6 +153,23 @@ impl RedisStore {
         self.query(&cmd).await
     }
 
+    /// The string under `key` (a value that is no string reads as empty,
+    /// undecodable) and whether `lease_key` exists, in one script: the two
+    /// share a hash slot (see `lease::lease_key`).
+    pub(crate) async fn entry_or_lease(
+        &self,
+        key: &str,
+        lease_key: &str,
+    ) -> Result<(Option<Bytes>, bool), StoreError> {
+        const ENTRY_OR_LEASE: &str = "local value = redis.pcall('GET', KEYS[1]) \
+             if type(value) == 'table' and value.err then value = '' end \
+             return {value, redis.call('EXISTS', KEYS[2])}";
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(ENTRY_OR_LEASE).arg(2).arg(key).arg(lease_key);
+        let (value, held): (Option<Vec<u8>>, i64) = self.query(&cmd).await?;
+        Ok((value.map(Bytes::from), held == 1))
+    }
+
     /// Bumps the generation `key` and keeps it for `ttl` after.
     pub(crate) async fn bump(&self, key: &str, ttl: Duration) -> Result<(), StoreError> {
         const BUMP: &str =
