@@ -209,20 +209,16 @@ async fn index_sets_hold_only_live_members(backend: Backend) {
         next += 100;
     }
     let index = format!("{}:#t:pages", f.cache.config().prefix());
-    let mut inspector = match backend {
-        Backend::Embedded => None,
-        _ => Some(f.inspector().await),
-    };
-    let (full, members) = weigh(&f, inspector.as_mut(), &index).await;
+    let (full, members) = f.index_weight(backend, &index).await;
     println!(
         "{backend:?}: {FILLS} fills in {:?}: tag set {full} bytes, {members} members",
         started.elapsed()
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(app.get("/pages?page=1000000").await.x_cache(), "MISS");
-    let (after, members) = weigh(&f, inspector.as_mut(), &index).await;
+    let (after, members) = f.index_weight(backend, &index).await;
     println!("{backend:?}: after 5 s idle and one fill: {after} bytes, {members} members");
-    if inspector.is_some() {
+    if backend != Backend::Embedded {
         assert_eq!(members, 1, "only the live member");
     }
     assert!(after < full / 50, "{after} bytes left of {full}");
@@ -328,20 +324,4 @@ async fn a_head_on_a_stale_entry_never_refreshes_it(backend: Backend) {
         reply.x_cache() == "HIT"
     })
     .await;
-}
-
-/// What the set `index` weighs and its members (Redis), or the embedded
-/// store's index bytes.
-async fn weigh(
-    f: &Fixture,
-    inspector: Option<&mut support::Inspector>,
-    index: &str,
-) -> (u64, usize) {
-    match inspector {
-        Some(inspector) => (
-            inspector.memory_usage(index).await,
-            inspector.zcard(index).await,
-        ),
-        None => (f.cache.stats().index_bytes, 0),
-    }
 }

@@ -394,10 +394,6 @@ async fn random_hosts_cannot_grow_an_index_without_bound(backend: Backend) {
     let f = Fixture::with(backend, "key_random_hosts", |b| b.max_path_variants(CAP)).await;
     let app = Arc::new(serve(&f.cache, &Calls::default()).await);
     let index = format!("{}:#p:/host", f.cache.config().prefix());
-    let mut inspector = match backend {
-        Backend::Embedded => None,
-        _ => Some(f.inspector().await),
-    };
     app.request(
         http::Method::GET,
         "/host",
@@ -405,7 +401,7 @@ async fn random_hosts_cannot_grow_an_index_without_bound(backend: Backend) {
         bytes::Bytes::new(),
     )
     .await;
-    let (before, _) = measure(&f, inspector.as_mut(), &index).await;
+    let (before, _) = f.index_weight(backend, &index).await;
     let mut sent = 0;
     while sent < REQUESTS {
         let mut tasks = Vec::new();
@@ -428,7 +424,7 @@ async fn random_hosts_cannot_grow_an_index_without_bound(backend: Backend) {
         }
         sent += 50;
     }
-    let (after, members) = measure(&f, inspector.as_mut(), &index).await;
+    let (after, members) = f.index_weight(backend, &index).await;
     println!(
         "{backend:?}: index set bytes before {before}, after {REQUESTS} random hosts {after} \
          ({members} members, cap {CAP})"
@@ -550,22 +546,6 @@ async fn the_forwarded_host_is_the_nearest_trusted_proxys(backend: Backend) {
         )
         .await;
     assert_eq!(direct.x_cache(), "HIT", "the same public host");
-}
-
-/// What the index set `index` weighs, and its members: from Redis, or the
-/// embedded store's index bytes (members 0: not counted there).
-async fn measure(
-    f: &Fixture,
-    inspector: Option<&mut support::Inspector>,
-    index: &str,
-) -> (u64, usize) {
-    match inspector {
-        Some(inspector) => (
-            inspector.memory_usage(index).await,
-            inspector.zcard(index).await,
-        ),
-        None => (f.cache.stats().index_bytes, 0),
-    }
 }
 
 /// A random number from the standard library's per-process hasher keys.

@@ -162,6 +162,20 @@ impl Fixture {
         cache
     }
 
+    /// What the index set `index` weighs and its live members: from Redis
+    /// (`MEMORY USAGE`, `ZCARD`) on a shared backend, else the embedded
+    /// store's index bytes (members are not counted there: 0).
+    pub async fn index_weight(&self, backend: Backend, index: &str) -> (u64, usize) {
+        if backend == Backend::Embedded {
+            return (self.cache.stats().index_bytes, 0);
+        }
+        let mut inspector = self.inspector().await;
+        (
+            inspector.memory_usage(index).await,
+            inspector.zcard(index).await,
+        )
+    }
+
     /// A connection to look at what the cache stored, on a Redis backend.
     pub async fn inspector(&self) -> Inspector {
         if let Some(redis) = &self.redis {
