@@ -212,3 +212,49 @@ async fn a_revalidating_routes_cold_miss_also_makes_one_round_trip_before_its_ha
         before[0].commands
     );
 }
+
+/// Save atomicity on one Redis: the connection is cut right after the
+/// bytes of the command that writes the entry, and Redis stays unreachable
+/// for a second, so the cache cannot take the entry back. The entry is then
+/// either absent or listed in its path's index set, so an invalidation
+/// reaches it: never stored without its index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_cut_after_the_entrys_bytes_leaves_no_unindexed_entry() {
+    let (setup, proxy, app, _times) = setup("cut_save").await;
+    proxy.cut_after_script("redis.call('SET', KEYS[1]", Duration::from_secs(1));
+    let reply = app.get("/items/5").await;
+    assert_eq!(reply.status, 200, "the client still gets its answer");
+    assert!(proxy.cut_fired(), "the save's connection was cut");
+    assert!(
+        proxy.holding(),
+        "checked while the cache cannot reach Redis"
+    );
+    // The server has the bytes; let it run what it received.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let direct = cache(&setup.prefix, setup.server.url()).await;
+    let key = direct
+        .key_for::<cache_runtime::route!(item)>("/items/5")
+        .unwrap();
+    let index = format!("{}:#p:/items/5", setup.prefix);
+    let client = ::redis::Client::open(setup.server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let exists: bool = ::redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let listed: Option<f64> = ::redis::cmd("ZSCORE")
+        .arg(&index)
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    println!(
+        "after the cut: entry stored {exists}, listed in its index {}",
+        listed.is_some()
+    );
+    assert!(!exists || listed.is_some(), "an entry without its index");
+    if exists {
+        assert_eq!(direct.invalidate("/items/5").await.unwrap(), 1);
+    }
+}

@@ -21,6 +21,16 @@ pub struct Write {
 pub struct RecordingProxy {
     pub url: String,
     writes: Arc<Mutex<Vec<Write>>>,
+    /// When set, the first client write carrying an `EVAL` whose script
+    /// contains this text is forwarded up to the end of that command, and
+    /// the connection is then cut (both ways): a connection lost right
+    /// after those bytes. Cleared once it fired.
+    cut_after: Arc<Mutex<Option<String>>>,
+    /// After the cut, new connections are dropped at once until then: the
+    /// server stays unreachable for a while.
+    held_until: Arc<Mutex<Option<Instant>>>,
+    /// How long the cut holds.
+    hold: Arc<Mutex<std::time::Duration>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -37,19 +47,62 @@ impl RecordingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("redis://{}", listener.local_addr().expect("address"));
         let writes = Arc::new(Mutex::new(Vec::new()));
+        let cut_after = Arc::new(Mutex::new(None));
+        let held_until = Arc::new(Mutex::new(None::<Instant>));
+        let hold = Arc::new(Mutex::new(std::time::Duration::ZERO));
         let log = Arc::clone(&writes);
+        let cut = Arc::clone(&cut_after);
+        let (held, holding) = (Arc::clone(&held_until), Arc::clone(&hold));
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                if held
+                    .lock()
+                    .unwrap()
+                    .is_some_and(|until| Instant::now() < until)
+                {
+                    drop(client); // unreachable for now
+                    continue;
+                }
                 let upstream = upstream.clone();
                 let log = Arc::clone(&log);
+                let cut = Arc::clone(&cut);
+                let on_cut = (Arc::clone(&held), Arc::clone(&holding));
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        forward(client, server, log).await;
+                        forward(client, server, log, cut, on_cut).await;
                     }
                 });
             }
         });
-        Self { url, writes, task }
+        Self {
+            url,
+            writes,
+            cut_after,
+            held_until,
+            hold,
+            task,
+        }
+    }
+
+    /// Arms the cut (see the `cut_after` field); after it, the proxy
+    /// drops new connections for `hold`, so that the client's next calls
+    /// fail too.
+    pub fn cut_after_script(&self, text: &str, hold: std::time::Duration) {
+        *self.hold.lock().unwrap() = hold;
+        *self.cut_after.lock().unwrap() = Some(text.to_owned());
+    }
+
+    /// Whether the proxy still drops new connections after a cut.
+    pub fn holding(&self) -> bool {
+        self.held_until
+            .lock()
+            .unwrap()
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Whether the armed cut has fired.
+    pub fn cut_fired(&self) -> bool {
+        self.cut_after.lock().unwrap().is_none()
     }
 
     /// Forgets what was recorded so far.
@@ -63,9 +116,16 @@ impl RecordingProxy {
     }
 }
 
-async fn forward(client: TcpStream, server: TcpStream, log: Arc<Mutex<Vec<Write>>>) {
+async fn forward(
+    client: TcpStream,
+    server: TcpStream,
+    log: Arc<Mutex<Vec<Write>>>,
+    cut: Arc<Mutex<Option<String>>>,
+    (held, hold): (Arc<Mutex<Option<Instant>>>, Arc<Mutex<std::time::Duration>>),
+) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
+    let (cut_tx, mut cut_rx) = tokio::sync::oneshot::channel::<()>();
     let upstream = async move {
         let mut buf = vec![0u8; 64 * 1024];
         let mut pending = Vec::new();
@@ -75,7 +135,19 @@ async fn forward(client: TcpStream, server: TcpStream, log: Arc<Mutex<Vec<Write>
                 Ok(n) => n,
             };
             let at = Instant::now();
+            let already = pending.len();
             pending.extend_from_slice(&buf[..n]);
+            let armed = cut.lock().unwrap().clone();
+            if let Some(end) = armed.and_then(|text| end_of_script(&pending, &text)) {
+                *cut.lock().unwrap() = None;
+                *held.lock().unwrap() = Some(Instant::now() + *hold.lock().unwrap());
+                // The bytes up to the end of that command, then nothing.
+                let upto = end.saturating_sub(already).min(n);
+                let _ = server_write.write_all(&buf[..upto]).await;
+                let _ = server_write.flush().await;
+                let _ = cut_tx.send(());
+                return;
+            }
             let commands = take_commands(&mut pending);
             log.lock().unwrap().push(Write { at, commands });
             if server_write.write_all(&buf[..n]).await.is_err() {
@@ -84,9 +156,32 @@ async fn forward(client: TcpStream, server: TcpStream, log: Arc<Mutex<Vec<Write>
         }
     };
     let downstream = async move {
-        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        tokio::select! {
+            _ = tokio::io::copy(&mut server_read, &mut client_write) => {}
+            // Cut: the client's connection closes with no answer.
+            _ = &mut cut_rx => {}
+        }
     };
     tokio::join!(upstream, downstream);
+}
+
+/// Where, in `pending`, the first complete `EVAL` whose script contains
+/// `text` ends.
+fn end_of_script(pending: &[u8], text: &str) -> Option<usize> {
+    let mut at = 0;
+    while let Some((args, end)) = command(&pending[at..]) {
+        let is_it = args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"EVAL"))
+            && args
+                .get(1)
+                .is_some_and(|script| String::from_utf8_lossy(script).contains(text));
+        at += end;
+        if is_it {
+            return Some(at);
+        }
+    }
+    None
 }
 
 /// Removes the complete RESP commands at the front of `pending` and names
