@@ -48,8 +48,11 @@ pub const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
 pub const DEFAULT_TRUSTED_PROXIES: usize = 1;
 /// Request headers that always carry credentials
 /// ([`CacheConfig::credential_headers`] adds to them).
-pub const DEFAULT_CREDENTIAL_HEADERS: [&str; 3] =
-    ["authorization", "proxy-authorization", "cookie"];
+pub const DEFAULT_CREDENTIAL_HEADERS: [http::HeaderName; 3] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::COOKIE,
+];
 /// Default most live entries one request path's index set lists at once,
 /// across hosts, `vary` values and routes ([`CacheConfig::max_path_variants`]).
 pub const DEFAULT_MAX_PATH_VARIANTS: usize = 4096;
@@ -423,7 +426,7 @@ impl CacheConfig {
     /// trusted at all.
     pub(crate) fn forwarded_hops(&self) -> usize {
         if self.trust_forwarded_host {
-            self.trusted_proxies.max(1)
+            self.trusted_proxies
         } else {
             0
         }

@@ -188,11 +188,8 @@ impl KeyBuilder {
 /// Request headers that identify a user: the one list behind both rules,
 /// that they enter keys only as digests, and that a request carrying one
 /// shares an entry only where its route says how to key it.
-pub(crate) static CREDENTIAL_HEADERS: [http::HeaderName; 3] = [
-    http::header::AUTHORIZATION,
-    http::header::PROXY_AUTHORIZATION,
-    http::header::COOKIE,
-];
+pub(crate) static CREDENTIAL_HEADERS: [http::HeaderName; 3] =
+    crate::config::DEFAULT_CREDENTIAL_HEADERS;
 
 pub(crate) fn is_credential(name: &str) -> bool {
     CREDENTIAL_HEADERS
@@ -367,7 +364,7 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
-fn push_encoded(out: &mut String, b: u8) {
+pub(crate) fn push_encoded(out: &mut String, b: u8) {
     out.push('%');
     out.push(char::from(HEX[usize::from(b >> 4)]));
     out.push(char::from(HEX[usize::from(b & 0xf)]));

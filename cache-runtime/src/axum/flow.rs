@@ -563,6 +563,13 @@ impl Route {
         })
     }
 
+    /// The largest body stored: the route's limit, else the cache's.
+    pub(super) fn body_limit(&self) -> usize {
+        self.policy
+            .max_body()
+            .unwrap_or(self.cache.config().max_body())
+    }
+
     /// Whether this route's keys carry a credential: its responses go out
     /// `private` (see [`super::keys_credentials`]).
     pub(super) fn personal(&self) -> bool {

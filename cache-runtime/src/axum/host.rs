@@ -102,12 +102,7 @@ enum Forwarded<'a> {
 /// The nearest trusted proxy's `Forwarded: host=…`, else its
 /// `X-Forwarded-Host` (see the module docs).
 fn forwarded_host(parts: &Parts, trusted: usize) -> Forwarded<'_> {
-    let elements: Vec<&[u8]> = parts
-        .headers
-        .get_all(header::FORWARDED)
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
-        .collect();
+    let elements = members(parts, header::FORWARDED);
     if let Some(chosen) = nearest(&elements, trusted) {
         let host = param(elements[chosen], b"host");
         // axum-extra's `Host` shows the handler the leftmost element's:
@@ -125,34 +120,34 @@ fn forwarded_host(parts: &Parts, trusted: usize) -> Forwarded<'_> {
             return Forwarded::Host { host, https };
         }
     }
-    let values: Vec<&[u8]> = parts
-        .headers
-        .get_all("x-forwarded-host")
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
-        .map(trim)
-        .collect();
+    let values = members(parts, "x-forwarded-host");
     let Some(chosen) = nearest(&values, trusted) else {
         return Forwarded::None;
     };
     if values[chosen].is_empty() {
         return Forwarded::None;
     }
-    if chosen > 0 && values[..chosen].iter().any(|v| *v != values[chosen]) {
+    if values[..chosen].iter().any(|v| *v != values[chosen]) {
         return Forwarded::Conflicting;
     }
-    let protos: Vec<&[u8]> = parts
-        .headers
-        .get_all("x-forwarded-proto")
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
-        .map(trim)
-        .collect();
+    let protos = members(parts, "x-forwarded-proto");
     let https = nearest(&protos, trusted).is_some_and(|i| protos[i].eq_ignore_ascii_case(b"https"));
     Forwarded::Host {
         host: values[chosen],
         https,
     }
+}
+
+/// The comma-separated members of every `name` field, in order, trimmed:
+/// what each proxy appended.
+fn members(parts: &Parts, name: impl header::AsHeaderName) -> Vec<&[u8]> {
+    parts
+        .headers
+        .get_all(name)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(trim)
+        .collect()
 }
 
 /// The index of the value the nearest trusted proxy wrote: the

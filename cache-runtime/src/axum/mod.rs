@@ -334,15 +334,12 @@ async fn invalidate_targets(
 /// space, controls, non-ASCII) are encoded, so that an id such as `a/b`
 /// names the entry stored for `/items/a%2Fb`. Keys canonicalise the rest.
 pub fn path_segment(value: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(value.len());
     for &byte in value.as_bytes() {
         if byte.is_ascii_graphic() && !matches!(byte, b'/' | b'?' | b'#' | b'%') {
             out.push(char::from(byte));
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            crate::key::push_encoded(&mut out, byte);
         }
     }
     out

@@ -136,11 +136,7 @@ impl Route {
     /// The most a stored body may decompress to: well above any body the
     /// cache stores, well below what a corrupt value could claim.
     pub(super) fn decode_limit(&self) -> usize {
-        let limit = self
-            .policy
-            .max_body()
-            .unwrap_or(self.cache.config().max_body());
-        limit.saturating_mul(16)
+        self.body_limit().saturating_mul(16)
     }
 
     /// The headers of a hit on `entry`, shown as `shown`, `age` seconds

@@ -72,9 +72,7 @@ impl Route {
         let refused = header_refusal(response.headers(), self.policy, self.cache.config(), &cc);
         let stored = match (refused, entry.encode()) {
             (Some(detail), _) => {
-                if let Some(reason) = Refusal::from_detail(detail) {
-                    self.metrics.refused(reason);
-                }
+                self.count_refusal(detail);
                 false
             }
             (None, Ok(value)) => {
@@ -206,13 +204,6 @@ impl Route {
                 );
             }
         });
-    }
-
-    /// The route's body size limit.
-    fn body_limit(&self) -> usize {
-        self.policy
-            .max_body()
-            .unwrap_or(self.cache.config().max_body())
     }
 }
 

@@ -167,7 +167,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted:
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     let expiry = route.expiry(ttl, stale, route_ttl);
-    let limit = policy.max_body().unwrap_or(cache.config().max_body());
+    let limit = route.body_limit();
     match handler_coding(&parts.headers) {
         Ok(coding) => {
             entry.encoding = coding;
@@ -286,7 +286,7 @@ impl Route {
         Stored::refused(response, detail)
     }
 
-    fn count_refusal(&self, detail: &'static str) {
+    pub(super) fn count_refusal(&self, detail: &'static str) {
         if let Some(reason) = Refusal::from_detail(detail) {
             self.metrics.refused(reason);
         }
