@@ -8,7 +8,8 @@ mod support;
 
 use axum::{
     extract::{Path, Query, State},
-    http::{Method, StatusCode},
+    http::{header, HeaderMap, Method, StatusCode},
+    response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
@@ -84,6 +85,35 @@ async fn headless(State(calls): State<Calls>, method: Method) -> String {
     }
 }
 
+/// Revalidates through its handler (ETag `"v1"`, 1 s fresh), slowly: a
+/// matching `If-None-Match` gets a `304` after 300 ms.
+#[cached_route(ttl = 1, revalidate = true, allow_unkeyed = true)]
+async fn checked(State(calls): State<Calls>, headers: HeaderMap) -> Response {
+    calls.record("checked");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fields = [
+        (header::ETAG, "\"v1\""),
+        (header::CACHE_CONTROL, "max-age=1"),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == "\"v1\"")
+    {
+        return (StatusCode::NOT_MODIFIED, fields).into_response();
+    }
+    (fields, "checked body").into_response()
+}
+
+/// Fresh for 1 s, then kept only to stand in for an error
+/// (`stale-if-error` without `stale-while-revalidate`); slow to compute.
+#[cached_route(ttl = 60)]
+async fn fallback(State(calls): State<Calls>) -> Response {
+    calls.record("fallback");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cc = [(header::CACHE_CONTROL, "max-age=1, stale-if-error=60")];
+    (cc, "fallback body").into_response()
+}
+
 fn router(calls: Calls) -> Router {
     Router::new()
         .route("/t/{n}", get(tagged))
@@ -94,6 +124,8 @@ fn router(calls: Calls) -> Router {
         .route("/items", axum::routing::post(create_item))
         .route("/headless", get(headless))
         .route("/gone", get(gone))
+        .route("/checked", get(checked))
+        .route("/fallback", get(fallback))
         .with_state(calls)
 }
 
@@ -118,7 +150,57 @@ backend_matrix!(
     unsafe_methods_invalidate_their_target,
     a_head_on_a_stale_entry_never_refreshes_it,
     followers_learn_that_a_lease_ended_without_an_entry,
+    one_revalidation_per_key_across_instances,
+    an_entry_kept_for_errors_is_refilled_once_across_instances,
 );
+
+/// Twenty concurrent requests on each of two instances for `path`, whose
+/// entry has just expired: all answer `body`, and the handler runs once
+/// for all of them.
+async fn one_fill_for_forty(backend: Backend, test: &str, path: &str, name: &str, body: &str) {
+    let f = Fixture::new(backend, test).await;
+    let second = f.another_instance(backend).await;
+    let calls = Calls::default();
+    let apps = [
+        Arc::new(serve(&f.cache, &calls).await),
+        Arc::new(serve(&second, &calls).await),
+    ];
+    assert_eq!(apps[0].get(path).await.body, body);
+    assert_eq!(calls.get(name), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await; // past its freshness
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (app, path) = (Arc::clone(&apps[i % 2]), path.to_owned());
+            tokio::spawn(async move { app.get(&path).await })
+        })
+        .collect();
+    let mut served = std::collections::BTreeMap::<String, usize>::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, body);
+        *served.entry(reply.x_cache().to_owned()).or_default() += 1;
+    }
+    println!("{backend:?} {path}: 40 requests on two instances answered {served:?}");
+    assert_eq!(
+        calls.get(name),
+        2,
+        "one fill for all forty requests: {served:?}"
+    );
+}
+
+/// A revalidating route's expired entry is revalidated once, not once per
+/// request or instance: the others get the entry its `304` refreshed.
+async fn one_revalidation_per_key_across_instances(backend: Backend) {
+    one_fill_for_forty(backend, "one_reval", "/checked", "checked", "checked body").await;
+}
+
+/// An entry past its freshness, kept only for `stale-if-error`, does not
+/// stop cross-instance coalescing: the instance without the lease waits
+/// for a fresh entry instead of taking the old one as the fill's.
+async fn an_entry_kept_for_errors_is_refilled_once_across_instances(backend: Backend) {
+    one_fill_for_forty(backend, "one_sie", "/fallback", "fallback", "fallback body").await;
+}
 
 /// Two instances, a hot key whose handler answers 404 after 300 ms, 50
 /// concurrent requests on each: the instance without the lease stops

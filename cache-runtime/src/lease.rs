@@ -3,8 +3,10 @@
 //! entry it stores. In process, [`crate::coalesce`] does the same job.
 
 use crate::cache::RouteCache;
+use crate::entry::Prepared;
 use crate::error::ErrorKind;
 use crate::generation::Noted;
+use crate::lookup::fresh;
 use crate::observe::{failure, Op};
 use crate::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::{Claim, Claiming, Read, StoreError};
@@ -205,13 +207,19 @@ impl RouteCache {
         }
     }
 
-    /// Polls for the entry another instance is computing, until `wait`
-    /// has passed. Returns the raw value once it is there; `None` at once
-    /// when the lease is gone and no entry came (the leader stored nothing:
-    /// an error status, `Set-Cookie`, a refusal, a cancelled or panicked
-    /// handler), or when the wait ran out or the backend failed: the
-    /// caller then computes the entry itself.
-    pub(crate) async fn wait_for_entry(&self, key: &str, wait: Duration) -> Option<Bytes> {
+    /// Polls for the fresh entry another instance is computing, until
+    /// `wait` has passed. Returns it once it is there; an entry that is
+    /// not fresh (an expired one kept for revalidation or
+    /// `stale-if-error`, or undecodable) is not what is awaited. `None` at
+    /// once when the lease is gone and no fresh entry came (the leader
+    /// stored nothing: an error status, `Set-Cookie`, a refusal, a
+    /// cancelled or panicked handler), or when the wait ran out or the
+    /// backend failed: the caller then computes the entry itself.
+    pub(crate) async fn wait_for_entry(
+        &self,
+        key: &str,
+        wait: Duration,
+    ) -> Option<(Prepared, Bytes)> {
         let backoff = Backoff {
             first: Duration::from_millis(5),
             max: Duration::from_millis(50),
@@ -223,12 +231,16 @@ impl RouteCache {
                 .call(Op::Get, self.inner.store.entry_or_lease(key, lease))
                 .await
             {
-                Ok((Some(value), _)) => Step::Done(Some(value)),
-                Ok((None, true)) => Step::Again,
-                Ok((None, false)) => {
-                    tracing::debug!("route cache: the lease ended without an entry; computing");
-                    Step::Done(None)
-                }
+                Ok((value, held)) => match value.and_then(fresh) {
+                    Some(found) => Step::Done(Some(found)),
+                    None if held => Step::Again,
+                    None => {
+                        tracing::debug!(
+                            "route cache: the lease ended without a fresh entry; computing"
+                        );
+                        Step::Done(None)
+                    }
+                },
                 // The backend is failing: nothing will show up in time.
                 Err(_) => Step::Done(None),
             }

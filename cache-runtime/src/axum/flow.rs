@@ -40,7 +40,7 @@ use crate::entry::{Freshness, Prepared};
 use crate::fault::now_ms;
 use crate::generation::Noted;
 use crate::lease::Lease;
-use crate::lookup::Lookup;
+use crate::lookup::{fresh, Lookup};
 use crate::observe::{Answered, Bypass, RouteHandle};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::semantics::Outcome;
@@ -459,6 +459,39 @@ impl Route {
         F: Future,
         F::Output: IntoResponse,
     {
+        self.coalesced(conditional, leased, |noted| async move {
+            let stored = match noted {
+                Some(noted) => self.compute_noted(handler, noted).await,
+                None => self.compute(handler).await,
+            };
+            let encoded = stored.encoded.clone();
+            Filled {
+                response: self.respond_stored(stored, conditional),
+                encoded,
+                how: Answered::Miss,
+            }
+        })
+        .await
+    }
+
+    /// Runs `fill` once for the key, however many requests (in this
+    /// process and, with Redis, across instances) need it at the same
+    /// time: a miss's compute, or a revalidation. The others are answered
+    /// from the fresh entry it stores, or run `fill` themselves once it is
+    /// known that none is coming.
+    ///
+    /// `fill` gets the generations noted before it, or `None` when they
+    /// must still be noted.
+    pub(super) async fn coalesced<C, Fut>(
+        &self,
+        conditional: &Conditions,
+        leased: Option<(Lease, Noted)>,
+        fill: C,
+    ) -> (Response, Answered)
+    where
+        C: FnOnce(Option<Noted>) -> Fut,
+        Fut: Future<Output = Filled>,
+    {
         let collapsed = |entry: &Prepared| {
             let response = self.hit(entry, conditional, Served::Collapsed)?;
             Some((response, Answered::Collapsed))
@@ -478,8 +511,8 @@ impl Route {
                 // waiting on it learn at once that no entry is coming.
                 drop(leased);
                 tracing::debug!("route cache: no fill to wait for; running the handler");
-                let stored = self.compute(handler).await;
-                return (self.respond_stored(stored, conditional), Answered::Miss);
+                let filled = fill(None).await;
+                return (filled.response, filled.how);
             }
             Join::Lead(leader) => leader,
         };
@@ -516,10 +549,10 @@ impl Route {
             Lease::NotNeeded => {}
         }
         if lease.held_elsewhere() {
-            // Another instance is computing it: wait for its entry, and
-            // take it only if it is fresh.
-            let value = self.cache.wait_for_entry(&self.key, wait).await;
-            if let Some((entry, value)) = value.and_then(fresh) {
+            // Another instance is computing it: wait for a fresh entry (an
+            // expired one kept for revalidation or `stale-if-error` is
+            // there all along, and is not what is awaited).
+            if let Some((entry, value)) = self.cache.wait_for_entry(&self.key, wait).await {
                 if let Some(done) = collapsed(&entry) {
                     leader.publish(Some(value));
                     return done;
@@ -529,16 +562,16 @@ impl Route {
             // process's followers compute now, alongside this request,
             // rather than after it.
             leader.publish(None);
-            let stored = self.compute_noted(handler, noted).await;
+            let filled = fill(Some(noted)).await;
             drop(lease);
-            return (self.respond_stored(stored, conditional), Answered::Miss);
+            return (filled.response, filled.how);
         }
-        let stored = self.compute_noted(handler, noted).await;
+        let filled = fill(Some(noted)).await;
         // Release (in the background) before publishing, so that a request
         // arriving after the publication finds the lease free.
         drop(lease);
-        leader.publish(stored.encoded.clone());
-        (self.respond_stored(stored, conditional), Answered::Miss)
+        leader.publish(filled.encoded);
+        (filled.response, filled.how)
     }
 
     /// `response` with the route's tags for an edge cache in front, when
@@ -590,8 +623,10 @@ impl Route {
     }
 }
 
-/// The entry in a stored value, if it decodes and is fresh.
-fn fresh(value: Bytes) -> Option<(Prepared, Bytes)> {
-    let entry = Prepared::decode(value.clone()).ok()?;
-    (entry.entry().freshness(now_ms()) == Freshness::Fresh).then_some((entry, value))
+/// What a coalesced fill did: its answer, the entry it stored (for the
+/// requests waiting on it), and how it is counted.
+pub(super) struct Filled {
+    pub(super) response: Response,
+    pub(super) encoded: Option<Bytes>,
+    pub(super) how: Answered,
 }

@@ -2,17 +2,20 @@
 //! `revalidate = true`: the handler saw the request made conditional on an
 //! expired entry (`super::Keyed::prepare_revalidation`). A `304` refreshes
 //! the entry (its stored headers updated as §4.3.4 says) and the stored
-//! body is served with its status; any other answer is a miss. Also the
+//! body is served with its status; any other answer is a miss. One
+//! revalidation runs per key, here and across instances. Also the
 //! background refresh of an entry served stale (`stale-while-revalidate`).
 
+use super::conditional::Conditions;
 use super::counted::Unanswered;
-use super::flow::Route;
+use super::flow::{Filled, Route};
 use super::respond::Served;
 use super::storable::{header_refusal, stamp, store_if_cacheable, STREAMED};
 use super::Asked;
 use crate::entry::{is_storable_header, Entry, Prepared};
 use crate::fault::now_ms;
 use crate::freshness;
+use crate::generation::Noted;
 use crate::lookup::Saved;
 use crate::observe::{Answered, Refusal};
 use axum::body::Body;
@@ -22,6 +25,10 @@ use http::{header, HeaderMap, StatusCode};
 use std::{future::Future, sync::Arc, time::Duration};
 
 impl Route {
+    /// Asks the handler to revalidate `stale` (the request it sees is
+    /// conditional on it), once per key however many requests (here and,
+    /// with Redis, on other instances) find it expired at the same time:
+    /// the others are answered from the entry it refreshes or replaces.
     pub(super) async fn revalidate<F>(
         &self,
         handler: F,
@@ -33,15 +40,45 @@ impl Route {
         F::Output: IntoResponse,
     {
         let unanswered = Unanswered::new(self, Answered::Miss);
-        let noted = self.note().await;
-        let response = self.uncached(handler).await;
+        let conditional = &request.conditions;
+        let (response, how) = self
+            .coalesced(conditional, None, |noted| async move {
+                let noted = match noted {
+                    Some(noted) => noted,
+                    None => self.note().await,
+                };
+                self.revalidate_noted(handler, &stale, conditional, noted)
+                    .await
+            })
+            .await;
         unanswered.settle();
+        self.answered(how);
+        response
+    }
+
+    /// Runs the conditional request through the handler: a `304` refreshes
+    /// `stale`, anything else is a miss's answer.
+    async fn revalidate_noted<F>(
+        &self,
+        handler: F,
+        stale: &Prepared,
+        conditional: &Conditions,
+        noted: Noted,
+    ) -> Filled
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let response = self.uncached(handler).await;
         if response.status() != StatusCode::NOT_MODIFIED {
-            self.answered(Answered::Miss);
             let stored = store_if_cacheable(self, response, noted).await;
-            return self.respond_stored(stored, &request.conditions);
+            let encoded = stored.encoded.clone();
+            return Filled {
+                response: self.respond_stored(stored, conditional),
+                encoded,
+                how: Answered::Miss,
+            };
         }
-        self.answered(Answered::Revalidated);
         // The `304`'s own `Set-Cookie` reaches the client, never the entry.
         let cookies: Vec<_> = response
             .headers()
@@ -57,11 +94,16 @@ impl Route {
             }
             served
         };
+        let revalidated = |response: Response, encoded: Option<Bytes>| Filled {
+            response: with_cookies(response),
+            encoded,
+            how: Answered::Revalidated,
+        };
         let Some((entry, expiry)) = self.refreshed(stale.entry(), response.headers()) else {
             // Confirmed, but with no freshness left: serve it once, unstored.
             self.metrics.refused(Refusal::CacheControl);
-            let served = self.hit(&stale, &request.conditions, Served::Revalidated(false));
-            return with_cookies(served.unwrap_or_else(undecodable));
+            let served = self.hit(stale, conditional, Served::Revalidated(false));
+            return revalidated(served.unwrap_or_else(undecodable), None);
         };
         // The same storage rules as a fresh response (RFC 9111 §3): a
         // `304` saying `no-store`, `private` or `Vary` on an unkeyed
@@ -70,22 +112,28 @@ impl Route {
         let target = self.cache.config().targeted_cache_control();
         let (cc, _) = freshness::governing(response.headers(), target);
         let refused = header_refusal(response.headers(), self.policy, self.cache.config(), &cc);
-        let stored = match (refused, entry.encode()) {
+        let encoded = match (refused, entry.encode()) {
             (Some(detail), _) => {
                 self.count_refusal(detail);
-                false
+                None
             }
             (None, Ok(value)) => {
-                self.save(Bytes::from(value), expiry, &noted).await == Saved::Stored
+                let value = Bytes::from(value);
+                let saved = self.save(value.clone(), expiry, &noted).await;
+                (saved == Saved::Stored).then_some(value)
             }
             (None, Err(_)) => {
                 self.metrics.refused(Refusal::Headers);
-                false
+                None
             }
         };
         let prepared = Prepared::from_entry(entry);
-        let served = self.hit(&prepared, &request.conditions, Served::Revalidated(stored));
-        with_cookies(served.unwrap_or_else(undecodable))
+        let served = self.hit(
+            &prepared,
+            conditional,
+            Served::Revalidated(encoded.is_some()),
+        );
+        revalidated(served.unwrap_or_else(undecodable), encoded)
     }
 
     /// The stored entry updated by a `304`'s headers (RFC 9111 §4.3.4):
