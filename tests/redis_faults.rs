@@ -307,3 +307,127 @@ async fn a_non_string_value_under_the_key_is_a_miss_and_is_replaced() {
         .unwrap();
     assert_eq!(kind, "string");
 }
+
+/// Takes 400 ms, so that a test can pause Redis while it runs.
+#[cache_runtime::cached_route(ttl = 60, tags = ["withdrawn"])]
+async fn slow_item(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    format!("item {id}")
+}
+
+/// The port of the cluster node (of those on `ports`) serving `key`, and
+/// its process id.
+async fn node_of(ports: &[u16], key: &str) -> (u16, u32) {
+    let mut conn = redis_conn(&format!("redis://127.0.0.1:{}", ports[0])).await;
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let ranges: Vec<redis::Value> = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // Each range: start, end, then the master as [ip, port, id, …].
+    let port = ranges
+        .into_iter()
+        .find_map(|range| {
+            let redis::Value::Array(fields) = range else {
+                return None;
+            };
+            let (start, end): (i64, i64) = (
+                redis::from_redis_value(fields[0].clone()).ok()?,
+                redis::from_redis_value(fields[1].clone()).ok()?,
+            );
+            let redis::Value::Array(master) = fields[2].clone() else {
+                return None;
+            };
+            let port: u16 = redis::from_redis_value(master[1].clone()).ok()?;
+            (start..=end).contains(&slot).then_some(port)
+        })
+        .expect("the slot is served");
+    let mut node = redis_conn(&format!("redis://127.0.0.1:{port}")).await;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut node)
+        .await
+        .unwrap();
+    let pid = info
+        .lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
+        .expect("INFO server names the process id");
+    (port, pid)
+}
+
+fn signal(pid: u32, which: &str) {
+    let status = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {which} {pid}");
+}
+
+/// On a cluster, a write that times out (its node stops answering after
+/// the lookup) may still land once the node answers again, and then
+/// without its index: the cache withdraws it over fresh attempts, so no
+/// entry is left that invalidation cannot reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_write_that_timed_out_is_withdrawn_once_the_node_answers() {
+    let ports: Vec<u16> = (0..3).map(|_| support::cluster::cluster_port()).collect();
+    let spawn_ports = ports.clone();
+    let urls =
+        tokio::task::spawn_blocking(move || support::cluster::start_cluster_on(&spawn_ports))
+            .await
+            .expect("start the cluster");
+    let cache = RouteCache::builder()
+        .prefix(support::unique_prefix("withdraw"))
+        .redis_cluster(urls)
+        .timeout(Duration::from_millis(100))
+        .build()
+        .await
+        .expect("build");
+    let router = axum::Router::new()
+        .route("/slow/{id}", axum::routing::get(slow_item))
+        .layer(cache.layer());
+    let app = std::sync::Arc::new(TestApp::serve(router, support::Calls::default()).await);
+    let key = cache
+        .key_for::<cache_runtime::route!(slow_item)>("/slow/1")
+        .expect("a key");
+    let (port, pid) = node_of(&ports, &key).await;
+    let request = {
+        let app = std::sync::Arc::clone(&app);
+        tokio::spawn(async move { app.get("/slow/1").await })
+    };
+    // The lookup is done; the handler runs for 400 ms more.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    signal(pid, "-STOP");
+    let reply = request.await.unwrap();
+    assert_eq!(reply.status, 200, "a fault never fails the request");
+    assert_eq!(reply.body, "item 1");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(pid, "-CONT");
+    let mut node = redis_conn(&format!("redis://127.0.0.1:{port}")).await;
+    let mut left = true;
+    for _ in 0..60 {
+        let stored: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut node)
+            .await
+            .unwrap();
+        left = stored.is_some();
+        if !left {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!left, "the write landed late and was never withdrawn");
+    // The cache works as before: stored, indexed, invalidated by its tag.
+    assert!(wait_for_hit(&app, "/slow/1", Duration::from_secs(10))
+        .await
+        .is_some());
+    assert_eq!(cache.invalidate_tag("withdrawn").await.unwrap(), 1);
+    assert_eq!(app.get("/slow/1").await.x_cache(), "MISS");
+}

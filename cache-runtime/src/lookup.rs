@@ -8,6 +8,7 @@ use crate::generation::Noted;
 use crate::lease::Lease;
 use crate::observe::{Op, CORRUPT};
 use crate::recent::Probe;
+use crate::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::{Index, Listed, Save, Store};
 use crate::tier::{Message, L1};
 use bytes::Bytes;
@@ -209,8 +210,9 @@ impl RouteCache {
         }
         if let Err(e) = self.call(Op::Set, store.set(key, value.clone(), ttl)).await {
             self.fault("set", key, &e);
-            // A timed-out write may still land.
-            self.forget_keys(&[key]).await;
+            // A timed-out write may still land, unindexed: withdrawn after
+            // it (the same node, in order).
+            self.withdraw(key).await;
             return Saved::Failed;
         }
         // Indexed after the write: an invalidation that pops the index in
@@ -287,11 +289,48 @@ impl RouteCache {
         Saved::Stored
     }
 
-    /// Deletes an entry just written that must not stay (best effort: the
-    /// backend may just have failed), here and in every instance's L1.
+    /// Deletes an entry just written that must not stay, here and in every
+    /// instance's L1. The backend may just have failed: when the delete
+    /// fails too, fresh attempts follow in the background (each a new
+    /// command, on a connection re-established meanwhile) until one lands
+    /// or `invalidate_timeout` has passed, and an entry that could not be
+    /// withdrawn is logged.
     async fn withdraw(&self, key: &str) {
-        let _ = self.call(Op::Delete, self.inner.store.delete(key)).await;
+        let deleted = self.call(Op::Delete, self.inner.store.delete(key)).await;
         self.forget_keys(&[key]).await;
+        if deleted.is_ok() {
+            return;
+        }
+        let (cache, key) = (self.clone(), key.to_owned());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let backoff = Backoff {
+                first: Duration::from_millis(50),
+                max: Duration::from_millis(500),
+            };
+            let limit = cache.inner.config.invalidate_timeout;
+            let key = key.as_str();
+            let cache = &cache;
+            let landed = retry(backoff, Some(deadline_after(limit)), || async move {
+                match cache.call(Op::Delete, cache.inner.store.delete(key)).await {
+                    Ok(_) => Step::Done(()),
+                    Err(_) => Step::Again,
+                }
+            })
+            .await;
+            match landed {
+                // An instance that read it meanwhile drops it again.
+                Some(()) => cache.forget_keys(&[key]).await,
+                None => tracing::warn!(
+                    key,
+                    limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                    "route cache: an entry that may be unindexed could not be withdrawn; \
+                     it lives until its TTL"
+                ),
+            }
+        });
     }
 
     /// Notes a value just written as stored, and keeps it in this
