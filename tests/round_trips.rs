@@ -63,9 +63,16 @@ async fn cache(prefix: &str, url: String) -> RouteCache {
         .expect("build the cache")
 }
 
+/// One of many entries under one tag.
+#[cached_route(ttl = 3600, tags = ["big"])]
+async fn member(Path(id): Path<u64>) -> Json<u64> {
+    Json(id)
+}
+
 async fn serve(cache: &RouteCache, times: &Times) -> TestApp {
     let router = Router::new()
         .route("/items/{id}", get(item))
+        .route("/members/{id}", get(member))
         .route("/revalidated/{id}", get(revalidated))
         .with_state(times.clone())
         .layer(cache.layer());
@@ -257,4 +264,67 @@ async fn a_save_cut_after_the_entrys_bytes_leaves_no_unindexed_entry() {
     if exists {
         assert_eq!(direct.invalidate("/items/5").await.unwrap(), 1);
     }
+}
+
+/// `invalidate_tag` on a tag with 10,000 live members (filled by another
+/// instance, straight to Redis) costs a round trip per 500 members (each
+/// pops a batch and deletes it), counted on the wire, and finishes within
+/// `invalidate_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidating_a_tag_of_ten_thousand_costs_a_round_trip_per_batch() {
+    const MEMBERS: u64 = 10_000;
+    let server = RedisServer::start();
+    let proxy = RecordingProxy::start(server.url().trim_start_matches("redis://").to_owned()).await;
+    let prefix = support::unique_prefix("big_tag");
+    let proxied = cache(&prefix, proxy.url.clone()).await;
+    let app = serve(&proxied, &Times::default()).await;
+    let filler =
+        std::sync::Arc::new(serve(&cache(&prefix, server.url()).await, &Times::default()).await);
+    for chunk in 0..MEMBERS / 100 {
+        let tasks: Vec<_> = (chunk * 100..(chunk + 1) * 100)
+            .map(|id| {
+                let filler = std::sync::Arc::clone(&filler);
+                tokio::spawn(async move {
+                    filler
+                        .get(&format!("/members/{id}"))
+                        .await
+                        .x_cache()
+                        .to_owned()
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), "MISS");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.clear();
+    let started = Instant::now();
+    let removed = proxied.invalidate_tag("big").await.expect("in time");
+    let took = started.elapsed();
+    let writes = proxy.writes();
+    let pops = writes
+        .iter()
+        .filter(|w| {
+            w.commands
+                .iter()
+                .any(|c| c.starts_with("EVAL") || c.starts_with("ZPOP"))
+        })
+        .count();
+    println!(
+        "invalidate_tag over {MEMBERS} members: removed {removed} in {took:?}, {} writes on the wire ({pops} carrying a batch pop)",
+        writes.len()
+    );
+    assert_eq!(removed as u64, MEMBERS);
+    assert!(took < proxied.config().invalidate_timeout());
+    // 20 batches, the last one empty-handed or short, plus the generation
+    // bump and the L1 messages: at most a few more than one per batch.
+    let batches = MEMBERS.div_ceil(500) as usize;
+    assert!(
+        writes.len() <= 2 * batches + 4,
+        "{} writes for {batches} batches: {:?}",
+        writes.len(),
+        names(&writes.iter().collect::<Vec<_>>())
+    );
+    assert_eq!(app.get("/members/7").await.x_cache(), "MISS");
 }

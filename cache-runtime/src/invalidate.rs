@@ -209,9 +209,7 @@ impl RouteCache {
                 if keys.is_empty() {
                     return Ok(removed);
                 }
-                let deleted = bounded(step, "delete", store.delete_many(&keys)).await;
-                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                cache.forget_keys(&refs).await;
+                let deleted = cache.delete_and_forget(&keys, step).await;
                 if let Err(e) = deleted {
                     // Put them back so that a retry finds them (best effort:
                     // the backend has just failed), whatever the set's cap.
@@ -233,6 +231,31 @@ impl RouteCache {
             }
         })
         .await
+    }
+
+    /// Deletes `keys` and drops them from every instance's L1. On one
+    /// server the delete and the L1 message go in one round trip, in that
+    /// order. On a cluster the message may go to another node, so it is
+    /// sent once the delete is done: sent sooner, it could let an instance
+    /// read an entry back into its L1 just before the delete.
+    async fn delete_and_forget(&self, keys: &[String], step: Duration) -> Result<(), StoreError> {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let store = &self.inner.store;
+        if let (Store::Redis(redis), Some(publisher)) = (store, self.inner.publisher.as_deref()) {
+            if !redis.is_cluster() {
+                if let Some(l1) = &self.inner.l1 {
+                    l1.drop_keys(refs.iter().copied());
+                }
+                // A message lost with a failed pipeline leaves a gap in
+                // this sender's numbers, which receivers flush on.
+                let text = publisher.prepare(&Message::Keys(&refs.join("\n")));
+                let sent = redis.delete_and_publish(keys, &publisher.channel, &text);
+                return bounded(step, "delete", sent).await;
+            }
+        }
+        let deleted = bounded(step, "delete", store.delete_many(keys)).await;
+        self.forget_keys(&refs).await;
+        deleted
     }
 
     async fn invalidate_scope(

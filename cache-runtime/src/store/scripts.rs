@@ -112,6 +112,25 @@ impl RedisStore {
         })
     }
 
+    /// Deletes `keys`, then publishes `text` on `channel`: one pipeline,
+    /// one round trip, executed in that order by the one server (not for a
+    /// cluster, whose channel may be served by another node), so the
+    /// message is handled after the entries are gone.
+    pub(crate) async fn delete_and_publish(
+        &self,
+        keys: &[String],
+        channel: &str,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("UNLINK").arg(keys).ignore();
+        pipe.cmd("PUBLISH").arg(channel).arg(text).ignore();
+        let mut conn = self.live().await?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
     /// The generations under `keys` (`0` for an absent one; a value that
     /// is no counter reads as one that changed).
     pub(crate) async fn generations(&self, keys: &[String]) -> Result<Vec<u64>, StoreError> {
