@@ -179,8 +179,20 @@ async fn refused(State(ctl): State<Ctl>, Path(kind): Path<String>) -> Response {
     }
 }
 
+/// Served stale for 30 s after its 1 s TTL; every run after the first
+/// hangs for 2 s.
+#[cached_route(ttl = 1, stale = 30)]
+async fn hung(State(ctl): State<Ctl>) -> Json<usize> {
+    let run = ctl.calls.record("hung");
+    if run > 1 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    Json(run)
+}
+
 fn router(ctl: Ctl) -> Router {
     Router::new()
+        .route("/hung", get(hung))
         .route("/plain/{id}", get(plain).post(plain))
         .route("/honoring", get(honoring))
         .route("/slow", get(slow))
@@ -414,8 +426,56 @@ async fn every_refusal_is_counted_by_reason(backend: Backend) {
 
 backend_matrix!(
     every_outcome_is_counted_once,
-    every_refusal_is_counted_by_reason
+    every_refusal_is_counted_by_reason,
+    an_abandoned_background_refresh_is_counted_and_logged
 );
+
+/// A background refresh whose handler outlives the lease (300 ms here) is
+/// abandoned: counted as the refusal `refresh-abandoned`, logged, and the
+/// stale entry stays in place.
+async fn an_abandoned_background_refresh_is_counted_and_logged(backend: Backend) {
+    let _serial = serial().await;
+    let f = Fixture::with(backend, "abandoned", |b| {
+        b.lease_ttl(Duration::from_millis(300))
+    })
+    .await;
+    let ctl = Ctl::default();
+    let app = serve(&f.cache, &ctl).await;
+    assert_eq!(app.get("/hung").await.x_cache(), "MISS");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = Scrape::now();
+    let logged_before = observed()
+        .log
+        .text()
+        .matches("background refresh abandoned")
+        .count();
+    let stale = app.get("/hung").await;
+    assert_eq!(stale.x_cache(), "STALE", "served stale, refreshing");
+    assert_eq!(stale.json(), 1);
+    let abandoned = || {
+        Scrape::now().since(
+            &before,
+            "route_cache_refusals_total",
+            &[
+                ("route", &route_id("hung")),
+                ("reason", "refresh-abandoned"),
+            ],
+        )
+    };
+    until("the refresh is abandoned", Duration::from_secs(2), || {
+        abandoned() == 1.0
+    })
+    .await;
+    let logged = observed()
+        .log
+        .text()
+        .matches("background refresh abandoned")
+        .count();
+    assert_eq!(logged, logged_before + 1, "logged once");
+    let after = app.get("/hung").await;
+    assert_eq!(after.json(), 1, "the stale entry stays as it was");
+    assert_eq!(after.x_cache(), "STALE");
+}
 
 /// Backend errors by operation and kind, the breaker opening and closing
 /// again, and a write Redis refuses.

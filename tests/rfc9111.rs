@@ -199,8 +199,56 @@ async fn versioned(
         .into_response()
 }
 
+/// Revalidates through its handler; the `304` it answers carries what
+/// `mode` names: nothing more (`plain`), `no-store`, `private`, a
+/// `Set-Cookie` (`cookie`) or `Vary` on a header the key leaves out
+/// (`vary`).
+#[cached_route(ttl = 1, revalidate = true, allow_unkeyed = true)]
+async fn merged(
+    State(calls): State<Calls>,
+    Path(mode): Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    calls.record(merge_mode(&mode));
+    let fields = [
+        (header::ETAG, "\"m1\""),
+        (header::CACHE_CONTROL, "max-age=1"),
+    ];
+    if !headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == "\"m1\"")
+    {
+        return (fields, format!("body {mode}")).into_response();
+    }
+    let mut response = (StatusCode::NOT_MODIFIED, fields).into_response();
+    let extra = match mode.as_str() {
+        "no-store" => Some((header::CACHE_CONTROL, "no-store")),
+        "private" => Some((header::CACHE_CONTROL, "private, max-age=1")),
+        "cookie" => Some((header::SET_COOKIE, "session=from-304")),
+        "vary" => Some((header::VARY, "x-unkeyed")),
+        _ => None,
+    };
+    if let Some((name, value)) = extra {
+        response
+            .headers_mut()
+            .insert(name, header::HeaderValue::from_static(value));
+    }
+    response
+}
+
+const MERGE_MODES: [&str; 5] = ["plain", "no-store", "private", "cookie", "vary"];
+
+/// `mode` as one of [`MERGE_MODES`], to count its runs by.
+fn merge_mode(mode: &str) -> &'static str {
+    MERGE_MODES
+        .into_iter()
+        .find(|m| *m == mode)
+        .unwrap_or("unknown")
+}
+
 fn router(calls: Calls) -> Router {
     Router::new()
+        .route("/merged/{mode}", get(merged))
         .route("/versioned/{name}", get(versioned))
         .route("/stream/{name}", get(streamed))
         .route("/stream-big", get(streamed_big))
@@ -692,6 +740,7 @@ async fn expired_entries_are_revalidated_through_the_handler(backend: Backend) {
 
 backend_matrix!(
     expired_entries_are_revalidated_through_the_handler,
+    a_304_is_merged_only_under_the_storage_rules,
     bodies_of_unknown_length_stream_and_are_stored,
     targeted_cache_control_governs_this_cache,
     rfc_5861_directives_set_the_stale_window,
@@ -703,3 +752,52 @@ backend_matrix!(
     if_modified_since_on_hits,
     byte_ranges_on_hits,
 );
+
+/// RFC 9111 §3 and §4.3.4: a `304` refreshes the stored entry only if it
+/// could itself be stored. One saying `no-store` or `private`, setting a
+/// cookie or varying on a header the key leaves out confirms the stored
+/// body for this request, but the entry stays expired (the next request
+/// revalidates again). The client gets the `304`'s `Set-Cookie`, and the
+/// entry never holds it.
+async fn a_304_is_merged_only_under_the_storage_rules(backend: Backend) {
+    let s = setup(backend, "rfc_merge", |b| b).await;
+    let s = &s;
+    futures_util::future::join_all(MERGE_MODES.map(|mode| async move {
+        let path = format!("/merged/{mode}");
+        let body = format!("body {mode}");
+        assert_eq!(s.get(&path, &[]).await.x_cache(), "MISS", "{mode}");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let runs = s.app.calls.get(mode);
+        let confirmed = s.get(&path, &[]).await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{mode}");
+        assert_eq!(text(&confirmed), body, "{mode}: the stored body");
+        let status = header(&confirmed, "cache-status");
+        assert!(status.contains("fwd-status=304"), "{mode}: {status}");
+        let cookie = header(&confirmed, "set-cookie");
+        assert_eq!(
+            cookie == "session=from-304",
+            mode == "cookie",
+            "{mode}: the 304's cookie reaches the client: {cookie:?}"
+        );
+        let again = s.get(&path, &[]).await;
+        assert_eq!(text(&again), body, "{mode}");
+        if mode == "plain" {
+            assert!(status.contains("stored"), "{mode}: {status}");
+            assert_eq!(again.x_cache(), "HIT", "refreshed by the 304");
+            assert_eq!(s.app.calls.get(mode), runs + 1);
+        } else {
+            assert!(!status.contains("stored"), "{mode}: {status}");
+            assert_eq!(
+                s.app.calls.get(mode),
+                runs + 2,
+                "{mode}: not refreshed, so revalidated again"
+            );
+            assert_eq!(
+                header(&again, "set-cookie"),
+                cookie,
+                "{mode}: the entry holds no cookie of the 304's"
+            );
+        }
+    }))
+    .await;
+}
