@@ -214,9 +214,9 @@ async fn merged(
         (header::ETAG, "\"m1\""),
         (header::CACHE_CONTROL, "max-age=1"),
     ];
-    if !headers
+    if headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v == "\"m1\"")
+        .is_none_or(|v| v != "\"m1\"")
     {
         return (fields, format!("body {mode}")).into_response();
     }
