@@ -236,6 +236,31 @@ async fn merged(
     response
 }
 
+/// Revalidates through its handler, per language: its entity tag names
+/// the language it rendered, and it confirms a validator only for the
+/// language the request carries, as a handler that checks its data would.
+#[cached_route(ttl = 1, revalidate = true, vary = ["accept-language"])]
+async fn greeting(State(calls): State<Calls>, headers: HeaderMap) -> axum::response::Response {
+    calls.record("greeting");
+    let lang = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    let etag = format!("\"{lang}\"");
+    let fields = [
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, "max-age=1".to_owned()),
+    ];
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == etag.as_str())
+    {
+        return (StatusCode::NOT_MODIFIED, fields).into_response();
+    }
+    (fields, format!("hello in {lang}")).into_response()
+}
+
 const MERGE_MODES: [&str; 5] = ["plain", "no-store", "private", "cookie", "vary"];
 
 /// `mode` as one of [`MERGE_MODES`], to count its runs by.
@@ -249,6 +274,7 @@ fn merge_mode(mode: &str) -> &'static str {
 fn router(calls: Calls) -> Router {
     Router::new()
         .route("/merged/{mode}", get(merged))
+        .route("/greeting", get(greeting))
         .route("/versioned/{name}", get(versioned))
         .route("/stream/{name}", get(streamed))
         .route("/stream-big", get(streamed_big))
@@ -741,6 +767,7 @@ async fn expired_entries_are_revalidated_through_the_handler(backend: Backend) {
 backend_matrix!(
     expired_entries_are_revalidated_through_the_handler,
     a_304_is_merged_only_under_the_storage_rules,
+    a_revalidation_carries_the_varied_headers_of_its_entry,
     bodies_of_unknown_length_stream_and_are_stored,
     targeted_cache_control_governs_this_cache,
     rfc_5861_directives_set_the_stale_window,
@@ -800,4 +827,33 @@ async fn a_304_is_merged_only_under_the_storage_rules(backend: Backend) {
         }
     }))
     .await;
+}
+
+/// RFC 9111 §4.3.1: the conditional request the cache makes for an entry
+/// carries the values of the headers the entry varies on, so the handler
+/// validates the variant it stored: each language's expired entry is
+/// confirmed by a `304` for that language, and serves its own body.
+async fn a_revalidation_carries_the_varied_headers_of_its_entry(backend: Backend) {
+    let s = setup(backend, "rfc_vary_reval", |b| b).await;
+    for lang in ["fr", "de"] {
+        let reply = s.get("/greeting", &[("accept-language", lang)]).await;
+        assert_eq!(reply.x_cache(), "MISS");
+        assert_eq!(text(&reply), format!("hello in {lang}"));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for lang in ["de", "fr"] {
+        let reply = s.get("/greeting", &[("accept-language", lang)]).await;
+        assert_eq!(text(&reply), format!("hello in {lang}"), "its own variant");
+        let status = header(&reply, "cache-status");
+        assert!(
+            status.contains("fwd-status=304"),
+            "{lang}: the handler confirmed the variant it was asked about: {status}"
+        );
+        assert_eq!(header(&reply, "etag"), format!("\"{lang}\""));
+    }
+    assert_eq!(
+        s.app.calls.get("greeting"),
+        4,
+        "two fills, two revalidations"
+    );
 }
