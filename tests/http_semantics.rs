@@ -451,7 +451,7 @@ async fn private_routes_give_each_user_an_entry_keyed_by_a_hash() {
             !key.contains("secret") && !key.contains("Bearer"),
             "credential in key {key}"
         );
-        assert!(key.contains("#authorization=sha256."), "{key}");
+        assert!(key.contains("#authorization=hmac."), "{key}");
     }
 }
 

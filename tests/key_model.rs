@@ -553,3 +553,80 @@ fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::Instant::now())
 }
+
+/// A private route's key carries `hmac.<hex>`, the credential's MAC under
+/// the key secret: two instances given one secret share a user's entry;
+/// an instance with another secret (or none) computes its own, and the
+/// digest is never a plain SHA-256 of the credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentialed_entries_are_shared_under_one_key_secret_only() {
+    const SECRET: &str = "one deployment's secret, 32 byte";
+    let f = Fixture::with(Backend::Redis, "key_secret", |b| b.key_secret(SECRET)).await;
+    assert!(f.cache.config().has_key_secret());
+    let same = f
+        .another_instance_with(Backend::Redis, |b| b.key_secret(SECRET))
+        .await;
+    let other = f
+        .another_instance_with(Backend::Redis, |b| {
+            b.key_secret("another deployment's secret")
+        })
+        .await;
+    let unset = f.another_instance(Backend::Redis).await;
+    assert!(!unset.config().has_key_secret());
+    let calls = Calls::default();
+    let alice = [("authorization", "Bearer alice")];
+    let request = || {
+        let mut request = http::Request::get("/me").body(()).unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", "Bearer alice".parse().unwrap());
+        request
+    };
+    let key = |cache: &RouteCache| {
+        cache
+            .key_for_request::<cache_runtime::route!(me)>(&request())
+            .expect("a key")
+    };
+    let plain_sha256: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"Bearer alice")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let filled_key = key(&f.cache);
+    assert!(filled_key.contains("#authorization=hmac."), "{filled_key}");
+    assert!(!filled_key.contains(&plain_sha256), "{filled_key}");
+    assert!(!filled_key.contains("alice"), "{filled_key}");
+    assert_eq!(key(&same), filled_key);
+    assert_ne!(key(&other), filled_key);
+    assert_ne!(key(&unset), filled_key);
+
+    let a = serve(&f.cache, &calls).await;
+    assert_eq!(a.get_direct("/me", &alice).await.x_cache(), "MISS");
+    let b = serve(&same, &calls).await;
+    assert_eq!(
+        b.get_direct("/me", &alice).await.x_cache(),
+        "HIT",
+        "one secret"
+    );
+    for cache in [&other, &unset] {
+        let c = serve(cache, &calls).await;
+        assert_eq!(c.get_direct("/me", &alice).await.x_cache(), "MISS");
+    }
+    // Entries without credentials do not depend on the secret.
+    assert_eq!(a.get_direct("/items/5", &[]).await.x_cache(), "MISS");
+    let c = serve(&other, &calls).await;
+    assert_eq!(c.get_direct("/items/5", &[]).await.x_cache(), "HIT");
+}
+
+/// A key secret shorter than 16 bytes is refused at build, by name.
+#[tokio::test]
+async fn a_short_key_secret_is_a_build_error() {
+    let error = RouteCache::builder()
+        .key_secret("short")
+        .build()
+        .await
+        .expect_err("too short");
+    assert!(error.to_string().contains("key_secret"), "{error}");
+}

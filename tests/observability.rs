@@ -190,8 +190,15 @@ async fn hung(State(ctl): State<Ctl>) -> Json<usize> {
     Json(run)
 }
 
+/// Keys on its whole query string.
+#[cached_route(ttl = 3600)]
+async fn searched(axum::extract::RawQuery(q): axum::extract::RawQuery) -> String {
+    format!("results for {}", q.unwrap_or_default().len())
+}
+
 fn router(ctl: Ctl) -> Router {
     Router::new()
+        .route("/search", get(searched))
         .route("/hung", get(hung))
         .route("/plain/{id}", get(plain).post(plain))
         .route("/honoring", get(honoring))
@@ -821,4 +828,103 @@ async fn a_request_cut_off_mid_miss_is_counted() {
     .await;
     assert_eq!(cache.stats().route::<route!(slow)>().unwrap().misses, 1);
     assert_eq!(ctl.calls.get("slow"), 0, "the handler never finished");
+}
+
+/// The fault paths with every log line captured: corrupt entries, a
+/// stopped Redis, failed saves and invalidations. No line carries a stored
+/// key, the query string a key holds, a credential or its digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_line_carries_a_key_a_query_or_a_credential_digest() {
+    let _serial = serial().await;
+    let mut server = RedisServer::start();
+    let cache = RouteCache::builder()
+        .prefix(support::unique_prefix("log_secrets"))
+        .redis(server.url())
+        .key_secret("the deployment secret of this test")
+        .timeout(Duration::from_millis(200))
+        .circuit_breaker(1000, Duration::from_millis(100))
+        .build()
+        .await
+        .unwrap();
+    let ctl = Ctl::default();
+    let router = router(ctl.clone()).route("/spanned/{id}", get(spanned).with_state(ctl.clone()));
+    let app = TestApp::serve(router.layer(cache.layer()), ctl.calls.clone()).await;
+    let logged_from = observed().log.text().len();
+    let query = "q=needle-in-the-query&page=7";
+    let search = format!("/search?{query}");
+    let bearer = "Bearer alice-credential";
+    let auth = [("authorization", bearer)];
+    let private = |id: u32| format!("/spanned/{id}");
+    let mut keys = Vec::new();
+    for id in 1..=3 {
+        let get = |path: &str| {
+            let mut request = http::Request::get(path).body(()).unwrap();
+            request
+                .headers_mut()
+                .insert("authorization", bearer.parse().unwrap());
+            request
+        };
+        keys.push(
+            cache
+                .key_for_request::<route!(spanned)>(&get(&private(id)))
+                .unwrap(),
+        );
+    }
+    keys.push(cache.key_for::<route!(searched)>(&search).unwrap());
+    // Filled, then corrupted in place: an undecodable entry is logged.
+    assert_eq!(app.get(&search).await.x_cache(), "MISS");
+    let request = |path: String| {
+        let app = &app;
+        async move { app.request(Method::GET, &path, &auth, Bytes::new()).await }
+    };
+    assert_eq!(request(private(1)).await.x_cache(), "MISS");
+    let mut conn = server.connect().await;
+    for key in &keys[..] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg("not an entry")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.get(&search).await.x_cache(), "MISS");
+    assert_eq!(request(private(1)).await.x_cache(), "MISS");
+    // Redis stops: lookups, saves and invalidations fail, and are logged.
+    server.stop();
+    for id in 2..=3 {
+        assert_eq!(request(private(id)).await.status, StatusCode::OK);
+    }
+    assert_eq!(app.get(&search).await.status, StatusCode::OK);
+    assert!(cache.invalidate(&search).await.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = observed().log.text()[logged_from..].to_owned();
+    assert!(
+        text.contains("undecodable entry") && text.contains("backend fault"),
+        "the faults were logged: {text}"
+    );
+    assert!(text.contains("key_hash="), "keys are named by their hash");
+    let mut secrets: Vec<String> = vec![
+        query.to_owned(),
+        "needle-in-the-query".to_owned(),
+        "alice-credential".to_owned(),
+    ];
+    for key in &keys {
+        secrets.push(key.clone());
+        // The key's credential digest, and its request part.
+        if let Some((_, digest)) = key.split_once("hmac.") {
+            secrets.push(digest.chars().take(64).collect());
+        }
+        if let Some((_, rest)) = key.split_once(":GET:") {
+            secrets.push(rest.to_owned());
+        }
+    }
+    for secret in &secrets {
+        let line = text.lines().find(|line| line.contains(secret.as_str()));
+        assert!(line.is_none(), "{secret:?} logged: {line:?}");
+    }
+    println!(
+        "{} log lines checked for {} secrets",
+        text.lines().count(),
+        secrets.len()
+    );
 }

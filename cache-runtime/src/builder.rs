@@ -34,6 +34,8 @@ pub struct RouteCacheBuilder {
     /// Names given to `credential_headers` that are no header names,
     /// reported by `build`.
     invalid_credential_headers: Vec<String>,
+    /// A key secret shorter than [`crate::secret::MIN_SECRET_LEN`] was given.
+    short_key_secret: bool,
 }
 
 #[derive(Clone)]
@@ -367,6 +369,42 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// The deployment's key secret (at least 16 bytes; 32 random bytes are
+    /// a good choice), the same on every instance that shares the store;
+    /// also read from `ROUTE_CACHE_KEY_SECRET` by
+    /// [`RouteCache::from_env`](crate::RouteCache::from_env).
+    ///
+    /// The credentials a key carries (a `private` route's, or a `vary` on
+    /// a credential header) go into it as HMAC-SHA-256 under this secret,
+    /// never as the value or a plain hash that a log or a Redis `SCAN`
+    /// would let anyone test guesses against; logs name keys by a short
+    /// MAC under it too.
+    ///
+    /// Without one, the MAC is keyed by a public default derived from the
+    /// prefix: instances with the same prefix share entries as they would
+    /// with a secret, but anyone who reads a key (in Redis) can test
+    /// guessed credentials against its digest offline, and
+    /// [`build`](Self::build) logs a warning when the store is shared.
+    /// Setting a secret changes the keys of credentialed entries only (the
+    /// old ones are missed once, then expire). A shorter secret is an error
+    /// at `build`.
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), cache_runtime::CacheError> {
+    /// let cache = cache_runtime::RouteCache::builder()
+    ///     .key_secret("a secret of at least sixteen bytes")
+    ///     .build()
+    ///     .await?;
+    /// assert!(cache.config().has_key_secret());
+    /// # Ok(()) }
+    /// ```
+    pub fn key_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        let secret = secret.as_ref();
+        self.short_key_secret = secret.len() < crate::secret::MIN_SECRET_LEN;
+        self.config.key_secret = crate::secret::KeySecret::new(secret);
+        self
+    }
+
     /// Request headers that carry credentials, besides `Authorization`,
     /// `Proxy-Authorization` and `Cookie` (for example `x-api-key`). A
     /// request carrying one bypasses routes that do not say how to key it
@@ -453,12 +491,18 @@ impl RouteCacheBuilder {
     /// An invalid setting ([`CacheError::InvalidSetting`]: a prefix with a
     /// separator, glob or brace character, a heartbeat of zero or over an
     /// hour) or an unusable Redis URL ([`CacheError::Backend`]).
-    pub async fn build(self) -> Result<RouteCache, CacheError> {
+    pub async fn build(mut self) -> Result<RouteCache, CacheError> {
         check_prefix(&self.config.prefix)?;
         if !self.invalid_credential_headers.is_empty() {
             return Err(CacheError::InvalidSetting {
                 setting: "credential_headers",
                 rule: "valid HTTP header names (token characters only)",
+            });
+        }
+        if self.short_key_secret {
+            return Err(CacheError::InvalidSetting {
+                setting: "key_secret",
+                rule: "at least 16 bytes",
             });
         }
         if let Some(encoding) = self.config.compression {
@@ -495,6 +539,18 @@ impl RouteCacheBuilder {
                 std::sync::Arc::new(crate::observe::StoreGauges::register("embedded")),
             )),
         };
+        if !self.config.key_secret.is_configured() {
+            let prefix = &self.config.prefix;
+            self.config.key_secret = crate::secret::KeySecret::unconfigured(prefix);
+            if store.is_shared() {
+                tracing::warn!(
+                    "route cache: no key secret (ROUTE_CACHE_KEY_SECRET or .key_secret): the \
+                     credential digests in keys (private routes, vary on a credential header) \
+                     use a public default, and anyone who can read the keys can test guessed \
+                     credentials against them; give every instance the same secret"
+                );
+            }
+        }
         let cache = RouteCache::with_edge(store, self.config, self.edge);
         cache.start().await;
         Ok(cache)

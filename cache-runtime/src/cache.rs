@@ -43,6 +43,11 @@ pub const REDIS_TLS_CERT_ENV: &str = "REDIS_TLS_CERT";
 /// [`REDIS_TLS_CERT_ENV`].
 pub const REDIS_TLS_KEY_ENV: &str = "REDIS_TLS_KEY";
 
+/// The environment variable [`RouteCache::from_env`] reads the key secret
+/// from ([`RouteCacheBuilder::key_secret`](crate::RouteCacheBuilder::key_secret)):
+/// at least 16 bytes, the same on every instance that shares the store.
+pub const ROUTE_CACHE_KEY_SECRET_ENV: &str = "ROUTE_CACHE_KEY_SECRET";
+
 /// The environment variable naming Redis Cluster seed nodes for
 /// [`RouteCache::from_env`]: URLs separated by commas.
 pub const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
@@ -271,6 +276,9 @@ impl RouteCache {
                 rule: "the path of a readable PEM file",
             })
         };
+        if let Some(secret) = var(ROUTE_CACHE_KEY_SECRET_ENV) {
+            builder = builder.key_secret(secret.trim());
+        }
         if let Some(path) = var(REDIS_TLS_CA_ENV) {
             builder = builder.tls_root_ca(read(REDIS_TLS_CA_ENV, path)?);
         }

@@ -68,6 +68,13 @@ impl RouteCache {
         result
     }
 
+    /// How logs and spans name `key`: 64 bits of its MAC under the key
+    /// secret, never the key (whose query string, custom value or
+    /// credential digest a log must not carry).
+    pub(crate) fn key_name(&self, key: &str) -> String {
+        self.inner.config.key_secret().short(key)
+    }
+
     /// Logs a backend fault (rate-limited); the request is served
     /// uncached. While the circuit is open, only its opening was logged.
     pub(crate) fn fault(&self, op: &'static str, key: &str, error: &StoreError) {
@@ -78,7 +85,7 @@ impl RouteCache {
             tracing::warn!(
                 backend = %self.backend(),
                 op,
-                key,
+                key_hash = %self.key_name(key),
                 kind = %error.kind(),
                 error = %error,
                 suppressed,

@@ -113,6 +113,7 @@ pub struct CacheConfig {
     pub(crate) compression: Option<Encoding>,
     pub(crate) compress_min_bytes: usize,
     pub(crate) edge_tags: Option<EdgeTags>,
+    pub(crate) key_secret: crate::secret::KeySecret,
 }
 
 impl Default for CacheConfig {
@@ -149,6 +150,7 @@ impl Default for CacheConfig {
             compression: DEFAULT_COMPRESSION,
             compress_min_bytes: DEFAULT_COMPRESS_MIN_BYTES,
             edge_tags: None,
+            key_secret: crate::secret::KeySecret::default(),
         }
     }
 }
@@ -186,6 +188,7 @@ impl fmt::Debug for CacheConfig {
             compression,
             compress_min_bytes,
             edge_tags,
+            key_secret,
         } = self;
         f.debug_struct("CacheConfig")
             .field("prefix", prefix)
@@ -217,11 +220,22 @@ impl fmt::Debug for CacheConfig {
             .field("compression", compression)
             .field("compress_min_bytes", compress_min_bytes)
             .field("edge_tags", edge_tags)
+            .field("key_secret", key_secret)
             .finish()
     }
 }
 
 impl CacheConfig {
+    /// Whether a key secret was configured (never the secret): see
+    /// [`RouteCacheBuilder::key_secret`](crate::RouteCacheBuilder::key_secret).
+    pub fn has_key_secret(&self) -> bool {
+        self.key_secret.is_configured()
+    }
+
+    pub(crate) fn key_secret(&self) -> &crate::secret::KeySecret {
+        &self.key_secret
+    }
+
     /// Which header carries routes' tags to an edge cache in front of the
     /// app (`Surrogate-Key`, `Cache-Tag`), if any (default none); see
     /// [`crate::edge`].

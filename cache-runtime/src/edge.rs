@@ -133,11 +133,16 @@ pub(crate) enum EdgeTarget<'a> {
 
 impl fmt::Display for EdgeTarget<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A path's query string may carry what a log must not: left out.
+        let path = |path: &str| match path.split_once('?') {
+            Some((path, _)) => format!("{path}?…"),
+            None => path.to_owned(),
+        };
         match self {
             Self::Tag(tag) => write!(f, "tag {tag}"),
-            Self::Path(path) => write!(f, "path {path}"),
+            Self::Path(p) => write!(f, "path {}", path(p)),
             Self::SoftTag(tag) => write!(f, "tag {tag} (soft)"),
-            Self::SoftPath(path) => write!(f, "path {path} (soft)"),
+            Self::SoftPath(p) => write!(f, "path {} (soft)", path(p)),
         }
     }
 }

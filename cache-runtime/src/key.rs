@@ -31,8 +31,9 @@
 //!   are escaped, so `?a=1&a=2` never equals `?a=12` or `?a=1%26a=2`.
 //! - Credential headers (`authorization`, `proxy-authorization`, `cookie`,
 //!   and those the cache is told of) named in `vary`, or keyed by a
-//!   `private` route, contribute a SHA-256 digest of their value, never
-//!   the value itself.
+//!   `private` route, contribute an HMAC-SHA-256 of their value under the
+//!   deployment's key secret (`hmac.<hex>`), never the value itself or a
+//!   plain hash of it.
 //! - The query is keyed by the route's rule: only the parameters its
 //!   `Query<T>` reads, none for a handler that reads no query, or all.
 //!
@@ -48,6 +49,7 @@
 //! A request can therefore only ever produce keys that start with its own
 //! route's `<prefix>:[<namespace>:]<route id>:<method>:`.
 
+use crate::secret::KeySecret;
 use sha2::{Digest, Sha256};
 
 /// Keys longer than this many bytes are replaced by a SHA-256 hash of the
@@ -147,28 +149,35 @@ impl KeyBuilder {
     }
 
     /// Adds a `vary` header and its value (`None` when the request does not
-    /// carry it, which differs from an empty value).
+    /// carry it, which differs from an empty value). A built-in credential
+    /// header's value goes in as a MAC under the default secret of the
+    /// default prefix (the cache itself uses its own, see `credential`).
     pub fn vary(&mut self, name: &str, value: Option<&[u8]>) {
-        self.push_vary(name, value, is_credential(name));
+        if is_credential(name) {
+            static DEFAULT: std::sync::OnceLock<KeySecret> = std::sync::OnceLock::new();
+            self.credential(name, value, DEFAULT.get_or_init(KeySecret::default));
+        } else {
+            self.push_name(name);
+            if let Some(value) = value {
+                self.vary.push('=');
+                push_canonical(&mut self.vary, value);
+            }
+        }
     }
 
-    /// Adds a header that carries credentials (one the cache was told of,
-    /// beyond the built-in ones) and its value, as a digest.
-    pub(crate) fn credential(&mut self, name: &str, value: Option<&[u8]>) {
-        self.push_vary(name, value, true);
+    /// Adds a header that carries credentials and its value, as
+    /// HMAC-SHA-256 under `secret`, never the value itself.
+    pub(crate) fn credential(&mut self, name: &str, value: Option<&[u8]>, secret: &KeySecret) {
+        self.push_name(name);
+        if let Some(value) = value {
+            self.vary.push_str("=hmac.");
+            push_hex(&mut self.vary, &secret.mac(value));
+        }
     }
 
-    fn push_vary(&mut self, name: &str, value: Option<&[u8]>, secret: bool) {
+    fn push_name(&mut self, name: &str) {
         self.vary.push('#');
         push_canonical(&mut self.vary, name.as_bytes());
-        let Some(value) = value else { return };
-        self.vary.push('=');
-        if secret {
-            self.vary.push_str("sha256.");
-            push_hex(&mut self.vary, &Sha256::digest(value));
-        } else {
-            push_canonical(&mut self.vary, value);
-        }
     }
 
     /// The finished key; longer than [`MAX_KEY_LEN`] it is replaced by
@@ -571,7 +580,7 @@ mod tests {
     fn credentials_are_hashed_never_kept() {
         let key = build(|k| k.vary("Authorization", Some(b"Bearer secret-token")));
         assert!(!key.contains("secret"), "{key}");
-        assert!(key.contains("#Authorization=sha256."), "{key}");
+        assert!(key.contains("#Authorization=hmac."), "{key}");
         let other = build(|k| k.vary("Authorization", Some(b"Bearer other-token")));
         assert_ne!(key, other);
         let cookie = build(|k| k.vary("cookie", Some(b"session=abc")));

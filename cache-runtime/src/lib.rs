@@ -123,6 +123,7 @@ mod observe;
 mod policy;
 mod recent;
 mod retry;
+mod secret;
 mod semantics;
 mod soft;
 pub mod stats;
@@ -135,7 +136,7 @@ pub use crate::builder::RouteCacheBuilder;
 pub use crate::cache::{
     Backend, RouteCache, DEFAULT_REDIS_URL, REDIS_CLUSTER_URLS_ENV, REDIS_SENTINEL_MASTER_ENV,
     REDIS_SENTINEL_URLS_ENV, REDIS_TLS_CA_ENV, REDIS_TLS_CERT_ENV, REDIS_TLS_KEY_ENV,
-    REDIS_URL_ENV,
+    REDIS_URL_ENV, ROUTE_CACHE_KEY_SECRET_ENV,
 };
 pub use crate::config::CacheConfig;
 pub use crate::edge::{EdgePurge, EdgeTags};

@@ -162,7 +162,7 @@ impl RouteCache {
     fn corrupt(&self, key: &str, e: DecodeError) -> Lookup {
         self.inner.metrics.failed(Op::Get, CORRUPT);
         if let Some(suppressed) = self.inner.corrupt.admit() {
-            tracing::warn!(key, error = %e, suppressed, "route cache: undecodable entry treated as a miss");
+            tracing::warn!(key_hash = %self.key_name(key), error = %e, suppressed, "route cache: undecodable entry treated as a miss");
         }
         Lookup::Miss
     }
@@ -174,7 +174,7 @@ impl RouteCache {
         self.inner.metrics.failed(Op::Get, CORRUPT);
         if let Some(suppressed) = self.inner.corrupt.admit() {
             tracing::warn!(
-                key,
+                key_hash = %self.key_name(key),
                 suppressed,
                 "route cache: stored body could not be decompressed; treated as a miss"
             );
@@ -324,7 +324,7 @@ impl RouteCache {
                 // An instance that read it meanwhile drops it again.
                 Some(()) => cache.forget_keys(&[key]).await,
                 None => tracing::warn!(
-                    key,
+                    key_hash = %cache.key_name(key),
                     limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
                     "route cache: an entry that may be unindexed could not be withdrawn; \
                      it lives until its TTL"

@@ -68,14 +68,6 @@ impl Traced {
     }
 }
 
-/// The first 64 bits of a key's SHA-256, in hex: the same on every
-/// instance and build, so one key's requests can be followed across them.
-pub(super) fn key_hash(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(key.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A request still being answered: counted as `provisional` if it is
 /// dropped before [`settle`](Self::settle), so that requests cut off
 /// mid-miss are not missing from the counts.

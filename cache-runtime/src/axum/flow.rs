@@ -31,7 +31,7 @@
 //!    `304`.
 
 use super::conditional::Conditions;
-use super::counted::{key_hash, record_bypass, request_span, Count, Traced, Unanswered};
+use super::counted::{record_bypass, request_span, Count, Traced, Unanswered};
 use super::respond::{add_vary, Served, CACHE_STATUS};
 use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
 use crate::cache::RouteCache;
@@ -170,7 +170,7 @@ where
     };
     let span = Traced::new(span);
     span.record_with(|span| {
-        span.record("key_hash", field::display(key_hash(&key)));
+        span.record("key_hash", field::display(cache.key_name(&key)));
     });
     let route = Route {
         metrics: cache.inner.metrics.route::<R>(),

@@ -475,13 +475,19 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         _ => key.path_and_query(path, query, R::query()),
     }
     for name in policy.vary() {
-        add_vary_value(&mut key, parts, name, config.is_credential(name));
+        add_vary_value(
+            &mut key,
+            parts,
+            name,
+            config.is_credential(name),
+            config.key_secret(),
+        );
     }
     if policy.auth() == AuthPolicy::Private {
         // Per user: the credentials' digests, never the credentials.
         for name in config.credential_headers() {
             if !policy.vary().contains(&name.as_str()) {
-                add_vary_value(&mut key, parts, name.as_str(), true);
+                add_vary_value(&mut key, parts, name.as_str(), true, config.key_secret());
             }
         }
     }
@@ -519,10 +525,16 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
 /// Adds a request header's value(s) to the key, as a digest when it
 /// carries credentials (`secret`); several fields of one name are joined
 /// with `, ` as HTTP combines them.
-fn add_vary_value(key: &mut KeyBuilder, parts: &Parts, name: &str, secret: bool) {
+fn add_vary_value(
+    key: &mut KeyBuilder,
+    parts: &Parts,
+    name: &str,
+    secret: bool,
+    secret_key: &crate::secret::KeySecret,
+) {
     let mut add = |value: Option<&[u8]>| {
         if secret {
-            key.credential(name, value);
+            key.credential(name, value, secret_key);
         } else {
             key.vary(name, value);
         }

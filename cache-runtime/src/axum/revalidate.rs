@@ -246,7 +246,7 @@ impl Route {
                 // Past the lease's life: the entry stays as it was.
                 abandoned.metrics.refused(Refusal::Abandoned);
                 tracing::warn!(
-                    key_hash = %super::counted::key_hash(&abandoned.key),
+                    key_hash = %abandoned.cache.key_name(&abandoned.key),
                     limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
                     "route cache: background refresh abandoned after the lease's life"
                 );
