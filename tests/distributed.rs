@@ -566,3 +566,49 @@ async fn a_lost_invalidation_message_flushes_the_l1(backing: Backing) {
     assert!(p.cache_b.l1_is_live(), "a loss flushes the L1; it stays on");
     drop(p.cache_a);
 }
+
+/// A new instance's first pub/sub message (its first heartbeat) is lost on
+/// the way (the recording proxy sends it to another channel): B, listening
+/// for long, hears that instance first at message 2 and flushes its L1, so
+/// the next read is a Redis read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_peers_lost_first_message_flushes_the_l1() {
+    let server = RedisServer::start();
+    let p = pair(Backing::Server(server.url()), "l1_first_lost").await;
+    only_in_b_l1(&p).await;
+    // Well past B's window for senders heard mid-sequence (two heartbeats).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let flushes = p.cache_b.stats().l1_flushes;
+    let proxy = support::proxy::RecordingProxy::start(
+        server.url().trim_start_matches("redis://").to_owned(),
+    )
+    .await;
+    proxy.divert_next_publish();
+    let newcomer = RouteCache::builder()
+        .prefix(p.cache_b.config().prefix())
+        .l1_capacity(16 << 20)
+        .l1_heartbeat(Duration::from_millis(200))
+        .redis(proxy.url.clone())
+        .build()
+        .await
+        .unwrap();
+    support::wait_for_l1(&newcomer).await;
+    let started = Instant::now();
+    until_b_misses(
+        &p,
+        started,
+        Duration::from_secs(2),
+        "B's L1 kept its entry after a new peer's first message was lost",
+    )
+    .await;
+    assert!(
+        proxy.diverted(),
+        "the newcomer's first message was diverted"
+    );
+    assert!(p.cache_b.stats().l1_flushes > flushes, "B flushed its L1");
+    println!(
+        "B flushed {:?} after the newcomer started",
+        started.elapsed()
+    );
+    drop((newcomer, p.cache_a));
+}

@@ -274,15 +274,44 @@ struct Peer {
 
 /// Tracks every sender's sequence; reports a number missing for longer
 /// than the grace period (lost, not just reordered).
-#[derive(Default)]
-struct Peers(HashMap<u64, Peer>);
+struct Peers {
+    peers: HashMap<u64, Peer>,
+    /// When the subscription began, and how long after it every live
+    /// sender has been heard from (its heartbeat comes at least that
+    /// often).
+    since: Instant,
+    window: Duration,
+}
 
 impl Peers {
+    fn new(since: Instant, window: Duration) -> Self {
+        Self {
+            peers: HashMap::new(),
+            since,
+            window,
+        }
+    }
+
     fn saw(&mut self, origin: u64, seq: u64, now: Instant) {
-        let peer = self.0.entry(origin).or_insert(Peer {
-            next: seq,
-            missing: Vec::new(),
-            last_heard: now,
+        let (since, window) = (self.since, self.window);
+        let peer = self.peers.entry(origin).or_insert_with(|| {
+            // A sender's numbers start at 1. One first heard with a later
+            // number, well after the subscription began, sent the earlier
+            // ones while it was being listened to: its first messages were
+            // lost (a sender heard from right after the subscription may
+            // have sent them before it). Its first message is missing since
+            // the subscription began, which is past any grace.
+            let late = now.saturating_duration_since(since) > window;
+            let missing = if seq > 1 && late {
+                vec![(seq - 1, since)]
+            } else {
+                Vec::new()
+            };
+            Peer {
+                next: seq,
+                missing,
+                last_heard: now,
+            }
         });
         peer.last_heard = now;
         if seq >= peer.next {
@@ -299,9 +328,9 @@ impl Peers {
     /// Whether some message has been missing for longer than `grace`;
     /// forgets senders silent for `forget_after`.
     fn lost(&mut self, now: Instant, grace: Duration, forget_after: Duration) -> bool {
-        self.0
+        self.peers
             .retain(|_, peer| now.saturating_duration_since(peer.last_heard) < forget_after);
-        self.0.values().any(|peer| {
+        self.peers.values().any(|peer| {
             peer.missing
                 .iter()
                 .any(|&(_, since)| now.saturating_duration_since(since) > grace)
@@ -309,7 +338,7 @@ impl Peers {
     }
 
     fn clear_missing(&mut self) {
-        for peer in self.0.values_mut() {
+        for peer in self.peers.values_mut() {
             peer.missing.clear();
         }
     }
@@ -408,8 +437,8 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
     let mut messages = pubsub.into_on_message();
     let heartbeat = channel.heartbeat;
     let silence = heartbeat.saturating_mul(3);
-    let mut peers = Peers::default();
     let mut last_heard = Instant::now();
+    let mut peers = Peers::new(last_heard, heartbeat.saturating_mul(2));
     let mut next_beat = last_heard;
     let (reason, cause) = loop {
         let now = Instant::now();
@@ -485,7 +514,7 @@ mod tests {
         let t0 = Instant::now();
         let grace = Duration::from_millis(100);
         let forget = Duration::from_secs(60);
-        let mut peers = Peers::default();
+        let mut peers = Peers::new(t0, Duration::from_secs(1));
         peers.saw(7, 1, t0);
         peers.saw(7, 2, t0);
         assert!(!peers.lost(t0, grace, forget));
@@ -501,7 +530,26 @@ mod tests {
         assert!(!peers.lost(t0 + Duration::from_millis(150), grace, forget));
         // A sender silent for long is forgotten.
         assert!(!peers.lost(t0 + Duration::from_secs(120), grace, forget));
-        assert!(peers.0.is_empty());
+        assert!(peers.peers.is_empty());
+    }
+
+    #[test]
+    fn a_new_senders_lost_first_message_is_a_loss() {
+        let t0 = Instant::now();
+        let (grace, forget) = (Duration::from_millis(100), Duration::from_secs(60));
+        let later = t0 + Duration::from_secs(5);
+        // Right after subscribing: senders heard mid-sequence are fine.
+        let mut peers = Peers::new(t0, Duration::from_secs(1));
+        peers.saw(1, 900, t0 + Duration::from_millis(10));
+        assert!(!peers.lost(later, grace, forget));
+        // Long after: a sender's first message is 1, else 1 was lost.
+        peers.saw(2, 1, later);
+        peers.saw(2, 2, later);
+        assert!(!peers.lost(later, grace, forget));
+        peers.saw(3, 2, later);
+        assert!(peers.lost(later, grace, forget), "message 1 of sender 3");
+        peers.clear_missing();
+        assert!(!peers.lost(later, grace, forget));
     }
 
     #[test]

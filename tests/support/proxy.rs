@@ -31,6 +31,10 @@ pub struct RecordingProxy {
     held_until: Arc<Mutex<Option<Instant>>>,
     /// How long the cut holds.
     hold: Arc<Mutex<std::time::Duration>>,
+    /// When set, the next `PUBLISH` a client sends goes to another channel
+    /// (its channel name's first byte changed): Redis answers it as ever,
+    /// and no subscriber gets the message. Cleared once it fired.
+    divert: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -50,6 +54,8 @@ impl RecordingProxy {
         let cut_after = Arc::new(Mutex::new(None));
         let held_until = Arc::new(Mutex::new(None::<Instant>));
         let hold = Arc::new(Mutex::new(std::time::Duration::ZERO));
+        let divert = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let diverting = Arc::clone(&divert);
         let log = Arc::clone(&writes);
         let cut = Arc::clone(&cut_after);
         let (held, holding) = (Arc::clone(&held_until), Arc::clone(&hold));
@@ -67,9 +73,10 @@ impl RecordingProxy {
                 let log = Arc::clone(&log);
                 let cut = Arc::clone(&cut);
                 let on_cut = (Arc::clone(&held), Arc::clone(&holding));
+                let divert = Arc::clone(&diverting);
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        forward(client, server, log, cut, on_cut).await;
+                        forward(client, server, log, cut, on_cut, divert).await;
                     }
                 });
             }
@@ -80,8 +87,20 @@ impl RecordingProxy {
             cut_after,
             held_until,
             hold,
+            divert,
             task,
         }
+    }
+
+    /// Arms the diversion of the next `PUBLISH` (see the `divert` field):
+    /// a pub/sub message lost on its way, with nothing else disturbed.
+    pub fn divert_next_publish(&self) {
+        self.divert.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the armed diversion has fired.
+    pub fn diverted(&self) -> bool {
+        !self.divert.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Arms the cut (see the `cut_after` field); after it, the proxy
@@ -122,6 +141,7 @@ async fn forward(
     log: Arc<Mutex<Vec<Write>>>,
     cut: Arc<Mutex<Option<String>>>,
     (held, hold): (Arc<Mutex<Option<Instant>>>, Arc<Mutex<std::time::Duration>>),
+    divert: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -147,6 +167,12 @@ async fn forward(
                 let _ = server_write.flush().await;
                 let _ = cut_tx.send(());
                 return;
+            }
+            if divert.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some(at) = publish_channel(&pending).filter(|&at| at >= already) {
+                    buf[at - already] ^= 0x20;
+                    divert.store(false, std::sync::atomic::Ordering::SeqCst);
+                }
             }
             let commands = take_commands(&mut pending);
             log.lock().unwrap().push(Write { at, commands });
@@ -180,6 +206,23 @@ fn end_of_script(pending: &[u8], text: &str) -> Option<usize> {
         if is_it {
             return Some(at);
         }
+    }
+    None
+}
+
+/// Where, in `pending`, the channel name of the first complete `PUBLISH`
+/// starts.
+fn publish_channel(pending: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some((args, end)) = command(&pending[at..]) {
+        if args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"PUBLISH"))
+        {
+            let channel = args.get(1)?;
+            return Some(channel.as_ptr() as usize - pending.as_ptr() as usize);
+        }
+        at += end;
     }
     None
 }
