@@ -147,14 +147,11 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
-    match cache.backend() {
-        Backend::Redis => println!("cache: Redis (REDIS_URL)"),
-        Backend::RedisCluster => println!("cache: Redis Cluster (REDIS_CLUSTER_URLS)"),
-        Backend::Disabled => println!(
-            "cache: DISABLED, every request uncached: {} (see the error above)",
-            cache.disabled_reason().unwrap_or("misconfigured")
-        ),
-        other => println!("cache: {other} in-process store (set REDIS_URL to use Redis)"),
+    // Where the cache stores, truthfully (hosts and ports, TLS, the L1;
+    // never a password), or why it is off.
+    println!("cache: {cache}");
+    if cache.backend() == Backend::Embedded {
+        println!("  (set REDIS_URL, REDIS_CLUSTER_URLS or REDIS_SENTINEL_URLS to share it)");
     }
     println!("listening on http://127.0.0.1:{port}; try:");
     println!("  curl -i http://127.0.0.1:{port}/items/42        # MISS (~20 ms), then HIT");

@@ -158,3 +158,71 @@ fn the_example_serves_per_route_hits_and_misses_at_metrics() {
     assert!(changed >= 1, "the entry was refreshed ahead of its expiry");
     drop(server);
 }
+
+/// The example's `cache:` start-up line for the environment `env`.
+fn startup_line(env: &[(&str, &str)]) -> String {
+    use std::io::BufRead;
+    let mut command = Command::new(example_binary());
+    command
+        .env("PORT", free_port().to_string())
+        .env("RUST_LOG", "off")
+        .env_remove("REDIS_URL")
+        .env_remove("REDIS_CLUSTER_URLS")
+        .env_remove("REDIS_SENTINEL_URLS")
+        .env_remove("REDIS_SENTINEL_MASTER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut server = Server(command.spawn().expect("start the example"));
+    let stdout = server.0.stdout.take().expect("piped stdout");
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("cache:"))
+        .expect("a `cache:` line");
+    drop(server);
+    line
+}
+
+/// The start-up line names the backend truthfully for every
+/// configuration, and never a password.
+#[test]
+fn the_example_names_its_backend_truthfully() {
+    let cases: [(&[(&str, &str)], &[&str]); 6] = [
+        (&[], &["embedded in-process store"]),
+        (
+            &[("REDIS_URL", "redis://app:hunter2@127.0.0.1:1")],
+            &["Redis at 127.0.0.1:1, shared by every instance"],
+        ),
+        (
+            &[("REDIS_URL", "rediss://127.0.0.1:1")],
+            &["Redis at 127.0.0.1:1, TLS, shared"],
+        ),
+        (
+            &[(
+                "REDIS_CLUSTER_URLS",
+                "redis://127.0.0.1:1,redis://127.0.0.1:2",
+            )],
+            &["Redis Cluster (seeds 127.0.0.1:1, 127.0.0.1:2)"],
+        ),
+        (
+            &[
+                ("REDIS_SENTINEL_URLS", "redis://:hunter2@127.0.0.1:1"),
+                ("REDIS_SENTINEL_MASTER", "mymaster"),
+            ],
+            &["Redis master \"mymaster\" through Sentinel (127.0.0.1:1)"],
+        ),
+        (&[("REDIS_URL", "no scheme here")], &["DISABLED"]),
+    ];
+    for (env, expected) in cases {
+        let line = startup_line(env);
+        println!("{env:?}: {line}");
+        for text in expected {
+            assert!(line.contains(text), "{env:?}: {line}");
+        }
+        assert!(!line.contains("hunter2"), "a password in {line}");
+        assert!(!line.contains("in-process") || env.is_empty(), "{line}");
+    }
+}

@@ -45,6 +45,50 @@ enum RedisTarget {
     Sentinel { urls: Vec<String>, master: String },
 }
 
+impl RedisTarget {
+    /// Where the cache connects, for [`RouteCache`]'s `Display`: hosts and
+    /// ports, whether TLS is on, and never a user or password.
+    fn summary(&self, secrets: &Secrets) -> String {
+        use redis::IntoConnectionInfo;
+        let node = |url: &str| match url.into_connection_info() {
+            Ok(info) => (
+                info.addr().to_string(),
+                matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }),
+            ),
+            Err(_) => ("an invalid URL".to_owned(), false),
+        };
+        let nodes = |urls: &[String]| {
+            let nodes: Vec<(String, bool)> = urls.iter().map(|url| node(url)).collect();
+            let tls = !nodes.is_empty() && nodes.iter().all(|(_, tls)| *tls);
+            let names: Vec<String> = nodes.into_iter().map(|(name, _)| name).collect();
+            (names.join(", "), tls)
+        };
+        let (text, tls) = match self {
+            Self::Standalone(url) => {
+                let (name, tls) = node(url);
+                (format!("Redis at {name}"), tls)
+            }
+            Self::Cluster(seeds) => {
+                let (names, tls) = nodes(seeds);
+                (format!("Redis Cluster (seeds {names})"), tls)
+            }
+            Self::Sentinel { urls, master } => {
+                let (names, tls) = nodes(urls);
+                (
+                    format!("Redis master {master:?} through Sentinel ({names})"),
+                    tls,
+                )
+            }
+        };
+        let tls = match (tls, secrets.is_set()) {
+            (false, _) => "",
+            (true, false) => ", TLS",
+            (true, true) => ", TLS with the configured certificates",
+        };
+        format!("{text}{tls}")
+    }
+}
+
 impl fmt::Debug for RouteCacheBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // URLs may carry passwords: only the kind of backend is shown.
@@ -551,7 +595,8 @@ impl RouteCacheBuilder {
                 );
             }
         }
-        let cache = RouteCache::with_edge(store, self.config, self.edge);
+        let target = self.redis.as_ref().map(|t| t.summary(&self.secrets));
+        let cache = RouteCache::with_edge(store, self.config, self.edge, target);
         cache.start().await;
         Ok(cache)
     }

@@ -144,6 +144,42 @@ pub(crate) struct Inner {
     pub(crate) metrics: Metrics,
     /// The edge cache every invalidation by tag or path also purges.
     pub(crate) edge: Option<Arc<dyn crate::edge::EdgePurge>>,
+    /// Where a Redis backend is, without credentials (for `Display`).
+    pub(crate) target: Option<String>,
+}
+
+/// What the cache stores in, and how: the backend, where it is (hosts and
+/// ports, never credentials), TLS, and the L1; or why it is disabled. For
+/// a start-up line.
+///
+/// ```
+/// # async fn demo() {
+/// let cache = cache_runtime::RouteCache::embedded();
+/// assert!(cache.to_string().starts_with("embedded in-process store"));
+/// # }
+/// ```
+impl fmt::Display for RouteCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(reason) = &self.inner.disabled {
+            return write!(f, "DISABLED, every request uncached: {reason}");
+        }
+        let config = &self.inner.config;
+        match (&self.inner.store, &self.inner.target) {
+            (Store::Memory(_), _) => write!(
+                f,
+                "embedded in-process store of this instance, {} MiB",
+                config.embedded_capacity >> 20
+            ),
+            (Store::Redis(_), target) => {
+                let target = target.as_deref().unwrap_or("Redis");
+                write!(f, "{target}, shared by every instance")?;
+                match &self.inner.l1 {
+                    Some(_) => write!(f, "; L1 of {} MiB", config.l1_capacity >> 20),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 impl fmt::Debug for RouteCache {
@@ -309,8 +345,13 @@ impl RouteCache {
         store: Store,
         config: CacheConfig,
         edge: Option<Arc<dyn crate::edge::EdgePurge>>,
+        target: Option<String>,
     ) -> Self {
-        Self::new(store, config, None, edge)
+        let mut cache = Self::new(store, config, None, edge);
+        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
+            inner.target = target;
+        }
+        cache
     }
 
     fn new(
@@ -348,6 +389,7 @@ impl RouteCache {
                 disabled,
                 metrics: Metrics::register(),
                 edge,
+                target: None,
             }),
         }
     }

@@ -44,7 +44,7 @@ impl Secrets {
         node.set_redis_connection_info(redis)
     }
 
-    pub(super) fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.root_ca.is_some() || self.client.is_some()
     }
 
