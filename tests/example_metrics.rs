@@ -190,7 +190,9 @@ fn startup_line(env: &[(&str, &str)]) -> String {
 /// configuration, and never a password.
 #[test]
 fn the_example_names_its_backend_truthfully() {
-    let cases: [(&[(&str, &str)], &[&str]); 6] = [
+    // The environment, and what the line must say.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 6] = [
         (&[], &["embedded in-process store"]),
         (
             &[("REDIS_URL", "redis://app:hunter2@127.0.0.1:1")],
