@@ -21,15 +21,19 @@ CARGO_EXPAND_VERSION=1.0.127
 
 say() { echo "scripts/test.sh: $*" >&2; }
 
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { say "need root or sudo to apt-get install $*"; exit 1; }
+        sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 install_redis() {
     if command -v apt-get >/dev/null 2>&1; then
-        local sudo=""
-        if [ "$(id -u)" -ne 0 ]; then
-            command -v sudo >/dev/null 2>&1 || { say "need root or sudo to apt-get install redis-server"; exit 1; }
-            sudo="sudo"
-        fi
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+        apt_install redis-server
         # The package may start a system service on 6379; the tests do not
         # use it (they start their own servers on free ports).
     elif command -v brew >/dev/null 2>&1; then
@@ -45,6 +49,11 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
     install_redis
 fi
 redis-server --version
+# `ss` shows the keepalive timers of the cache's sockets (Linux).
+if [ "$(uname -s)" = Linux ] && ! command -v ss >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    say "installing iproute2 (ss)"
+    apt_install iproute2
+fi
 
 # cargo installs binaries into $CARGO_HOME/bin (default ~/.cargo/bin); make
 # sure both cargo's subcommand lookup and this script see it.

@@ -928,3 +928,43 @@ async fn no_log_line_carries_a_key_a_query_or_a_credential_digest() {
         secrets.len()
     );
 }
+
+/// Without a key secret, in front of a shared store, the first key that
+/// carries a credential warns that its digest uses the public default;
+/// building such a cache is quiet, and one with a secret never warns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_keyed_without_a_secret_warns() {
+    let _serial = serial().await;
+    let warning = "no key secret (ROUTE_CACHE_KEY_SECRET";
+    let server = RedisServer::start();
+    let build = |secret: Option<&str>| {
+        let builder = RouteCache::builder()
+            .prefix(support::unique_prefix("no_secret"))
+            .redis(server.url());
+        match secret {
+            Some(secret) => builder.key_secret(secret),
+            None => builder,
+        }
+        .build()
+    };
+    let request = |cache: &RouteCache| {
+        let mut request = http::Request::get("/spanned/1").body(()).unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", "Bearer x".parse().unwrap());
+        cache.key_for_request::<route!(spanned)>(&request).unwrap()
+    };
+    let with_secret = build(Some("a secret of sixteen bytes or more"))
+        .await
+        .unwrap();
+    let before = observed().log.text().len();
+    request(&with_secret);
+    let quiet = &observed().log.text()[before..];
+    assert!(!quiet.contains(warning), "{quiet}");
+    let without = build(None).await.unwrap();
+    request(&without);
+    assert!(
+        observed().log.text().contains(warning),
+        "the first credential keyed without a secret warns"
+    );
+}

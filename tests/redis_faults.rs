@@ -431,3 +431,93 @@ async fn a_cluster_write_that_timed_out_is_withdrawn_once_the_node_answers() {
     assert_eq!(cache.invalidate_tag("withdrawn").await.unwrap(), 1);
     assert_eq!(app.get("/slow/1").await.x_cache(), "MISS");
 }
+
+/// A half-open connection: the proxy between the cache and Redis starts
+/// swallowing every byte on the open connection, both ways, without
+/// closing it (a lost machine or a partition sends no reset), while new
+/// connections work. Under steady load every request keeps answering
+/// (uncached) within the call timeout, and within the documented detection
+/// time (`min(timeouts × timeout, window + timeout)` plus a connection) the
+/// cache has replaced the dead connection and serves hits again. Without
+/// the detection, nothing closes the connection on loopback: the kernel's
+/// timers never fire while the proxy acknowledges every byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_connection_is_replaced_within_the_detection_time() {
+    let server = RedisServer::start();
+    let proxy = support::proxy::RecordingProxy::start(
+        server.url().trim_start_matches("redis://").to_owned(),
+    )
+    .await;
+    let timeout = Duration::from_millis(100);
+    let cache = RouteCache::builder()
+        .prefix(unique_prefix("half_open"))
+        .redis(proxy.url.clone())
+        .timeout(timeout)
+        .build()
+        .await
+        .unwrap();
+    let app = TestApp::spawn(&cache).await;
+    assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+    assert_eq!(app.get("/items/1").await.x_cache(), "HIT");
+    let open = proxy.black_hole_open_connections();
+    assert!(open >= 1, "the cache's connection goes through the proxy");
+    let started = Instant::now();
+    let (mut answered, mut slowest, mut back) = (0u32, Duration::ZERO, None);
+    while started.elapsed() < Duration::from_secs(5) {
+        let sent = Instant::now();
+        let reply = app.get("/items/1").await;
+        let took = sent.elapsed();
+        assert_eq!(reply.status, 200, "request {answered} failed");
+        answered += 1;
+        slowest = slowest.max(took);
+        if reply.x_cache() == "HIT" && back.is_none() && answered > 1 {
+            back = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dead_after = timeout * cache_runtime::config::DEFAULT_DEAD_AFTER_TIMEOUTS;
+    let bound = dead_after + cache.config().connect_timeout() + Duration::from_millis(500);
+    println!(
+        "half-open: hits again after {back:?} (bound {bound:?}); {answered} requests answered, \
+         0 failed, slowest {slowest:?}"
+    );
+    let back = back.expect("hits resumed on a new connection");
+    assert!(back < bound, "{back:?} past the documented {bound:?}");
+    assert!(
+        slowest < timeout + Duration::from_millis(400),
+        "a request waited {slowest:?} with a {timeout:?} call timeout"
+    );
+}
+
+/// Every Redis socket has TCP keepalive on (what closes an idle half-open
+/// connection), as `ss` shows its keepalive timer.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sockets_have_tcp_keepalive() {
+    let server = RedisServer::start();
+    let port = server.url().rsplit(':').next().unwrap().to_owned();
+    let cache = RouteCache::builder()
+        .prefix(unique_prefix("keepalive"))
+        .redis(server.url())
+        .build()
+        .await
+        .unwrap();
+    let app = TestApp::spawn(&cache).await;
+    assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+    let out = std::process::Command::new("ss")
+        .args(["-tno", "state", "established"])
+        .arg(format!("( dport = :{port} )"))
+        .output()
+        .expect("this test needs `ss` (Debian/Ubuntu: apt-get install iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sockets: Vec<&str> = text.lines().skip(1).collect();
+    assert!(!sockets.is_empty(), "no connection to Redis: {text}");
+    for socket in &sockets {
+        assert!(
+            socket.contains("timer:(keepalive"),
+            "no keepalive: {socket}"
+        );
+    }
+    println!("{} sockets to Redis, all with keepalive", sockets.len());
+}

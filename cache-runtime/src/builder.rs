@@ -36,6 +36,7 @@ pub struct RouteCacheBuilder {
     invalid_credential_headers: Vec<String>,
     /// A key secret shorter than [`crate::secret::MIN_SECRET_LEN`] was given.
     short_key_secret: bool,
+    dead_after: crate::store::DeadAfter,
 }
 
 #[derive(Clone)]
@@ -413,6 +414,43 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// When a Redis connection counts as dead: after `timeouts` calls in a
+    /// row time out (default [`DEFAULT_DEAD_AFTER_TIMEOUTS`], 3), or after
+    /// timeouts with no call answering for `window` (default
+    /// [`DEFAULT_DEAD_AFTER`], 2 s). A dead connection is replaced; behind
+    /// Sentinel the sentinels are asked for the master again. This is what
+    /// ends a half-open connection (a lost VM, a partition, an isolated old
+    /// master), which no error ever closes: with calls going on, it is
+    /// replaced within `min(timeouts × timeout, window + timeout)` (750 ms
+    /// with the defaults), plus a connection attempt.
+    ///
+    /// [`DEFAULT_DEAD_AFTER_TIMEOUTS`]: crate::config::DEFAULT_DEAD_AFTER_TIMEOUTS
+    /// [`DEFAULT_DEAD_AFTER`]: crate::config::DEFAULT_DEAD_AFTER
+    pub fn dead_connection(mut self, timeouts: u32, window: Duration) -> Self {
+        self.dead_after = crate::store::DeadAfter {
+            timeouts: timeouts.max(1),
+            window,
+        };
+        self
+    }
+
+    /// TCP keepalive on every Redis socket: probes after `idle` with no
+    /// traffic (default [`DEFAULT_TCP_KEEPALIVE`], 10 s), and, on Linux,
+    /// `TCP_USER_TIMEOUT` (default [`DEFAULT_TCP_USER_TIMEOUT`], 10 s): how
+    /// long sent data or a probe may go unacknowledged before the kernel
+    /// closes the connection. With no calls at all, a half-open connection
+    /// is closed after `idle + user_timeout`.
+    ///
+    /// [`DEFAULT_TCP_KEEPALIVE`]: crate::config::DEFAULT_TCP_KEEPALIVE
+    /// [`DEFAULT_TCP_USER_TIMEOUT`]: crate::config::DEFAULT_TCP_USER_TIMEOUT
+    pub fn tcp_keepalive(mut self, idle: Duration, user_timeout: Duration) -> Self {
+        self.secrets.tcp = crate::store::TcpOptions {
+            keepalive: idle.max(Duration::from_secs(1)),
+            user_timeout: user_timeout.max(Duration::from_secs(1)),
+        };
+        self
+    }
+
     /// The deployment's key secret (at least 16 bytes; 32 random bytes are
     /// a good choice), the same on every instance that shares the store;
     /// also read from `ROUTE_CACHE_KEY_SECRET` by
@@ -427,8 +465,8 @@ impl RouteCacheBuilder {
     /// Without one, the MAC is keyed by a public default derived from the
     /// prefix: instances with the same prefix share entries as they would
     /// with a secret, but anyone who reads a key (in Redis) can test
-    /// guessed credentials against its digest offline, and
-    /// [`build`](Self::build) logs a warning when the store is shared.
+    /// guessed credentials against its digest offline, and the first key
+    /// that carries a credential logs a warning when the store is shared.
     /// Setting a secret changes the keys of credentialed entries only (the
     /// old ones are missed once, then expire). A shorter secret is an error
     /// at `build`.
@@ -567,15 +605,16 @@ impl RouteCacheBuilder {
         }
         let connect = self.config.connect_timeout;
         let tls = &self.secrets;
+        let dead = self.dead_after;
         let store = match &self.redis {
-            Some(RedisTarget::Standalone(url)) => {
-                Store::Redis(RedisStore::open(url, connect, tls).map_err(CacheError::Backend)?)
-            }
+            Some(RedisTarget::Standalone(url)) => Store::Redis(
+                RedisStore::open(url, connect, tls, dead).map_err(CacheError::Backend)?,
+            ),
             Some(RedisTarget::Cluster(seeds)) => Store::Redis(
-                RedisStore::open_cluster(seeds, connect, tls).map_err(CacheError::Backend)?,
+                RedisStore::open_cluster(seeds, connect, tls, dead).map_err(CacheError::Backend)?,
             ),
             Some(RedisTarget::Sentinel { urls, master }) => Store::Redis(
-                RedisStore::open_sentinel(urls, master, connect, tls)
+                RedisStore::open_sentinel(urls, master, connect, tls, dead)
                     .map_err(CacheError::Backend)?,
             ),
             None => Store::Memory(MemoryStore::new(
@@ -585,15 +624,8 @@ impl RouteCacheBuilder {
         };
         if !self.config.key_secret.is_configured() {
             let prefix = &self.config.prefix;
-            self.config.key_secret = crate::secret::KeySecret::unconfigured(prefix);
-            if store.is_shared() {
-                tracing::warn!(
-                    "route cache: no key secret (ROUTE_CACHE_KEY_SECRET or .key_secret): the \
-                     credential digests in keys (private routes, vary on a credential header) \
-                     use a public default, and anyone who can read the keys can test guessed \
-                     credentials against them; give every instance the same secret"
-                );
-            }
+            self.config.key_secret =
+                crate::secret::KeySecret::unconfigured(prefix, store.is_shared());
         }
         let target = self.redis.as_ref().map(|t| t.summary(&self.secrets));
         let cache = RouteCache::with_edge(store, self.config, self.edge, target);

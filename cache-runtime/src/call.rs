@@ -56,6 +56,9 @@ impl RouteCache {
         };
         let started = std::time::Instant::now();
         let result = bounded(self.inner.config.timeout, "backend call", fut).await;
+        if let crate::store::Store::Redis(redis) = &self.inner.store {
+            redis.observe(&result);
+        }
         self.inner.metrics.called(op, started.elapsed());
         match &result {
             Err(e) if e.is_unavailable() => self.inner.breaker.failure(admission),

@@ -74,6 +74,24 @@ pub const DEFAULT_COMPRESSION: Option<Encoding> = if Encoding::Gzip.is_available
 };
 /// Default smallest body compressed, 1 KiB ([`CacheConfig::compress_min_bytes`]).
 pub const DEFAULT_COMPRESS_MIN_BYTES: usize = 1024;
+
+/// Default number of calls in a row that time out before the connection is
+/// treated as dead ([`RouteCacheBuilder::dead_connection`](crate::RouteCacheBuilder::dead_connection)).
+pub const DEFAULT_DEAD_AFTER_TIMEOUTS: u32 = 3;
+
+/// Default length of a streak of timeouts (with no call succeeding) after
+/// which the connection is treated as dead, however few calls it took.
+pub const DEFAULT_DEAD_AFTER: Duration = Duration::from_secs(2);
+
+/// Default idle time before TCP keepalive probes start on a Redis socket
+/// ([`RouteCacheBuilder::tcp_keepalive`](crate::RouteCacheBuilder::tcp_keepalive)).
+pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(10);
+
+/// Default `TCP_USER_TIMEOUT` of a Redis socket (Linux): how long sent
+/// data, or a keepalive probe, may go unacknowledged before the kernel
+/// closes the connection.
+pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Default bound on one invalidation call ([`CacheConfig::invalidate_timeout`]).
 pub const DEFAULT_INVALIDATE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -171,7 +171,7 @@ impl KeyBuilder {
         self.push_name(name);
         if let Some(value) = value {
             self.vary.push_str("=hmac.");
-            push_hex(&mut self.vary, &secret.mac(value));
+            push_hex(&mut self.vary, &secret.digest_credential(value));
         }
     }
 

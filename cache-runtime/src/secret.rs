@@ -28,7 +28,13 @@ pub(crate) struct KeySecret {
     inner: Sha256,
     outer: Sha256,
     configured: bool,
+    /// The public default in front of a shared store: the first MAC
+    /// taken under it warns (once per process).
+    warn: bool,
 }
+
+/// Whether the no-secret warning was logged.
+static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 impl fmt::Debug for KeySecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -41,7 +47,7 @@ impl fmt::Debug for KeySecret {
 
 impl Default for KeySecret {
     fn default() -> Self {
-        Self::unconfigured(crate::config::DEFAULT_PREFIX)
+        Self::unconfigured(crate::config::DEFAULT_PREFIX, false)
     }
 }
 
@@ -54,10 +60,28 @@ impl KeySecret {
 
     /// The public default of a cache with `prefix` and no configured
     /// secret: the same on every instance with that prefix, and known to
-    /// anyone who knows the prefix.
-    pub(crate) fn unconfigured(prefix: &str) -> Self {
+    /// anyone who knows the prefix. In front of a `shared` store, the
+    /// first credential digested under it logs a warning.
+    pub(crate) fn unconfigured(prefix: &str, shared: bool) -> Self {
         let default = format!("route-cache default key secret for prefix {prefix}");
-        Self::keyed(default.as_bytes(), false)
+        let mut secret = Self::keyed(default.as_bytes(), false);
+        secret.warn = shared;
+        secret
+    }
+
+    /// HMAC-SHA-256 of a credential under the secret, for a key; warns
+    /// once when that is the public default in front of a shared store.
+    pub(crate) fn digest_credential(&self, credential: &[u8]) -> [u8; 32] {
+        use std::sync::atomic::Ordering;
+        if self.warn && !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "route cache: no key secret (ROUTE_CACHE_KEY_SECRET or .key_secret): the \
+                 credential digests in keys (private routes, vary on a credential header) use \
+                 a public default, and anyone who can read the keys can test guessed \
+                 credentials against them; give every instance the same secret"
+            );
+        }
+        self.mac(credential)
     }
 
     fn keyed(secret: &[u8], configured: bool) -> Self {
@@ -78,6 +102,7 @@ impl KeySecret {
             inner: pad(0x36),
             outer: pad(0x5c),
             configured,
+            warn: false,
         }
     }
 
@@ -137,9 +162,12 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_prefix_and_say_they_are_defaults() {
-        let (a, b) = (KeySecret::unconfigured("a"), KeySecret::unconfigured("b"));
+        let (a, b) = (
+            KeySecret::unconfigured("a", false),
+            KeySecret::unconfigured("b", false),
+        );
         assert_ne!(a.mac(b"k"), b.mac(b"k"));
-        assert_eq!(a.mac(b"k"), KeySecret::unconfigured("a").mac(b"k"));
+        assert_eq!(a.mac(b"k"), KeySecret::unconfigured("a", true).mac(b"k"));
         assert!(!a.is_configured());
         let configured = KeySecret::new(b"0123456789abcdef");
         assert!(configured.is_configured());

@@ -35,6 +35,9 @@ pub struct RecordingProxy {
     /// (its channel name's first byte changed): Redis answers it as ever,
     /// and no subscriber gets the message. Cleared once it fired.
     divert: Arc<std::sync::atomic::AtomicBool>,
+    /// Each open connection's switch: once on, the connection swallows
+    /// every byte both ways and never closes (a half-open connection).
+    connections: Arc<Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -56,6 +59,8 @@ impl RecordingProxy {
         let hold = Arc::new(Mutex::new(std::time::Duration::ZERO));
         let divert = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let diverting = Arc::clone(&divert);
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let opened = Arc::clone(&connections);
         let log = Arc::clone(&writes);
         let cut = Arc::clone(&cut_after);
         let (held, holding) = (Arc::clone(&held_until), Arc::clone(&hold));
@@ -74,9 +79,11 @@ impl RecordingProxy {
                 let cut = Arc::clone(&cut);
                 let on_cut = (Arc::clone(&held), Arc::clone(&holding));
                 let divert = Arc::clone(&diverting);
+                let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                opened.lock().unwrap().push(Arc::clone(&dead));
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        forward(client, server, log, cut, on_cut, divert).await;
+                        forward(client, server, log, cut, on_cut, (divert, dead)).await;
                     }
                 });
             }
@@ -88,8 +95,22 @@ impl RecordingProxy {
             held_until,
             hold,
             divert,
+            connections,
             task,
         }
+    }
+
+    /// Turns every connection open now into a black hole: bytes in either
+    /// direction are read and dropped, and nothing is closed, as when the
+    /// peer's machine is lost or a partition drops packets. Connections
+    /// opened later are forwarded as ever (a route to the server that
+    /// works). Returns how many connections were open.
+    pub fn black_hole_open_connections(&self) -> usize {
+        let connections = self.connections.lock().unwrap();
+        for dead in connections.iter() {
+            dead.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        connections.len()
     }
 
     /// Arms the diversion of the next `PUBLISH` (see the `divert` field):
@@ -141,8 +162,13 @@ async fn forward(
     log: Arc<Mutex<Vec<Write>>>,
     cut: Arc<Mutex<Option<String>>>,
     (held, hold): (Arc<Mutex<Option<Instant>>>, Arc<Mutex<std::time::Duration>>),
-    divert: Arc<std::sync::atomic::AtomicBool>,
+    (divert, dead): (
+        Arc<std::sync::atomic::AtomicBool>,
+        Arc<std::sync::atomic::AtomicBool>,
+    ),
 ) {
+    let swallowed = Arc::clone(&dead);
+    let is_dead = move || dead.load(std::sync::atomic::Ordering::SeqCst);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let (cut_tx, mut cut_rx) = tokio::sync::oneshot::channel::<()>();
@@ -154,6 +180,9 @@ async fn forward(
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if is_dead() {
+                continue; // swallowed
+            }
             let at = Instant::now();
             let already = pending.len();
             pending.extend_from_slice(&buf[..n]);
@@ -182,8 +211,22 @@ async fn forward(
         }
     };
     let downstream = async move {
+        let copy = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = server_read.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                if swallowed.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
+                if client_write.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        };
         tokio::select! {
-            _ = tokio::io::copy(&mut server_read, &mut client_write) => {}
+            _ = copy => {}
             // Cut: the client's connection closes with no answer.
             _ = &mut cut_rx => {}
         }

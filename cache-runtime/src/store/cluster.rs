@@ -11,7 +11,7 @@ use redis::Value;
 use std::{
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, OnceLock,
+        Arc, PoisonError, RwLock,
     },
     time::Duration,
 };
@@ -21,7 +21,7 @@ use std::{
 /// `None` at once.
 pub(super) struct LazyCluster {
     client: ClusterClient,
-    conn: Arc<OnceLock<ClusterConnection>>,
+    conn: Arc<RwLock<Option<ClusterConnection>>>,
     connecting: AtomicBool,
 }
 
@@ -29,7 +29,7 @@ impl LazyCluster {
     pub(super) fn new(client: ClusterClient) -> Self {
         Self {
             client,
-            conn: Arc::new(OnceLock::new()),
+            conn: Arc::new(RwLock::new(None)),
             connecting: AtomicBool::new(false),
         }
     }
@@ -37,13 +37,24 @@ impl LazyCluster {
     /// The connection, or `None` while the background task is still
     /// establishing it (which the first call starts).
     pub(super) fn get(&self) -> Option<ClusterConnection> {
-        if let Some(conn) = self.conn.get() {
+        let current = self.conn.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(conn) = current.as_ref() {
             return Some(conn.clone());
         }
+        drop(current);
         if !self.connecting.swap(true, Ordering::AcqRel) {
             self.spawn_connector();
         }
         None
+    }
+
+    /// Drops the connection (found dead) and opens a new one in the
+    /// background; commands fail at once meanwhile.
+    pub(super) fn replace(&self) {
+        *self.conn.write().unwrap_or_else(PoisonError::into_inner) = None;
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            self.spawn_connector();
+        }
     }
 
     /// Connects in the background (see [`connect_in_background`]) until
@@ -60,7 +71,7 @@ impl LazyCluster {
             let client = client.clone();
             async move {
                 let conn = client.get_async_connection().await?;
-                let _ = cell.set(conn);
+                *cell.write().unwrap_or_else(PoisonError::into_inner) = Some(conn);
                 Ok::<(), redis::RedisError>(())
             }
         });

@@ -22,12 +22,14 @@ macro_rules! now_ms_lua {
 }
 
 mod cluster;
+mod health;
 mod memory;
 mod redis;
 mod scripts;
 mod secrets;
 mod sentinel;
 
+pub(crate) use self::health::{DeadAfter, TcpOptions};
 pub(crate) use self::memory::MemoryStore;
 pub(crate) use self::redis::RedisStore;
 pub(crate) use self::scripts::Save;

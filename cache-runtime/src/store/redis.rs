@@ -1,4 +1,5 @@
 use super::cluster::{masters, LazyCluster};
+use super::health::{DeadAfter, Health};
 use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
 use super::{CacheStore, Index, Listed, StoreError};
@@ -10,13 +11,15 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, RedisFuture, Value};
-use std::{fmt, sync::Arc, time::Duration};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::{fmt, time::Duration};
 
 /// Redis, standalone or Redis Cluster, through redis-rs.
 ///
 /// - Standalone: a [`ConnectionManager`], one multiplexed connection shared
 ///   by all clones and re-established in the background after a
-///   disconnect.
+///   disconnect, and replaced by a new one when calls on it keep timing
+///   out (a half-open connection; see `super::health`).
 /// - Cluster: a `cluster-async` [`ClusterConnection`] (MOVED/ASK
 ///   redirections, slot map refresh, reconnection), opened in the
 ///   background by a task that retries until the cluster answers; until
@@ -30,11 +33,13 @@ pub(crate) struct RedisStore {
     /// Where to open a subscriber connection (the L1 coherence channel):
     /// the server itself, or each cluster seed node in turn.
     nodes: Arc<[redis::Client]>,
+    /// The streak of timed-out calls that marks the connection dead.
+    health: Arc<Health>,
 }
 
 #[derive(Clone)]
 enum Conn {
-    Single(ConnectionManager),
+    Single(Arc<Single>),
     Cluster(Arc<LazyCluster>),
     Sentinel(Arc<LazySentinel>),
 }
@@ -87,6 +92,45 @@ impl fmt::Debug for RedisStore {
     }
 }
 
+/// A standalone server's connection, replaceable when it is found dead.
+pub(super) struct Single {
+    current: RwLock<ConnectionManager>,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+}
+
+impl Single {
+    fn new(client: redis::Client, config: ConnectionManagerConfig) -> Result<Self, StoreError> {
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(|e| invalid("Redis connection manager", e))?;
+        Ok(Self {
+            current: RwLock::new(manager),
+            client,
+            config,
+        })
+    }
+
+    fn get(&self) -> ConnectionManager {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A new connection in place of the current one (connected by its
+    /// first command); the old one closes once its calls are done.
+    fn replace(&self) {
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
+            Ok(fresh) => {
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "route cache: could not replace the Redis connection")
+            }
+        }
+    }
+}
+
 pub(super) fn invalid(what: &'static str, e: redis::RedisError) -> StoreError {
     StoreError::new(ErrorKind::InvalidConfig, what, e)
 }
@@ -104,6 +148,7 @@ impl RedisStore {
         url: &str,
         connect_timeout: Duration,
         tls: &Secrets,
+        dead_after: DeadAfter,
     ) -> Result<Self, StoreError> {
         let client = tls.client(url)?;
         let config = ConnectionManagerConfig::new()
@@ -114,11 +159,11 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500))
             .set_number_of_retries(1);
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| invalid("Redis connection manager", e))?;
+        let single = Single::new(client.clone(), config)?;
         Ok(Self {
-            conn: Conn::Single(conn),
+            conn: Conn::Single(Arc::new(single)),
             nodes: Arc::from([client]),
+            health: Arc::new(Health::new(dead_after)),
         })
     }
 
@@ -133,6 +178,7 @@ impl RedisStore {
         seeds: &[S],
         connect_timeout: Duration,
         tls: &Secrets,
+        dead_after: DeadAfter,
     ) -> Result<Self, StoreError> {
         if seeds.is_empty() {
             return Err(StoreError::bare(
@@ -157,6 +203,7 @@ impl RedisStore {
         Ok(Self {
             conn: Conn::Cluster(Arc::new(LazyCluster::new(client))),
             nodes: Arc::from(nodes),
+            health: Arc::new(Health::new(dead_after)),
         })
     }
 
@@ -174,7 +221,7 @@ impl RedisStore {
 
     pub(super) async fn live(&self) -> Result<Live, StoreError> {
         match &self.conn {
-            Conn::Single(c) => Ok(Live::Single(c.clone())),
+            Conn::Single(c) => Ok(Live::Single(c.get())),
             Conn::Sentinel(s) => s.get().map(Live::Single).ok_or_else(|| {
                 StoreError::bare(
                     ErrorKind::Unavailable,
@@ -232,13 +279,42 @@ impl RedisStore {
         master_name: &str,
         connect_timeout: Duration,
         secrets: &Secrets,
+        dead_after: DeadAfter,
     ) -> Result<Self, StoreError> {
         let node = secrets.node_settings();
         Ok(Self {
             conn: Conn::Sentinel(LazySentinel::new(urls, master_name, connect_timeout, node)?),
             // The L1's subscriber needs a fixed node: none here.
             nodes: Arc::from([]),
+            health: Arc::new(Health::new(dead_after)),
         })
+    }
+
+    /// Notes how a call on the connection ended. A streak of timeouts
+    /// marks the connection dead: it is replaced (behind Sentinel, the
+    /// sentinels are asked for the master again; on a cluster, the whole
+    /// cluster connection is opened anew), and that is logged.
+    pub(crate) fn observe<T>(&self, result: &Result<T, StoreError>) {
+        match result {
+            Ok(_) => self.health.answered(),
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
+                let Some((calls, lasted)) = self.health.timed_out(crate::fault::now_ms()) else {
+                    return;
+                };
+                tracing::warn!(
+                    calls,
+                    lasted_ms = u64::try_from(lasted.as_millis()).unwrap_or(u64::MAX),
+                    "route cache: calls to Redis keep timing out; the connection is treated as \
+                     dead (half-open) and replaced"
+                );
+                match &self.conn {
+                    Conn::Single(single) => single.replace(),
+                    Conn::Sentinel(sentinel) => sentinel.forget(),
+                    Conn::Cluster(cluster) => cluster.replace(),
+                }
+            }
+            Err(_) => {}
+        }
     }
 
     /// Whether this store finds its master through Sentinel.

@@ -16,6 +16,9 @@ pub(crate) struct Secrets {
     pub(crate) root_ca: Option<Vec<u8>>,
     pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
     pub(crate) auth: Option<(String, String)>,
+    /// The socket options of every connection (not secret, but needed
+    /// wherever a connection is made).
+    pub(crate) tcp: super::TcpOptions,
 }
 
 impl fmt::Debug for Secrets {
@@ -25,6 +28,7 @@ impl fmt::Debug for Secrets {
             .field("root_ca", &self.root_ca.is_some())
             .field("client_cert", &self.client.is_some())
             .field("user", &self.auth.as_ref().map(|(user, _)| user))
+            .field("tcp", &self.tcp)
             .finish()
     }
 }
@@ -33,8 +37,8 @@ impl Secrets {
     /// Connection settings for a node found at run time (the master
     /// behind Sentinel): the credentials, if any, and `TCP_NODELAY`.
     pub(super) fn node_settings(&self) -> redis::sentinel::SentinelNodeConnectionInfo {
-        let node =
-            redis::sentinel::SentinelNodeConnectionInfo::default().set_tcp_settings(nodelay());
+        let node = redis::sentinel::SentinelNodeConnectionInfo::default()
+            .set_tcp_settings(self.tcp.settings());
         let Some((user, password)) = self.auth.as_ref() else {
             return node;
         };
@@ -54,7 +58,7 @@ impl Secrets {
         let mut url = url
             .into_connection_info()
             .map_err(|e| invalid("Redis URL", e))?
-            .set_tcp_settings(nodelay());
+            .set_tcp_settings(self.tcp.settings());
         if let Some((user, password)) = &self.auth {
             let settings = url
                 .redis_settings()
@@ -101,22 +105,11 @@ impl Secrets {
         &self,
         builder: redis::cluster::ClusterClientBuilder,
     ) -> redis::cluster::ClusterClientBuilder {
-        let builder = builder.tcp_settings(nodelay());
+        let builder = builder.tcp_settings(self.tcp.settings());
         #[cfg(feature = "tls")]
         if self.is_set() {
             return builder.certs(self.certificates());
         }
         builder
     }
-}
-
-/// TCP settings for every connection to Redis: `TCP_NODELAY`, which the
-/// client leaves off. With Nagle's algorithm on, a command written while
-/// another's bytes are unacknowledged waits for that acknowledgement; on
-/// a multiplexed connection to a Redis one hop away, concurrent requests
-/// then wait for each other's round trips (measured with
-/// `bench/roundtrips.sh`: back-to-back cold misses took 81 ms instead of
-/// 68 ms with 10 ms each way).
-fn nodelay() -> redis::io::tcp::TcpSettings {
-    redis::io::tcp::TcpSettings::default().set_nodelay(true)
 }

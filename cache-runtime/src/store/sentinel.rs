@@ -69,11 +69,17 @@ impl LazySentinel {
             || e.is_connection_dropped()
             || e.is_unrecoverable_error();
         if moved {
-            if let Ok(mut master) = self.master.write() {
-                *master = None;
-            }
-            self.resolve_in_background();
+            self.forget();
         }
+    }
+
+    /// Forgets the master's connection (it moved, or is dead) and asks the
+    /// sentinels again.
+    pub(super) fn forget(self: &Arc<Self>) {
+        if let Ok(mut master) = self.master.write() {
+            *master = None;
+        }
+        self.resolve_in_background();
     }
 
     fn resolve_in_background(self: &Arc<Self>) {
