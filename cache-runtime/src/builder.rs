@@ -43,7 +43,12 @@ pub struct RouteCacheBuilder {
 enum RedisTarget {
     Standalone(String),
     Cluster(Vec<String>),
-    Sentinel { urls: Vec<String>, master: String },
+    Sentinel {
+        urls: Vec<String>,
+        master: String,
+        /// TLS to the master: as the sentinels (`None`), or as said.
+        master_tls: Option<bool>,
+    },
 }
 
 impl RedisTarget {
@@ -73,7 +78,7 @@ impl RedisTarget {
                 let (names, tls) = nodes(seeds);
                 (format!("Redis Cluster (seeds {names})"), tls)
             }
-            Self::Sentinel { urls, master } => {
+            Self::Sentinel { urls, master, .. } => {
                 let (names, tls) = nodes(urls);
                 (
                     format!("Redis master {master:?} through Sentinel ({names})"),
@@ -313,11 +318,22 @@ impl RouteCacheBuilder {
         self
     }
 
-    /// Uses the Redis master that the sentinels at `urls` (`redis://host:26379`)
-    /// know as `master_name`, found again after every failover: on a lost
-    /// connection, a refused one or `READONLY` from a demoted master, the
-    /// cache asks the sentinels anew, and serves uncached meanwhile. The L1
-    /// ([`l1_capacity`](Self::l1_capacity)) is not available on Sentinel.
+    /// Uses the Redis master that the sentinels at `urls` (`redis://host:26379`,
+    /// or all `rediss://` for TLS) know as `master_name`, found again after
+    /// every failover: on a lost connection, a refused one, `READONLY` from
+    /// a demoted master or a connection that stopped answering, the cache
+    /// asks the sentinels anew, and serves uncached meanwhile.
+    ///
+    /// With `rediss://` sentinels the master is reached over TLS too; the CA
+    /// and client certificate ([`tls_root_ca`](Self::tls_root_ca),
+    /// [`tls_client_cert`](Self::tls_client_cert)) serve both, and the ACL
+    /// user ([`redis_auth`](Self::redis_auth)) is the master's (a sentinel
+    /// URL's own credentials are the sentinels'). Mixed `redis://` and
+    /// `rediss://` sentinels are an error at [`build`](Self::build).
+    ///
+    /// The L1 ([`l1_capacity`](Self::l1_capacity)) subscribes on the master
+    /// and follows it: when the sentinels name another master, it is
+    /// flushed and subscribes again there.
     pub fn redis_sentinel<I, S>(mut self, urls: I, master_name: impl Into<String>) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -326,7 +342,22 @@ impl RouteCacheBuilder {
         self.redis = Some(RedisTarget::Sentinel {
             urls: urls.into_iter().map(Into::into).collect(),
             master: master_name.into(),
+            master_tls: None,
         });
+        self
+    }
+
+    /// Behind Sentinel: whether the master is reached over TLS, when it
+    /// differs from the sentinels (by default it is whenever the sentinels'
+    /// URLs are `rediss://`); also `REDIS_SENTINEL_MASTER_TLS` (`true` or
+    /// `false`) for [`RouteCache::from_env`](crate::RouteCache::from_env).
+    /// `false` with TLS sentinels and a password is an error at
+    /// [`build`](Self::build): the password would cross the network in
+    /// plaintext. Without Sentinel it has no effect.
+    pub fn sentinel_master_tls(mut self, tls: bool) -> Self {
+        if let Some(RedisTarget::Sentinel { master_tls, .. }) = &mut self.redis {
+            *master_tls = Some(tls);
+        }
         self
     }
 
@@ -613,8 +644,12 @@ impl RouteCacheBuilder {
             Some(RedisTarget::Cluster(seeds)) => Store::Redis(
                 RedisStore::open_cluster(seeds, connect, tls, dead).map_err(CacheError::Backend)?,
             ),
-            Some(RedisTarget::Sentinel { urls, master }) => Store::Redis(
-                RedisStore::open_sentinel(urls, master, connect, tls, dead)
+            Some(RedisTarget::Sentinel {
+                urls,
+                master,
+                master_tls,
+            }) => Store::Redis(
+                RedisStore::open_sentinel(urls, master, *master_tls, connect, tls, dead)
                     .map_err(CacheError::Backend)?,
             ),
             None => Store::Memory(MemoryStore::new(

@@ -31,6 +31,11 @@ pub const REDIS_SENTINEL_URLS_ENV: &str = "REDIS_SENTINEL_URLS";
 /// The environment variable naming the master the sentinels monitor.
 pub const REDIS_SENTINEL_MASTER_ENV: &str = "REDIS_SENTINEL_MASTER";
 
+/// The environment variable saying whether the master behind Sentinel is
+/// reached over TLS (`true`/`false`), when it differs from the sentinels
+/// ([`RouteCacheBuilder::sentinel_master_tls`](crate::RouteCacheBuilder::sentinel_master_tls)).
+pub const REDIS_SENTINEL_MASTER_TLS_ENV: &str = "REDIS_SENTINEL_MASTER_TLS";
+
 /// The environment variable naming a PEM file with the CA certificate(s)
 /// to trust for `rediss://` (instead of the system's roots).
 pub const REDIS_TLS_CA_ENV: &str = "REDIS_TLS_CA";
@@ -300,7 +305,18 @@ impl RouteCache {
                     rule: "the master's name, with REDIS_SENTINEL_URLS",
                 });
             };
-            Self::builder().redis_sentinel(list(urls), master.trim())
+            let builder = Self::builder().redis_sentinel(list(urls), master.trim());
+            match var(REDIS_SENTINEL_MASTER_TLS_ENV).as_deref().map(str::trim) {
+                None => builder,
+                Some("true" | "1" | "yes") => builder.sentinel_master_tls(true),
+                Some("false" | "0" | "no") => builder.sentinel_master_tls(false),
+                Some(_) => {
+                    return Err(CacheError::InvalidSetting {
+                        setting: REDIS_SENTINEL_MASTER_TLS_ENV,
+                        rule: "true or false",
+                    })
+                }
+            }
         } else if let Some(url) = var(REDIS_URL_ENV) {
             Self::builder().redis(url.trim())
         } else {

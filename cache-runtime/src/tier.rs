@@ -403,6 +403,8 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
     let name = &channel.publisher.channel;
     let mut pubsub = None;
     let mut last_error = String::from("no node to subscribe on");
+    // A master switch after this point ends the subscription below.
+    let switches = store.master_switches();
     for client in store.subscriber_nodes() {
         let attempt = async {
             let mut ps = client.get_async_pubsub().await?;
@@ -447,11 +449,21 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
             let (store, publisher) = (store.clone(), Arc::clone(&channel.publisher));
             tokio::spawn(async move {
                 let _ = publisher.publish(&store, &Message::Heartbeat).await;
+                // Behind Sentinel: a failover is noticed within a beat.
+                store.check_master().await;
             });
         }
         if now.saturating_duration_since(last_heard) > silence {
             let reason = format!("nothing heard for {} ms", silence.as_millis());
             break (reason, Flush::Silence);
+        }
+        if store.master_switches() != switches {
+            // Entries the old master held may not have reached the new
+            // one: flushed, and subscribed again on the new master.
+            break (
+                "the sentinels named another master".to_owned(),
+                Flush::Failover,
+            );
         }
         if peers.lost(now, heartbeat, silence.saturating_mul(4)) {
             let Some(l1) = weak.upgrade() else {

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)] // each test crate uses a different part of the harness
 
 pub mod app;
+pub mod certs;
 pub mod cluster;
 pub mod proxy;
 pub mod redis;

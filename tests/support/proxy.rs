@@ -38,6 +38,8 @@ pub struct RecordingProxy {
     /// Each open connection's switch: once on, the connection swallows
     /// every byte both ways and never closes (a half-open connection).
     connections: Arc<Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>>,
+    /// New connections are black holes from the start too.
+    isolated: Arc<std::sync::atomic::AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -61,6 +63,8 @@ impl RecordingProxy {
         let diverting = Arc::clone(&divert);
         let connections = Arc::new(Mutex::new(Vec::new()));
         let opened = Arc::clone(&connections);
+        let isolated = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let isolating = Arc::clone(&isolated);
         let log = Arc::clone(&writes);
         let cut = Arc::clone(&cut_after);
         let (held, holding) = (Arc::clone(&held_until), Arc::clone(&hold));
@@ -79,7 +83,9 @@ impl RecordingProxy {
                 let cut = Arc::clone(&cut);
                 let on_cut = (Arc::clone(&held), Arc::clone(&holding));
                 let divert = Arc::clone(&diverting);
-                let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let dead = Arc::new(std::sync::atomic::AtomicBool::new(
+                    isolating.load(std::sync::atomic::Ordering::SeqCst),
+                ));
                 opened.lock().unwrap().push(Arc::clone(&dead));
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
@@ -96,8 +102,18 @@ impl RecordingProxy {
             hold,
             divert,
             connections,
+            isolated,
             task,
         }
+    }
+
+    /// Isolates the server: every connection, open now or opened later, is
+    /// a black hole (connecting still succeeds, as a proxy or a load
+    /// balancer in front of a lost machine lets it).
+    pub fn isolate(&self) {
+        self.isolated
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.black_hole_open_connections();
     }
 
     /// Turns every connection open now into a black hole: bytes in either

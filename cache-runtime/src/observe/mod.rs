@@ -69,6 +69,9 @@ vocabulary! {
         Silence = "silence",
         /// A sender's message never arrived.
         LostMessage = "lost-message",
+        /// The sentinels named another master: what the old one held may
+        /// not have reached the new one.
+        Failover = "failover",
     }
 }
 

@@ -277,14 +277,15 @@ impl RedisStore {
     pub(crate) fn open_sentinel(
         urls: &[String],
         master_name: &str,
+        master_tls: Option<bool>,
         connect_timeout: Duration,
         secrets: &Secrets,
         dead_after: DeadAfter,
     ) -> Result<Self, StoreError> {
-        let node = secrets.node_settings();
+        let client = secrets.sentinel(urls, master_name, master_tls)?;
         Ok(Self {
-            conn: Conn::Sentinel(LazySentinel::new(urls, master_name, connect_timeout, node)?),
-            // The L1's subscriber needs a fixed node: none here.
+            conn: Conn::Sentinel(LazySentinel::new(client, master_name, connect_timeout)),
+            // The L1's subscriber follows the master (`subscriber_nodes`).
             nodes: Arc::from([]),
             health: Arc::new(Health::new(dead_after)),
         })
@@ -322,9 +323,32 @@ impl RedisStore {
         matches!(self.conn, Conn::Sentinel(_))
     }
 
-    /// The clients a subscriber connection may be opened with, in order.
-    pub(crate) fn subscriber_nodes(&self) -> &[redis::Client] {
-        &self.nodes
+    /// The clients a subscriber connection may be opened with, in order:
+    /// the server, the cluster's seed nodes, or the master the sentinels
+    /// name now (none while it is being found).
+    pub(crate) fn subscriber_nodes(&self) -> Vec<redis::Client> {
+        match &self.conn {
+            Conn::Sentinel(sentinel) => sentinel.subscriber().into_iter().collect(),
+            _ => self.nodes.to_vec(),
+        }
+    }
+
+    /// Behind Sentinel, asks which master the sentinels name now, and moves
+    /// to it if it changed (see `LazySentinel::check_master`); nothing
+    /// otherwise.
+    pub(crate) async fn check_master(&self) {
+        if let Conn::Sentinel(sentinel) = &self.conn {
+            sentinel.check_master().await;
+        }
+    }
+
+    /// How many times the sentinels named a different master (0 for other
+    /// deployments): a subscriber made before a switch follows the old one.
+    pub(crate) fn master_switches(&self) -> u64 {
+        match &self.conn {
+            Conn::Sentinel(sentinel) => sentinel.switches(),
+            _ => 0,
+        }
     }
 
     /// Lists `member`, living `ttl` more, in the sorted set `index` (see

@@ -4,7 +4,6 @@
 
 use super::redis::invalid;
 use super::StoreError;
-#[cfg(not(feature = "tls"))]
 use crate::error::ErrorKind;
 use std::fmt;
 
@@ -34,18 +33,98 @@ impl fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// Connection settings for a node found at run time (the master
-    /// behind Sentinel): the credentials, if any, and `TCP_NODELAY`.
-    pub(super) fn node_settings(&self) -> redis::sentinel::SentinelNodeConnectionInfo {
-        let node = redis::sentinel::SentinelNodeConnectionInfo::default()
-            .set_tcp_settings(self.tcp.settings());
-        let Some((user, password)) = self.auth.as_ref() else {
-            return node;
+    /// A client for the master that the sentinels at `urls` know as
+    /// `master`. The sentinels are reached as their URLs say (all
+    /// `rediss://`, or none), with the URLs' credentials; the master found
+    /// through them with TLS when the sentinels use it (or as `master_tls`
+    /// says), with this CA and client certificate either way, and with
+    /// the ACL credentials given. A master that would get a password in
+    /// plaintext while the sentinels use TLS is a configuration error.
+    pub(super) fn sentinel(
+        &self,
+        urls: &[String],
+        master: &str,
+        master_tls: Option<bool>,
+    ) -> Result<redis::sentinel::SentinelClient, StoreError> {
+        use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+        use redis::IntoConnectionInfo;
+        let bad = |rule: &'static str| StoreError::bare(ErrorKind::InvalidConfig, rule);
+        if urls.is_empty() || master.is_empty() {
+            return Err(bad(
+                "Sentinel needs at least one sentinel URL and the master's name",
+            ));
+        }
+        let infos = urls
+            .iter()
+            .map(|url| url.as_str().into_connection_info())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("Redis Sentinel URLs", e))?;
+        let is_tls = |info: &redis::ConnectionInfo| {
+            matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. })
         };
-        let redis = redis::RedisConnectionInfo::default()
-            .set_username(user)
-            .set_password(password);
-        node.set_redis_connection_info(redis)
+        let sentinels_tls = infos.iter().all(is_tls);
+        if !sentinels_tls && infos.iter().any(is_tls) {
+            return Err(bad(
+                "the sentinel URLs are all rediss:// (TLS) or all redis://, not a mix",
+            ));
+        }
+        let master_tls = master_tls.unwrap_or(sentinels_tls);
+        let password = self.auth.is_some()
+            || infos
+                .iter()
+                .any(|info| info.redis_settings().password().is_some());
+        if sentinels_tls && !master_tls && password {
+            return Err(bad(
+                "the sentinels use TLS but the master would not: its password would cross the \
+                 network in plaintext (use TLS to the master, or no TLS at all)",
+            ));
+        }
+        #[cfg(not(feature = "tls"))]
+        if sentinels_tls || master_tls {
+            return Err(bad(
+                "rediss:// sentinels need the `tls` feature of cache-runtime",
+            ));
+        }
+        let sentinel_auth = infos.first().map(|info| info.redis_settings().clone());
+        let addrs = infos.iter().map(|info| info.addr().clone());
+        let mut builder = SentinelClientBuilder::new(addrs, master, SentinelServerType::Master)
+            .map_err(|e| invalid("Redis Sentinel configuration", e))?
+            .set_client_to_sentinel_tcp_settings(self.tcp.settings())
+            .set_client_to_redis_tcp_settings(self.tcp.settings());
+        if let Some(auth) = sentinel_auth {
+            if let Some(user) = auth.username() {
+                builder = builder.set_client_to_sentinel_username(user);
+            }
+            if let Some(password) = auth.password() {
+                builder = builder.set_client_to_sentinel_password(password);
+            }
+        }
+        if let Some((user, password)) = &self.auth {
+            builder = builder
+                .set_client_to_redis_username(user)
+                .set_client_to_redis_password(password);
+        }
+        if sentinels_tls {
+            builder = builder.set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
+        }
+        if master_tls {
+            builder = builder.set_client_to_redis_tls_mode(redis::TlsMode::Secure);
+        }
+        #[cfg(feature = "tls")]
+        {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            if self.is_set() {
+                if sentinels_tls {
+                    builder = builder.set_client_to_sentinel_certificates(self.certificates());
+                }
+                if master_tls {
+                    builder = builder.set_client_to_redis_certificates(self.certificates());
+                }
+            }
+        }
+        builder
+            .build()
+            .map_err(|e| invalid("Redis Sentinel configuration", e))
     }
 
     pub(crate) fn is_set(&self) -> bool {

@@ -3,14 +3,12 @@
 //! or `READONLY` from a demoted master). Until a master is known, commands
 //! fail at once and the cache serves uncached, as for any fault.
 
-use super::StoreError;
-use crate::error::ErrorKind;
 use crate::retry::{connect_in_background, Backoff};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::sentinel::SentinelClient;
 use std::sync::{
-    atomic::{AtomicBool, Ordering},
-    Arc, RwLock,
+    atomic::{AtomicBool, AtomicU64, Ordering},
+    Arc, PoisonError, RwLock,
 };
 use std::time::Duration;
 
@@ -18,36 +16,35 @@ pub(super) struct LazySentinel {
     sentinels: tokio::sync::Mutex<SentinelClient>,
     /// The master's connection, once found; never held across an await.
     master: RwLock<Option<ConnectionManager>>,
+    /// The master's client (for the L1's subscriber) and address, as last
+    /// found; kept when the connection is forgotten.
+    found: RwLock<Option<(redis::Client, String)>>,
+    /// How many times the sentinels named a different master: the L1's
+    /// subscriber follows it, and flushes across the switch.
+    switches: AtomicU64,
     resolving: AtomicBool,
     connect_timeout: Duration,
+    master_name: String,
+    /// A connection to a sentinel, to ask which master it names now.
+    checker: tokio::sync::Mutex<Option<MultiplexedConnection>>,
 }
 
 impl LazySentinel {
     pub(super) fn new(
-        urls: &[String],
+        client: SentinelClient,
         master_name: &str,
         connect_timeout: Duration,
-        node: redis::sentinel::SentinelNodeConnectionInfo,
-    ) -> Result<Arc<Self>, StoreError> {
-        if urls.is_empty() || master_name.is_empty() {
-            return Err(StoreError::bare(
-                ErrorKind::InvalidConfig,
-                "Sentinel needs at least one sentinel URL and the master's name",
-            ));
-        }
-        let client = SentinelClient::build(
-            urls.to_vec(),
-            String::from(master_name),
-            Some(node),
-            SentinelServerType::Master,
-        )
-        .map_err(|e| StoreError::new(ErrorKind::InvalidConfig, "Redis Sentinel URLs", e))?;
-        Ok(Arc::new(Self {
+    ) -> Arc<Self> {
+        Arc::new(Self {
             sentinels: tokio::sync::Mutex::new(client),
             master: RwLock::new(None),
+            found: RwLock::new(None),
+            switches: AtomicU64::new(0),
             resolving: AtomicBool::new(false),
             connect_timeout,
-        }))
+            master_name: master_name.to_owned(),
+            checker: tokio::sync::Mutex::new(None),
+        })
     }
 
     /// The master's connection, or `None` while it is being found (which
@@ -58,6 +55,67 @@ impl LazySentinel {
             self.resolve_in_background();
         }
         current
+    }
+
+    /// The master's client, once found (starting the search otherwise), for
+    /// a subscriber connection: pub/sub messages published on the master
+    /// reach every node of its replication group.
+    pub(super) fn subscriber(self: &Arc<Self>) -> Option<redis::Client> {
+        if self.get().is_none() {
+            return None;
+        }
+        let found = self.found.read().unwrap_or_else(PoisonError::into_inner);
+        found.as_ref().map(|(client, _)| client.clone())
+    }
+
+    /// How many times a different master was found.
+    pub(super) fn switches(&self) -> u64 {
+        self.switches.load(Ordering::Acquire)
+    }
+
+    /// Asks a sentinel which master it names now. One other than the
+    /// connection's (a failover this instance's calls have not run into:
+    /// a demoted master still answers reads) is forgotten, so the
+    /// connection and the L1's subscriber move to the new one.
+    pub(super) async fn check_master(self: &Arc<Self>) {
+        let known = {
+            let found = self.found.read().unwrap_or_else(PoisonError::into_inner);
+            found.as_ref().map(|(_, address)| address.clone())
+        };
+        let Some(known) = known else { return };
+        let Ok(mut checker) = self.checker.try_lock() else {
+            return; // a check is under way
+        };
+        let named = tokio::time::timeout(self.connect_timeout, async {
+            if checker.is_none() {
+                let client = self
+                    .sentinels
+                    .lock()
+                    .await
+                    .async_get_sentinel_client()
+                    .await?;
+                *checker = Some(client.get_multiplexed_async_connection().await?);
+            }
+            let Some(conn) = checker.as_mut() else {
+                return Ok(None);
+            };
+            let (host, port): (String, u16) = redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(&self.master_name)
+                .query_async(conn)
+                .await?;
+            Ok::<_, redis::RedisError>(Some(format!("{host}:{port}")))
+        })
+        .await;
+        match named {
+            Ok(Ok(Some(named))) if named != known => {
+                tracing::info!("route cache: the sentinels name another master; moving to it");
+                self.forget();
+            }
+            Ok(Ok(_)) => {}
+            // Asked again, on a new connection, next time.
+            Ok(Err(_)) | Err(_) => *checker = None,
+        }
     }
 
     /// After an error that may mean the master moved: forget it and ask
@@ -98,7 +156,16 @@ impl LazySentinel {
             backoff,
             message,
             |this: Arc<Self>| async move {
-                let manager = this.resolve().await?;
+                let (manager, client) = this.resolve().await?;
+                let address = client.get_connection_info().addr().to_string();
+                {
+                    let mut found = this.found.write().unwrap_or_else(PoisonError::into_inner);
+                    let moved = found.as_ref().is_some_and(|(_, was)| *was != address);
+                    *found = Some((client, address));
+                    if moved {
+                        this.switches.fetch_add(1, Ordering::AcqRel);
+                    }
+                }
                 if let Ok(mut master) = this.master.write() {
                     *master = Some(manager);
                 }
@@ -108,7 +175,7 @@ impl LazySentinel {
         );
     }
 
-    async fn resolve(&self) -> redis::RedisResult<ConnectionManager> {
+    async fn resolve(&self) -> redis::RedisResult<(ConnectionManager, redis::Client)> {
         let client = {
             let mut sentinels = self.sentinels.lock().await;
             tokio::time::timeout(self.connect_timeout, sentinels.async_get_client())
@@ -124,8 +191,8 @@ impl LazySentinel {
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(None)
             .set_number_of_retries(0);
-        let manager = ConnectionManager::new_with_config(client, config).await?;
+        let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
         tracing::info!("route cache: connected to the Redis master the sentinels name");
-        Ok(manager)
+        Ok((manager, client))
     }
 }
