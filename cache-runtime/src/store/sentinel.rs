@@ -61,9 +61,8 @@ impl LazySentinel {
     /// a subscriber connection: pub/sub messages published on the master
     /// reach every node of its replication group.
     pub(super) fn subscriber(self: &Arc<Self>) -> Option<redis::Client> {
-        if self.get().is_none() {
-            return None;
-        }
+        // A master is known (its search starts otherwise).
+        self.get()?;
         let found = self.found.read().unwrap_or_else(PoisonError::into_inner);
         found.as_ref().map(|(client, _)| client.clone())
     }
