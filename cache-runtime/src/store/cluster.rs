@@ -22,7 +22,9 @@ use std::{
 pub(super) struct LazyCluster {
     client: ClusterClient,
     conn: Arc<RwLock<Option<ClusterConnection>>>,
-    connecting: AtomicBool,
+    /// A connector is running; cleared once it has connected, so that a
+    /// replacement starts another.
+    connecting: Arc<AtomicBool>,
 }
 
 impl LazyCluster {
@@ -30,7 +32,7 @@ impl LazyCluster {
         Self {
             client,
             conn: Arc::new(RwLock::new(None)),
-            connecting: AtomicBool::new(false),
+            connecting: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -67,11 +69,13 @@ impl LazyCluster {
         };
         let message = "route cache: Redis Cluster not reachable yet";
         let cell = Arc::downgrade(&self.conn);
+        let connecting = Arc::clone(&self.connecting);
         connect_in_background(&self.connecting, cell, backoff, message, move |cell| {
-            let client = client.clone();
+            let (client, connecting) = (client.clone(), Arc::clone(&connecting));
             async move {
                 let conn = client.get_async_connection().await?;
                 *cell.write().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+                connecting.store(false, Ordering::Release);
                 Ok::<(), redis::RedisError>(())
             }
         });
