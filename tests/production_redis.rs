@@ -165,6 +165,7 @@ async fn mutual_tls_needs_the_client_certificate() {
 /// ports are what the cluster announces to TLS clients.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_cluster_with_an_acl_user_caches() {
+    let _ports = support::cluster::private_cluster_lock().await;
     let certs = Certs::generate();
     let ports: Vec<u16> = (0..3).map(|_| support::cluster::cluster_port()).collect();
     let tls_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();

@@ -214,6 +214,7 @@ async fn redis_down_at_startup_does_not_stop_the_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_down_at_startup_fails_open_and_is_used_once_up() {
+    let _ports = support::cluster::private_cluster_lock().await;
     let ports: Vec<u16> = (0..3).map(|_| support::cluster::cluster_port()).collect();
     let urls: Vec<String> = ports
         .iter()
@@ -376,6 +377,7 @@ fn signal(pid: u32, which: &str) {
 /// entry is left that invalidation cannot reach.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_write_that_timed_out_is_withdrawn_once_the_node_answers() {
+    let _ports = support::cluster::private_cluster_lock().await;
     let ports: Vec<u16> = (0..3).map(|_| support::cluster::cluster_port()).collect();
     let spawn_ports = ports.clone();
     let urls =

@@ -176,3 +176,10 @@ pub async fn cluster_keys(pattern: &str) -> Vec<String> {
     keys.sort();
     keys
 }
+
+/// Held by a test that starts a cluster of its own on ports it picked
+/// ahead of time: two such tests at once could pick the same free ports.
+pub async fn private_cluster_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
