@@ -3,7 +3,7 @@
 //! and the one credential list (`Proxy-Authorization` included) on every
 //! backend.
 
-mod support;
+use crate::support;
 
 use axum::{extract::State, routing::get, Router};
 use cache_runtime::{cached_route, route, CacheLayer};

@@ -1,7 +1,7 @@
 //! Cache behaviour through a real HTTP server, run against every backend:
 //! a real `redis-server` and the in-process store (see `backend_matrix!`).
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use cache_runtime::entry::Entry;
@@ -269,8 +269,8 @@ async fn entries_of_the_previous_format_are_misses_both_ways(backend: Backend) {
         .key_for::<cache_runtime::route!(app::items)>("/items/11")
         .unwrap();
     let fixtures: [&[u8]; 2] = [
-        include_bytes!("fixtures/entry-v1-plain.bin"),
-        include_bytes!("fixtures/entry-v1-gzip.bin"),
+        include_bytes!("../fixtures/entry-v1-plain.bin"),
+        include_bytes!("../fixtures/entry-v1-gzip.bin"),
     ];
     for (i, fixture) in fixtures.into_iter().enumerate() {
         // Fresh: stored now, so that only the version can make it a miss.

@@ -8,7 +8,7 @@
 //!
 //! Milliseconds are measured by `bench/roundtrips.sh`, not here.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

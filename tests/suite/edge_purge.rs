@@ -6,7 +6,7 @@
 //! own entries are gone; a failing edge is logged and counted, and the
 //! invalidation still succeeds.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

@@ -4,7 +4,7 @@
 //! a burst of concurrent requests; then the refreshed entry is a hit. A
 //! hard invalidation of the same entry is a miss, as the control shows.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

@@ -6,7 +6,7 @@
 //! as they are; a handler's own gzip is stored as it is; tower-http's
 //! `CompressionLayer` around the cache never compresses twice.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::State,

@@ -2,7 +2,7 @@
 //! own port: the key layout as stored, and failing open when Redis is
 //! stopped, paused, unreachable at start-up or answering garbage.
 
-mod support;
+use crate::support;
 
 use cache_runtime::RouteCache;
 use std::time::{Duration, Instant};

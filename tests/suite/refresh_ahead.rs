@@ -4,7 +4,7 @@
 //! it in the background, once per key. Without the option the same poll
 //! misses every 5 s, which the control test shows.
 
-mod support;
+use crate::support;
 
 use axum::{extract::State, routing::get, Json, Router};
 use cache_runtime::cached_route;

@@ -2,7 +2,7 @@
 //! (`backend_matrix!`), and Redis faults against real `redis-server`
 //! processes the tests start, stop, pause and restart.
 
-mod support;
+use crate::support;
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use cache_runtime::{cached_route, RouteCache, RouteCacheBuilder};

@@ -9,7 +9,7 @@
 //!   downstream caches are told so (`private`, `Vary`).
 //! - Random hosts cannot grow an index set without bound.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

@@ -2,7 +2,7 @@
 //! loopback and every backend (`backend_matrix!`). Each test names the
 //! section it checks; the README's conformance table lists them.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

@@ -4,7 +4,7 @@
 //! invalidate their target (RFC 9111 §4.4), and a HEAD never fills the GET
 //! entry.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, Query, State},
@@ -334,7 +334,7 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
     let stored = f
         .cache
         .stats()
-        .route_named("invalidation::many")
+        .route::<cache_runtime::route!(many)>()
         .expect("the route's stats")
         .stored;
     assert!(stored >= u64::from(MEMBERS) * 9 / 10, "{stored} stored");

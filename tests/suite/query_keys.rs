@@ -6,7 +6,7 @@
 //! their keys as before; invalidating by path reaches the entry whatever
 //! junk the request that stored it carried.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Query, RawQuery, State},

@@ -6,7 +6,7 @@
 //! request is a miss that sees the new version, where a cache-aside fill
 //! would have stored the old one for a full TTL.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

@@ -3,7 +3,7 @@
 //! cross-instance stampede protection, against real Redis, a real 3-master
 //! Redis Cluster and the in-process store, over real HTTP.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

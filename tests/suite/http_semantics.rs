@@ -3,7 +3,7 @@
 //! Redis, Redis Cluster, Redis with L1, embedded); the two tests that read
 //! the stored keys back use standalone Redis.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, State},

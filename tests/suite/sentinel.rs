@@ -3,7 +3,7 @@
 //! master is killed with SIGKILL under steady load: no request fails, the
 //! sentinel promotes the replica, and hits resume on the new master.
 
-mod support;
+use crate::support;
 
 use cache_runtime::{Backend, RouteCache};
 use std::{

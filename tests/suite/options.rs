@@ -2,7 +2,7 @@
 //! (standalone Redis, the 3-master cluster, Redis with L1): its effect on
 //! the stored keys (read back with SCAN, on every master) and on hits.
 
-mod support;
+use crate::support;
 
 use axum::{
     extract::{Path, Query, State},
