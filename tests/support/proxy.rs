@@ -15,6 +15,11 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Write {
     pub at: Instant,
     pub commands: Vec<String>,
+    /// Whether the server answered anything on this connection since the
+    /// client's previous write: a new round trip, rather than the rest of
+    /// a batch the client sent without waiting (a large pipeline can reach
+    /// the proxy in several reads).
+    pub after_reply: bool,
 }
 
 /// The proxy; it stops when dropped.
@@ -184,6 +189,8 @@ async fn forward(
     ),
 ) {
     let swallowed = Arc::clone(&dead);
+    let replies = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let replied = Arc::clone(&replies);
     let is_dead = move || dead.load(std::sync::atomic::Ordering::SeqCst);
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -191,6 +198,7 @@ async fn forward(
     let upstream = async move {
         let mut buf = vec![0u8; 64 * 1024];
         let mut pending = Vec::new();
+        let mut replies_seen = u64::MAX;
         loop {
             let n = match client_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -220,7 +228,14 @@ async fn forward(
                 }
             }
             let commands = take_commands(&mut pending);
-            log.lock().unwrap().push(Write { at, commands });
+            let now = replies.load(std::sync::atomic::Ordering::SeqCst);
+            let after_reply = now != replies_seen;
+            replies_seen = now;
+            log.lock().unwrap().push(Write {
+                at,
+                commands,
+                after_reply,
+            });
             if server_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
@@ -239,6 +254,7 @@ async fn forward(
                 if client_write.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
+                replied.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         };
         tokio::select! {
