@@ -72,7 +72,7 @@
 //! unknown extractor) is keyed on the host and the whole query, with a
 //! compile-time warning for the headers it may read. Requests carrying
 //! credentials never share an entry unless the route says how.
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 // Without the axum integration, parts of the hit/miss machinery are unused.
 #![cfg_attr(not(feature = "axum"), allow(dead_code))]
