@@ -452,7 +452,7 @@ impl RouteCacheBuilder {
     /// Sentinel the sentinels are asked for the master again. This is what
     /// ends a half-open connection (a lost VM, a partition, an isolated old
     /// master), which no error ever closes: with calls going on, it is
-    /// replaced within `min(timeouts × timeout, window + timeout)` (750 ms
+    /// replaced within `min(timeouts × timeout, window + timeout)` (600 ms
     /// with the defaults), plus a connection attempt.
     ///
     /// [`DEFAULT_DEAD_AFTER_TIMEOUTS`]: crate::config::DEFAULT_DEAD_AFTER_TIMEOUTS

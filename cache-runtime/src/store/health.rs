@@ -12,8 +12,8 @@
 //!   sentinels for the master again).
 //!
 //! Worst case, a half-open connection is replaced, with calls going on,
-//! after `min(timeouts × timeout, window + timeout)` (defaults: 3 × 250 ms
-//! = 750 ms), then a connection attempt (`connect_timeout`); with no calls
+//! after `min(timeouts × timeout, window + timeout)` (defaults: 3 × 200 ms
+//! = 600 ms), then a connection attempt (`connect_timeout`); with no calls
 //! at all, the kernel closes it after the keepalive idle time plus the
 //! user timeout (10 s + 10 s).
 
