@@ -27,6 +27,8 @@ use support::{Backend, Fixture, TestApp};
 struct Data {
     version: Arc<AtomicU64>,
     runs: Arc<AtomicU64>,
+    /// Handler runs that have read the version.
+    reads: Arc<AtomicU64>,
 }
 
 #[cached_route(ttl = 600, tags = ["item:{id}"], namespace = "race")]
@@ -35,6 +37,7 @@ async fn slow(State(data): State<Data>, Path(id): Path<u64>) -> Json<serde_json:
     // Read first, then the slow part: what a handler querying a database
     // and rendering its answer does.
     let version = data.version.load(Ordering::SeqCst);
+    data.reads.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(400)).await;
     Json(serde_json::json!({ "id": id, "version": version }))
 }
@@ -73,6 +76,14 @@ async fn invalidate(cache: &RouteCache, how: Invalidation) {
     result.unwrap_or_else(|e| panic!("{how:?} invalidation failed: {e}"));
 }
 
+/// Waits until the slow handler has read the data's version.
+async fn has_read(data: &Data) {
+    support::eventually(Duration::from_secs(5), || async {
+        data.reads.load(Ordering::SeqCst) == 1
+    })
+    .await;
+}
+
 /// One race: the slow miss, the change and invalidation while it runs,
 /// then the requests after it.
 async fn race(backend: Backend, how: Invalidation) {
@@ -80,8 +91,8 @@ async fn race(backend: Backend, how: Invalidation) {
     let data = Data::default();
     let app = Arc::new(serve(&f, &data).await);
     let slow_request = start_slow_request(&app);
-    // The handler has read version 0 by now.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Once the handler has read version 0.
+    has_read(&data).await;
     assert_eq!(
         data.runs.load(Ordering::SeqCst),
         1,
@@ -137,7 +148,7 @@ async fn unrelated_invalidations_keep_the_fill(backend: Backend) {
     let data = Data::default();
     let app = Arc::new(serve(&f, &data).await);
     let slow_request = start_slow_request(&app);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    has_read(&data).await;
     f.cache.invalidate_tag("item:2").await.unwrap();
     f.cache.invalidate("/slow/2").await.unwrap();
     assert_eq!(slow_request.await.unwrap().x_cache(), "MISS");

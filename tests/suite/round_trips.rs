@@ -88,11 +88,23 @@ async fn setup(test: &str) -> (Setup, RecordingProxy, TestApp, Times) {
     let prefix = support::unique_prefix(test);
     let times = Times::default();
     let app = serve(&cache(&prefix, proxy.url.clone()).await, &times).await;
-    // The connection is up, and one key is known to be stored.
+    // The connection is up, and one key is known to be stored (its lease
+    // released in the background).
     assert_eq!(app.get("/items/0").await.x_cache(), "MISS");
     assert_eq!(app.get("/items/0").await.x_cache(), "HIT");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    released(&proxy).await;
     (Setup { server, prefix }, proxy, app, times)
+}
+
+/// Waits until a lease's release has gone out through the proxy.
+async fn released(proxy: &RecordingProxy) {
+    support::eventually(Duration::from_secs(5), || async {
+        proxy
+            .writes()
+            .iter()
+            .any(|w| w.commands.iter().any(|c| c.starts_with(RELEASE)))
+    })
+    .await;
 }
 
 fn names(writes: &[&Write]) -> Vec<Vec<String>> {
@@ -106,8 +118,8 @@ async fn a_cold_miss_makes_one_round_trip_before_its_handler_and_one_after() {
     let reply = app.get("/items/1").await;
     let answered = Instant::now();
     assert_eq!(reply.x_cache(), "MISS");
-    // The release, sent in the background, has time to go out.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The release is sent in the background.
+    released(&proxy).await;
     let (started, ended) = times.0.lock().unwrap().expect("the handler ran");
     let writes = proxy.writes();
     let before: Vec<&Write> = writes.iter().filter(|w| w.at < started).collect();
