@@ -31,10 +31,12 @@
 //! What is stored, and when:
 //! - Only `GET` and `HEAD` requests use the cache (a `HEAD` shares the `GET`
 //!   entry). The key is described in [`key`].
-//! - A response is stored when it is 2xx, has no `Set-Cookie`, no
-//!   `Cache-Control: no-store`, `private` or `no-cache`, no `Vary: *`, and a
-//!   body within the size limit (1 MiB by default). Everything else is
-//!   returned unchanged and not stored.
+//! - A response is stored when its status is 200, 203 or 204 (or one the
+//!   route's `negative` lists), it has no `Set-Cookie`, no
+//!   `Cache-Control: no-store`, `private` or `no-cache`, no `Vary: *`,
+//!   freshness left, and a body within the size limit (1 MiB by default).
+//!   Everything else is returned with the cache's headers and not stored
+//!   ([`guide::options`], [`guide::http`]).
 //! - A hit returns the stored status, headers and body bytes as they were,
 //!   plus `x-cache: HIT` and `Age`; a miss carries `x-cache: MISS`.
 //! - The cache fails open: a backend error, timeout or undecodable value is
@@ -127,6 +129,27 @@ mod secret;
 mod semantics;
 mod soft;
 pub mod stats;
+
+/// The guide: how the cache behaves and how to run it, chapter by chapter.
+/// Every example here is compiled by `cargo test --doc`.
+pub mod guide {
+    #[doc = include_str!("../guide/options.md")]
+    pub mod options {}
+    #[doc = include_str!("../guide/http.md")]
+    pub mod http {}
+    #[doc = include_str!("../guide/resilience.md")]
+    pub mod resilience {}
+    #[doc = include_str!("../guide/production.md")]
+    pub mod production {}
+    #[doc = include_str!("../guide/distributed.md")]
+    pub mod distributed {}
+    #[doc = include_str!("../guide/observability.md")]
+    pub mod observability {}
+    #[doc = include_str!("../guide/formats.md")]
+    pub mod formats {}
+    #[doc = include_str!("../guide/testing.md")]
+    pub mod testing {}
+}
 mod store;
 mod tier;
 

@@ -1,6 +1,7 @@
 //! HTTP correctness to RFC 9110/9111, end to end on a real server on
 //! loopback and every backend (`backend_matrix!`). Each test names the
-//! section it checks; the README's conformance table lists them.
+//! section it checks; the guide's `http` chapter (`cache-runtime/guide/http.md`)
+//! lists them.
 
 use crate::support;
 
