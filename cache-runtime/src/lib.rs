@@ -165,7 +165,6 @@ pub use crate::config::CacheConfig;
 pub use crate::edge::{EdgePurge, EdgeTags};
 pub use crate::encoding::Encoding;
 pub use crate::error::{CacheError, ErrorKind, StoreError};
-pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
 pub use crate::soft::Soft;
 pub use crate::stats::{BreakerState, CacheStats, RouteStats};
 #[cfg(feature = "axum")]

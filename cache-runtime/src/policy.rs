@@ -34,11 +34,11 @@ pub enum AuthPolicy {
 }
 
 /// What one cached route asks of the cache. The macro builds it in a `const`
-/// from the attribute's arguments; it can also be built by hand for code that
-/// calls the runtime directly.
+/// from the attribute's arguments, under the versioned path its code uses
+/// (not a public API: it changes with the macros).
 ///
 /// ```
-/// use cache_runtime::{key::QueryPolicy, RoutePolicy};
+/// use cache_runtime::__private_0_1_0::{QueryPolicy, RoutePolicy};
 ///
 /// const POLICY: RoutePolicy = RoutePolicy::new("app::get_item", 3600)
 ///     .with_max_body(64 * 1024)
