@@ -488,6 +488,7 @@ impl RouteCache {
     ///
     /// # Errors
     /// When the backend fails or times out.
+    #[doc(hidden)]
     pub async fn raw_get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         self.call(Op::Get, self.inner.store.get(key)).await
     }
@@ -498,6 +499,7 @@ impl RouteCache {
     ///
     /// # Errors
     /// When the backend fails or times out.
+    #[doc(hidden)]
     pub async fn raw_set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
         let result = self
             .call(Op::Set, self.inner.store.set(key, value, ttl))

@@ -30,7 +30,7 @@
 //!
 //! What is stored, and when:
 //! - Only `GET` and `HEAD` requests use the cache (a `HEAD` shares the `GET`
-//!   entry). The key is described in [`key`].
+//!   entry). The key is described in [`guide::formats`].
 //! - A response is stored when its status is 200, 203 or 204 (or one the
 //!   route's `negative` lists), it has no `Set-Cookie`, no
 //!   `Cache-Control: no-store`, `private` or `no-cache`, no `Vary: *`,
@@ -112,12 +112,17 @@ mod coalesce;
 pub mod config;
 pub mod edge;
 mod encoding;
+// The stored value's codec and the key builder: public for the fuzz
+// targets and the tests, hidden, and no stable API (both formats are
+// described in `guide::formats`).
+#[doc(hidden)]
 pub mod entry;
 mod error;
 mod fault;
 mod freshness;
 mod generation;
 mod invalidate;
+#[doc(hidden)]
 pub mod key;
 mod lease;
 mod lookup;
