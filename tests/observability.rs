@@ -214,14 +214,6 @@ async fn serve(cache: &RouteCache, ctl: &Ctl) -> TestApp {
     TestApp::serve(router(ctl.clone()).layer(cache.layer()), ctl.calls.clone()).await
 }
 
-async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn every_outcome_is_counted_once(backend: Backend) {
     let _serial = serial().await;
     let fixture = Fixture::new(backend, "outcomes").await;
@@ -269,7 +261,8 @@ async fn every_outcome_is_counted_once(backend: Backend) {
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(app.get("/swr").await.x_cache(), "STALE");
-    until("the stale entry's refresh", Duration::from_secs(5), || {
+    // Until the stale entry's refresh.
+    support::eventually(Duration::from_secs(5), || async {
         ctl.calls.get("swr") == 2
     })
     .await;
@@ -284,7 +277,8 @@ async fn every_outcome_is_counted_once(backend: Backend) {
     assert_eq!(reply.x_cache(), "STALE");
     // The refresh's store may still be on its way to a shared backend.
     let stats = fixture.cache.stats();
-    until("the refresh stored", Duration::from_secs(5), || {
+    // Until the refresh stored.
+    support::eventually(Duration::from_secs(5), || async {
         // Primed, then refreshed.
         fixture.cache.stats().route::<route!(swr)>().unwrap().stored == 2
     })
@@ -469,10 +463,8 @@ async fn an_abandoned_background_refresh_is_counted_and_logged(backend: Backend)
             ],
         )
     };
-    until("the refresh is abandoned", Duration::from_secs(2), || {
-        abandoned() == 1.0
-    })
-    .await;
+    // Until the refresh is abandoned.
+    support::eventually(Duration::from_secs(2), || async { abandoned() == 1.0 }).await;
     let logged = observed()
         .log
         .text()
@@ -511,7 +503,8 @@ async fn backend_faults_and_the_breaker_are_counted() {
             &[("op", "release")],
         )
     };
-    until("the lease released", Duration::from_secs(2), || {
+    // Until the lease released.
+    support::eventually(Duration::from_secs(2), || async {
         releases(&Scrape::now()) == 1.0
     })
     .await;
@@ -629,7 +622,8 @@ async fn the_l1_reports_hits_flushes_and_delivery_lag() {
     // its L1.
     let before = Scrape::now();
     assert_eq!(a.get("/plain/1").await.x_cache(), "MISS");
-    until("B heard A's write", Duration::from_secs(2), || {
+    // Until B heard A's write.
+    support::eventually(Duration::from_secs(2), || async {
         lag(&Scrape::now()) > lag(&before)
     })
     .await;
@@ -640,11 +634,10 @@ async fn the_l1_reports_hits_flushes_and_delivery_lag() {
     // One invalidation on A: one lag sample at B, heartbeats add none.
     let before = Scrape::now();
     assert_eq!(cache_a.invalidate("/plain/1").await.unwrap(), 1);
-    until(
-        "B received the invalidation",
-        Duration::from_secs(2),
-        || lag(&Scrape::now()) - lag(&before) >= 1.0,
-    )
+    // Until B received the invalidation.
+    support::eventually(Duration::from_secs(2), || async {
+        lag(&Scrape::now()) - lag(&before) >= 1.0
+    })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = Scrape::now();
@@ -675,7 +668,8 @@ async fn the_l1_reports_hits_flushes_and_delivery_lag() {
             &[("cause", "subscription-lost")],
         )
     };
-    until("both L1s flushed", Duration::from_secs(3), || {
+    // Until both L1s flushed.
+    support::eventually(Duration::from_secs(3), || async {
         flushes(&Scrape::now()) >= 2.0
     })
     .await;
@@ -820,12 +814,8 @@ async fn a_request_cut_off_mid_miss_is_counted() {
             &[("route", &route), ("outcome", "miss")],
         )
     };
-    until(
-        "the cut-off request was counted",
-        Duration::from_secs(3),
-        || misses() == 1.0,
-    )
-    .await;
+    // Until the cut-off request was counted.
+    support::eventually(Duration::from_secs(3), || async { misses() == 1.0 }).await;
     assert_eq!(cache.stats().route::<route!(slow)>().unwrap().misses, 1);
     assert_eq!(ctl.calls.get("slow"), 0, "the handler never finished");
 }

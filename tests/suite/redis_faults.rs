@@ -32,21 +32,18 @@ async fn cache_for(url: &str, test: &str) -> (RouteCache, String) {
     (cache, prefix)
 }
 
-/// Polls until a path is served as a hit, returning how long that took.
-async fn wait_for_hit(app: &TestApp, path: &str, within: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < within {
+/// Polls until a path is served as a hit (every request answered), and
+/// returns how long that took; fails after `within`.
+async fn wait_for_hit(app: &TestApp, path: &str, within: Duration) -> Duration {
+    support::eventually(within, || async {
         let reply = app.get(path).await;
         assert_eq!(
             reply.status, 200,
             "requests keep succeeding while Redis recovers"
         );
-        if reply.x_cache() == "HIT" {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
+        reply.x_cache() == "HIT"
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,11 +158,8 @@ async fn requests_succeed_while_redis_is_down_and_caching_resumes_after_restart(
     );
 
     server.restart();
-    let waited = wait_for_hit(&app, "/items/2", Duration::from_secs(10)).await;
-    assert!(
-        waited.is_some(),
-        "caching did not resume within 10 s of the restart"
-    );
+    // Caching resumes within 10 s of the restart.
+    wait_for_hit(&app, "/items/2", Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,9 +183,7 @@ async fn a_paused_redis_costs_at_most_the_timeout() {
         );
     }
     server.signal_pause(false);
-    assert!(wait_for_hit(&app, "/items/4", Duration::from_secs(10))
-        .await
-        .is_some());
+    wait_for_hit(&app, "/items/4", Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,9 +199,7 @@ async fn redis_down_at_startup_does_not_stop_the_app() {
         assert_eq!(reply.json()["run"], run);
     }
     server.restart();
-    assert!(wait_for_hit(&app, "/items/1", Duration::from_secs(10))
-        .await
-        .is_some());
+    wait_for_hit(&app, "/items/1", Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,15 +229,11 @@ async fn a_cluster_down_at_startup_fails_open_and_is_used_once_up() {
     tokio::task::spawn_blocking(move || support::cluster::start_cluster_on(&ports))
         .await
         .expect("start the cluster");
+    // Caching resumes once the cluster is up.
     let hit = wait_for_hit(&app, "/items/1", Duration::from_secs(15)).await;
-    let last = app.get("/items/1").await;
-    assert!(
-        hit.is_some(),
-        "caching resumes once the cluster is up ({:?} after starting it); last answer: {} {:?}; {:?}",
-        started.elapsed(),
-        last.x_cache(),
-        last.header("cache-status"),
-        cache.stats()
+    println!(
+        "a hit {hit:?} after the cluster was up, {:?} after starting it",
+        started.elapsed()
     );
 }
 
@@ -427,9 +413,7 @@ async fn a_cluster_write_that_timed_out_is_withdrawn_once_the_node_answers() {
     }
     assert!(!left, "the write landed late and was never withdrawn");
     // The cache works as before: stored, indexed, invalidated by its tag.
-    assert!(wait_for_hit(&app, "/slow/1", Duration::from_secs(10))
-        .await
-        .is_some());
+    wait_for_hit(&app, "/slow/1", Duration::from_secs(10)).await;
     assert_eq!(cache.invalidate_tag("withdrawn").await.unwrap(), 1);
     assert_eq!(app.get("/slow/1").await.x_cache(), "MISS");
 }

@@ -209,19 +209,12 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// Polls `path` until it is a hit (every request answered), or fails
 /// after `limit`.
 async fn until_hit(app: &TestApp, path: &str, limit: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
+    support::eventually(limit, || async {
         let reply = app.get(path).await;
         assert_eq!(reply.status, 200, "requests never fail on the cache");
-        if reply.x_cache() == "HIT" {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < limit,
-            "no hit on {path} within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        reply.x_cache() == "HIT"
+    })
+    .await
 }
 
 /// TLS-only sentinels, a master the sentinel knows by its TLS port (the

@@ -256,18 +256,24 @@ impl Inspector {
     }
 }
 
-/// Polls `condition` every 10 ms until it holds; panics when it still does
-/// not after `timeout`. The one wait-for-a-condition helper of the suite:
-/// no fixed sleep stands in for synchronisation.
-pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut condition: F)
+/// Polls `condition` every 10 ms until it holds, and returns how long
+/// that took; panics when it still does not after `timeout`. The one
+/// wait-for-a-condition loop of the async tests (helpers that wait for
+/// something particular are built on it): no fixed sleep stands in for
+/// synchronisation.
+pub async fn eventually<F, Fut>(
+    timeout: std::time::Duration,
+    mut condition: F,
+) -> std::time::Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
     loop {
         if condition().await {
-            return;
+            return started.elapsed();
         }
         assert!(
             tokio::time::Instant::now() < deadline,
