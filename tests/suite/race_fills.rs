@@ -152,6 +152,15 @@ async fn unrelated_invalidations_keep_the_fill(backend: Backend) {
     f.cache.invalidate_tag("item:2").await.unwrap();
     f.cache.invalidate("/slow/2").await.unwrap();
     assert_eq!(slow_request.await.unwrap().x_cache(), "MISS");
+    // Stored (a body is saved once it has been sent, which the client may
+    // see first).
+    support::eventually(Duration::from_secs(5), || async {
+        f.cache
+            .stats()
+            .route::<cache_runtime::route!(slow)>()
+            .is_some_and(|r| r.stored == 1)
+    })
+    .await;
     let next = app.get("/slow/1").await;
     assert_eq!(next.x_cache(), "HIT");
     assert_eq!(next.json()["version"], 0);
