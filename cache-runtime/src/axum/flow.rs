@@ -460,10 +460,7 @@ impl Route {
         F::Output: IntoResponse,
     {
         self.coalesced(conditional, leased, |noted| async move {
-            let stored = match noted {
-                Some(noted) => self.compute_noted(handler, noted).await,
-                None => self.compute(handler).await,
-            };
+            let stored = self.compute_noted(handler, noted).await;
             let encoded = stored.encoded.clone();
             Filled {
                 response: self.respond_stored(stored, conditional),
@@ -480,8 +477,7 @@ impl Route {
     /// from the fresh entry it stores, or run `fill` themselves once it is
     /// known that none is coming.
     ///
-    /// `fill` gets the generations noted before it, or `None` when they
-    /// must still be noted.
+    /// `fill` gets the generations noted before it.
     pub(super) async fn coalesced<C, Fut>(
         &self,
         conditional: &Conditions,
@@ -489,7 +485,7 @@ impl Route {
         fill: C,
     ) -> (Response, Answered)
     where
-        C: FnOnce(Option<Noted>) -> Fut,
+        C: FnOnce(Noted) -> Fut,
         Fut: Future<Output = Filled>,
     {
         let collapsed = |entry: &Prepared| {
@@ -511,7 +507,7 @@ impl Route {
                 // waiting on it learn at once that no entry is coming.
                 drop(leased);
                 tracing::debug!("route cache: no fill to wait for; running the handler");
-                let filled = fill(None).await;
+                let filled = fill(self.note().await).await;
                 return (filled.response, filled.how);
             }
             Join::Lead(leader) => leader,
@@ -562,11 +558,11 @@ impl Route {
             // process's followers compute now, alongside this request,
             // rather than after it.
             leader.publish(None);
-            let filled = fill(Some(noted)).await;
+            let filled = fill(noted).await;
             drop(lease);
             return (filled.response, filled.how);
         }
-        let filled = fill(Some(noted)).await;
+        let filled = fill(noted).await;
         // Release (in the background) before publishing, so that a request
         // arriving after the publication finds the lease free.
         drop(lease);

@@ -475,19 +475,14 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         _ => key.path_and_query(path, query, R::query()),
     }
     for name in policy.vary() {
-        add_vary_value(
-            &mut key,
-            parts,
-            name,
-            config.is_credential(name),
-            config.key_secret(),
-        );
+        let secret = config.is_credential(name).then(|| config.key_secret());
+        add_vary_value(&mut key, parts, name, secret);
     }
     if policy.auth() == AuthPolicy::Private {
         // Per user: the credentials' digests, never the credentials.
         for name in config.credential_headers() {
             if !policy.vary().contains(&name.as_str()) {
-                add_vary_value(&mut key, parts, name.as_str(), true, config.key_secret());
+                add_vary_value(&mut key, parts, name.as_str(), Some(config.key_secret()));
             }
         }
     }
@@ -522,22 +517,18 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     })
 }
 
-/// Adds a request header's value(s) to the key, as a digest when it
-/// carries credentials (`secret`); several fields of one name are joined
-/// with `, ` as HTTP combines them.
+/// Adds a request header's value(s) to the key, as a MAC under `secret`
+/// when it carries credentials (`secret` is then given); several fields of
+/// one name are joined with `, ` as HTTP combines them.
 fn add_vary_value(
     key: &mut KeyBuilder,
     parts: &Parts,
     name: &str,
-    secret: bool,
-    secret_key: &crate::secret::KeySecret,
+    secret: Option<&crate::secret::KeySecret>,
 ) {
-    let mut add = |value: Option<&[u8]>| {
-        if secret {
-            key.credential(name, value, secret_key);
-        } else {
-            key.vary(name, value);
-        }
+    let mut add = |value: Option<&[u8]>| match secret {
+        Some(secret) => key.credential(name, value, secret),
+        None => key.vary(name, value),
     };
     let mut values = parts.headers.get_all(name).iter();
     match (values.next(), values.next()) {

@@ -42,13 +42,8 @@ impl Route {
         let unanswered = Unanswered::new(self, Answered::Miss);
         let conditional = &request.conditions;
         let (response, how) = self
-            .coalesced(conditional, None, |noted| async move {
-                let noted = match noted {
-                    Some(noted) => noted,
-                    None => self.note().await,
-                };
+            .coalesced(conditional, None, |noted| {
                 self.revalidate_noted(handler, &stale, conditional, noted)
-                    .await
             })
             .await;
         unanswered.settle();
