@@ -21,7 +21,7 @@ use std::{fmt, time::Duration};
 ///     .timeout(Duration::from_millis(100))
 ///     .build()
 ///     .await?;
-/// assert_eq!(cache.config().prefix(), "shop");
+/// assert_eq!(cache.config().prefix, "shop");
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
@@ -215,7 +215,7 @@ impl RouteCacheBuilder {
     /// Whether a handler's own `Cache-Control: max-age`/`s-maxage` shorter
     /// than the route TTL shortens the entry's life (default `true`).
     pub fn cap_ttl_to_handler_max_age(mut self, cap: bool) -> Self {
-        self.config.cap_ttl = cap;
+        self.config.cap_ttl_to_handler_max_age = cap;
         self
     }
 
@@ -564,9 +564,15 @@ impl RouteCacheBuilder {
     /// use cache_runtime::RouteCache;
     /// use http::HeaderName;
     ///
-    /// let builder = RouteCache::builder()
-    ///     .targeted_cache_control(Some(HeaderName::from_static("route-cache-control")));
-    /// assert_eq!(builder.config().targeted_cache_control().unwrap(), "route-cache-control");
+    /// # async fn run() -> Result<(), cache_runtime::CacheError> {
+    /// let cache = RouteCache::builder()
+    ///     .targeted_cache_control(Some(HeaderName::from_static("route-cache-control")))
+    ///     .build()
+    ///     .await?;
+    /// let field = cache.config().targeted_cache_control.as_ref();
+    /// assert_eq!(field.unwrap(), "route-cache-control");
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
     /// ```
     pub fn targeted_cache_control(mut self, field: Option<http::HeaderName>) -> Self {
         self.config.targeted_cache_control = field;
@@ -591,6 +597,7 @@ impl RouteCacheBuilder {
     }
 
     /// The settings as they stand.
+    #[doc(hidden)]
     pub fn config(&self) -> &CacheConfig {
         &self.config
     }

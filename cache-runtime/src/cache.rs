@@ -19,42 +19,52 @@ use std::{fmt, sync::Arc, time::Duration};
 
 /// The Redis URL [`RouteCache::redis_from_env`] uses when `REDIS_URL` is
 /// not set.
+#[doc(hidden)]
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// The environment variable [`RouteCache::from_env`] reads.
+#[doc(hidden)]
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
 
 /// The environment variable naming the sentinels for [`RouteCache::from_env`]:
 /// URLs separated by commas (with [`REDIS_SENTINEL_MASTER_ENV`]).
+#[doc(hidden)]
 pub const REDIS_SENTINEL_URLS_ENV: &str = "REDIS_SENTINEL_URLS";
 
 /// The environment variable naming the master the sentinels monitor.
+#[doc(hidden)]
 pub const REDIS_SENTINEL_MASTER_ENV: &str = "REDIS_SENTINEL_MASTER";
 
 /// The environment variable saying whether the master behind Sentinel is
 /// reached over TLS (`true`/`false`), when it differs from the sentinels
 /// ([`RouteCacheBuilder::sentinel_master_tls`](crate::RouteCacheBuilder::sentinel_master_tls)).
+#[doc(hidden)]
 pub const REDIS_SENTINEL_MASTER_TLS_ENV: &str = "REDIS_SENTINEL_MASTER_TLS";
 
 /// The environment variable naming a PEM file with the CA certificate(s)
 /// to trust for `rediss://` (instead of the system's roots).
+#[doc(hidden)]
 pub const REDIS_TLS_CA_ENV: &str = "REDIS_TLS_CA";
 
 /// The environment variable naming a PEM client certificate for mutual
 /// TLS (with [`REDIS_TLS_KEY_ENV`]).
+#[doc(hidden)]
 pub const REDIS_TLS_CERT_ENV: &str = "REDIS_TLS_CERT";
 
 /// The environment variable naming the PEM private key of
 /// [`REDIS_TLS_CERT_ENV`].
+#[doc(hidden)]
 pub const REDIS_TLS_KEY_ENV: &str = "REDIS_TLS_KEY";
 
 /// The environment variable [`RouteCache::from_env`] reads the key secret
 /// from ([`RouteCacheBuilder::key_secret`](crate::RouteCacheBuilder::key_secret)):
 /// at least 16 bytes, the same on every instance that shares the store.
+#[doc(hidden)]
 pub const ROUTE_CACHE_KEY_SECRET_ENV: &str = "ROUTE_CACHE_KEY_SECRET";
 
 /// The environment variable naming Redis Cluster seed nodes for
 /// [`RouteCache::from_env`]: URLs separated by commas.
+#[doc(hidden)]
 pub const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
 
 /// The backend a cache stores its entries in.
@@ -78,6 +88,7 @@ pub enum Backend {
 
 impl Backend {
     /// `redis`, `redis-cluster` or `embedded`.
+    #[doc(hidden)]
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Redis => "redis",
@@ -90,6 +101,7 @@ impl Backend {
 
     /// Whether other instances share the backend (invalidations on one
     /// instance reach the others).
+    #[doc(hidden)]
     pub const fn is_shared(self) -> bool {
         matches!(self, Self::Redis | Self::RedisCluster | Self::RedisSentinel)
     }
@@ -227,6 +239,7 @@ impl RouteCache {
     ///
     /// # Errors
     /// When the URL is invalid.
+    #[doc(hidden)]
     pub async fn redis_from_env() -> Result<Self, CacheError> {
         let url = std::env::var(REDIS_URL_ENV)
             .ok()
@@ -239,6 +252,7 @@ impl RouteCache {
     ///
     /// # Errors
     /// When a URL is invalid or none is given.
+    #[doc(hidden)]
     pub async fn redis_cluster<I, S>(seeds: I) -> Result<Self, CacheError>
     where
         I: IntoIterator<Item = S>,
@@ -461,6 +475,7 @@ impl RouteCache {
     }
 
     /// Whether the L1 is configured and its invalidation channel is up.
+    #[doc(hidden)]
     pub fn l1_is_live(&self) -> bool {
         self.inner.l1.as_ref().is_some_and(|l1| l1.is_live())
     }
@@ -514,6 +529,7 @@ impl RouteCache {
     ///
     /// # Errors
     /// When the backend fails or times out.
+    #[doc(hidden)]
     pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
         let result = self.call(Op::Delete, self.inner.store.delete(key)).await;
         self.forget_keys(&[key]).await;

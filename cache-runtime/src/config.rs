@@ -96,41 +96,120 @@ pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_INVALIDATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Cache-wide settings, as built by [`RouteCacheBuilder`](crate::RouteCacheBuilder)
-/// and read back with [`RouteCache::config`](crate::RouteCache::config).
+/// and read back with [`RouteCache::config`](crate::RouteCache::config):
+/// `cache.config().timeout`. A snapshot of what is in effect; settings are
+/// changed through the builder, which checks them.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct CacheConfig {
-    pub(crate) prefix: String,
-    pub(crate) timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) max_body: usize,
-    pub(crate) embedded_capacity: u64,
-    pub(crate) fault_log_interval: Duration,
-    pub(crate) status_name: String,
-    pub(crate) honor_client: bool,
-    pub(crate) cap_ttl: bool,
-    pub(crate) breaker_failures: u32,
-    pub(crate) breaker_cooldown: Duration,
-    pub(crate) coalesce_wait: Duration,
-    pub(crate) lease_ttl: Duration,
-    pub(crate) stale: Duration,
-    pub(crate) stale_if_error: bool,
-    pub(crate) l1_capacity: u64,
-    pub(crate) l1_max_ttl: Option<Duration>,
-    pub(crate) l1_heartbeat: Duration,
-    pub(crate) invalidate_timeout: Duration,
-    pub(crate) trust_forwarded_host: bool,
-    pub(crate) trusted_proxies: usize,
+    /// First segment of every key (default [`DEFAULT_PREFIX`], `rc`).
+    pub prefix: String,
+    /// Bound on every backend call on the request path (default
+    /// [`DEFAULT_TIMEOUT`], 200 ms).
+    pub timeout: Duration,
+    /// Bound on each attempt to (re)connect to Redis (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 1 s).
+    pub connect_timeout: Duration,
+    /// Largest body stored, in bytes, unless a route overrides it (default
+    /// [`DEFAULT_MAX_BODY`], 1 MiB).
+    pub max_body: usize,
+    /// Capacity of the in-process store in bytes (default
+    /// [`DEFAULT_EMBEDDED_CAPACITY`], 64 MiB).
+    pub embedded_capacity: u64,
+    /// How often a persisting backend fault is logged (default
+    /// [`DEFAULT_FAULT_LOG_INTERVAL`], 10 s).
+    pub fault_log_interval: Duration,
+    /// The cache's name in `Cache-Status` (default [`DEFAULT_STATUS_NAME`],
+    /// `route-cache`).
+    pub status_name: String,
+    /// Whether clients' `Cache-Control: no-cache`/`no-store`/`max-age=0`
+    /// are honoured on routes that do not decide (default
+    /// [`DEFAULT_HONOR_CLIENT`], `false`).
+    pub honor_client: bool,
+    /// Whether a handler's own `max-age`/`s-maxage` shorter than the route
+    /// TTL shortens the entry's life (default
+    /// [`DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE`], `true`).
+    pub cap_ttl_to_handler_max_age: bool,
+    /// Consecutive backend failures that open the circuit breaker (default
+    /// [`DEFAULT_BREAKER_FAILURES`], 5).
+    pub breaker_failures: u32,
+    /// How long the open circuit skips the backend before one probe
+    /// (default [`DEFAULT_BREAKER_COOLDOWN`], 500 ms).
+    pub breaker_cooldown: Duration,
+    /// How long a request waits for another one computing the same entry
+    /// before computing it itself (default [`DEFAULT_COALESCE_WAIT`], 5 s).
+    pub coalesce_wait: Duration,
+    /// Lifetime of the cross-instance lease on a missing entry (default
+    /// [`DEFAULT_LEASE_TTL`], 10 s); a crashed owner frees it after this.
+    pub lease_ttl: Duration,
+    /// Stale window for routes that set none (default [`DEFAULT_STALE`]:
+    /// none).
+    pub stale: Duration,
+    /// Whether a stale entry keeps being served when its refresh fails, for
+    /// routes that do not decide (default [`DEFAULT_STALE_IF_ERROR`],
+    /// `true`).
+    pub stale_if_error: bool,
+    /// Capacity of the in-process first tier in front of Redis, in bytes
+    /// (default [`DEFAULT_L1_CAPACITY`], 0: no first tier).
+    pub l1_capacity: u64,
+    /// The cap on how long an entry stays in the L1 (default `None`: as
+    /// long as the Redis entry).
+    pub l1_max_ttl: Option<Duration>,
+    /// Interval of the invalidation channel's heartbeat (default
+    /// [`DEFAULT_L1_HEARTBEAT`], 1 s); an L1 whose channel is silent for
+    /// three of them is flushed and turned off.
+    pub l1_heartbeat: Duration,
+    /// Bound on one invalidation call, which may scan the key space
+    /// (default [`DEFAULT_INVALIDATE_TIMEOUT`], 10 s).
+    pub invalidate_timeout: Duration,
+    /// Whether the host in keys comes from `Forwarded: host=` or
+    /// `X-Forwarded-Host` when a request carries one (default
+    /// [`DEFAULT_TRUST_FORWARDED_HOST`], `false`: the request target's
+    /// authority or `Host`).
+    pub trust_forwarded_host: bool,
+    /// How many proxies in front of the app append to `Forwarded` and
+    /// `X-Forwarded-Host` (default [`DEFAULT_TRUSTED_PROXIES`], 1): the
+    /// host keyed is the one the outermost of them wrote, the
+    /// `trusted_proxies`-th value from the right. Read only under
+    /// [`trust_forwarded_host`](Self::trust_forwarded_host).
+    pub trusted_proxies: usize,
     /// The headers beyond [`DEFAULT_CREDENTIAL_HEADERS`] that carry
     /// credentials.
     pub(crate) credential_headers: Vec<http::HeaderName>,
-    pub(crate) max_path_variants: usize,
-    pub(crate) max_tag_members: usize,
-    pub(crate) invalidate_unsafe: bool,
-    pub(crate) targeted_cache_control: Option<http::HeaderName>,
-    pub(crate) compression: Option<Encoding>,
-    pub(crate) compress_min_bytes: usize,
-    pub(crate) edge_tags: Option<EdgeTags>,
+    /// The most live entries one request path's index set lists at once
+    /// (default [`DEFAULT_MAX_PATH_VARIANTS`], 4096): its variants across
+    /// hosts, `vary` values and routes. A fill that would list one more is
+    /// served but not stored (refusal `index-full`), so that requests with
+    /// ever new `Host` or `vary` values cannot grow the set, or the store,
+    /// without bound; expired members make room again.
+    pub max_path_variants: usize,
+    /// The most live entries one tag's index set lists at once (default
+    /// [`DEFAULT_MAX_TAG_MEMBERS`], 100,000); like
+    /// [`max_path_variants`](Self::max_path_variants) for tags.
+    pub max_tag_members: usize,
+    /// Whether a non-error answer to an unsafe request through the layer
+    /// (`POST`, `PUT`, `PATCH`, `DELETE`, …) invalidates its target and
+    /// its same-origin `Location`/`Content-Location` (default
+    /// [`DEFAULT_INVALIDATE_UNSAFE`], `true`; RFC 9111 §4.4). Costs such a
+    /// request one invalidation by path.
+    pub invalidate_unsafe: bool,
+    /// The targeted cache-control field (RFC 9213) whose directives govern
+    /// this cache, in place of `Cache-Control`, when a response carries it
+    /// (default [`DEFAULT_TARGETED_CACHE_CONTROL`], `CDN-Cache-Control`;
+    /// `None`: targeting off).
+    pub targeted_cache_control: Option<http::HeaderName>,
+    /// The encoding compressible bodies of at least
+    /// [`compress_min_bytes`](Self::compress_min_bytes) are stored in
+    /// (default [`DEFAULT_COMPRESSION`], `gzip`); `None` stores them as the
+    /// handler produced them. A route's `compress` option overrides it.
+    pub compression: Option<Encoding>,
+    /// The smallest body compressed (default [`DEFAULT_COMPRESS_MIN_BYTES`],
+    /// 1 KiB).
+    pub compress_min_bytes: usize,
+    /// Which header carries routes' tags to an edge cache in front of the
+    /// app (`Surrogate-Key`, `Cache-Tag`), if any (default none); see
+    /// [`crate::edge`].
+    pub edge_tags: Option<EdgeTags>,
     pub(crate) key_secret: crate::secret::KeySecret,
 }
 
@@ -145,7 +224,7 @@ impl Default for CacheConfig {
             fault_log_interval: DEFAULT_FAULT_LOG_INTERVAL,
             status_name: DEFAULT_STATUS_NAME.to_owned(),
             honor_client: DEFAULT_HONOR_CLIENT,
-            cap_ttl: DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE,
+            cap_ttl_to_handler_max_age: DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE,
             breaker_failures: DEFAULT_BREAKER_FAILURES,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
             coalesce_wait: DEFAULT_COALESCE_WAIT,
@@ -185,7 +264,7 @@ impl fmt::Debug for CacheConfig {
             fault_log_interval,
             status_name,
             honor_client,
-            cap_ttl,
+            cap_ttl_to_handler_max_age,
             breaker_failures,
             breaker_cooldown,
             coalesce_wait,
@@ -217,7 +296,7 @@ impl fmt::Debug for CacheConfig {
             .field("fault_log_interval", fault_log_interval)
             .field("status_name", status_name)
             .field("honor_client", honor_client)
-            .field("cap_ttl_to_handler_max_age", cap_ttl)
+            .field("cap_ttl_to_handler_max_age", cap_ttl_to_handler_max_age)
             .field("breaker_failures", breaker_failures)
             .field("breaker_cooldown", breaker_cooldown)
             .field("coalesce_wait", coalesce_wait)
@@ -254,157 +333,122 @@ impl CacheConfig {
         &self.key_secret
     }
 
-    /// Which header carries routes' tags to an edge cache in front of the
-    /// app (`Surrogate-Key`, `Cache-Tag`), if any (default none); see
-    /// [`crate::edge`].
+    #[doc(hidden)]
     pub fn edge_tags(&self) -> Option<EdgeTags> {
         self.edge_tags
     }
 
-    /// The encoding compressible bodies of at least
-    /// [`compress_min_bytes`](Self::compress_min_bytes) are stored in
-    /// (default [`DEFAULT_COMPRESSION`], `gzip`); `None` stores them as the
-    /// handler produced them. A route's `compress` option overrides it.
+    #[doc(hidden)]
     pub fn compression(&self) -> Option<Encoding> {
         self.compression
     }
 
-    /// The smallest body compressed (default [`DEFAULT_COMPRESS_MIN_BYTES`],
-    /// 1 KiB).
+    #[doc(hidden)]
     pub fn compress_min_bytes(&self) -> usize {
         self.compress_min_bytes
     }
 
-    /// First segment of every key (default [`DEFAULT_PREFIX`], `rc`).
+    #[doc(hidden)]
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
-    /// Bound on every backend call on the request path (default
-    /// [`DEFAULT_TIMEOUT`], 200 ms).
+    #[doc(hidden)]
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    /// Bound on each attempt to (re)connect to Redis (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`], 1 s).
+    #[doc(hidden)]
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
     }
 
-    /// Largest body stored, in bytes, unless a route overrides it (default
-    /// [`DEFAULT_MAX_BODY`], 1 MiB).
+    #[doc(hidden)]
     pub fn max_body(&self) -> usize {
         self.max_body
     }
 
-    /// Capacity of the in-process store in bytes (default
-    /// [`DEFAULT_EMBEDDED_CAPACITY`], 64 MiB).
+    #[doc(hidden)]
     pub fn embedded_capacity(&self) -> u64 {
         self.embedded_capacity
     }
 
-    /// How often a persisting backend fault is logged (default
-    /// [`DEFAULT_FAULT_LOG_INTERVAL`], 10 s).
+    #[doc(hidden)]
     pub fn fault_log_interval(&self) -> Duration {
         self.fault_log_interval
     }
 
-    /// The cache's name in `Cache-Status` (default [`DEFAULT_STATUS_NAME`],
-    /// `route-cache`).
+    #[doc(hidden)]
     pub fn status_name(&self) -> &str {
         &self.status_name
     }
 
-    /// Whether clients' `Cache-Control: no-cache`/`no-store`/`max-age=0`
-    /// are honoured on routes that do not decide (default
-    /// [`DEFAULT_HONOR_CLIENT`], `false`).
+    #[doc(hidden)]
     pub fn honor_client(&self) -> bool {
         self.honor_client
     }
 
-    /// Whether a handler's own `max-age`/`s-maxage` shorter than the route
-    /// TTL shortens the entry's life (default
-    /// [`DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE`], `true`).
+    #[doc(hidden)]
     pub fn cap_ttl_to_handler_max_age(&self) -> bool {
-        self.cap_ttl
+        self.cap_ttl_to_handler_max_age
     }
 
-    /// Consecutive backend failures that open the circuit breaker (default
-    /// [`DEFAULT_BREAKER_FAILURES`], 5).
+    #[doc(hidden)]
     pub fn breaker_failures(&self) -> u32 {
         self.breaker_failures
     }
 
-    /// How long the open circuit skips the backend before one probe
-    /// (default [`DEFAULT_BREAKER_COOLDOWN`], 500 ms).
+    #[doc(hidden)]
     pub fn breaker_cooldown(&self) -> Duration {
         self.breaker_cooldown
     }
 
-    /// How long a request waits for another one computing the same entry
-    /// before computing it itself (default [`DEFAULT_COALESCE_WAIT`], 5 s).
+    #[doc(hidden)]
     pub fn coalesce_wait(&self) -> Duration {
         self.coalesce_wait
     }
 
-    /// Lifetime of the cross-instance lease on a missing entry (default
-    /// [`DEFAULT_LEASE_TTL`], 10 s); a crashed owner frees it after this.
+    #[doc(hidden)]
     pub fn lease_ttl(&self) -> Duration {
         self.lease_ttl
     }
 
-    /// Stale window for routes that set none (default [`DEFAULT_STALE`]:
-    /// none).
+    #[doc(hidden)]
     pub fn stale(&self) -> Duration {
         self.stale
     }
 
-    /// Whether a stale entry keeps being served when its refresh fails, for
-    /// routes that do not decide (default [`DEFAULT_STALE_IF_ERROR`],
-    /// `true`).
+    #[doc(hidden)]
     pub fn stale_if_error(&self) -> bool {
         self.stale_if_error
     }
 
-    /// Capacity of the in-process first tier in front of Redis, in bytes
-    /// (default [`DEFAULT_L1_CAPACITY`], 0: no first tier).
+    #[doc(hidden)]
     pub fn l1_capacity(&self) -> u64 {
         self.l1_capacity
     }
 
-    /// The cap on how long an entry stays in the L1 (default `None`: as
-    /// long as the Redis entry).
+    #[doc(hidden)]
     pub fn l1_max_ttl(&self) -> Option<Duration> {
         self.l1_max_ttl
     }
 
-    /// Interval of the invalidation channel's heartbeat (default
-    /// [`DEFAULT_L1_HEARTBEAT`], 1 s); an L1 whose channel is silent for
-    /// three of them is flushed and turned off.
+    #[doc(hidden)]
     pub fn l1_heartbeat(&self) -> Duration {
         self.l1_heartbeat
     }
 
-    /// Bound on one invalidation call, which may scan the key space
-    /// (default [`DEFAULT_INVALIDATE_TIMEOUT`], 10 s).
+    #[doc(hidden)]
     pub fn invalidate_timeout(&self) -> Duration {
         self.invalidate_timeout
     }
 
-    /// Whether the host in keys comes from `Forwarded: host=` or
-    /// `X-Forwarded-Host` when a request carries one (default
-    /// [`DEFAULT_TRUST_FORWARDED_HOST`], `false`: the request target's
-    /// authority or `Host`).
+    #[doc(hidden)]
     pub fn trust_forwarded_host(&self) -> bool {
         self.trust_forwarded_host
     }
 
-    /// How many proxies in front of the app append to `Forwarded` and
-    /// `X-Forwarded-Host` (default [`DEFAULT_TRUSTED_PROXIES`], 1): the
-    /// host keyed is the one the outermost of them wrote, the
-    /// `trusted_proxies`-th value from the right. Read only under
-    /// [`trust_forwarded_host`](Self::trust_forwarded_host).
+    #[doc(hidden)]
     pub fn trusted_proxies(&self) -> usize {
         self.trusted_proxies
     }
@@ -423,33 +467,23 @@ impl CacheConfig {
 
     /// Whether the header `name` carries credentials
     /// ([`credential_headers`](Self::credential_headers)).
+    #[doc(hidden)]
     pub fn is_credential(&self, name: &str) -> bool {
         self.credential_headers()
             .any(|c| name.eq_ignore_ascii_case(c.as_str()))
     }
 
-    /// The most live entries one request path's index set lists at once
-    /// (default [`DEFAULT_MAX_PATH_VARIANTS`], 4096): its variants across
-    /// hosts, `vary` values and routes. A fill that would list one more is
-    /// served but not stored (refusal `index-full`), so that requests with
-    /// ever new `Host` or `vary` values cannot grow the set, or the store,
-    /// without bound; expired members make room again.
+    #[doc(hidden)]
     pub fn max_path_variants(&self) -> usize {
         self.max_path_variants
     }
 
-    /// The most live entries one tag's index set lists at once (default
-    /// [`DEFAULT_MAX_TAG_MEMBERS`], 100,000); like
-    /// [`max_path_variants`](Self::max_path_variants) for tags.
+    #[doc(hidden)]
     pub fn max_tag_members(&self) -> usize {
         self.max_tag_members
     }
 
-    /// Whether a non-error answer to an unsafe request through the layer
-    /// (`POST`, `PUT`, `PATCH`, `DELETE`, …) invalidates its target and
-    /// its same-origin `Location`/`Content-Location` (default
-    /// [`DEFAULT_INVALIDATE_UNSAFE`], `true`; RFC 9111 §4.4). Costs such a
-    /// request one invalidation by path.
+    #[doc(hidden)]
     pub fn invalidate_unsafe(&self) -> bool {
         self.invalidate_unsafe
     }
@@ -464,10 +498,7 @@ impl CacheConfig {
         }
     }
 
-    /// The targeted cache-control field (RFC 9213) whose directives govern
-    /// this cache, in place of `Cache-Control`, when a response carries it
-    /// (default [`DEFAULT_TARGETED_CACHE_CONTROL`], `CDN-Cache-Control`;
-    /// `None`: targeting off).
+    #[doc(hidden)]
     pub fn targeted_cache_control(&self) -> Option<&http::HeaderName> {
         self.targeted_cache_control.as_ref()
     }

@@ -26,8 +26,16 @@ pub enum Encoding {
 /// Every coding, in the order of the stored value's flag bits.
 const ALL: [Encoding; 3] = [Encoding::Gzip, Encoding::Brotli, Encoding::Zstd];
 
+/// The coding's token in `Content-Encoding` and `Accept-Encoding`.
+impl std::fmt::Display for Encoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Encoding {
     /// The coding's token in `Content-Encoding` and `Accept-Encoding`.
+    #[doc(hidden)]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Gzip => "gzip",
@@ -38,6 +46,7 @@ impl Encoding {
 
     /// Whether this build can compress and decompress it (its cargo
     /// feature is on).
+    #[doc(hidden)]
     pub const fn is_available(self) -> bool {
         match self {
             Self::Gzip => cfg!(feature = "gzip"),
@@ -69,6 +78,7 @@ impl Encoding {
 
     /// The coding a `Content-Encoding` token names (`x-gzip` is `gzip`,
     /// RFC 9110 §8.4.1.3).
+    #[doc(hidden)]
     pub fn from_token(token: &str) -> Option<Self> {
         let token = token.trim();
         if token.eq_ignore_ascii_case("gzip") || token.eq_ignore_ascii_case("x-gzip") {

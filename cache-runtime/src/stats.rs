@@ -108,6 +108,7 @@ impl CacheStats {
     }
 
     /// The numbers of the route with id `id` (`module::handler`).
+    #[doc(hidden)]
     pub fn route_named(&self, id: &str) -> Option<&RouteStats> {
         self.routes.iter().find(|r| r.route == id)
     }
@@ -151,6 +152,7 @@ pub struct RouteStats {
 
 impl RouteStats {
     /// Requests the cache looked up: every request but the bypassed ones.
+    #[doc(hidden)]
     pub fn lookups(&self) -> u64 {
         self.hits + self.stale + self.collapsed + self.revalidated + self.misses + self.errors
     }
@@ -189,6 +191,7 @@ pub enum BreakerState {
 /// several caches in one process add up; the gauges carry no cache label,
 /// so with several caches the last one to change a gauge sets it (use
 /// [`RouteCache::stats`] per cache there).
+#[doc(hidden)]
 pub mod metric {
     /// Counter, labels `route`, `outcome`: every request to a cached route,
     /// once, as `hit`, `stale`, `collapsed`, `revalidated`, `miss`, `error`

@@ -187,7 +187,7 @@ async fn large_bodies_are_stored_compressed_and_served_per_client(backend: Backe
     if f.redis.is_some() || backend == Backend::Cluster {
         let mut redis = f.inspector().await;
         let keys = redis
-            .keys(&format!("{}:*catalog*", f.cache.config().prefix()))
+            .keys(&format!("{}:*catalog*", f.cache.config().prefix))
             .await;
         let keys: Vec<_> = keys.into_iter().filter(|k| !k.contains('#')).collect();
         assert_eq!(keys.len(), 1, "{keys:?}");

@@ -540,7 +540,7 @@ async fn a_lost_invalidation_message_flushes_the_l1(backing: Backing) {
     only_in_b_l1(&p).await;
     // Another instance's messages 1 and 3 arrive; 2 (say, an invalidation
     // whose publish failed) never does.
-    let channel = format!("{}:#l1", p.cache_b.config().prefix());
+    let channel = format!("{}:#l1", p.cache_b.config().prefix);
     for message in ["00000000000000aa 1 h", "00000000000000aa 3 h"] {
         let receivers: u32 = p
             .backing
@@ -581,7 +581,7 @@ async fn a_new_peers_lost_first_message_flushes_the_l1() {
     .await;
     proxy.divert_next_publish();
     let newcomer = RouteCache::builder()
-        .prefix(p.cache_b.config().prefix())
+        .prefix(&p.cache_b.config().prefix)
         .l1_capacity(16 << 20)
         .l1_heartbeat(Duration::from_millis(200))
         .redis(proxy.url.clone())

@@ -140,7 +140,7 @@ async fn setup(
     configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
 ) -> Setup {
     let fixture = Fixture::with(backend, test, configure).await;
-    let prefix = fixture.cache.config().prefix().to_owned();
+    let prefix = fixture.cache.config().prefix.to_owned();
     let calls = Calls::default();
     let app = TestApp::serve(router(calls.clone()).layer(fixture.cache.layer()), calls).await;
     Setup {

@@ -294,7 +294,7 @@ async fn index_sets_hold_only_live_members(backend: Backend) {
         }
         next += 100;
     }
-    let index = format!("{}:#t:pages", f.cache.config().prefix());
+    let index = format!("{}:#t:pages", f.cache.config().prefix);
     let (full, members) = f.index_weight(backend, &index).await;
     println!(
         "{backend:?}: {fills} fills in {:?}: tag set {full} bytes, {members} members",
@@ -340,7 +340,7 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
     assert!(stored >= u64::from(MEMBERS) * 9 / 10, "{stored} stored");
     // A write that timed out may still have listed its key before it was
     // withdrawn: the set can hold more members than entries were kept.
-    let index = format!("{}:#t:many", f.cache.config().prefix());
+    let index = format!("{}:#t:many", f.cache.config().prefix);
     let listed = match backend {
         Backend::Embedded => None,
         _ => Some(f.index_weight(backend, &index).await.1),
@@ -355,7 +355,7 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
     println!(
         "{backend:?}: invalidated {removed} entries in {took:?} ({} index batches of 500, timeout {:?})",
         removed.div_ceil(500),
-        f.cache.config().invalidate_timeout()
+        f.cache.config().invalidate_timeout
     );
     match listed {
         Some(listed) => {
@@ -368,7 +368,7 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
         removed as u64 >= stored,
         "{removed} removed of {stored} stored"
     );
-    assert!(took < f.cache.config().invalidate_timeout());
+    assert!(took < f.cache.config().invalidate_timeout);
     assert_eq!(app.get("/many?page=7").await.x_cache(), "MISS");
 }
 

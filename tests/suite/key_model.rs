@@ -393,7 +393,7 @@ async fn random_hosts_cannot_grow_an_index_without_bound(backend: Backend) {
     const REQUESTS: usize = 10_000;
     let f = Fixture::with(backend, "key_random_hosts", |b| b.max_path_variants(CAP)).await;
     let app = Arc::new(serve(&f.cache, &Calls::default()).await);
-    let index = format!("{}:#p:/host", f.cache.config().prefix());
+    let index = format!("{}:#p:/host", f.cache.config().prefix);
     app.request(
         http::Method::GET,
         "/host",

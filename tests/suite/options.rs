@@ -129,7 +129,7 @@ struct Setup {
 impl Setup {
     async fn new(backend: Backend, test: &str) -> Self {
         let fixture = Fixture::new(backend, test).await;
-        let prefix = fixture.cache.config().prefix().to_owned();
+        let prefix = fixture.cache.config().prefix.to_owned();
         let calls = Calls::default();
         let app = TestApp::serve(router(calls.clone()).layer(fixture.cache.layer()), calls).await;
         Self {

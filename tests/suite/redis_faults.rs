@@ -463,7 +463,7 @@ async fn a_half_open_connection_is_replaced_within_the_detection_time() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let dead_after = timeout * cache_runtime::config::DEFAULT_DEAD_AFTER_TIMEOUTS;
-    let bound = dead_after + cache.config().connect_timeout() + Duration::from_millis(500);
+    let bound = dead_after + cache.config().connect_timeout + Duration::from_millis(500);
     println!(
         "half-open: hits again after {back:?} (bound {bound:?}); {answered} requests answered, \
          0 failed, slowest {slowest:?}"

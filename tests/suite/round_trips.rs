@@ -324,7 +324,7 @@ async fn invalidating_a_tag_of_ten_thousand_costs_a_round_trip_per_batch() {
         writes.len()
     );
     assert_eq!(removed as u64, MEMBERS);
-    assert!(took < proxied.config().invalidate_timeout());
+    assert!(took < proxied.config().invalidate_timeout);
     // 20 batches, each a pop, then its delete with the L1 message; the
     // last pop comes back short or empty; and the generation bump.
     let batches = MEMBERS.div_ceil(500) as usize;

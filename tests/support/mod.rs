@@ -147,7 +147,7 @@ impl Fixture {
         backend: Backend,
         configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
     ) -> RouteCache {
-        let builder = configure(RouteCache::builder().prefix(self.cache.config().prefix()));
+        let builder = configure(RouteCache::builder().prefix(&self.cache.config().prefix));
         let builder = match backend {
             Backend::Embedded => return self.cache.clone(),
             Backend::Cluster => builder.redis_cluster(cluster::cluster_urls()),

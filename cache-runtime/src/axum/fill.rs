@@ -16,7 +16,7 @@ impl Route {
     /// tags.
     pub(super) fn indexes(&self) -> Vec<Index> {
         let config = self.cache.config();
-        let prefix = config.prefix();
+        let prefix = &config.prefix;
         let path = key::path_index(
             prefix,
             self.uri.path().as_bytes(),
@@ -25,12 +25,12 @@ impl Route {
         );
         let path = Index {
             key: path,
-            cap: config.max_path_variants(),
+            cap: config.max_path_variants,
         };
         std::iter::once(path)
             .chain(self.tags.iter().map(|tag| Index {
                 key: key::tag_index(prefix, tag),
-                cap: config.max_tag_members(),
+                cap: config.max_tag_members,
             }))
             .collect()
     }
@@ -40,7 +40,7 @@ impl Route {
     /// its route, its namespace, and everything.
     pub(super) fn generation_keys(&self) -> Vec<String> {
         let policy = self.policy;
-        let prefix = self.cache.config().prefix();
+        let prefix = &self.cache.config().prefix;
         generation::keys_for(
             prefix,
             policy.namespace(),
@@ -52,7 +52,7 @@ impl Route {
     /// The generation keys of this request's tags only: what a lookup made
     /// before the tags were known (a revalidating route's) could not note.
     pub(super) fn tag_generation_keys(&self) -> Vec<String> {
-        let prefix = self.cache.config().prefix();
+        let prefix = &self.cache.config().prefix;
         self.tags
             .iter()
             .map(|tag| generation::of_index(prefix, &key::tag_index(prefix, tag)))

@@ -492,7 +492,7 @@ impl Route {
             let response = self.hit(entry, conditional, Served::Collapsed)?;
             Some((response, Answered::Collapsed))
         };
-        let wait = self.cache.config().coalesce_wait();
+        let wait = self.cache.config().coalesce_wait;
         let leader = match self.cache.inflight().join(&self.key) {
             Join::Follow(follower) => {
                 tracing::debug!("route cache: waiting for this process's fill of the key");
@@ -573,7 +573,7 @@ impl Route {
     /// `response` with the route's tags for an edge cache in front, when
     /// the cache sends them (see [`crate::edge`]).
     fn edge_tagged(&self, mut response: Response) -> Response {
-        if let Some(which) = self.cache.config().edge_tags() {
+        if let Some(which) = self.cache.config().edge_tags {
             crate::edge::add_tags(response.headers_mut(), which, &self.tags);
         }
         response
@@ -582,13 +582,13 @@ impl Route {
     pub(super) fn stale_if_error(&self) -> bool {
         self.policy
             .stale_if_error()
-            .unwrap_or(self.cache.config().stale_if_error())
+            .unwrap_or(self.cache.config().stale_if_error)
     }
 
     /// The route's stale window in seconds.
     pub(super) fn stale_secs(&self) -> u32 {
         self.policy.stale_secs().unwrap_or_else(|| {
-            u32::try_from(self.cache.config().stale().as_secs()).unwrap_or(u32::MAX)
+            u32::try_from(self.cache.config().stale.as_secs()).unwrap_or(u32::MAX)
         })
     }
 
@@ -596,7 +596,7 @@ impl Route {
     pub(super) fn body_limit(&self) -> usize {
         self.policy
             .max_body()
-            .unwrap_or(self.cache.config().max_body())
+            .unwrap_or(self.cache.config().max_body)
     }
 
     /// Whether this route's keys carry a credential: its responses go out

@@ -31,11 +31,13 @@ pub struct CacheLayer {
 
 impl CacheLayer {
     /// The layer for `cache`; the same as [`RouteCache::layer`].
+    #[doc(hidden)]
     pub fn new(cache: RouteCache) -> Self {
         Self { cache }
     }
 
     /// The cache this layer installs.
+    #[doc(hidden)]
     pub fn cache(&self) -> &RouteCache {
         &self.cache
     }
@@ -91,7 +93,7 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         request.extensions_mut().insert(self.cache.clone());
-        if is_safe(request.method()) || !self.cache.config().invalidate_unsafe() {
+        if is_safe(request.method()) || !self.cache.config().invalidate_unsafe {
             return Either::Left(self.inner.call(request));
         }
         let target = Target::of(&request);

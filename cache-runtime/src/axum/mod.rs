@@ -201,7 +201,7 @@ impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
         }
         // What the fill will note, but for its tags (not known yet; the
         // miss notes them before the handler runs).
-        let prefix = keyed.cache.config().prefix();
+        let prefix = &keyed.cache.config().prefix;
         let path = crate::key::path_index(
             prefix,
             keyed.uri.path().as_bytes(),
@@ -411,7 +411,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
             cache: cache.clone(),
             reason,
             status: cache_status(
-                cache.config().status_name(),
+                &cache.config().status_name,
                 Outcome::Bypass {
                     detail: reason.as_str(),
                 },
@@ -440,7 +440,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     }
 
     let mut key = KeyBuilder::new(
-        config.prefix(),
+        &config.prefix,
         policy.namespace(),
         policy.route_id(),
         Method::GET.as_str(),
@@ -487,7 +487,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         }
     }
 
-    let honor = policy.honor_client().unwrap_or(config.honor_client());
+    let honor = policy.honor_client().unwrap_or(config.honor_client);
     let client = if honor {
         let cc = CacheControl::parse_request(&parts.headers);
         if cc.no_store {

@@ -197,7 +197,7 @@ impl Route {
         headers.insert(X_CACHE, x_cache);
         headers.insert(
             CACHE_STATUS,
-            cache_status(self.cache.config().status_name(), outcome),
+            cache_status(&self.cache.config().status_name, outcome),
         );
     }
 }

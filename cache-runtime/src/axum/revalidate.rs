@@ -104,7 +104,7 @@ impl Route {
         // `304` saying `no-store`, `private` or `Vary` on an unkeyed
         // header, or setting a cookie, confirms the body for this request
         // but refreshes no entry.
-        let target = self.cache.config().targeted_cache_control();
+        let target = self.cache.config().targeted_cache_control.as_ref();
         let (cc, _) = freshness::governing(response.headers(), target);
         let refused = header_refusal(response.headers(), self.policy, self.cache.config(), &cc);
         let encoded = match (refused, entry.encode()) {
@@ -160,7 +160,7 @@ impl Route {
         // The 304's own `Age`/`Date` (never stored) give its age.
         let age = freshness::initial_age(not_modified, wall);
         let route_ttl = u64::from(self.policy.ttl_secs());
-        let target = self.cache.config().targeted_cache_control();
+        let target = self.cache.config().targeted_cache_control.as_ref();
         let (cc, targeted) = freshness::governing(&merged, target);
         let ttl = self.fresh_for(&cc, targeted, &merged, age, route_ttl, wall);
         if ttl == 0 {
@@ -197,7 +197,7 @@ impl Route {
         };
         let route = self.clone();
         // Bounded: a hung handler must not hold the key's refresh forever.
-        let limit = route.cache.config().lease_ttl();
+        let limit = route.cache.config().lease_ttl;
         let abandoned = self.clone();
         let refresh = tokio::time::timeout(limit, async move {
             let generations = route.generation_keys();

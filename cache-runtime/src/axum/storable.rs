@@ -122,7 +122,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted:
     let (mut parts, body) = response.into_parts();
     // A targeted field (`CDN-Cache-Control`, RFC 9213) governs this cache
     // in place of `Cache-Control`, which still goes to clients unchanged.
-    let target = cache.config().targeted_cache_control();
+    let target = cache.config().targeted_cache_control.as_ref();
     let (cc, targeted) = freshness::governing(&parts.headers, target);
     if let Some(detail) = refusal(&parts, policy, cache.config(), &cc) {
         return route.refuse(Response::from_parts(parts, body), detail);
@@ -250,7 +250,7 @@ impl Route {
     fn compression(&self) -> Option<Encoding> {
         self.policy
             .compress()
-            .unwrap_or(self.cache.config().compression())
+            .unwrap_or(self.cache.config().compression)
     }
 
     /// Whether an entry of `entry`'s type would be compressed once its
@@ -264,7 +264,7 @@ impl Route {
     /// and compressing makes it smaller.
     fn compress(&self, entry: &mut Entry) {
         if entry.encoding.is_some()
-            || entry.body.len() < self.cache.config().compress_min_bytes()
+            || entry.body.len() < self.cache.config().compress_min_bytes
             || !compressible(entry.content_type.as_ref())
         {
             return;
@@ -324,7 +324,7 @@ impl Route {
         route_ttl: u64,
         wall: std::time::SystemTime,
     ) -> u64 {
-        if !self.cache.config().cap_ttl_to_handler_max_age() {
+        if !self.cache.config().cap_ttl_to_handler_max_age {
             return route_ttl;
         }
         freshness::lifetime(cc, targeted, headers, wall).map_or(route_ttl, |lifetime| {
