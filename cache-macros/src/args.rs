@@ -4,6 +4,7 @@
 //! Adding an option means one field on [`Args`], one arm in
 //! [`Args::set`], and its name in [`OPTIONS`].
 
+use crate::errors::Errors;
 use crate::values::*;
 use syn::{parse::ParseStream, punctuated::Punctuated, Expr, Ident, LitStr, Token};
 
@@ -18,13 +19,6 @@ const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`),
 pub(crate) struct Opt<T> {
     pub(crate) keyword: Ident,
     pub(crate) value: T,
-}
-
-/// Which query parameters take part in the key.
-pub(crate) enum Query {
-    All,
-    None,
-    Allow(Vec<LitStr>),
 }
 
 /// The attribute's arguments as parsed. Every field is optional here;
@@ -73,30 +67,6 @@ pub(crate) struct Args {
     /// The list could not be parsed to the end; "missing option" errors
     /// would be noise next to the parse error.
     pub(crate) incomplete: bool,
-}
-
-/// Collects errors so that all of them are reported together.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    /// How many errors are collected so far.
-    pub(crate) fn count(&self) -> usize {
-        self.0
-            .as_ref()
-            .map_or(0, |all| all.clone().into_iter().count())
-    }
-
-    pub(crate) fn finish(self) -> Result<(), syn::Error> {
-        self.0.map_or(Ok(()), Err)
-    }
 }
 
 /// Stores an option, rejecting a second occurrence at the repeat's keyword.

@@ -1,8 +1,11 @@
 //! Code generation.
 
-use crate::args::{Args, Errors};
+use crate::args::Args;
+use crate::errors::Errors;
 use crate::item::{by_reference, Handler, HandlerFn};
-use crate::policy::{key_kind, policy, KeyKind};
+use crate::key::{key_kind, KeyKind};
+use crate::paths::{runtime, runtime_at};
+use crate::policy::policy;
 use crate::validate;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -486,25 +489,6 @@ fn with_debug_handler_state(attr: &Attribute, handler: &Handler) -> TokenStream 
         }
         _ => attr.to_token_stream(),
     }
-}
-
-/// The versioned path through which generated code reaches the runtime:
-/// `::cache_runtime::__private_<major>_<minor>_<patch>`, this crate's own
-/// version. `cache-runtime` pins this crate exactly and defines the module
-/// of its own version, so a mismatched pair cannot compile.
-pub(crate) fn runtime() -> TokenStream {
-    runtime_at(Span::call_site())
-}
-
-/// [`runtime`], spanned at `span`: inside a `quote_spanned!` at the user's
-/// code, so that an error there is reported at that code.
-pub(crate) fn runtime_at(span: Span) -> TokenStream {
-    let module = format_ident!(
-        "__private_{}",
-        env!("CARGO_PKG_VERSION").replace(['.', '-', '+'], "_"),
-        span = span
-    );
-    quote_spanned!(span=> ::cache_runtime::#module)
 }
 
 pub(crate) fn invalidates(args: TokenStream, input: TokenStream) -> TokenStream {

@@ -16,9 +16,9 @@
 //! `axum_extra::extract::Query<T>`), through `Option<…>` and `Result<…>`.
 
 use crate::args::Args;
-use crate::expand::{runtime, runtime_at};
 use crate::item::Handler;
-use crate::policy::KeyKind;
+use crate::key::KeyKind;
+use crate::paths::{runtime, runtime_at};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{GenericArgument, GenericParam, PathArguments, Type};

@@ -11,9 +11,12 @@
 //! wrapper).
 
 mod args;
+mod errors;
 mod expand;
 mod inputs;
 mod item;
+mod key;
+mod paths;
 mod policy;
 mod validate;
 mod values;

@@ -1,7 +1,8 @@
 //! Rules on the handler's shape and across options, each reported at the
 //! offending token.
 
-use crate::args::{Args, Errors};
+use crate::args::Args;
+use crate::errors::Errors;
 use crate::item::Handler;
 use syn::{FnArg, Type};
 

@@ -1,8 +1,15 @@
 //! The values of the attribute's options: each `parse_*` reads one
 //! option's expression, or says at that expression what it takes.
 
-use crate::args::{Errors, Query};
+use crate::errors::Errors;
 use syn::{spanned::Spanned, Expr, ExprLit, Lit, LitStr};
+
+/// Which query parameters take part in the key.
+pub(crate) enum Query {
+    All,
+    None,
+    Allow(Vec<LitStr>),
+}
 
 pub(crate) fn lit(expr: &Expr) -> Option<&Lit> {
     match expr {
