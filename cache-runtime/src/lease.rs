@@ -3,7 +3,7 @@
 //! entry it stores. In process, [`crate::coalesce`] does the same job.
 
 use crate::cache::RouteCache;
-use crate::entry::Prepared;
+use crate::entry::prepared::Prepared;
 use crate::error::ErrorKind;
 use crate::generation::Noted;
 use crate::lookup::fresh;

@@ -3,7 +3,8 @@
 //! then the L1 message).
 
 use crate::cache::RouteCache;
-use crate::entry::{DecodeError, Entry, Prepared};
+use crate::entry::prepared::Prepared;
+use crate::entry::{DecodeError, Entry};
 use crate::generation::Noted;
 use crate::lease::Lease;
 use crate::observe::{Op, CORRUPT};

@@ -13,7 +13,8 @@
 //! found recently by a plain `GET`, the cheapest hit. A wrong guess costs
 //! a round trip or a little Redis CPU, never a wrong answer.
 
-use crate::entry::{DecodeError, Prepared};
+use crate::entry::prepared::Prepared;
+use crate::entry::DecodeError;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -20,7 +20,7 @@
 //! a lost message, counted from the sender's next message. An L1 entry also
 //! never outlives its Redis entry (nor `l1_max_ttl`, when set).
 
-use crate::entry::Prepared;
+use crate::entry::prepared::Prepared;
 use crate::error::ErrorKind;
 use crate::fault::{now_ms, FaultLog};
 use crate::observe::{Flush, StoreGauges, TierMetrics};

@@ -80,7 +80,7 @@ pub(crate) enum Found {
     Lookup(crate::lookup::Lookup),
     /// An expired entry the handler is asked to revalidate (it sees
     /// `If-None-Match`/`If-Modified-Since` for it).
-    Revalidate(std::sync::Arc<crate::entry::Prepared>),
+    Revalidate(std::sync::Arc<crate::entry::prepared::Prepared>),
 }
 
 impl Keyed {

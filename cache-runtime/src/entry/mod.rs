@@ -37,9 +37,7 @@ use bytes::{BufMut, Bytes};
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::fmt;
 
-mod prepared;
-
-pub(crate) use self::prepared::Prepared;
+pub(crate) mod prepared;
 
 const MAGIC: &[u8; 2] = b"RC";
 /// The format version written by this crate (see the [module docs](self)

@@ -1,7 +1,7 @@
 //! Redis Cluster: the connection opened in the background
 //! ([`LazyCluster`]), and the masters a scan must visit ([`masters`]).
 
-use super::redis::fault;
+use super::reply::fault;
 use super::StoreError;
 use crate::error::ErrorKind;
 use crate::retry::{connect_in_background, Backoff};

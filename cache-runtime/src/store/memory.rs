@@ -1,5 +1,6 @@
 use super::{CacheStore, Index, Listed, StoreError};
-use crate::entry::{DecodeError, Prepared};
+use crate::entry::prepared::Prepared;
+use crate::entry::DecodeError;
 use crate::fault::now_ms;
 use crate::observe::StoreGauges;
 use bytes::Bytes;

@@ -1,5 +1,6 @@
 use super::cluster::{masters, LazyCluster};
 use super::health::{DeadAfter, Health};
+use super::reply::{fault, invalid};
 use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
 use super::{CacheStore, Index, Listed, StoreError};
@@ -129,10 +130,6 @@ impl Single {
             }
         }
     }
-}
-
-pub(super) fn invalid(what: &'static str, e: redis::RedisError) -> StoreError {
-    StoreError::new(ErrorKind::InvalidConfig, what, e)
 }
 
 impl RedisStore {
@@ -551,31 +548,6 @@ const INDEX_MEMBERS: &str = concat!(
 
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-/// An error reply (`READONLY`, `OOM`, …) means Redis is up and refusing;
-/// a timeout is one; anything else (I/O, a protocol error) means it is
-/// unavailable.
-pub(super) fn fault(e: redis::RedisError) -> StoreError {
-    let wrong_credentials = e.kind() == redis::ErrorKind::AuthenticationFailed
-        || e.code().is_some_and(|c| c == "WRONGPASS" || c == "NOAUTH");
-    let kind = if wrong_credentials {
-        ErrorKind::Unauthorized
-    } else if e.code().is_some()
-        || matches!(
-            e.kind(),
-            redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
-        )
-    {
-        // An error reply, also one the client has no name for (`OOM` in a
-        // pipeline): Redis answered.
-        ErrorKind::Rejected
-    } else if e.is_timeout() {
-        ErrorKind::TimedOut
-    } else {
-        ErrorKind::Unavailable
-    };
-    StoreError::new(kind, "redis command", e)
 }
 
 impl CacheStore for RedisStore {

@@ -2,7 +2,7 @@
 //! (`rediss://`, with the `tls` cargo feature) and ACL credentials. Kept
 //! out of every `Debug` and log line.
 
-use super::redis::invalid;
+use super::reply::invalid;
 use super::StoreError;
 use crate::error::ErrorKind;
 use std::fmt;
