@@ -3,9 +3,8 @@
 //! until a cool-down has passed; then one probe call is let through, and
 //! its outcome closes or re-opens the circuit.
 
-use crate::fault::MonoClock;
+use crate::clock::MonoClock;
 use crate::observe::{BreakerMetrics, Circuit};
-use crate::stats::BreakerState;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -147,6 +146,18 @@ impl Breaker {
             );
         }
     }
+}
+
+/// A circuit breaker's state (only a shared backend has one that moves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BreakerState {
+    /// Calls go to the backend.
+    Closed,
+    /// One probe call is in flight after the cool-down.
+    HalfOpen,
+    /// Calls fail at once until the cool-down has passed.
+    Open,
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 
 use crate::breaker::Breaker;
 use crate::builder::RouteCacheBuilder;
+use crate::clock::random_u64;
 use crate::coalesce::Inflight;
 use crate::config::CacheConfig;
 use crate::error::{CacheError, StoreError};
 use crate::fault::FaultLog;
-use crate::lease::random_u64;
 use crate::observe::{Metrics, Op, StoreGauges, TierMetrics};
 use crate::recent::Recent;
 use crate::store::{MemoryStore, Store};

@@ -28,7 +28,7 @@ impl Default for Inflight {
         Self {
             map: Arc::default(),
             next_id: AtomicU64::new(0),
-            owner: format!("{:016x}", crate::lease::random_u64()),
+            owner: format!("{:016x}", crate::clock::random_u64()),
         }
     }
 }

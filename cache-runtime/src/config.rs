@@ -247,7 +247,7 @@ impl Default for CacheConfig {
             compression: DEFAULT_COMPRESSION,
             compress_min_bytes: DEFAULT_COMPRESS_MIN_BYTES,
             edge_tags: None,
-            key_secret: crate::secret::KeySecret::default(),
+            key_secret: crate::secret::KeySecret::unconfigured(DEFAULT_PREFIX, false),
         }
     }
 }
@@ -460,7 +460,7 @@ impl CacheConfig {
     /// how (`shared`, `private`, or `vary` on that header), and such a
     /// header enters keys only as a digest.
     pub fn credential_headers(&self) -> impl Iterator<Item = &http::HeaderName> {
-        crate::key::CREDENTIAL_HEADERS
+        DEFAULT_CREDENTIAL_HEADERS
             .iter()
             .chain(&self.credential_headers)
     }

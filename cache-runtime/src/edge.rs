@@ -3,8 +3,6 @@
 //! `Cache-Tag` response headers ([`EdgeTags`]), and an [`EdgePurge`] that
 //! every invalidation by tag or path also calls.
 
-use crate::cache::RouteCache;
-use crate::observe::{failure, Op};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::{fmt, future::Future, pin::Pin};
 
@@ -143,38 +141,6 @@ impl fmt::Display for EdgeTarget<'_> {
             Self::Path(p) => write!(f, "path {}", path(p)),
             Self::SoftTag(tag) => write!(f, "tag {tag} (soft)"),
             Self::SoftPath(p) => write!(f, "path {} (soft)", path(p)),
-        }
-    }
-}
-
-impl RouteCache {
-    /// Purges `target` from the edge cache, if one is registered; a
-    /// failure is logged and counted.
-    pub(crate) async fn purge_edge(&self, target: EdgeTarget<'_>) {
-        let Some(edge) = &self.inner.edge else {
-            return;
-        };
-        let one = |value: &str| vec![value.to_owned()];
-        let purge = async {
-            match &target {
-                EdgeTarget::Tag(tag) => edge.purge_tags(&[edge_tag(tag)]).await,
-                EdgeTarget::Path(path) => edge.purge_paths(&one(path)).await,
-                EdgeTarget::SoftTag(tag) => edge.soft_purge_tags(&[edge_tag(tag)]).await,
-                EdgeTarget::SoftPath(path) => edge.soft_purge_paths(&one(path)).await,
-            }
-        };
-        // Bounded like the invalidation itself.
-        let limit = self.inner.config.invalidate_timeout;
-        let purged = tokio::time::timeout(limit, purge)
-            .await
-            .unwrap_or_else(|_| Err("timed out".into()));
-        match purged {
-            Ok(()) => tracing::debug!(%target, "route cache: edge purged"),
-            Err(e) => {
-                let kind = crate::error::ErrorKind::Unavailable;
-                self.inner.metrics.failed(Op::EdgePurge, failure(kind));
-                tracing::warn!(%target, error = %e, "route cache: edge purge failed");
-            }
         }
     }
 }

@@ -1,39 +1,9 @@
 //! Rate-limited logging of backend faults, so that a dead Redis produces a
 //! steady trickle of warnings rather than one line per request.
 
+use crate::clock::MonoClock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// A monotonic clock in milliseconds, counted from its creation and never
-/// 0: for intervals only. Unlike [`now_ms`], a wall clock stepped back or
-/// forward does not move it. It is the runtime's clock, so Tokio's paused
-/// test clock moves it too.
-#[derive(Debug)]
-pub(crate) struct MonoClock {
-    anchor: tokio::time::Instant,
-}
-
-impl MonoClock {
-    pub(crate) fn new() -> Self {
-        Self {
-            anchor: tokio::time::Instant::now(),
-        }
-    }
-
-    pub(crate) fn now_ms(&self) -> u64 {
-        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.anchor);
-        u64::try_from(elapsed.as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1)
-    }
-}
+use std::time::Duration;
 
 /// Logs the first fault at once, then at most one line per `interval`, each
 /// saying how many faults it stands for.

@@ -349,3 +349,41 @@ impl RouteCache {
         }
     }
 }
+
+impl RouteCache {
+    /// Purges `target` from the edge cache, if one is registered; a
+    /// failure is logged and counted.
+    pub(crate) async fn purge_edge(&self, target: crate::edge::EdgeTarget<'_>) {
+        let Some(edge) = &self.inner.edge else {
+            return;
+        };
+        let one = |value: &str| vec![value.to_owned()];
+        let purge = async {
+            match &target {
+                crate::edge::EdgeTarget::Tag(tag) => {
+                    edge.purge_tags(&[crate::edge::edge_tag(tag)]).await
+                }
+                crate::edge::EdgeTarget::Path(path) => edge.purge_paths(&one(path)).await,
+                crate::edge::EdgeTarget::SoftTag(tag) => {
+                    edge.soft_purge_tags(&[crate::edge::edge_tag(tag)]).await
+                }
+                crate::edge::EdgeTarget::SoftPath(path) => edge.soft_purge_paths(&one(path)).await,
+            }
+        };
+        // Bounded like the invalidation itself.
+        let limit = self.inner.config.invalidate_timeout;
+        let purged = tokio::time::timeout(limit, purge)
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
+        match purged {
+            Ok(()) => tracing::debug!(%target, "route cache: edge purged"),
+            Err(e) => {
+                let kind = crate::error::ErrorKind::Unavailable;
+                self.inner
+                    .metrics
+                    .failed(crate::observe::Op::EdgePurge, crate::observe::failure(kind));
+                tracing::warn!(%target, error = %e, "route cache: edge purge failed");
+            }
+        }
+    }
+}

@@ -155,7 +155,12 @@ impl KeyBuilder {
     pub fn vary(&mut self, name: &str, value: Option<&[u8]>) {
         if is_credential(name) {
             static DEFAULT: std::sync::OnceLock<KeySecret> = std::sync::OnceLock::new();
-            self.credential(name, value, DEFAULT.get_or_init(KeySecret::default));
+            self.credential(
+                name,
+                value,
+                DEFAULT
+                    .get_or_init(|| KeySecret::unconfigured(crate::config::DEFAULT_PREFIX, false)),
+            );
         } else {
             self.push_name(name);
             if let Some(value) = value {

@@ -60,20 +60,16 @@ fn lease_key(key: &str) -> String {
     format!("{key}#lease{{{key}}}")
 }
 
-/// 64 random bits (from the standard library's randomly keyed hasher).
-pub(crate) fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(crate::fault::now_ms());
-    hasher.finish()
-}
-
 impl RouteCache {
     /// A new lease token: this cache's owner id (see
     /// [`Inflight::owner`](crate::coalesce::Inflight::owner)), then 64
     /// random bits.
     fn lease_token(&self) -> String {
-        format!("{}{:016x}", self.inner.inflight.owner(), random_u64())
+        format!(
+            "{}{:016x}",
+            self.inner.inflight.owner(),
+            crate::clock::random_u64()
+        )
     }
 
     /// A claim on computing `key` under a new token, noting `generations`.

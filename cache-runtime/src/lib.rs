@@ -108,6 +108,7 @@ mod breaker;
 mod builder;
 mod cache;
 mod call;
+mod clock;
 mod coalesce;
 pub mod config;
 pub mod edge;

@@ -54,7 +54,7 @@ impl Saved {
 /// The entry in a stored value, if it decodes and is fresh.
 pub(crate) fn fresh(value: Bytes) -> Option<(Prepared, Bytes)> {
     let entry = Prepared::decode(value.clone()).ok()?;
-    (entry.entry().freshness(crate::fault::now_ms()) == crate::entry::Freshness::Fresh)
+    (entry.entry().freshness(crate::clock::now_ms()) == crate::entry::Freshness::Fresh)
         .then_some((entry, value))
 }
 
@@ -63,7 +63,7 @@ pub(crate) fn fresh(value: Bytes) -> Option<(Prepared, Bytes)> {
 pub(crate) fn remaining_life(entry: &Entry) -> Duration {
     let secs = u64::from(entry.ttl_secs) + u64::from(entry.stale_secs);
     let end = entry.stored_at_ms.saturating_add(secs.saturating_mul(1000));
-    Duration::from_millis(end.saturating_sub(crate::fault::now_ms()))
+    Duration::from_millis(end.saturating_sub(crate::clock::now_ms()))
 }
 
 impl RouteCache {

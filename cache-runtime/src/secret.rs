@@ -45,12 +45,6 @@ impl fmt::Debug for KeySecret {
     }
 }
 
-impl Default for KeySecret {
-    fn default() -> Self {
-        Self::unconfigured(crate::config::DEFAULT_PREFIX, false)
-    }
-}
-
 impl KeySecret {
     /// The secret `secret` (any length; longer than a block it is hashed
     /// first, as RFC 2104 says).

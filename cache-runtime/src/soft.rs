@@ -15,10 +15,10 @@
 //! before it keep nothing.
 
 use crate::cache::RouteCache;
+use crate::clock::now_ms;
 use crate::edge::EdgeTarget;
 use crate::entry::Entry;
 use crate::error::StoreError;
-use crate::fault::now_ms;
 use crate::invalidate::{Named, Target};
 use crate::lookup::remaining_life;
 use crate::observe::Purge;

@@ -21,6 +21,8 @@ use crate::observe::{Flush, Purge};
 use crate::policy::CachedRoute;
 use crate::store::Store;
 
+pub use crate::breaker::BreakerState;
+
 impl RouteCache {
     /// The cache's counts since it was built, per route and cache-wide:
     /// the numbers its metrics report, for applications without a metrics
@@ -167,18 +169,6 @@ impl RouteStats {
         let served = self.hits + self.stale + self.collapsed + self.revalidated;
         served as f64 / lookups as f64
     }
-}
-
-/// A circuit breaker's state (only a shared backend has one that moves).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BreakerState {
-    /// Calls go to the backend.
-    Closed,
-    /// One probe call is in flight after the cool-down.
-    HalfOpen,
-    /// Calls fail at once until the cool-down has passed.
-    Open,
 }
 
 /// The names of the metrics the cache records, all prefixed

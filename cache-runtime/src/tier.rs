@@ -20,9 +20,10 @@
 //! a lost message, counted from the sender's next message. An L1 entry also
 //! never outlives its Redis entry (nor `l1_max_ttl`, when set).
 
+use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::error::ErrorKind;
-use crate::fault::{now_ms, FaultLog};
+use crate::fault::FaultLog;
 use crate::observe::{Flush, StoreGauges, TierMetrics};
 use crate::retry::{bounded, retry, Backoff, Step};
 use crate::store::{MemoryStore, RedisStore, Scope, StoreError};
@@ -600,7 +601,7 @@ mod tests {
     fn a_fill_racing_an_invalidation_is_undone_and_off_means_empty() {
         let value = crate::entry::Entry::new(
             http::StatusCode::OK,
-            crate::fault::now_ms(),
+            crate::clock::now_ms(),
             60,
             Bytes::from_static(b"v"),
         )

@@ -103,7 +103,7 @@ impl Keyed {
         use crate::entry::Freshness;
         if let crate::lookup::Lookup::Hit(entry) = &lookup {
             let stored = entry.entry();
-            let expired = stored.freshness(crate::fault::now_ms()) == Freshness::Expired;
+            let expired = stored.freshness(crate::clock::now_ms()) == Freshness::Expired;
             let modified = stored
                 .headers
                 .iter()

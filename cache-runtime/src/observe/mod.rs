@@ -155,7 +155,7 @@ impl BreakerMetrics {
 
     /// The circuit moved to `to`, and is `now` in `state`.
     pub(crate) fn moved(&self, to: Circuit, state: crate::stats::BreakerState) {
-        use crate::stats::BreakerState;
+        use crate::breaker::BreakerState;
         self.transitions[to as usize].add(1);
         let value = match state {
             BreakerState::Closed => Circuit::Closed,

@@ -1,7 +1,7 @@
 use super::{CacheStore, Index, Listed, StoreError};
+use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::entry::DecodeError;
-use crate::fault::now_ms;
 use crate::observe::StoreGauges;
 use bytes::Bytes;
 use moka::{notification::RemovalCause, sync::Cache, Expiry};

@@ -296,7 +296,7 @@ impl RedisStore {
         match result {
             Ok(_) => self.health.answered(),
             Err(e) if e.kind() == ErrorKind::TimedOut => {
-                let Some((calls, lasted)) = self.health.timed_out(crate::fault::now_ms()) else {
+                let Some((calls, lasted)) = self.health.timed_out(crate::clock::now_ms()) else {
                     return;
                 };
                 tracing::warn!(
