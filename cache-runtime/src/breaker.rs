@@ -4,7 +4,9 @@
 //! its outcome closes or re-opens the circuit.
 
 use crate::clock::MonoClock;
-use crate::observe::{BreakerMetrics, Circuit};
+use crate::observe::names as metric;
+use crate::observe::{Circuit, Tally};
+use metrics::Gauge;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -158,6 +160,39 @@ pub enum BreakerState {
     HalfOpen,
     /// Calls fail at once until the cool-down has passed.
     Open,
+}
+
+/// The circuit breaker's transitions and state.
+#[derive(Debug)]
+pub(crate) struct BreakerMetrics {
+    transitions: [Tally; Circuit::ALL.len()],
+    state: Gauge,
+}
+
+impl BreakerMetrics {
+    pub(crate) fn register() -> Self {
+        Self {
+            transitions: Circuit::ALL.map(|to| {
+                Tally::new(metrics::counter!(metric::BREAKER_TRANSITIONS, "to" => to.as_str()))
+            }),
+            state: metrics::gauge!(metric::BREAKER_STATE),
+        }
+    }
+
+    /// The circuit moved to `to`, and is `now` in `state`.
+    pub(crate) fn moved(&self, to: Circuit, state: BreakerState) {
+        self.transitions[to as usize].add(1);
+        let value = match state {
+            BreakerState::Closed => Circuit::Closed,
+            BreakerState::HalfOpen => Circuit::HalfOpen,
+            BreakerState::Open => Circuit::Open,
+        };
+        self.state.set(f64::from(value as u8));
+    }
+
+    pub(crate) fn transitions(&self, to: Circuit) -> u64 {
+        self.transitions[to as usize].get()
+    }
 }
 
 #[cfg(test)]

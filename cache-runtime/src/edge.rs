@@ -70,10 +70,10 @@ pub type EdgeError = Box<dyn std::error::Error + Send + Sync>;
 pub type EdgeFuture<'a> = Pin<Box<dyn Future<Output = Result<(), EdgeError>> + Send + 'a>>;
 
 /// An edge cache in front of the app, purged whenever this cache is
-/// invalidated by tag ([`RouteCache::invalidate_tag`], `#[invalidates(tags
-/// = …)]`) or by path ([`RouteCache::invalidate`], `#[invalidates(paths =
+/// invalidated by tag ([`RouteCache::invalidate_tag`](crate::RouteCache::invalidate_tag), `#[invalidates(tags
+/// = …)]`) or by path ([`RouteCache::invalidate`](crate::RouteCache::invalidate), `#[invalidates(paths =
 /// …)]`), after this cache's own entries are gone; soft invalidations
-/// ([`RouteCache::soft`]) call the `soft_` methods. Register one with
+/// ([`RouteCache::soft`](crate::RouteCache::soft)) call the `soft_` methods. Register one with
 /// [`RouteCacheBuilder::edge_purge`](crate::RouteCacheBuilder::edge_purge).
 /// A failure is logged and counted (`op = "edge-purge"`); it does not
 /// fail the invalidation, whose entries here are gone already.
@@ -110,7 +110,7 @@ pub trait EdgePurge: Send + Sync + 'static {
     fn purge_paths<'a>(&'a self, paths: &'a [String]) -> EdgeFuture<'a>;
 
     /// Marks stale (soft purge) every response tagged with one of `tags`,
-    /// for [`RouteCache::soft`] invalidations. By default, a purge.
+    /// for [`RouteCache::soft`](crate::RouteCache::soft) invalidations. By default, a purge.
     fn soft_purge_tags<'a>(&'a self, tags: &'a [String]) -> EdgeFuture<'a> {
         self.purge_tags(tags)
     }

@@ -8,39 +8,24 @@
 //! a recorder the handles do nothing. Labels are route ids and the fixed
 //! vocabularies below, never anything a request carries, so the label set
 //! stays bounded whatever arrives. Names and meanings are listed in
-//! [`crate::stats::metric`].
+//! `names.rs`.
 
+pub mod names;
 mod route;
+mod tally;
 
 pub use self::route::RouteSlot;
+pub use self::route::RouteStats;
 #[cfg(feature = "axum")]
 pub(crate) use self::route::{Answered, Bypass, Refusal};
 pub(crate) use self::route::{RouteHandle, Routes};
+pub(crate) use self::tally::{vocabulary, Tally};
 
+use self::names as metric;
 use crate::error::ErrorKind;
-use crate::stats::metric;
 use metrics::{Counter, Gauge, Histogram};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
-
-/// A fixed label vocabulary: the enum, every value in order, and each
-/// value's label.
-macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $label:literal,)+ }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub(crate) enum $name { $($(#[$vdoc])* $variant,)+ }
-
-        impl $name {
-            pub(crate) const ALL: [Self; [$(Self::$variant),+].len()] = [$(Self::$variant),+];
-
-            pub(crate) const fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $label,)+ }
-            }
-        }
-    };
-}
-pub(crate) use vocabulary;
 
 vocabulary! {
     /// A backend operation, for the latency histogram and error counter.
@@ -109,66 +94,6 @@ pub(crate) const fn failure(kind: ErrorKind) -> &'static str {
 
 /// The `kind` label of an undecodable stored value.
 pub(crate) const CORRUPT: &str = "corrupt";
-
-/// A count kept here (for [`crate::stats`]) and sent to the recorder.
-#[derive(Debug)]
-pub(crate) struct Tally {
-    count: AtomicU64,
-    counter: Counter,
-}
-
-impl Tally {
-    pub(crate) fn new(counter: Counter) -> Self {
-        Self {
-            count: AtomicU64::new(0),
-            counter,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn add(&self, n: u64) {
-        self.count.fetch_add(n, Ordering::Relaxed);
-        self.counter.increment(n);
-    }
-
-    pub(crate) fn get(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-}
-
-/// The circuit breaker's transitions and state.
-#[derive(Debug)]
-pub(crate) struct BreakerMetrics {
-    transitions: [Tally; Circuit::ALL.len()],
-    state: Gauge,
-}
-
-impl BreakerMetrics {
-    pub(crate) fn register() -> Self {
-        Self {
-            transitions: Circuit::ALL.map(|to| {
-                Tally::new(metrics::counter!(metric::BREAKER_TRANSITIONS, "to" => to.as_str()))
-            }),
-            state: metrics::gauge!(metric::BREAKER_STATE),
-        }
-    }
-
-    /// The circuit moved to `to`, and is `now` in `state`.
-    pub(crate) fn moved(&self, to: Circuit, state: crate::stats::BreakerState) {
-        use crate::breaker::BreakerState;
-        self.transitions[to as usize].add(1);
-        let value = match state {
-            BreakerState::Closed => Circuit::Closed,
-            BreakerState::HalfOpen => Circuit::HalfOpen,
-            BreakerState::Open => Circuit::Open,
-        };
-        self.state.set(f64::from(value as u8));
-    }
-
-    pub(crate) fn transitions(&self, to: Circuit) -> u64 {
-        self.transitions[to as usize].get()
-    }
-}
 
 /// An in-process store's size, for the embedded store and the L1.
 #[derive(Debug)]

@@ -1,9 +1,9 @@
 //! Per-route handles and tallies, registered the first time a route is
 //! served, and found again on every request by the address of its id.
 
-use super::{vocabulary, Tally};
+use super::names as metric;
+use super::tally::{vocabulary, Tally};
 use crate::policy::CachedRoute;
-use crate::stats::{metric, RouteStats};
 use metrics::Histogram;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -308,6 +308,61 @@ impl Routes {
         routes.sort_by(|a, b| a.route.cmp(b.route));
         routes.dedup_by(|a, b| a.route == b.route);
         routes
+    }
+}
+
+/// One route's counts. Every request is counted once, under one of
+/// `hits`, `stale`, `collapsed`, `revalidated`, `misses`, `errors` or
+/// `bypassed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouteStats {
+    /// The route id (`module::handler`).
+    pub route: &'static str,
+    /// Answered from a fresh entry.
+    pub hits: u64,
+    /// Answered from an entry past its lifetime (while it was refreshed,
+    /// or because the handler failed: see
+    /// [`stale_on_error`](Self::stale_on_error)).
+    pub stale: u64,
+    /// Answered from the entry another request computed while this one
+    /// waited (in this process or, with Redis, on another instance).
+    pub collapsed: u64,
+    /// Answered from an expired entry the handler confirmed with a `304`.
+    pub revalidated: u64,
+    /// The handler ran: nothing usable was stored, or the client asked for
+    /// a fresh answer.
+    pub misses: u64,
+    /// The backend failed, and the handler ran uncached.
+    pub errors: u64,
+    /// Not looked up (another method, credentials, client `no-store`, a
+    /// disabled cache).
+    pub bypassed: u64,
+    /// Responses stored.
+    pub stored: u64,
+    /// Responses not stored, whatever the reason.
+    pub refused: u64,
+    /// Stale entries served because the handler failed (`stale-if-error`):
+    /// an outage a good hit ratio would hide.
+    pub stale_on_error: u64,
+}
+
+impl RouteStats {
+    /// Requests the cache looked up: every request but the bypassed ones.
+    #[doc(hidden)]
+    pub fn lookups(&self) -> u64 {
+        self.hits + self.stale + self.collapsed + self.revalidated + self.misses + self.errors
+    }
+
+    /// The share of lookups answered from a stored entry (hits, stale,
+    /// collapsed and revalidated), between 0 and 1; 0 before any lookup.
+    pub fn hit_ratio(&self) -> f64 {
+        let lookups = self.lookups();
+        if lookups == 0 {
+            return 0.0;
+        }
+        let served = self.hits + self.stale + self.collapsed + self.revalidated;
+        served as f64 / lookups as f64
     }
 }
 
