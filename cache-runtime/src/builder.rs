@@ -9,6 +9,56 @@ use crate::error::CacheError;
 use crate::store::{MemoryStore, RedisStore, Secrets, Store};
 use std::{fmt, time::Duration};
 
+/// The Redis URL [`RouteCache::redis_from_env`] uses when `REDIS_URL` is
+/// not set.
+#[doc(hidden)]
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The environment variable [`RouteCache::from_env`] reads.
+#[doc(hidden)]
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+
+/// The environment variable naming the sentinels for [`RouteCache::from_env`]:
+/// URLs separated by commas (with [`REDIS_SENTINEL_MASTER_ENV`]).
+#[doc(hidden)]
+pub const REDIS_SENTINEL_URLS_ENV: &str = "REDIS_SENTINEL_URLS";
+
+/// The environment variable naming the master the sentinels monitor.
+#[doc(hidden)]
+pub const REDIS_SENTINEL_MASTER_ENV: &str = "REDIS_SENTINEL_MASTER";
+
+/// The environment variable saying whether the master behind Sentinel is
+/// reached over TLS (`true`/`false`), when it differs from the sentinels
+/// ([`RouteCacheBuilder::sentinel_master_tls`](crate::RouteCacheBuilder::sentinel_master_tls)).
+#[doc(hidden)]
+pub const REDIS_SENTINEL_MASTER_TLS_ENV: &str = "REDIS_SENTINEL_MASTER_TLS";
+
+/// The environment variable naming a PEM file with the CA certificate(s)
+/// to trust for `rediss://` (instead of the system's roots).
+#[doc(hidden)]
+pub const REDIS_TLS_CA_ENV: &str = "REDIS_TLS_CA";
+
+/// The environment variable naming a PEM client certificate for mutual
+/// TLS (with [`REDIS_TLS_KEY_ENV`]).
+#[doc(hidden)]
+pub const REDIS_TLS_CERT_ENV: &str = "REDIS_TLS_CERT";
+
+/// The environment variable naming the PEM private key of
+/// [`REDIS_TLS_CERT_ENV`].
+#[doc(hidden)]
+pub const REDIS_TLS_KEY_ENV: &str = "REDIS_TLS_KEY";
+
+/// The environment variable [`RouteCache::from_env`] reads the key secret
+/// from ([`RouteCacheBuilder::key_secret`](crate::RouteCacheBuilder::key_secret)):
+/// at least 16 bytes, the same on every instance that shares the store.
+#[doc(hidden)]
+pub const ROUTE_CACHE_KEY_SECRET_ENV: &str = "ROUTE_CACHE_KEY_SECRET";
+
+/// The environment variable naming Redis Cluster seed nodes for
+/// [`RouteCache::from_env`]: URLs separated by commas.
+#[doc(hidden)]
+pub const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
+
 /// Builds a [`RouteCache`]; see [`RouteCache::builder`].
 ///
 /// ```
@@ -673,6 +723,155 @@ impl RouteCacheBuilder {
         let cache = RouteCache::with_edge(store, self.config, self.edge, target);
         cache.start().await;
         Ok(cache)
+    }
+}
+
+/// The constructors that go through the builder: from the environment,
+/// or from one Redis URL.
+impl RouteCache {
+    /// Starts a builder with the default configuration (in-process store).
+    pub fn builder() -> RouteCacheBuilder {
+        RouteCacheBuilder::default()
+    }
+
+    /// A Redis-backed cache with the default configuration.
+    ///
+    /// # Errors
+    /// When the URL is invalid.
+    pub async fn redis(url: &str) -> Result<Self, CacheError> {
+        Self::builder().redis(url).build().await
+    }
+
+    /// Redis at `$REDIS_URL`, or at [`DEFAULT_REDIS_URL`] when that variable
+    /// is not set or empty.
+    ///
+    /// # Errors
+    /// When the URL is invalid.
+    #[doc(hidden)]
+    pub async fn redis_from_env() -> Result<Self, CacheError> {
+        let url = std::env::var(REDIS_URL_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        Self::redis(url.as_deref().map_or(DEFAULT_REDIS_URL, str::trim)).await
+    }
+
+    /// A Redis Cluster-backed cache with the default configuration; see
+    /// [`RouteCacheBuilder::redis_cluster`].
+    ///
+    /// # Errors
+    /// When a URL is invalid or none is given.
+    #[doc(hidden)]
+    pub async fn redis_cluster<I, S>(seeds: I) -> Result<Self, CacheError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::builder().redis_cluster(seeds).build().await
+    }
+
+    /// Redis Cluster at `$REDIS_CLUSTER_URLS` (comma-separated seed URLs)
+    /// when that is set, else the master the sentinels at
+    /// `$REDIS_SENTINEL_URLS` know as `$REDIS_SENTINEL_MASTER`, else Redis
+    /// at `$REDIS_URL` when that is set, else the in-process store. With the
+    /// `tls` feature, `$REDIS_TLS_CA` (a PEM
+    /// file) is the CA to trust, and `$REDIS_TLS_CERT` with
+    /// `$REDIS_TLS_KEY` the client certificate for mutual TLS.
+    ///
+    /// Start-up never fails on the cache, and never silently changes what
+    /// is shared between instances: when Redis is configured but the
+    /// configuration cannot work (an invalid URL, `rediss://` without the
+    /// `tls` feature, an unreadable certificate), the error is logged at
+    /// `error` and the cache is [disabled](crate::Backend::Disabled): requests are
+    /// served uncached, never from a per-process store. Use
+    /// [`try_from_env`](Self::try_from_env) to act on the error instead.
+    pub async fn from_env() -> Self {
+        match Self::try_from_env().await {
+            Ok(cache) => cache,
+            Err(e) => {
+                let reason = crate::error::chain(&e);
+                tracing::error!(
+                    error = %reason,
+                    "route cache: Redis is configured but the configuration cannot work; \
+                     serving every request UNCACHED (no in-process fallback) until it is fixed"
+                );
+                Self::disabled(reason)
+            }
+        }
+    }
+
+    /// [`from_env`](Self::from_env), with the configuration error returned.
+    ///
+    /// # Errors
+    /// A configured backend that cannot work: an invalid URL, TLS without
+    /// the `tls` feature, a certificate file that cannot be read.
+    pub async fn try_from_env() -> Result<Self, CacheError> {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
+        // `a, b,c` as its non-empty, trimmed items.
+        let list = |urls: String| -> Vec<String> {
+            urls.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut builder = if let Some(urls) = var(REDIS_CLUSTER_URLS_ENV) {
+            Self::builder().redis_cluster(list(urls))
+        } else if let Some(urls) = var(REDIS_SENTINEL_URLS_ENV) {
+            let Some(master) = var(REDIS_SENTINEL_MASTER_ENV) else {
+                return Err(CacheError::InvalidSetting {
+                    setting: REDIS_SENTINEL_MASTER_ENV,
+                    rule: "the master's name, with REDIS_SENTINEL_URLS",
+                });
+            };
+            let builder = Self::builder().redis_sentinel(list(urls), master.trim());
+            match var(REDIS_SENTINEL_MASTER_TLS_ENV).as_deref().map(str::trim) {
+                None => builder,
+                Some("true" | "1" | "yes") => builder.sentinel_master_tls(true),
+                Some("false" | "0" | "no") => builder.sentinel_master_tls(false),
+                Some(_) => {
+                    return Err(CacheError::InvalidSetting {
+                        setting: REDIS_SENTINEL_MASTER_TLS_ENV,
+                        rule: "true or false",
+                    })
+                }
+            }
+        } else if let Some(url) = var(REDIS_URL_ENV) {
+            Self::builder().redis(url.trim())
+        } else {
+            return Ok(Self::embedded());
+        };
+        let read = |name: &'static str, path: String| {
+            std::fs::read(path.trim()).map_err(|_| CacheError::InvalidSetting {
+                setting: name,
+                rule: "the path of a readable PEM file",
+            })
+        };
+        if let Some(secret) = var(ROUTE_CACHE_KEY_SECRET_ENV) {
+            builder = builder.key_secret(secret.trim());
+        }
+        if let Some(path) = var(REDIS_TLS_CA_ENV) {
+            builder = builder.tls_root_ca(read(REDIS_TLS_CA_ENV, path)?);
+        }
+        match (var(REDIS_TLS_CERT_ENV), var(REDIS_TLS_KEY_ENV)) {
+            (Some(cert), Some(key)) => {
+                builder = builder.tls_client_cert(
+                    read(REDIS_TLS_CERT_ENV, cert)?,
+                    read(REDIS_TLS_KEY_ENV, key)?,
+                );
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CacheError::InvalidSetting {
+                    setting: REDIS_TLS_CERT_ENV,
+                    rule: "REDIS_TLS_CERT and REDIS_TLS_KEY go together",
+                })
+            }
+        }
+        builder.build().await
     }
 }
 

@@ -22,6 +22,7 @@
 use crate::cache::RouteCache;
 use crate::error::StoreError;
 use crate::observe::{failure, Op};
+pub(crate) use crate::store::Noted;
 use crate::store::Store;
 use std::time::Duration;
 
@@ -78,23 +79,6 @@ pub(crate) fn keys_for<'a>(
     }
     keys.push(of_all(prefix));
     keys
-}
-
-/// What a fill noted before its handler ran: the generation keys that can
-/// invalidate its entry and their values then (`None`: they could not be
-/// read, and the fill stores nothing).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Noted {
-    pub(crate) keys: Vec<String>,
-    pub(crate) values: Option<Vec<u64>>,
-}
-
-impl Noted {
-    /// Whether `current` (read after the write) differs from what was
-    /// noted.
-    pub(crate) fn changed(&self, current: &[u64]) -> bool {
-        self.values.as_deref() != Some(current)
-    }
 }
 
 impl RouteCache {

@@ -3,10 +3,10 @@
 //! entry it stores. In process, [`crate::coalesce`] does the same job.
 
 use crate::cache::RouteCache;
+use crate::entry::prepared::fresh;
 use crate::entry::prepared::Prepared;
 use crate::error::ErrorKind;
 use crate::generation::Noted;
-use crate::lookup::fresh;
 use crate::observe::{failure, Op};
 use crate::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::{Claim, Claiming, Read, StoreError};

@@ -51,13 +51,6 @@ impl Saved {
     }
 }
 
-/// The entry in a stored value, if it decodes and is fresh.
-pub(crate) fn fresh(value: Bytes) -> Option<(Prepared, Bytes)> {
-    let entry = Prepared::decode(value.clone()).ok()?;
-    (entry.entry().freshness(crate::clock::now_ms()) == crate::entry::Freshness::Fresh)
-        .then_some((entry, value))
-}
-
 /// How long the backend keeps `entry`: its TTL and stale window from when
 /// it was stored.
 pub(crate) fn remaining_life(entry: &Entry) -> Duration {

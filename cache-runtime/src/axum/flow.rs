@@ -37,11 +37,12 @@ use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestCo
 use crate::cache::RouteCache;
 use crate::clock::now_ms;
 use crate::coalesce::Join;
+use crate::entry::prepared::fresh;
 use crate::entry::prepared::Prepared;
 use crate::entry::Freshness;
 use crate::generation::Noted;
 use crate::lease::Lease;
-use crate::lookup::{fresh, Lookup};
+use crate::lookup::Lookup;
 use crate::observe::{Answered, Bypass, RouteHandle};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::semantics::Outcome;

@@ -95,6 +95,13 @@ impl fmt::Debug for Prepared {
     }
 }
 
+/// The entry in a stored value, if it decodes and is fresh.
+pub(crate) fn fresh(value: Bytes) -> Option<(Prepared, Bytes)> {
+    let entry = Prepared::decode(value.clone()).ok()?;
+    (entry.entry().freshness(crate::clock::now_ms()) == crate::entry::Freshness::Fresh)
+        .then_some((entry, value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

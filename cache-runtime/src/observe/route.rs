@@ -3,7 +3,6 @@
 
 use super::names as metric;
 use super::tally::{vocabulary, Tally};
-use crate::policy::CachedRoute;
 use metrics::Histogram;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -274,14 +273,18 @@ impl Routes {
     /// cache has): from the route's slot when this cache was the first to
     /// serve it, else from the table.
     #[inline]
-    pub(crate) fn of<R: CachedRoute>(&self, cache: u64) -> RouteHandle {
-        let slot = R::slot();
+    pub(crate) fn of(
+        &self,
+        slot: Option<&'static RouteSlot>,
+        id: &'static str,
+        cache: u64,
+    ) -> RouteHandle {
         if let Some((owner, metrics)) = slot.and_then(|slot| slot.0.get()) {
             if *owner == cache {
                 return RouteHandle::Slot(metrics);
             }
         }
-        let metrics = self.get(R::POLICY.route_id());
+        let metrics = self.get(id);
         if let Some(slot) = slot {
             // Taken by the first cache only; the others use the table.
             let _ = slot.0.set((cache, Arc::clone(&metrics)));

@@ -31,7 +31,7 @@ mod scripts;
 mod secrets;
 mod sentinel;
 
-pub(crate) use self::contract::{CacheStore, Claim, Claiming, Index, Listed, Read, Scope};
+pub(crate) use self::contract::{CacheStore, Claim, Claiming, Index, Listed, Noted, Read, Scope};
 pub(crate) use self::health::{DeadAfter, TcpOptions};
 pub(crate) use self::memory::MemoryStore;
 pub(crate) use self::redis::RedisStore;

@@ -5,8 +5,7 @@
 //! the entry only if they are unchanged.
 
 use super::redis::{millis, RedisStore};
-use super::{Claim, Claiming, Index, Read, StoreError};
-use crate::generation::Noted;
+use super::{Claim, Claiming, Index, Noted, Read, StoreError};
 use bytes::Bytes;
 use redis::{Cmd, FromRedisValue};
 use std::time::Duration;
