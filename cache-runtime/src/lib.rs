@@ -193,9 +193,11 @@ pub use cache_macros::route;
 #[doc(hidden)]
 pub mod __private_0_1_0 {
     #[cfg(feature = "axum")]
+    pub use crate::axum::flow::{serve, serve_with};
+    #[cfg(feature = "axum")]
     pub use crate::axum::{
-        invalidate_after, learned_query, path_segment, query_fields, serve, serve_with,
-        FromCacheParts, Invalidation, RequestContext, WithContext,
+        invalidate_after, learned_query, path_segment, query_fields, FromCacheParts, Invalidation,
+        RequestContext, WithContext,
     };
     pub use crate::encoding::Encoding;
     pub use crate::key::QueryPolicy;

@@ -2,7 +2,7 @@
 //! when a subscriber wants it), the route's counters for its outcome, and
 //! the guard that counts a request dropped before it is answered.
 
-use super::flow::Route;
+use super::exchange::Route;
 use crate::observe::{Answered, Bypass};
 use tracing::{field, Span};
 
@@ -41,31 +41,6 @@ pub(super) fn request_span(route: &'static str) -> Span {
         reason = field::Empty,
         key_hash = field::Empty
     )
-}
-
-/// A request's span when tracing wants it, boxed: the common case (no
-/// subscriber at `debug`) carries one word through the flow, not a span.
-#[derive(Clone)]
-pub(super) struct Traced(Option<Box<Span>>);
-
-impl Traced {
-    #[inline]
-    pub(super) fn new(span: Span) -> Self {
-        Self((!span.is_disabled()).then(|| Box::new(span)))
-    }
-
-    /// Runs `record` on the span, if there is one.
-    #[inline]
-    pub(super) fn record_with(&self, record: impl FnOnce(&Span)) {
-        if let Some(span) = &self.0 {
-            record(span);
-        }
-    }
-
-    /// The span to instrument a future with.
-    pub(super) fn span(&self) -> Span {
-        self.0.as_deref().cloned().unwrap_or_else(Span::none)
-    }
 }
 
 /// A request still being answered: counted as `provisional` if it is

@@ -2,7 +2,7 @@
 //! invalidate it while it is computed (its generations, see
 //! `crate::generation`), and computing it.
 
-use super::flow::Route;
+use super::exchange::Route;
 use super::storable::{store_if_cacheable, Stored};
 use crate::generation::{self, Noted};
 use crate::key;

@@ -31,10 +31,11 @@
 //!    `304`.
 
 use super::conditional::Conditions;
-use super::counted::{record_bypass, request_span, Count, Traced, Unanswered};
-use super::respond::{add_vary, Served, CACHE_STATUS};
+use super::counted::{record_bypass, request_span, Count, Unanswered};
+use super::exchange::{Route, Traced};
+use super::headers::{add_vary, CACHE_STATUS};
+use super::respond::Served;
 use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
-use crate::cache::RouteCache;
 use crate::clock::now_ms;
 use crate::coalesce::Join;
 use crate::entry::prepared::fresh;
@@ -43,7 +44,7 @@ use crate::entry::Freshness;
 use crate::generation::Noted;
 use crate::lease::Lease;
 use crate::lookup::Lookup;
-use crate::observe::{Answered, Bypass, RouteHandle};
+use crate::observe::{Answered, Bypass};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::semantics::Outcome;
 use crate::stats::metric;
@@ -82,7 +83,7 @@ where
 /// [`serve`] for routes whose key is an expression over the handler's
 /// bound parameters (`key = format!("item:{id}")`: `key` is its value)
 /// and for routes with `tags` (the entry is listed under each, for
-/// [`RouteCache::invalidate_tag`]).
+/// [`RouteCache::invalidate_tag`](crate::RouteCache::invalidate_tag)).
 pub fn serve_with<R, F>(
     ctx: RequestContext<R>,
     key: Option<String>,
@@ -255,22 +256,6 @@ struct Missed {
     fallback: Option<Arc<Prepared>>,
     /// The lease, and the fill's generations, when the lookup settled it.
     lease: Option<(Lease, Noted)>,
-}
-
-/// One request's route, cache and key.
-#[derive(Clone)]
-pub(super) struct Route {
-    pub(super) cache: RouteCache,
-    pub(super) policy: &'static RoutePolicy,
-    /// The query parameters the key keeps ([`CachedRoute::query`]).
-    pub(super) query: crate::key::QueryPolicy,
-    pub(super) key: String,
-    /// The request target and the route's tags, to index a stored entry by.
-    pub(super) uri: http::Uri,
-    pub(super) tags: Vec<String>,
-    /// The route's counters, and the request's span.
-    pub(super) metrics: RouteHandle,
-    pub(super) span: Traced,
 }
 
 impl Route {

@@ -6,9 +6,11 @@
 mod body;
 mod conditional;
 mod counted;
+mod exchange;
 mod fields;
 mod fill;
-mod flow;
+pub(crate) mod flow;
+mod headers;
 mod host;
 mod layer;
 mod respond;
@@ -16,10 +18,10 @@ mod revalidate;
 mod storable;
 mod tee;
 
+pub(crate) use self::exchange::{keys_credentials, Asked, ClientDirective};
 pub use self::fields::{learned_query, query_fields};
-pub use self::flow::{serve, serve_with};
+pub use self::headers::X_CACHE;
 pub use self::layer::{CacheLayer, CacheService};
-pub use self::respond::X_CACHE;
 
 use crate::cache::RouteCache;
 use crate::key::KeyBuilder;
@@ -124,27 +126,6 @@ impl Keyed {
         }
         Found::Lookup(lookup)
     }
-}
-
-/// What a request asks of the cache, beyond its key.
-pub(crate) struct Asked {
-    /// A `HEAD` is answered from the `GET` entry but never stores one: its
-    /// handler may have produced an empty body.
-    pub(crate) head: bool,
-    /// `If-None-Match`, `If-Modified-Since`, `Range`, `If-Range`.
-    pub(crate) conditions: conditional::Conditions,
-    pub(crate) client: ClientDirective,
-}
-
-/// What an honoured client `Cache-Control` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ClientDirective {
-    /// Nothing (or client directives are not honoured).
-    None,
-    /// `no-cache`/`max-age=0`: answer from the handler, refresh the entry.
-    Refresh,
-    /// `no-store`: answer from the handler, store nothing.
-    NoStore,
 }
 
 impl<R> fmt::Debug for RequestContext<R> {
@@ -543,17 +524,6 @@ fn add_vary_value(
             add(Some(&joined));
         }
     }
-}
-
-/// Whether the route's keys carry a credential (`private`, or `vary` on a
-/// credential header): its responses are for one user and go out
-/// `Cache-Control: private`, never `public`.
-pub(crate) fn keys_credentials(
-    policy: &crate::policy::RoutePolicy,
-    config: &crate::config::CacheConfig,
-) -> bool {
-    policy.auth() == AuthPolicy::Private
-        || policy.vary().iter().any(|name| config.is_credential(name))
 }
 
 /// The handler's first extractor together with the cache context: the

@@ -8,7 +8,8 @@
 
 use super::conditional::Conditions;
 use super::counted::Unanswered;
-use super::flow::{Filled, Route};
+use super::exchange::Route;
+use super::flow::Filled;
 use super::respond::Served;
 use super::storable::{header_refusal, stamp, store_if_cacheable, STREAMED};
 use super::Asked;

@@ -2,8 +2,8 @@
 //! (`refusal`), for how long, and `store_if_cacheable`.
 
 use super::body::{buffer, Buffered};
-use super::flow::Route;
-use super::respond::{add_vary, set_cache_control};
+use super::exchange::Route;
+use super::headers::{add_vary, set_cache_control};
 use super::tee::Tee;
 use crate::clock::now_ms;
 use crate::config::CacheConfig;
