@@ -2,11 +2,11 @@
 //! when a subscriber wants it), the route's counters for its outcome, and
 //! the guard that counts a request dropped before it is answered.
 
-use super::exchange::Route;
+use super::exchange::Exchange;
 use crate::observe::{Answered, Bypass};
 use tracing::{field, Span};
 
-impl Route {
+impl Exchange {
     /// Counts the request as answered `how`.
     #[inline]
     pub(super) fn answered(&self, how: Answered) {
@@ -47,13 +47,13 @@ pub(super) fn request_span(route: &'static str) -> Span {
 /// dropped before [`settle`](Self::settle), so that requests cut off
 /// mid-miss are not missing from the counts.
 pub(super) struct Unanswered<'a> {
-    route: &'a Route,
+    route: &'a Exchange,
     provisional: Answered,
     settled: bool,
 }
 
 impl<'a> Unanswered<'a> {
-    pub(super) fn new(route: &'a Route, provisional: Answered) -> Self {
+    pub(super) fn new(route: &'a Exchange, provisional: Answered) -> Self {
         Self {
             route,
             provisional,

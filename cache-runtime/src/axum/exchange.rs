@@ -1,5 +1,5 @@
 //! One request's exchange with the cache: its route, key and counters
-//! (`Route`, whose methods the flow's files add), and what it asks beyond
+//! (`Exchange`, whose methods the flow's files add), and what it asks beyond
 //! its key.
 
 use super::conditional::Conditions;
@@ -10,7 +10,7 @@ use tracing::Span;
 
 /// One request's route, cache and key.
 #[derive(Clone)]
-pub(super) struct Route {
+pub(super) struct Exchange {
     pub(super) cache: RouteCache,
     pub(super) policy: &'static RoutePolicy,
     /// The query parameters the key keeps ([`CachedRoute::query`]).

@@ -2,7 +2,7 @@
 //! invalidate it while it is computed (its generations, see
 //! `crate::generation`), and computing it.
 
-use super::exchange::Route;
+use super::exchange::Exchange;
 use super::storable::{store_if_cacheable, Stored};
 use crate::generation::{self, Noted};
 use crate::key;
@@ -10,7 +10,7 @@ use crate::store::Index;
 use axum::response::IntoResponse;
 use std::future::Future;
 
-impl Route {
+impl Exchange {
     /// The index sets a stored entry is listed in: its request path (for
     /// [`RouteCache::invalidate`](crate::RouteCache::invalidate)) and its
     /// tags.

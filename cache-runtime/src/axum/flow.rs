@@ -11,28 +11,28 @@
 //! 3. Otherwise one boxed future: `RouteCache::fetch` (`lookup.rs`), one
 //!    backend round trip through `RouteCache::call` (`call.rs`: breaker,
 //!    timeout).
-//! 4. `Route::answer`: fresh → `Route::hit` (`respond.rs`: stored headers,
+//! 4. `Exchange::answer`: fresh → `Exchange::hit` (`respond.rs`: stored headers,
 //!    `Age`, `Cache-Control`, `Cache-Status`, or a `304`); stale → the
-//!    same, plus `Route::refresh_in_background`.
+//!    same, plus `Exchange::refresh_in_background`.
 //!
 //! **Miss path**, in order:
-//! 1. `Route::answer` → `Route::miss`: after a fault, for `HEAD` or a
-//!    client's `no-store`, the handler runs uncached (`Route::uncached`).
-//! 2. `Route::coalesced_miss`: one leader per key in process
+//! 1. `Exchange::answer` → `Exchange::miss`: after a fault, for `HEAD` or a
+//!    client's `no-store`, the handler runs uncached (`Exchange::uncached`).
+//! 2. `Exchange::coalesced_miss`: one leader per key in process
 //!    (`coalesce.rs`), then the cross-instance lease
 //!    (`RouteCache::acquire_lease`, `lease.rs`); followers and instances
 //!    without the lease wait for the leader's entry
 //!    (`RouteCache::wait_for_entry`).
-//! 3. `Route::compute`: runs the handler, then `store_if_cacheable`
+//! 3. `Exchange::compute`: runs the handler, then `store_if_cacheable`
 //!    (`storable.rs`): the storability decision (`refusal`), TTL capping,
 //!    body buffering, encoding, and `RouteCache::save` (`lookup.rs`: entry,
 //!    index sets, L1 message).
-//! 4. `Route::respond_stored` (`respond.rs`): the cache's headers, or a
+//! 4. `Exchange::respond_stored` (`respond.rs`): the cache's headers, or a
 //!    `304`.
 
 use super::conditional::Conditions;
 use super::counted::{record_bypass, request_span, Count, Unanswered};
-use super::exchange::{Route, Traced};
+use super::exchange::{Exchange, Traced};
 use super::headers::{add_vary, CACHE_STATUS};
 use super::respond::Served;
 use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
@@ -175,7 +175,7 @@ where
     span.record_with(|span| {
         span.record("key_hash", field::display(cache.key_name(&key)));
     });
-    let route = Route {
+    let route = Exchange {
         metrics: cache.inner.metrics.route::<R>(),
         cache,
         policy,
@@ -258,7 +258,7 @@ struct Missed {
     lease: Option<(Lease, Noted)>,
 }
 
-impl Route {
+impl Exchange {
     /// Serves a stored entry that is fresh (refreshing it ahead of its
     /// expiry when the route asks), or stale with a refresh started;
     /// anything else needs the handler.

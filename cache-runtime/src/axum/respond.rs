@@ -5,7 +5,7 @@ const HIT: HeaderValue = HeaderValue::from_static("HIT");
 const STALE: HeaderValue = HeaderValue::from_static("STALE");
 
 use super::conditional::{not_modified, Conditions};
-use super::exchange::Route;
+use super::exchange::Exchange;
 use super::headers::{add_vary, set_cache_control, CACHE_STATUS, MISS, X_CACHE};
 use super::storable::{Coded, Stored};
 use crate::clock::now_ms;
@@ -32,7 +32,7 @@ pub(super) enum Served {
     Revalidated(bool),
 }
 
-impl Route {
+impl Exchange {
     pub(super) fn respond_stored(&self, stored: Stored, conditional: &Conditions) -> Response {
         let outcome = Outcome::UriMiss {
             stored: stored.stored,

@@ -8,7 +8,7 @@
 
 use super::conditional::Conditions;
 use super::counted::Unanswered;
-use super::exchange::Route;
+use super::exchange::Exchange;
 use super::flow::Filled;
 use super::respond::Served;
 use super::storable::{header_refusal, stamp, store_if_cacheable, STREAMED};
@@ -26,7 +26,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
 use std::{future::Future, sync::Arc, time::Duration};
 
-impl Route {
+impl Exchange {
     /// Asks the handler to revalidate `stale` (the request it sees is
     /// conditional on it), once per key however many requests (here and,
     /// with Redis, on other instances) find it expired at the same time:
@@ -174,7 +174,7 @@ impl Route {
     }
 }
 
-impl Route {
+impl Exchange {
     /// Whether a fresh `entry` is past the route's refresh-ahead point.
     pub(super) fn due_for_refresh(&self, entry: &Entry) -> bool {
         let Some(permille) = self.policy.refresh_ahead() else {

@@ -2,7 +2,7 @@
 //! (`refusal`), for how long, and `store_if_cacheable`.
 
 use super::body::{buffer, Buffered};
-use super::exchange::Route;
+use super::exchange::Exchange;
 use super::headers::{add_vary, set_cache_control};
 use super::tee::Tee;
 use crate::clock::now_ms;
@@ -117,7 +117,11 @@ impl Stored {
     }
 }
 
-pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted: Noted) -> Stored {
+pub(super) async fn store_if_cacheable(
+    route: &Exchange,
+    response: Response,
+    noted: Noted,
+) -> Stored {
     let (cache, policy) = (&route.cache, route.policy);
     let (mut parts, body) = response.into_parts();
     // A targeted field (`CDN-Cache-Control`, RFC 9213) governs this cache
@@ -245,7 +249,7 @@ pub(super) async fn store_if_cacheable(route: &Route, response: Response, noted:
     }
 }
 
-impl Route {
+impl Exchange {
     /// The encoding this route stores compressible bodies in, if any.
     fn compression(&self) -> Option<Encoding> {
         self.policy
@@ -364,7 +368,7 @@ pub(super) const STREAMED: &str = "streamed";
 /// and the generated `Cache-Control` unless the handler set its own.
 fn finish_headers(
     headers: &mut http::HeaderMap,
-    route: &Route,
+    route: &Exchange,
     origin_ms: u64,
     ttl: u64,
     etag: Option<&HeaderValue>,
@@ -422,7 +426,7 @@ fn is_event_stream(headers: &http::HeaderMap) -> bool {
 
 /// A streamed miss, stored when its body has ended within the limit.
 struct Pending {
-    route: Route,
+    route: Exchange,
     entry: Entry,
     expiry: Duration,
     noted: Noted,
