@@ -4,8 +4,8 @@
 
 use crate::cache::RouteCache;
 use crate::config::CacheConfig;
-use crate::encoding::Encoding;
 use crate::error::CacheError;
+use crate::http::encoding::Encoding;
 use crate::store::{MemoryStore, RedisStore, Secrets, Store};
 use std::{fmt, time::Duration};
 
@@ -84,7 +84,7 @@ pub struct RouteCacheBuilder {
     /// Names given to `credential_headers` that are no header names,
     /// reported by `build`.
     invalid_credential_headers: Vec<String>,
-    /// A key secret shorter than [`crate::secret::MIN_SECRET_LEN`] was given.
+    /// A key secret shorter than [`crate::key::secret::MIN_SECRET_LEN`] was given.
     short_key_secret: bool,
     dead_after: crate::store::DeadAfter,
 }
@@ -563,8 +563,8 @@ impl RouteCacheBuilder {
     /// ```
     pub fn key_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         let secret = secret.as_ref();
-        self.short_key_secret = secret.len() < crate::secret::MIN_SECRET_LEN;
-        self.config.key_secret = crate::secret::KeySecret::new(secret);
+        self.short_key_secret = secret.len() < crate::key::secret::MIN_SECRET_LEN;
+        self.config.key_secret = crate::key::secret::KeySecret::new(secret);
         self
     }
 
@@ -717,7 +717,7 @@ impl RouteCacheBuilder {
         if !self.config.key_secret.is_configured() {
             let prefix = &self.config.prefix;
             self.config.key_secret =
-                crate::secret::KeySecret::unconfigured(prefix, store.is_shared());
+                crate::key::secret::KeySecret::unconfigured(prefix, store.is_shared());
         }
         let target = self.redis.as_ref().map(|t| t.summary(&self.secrets));
         let cache = RouteCache::with_edge(store, self.config, self.edge, target);

@@ -1,18 +1,18 @@
 //! The cache handle: what it holds, how it is created (directly or from
 //! the environment), and the calls on raw values. Its other methods live
-//! with their concern: [`crate::lookup`], [`crate::lease`],
-//! [`crate::invalidate`], [`crate::call`], and the layer in `axum`.
+//! with their concern: [`crate::fill::lookup`], [`crate::fill::lease`],
+//! [`crate::invalidate`], [`crate::resilience::call`], and the layer in `axum`.
 
-use crate::breaker::Breaker;
 use crate::clock::random_u64;
-use crate::coalesce::Inflight;
 use crate::config::CacheConfig;
 use crate::error::StoreError;
-use crate::fault::FaultLog;
+use crate::fill::coalesce::Inflight;
+use crate::fill::recent::Recent;
 use crate::observe::{Metrics, Op, StoreGauges, TierMetrics};
-use crate::recent::Recent;
+use crate::resilience::breaker::Breaker;
+use crate::resilience::fault::FaultLog;
+use crate::store::tier::{Channel, Publisher, L1};
 use crate::store::{MemoryStore, Store};
-use crate::tier::{Channel, Publisher, L1};
 use bytes::Bytes;
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -257,7 +257,7 @@ impl RouteCache {
                 heartbeat: config.l1_heartbeat,
                 connect_timeout: config.connect_timeout,
             };
-            crate::tier::spawn_subscriber(l1, redis.clone(), channel);
+            crate::store::tier::spawn_subscriber(l1, redis.clone(), channel);
         }
         redis.ready(config.connect_timeout).await;
         match self
@@ -349,7 +349,7 @@ impl RouteCache {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::lookup::Lookup;
+    use crate::fill::lookup::Lookup;
     use std::sync::{Arc, Mutex};
 
     /// Captures formatted log lines.

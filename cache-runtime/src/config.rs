@@ -3,7 +3,7 @@
 //! method per setting. Per-route settings live on the route's attribute.
 
 use crate::edge::EdgeTags;
-use crate::encoding::Encoding;
+use crate::http::encoding::Encoding;
 use std::{fmt, time::Duration};
 
 /// Default first segment of every key ([`CacheConfig::prefix`]).
@@ -210,7 +210,7 @@ pub struct CacheConfig {
     /// app (`Surrogate-Key`, `Cache-Tag`), if any (default none); see
     /// [`crate::edge`].
     pub edge_tags: Option<EdgeTags>,
-    pub(crate) key_secret: crate::secret::KeySecret,
+    pub(crate) key_secret: crate::key::secret::KeySecret,
 }
 
 impl Default for CacheConfig {
@@ -247,7 +247,7 @@ impl Default for CacheConfig {
             compression: DEFAULT_COMPRESSION,
             compress_min_bytes: DEFAULT_COMPRESS_MIN_BYTES,
             edge_tags: None,
-            key_secret: crate::secret::KeySecret::unconfigured(DEFAULT_PREFIX, false),
+            key_secret: crate::key::secret::KeySecret::unconfigured(DEFAULT_PREFIX, false),
         }
     }
 }
@@ -329,7 +329,7 @@ impl CacheConfig {
         self.key_secret.is_configured()
     }
 
-    pub(crate) fn key_secret(&self) -> &crate::secret::KeySecret {
+    pub(crate) fn key_secret(&self) -> &crate::key::secret::KeySecret {
         &self.key_secret
     }
 

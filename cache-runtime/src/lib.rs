@@ -104,36 +104,25 @@
 //   L1 and its pub/sub channel; `semantics`: HTTP header rules.
 #[cfg(feature = "axum")]
 mod axum;
-mod breaker;
 mod builder;
 mod cache;
-mod call;
 mod clock;
-mod coalesce;
 pub mod config;
 pub mod edge;
-mod encoding;
 // The stored value's codec and the key builder: public for the fuzz
 // targets and the tests, hidden, and no stable API (both formats are
 // described in `guide::formats`).
 #[doc(hidden)]
 pub mod entry;
 mod error;
-mod fault;
-mod freshness;
-mod generation;
+mod fill;
+mod http;
 mod invalidate;
 #[doc(hidden)]
 pub mod key;
-mod lease;
-mod lookup;
 mod observe;
 mod policy;
-mod recent;
-mod retry;
-mod secret;
-mod semantics;
-mod soft;
+mod resilience;
 pub mod stats;
 
 /// The guide: how the cache behaves and how to run it, chapter by chapter.
@@ -157,7 +146,6 @@ pub mod guide {
     pub mod testing {}
 }
 mod store;
-mod tier;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::{CacheLayer, CacheService, X_CACHE};
@@ -169,9 +157,9 @@ pub use crate::builder::{
 pub use crate::cache::{Backend, RouteCache};
 pub use crate::config::CacheConfig;
 pub use crate::edge::{EdgePurge, EdgeTags};
-pub use crate::encoding::Encoding;
 pub use crate::error::{CacheError, ErrorKind, StoreError};
-pub use crate::soft::Soft;
+pub use crate::http::encoding::Encoding;
+pub use crate::invalidate::soft::Soft;
 pub use crate::stats::{BreakerState, CacheStats, RouteStats};
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;
@@ -199,7 +187,7 @@ pub mod __private_0_1_0 {
         invalidate_after, learned_query, path_segment, query_fields, FromCacheParts, Invalidation,
         RequestContext, WithContext,
     };
-    pub use crate::encoding::Encoding;
+    pub use crate::http::encoding::Encoding;
     pub use crate::key::QueryPolicy;
     pub use crate::observe::RouteSlot;
     pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};

@@ -1,6 +1,6 @@
 //! Per-route settings, written by `#[cached_route]` as a `const`.
 
-use crate::encoding::Encoding;
+use crate::http::encoding::Encoding;
 use crate::key::QueryPolicy;
 
 /// Where the request part of a route's key comes from.

@@ -21,8 +21,8 @@ use crate::observe::{Flush, Purge};
 use crate::policy::CachedRoute;
 use crate::store::Store;
 
-pub use crate::breaker::BreakerState;
 pub use crate::observe::RouteStats;
+pub use crate::resilience::breaker::BreakerState;
 
 /// The names of the metrics the cache records (listed with their
 /// meanings in the `observability` chapter of the guide).

@@ -3,9 +3,9 @@
 //! `304`; a single `bytes=` range (under `If-Range`) for a `206`, or a
 //! `416` when it cannot be satisfied.
 
-use crate::encoding::Accepts;
-use crate::freshness::parse_date;
-use crate::semantics::if_none_match;
+use crate::http::encoding::Accepts;
+use crate::http::freshness::parse_date;
+use crate::http::semantics::if_none_match;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;

@@ -1,10 +1,10 @@
 //! A fill: what a stored entry is listed under (its index sets), what can
 //! invalidate it while it is computed (its generations, see
-//! `crate::generation`), and computing it.
+//! `crate::fill::generation`), and computing it.
 
 use super::exchange::Exchange;
 use super::storable::{store_if_cacheable, Stored};
-use crate::generation::{self, Noted};
+use crate::fill::generation::{self, Noted};
 use crate::key;
 use crate::store::Index;
 use axum::response::IntoResponse;
@@ -36,7 +36,7 @@ impl Exchange {
     }
 
     /// The generation keys of everything whose invalidation names a fill
-    /// of this request's entry (see `crate::generation`): its index sets,
+    /// of this request's entry (see `crate::fill::generation`): its index sets,
     /// its route, its namespace, and everything.
     pub(super) fn generation_keys(&self) -> Vec<String> {
         let policy = self.policy;

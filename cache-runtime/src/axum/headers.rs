@@ -1,8 +1,8 @@
 //! The response headers the cache writes on every answer: `x-cache`,
 //! `Cache-Status`, `Cache-Control` and `Vary`.
 
+use crate::http::semantics::{header_value, push_decimal};
 use crate::policy::RoutePolicy;
-use crate::semantics::{header_value, push_decimal};
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 
 /// The response header saying how the cache answered: `HIT`, `STALE` or

@@ -24,10 +24,10 @@ pub use self::headers::X_CACHE;
 pub use self::layer::{CacheLayer, CacheService};
 
 use crate::cache::RouteCache;
+use crate::http::semantics::{cache_status, CacheControl, Outcome};
 use crate::key::KeyBuilder;
 use crate::observe::Bypass;
 use crate::policy::{AuthPolicy, CachedRoute, KeySource};
-use crate::semantics::{cache_status, CacheControl, Outcome};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::{request::Parts, HeaderValue, Method};
@@ -79,7 +79,7 @@ pub(crate) struct Prefetched {
 
 pub(crate) enum Found {
     /// The lookup, for the flow to answer from.
-    Lookup(crate::lookup::Lookup),
+    Lookup(crate::fill::lookup::Lookup),
     /// An expired entry the handler is asked to revalidate (it sees
     /// `If-None-Match`/`If-Modified-Since` for it).
     Revalidate(std::sync::Arc<crate::entry::prepared::Prepared>),
@@ -101,9 +101,9 @@ impl Keyed {
 
     /// An expired entry with a validator, with the request made
     /// conditional on it; any other lookup as it is.
-    fn revalidation(lookup: crate::lookup::Lookup, parts: &mut Parts) -> Found {
+    fn revalidation(lookup: crate::fill::lookup::Lookup, parts: &mut Parts) -> Found {
         use crate::entry::Freshness;
-        if let crate::lookup::Lookup::Hit(entry) = &lookup {
+        if let crate::fill::lookup::Lookup::Hit(entry) = &lookup {
             let stored = entry.entry();
             let expired = stored.freshness(crate::clock::now_ms()) == Freshness::Expired;
             let modified = stored
@@ -189,7 +189,7 @@ impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
             keyed.uri.query().map(str::as_bytes),
             R::query(),
         );
-        let generations = crate::generation::keys_for(
+        let generations = crate::fill::generation::keys_for(
             prefix,
             policy.namespace(),
             policy.route_id(),
@@ -505,7 +505,7 @@ fn add_vary_value(
     key: &mut KeyBuilder,
     parts: &Parts,
     name: &str,
-    secret: Option<&crate::secret::KeySecret>,
+    secret: Option<&crate::key::secret::KeySecret>,
 ) {
     let mut add = |value: Option<&[u8]>| match secret {
         Some(secret) => key.credential(name, value, secret),

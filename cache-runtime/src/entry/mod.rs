@@ -32,7 +32,7 @@
 //! adds them (bits 1–3 of the flags); it decodes no version-1 entry, and a
 //! version-1 decoder decodes no version-2 entry.
 
-use crate::encoding::Encoding;
+use crate::http::encoding::Encoding;
 use bytes::{BufMut, Bytes};
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::fmt;

@@ -69,7 +69,7 @@ vocabulary! {
         /// do not accept it (several codings, or one whose feature is off).
         ContentEncoding = "content-encoding",
         /// An invalidation named the entry while it was computed (see
-        /// `crate::generation`): the response is served, not stored.
+        /// `crate::fill::generation`): the response is served, not stored.
         Invalidated = "invalidated",
         /// An index set of the entry (its path's, a tag's) holds its most
         /// live members (`max_path_variants`, `max_tag_members`).

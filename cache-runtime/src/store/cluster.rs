@@ -4,7 +4,7 @@
 use super::reply::fault;
 use super::StoreError;
 use crate::error::ErrorKind;
-use crate::retry::{connect_in_background, Backoff};
+use crate::resilience::retry::{connect_in_background, Backoff};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::Value;

@@ -40,7 +40,7 @@ pub(crate) enum Claim {
 
 /// A claim on computing the entry `key`: its lease `lease_key`, taken for
 /// `token` for `ttl`, and the fill's `generations` to note with it (see
-/// `crate::generation`).
+/// `crate::fill::generation`).
 #[derive(Debug)]
 pub(crate) struct Claiming<'a> {
     pub(crate) key: &'a str,

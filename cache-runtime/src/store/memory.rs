@@ -28,7 +28,7 @@ pub(crate) struct MemoryStore {
     indexes: Cache<String, Arc<Members>>,
     /// Entries and bytes held, and evictions.
     gauges: Arc<StoreGauges>,
-    /// Generation counters (see `crate::generation`), by a hash of their
+    /// Generation counters (see `crate::fill::generation`), by a hash of their
     /// key: two keys sharing a slot only make a fill keep nothing more
     /// often, never keep a stale entry.
     generations: Arc<[AtomicU64]>,

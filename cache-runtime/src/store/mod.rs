@@ -30,6 +30,7 @@ mod reply;
 mod scripts;
 mod secrets;
 mod sentinel;
+pub(crate) mod tier;
 
 pub(crate) use self::contract::{CacheStore, Claim, Claiming, Index, Listed, Noted, Read, Scope};
 pub(crate) use self::health::{DeadAfter, TcpOptions};

@@ -5,7 +5,7 @@ use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
 use super::{CacheStore, Index, Listed, StoreError};
 use crate::error::ErrorKind;
-use crate::retry::{deadline_after, retry, Backoff, Step};
+use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use bytes::Bytes;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;

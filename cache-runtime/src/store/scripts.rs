@@ -1,7 +1,7 @@
 //! The multi-step Redis operations of a miss, each one round trip: the
 //! lookup that takes the lease when the entry is missing, the lease taken
 //! with a re-read, and the fill's store pipeline; each lookup also reads
-//! the fill's generations (see `crate::generation`), and the store keeps
+//! the fill's generations (see `crate::fill::generation`), and the store keeps
 //! the entry only if they are unchanged.
 
 use super::redis::{millis, RedisStore};

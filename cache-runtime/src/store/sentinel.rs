@@ -3,7 +3,7 @@
 //! or `READONLY` from a demoted master). Until a master is known, commands
 //! fail at once and the cache serves uncached, as for any fault.
 
-use crate::retry::{connect_in_background, Backoff};
+use crate::resilience::retry::{connect_in_background, Backoff};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::sentinel::SentinelClient;
 use std::sync::{

@@ -1,14 +1,14 @@
 //! Cross-instance leases on computing a missing entry: one instance of many
 //! takes the lease (`SET NX PX` under a token), the others poll for the
-//! entry it stores. In process, [`crate::coalesce`] does the same job.
+//! entry it stores. In process, [`crate::fill::coalesce`] does the same job.
 
 use crate::cache::RouteCache;
 use crate::entry::prepared::fresh;
 use crate::entry::prepared::Prepared;
 use crate::error::ErrorKind;
-use crate::generation::Noted;
+use crate::fill::generation::Noted;
 use crate::observe::{failure, Op};
-use crate::retry::{deadline_after, retry, Backoff, Step};
+use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::{Claim, Claiming, Read, StoreError};
 use bytes::Bytes;
 use std::time::Duration;
@@ -62,7 +62,7 @@ fn lease_key(key: &str) -> String {
 
 impl RouteCache {
     /// A new lease token: this cache's owner id (see
-    /// [`Inflight::owner`](crate::coalesce::Inflight::owner)), then 64
+    /// [`Inflight::owner`](crate::fill::coalesce::Inflight::owner)), then 64
     /// random bits.
     fn lease_token(&self) -> String {
         format!(

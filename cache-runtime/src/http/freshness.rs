@@ -2,7 +2,7 @@
 //! 9111 §4.2): the freshness lifetime from `s-maxage`, `max-age` or
 //! `Expires`, less the `Age` it already has; and HTTP dates.
 
-use crate::semantics::CacheControl;
+use crate::http::semantics::CacheControl;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -23,9 +23,9 @@
 use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::error::ErrorKind;
-use crate::fault::FaultLog;
 use crate::observe::{Flush, StoreGauges, TierMetrics};
-use crate::retry::{bounded, retry, Backoff, Step};
+use crate::resilience::fault::FaultLog;
+use crate::resilience::retry::{bounded, retry, Backoff, Step};
 use crate::store::{MemoryStore, RedisStore, Scope, StoreError};
 use bytes::Bytes;
 use std::{

@@ -3,11 +3,11 @@
 //! every fault it reports through [`RouteCache::fault`] (counted by the
 //! rate-limited log).
 
-use crate::breaker::{Admission, Breaker};
 use crate::cache::RouteCache;
 use crate::error::{ErrorKind, StoreError};
 use crate::observe::{failure, Op};
-use crate::retry::bounded;
+use crate::resilience::breaker::{Admission, Breaker};
+use crate::resilience::retry::bounded;
 use std::future::Future;
 
 impl RouteCache {

@@ -49,7 +49,9 @@
 //! A request can therefore only ever produce keys that start with its own
 //! route's `<prefix>:[<namespace>:]<route id>:<method>:`.
 
-use crate::secret::KeySecret;
+pub(crate) mod secret;
+
+use crate::key::secret::KeySecret;
 use sha2::{Digest, Sha256};
 
 /// Keys longer than this many bytes are replaced by a SHA-256 hash of the

@@ -5,13 +5,13 @@
 use crate::cache::RouteCache;
 use crate::entry::prepared::Prepared;
 use crate::entry::{DecodeError, Entry};
-use crate::generation::Noted;
-use crate::lease::Lease;
+use crate::fill::generation::Noted;
+use crate::fill::lease::Lease;
+use crate::fill::recent::Probe;
 use crate::observe::{Op, CORRUPT};
-use crate::recent::Probe;
-use crate::retry::{deadline_after, retry, Backoff, Step};
+use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
+use crate::store::tier::{Message, L1};
 use crate::store::{Index, Listed, Save, Store};
-use crate::tier::{Message, L1};
 use bytes::Bytes;
 use std::{sync::Arc, time::Duration};
 
@@ -178,7 +178,7 @@ impl RouteCache {
     /// Stores an encoded entry and lists it in `indexes` (its path and tag
     /// sets), then tells other instances' L1s, unless the generations
     /// `noted` before its handler ran have changed (see
-    /// `crate::generation`). A failure is logged and reported, never
+    /// `crate::fill::generation`). A failure is logged and reported, never
     /// returned as an error; an entry that could not be indexed is removed
     /// again, so no invalidation can miss it.
     pub(crate) async fn save(

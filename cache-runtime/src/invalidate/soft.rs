@@ -11,7 +11,7 @@
 //! it is still the value that was read (on Redis, compare-and-set in one
 //! script, which keeps the key's expiry; in process, one compute step on
 //! the key), so a fill stored meanwhile is never overwritten. Like every invalidation, a soft one first bumps the
-//! generation of what it names (see `crate::generation`): fills that began
+//! generation of what it names (see `crate::fill::generation`): fills that began
 //! before it keep nothing.
 
 use crate::cache::RouteCache;
@@ -19,12 +19,12 @@ use crate::clock::now_ms;
 use crate::edge::EdgeTarget;
 use crate::entry::Entry;
 use crate::error::StoreError;
+use crate::fill::lookup::remaining_life;
 use crate::invalidate::{Named, Target};
-use crate::lookup::remaining_life;
 use crate::observe::Purge;
 use crate::policy::CachedRoute;
-use crate::retry::bounded;
-use crate::tier::Message;
+use crate::resilience::retry::bounded;
+use crate::store::tier::Message;
 use bytes::Bytes;
 use std::time::Duration;
 

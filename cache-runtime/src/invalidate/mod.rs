@@ -2,16 +2,18 @@
 //! entry is listed in), by route, namespace or everything (by scanning),
 //! and the L1 messages that carry each one to every instance.
 
+pub(crate) mod soft;
+
 use crate::cache::RouteCache;
 use crate::edge::EdgeTarget;
 use crate::error::{ErrorKind, StoreError};
-use crate::generation;
+use crate::fill::generation;
 use crate::key::{self, QueryPolicy};
 use crate::observe::{failure, Op, Purge};
 use crate::policy::CachedRoute;
-use crate::retry::bounded;
+use crate::resilience::retry::bounded;
+use crate::store::tier::Message;
 use crate::store::{Index, Scope, Store};
-use crate::tier::Message;
 use std::{future::Future, time::Duration};
 
 /// Index members removed per round trip when invalidating a tag or path.
@@ -31,7 +33,7 @@ pub(crate) fn split_target(path_and_query: &str) -> (&str, Option<&str>) {
 
 /// What an invalidation names: an index set (a path, a tag) or a key scope
 /// (a route, a namespace, everything), and the generation it bumps before
-/// touching either. Hard and soft ([`crate::soft`]) invalidations name
+/// touching either. Hard and soft ([`crate::invalidate::soft`]) invalidations name
 /// alike.
 pub(crate) struct Target {
     pub(crate) named: Named,
@@ -283,7 +285,7 @@ impl RouteCache {
     /// veto explicit invalidations). Counted; a failure is logged, always.
     /// `generation` is bumped first: a fill that began before the
     /// invalidation keeps no entry, even one it stores after `work` is done
-    /// (see `crate::generation`).
+    /// (see `crate::fill::generation`).
     pub(crate) async fn bulk(
         &self,
         kind: Purge,
