@@ -74,34 +74,39 @@
 //! unknown extractor) is keyed on the host and the whole query, with a
 //! compile-time warning for the headers it may read. Requests carrying
 //! credentials never share an entry unless the route says how.
+//!
+//! # Reading the source
+//!
+//! For contributors: every module, by concept. No file imports one that
+//! imports it back (`scripts/module-cycles.py`, run by CI); a type's methods
+//! may live in the folder of the concern they serve.
+//!
+//! | module | holds |
+//! |---|---|
+//! | `cache`, `builder`, `config`, `error`, `clock` | `RouteCache` and its shared state; the builder and `from_env`; settings and their defaults; error types; clocks and random ids |
+//! | `policy` | a route's compiled settings (`RoutePolicy`) and the `CachedRoute` trait the macro implements |
+//! | `key/` | request keys, credential digests (`key/secret.rs`), index and generation key names |
+//! | `entry/` | the stored value's codec, and `Prepared`, a decoded entry ready to serve |
+//! | `http/` | freshness (RFC 9111), header semantics and `Cache-Status`, content codings |
+//! | `fill/` | `lookup.rs` (L1, then the store, and the save), `coalesce.rs` (one leader per key in process), `lease.rs` (across instances), `generation.rs` (race-free fills), `recent.rs` |
+//! | `invalidate/` | by path, tag, route, namespace and everything, hard and soft (`soft.rs`), and the edge purge call |
+//! | `edge` | the edge-cache tags and the `EdgePurge` trait |
+//! | `resilience/` | the circuit breaker, the bounded call around every backend operation, retries, rate-limited fault logs |
+//! | `store/` | the backend contract, the in-process store, Redis (standalone, Sentinel, Cluster), Lua scripts, TLS secrets, connection health, and the L1 tier with its pub/sub channel (`tier.rs`) |
+//! | `observe/`, `stats` | metric handles, names and per-route tallies; the public snapshot |
+//! | `axum/` | the adapter: the layer, the hidden extractor, and the request flow |
+//!
+//! Both paths read top to bottom from `axum/flow.rs`, whose module docs
+//! list the steps: the hit path is `serve` → `start` → `Exchange::answer`
+//! → `Exchange::hit` (`axum/respond.rs`); the miss path is
+//! `Exchange::miss` → `coalesced_miss` → `compute` → `store_if_cacheable`
+//! (`axum/storable.rs`) → `RouteCache::save` (`fill/lookup.rs`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 // Without the axum integration, parts of the hit/miss machinery are unused.
 #![cfg_attr(not(feature = "axum"), allow(dead_code))]
 #![warn(missing_docs)]
 
-// Module map. The cache handle and its setup:
-// - `cache`: `RouteCache`, its constructors and raw-value calls;
-// - `config` (settings, defaults, getters) and `builder` (`build`);
-// - `error`: `StoreError` (with its `ErrorKind`) and `CacheError`.
-// What a request does, in order:
-// - `key`: the request's key; `policy`: the route's settings;
-// - `axum`: the layer, the hidden extractor and the hit/miss flow (its
-//   `flow` module maps both paths);
-// - `lookup`: L1, then the store, and the save; `entry`: the stored
-//   value's codec; `recent`: decodings of recent Redis values;
-// - `call` (breaker and timeout around every backend call), `breaker`,
-//   `retry` (the one timeout wrapper and retry loop), `fault` (rate-
-//   limited logging, clocks);
-// - `coalesce` (one computation per key in process), `lease` (across
-//   instances);
-// - `invalidate`: by path, tag, route, namespace, everything; `soft`: the
-//   same, marking entries stale; `generation`: what makes fills race-free
-//   against them; `edge`: the edge cache's tags and purges;
-// - `observe` (metrics handles, per-route tallies) and `stats` (the public
-//   snapshot and metric names);
-// - `store`: the backends (Redis, Redis Cluster, in process); `tier`: the
-//   L1 and its pub/sub channel; `semantics`: HTTP header rules.
 #[cfg(feature = "axum")]
 mod axum;
 mod builder;

@@ -6,10 +6,10 @@
 //!    and reads `If-None-Match` and honoured client directives.
 //! 2. [`serve`]/[`serve_with`] → `start`: finishes the key, asks the
 //!    in-process tiers without I/O (`RouteCache::lookup_now`, in
-//!    `lookup.rs`); an embedded or L1 hit is answered here, before any
+//!    `fill/lookup.rs`); an embedded or L1 hit is answered here, before any
 //!    future exists.
-//! 3. Otherwise one boxed future: `RouteCache::fetch` (`lookup.rs`), one
-//!    backend round trip through `RouteCache::call` (`call.rs`: breaker,
+//! 3. Otherwise one boxed future: `RouteCache::fetch` (`fill/lookup.rs`), one
+//!    backend round trip through `RouteCache::call` (`resilience/call.rs`: breaker,
 //!    timeout).
 //! 4. `Exchange::answer`: fresh → `Exchange::hit` (`respond.rs`: stored headers,
 //!    `Age`, `Cache-Control`, `Cache-Status`, or a `304`); stale → the
@@ -19,13 +19,13 @@
 //! 1. `Exchange::answer` → `Exchange::miss`: after a fault, for `HEAD` or a
 //!    client's `no-store`, the handler runs uncached (`Exchange::uncached`).
 //! 2. `Exchange::coalesced_miss`: one leader per key in process
-//!    (`coalesce.rs`), then the cross-instance lease
-//!    (`RouteCache::acquire_lease`, `lease.rs`); followers and instances
+//!    (`fill/coalesce.rs`), then the cross-instance lease
+//!    (`RouteCache::acquire_lease`, `fill/lease.rs`); followers and instances
 //!    without the lease wait for the leader's entry
 //!    (`RouteCache::wait_for_entry`).
 //! 3. `Exchange::compute`: runs the handler, then `store_if_cacheable`
 //!    (`storable.rs`): the storability decision (`refusal`), TTL capping,
-//!    body buffering, encoding, and `RouteCache::save` (`lookup.rs`: entry,
+//!    body buffering, encoding, and `RouteCache::save` (`fill/lookup.rs`: entry,
 //!    index sets, L1 message).
 //! 4. `Exchange::respond_stored` (`respond.rs`): the cache's headers, or a
 //!    `304`.
