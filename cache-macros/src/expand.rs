@@ -260,15 +260,22 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     }
 }
 
-/// `vec![format!("…"), …]`, each spanned at its literal so that an unknown
-/// `{name}` is reported there.
+/// `Vec::from([to_string(&format_args!("…")), …])`, each spanned at its
+/// literal so that an unknown `{name}` is reported there. No std macro but
+/// the built-in `format_args!`, so the expansion is the same on every
+/// toolchain.
 fn format_list(list: &[syn::LitStr]) -> TokenStream {
-    let rt = runtime();
     let items = list.iter().map(|lit| {
         let rt_lit = runtime_at(lit.span());
-        quote_spanned!(lit.span()=> #rt_lit::format!(#lit))
+        quote_spanned!(lit.span()=> #rt_lit::ToString::to_string(&::core::format_args!(#lit)))
     });
-    quote!(#rt::vec![#(#items),*])
+    string_vec(items)
+}
+
+/// `Vec::<String>::from([items…])`.
+fn string_vec(items: impl Iterator<Item = TokenStream>) -> TokenStream {
+    let rt = runtime();
+    quote!(#rt::Vec::<#rt::String>::from([#(#items),*]))
 }
 
 /// `vec![…]` of `#[invalidates]`'s `paths`: each template formatted with
@@ -276,25 +283,28 @@ fn format_list(list: &[syn::LitStr]) -> TokenStream {
 /// as one path segment, the form the request path has.
 ///
 /// Input:  `"/items/{id}"`
-/// Output: `format!("/items/{}", path_segment(&format!("{}", id)))`
+/// Output: `to_string(&format_args!("/items/{}", path_segment(&to_string(&format_args!("{}", id)))))`
 fn path_list(list: &[syn::LitStr]) -> TokenStream {
-    let rt = runtime();
     let items = list.iter().map(|lit| {
         let span = lit.span();
         let rt_lit = runtime_at(span);
         let Some((template, fields)) = split_template(&lit.value()) else {
-            // Malformed: format! reports it at the literal.
-            return quote_spanned!(span=> #rt_lit::format!(#lit));
+            // Malformed: format_args! reports it at the literal.
+            return quote_spanned!(span=> #rt_lit::ToString::to_string(&::core::format_args!(#lit)));
         };
         let template = syn::LitStr::new(&template, span);
         let args = fields.iter().map(|(name, spec)| {
             let name = Ident::new(name, span);
             let spec = syn::LitStr::new(&format!("{{{spec}}}"), span);
-            quote_spanned!(span=> #rt_lit::path_segment(&#rt_lit::format!(#spec, #name)))
+            quote_spanned!(span=> #rt_lit::path_segment(
+                &#rt_lit::ToString::to_string(&::core::format_args!(#spec, #name))
+            ))
         });
-        quote_spanned!(span=> #rt_lit::format!(#template #(, #args)*))
+        quote_spanned!(span=> #rt_lit::ToString::to_string(
+            &::core::format_args!(#template #(, #args)*)
+        ))
     });
-    quote!(#rt::vec![#(#items),*])
+    string_vec(items)
 }
 
 /// A format string's named fields taken out: the template with `{}` in

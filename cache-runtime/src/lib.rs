@@ -202,7 +202,7 @@ pub mod __private_0_1_0 {
     pub use ::std::option::Option;
     pub use ::std::string::{String, ToString};
     pub use ::std::sync::OnceLock;
-    pub use ::std::{format, vec};
+    pub use ::std::vec::Vec;
 
     /// Compile-time check that a handler's future is `Send`; the macro
     /// spans the call at the user's code so the error lands there.

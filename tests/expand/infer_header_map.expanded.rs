@@ -37,11 +37,7 @@ async fn agent(
 ) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn agent(Path(id): Path<u64>, headers: HeaderMap) -> String {
-        ::alloc::__export::must_use({
-            ::alloc::fmt::format(
-                format_args!("{1} {0:?}", headers.get("user-agent"), id),
-            )
-        })
+        id.to_string() + if headers.contains_key("user-agent") { " ua" } else { "" }
     }
     let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,

@@ -7,7 +7,7 @@ use cache_runtime::cached_route;
 /// the route gets the unkeyed-input warning for the headers.
 #[cached_route(ttl = 60)]
 async fn agent(Path(id): Path<u64>, headers: HeaderMap) -> String {
-    format!("{id} {:?}", headers.get("user-agent"))
+    id.to_string() + if headers.contains_key("user-agent") { " ua" } else { "" }
 }
 
 fn main() {}

@@ -27,9 +27,7 @@ async fn greeting(
 ) -> ::cache_runtime::__private_0_1_0::Response {
     #[allow(clippy::unused_async)]
     async fn greeting(headers: HeaderMap) -> String {
-        ::alloc::__export::must_use({
-            ::alloc::fmt::format(format_args!("{0:?}", headers.get("accept-language")))
-        })
+        headers.contains_key("accept-language").to_string()
     }
     let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,

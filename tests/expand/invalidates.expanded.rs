@@ -23,35 +23,27 @@ async fn update(
         {
             let Path(id) = &__cached_route_arg0;
             (
-                ::alloc::boxed::box_assume_init_into_vec_unsafe(
-                    ::alloc::intrinsics::write_box_via_move(
-                        ::alloc::boxed::Box::new_uninit(),
-                        [
-                            ::alloc::__export::must_use({
-                                ::alloc::fmt::format(format_args!("item:{0}", id))
-                            }),
-                        ],
+                ::cache_runtime::__private_0_1_0::Vec::<
+                    ::cache_runtime::__private_0_1_0::String,
+                >::from([
+                    ::cache_runtime::__private_0_1_0::ToString::to_string(
+                        &format_args!("item:{0}", id),
                     ),
-                ),
-                ::alloc::boxed::box_assume_init_into_vec_unsafe(
-                    ::alloc::intrinsics::write_box_via_move(
-                        ::alloc::boxed::Box::new_uninit(),
-                        [
-                            ::alloc::__export::must_use({
-                                ::alloc::fmt::format(format_args!("/items"))
-                            }),
-                            ::alloc::__export::must_use({
-                                ::alloc::fmt::format(
-                                    format_args!(
-                                        "/items/{0}",
-                                        ::cache_runtime::__private_0_1_0::path_segment(&::alloc::__export::must_use({
-                                        ::alloc::fmt::format(format_args!("{0}", id)) }),),
-                                    ),
-                                )
-                            }),
-                        ],
+                ]),
+                ::cache_runtime::__private_0_1_0::Vec::<
+                    ::cache_runtime::__private_0_1_0::String,
+                >::from([
+                    ::cache_runtime::__private_0_1_0::ToString::to_string(
+                        &format_args!("/items"),
                     ),
-                ),
+                    ::cache_runtime::__private_0_1_0::ToString::to_string(
+                        &format_args!(
+                            "/items/{0}",
+                            ::cache_runtime::__private_0_1_0::path_segment(&::cache_runtime::__private_0_1_0::ToString::to_string(&
+                            format_args!("{0}", id),),),
+                        ),
+                    ),
+                ]),
             )
         }
     };

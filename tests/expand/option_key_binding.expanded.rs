@@ -48,7 +48,9 @@ async fn handler(
                 ::cache_runtime::__private_0_1_0::Option::Some(
                     ::cache_runtime::__private_0_1_0::ToString::to_string(&(id)),
                 ),
-                ::alloc::vec::Vec::new(),
+                ::cache_runtime::__private_0_1_0::Vec::<
+                    ::cache_runtime::__private_0_1_0::String,
+                >::from([]),
             )
         }
     };

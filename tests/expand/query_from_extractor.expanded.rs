@@ -44,9 +44,7 @@ async fn list(
         Path(kind): Path<String>,
         Query(filters): Query<HashMap<String, String>>,
     ) -> String {
-        ::alloc::__export::must_use({
-            ::alloc::fmt::format(format_args!("{1} {0}", filters.len(), kind))
-        })
+        kind + &filters.len().to_string()
     }
     let (__cached_route_ctx, __cached_route_arg0) = ::cache_runtime::__private_0_1_0::WithContext::into_parts(
         __cached_route_arg0,

@@ -5,7 +5,7 @@ use cache_runtime::cached_route;
 /// warning, a use of a `#[deprecated]` item at the parameter.
 #[cached_route(ttl = 60)]
 async fn agent(headers: HeaderMap) -> String {
-    format!("{:?}", headers.get("user-agent"))
+    headers.contains_key("user-agent").to_string()
 }
 
 fn main() {}
