@@ -50,7 +50,7 @@ impl Traced {
 }
 
 /// What a request asks of the cache, beyond its key.
-pub(crate) struct Asked {
+pub(crate) struct Intent {
     /// A `HEAD` is answered from the `GET` entry but never stores one: its
     /// handler may have produced an empty body.
     pub(crate) head: bool,

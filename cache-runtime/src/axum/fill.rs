@@ -3,8 +3,8 @@
 //! `crate::fill::generation`), and computing it.
 
 use super::exchange::Exchange;
-use super::storable::{store_if_cacheable, Stored};
-use crate::fill::generation::{self, Noted};
+use super::storable::{store_if_cacheable, StoreDecision};
+use crate::fill::generation::{self, Generations};
 use crate::key;
 use crate::store::Index;
 use axum::response::IntoResponse;
@@ -60,13 +60,13 @@ impl Exchange {
     }
 
     /// Notes this request's fill generations now.
-    pub(super) async fn note(&self) -> Noted {
+    pub(super) async fn note(&self) -> Generations {
         self.cache.note(self.generation_keys()).await
     }
 
     /// Notes the fill's generations, runs the handler and stores its
     /// response if it is cacheable and no invalidation named it meanwhile.
-    pub(super) async fn compute<F>(&self, handler: F) -> Stored
+    pub(super) async fn compute<F>(&self, handler: F) -> StoreDecision
     where
         F: Future,
         F::Output: IntoResponse,
@@ -77,7 +77,7 @@ impl Exchange {
 
     /// [`Self::compute`] with the generations noted already (by the
     /// lookup or the lease, in their round trip).
-    pub(super) async fn compute_noted<F>(&self, handler: F, noted: Noted) -> Stored
+    pub(super) async fn compute_noted<F>(&self, handler: F, noted: Generations) -> StoreDecision
     where
         F: Future,
         F::Output: IntoResponse,

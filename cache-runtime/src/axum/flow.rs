@@ -35,13 +35,13 @@ use super::counted::{record_bypass, request_span, Count, Unanswered};
 use super::exchange::{Exchange, Traced};
 use super::headers::{add_vary, CACHE_STATUS};
 use super::respond::Served;
-use super::{Asked, ClientDirective, Context, Found, Keyed, Prefetched, RequestContext};
+use super::{ClientDirective, Context, Found, Intent, Prefetched, RequestContext, RequestKey};
 use crate::clock::now_ms;
 use crate::entry::prepared::fresh;
 use crate::entry::prepared::Prepared;
 use crate::entry::Freshness;
 use crate::fill::coalesce::Join;
-use crate::fill::generation::Noted;
+use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::lookup::Lookup;
 use crate::http::semantics::Outcome;
@@ -121,7 +121,7 @@ where
     // ready future for hits.
     let span = request_span(policy.route_id());
     let keyed = match state {
-        Context::Keyed(keyed) => keyed,
+        Context::RequestKey(keyed) => keyed,
         Context::Bypass(bypassed) => {
             let reason = bypassed.reason;
             bypassed.cache.inner.metrics.route::<R>().bypassed(reason);
@@ -155,7 +155,7 @@ where
             return pending(async move { handler.await.into_response() }.instrument(span));
         }
     };
-    let Keyed {
+    let RequestKey {
         cache,
         mut key,
         uri,
@@ -255,14 +255,14 @@ struct Missed {
     /// (`stale-if-error`).
     fallback: Option<Arc<Prepared>>,
     /// The lease, and the fill's generations, when the lookup settled it.
-    lease: Option<(Lease, Noted)>,
+    lease: Option<(Lease, Generations)>,
 }
 
 impl Exchange {
     /// Serves a stored entry that is fresh (refreshing it ahead of its
     /// expiry when the route asks), or stale with a refresh started;
     /// anything else needs the handler.
-    fn answer<F>(&self, lookup: Lookup, handler: F, request: &Asked) -> Answer<F>
+    fn answer<F>(&self, lookup: Lookup, handler: F, request: &Intent) -> Answer<F>
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
@@ -337,7 +337,7 @@ impl Exchange {
 
     /// Runs the handler for a request the cache could not answer; a 5xx
     /// answer is replaced by `fallback`, a stale entry, when there is one.
-    async fn miss<F>(&self, handler: F, missed: Missed, request: &Asked) -> Response
+    async fn miss<F>(&self, handler: F, missed: Missed, request: &Intent) -> Response
     where
         F: Future,
         F::Output: IntoResponse,
@@ -384,8 +384,8 @@ impl Exchange {
         &self,
         handler: F,
         faulted: bool,
-        lease: Option<(Lease, Noted)>,
-        request: &Asked,
+        lease: Option<(Lease, Generations)>,
+        request: &Intent,
     ) -> (Response, Count)
     where
         F: Future,
@@ -440,7 +440,7 @@ impl Exchange {
         &self,
         handler: F,
         conditional: &Conditions,
-        leased: Option<(Lease, Noted)>,
+        leased: Option<(Lease, Generations)>,
     ) -> (Response, Answered)
     where
         F: Future,
@@ -468,11 +468,11 @@ impl Exchange {
     pub(super) async fn coalesced<C, Fut>(
         &self,
         conditional: &Conditions,
-        leased: Option<(Lease, Noted)>,
+        leased: Option<(Lease, Generations)>,
         fill: C,
     ) -> (Response, Answered)
     where
-        C: FnOnce(Noted) -> Fut,
+        C: FnOnce(Generations) -> Fut,
         Fut: Future<Output = Filled>,
     {
         let collapsed = |entry: &Prepared| {

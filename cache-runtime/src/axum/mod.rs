@@ -18,7 +18,7 @@ mod revalidate;
 mod storable;
 mod tee;
 
-pub(crate) use self::exchange::{keys_credentials, Asked, ClientDirective};
+pub(crate) use self::exchange::{keys_credentials, ClientDirective, Intent};
 pub use self::fields::{learned_query, query_fields};
 pub use self::headers::X_CACHE;
 pub use self::layer::{CacheLayer, CacheService};
@@ -47,7 +47,7 @@ pub(crate) enum Context {
     NoLayer,
     /// Not for the cache (method, credentials); the `Cache-Status` to send.
     Bypass(Bypassed),
-    Keyed(Keyed),
+    RequestKey(RequestKey),
 }
 
 /// A request the cache does not answer.
@@ -59,12 +59,12 @@ pub(crate) struct Bypassed {
 }
 
 /// A request the cache may answer.
-pub(crate) struct Keyed {
+pub(crate) struct RequestKey {
     pub(crate) cache: RouteCache,
     pub(crate) key: KeyBuilder,
     /// The request target, for the entry's path index.
     pub(crate) uri: http::Uri,
-    pub(crate) request: Asked,
+    pub(crate) request: Intent,
     /// What [`FromCacheParts::prepare`] found, on a route that
     /// revalidates (boxed: one word in every other request's context).
     pub(crate) prepared: Option<Box<Prefetched>>,
@@ -85,7 +85,7 @@ pub(crate) enum Found {
     Revalidate(std::sync::Arc<crate::entry::prepared::Prepared>),
 }
 
-impl Keyed {
+impl RequestKey {
     /// For a route that revalidates: looks the entry up before the user's
     /// extractors run, and when it has expired and carries a validator,
     /// makes the request the handler sees conditional on it (RFC 9111
@@ -133,7 +133,7 @@ impl<R> fmt::Debug for RequestContext<R> {
         let state = match &self.state {
             Context::NoLayer => "no layer",
             Context::Bypass(_) => "bypass",
-            Context::Keyed(_) => "keyed",
+            Context::RequestKey(_) => "keyed",
         };
         f.debug_struct("RequestContext")
             .field("state", &state)
@@ -174,7 +174,7 @@ impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
         if !policy.revalidates() || policy.key_source() == KeySource::Handler {
             return;
         }
-        let Context::Keyed(keyed) = &mut self.state else {
+        let Context::RequestKey(keyed) = &mut self.state else {
             return;
         };
         if keyed.request.head || keyed.request.client != ClientDirective::None {
@@ -379,7 +379,7 @@ impl RouteCache {
         *builder.headers_mut() = request.headers().clone();
         let (parts, ()) = builder.into_parts();
         match context_with::<R>(self, &parts) {
-            Context::Keyed(keyed) => Some(keyed.key.finish()),
+            Context::RequestKey(keyed) => Some(keyed.key.finish()),
             Context::Bypass(_) | Context::NoLayer => None,
         }
     }
@@ -482,12 +482,12 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         ClientDirective::None
     };
 
-    Context::Keyed(Keyed {
+    Context::RequestKey(RequestKey {
         cache: cache.clone(),
         key,
         uri: uri.clone(),
         prepared: None,
-        request: Asked {
+        request: Intent {
             head: parts.method == Method::HEAD,
             conditions: conditional::Conditions::from_request(
                 &parts.headers,

@@ -7,7 +7,7 @@ const STALE: HeaderValue = HeaderValue::from_static("STALE");
 use super::conditional::{not_modified, Conditions};
 use super::exchange::Exchange;
 use super::headers::{add_vary, set_cache_control, CACHE_STATUS, MISS, X_CACHE};
-use super::storable::{Coded, Stored};
+use super::storable::{CodedBody, StoreDecision};
 use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::entry::Entry;
@@ -33,7 +33,11 @@ pub(super) enum Served {
 }
 
 impl Exchange {
-    pub(super) fn respond_stored(&self, stored: Stored, conditional: &Conditions) -> Response {
+    pub(super) fn respond_stored(
+        &self,
+        stored: StoreDecision,
+        conditional: &Conditions,
+    ) -> Response {
         let outcome = Outcome::UriMiss {
             stored: stored.stored,
             detail: stored.detail,
@@ -52,7 +56,7 @@ impl Exchange {
         &self,
         response: Response,
         etag: Option<HeaderValue>,
-        coded: &Coded,
+        coded: &CodedBody,
         accepts: Accepts,
     ) -> (Response, Option<HeaderValue>) {
         let (mut parts, original) = response.into_parts();

@@ -1,6 +1,6 @@
 //! Revalidation through the handler (RFC 9111 §4.3), for routes with
 //! `revalidate = true`: the handler saw the request made conditional on an
-//! expired entry (`super::Keyed::prepare_revalidation`). A `304` refreshes
+//! expired entry (`super::RequestKey::prepare_revalidation`). A `304` refreshes
 //! the entry (its stored headers updated as §4.3.4 says) and the stored
 //! body is served with its status; any other answer is a miss. One
 //! revalidation runs per key, here and across instances. Also the
@@ -12,12 +12,12 @@ use super::exchange::Exchange;
 use super::flow::Filled;
 use super::respond::Served;
 use super::storable::{header_refusal, stamp, store_if_cacheable, STREAMED};
-use super::Asked;
+use super::Intent;
 use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::entry::{is_storable_header, Entry};
-use crate::fill::generation::Noted;
-use crate::fill::lookup::Saved;
+use crate::fill::generation::Generations;
+use crate::fill::lookup::SaveStatus;
 use crate::http::freshness;
 use crate::observe::{Answered, Refusal};
 use axum::body::Body;
@@ -35,7 +35,7 @@ impl Exchange {
         &self,
         handler: F,
         stale: Arc<Prepared>,
-        request: &Asked,
+        request: &Intent,
     ) -> Response
     where
         F: Future,
@@ -60,7 +60,7 @@ impl Exchange {
         handler: F,
         stale: &Prepared,
         conditional: &Conditions,
-        noted: Noted,
+        noted: Generations,
     ) -> Filled
     where
         F: Future,
@@ -117,7 +117,7 @@ impl Exchange {
             (None, Ok(value)) => {
                 let value = Bytes::from(value);
                 let saved = self.save(value.clone(), expiry, &noted).await;
-                (saved == Saved::Stored).then_some(value)
+                (saved == SaveStatus::Stored).then_some(value)
             }
             (None, Err(_)) => {
                 self.metrics.refused(Refusal::Headers);

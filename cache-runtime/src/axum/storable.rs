@@ -8,8 +8,8 @@ use super::tee::Tee;
 use crate::clock::now_ms;
 use crate::config::CacheConfig;
 use crate::entry::{is_default_storable_status, is_storable_header, is_storable_status, Entry};
-use crate::fill::generation::Noted;
-use crate::fill::lookup::Saved;
+use crate::fill::generation::Generations;
+use crate::fill::lookup::SaveStatus;
 use crate::http::encoding::{compressible, Encoding};
 use crate::http::freshness;
 use crate::http::semantics::{etag_for, CacheControl};
@@ -83,7 +83,7 @@ fn is_negative(status: StatusCode, policy: &RoutePolicy) -> bool {
 }
 
 /// A miss's response after the store decision.
-pub(super) struct Stored {
+pub(super) struct StoreDecision {
     pub(super) response: Response,
     pub(super) stored: bool,
     pub(super) detail: Option<&'static str>,
@@ -92,11 +92,11 @@ pub(super) struct Stored {
     pub(super) encoded: Option<Bytes>,
     /// The stored body, when it is compressed: the response shows the
     /// representation the request takes (`respond_stored`).
-    pub(super) coded: Option<Coded>,
+    pub(super) coded: Option<CodedBody>,
 }
 
 /// A stored body in a content coding.
-pub(super) struct Coded {
+pub(super) struct CodedBody {
     pub(super) coding: Encoding,
     pub(super) body: Bytes,
     /// The handler compressed it (the response's body is this one), not
@@ -104,7 +104,7 @@ pub(super) struct Coded {
     pub(super) by_handler: bool,
 }
 
-impl Stored {
+impl StoreDecision {
     fn refused(response: Response, detail: &'static str) -> Self {
         Self {
             response,
@@ -120,8 +120,8 @@ impl Stored {
 pub(super) async fn store_if_cacheable(
     route: &Exchange,
     response: Response,
-    noted: Noted,
-) -> Stored {
+    noted: Generations,
+) -> StoreDecision {
     let (cache, policy) = (&route.cache, route.policy);
     let (mut parts, body) = response.into_parts();
     // A targeted field (`CDN-Cache-Control`, RFC 9213) governs this cache
@@ -204,7 +204,7 @@ pub(super) async fn store_if_cacheable(
             noted,
         };
         let body = Body::new(Tee::new(body, limit, move |copy| pending.store(copy)));
-        return Stored {
+        return StoreDecision {
             response: Response::from_parts(parts, body),
             stored: false,
             detail: Some(STREAMED),
@@ -231,15 +231,15 @@ pub(super) async fn store_if_cacheable(
     };
     if let Some(detail) = route.save(encoded.clone(), expiry, &noted).await.refusal() {
         // Counted by `save`.
-        return Stored::refused(Response::from_parts(parts, Body::from(bytes)), detail);
+        return StoreDecision::refused(Response::from_parts(parts, Body::from(bytes)), detail);
     }
     finish_headers(&mut parts.headers, route, origin_ms, ttl, etag.as_ref());
-    let coded = entry.encoding.map(|coding| Coded {
+    let coded = entry.encoding.map(|coding| CodedBody {
         coding,
         body: entry.body.clone(),
         by_handler: entry.encoded_by_handler,
     });
-    Stored {
+    StoreDecision {
         response: Response::from_parts(parts, Body::from(bytes)),
         stored: true,
         detail: None,
@@ -285,9 +285,9 @@ impl Exchange {
     }
 
     /// A response not stored, for `detail`: counted and logged.
-    fn refuse(&self, response: Response, detail: &'static str) -> Stored {
+    fn refuse(&self, response: Response, detail: &'static str) -> StoreDecision {
         self.count_refusal(detail);
-        Stored::refused(response, detail)
+        StoreDecision::refused(response, detail)
     }
 
     pub(super) fn count_refusal(&self, detail: &'static str) {
@@ -300,7 +300,12 @@ impl Exchange {
     /// Saves an encoded entry under the request's key and indexes, for
     /// `expiry`, unless the generations `noted` changed; counts it as
     /// stored or refused (`invalidated`, `store-failed`).
-    pub(super) async fn save(&self, value: Bytes, expiry: Duration, noted: &Noted) -> Saved {
+    pub(super) async fn save(
+        &self,
+        value: Bytes,
+        expiry: Duration,
+        noted: &Generations,
+    ) -> SaveStatus {
         let len = value.len();
         let saved = self
             .cache
@@ -429,7 +434,7 @@ struct Pending {
     route: Exchange,
     entry: Entry,
     expiry: Duration,
-    noted: Noted,
+    noted: Generations,
 }
 
 impl Pending {

@@ -22,7 +22,7 @@
 use crate::cache::RouteCache;
 use crate::error::StoreError;
 use crate::observe::{failure, Op};
-pub(crate) use crate::store::Noted;
+pub(crate) use crate::store::Generations;
 use crate::store::Store;
 use std::time::Duration;
 
@@ -85,7 +85,7 @@ impl RouteCache {
     /// Notes the generations of `keys` now (one round trip on Redis, a read
     /// of the counter table in process). A failure is logged and noted as
     /// unknown, so the fill stores nothing.
-    pub(crate) async fn note(&self, keys: Vec<String>) -> Noted {
+    pub(crate) async fn note(&self, keys: Vec<String>) -> Generations {
         let values = match &self.inner.store {
             Store::Memory(memory) => Some(memory.generations(&keys)),
             Store::Redis(redis) => {
@@ -98,14 +98,14 @@ impl RouteCache {
                 }
             }
         };
-        Noted { keys, values }
+        Generations { keys, values }
     }
 
     /// `noted` with the generations of those of `wanted` it lacks, read
     /// now (before the handler runs): a lookup made before the request's
     /// tags were known noted the others. Nothing is read when it lacks
     /// none.
-    pub(crate) async fn complete(&self, noted: Noted, wanted: Vec<String>) -> Noted {
+    pub(crate) async fn complete(&self, noted: Generations, wanted: Vec<String>) -> Generations {
         let missing: Vec<String> = wanted
             .into_iter()
             .filter(|key| !noted.keys.contains(key))
@@ -120,7 +120,7 @@ impl RouteCache {
         });
         let mut keys = noted.keys;
         keys.extend(more.keys);
-        Noted { keys, values }
+        Generations { keys, values }
     }
 
     /// Bumps the generation `key`, before an invalidation deletes what it
@@ -144,7 +144,7 @@ impl RouteCache {
     /// Whether a fill's generations changed while it ran, read after its
     /// entry was written (Cluster and in process; standalone Redis checks
     /// in the write itself). A failed read counts as changed.
-    pub(crate) async fn changed_since(&self, noted: &Noted) -> bool {
+    pub(crate) async fn changed_since(&self, noted: &Generations) -> bool {
         let current = match &self.inner.store {
             Store::Memory(memory) => Ok(memory.generations(&noted.keys)),
             Store::Redis(redis) => {
@@ -177,13 +177,13 @@ mod tests {
 
     #[test]
     fn unknown_generations_always_count_as_changed() {
-        let noted = Noted {
+        let noted = Generations {
             keys: vec!["a".into()],
             values: Some(vec![3]),
         };
         assert!(!noted.changed(&[3]));
         assert!(noted.changed(&[4]));
-        let unknown = Noted {
+        let unknown = Generations {
             values: None,
             ..noted
         };

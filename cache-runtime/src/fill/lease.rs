@@ -6,7 +6,7 @@ use crate::cache::RouteCache;
 use crate::entry::prepared::fresh;
 use crate::entry::prepared::Prepared;
 use crate::error::ErrorKind;
-use crate::fill::generation::Noted;
+use crate::fill::generation::Generations;
 use crate::observe::{failure, Op};
 use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::{Claim, Claiming, Read, StoreError};
@@ -111,7 +111,7 @@ impl RouteCache {
         &self,
         key: &str,
         generations: Vec<String>,
-    ) -> Result<Result<Bytes, (Lease, Noted)>, StoreError> {
+    ) -> Result<Result<Bytes, (Lease, Generations)>, StoreError> {
         let claiming = self.claiming(key, &generations);
         let read = self.inner.store.read_or_lease(&claiming);
         // A lookup first: its faults and timings are the lookup's.
@@ -120,7 +120,7 @@ impl RouteCache {
         Ok(match read {
             Read::Value(value) => Ok(value),
             Read::Missing(claim) => {
-                let noted = Noted {
+                let noted = Generations {
                     keys: generations,
                     values: Some(values),
                 };
@@ -140,7 +140,7 @@ impl RouteCache {
         &self,
         key: &str,
         generations: Vec<String>,
-    ) -> (Lease, Option<Bytes>, Noted) {
+    ) -> (Lease, Option<Bytes>, Generations) {
         let store = &self.inner.store;
         let claiming = self.claiming(key, &generations);
         let claimed = store.lease_and_read(&claiming);
@@ -152,7 +152,7 @@ impl RouteCache {
         let Claiming { token, .. } = claiming;
         match claimed {
             Ok((claim, value, values)) => {
-                let noted = Noted {
+                let noted = Generations {
                     keys: generations,
                     values: Some(values),
                 };
@@ -173,7 +173,7 @@ impl RouteCache {
                 let noted = if e.kind() == ErrorKind::Rejected {
                     self.note(generations).await
                 } else {
-                    Noted {
+                    Generations {
                         keys: generations,
                         values: None,
                     }

@@ -5,7 +5,7 @@
 use crate::cache::RouteCache;
 use crate::entry::prepared::Prepared;
 use crate::entry::{DecodeError, Entry};
-use crate::fill::generation::Noted;
+use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::recent::Probe;
 use crate::observe::{Op, CORRUPT};
@@ -22,14 +22,14 @@ pub(crate) enum Lookup {
     Miss,
     /// A miss whose lookup also settled the lease on computing the entry
     /// and noted the fill's generations (see [`RouteCache::fetch`]).
-    Leased(Lease, Noted),
+    Leased(Lease, Generations),
     /// The backend failed or timed out; it has been logged.
     Fault,
 }
 
 /// What became of a fill's save.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Saved {
+pub(crate) enum SaveStatus {
     Stored,
     /// An invalidation named the entry while it was computed: not kept.
     Invalidated,
@@ -39,7 +39,7 @@ pub(crate) enum Saved {
     Failed,
 }
 
-impl Saved {
+impl SaveStatus {
     /// Why the entry was not stored (a refusal's detail), if it was not.
     pub(crate) fn refusal(self) -> Option<&'static str> {
         match self {
@@ -187,12 +187,12 @@ impl RouteCache {
         value: Bytes,
         ttl: Duration,
         indexes: &[Index],
-        noted: &Noted,
-    ) -> Saved {
+        noted: &Generations,
+    ) -> SaveStatus {
         use futures_util::future::{join, join_all};
         if noted.values.is_none() {
             // Unknown generations (the backend failed): nothing is kept.
-            return Saved::Failed;
+            return SaveStatus::Failed;
         }
         let store = &self.inner.store;
         if let Store::Redis(redis) = store {
@@ -207,7 +207,7 @@ impl RouteCache {
             // A timed-out write may still land, unindexed: withdrawn after
             // it (the same node, in order).
             self.withdraw(key).await;
-            return Saved::Failed;
+            return SaveStatus::Failed;
         }
         // Indexed after the write: an invalidation that pops the index in
         // between finds the old entry; one that runs later finds this one.
@@ -229,7 +229,7 @@ impl RouteCache {
                 Err(e) => {
                     self.fault("index", key, &e);
                     self.withdraw(key).await;
-                    return Saved::Failed;
+                    return SaveStatus::Failed;
                 }
             }
         }
@@ -237,16 +237,16 @@ impl RouteCache {
             // Listed in the sets that had room: harmless, an invalidation
             // there finds no entry.
             self.withdraw(key).await;
-            return Saved::Full;
+            return SaveStatus::Full;
         }
         // Written, then checked (the generations live in other slots of a
         // cluster; in process, a write and a check are no single step).
         if self.changed_since(noted).await {
             self.withdraw(key).await;
-            return Saved::Invalidated;
+            return SaveStatus::Invalidated;
         }
         self.keep_in_l1(key, value, ttl, seen);
-        Saved::Stored
+        SaveStatus::Stored
     }
 
     /// [`Self::save`] on one server: entry, index sets and the L1 message
@@ -258,8 +258,8 @@ impl RouteCache {
         value: Bytes,
         ttl: Duration,
         indexes: &[Index],
-        noted: &Noted,
-    ) -> Saved {
+        noted: &Generations,
+    ) -> SaveStatus {
         let seen = self.inner.l1.as_ref().map(|l1| l1.drop_keys([key]));
         let publisher = self.inner.publisher.as_deref();
         let text = publisher.map(|p| p.prepare(&Message::Keys(key)));
@@ -269,18 +269,18 @@ impl RouteCache {
         let saved = redis.save_pipelined(key, &value, ttl, indexes, message, noted);
         match self.call(Op::Set, saved).await {
             Ok(Save::Stored) => {}
-            Ok(Save::Invalidated) => return Saved::Invalidated,
-            Ok(Save::Full) => return Saved::Full,
+            Ok(Save::Invalidated) => return SaveStatus::Invalidated,
+            Ok(Save::Full) => return SaveStatus::Full,
             Err(e) => {
                 self.fault("set", key, &e);
                 // Any part may have landed: an entry that may be unindexed
                 // must go.
                 self.withdraw(key).await;
-                return Saved::Failed;
+                return SaveStatus::Failed;
             }
         }
         self.keep_in_l1(key, value, ttl, seen);
-        Saved::Stored
+        SaveStatus::Stored
     }
 
     /// Deletes an entry just written that must not stay, here and in every

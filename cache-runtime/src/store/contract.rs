@@ -119,12 +119,12 @@ impl Scope {
 /// invalidate its entry and their values then (`None`: they could not be
 /// read, and the fill stores nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Noted {
+pub(crate) struct Generations {
     pub(crate) keys: Vec<String>,
     pub(crate) values: Option<Vec<u64>>,
 }
 
-impl Noted {
+impl Generations {
     /// Whether `current` (read after the write) differs from what was
     /// noted.
     pub(crate) fn changed(&self, current: &[u64]) -> bool {

@@ -21,7 +21,7 @@ use std::{
 /// Cloning is cheap and clones share the same entries.
 #[derive(Clone)]
 pub(crate) struct MemoryStore {
-    cache: Cache<String, Arc<Stored>>,
+    cache: Cache<String, Arc<MemoryEntry>>,
     /// Tag and path indexes: members with their entries' ends of life,
     /// each set expiring with its longest-lived member, weighed by their
     /// bytes within an eighth of the store's capacity.
@@ -92,7 +92,7 @@ impl HasTtl for Arc<Members> {
     }
 }
 
-impl HasTtl for Arc<Stored> {
+impl HasTtl for Arc<MemoryEntry> {
     fn ttl(&self) -> Duration {
         self.ttl
     }
@@ -102,7 +102,7 @@ trait HasTtl {
     fn ttl(&self) -> Duration;
 }
 
-struct Stored {
+struct MemoryEntry {
     value: Bytes,
     /// The value decoded, once, when it was stored.
     prepared: Result<Arc<Prepared>, DecodeError>,
@@ -150,11 +150,11 @@ impl MemoryStore {
         let index_capacity = capacity_bytes / INDEX_SHARE;
         let cache = Cache::builder()
             .max_capacity(capacity_bytes - index_capacity)
-            .weigher(|_key: &String, stored: &Arc<Stored>| stored.weight)
+            .weigher(|_key: &String, stored: &Arc<MemoryEntry>| stored.weight)
             .expire_after(PerEntryTtl)
             // Every removal (replaced, expired, deleted, evicted, or not
             // admitted) is reported here, once.
-            .eviction_listener(move |_key, stored: Arc<Stored>, cause| {
+            .eviction_listener(move |_key, stored: Arc<MemoryEntry>, cause| {
                 counted.changed(-1, u64::from(stored.weight));
                 if cause == RemovalCause::Size {
                     counted.evicted();
@@ -369,11 +369,11 @@ impl MemoryStore {
         value: Bytes,
         prepared: Result<Arc<Prepared>, DecodeError>,
         ttl: Duration,
-    ) -> Arc<Stored> {
+    ) -> Arc<MemoryEntry> {
         let overhead = prepared.as_ref().map_or(0, |p| p.overhead());
         let weight = u32::try_from(key.len() + value.len() + overhead).unwrap_or(u32::MAX);
         self.gauges.changed(1, u64::from(weight));
-        Arc::new(Stored {
+        Arc::new(MemoryEntry {
             value,
             prepared,
             ttl,

@@ -32,7 +32,9 @@ mod secrets;
 mod sentinel;
 pub(crate) mod tier;
 
-pub(crate) use self::contract::{CacheStore, Claim, Claiming, Index, Listed, Noted, Read, Scope};
+pub(crate) use self::contract::{
+    CacheStore, Claim, Claiming, Generations, Index, Listed, Read, Scope,
+};
 pub(crate) use self::health::{DeadAfter, TcpOptions};
 pub(crate) use self::memory::MemoryStore;
 pub(crate) use self::redis::RedisStore;

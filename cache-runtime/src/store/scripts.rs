@@ -5,7 +5,7 @@
 //! the entry only if they are unchanged.
 
 use super::redis::{millis, RedisStore};
-use super::{Claim, Claiming, Index, Noted, Read, StoreError};
+use super::{Claim, Claiming, Generations, Index, Read, StoreError};
 use bytes::Bytes;
 use redis::{Cmd, FromRedisValue};
 use std::time::Duration;
@@ -70,7 +70,7 @@ impl RedisStore {
         ttl: Duration,
         indexes: &[Index],
         message: Option<(&str, &str)>,
-        noted: &Noted,
+        noted: &Generations,
     ) -> Result<Save, StoreError> {
         let Some(values) = noted.values.as_deref() else {
             return Ok(Save::Invalidated);

@@ -112,7 +112,7 @@ impl LazySentinel {
                 self.forget();
             }
             Ok(Ok(_)) => {}
-            // Asked again, on a new connection, next time.
+            // Intent again, on a new connection, next time.
             Ok(Err(_)) | Err(_) => *checker = None,
         }
     }
