@@ -48,7 +48,7 @@ pub(crate) struct Args {
     /// `negative_ttl = "30s"`: their life.
     pub(crate) negative_ttl: Option<Opt<u32>>,
     /// `compress = "br"` or `compress = false`: the stored encoding.
-    pub(crate) compress: Option<Opt<Option<LitStr>>>,
+    pub(crate) compress: Option<Opt<Option<Coding>>>,
     /// `allow_unkeyed = true`: no warning about extractors reading inputs
     /// the key does not cover.
     pub(crate) allow_unkeyed: Option<Opt<bool>>,

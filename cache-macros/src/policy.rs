@@ -65,23 +65,12 @@ pub(crate) fn policy(
         policy.extend(quote!(.with_cache_control(#value)));
     }
     if let Some(compress) = &args.compress {
-        let encoding = compress
-            .value
-            .as_ref()
-            .map(|name| match name.value().as_str() {
-                "br" => quote!(Brotli),
-                "zstd" => quote!(Zstd),
-                _ => quote!(Gzip),
-            });
-        match encoding {
+        match &compress.value {
             // The encoding's cargo feature must be on: a compile error at
             // the option otherwise.
-            Some(variant) => {
-                let span = compress
-                    .value
-                    .as_ref()
-                    .map_or_else(proc_macro2::Span::call_site, |s| s.span());
-                policy.extend(quote_spanned!(span=> .with_compress(#rt::Option::Some(#rt::Encoding::#variant.required()))));
+            Some(coding) => {
+                let variant = Ident::new(coding.variant, coding.span);
+                policy.extend(quote_spanned!(coding.span=> .with_compress(#rt::Option::Some(#rt::Encoding::#variant.required()))));
             }
             None => policy.extend(quote!(.with_compress(#rt::Option::None))),
         }

@@ -250,19 +250,40 @@ pub(crate) fn parse_size(expr: &Expr) -> syn::Result<u64> {
     }
 }
 
+/// A content coding `compress` names, with the literal's span (where a
+/// coding whose cargo feature is off is reported).
+pub(crate) struct Coding {
+    /// The `Encoding` variant's name in the runtime.
+    pub(crate) variant: &'static str,
+    pub(crate) span: proc_macro2::Span,
+}
+
 /// `compress = "gzip"` (or `"br"`, `"zstd"`): the encoding entries are
 /// stored in; `compress = false`: stored as they are.
-pub(crate) fn parse_compress(expr: &Expr) -> syn::Result<Option<LitStr>> {
+pub(crate) fn parse_compress(expr: &Expr) -> syn::Result<Option<Coding>> {
+    let coding = |s: &LitStr, variant| {
+        Ok(Some(Coding {
+            variant,
+            span: s.span(),
+        }))
+    };
     match lit(expr) {
         Some(Lit::Bool(b)) if !b.value => Ok(None),
-        Some(Lit::Str(s)) if matches!(s.value().as_str(), "gzip" | "br" | "zstd") => {
-            Ok(Some(s.clone()))
-        }
-        _ => Err(syn::Error::new_spanned(
-            expr,
-            "`compress` takes \"gzip\", \"br\", \"zstd\" or `false`",
-        )),
+        Some(Lit::Str(s)) => match s.value().as_str() {
+            "gzip" => coding(s, "Gzip"),
+            "br" => coding(s, "Brotli"),
+            "zstd" => coding(s, "Zstd"),
+            _ => Err(compress_error(expr)),
+        },
+        _ => Err(compress_error(expr)),
     }
+}
+
+fn compress_error(expr: &Expr) -> syn::Error {
+    syn::Error::new_spanned(
+        expr,
+        "`compress` takes \"gzip\", \"br\", \"zstd\" or `false`",
+    )
 }
 
 /// `shared = true`: a boolean literal.
