@@ -45,7 +45,7 @@ use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::lookup::Lookup;
 use crate::http::semantics::Outcome;
-use crate::observe::{Answered, Bypass};
+use crate::observe::{Answered, Bypass, NotStored};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::stats::metric;
 use axum::response::{IntoResponse, Response};
@@ -402,7 +402,7 @@ impl Exchange {
             let response = self.uncached(handler).await;
             let outcome = Outcome::UriMiss {
                 stored: false,
-                detail: Some("head"),
+                detail: Some(NotStored::Head),
             };
             let response = self.respond(response, outcome, None, conditional);
             return (response, Count::Answered(Answered::Miss));

@@ -391,12 +391,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         Context::Bypass(Bypassed {
             cache: cache.clone(),
             reason,
-            status: cache_status(
-                &cache.config().status_name,
-                Outcome::Bypass {
-                    detail: reason.as_str(),
-                },
-            ),
+            status: cache_status(&cache.config().status_name, Outcome::Bypass { reason }),
         })
     };
     if cache.inner.disabled.is_some() {

@@ -11,7 +11,7 @@ use super::counted::Unanswered;
 use super::exchange::Exchange;
 use super::flow::Filled;
 use super::respond::Served;
-use super::storable::{header_refusal, stamp, store_if_cacheable, STREAMED};
+use super::storable::{header_refusal, stamp, store_if_cacheable};
 use super::Intent;
 use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
@@ -19,7 +19,7 @@ use crate::entry::{is_storable_header, Entry};
 use crate::fill::generation::Generations;
 use crate::fill::lookup::SaveStatus;
 use crate::http::freshness;
-use crate::observe::{Answered, Refusal};
+use crate::observe::{Answered, NotStored, Refusal};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -214,7 +214,7 @@ impl Exchange {
                 return;
             }
             let mut stored = route.compute_noted(handler, noted).await;
-            if stored.detail == Some(STREAMED) {
+            if stored.detail == Some(NotStored::Streamed) {
                 // Nobody reads this body: read it here, so that the entry
                 // is stored when it ends (the tee keeps at most the route's
                 // body limit, and an oversized body is dropped as it is
@@ -226,7 +226,7 @@ impl Exchange {
                 // read-only Redis), leaves the stale entry in place.
                 let keep = ahead
                     || (stored.response.status().is_server_error() && route.stale_if_error())
-                    || stored.detail == Some("store-failed");
+                    || stored.detail == Some(NotStored::Refused(Refusal::StoreFailed));
                 if !keep {
                     // No storable answer any more: drop the stale entry so
                     // the next request gets the handler's own.

@@ -13,7 +13,7 @@ use crate::fill::lookup::SaveStatus;
 use crate::http::encoding::{compressible, Encoding};
 use crate::http::freshness;
 use crate::http::semantics::{etag_for, CacheControl};
-use crate::observe::Refusal;
+use crate::observe::{NotStored, Refusal};
 use crate::policy::{AuthPolicy, RoutePolicy};
 use axum::body::Body;
 use axum::response::Response;
@@ -31,10 +31,10 @@ fn refusal(
     policy: &RoutePolicy,
     config: &CacheConfig,
     cc: &CacheControl,
-) -> Option<&'static str> {
+) -> Option<Refusal> {
     let negative = is_negative(parts.status, policy);
     if !is_default_storable_status(parts.status) && !negative {
-        return Some("status");
+        return Some(Refusal::Status);
     }
     header_refusal(&parts.headers, policy, config, cc)
 }
@@ -49,13 +49,13 @@ pub(super) fn header_refusal(
     policy: &RoutePolicy,
     config: &CacheConfig,
     cc: &CacheControl,
-) -> Option<&'static str> {
+) -> Option<Refusal> {
     let personal = super::keys_credentials(policy, config);
     if headers.contains_key(header::SET_COOKIE) {
-        return Some("set-cookie");
+        return Some(Refusal::SetCookie);
     }
     if cc.no_store || cc.no_cache || (cc.private && !personal) {
-        return Some("cache-control");
+        return Some(Refusal::CacheControl);
     }
     // `Accept-Encoding` is the cache's own to negotiate: it serves each
     // client the stored coding or the identity (see `encoding`).
@@ -72,7 +72,7 @@ pub(super) fn header_refusal(
                 .any(|h| !keyed(h))
         })
     });
-    unkeyed_vary.then_some("vary")
+    unkeyed_vary.then_some(Refusal::Vary)
 }
 
 /// Whether `status` is one the route stores by negative caching.
@@ -86,7 +86,7 @@ fn is_negative(status: StatusCode, policy: &RoutePolicy) -> bool {
 pub(super) struct StoreDecision {
     pub(super) response: Response,
     pub(super) stored: bool,
-    pub(super) detail: Option<&'static str>,
+    pub(super) detail: Option<NotStored>,
     pub(super) etag: Option<HeaderValue>,
     /// The stored value, for requests waiting on this one.
     pub(super) encoded: Option<Bytes>,
@@ -105,11 +105,11 @@ pub(super) struct CodedBody {
 }
 
 impl StoreDecision {
-    fn refused(response: Response, detail: &'static str) -> Self {
+    fn refused(response: Response, detail: impl Into<NotStored>) -> Self {
         Self {
             response,
             stored: false,
-            detail: Some(detail),
+            detail: Some(detail.into()),
             etag: None,
             encoded: None,
             coded: None,
@@ -142,7 +142,7 @@ pub(super) async fn store_if_cacheable(
     let age = freshness::initial_age(&parts.headers, wall);
     let ttl = route.fresh_for(&cc, targeted, &parts.headers, age, route_ttl, wall);
     if ttl == 0 {
-        return route.refuse(Response::from_parts(parts, body), "max-age");
+        return route.refuse(Response::from_parts(parts, body), NotStored::NoFreshness);
     }
     // Errors are never served stale. A route's own window wins; else the
     // handler's RFC 5861 directives; else the cache's default.
@@ -178,7 +178,7 @@ pub(super) async fn store_if_cacheable(
             entry.encoded_by_handler = coding.is_some();
         }
         Err(()) => {
-            let detail = "content-encoding";
+            let detail = Refusal::ContentEncoding;
             return route.refuse(Response::from_parts(parts, body), detail);
         }
     }
@@ -189,7 +189,7 @@ pub(super) async fn store_if_cacheable(
     if http_body::Body::size_hint(&body).upper().is_none() && !is_event_stream(&parts.headers) {
         if let Err(e) = entry.check() {
             tracing::debug!(error = %e, "route cache: unstorable headers");
-            return route.refuse(Response::from_parts(parts, body), "headers");
+            return route.refuse(Response::from_parts(parts, body), Refusal::Headers);
         }
         finish_headers(&mut parts.headers, route, origin_ms, ttl, None);
         if entry.encoding.is_some() || route.compresses(&entry) {
@@ -207,7 +207,7 @@ pub(super) async fn store_if_cacheable(
         return StoreDecision {
             response: Response::from_parts(parts, body),
             stored: false,
-            detail: Some(STREAMED),
+            detail: Some(NotStored::Streamed),
             etag: None,
             encoded: None,
             coded: None,
@@ -217,7 +217,7 @@ pub(super) async fn store_if_cacheable(
     let bytes = match buffer(body, limit).await {
         Buffered::Complete(bytes) => bytes,
         Buffered::Passthrough(body) => {
-            return route.refuse(Response::from_parts(parts, body), "size")
+            return route.refuse(Response::from_parts(parts, body), Refusal::Size)
         }
     };
     let etag = with_body(&mut entry, bytes.clone());
@@ -226,7 +226,8 @@ pub(super) async fn store_if_cacheable(
         Ok(encoded) => Bytes::from(encoded),
         Err(e) => {
             tracing::debug!(error = %e, "route cache: unstorable headers");
-            return route.refuse(Response::from_parts(parts, Body::from(bytes)), "headers");
+            let response = Response::from_parts(parts, Body::from(bytes));
+            return route.refuse(response, Refusal::Headers);
         }
     };
     if let Some(detail) = route.save(encoded.clone(), expiry, &noted).await.refusal() {
@@ -285,16 +286,19 @@ impl Exchange {
     }
 
     /// A response not stored, for `detail`: counted and logged.
-    fn refuse(&self, response: Response, detail: &'static str) -> StoreDecision {
+    fn refuse(&self, response: Response, detail: impl Into<NotStored>) -> StoreDecision {
+        let detail = detail.into();
         self.count_refusal(detail);
         StoreDecision::refused(response, detail)
     }
 
-    pub(super) fn count_refusal(&self, detail: &'static str) {
-        if let Some(reason) = Refusal::from_detail(detail) {
+    /// Counts (if it is a refusal) and logs a response not stored.
+    pub(super) fn count_refusal(&self, detail: impl Into<NotStored>) {
+        let detail = detail.into();
+        if let Some(reason) = detail.refusal() {
             self.metrics.refused(reason);
         }
-        tracing::debug!(reason = detail, "route cache: response not stored");
+        tracing::debug!(reason = detail.detail(), "route cache: response not stored");
     }
 
     /// Saves an encoded entry under the request's key and indexes, for
@@ -363,10 +367,6 @@ pub(super) fn stamp(entry: &mut Entry, now: u64, age: u64, ttl: u64) {
     entry.stored_at_ms = now.saturating_sub(age.saturating_mul(1000));
     entry.ttl_secs = u32::try_from(ttl.saturating_add(age)).unwrap_or(u32::MAX);
 }
-
-/// The `Cache-Status` detail of a miss whose body of unknown length is
-/// stored if it ends within the limit, after the response has gone.
-pub(super) const STREAMED: &str = "streamed";
 
 /// A miss's headers once its response may be stored: the `ETag`, the
 /// `Date` hits will carry (RFC 9110 §6.6.1) unless the handler set one,
@@ -441,7 +441,7 @@ impl Pending {
     /// Stores the entry with the body's copy, in a task of its own (the
     /// body's last frame is being sent); counts a body that could not be
     /// kept (`why`) as refused.
-    fn store(mut self, copy: Result<Bytes, &'static str>) {
+    fn store(mut self, copy: Result<Bytes, Refusal>) {
         let bytes = match copy {
             Ok(bytes) => bytes,
             Err(why) => {
@@ -451,7 +451,7 @@ impl Pending {
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Outside a runtime nothing can be saved.
-            self.route.count_refusal("store-failed");
+            self.route.count_refusal(Refusal::StoreFailed);
             return;
         };
         with_body(&mut self.entry, bytes);
@@ -466,7 +466,7 @@ impl Pending {
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "route cache: unstorable streamed response");
-                    route.count_refusal("headers");
+                    route.count_refusal(Refusal::Headers);
                 }
             }
         });

@@ -2,9 +2,11 @@
 //! aside up to a limit: when it ends within the limit (no trailers, no
 //! error), the copy goes to `on_complete`, which stores it; when it cannot
 //! be kept, `on_complete` hears why (`size`, `headers` for trailers,
-//! `incomplete` for a body that failed or was dropped before its end). Nothing is read ahead, so the first byte leaves as soon
-//! as the handler produces it.
+//! `incomplete` for a body that failed or was dropped before its end).
+//! Nothing is read ahead, so the first byte leaves as soon as the handler
+//! produces it.
 
+use crate::observe::Refusal;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
@@ -13,7 +15,7 @@ use std::{
     task::{Context, Poll},
 };
 
-type Complete = Box<dyn FnOnce(Result<Bytes, &'static str>) + Send>;
+type Complete = Box<dyn FnOnce(Result<Bytes, Refusal>) + Send>;
 
 pub(crate) struct Tee {
     inner: Body,
@@ -28,7 +30,7 @@ impl Tee {
     pub(crate) fn new(
         inner: Body,
         limit: usize,
-        on_complete: impl FnOnce(Result<Bytes, &'static str>) + Send + 'static,
+        on_complete: impl FnOnce(Result<Bytes, Refusal>) + Send + 'static,
     ) -> Self {
         Self {
             inner,
@@ -45,7 +47,7 @@ impl Tee {
     }
 
     /// The copy cannot be stored, for `why`.
-    fn abandon(&mut self, why: &'static str) {
+    fn abandon(&mut self, why: Refusal) {
         self.copy = None;
         if let Some(on_complete) = self.on_complete.take() {
             on_complete(Err(why));
@@ -56,7 +58,7 @@ impl Tee {
 impl Drop for Tee {
     fn drop(&mut self) {
         // Dropped before its end (the client went away): nothing to store.
-        self.abandon("incomplete");
+        self.abandon(Refusal::Incomplete);
     }
 }
 
@@ -76,9 +78,9 @@ impl http_body::Body for Tee {
                     (Some(data), Some(copy)) if copy.len() + data.len() <= this.limit => {
                         copy.extend_from_slice(data);
                     }
-                    (Some(_), Some(_)) => this.abandon("size"),
+                    (Some(_), Some(_)) => this.abandon(Refusal::Size),
                     // Trailers, which an entry cannot hold.
-                    (None, Some(_)) => this.abandon("headers"),
+                    (None, Some(_)) => this.abandon(Refusal::Headers),
                     (_, None) => {}
                 }
                 // The server may stop polling once the body says it ended.
@@ -87,7 +89,7 @@ impl http_body::Body for Tee {
                 }
             }
             Poll::Ready(None) => this.finish(),
-            Poll::Ready(Some(Err(_))) => this.abandon("incomplete"),
+            Poll::Ready(Some(Err(_))) => this.abandon(Refusal::Incomplete),
             Poll::Pending => {}
         }
         polled
@@ -116,10 +118,7 @@ mod tests {
         Body::from_stream(futures_util::stream::iter(chunks))
     }
 
-    async fn run(
-        chunks: &[&'static str],
-        limit: usize,
-    ) -> (Bytes, Option<Result<Bytes, &'static str>>) {
+    async fn run(chunks: &[&'static str], limit: usize) -> (Bytes, Option<Result<Bytes, Refusal>>) {
         let seen = Arc::new(Mutex::new(None));
         let sink = Arc::clone(&seen);
         let tee = Tee::new(stream(chunks), limit, move |copy| {
@@ -141,7 +140,7 @@ mod tests {
     async fn a_body_past_the_limit_is_sent_whole_and_not_copied() {
         let (sent, copy) = run(&["ab", "cd", "e"], 4).await;
         assert_eq!(sent, "abcde");
-        assert_eq!(copy, Some(Err("size")));
+        assert_eq!(copy, Some(Err(Refusal::Size)));
     }
 
     #[tokio::test]
@@ -154,6 +153,6 @@ mod tests {
         let first = tee.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "ab");
         drop(tee);
-        assert_eq!(*seen.lock().unwrap(), Some(Err("incomplete")));
+        assert_eq!(*seen.lock().unwrap(), Some(Err(Refusal::Incomplete)));
     }
 }

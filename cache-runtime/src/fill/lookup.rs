@@ -8,7 +8,7 @@ use crate::entry::{DecodeError, Entry};
 use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::recent::Probe;
-use crate::observe::{Op, CORRUPT};
+use crate::observe::{Op, Refusal, CORRUPT};
 use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::tier::{Message, L1};
 use crate::store::{Index, Listed, Save, Store};
@@ -40,13 +40,13 @@ pub(crate) enum SaveStatus {
 }
 
 impl SaveStatus {
-    /// Why the entry was not stored (a refusal's detail), if it was not.
-    pub(crate) fn refusal(self) -> Option<&'static str> {
+    /// Why the entry was not stored, if it was not.
+    pub(crate) fn refusal(self) -> Option<Refusal> {
         match self {
             Self::Stored => None,
-            Self::Invalidated => Some("invalidated"),
-            Self::Full => Some("index-full"),
-            Self::Failed => Some("store-failed"),
+            Self::Invalidated => Some(Refusal::Invalidated),
+            Self::Full => Some(Refusal::IndexFull),
+            Self::Failed => Some(Refusal::StoreFailed),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (RFC 9111 §5.2), entity tags and `If-None-Match` (RFC 9110 §8.8.3,
 //! §13.1.2), and the `Cache-Status` header (RFC 9211).
 
+use crate::observe::{Bypass, NotStored};
 use http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -170,7 +171,7 @@ pub(crate) enum Outcome {
         /// The response was stored.
         stored: bool,
         /// Why it was not stored, when it was not.
-        detail: Option<&'static str>,
+        detail: Option<NotStored>,
     },
     /// Forwarded because the backend could not be consulted.
     BackendError,
@@ -182,7 +183,7 @@ pub(crate) enum Outcome {
     /// Not looked up at all, for the reason given.
     Bypass {
         /// Why (`method`, `authorization`, `cookie`).
-        detail: &'static str,
+        reason: Bypass,
     },
 }
 
@@ -222,7 +223,7 @@ pub(crate) fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
             value.push_str("; fwd=uri-miss");
             if let Some(detail) = detail {
                 value.push_str("; detail=");
-                value.push_str(detail);
+                value.push_str(detail.detail());
             }
         }
         Outcome::BackendError => value.push_str("; fwd=miss; detail=backend-error"),
@@ -232,9 +233,9 @@ pub(crate) fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
                 value.push_str("; stored");
             }
         }
-        Outcome::Bypass { detail } => {
+        Outcome::Bypass { reason } => {
             value.push_str("; fwd=bypass; detail=");
-            value.push_str(detail);
+            value.push_str(reason.as_str());
         }
     }
     header_value(value)
@@ -266,6 +267,7 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::Refusal;
     use http::HeaderName;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -350,13 +352,13 @@ mod tests {
         assert_eq!(
             s(Outcome::UriMiss {
                 stored: false,
-                detail: Some("not-cacheable")
+                detail: Some(NotStored::Refused(Refusal::SetCookie))
             }),
-            "rc; fwd=uri-miss; detail=not-cacheable"
+            "rc; fwd=uri-miss; detail=set-cookie"
         );
         assert_eq!(
             s(Outcome::Bypass {
-                detail: "authorization"
+                reason: Bypass::Authorization
             }),
             "rc; fwd=bypass; detail=authorization"
         );

@@ -17,7 +17,7 @@ mod tally;
 pub use self::route::RouteSlot;
 pub use self::route::RouteStats;
 #[cfg(feature = "axum")]
-pub(crate) use self::route::{Answered, Bypass, Refusal};
+pub(crate) use self::route::{Answered, Bypass, NotStored, Refusal};
 pub(crate) use self::route::{RouteHandle, Routes};
 pub(crate) use self::tally::{vocabulary, Tally};
 

@@ -95,14 +95,47 @@ impl Bypass {
     }
 }
 
-impl Refusal {
-    /// The reason a `Cache-Status` detail names (`max-age`: no freshness
-    /// left, which the handler's cache directives decided).
-    pub(crate) fn from_detail(detail: &str) -> Option<Self> {
-        match detail {
-            "max-age" => Some(Self::CacheControl),
-            _ => Self::ALL.into_iter().find(|r| r.as_str() == detail),
+/// Why a miss's response was not stored (yet): the `Cache-Status` detail
+/// and, for a refusal, the counted reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotStored {
+    /// Refused, for the reason counted.
+    Refused(Refusal),
+    /// The governing directives leave it no freshness (detail `max-age`;
+    /// counted as `cache-control`, which decided it).
+    NoFreshness,
+    /// A body of unknown length, stored if it ends within the limit after
+    /// the response has gone (detail `streamed`; counted then, if refused).
+    Streamed,
+    /// A `HEAD`'s answer, never stored as the `GET`'s entry (detail
+    /// `head`; not counted).
+    Head,
+}
+
+impl NotStored {
+    /// The `Cache-Status` detail.
+    pub(crate) const fn detail(self) -> &'static str {
+        match self {
+            Self::Refused(reason) => reason.as_str(),
+            Self::NoFreshness => "max-age",
+            Self::Streamed => "streamed",
+            Self::Head => "head",
         }
+    }
+
+    /// The refusal counted for it, if one is.
+    pub(crate) const fn refusal(self) -> Option<Refusal> {
+        match self {
+            Self::Refused(reason) => Some(reason),
+            Self::NoFreshness => Some(Refusal::CacheControl),
+            Self::Streamed | Self::Head => None,
+        }
+    }
+}
+
+impl From<Refusal> for NotStored {
+    fn from(reason: Refusal) -> Self {
+        Self::Refused(reason)
     }
 }
 
@@ -398,11 +431,17 @@ mod tests {
         );
         let api_key = http::HeaderName::from_static("x-api-key");
         assert_eq!(Bypass::credential(&api_key), Bypass::Credential);
-        assert_eq!(Refusal::from_detail("max-age"), Some(Refusal::CacheControl));
+        assert_eq!(NotStored::NoFreshness.detail(), "max-age");
         assert_eq!(
-            Refusal::from_detail("store-failed"),
-            Some(Refusal::StoreFailed)
+            NotStored::NoFreshness.refusal(),
+            Some(Refusal::CacheControl)
         );
-        assert_eq!(Refusal::from_detail("streamed"), None);
+        let failed = NotStored::from(Refusal::StoreFailed);
+        assert_eq!(
+            (failed.detail(), failed.refusal()),
+            ("store-failed", Some(Refusal::StoreFailed))
+        );
+        assert_eq!(NotStored::Streamed.refusal(), None);
+        assert_eq!(NotStored::Head.refusal(), None);
     }
 }
