@@ -169,12 +169,17 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
     let key_fn = match &key {
         KeyKind::Function(path) => {
             let parts = Ident::new("__cached_route_parts", Span::mixed_site());
-            let function = typed_closure(path);
-            let call = quote_spanned!(path.span()=> (#function)(#parts));
-            // Spanned at the key, so a result that is not `Display` is
-            // reported there rather than on the attribute.
+            // Spanned at the key, so a result that is not `Display`, or a
+            // path that names neither a function nor a value, is reported
+            // there rather than on the attribute.
             let rt_path = runtime_at(path.span());
-            let to_string = quote_spanned!(path.span()=> #rt_path::ToString::to_string(&#call));
+            let to_string = if matches!(path, Expr::Closure(_)) {
+                let function = typed_closure(path);
+                let call = quote_spanned!(path.span()=> (#function)(#parts));
+                quote_spanned!(path.span()=> #rt_path::ToString::to_string(&#call))
+            } else {
+                quote_spanned!(path.span()=> #rt_path::key_part(&#path, #parts))
+            };
             quote! {
                 fn key(#parts: &#rt::Parts)
                     -> #rt::Option<#rt::String>

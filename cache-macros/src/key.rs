@@ -7,8 +7,10 @@ use syn::Expr;
 /// How the request part of the key is derived.
 pub(crate) enum KeyKind<'a> {
     Request,
-    /// `key = path::to::function` or `key = |parts| …`: called with the
-    /// request parts.
+    /// `key = |parts| …`, or `key = some::path` naming a function of the
+    /// request parts or a `const` or `static` value (the runtime's
+    /// `KeyPart` tells them apart by type): evaluated from the request
+    /// parts, before the extractors run.
     Function(&'a Expr),
     /// Any other expression, over the handler's bound parameters.
     Handler(&'a Expr),
@@ -24,18 +26,6 @@ pub(crate) fn key_kind<'a>(args: &'a Args, handler: &Handler) -> KeyKind<'a> {
                 .path
                 .get_ident()
                 .is_some_and(|ident| handler.binds(ident)) =>
-        {
-            KeyKind::Handler(&key.value)
-        }
-        // `key = SOME_CONSTANT` is a value, not a function.
-        Expr::Path(path)
-            if path.path.segments.last().is_some_and(|s| {
-                let name = s.ident.to_string();
-                name.chars().any(|c| c.is_ascii_uppercase())
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            }) =>
         {
             KeyKind::Handler(&key.value)
         }

@@ -195,7 +195,7 @@ pub mod __private_0_1_0 {
     pub use crate::http::encoding::Encoding;
     pub use crate::key::QueryPolicy;
     pub use crate::observe::RouteSlot;
-    pub use crate::policy::{AuthPolicy, CachedRoute, KeySource, RoutePolicy};
+    pub use crate::policy::{key_part, AuthPolicy, CachedRoute, KeySource, RoutePolicy};
     #[cfg(feature = "axum")]
     pub use ::axum::response::Response;
     pub use ::http::request::Parts;

@@ -9,11 +9,56 @@ use crate::key::QueryPolicy;
 pub enum KeySource {
     /// The path and the query parameters the route's [`QueryPolicy`] keeps.
     Request,
-    /// A function of the request parts (`key = path::to::function`).
+    /// A function of the request parts (`key = path::to::function`, or a
+    /// closure), or a `const` or `static` value, evaluated before the
+    /// extractors run.
     Function,
     /// An expression over the handler's bound parameters
     /// (`key = format!("item:{id}")`), evaluated after the extractors run.
     Handler,
+}
+
+/// What `key = some::path` names, told apart by its type: a function of
+/// the request parts whose result is `Display` (`Marker` = [`ByFunction`]),
+/// or a value that is (`Marker` = [`ByValue`], a `const` or a `static`).
+/// The marker keeps the two impls apart; the one whose bounds hold is
+/// chosen.
+#[diagnostic::on_unimplemented(
+    message = "`key = {Self}` names neither a function of the request parts nor a value to key on",
+    label = "expected `fn(&Parts) -> impl Display`, or a `const` or `static` that is `Display`",
+    note = "a key over the handler's parameters is an expression: `key = format!(\"item:{{id}}\")`"
+)]
+pub trait KeyPart<Marker> {
+    /// The key's request part for a request with `parts`.
+    fn key_part(&self, parts: &http::request::Parts) -> String;
+}
+
+/// [`KeyPart`]'s marker for a function of the request parts.
+pub struct ByFunction<T>(core::marker::PhantomData<T>);
+
+/// [`KeyPart`]'s marker for a value.
+pub struct ByValue;
+
+impl<F, T> KeyPart<ByFunction<T>> for F
+where
+    F: Fn(&http::request::Parts) -> T,
+    T: core::fmt::Display,
+{
+    fn key_part(&self, parts: &http::request::Parts) -> String {
+        self(parts).to_string()
+    }
+}
+
+impl<T: core::fmt::Display + ?Sized> KeyPart<ByValue> for T {
+    fn key_part(&self, _: &http::request::Parts) -> String {
+        self.to_string()
+    }
+}
+
+/// The key's request part from what `key = some::path` names (see
+/// `KeyPart`).
+pub fn key_part<M, K: KeyPart<M> + ?Sized>(key: &K, parts: &http::request::Parts) -> String {
+    key.key_part(parts)
 }
 
 /// How a route treats requests that carry credentials (`Authorization` or

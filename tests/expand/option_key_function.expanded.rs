@@ -18,9 +18,7 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
         ::cache_runtime::__private_0_1_0::String,
     > {
         ::cache_runtime::__private_0_1_0::Option::Some(
-            ::cache_runtime::__private_0_1_0::ToString::to_string(
-                &(by_tenant)(__cached_route_parts),
-            ),
+            ::cache_runtime::__private_0_1_0::key_part(&by_tenant, __cached_route_parts),
         )
     }
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<

@@ -58,6 +58,26 @@ async fn key_fn(State(calls): State<Calls>) -> Json<usize> {
     Json(calls.record("key_fn"))
 }
 
+const EDITION: &str = "2026";
+
+mod keys {
+    /// A lower-case name: told from a function by its type, not its case.
+    #[allow(non_upper_case_globals)]
+    pub static shared_key: u32 = 7;
+}
+
+/// Keyed by a constant: one entry for every path and query.
+#[cached_route(ttl = 60, key = EDITION)]
+async fn key_const(State(calls): State<Calls>, Path(_n): Path<u32>) -> Json<usize> {
+    Json(calls.record("key_const"))
+}
+
+/// Keyed by a `static` behind a path.
+#[cached_route(ttl = 60, key = keys::shared_key)]
+async fn key_static(State(calls): State<Calls>) -> Json<usize> {
+    Json(calls.record("key_static"))
+}
+
 #[cached_route(ttl = 60, query = ["page", "limit"])]
 async fn query_allow(State(calls): State<Calls>) -> Json<usize> {
     Json(calls.record("query_allow"))
@@ -96,6 +116,8 @@ fn router(calls: Calls) -> Router {
         .route("/key-expr/{id}", get(key_expr))
         .route("/key-binding/{name}", get(key_binding))
         .route("/key-fn", get(key_fn))
+        .route("/key-const/{n}", get(key_const))
+        .route("/key-static", get(key_static))
         .route("/query-allow", get(query_allow))
         .route("/query-none", get(query_none))
         .route("/vary", get(vary))
@@ -114,6 +136,7 @@ backend_matrix!(
     key_expression_replaces_path_and_query,
     key_binding_uses_the_bound_value,
     key_function_reads_the_request_parts,
+    key_constants_and_statics_are_values,
     query_allow_list_ignores_other_parameters,
     vary_headers_split_entries_and_are_announced,
     namespace_and_max_body_shape_the_entries,
@@ -212,6 +235,19 @@ async fn key_function_reads_the_request_parts(backend: Backend) {
     s.expect("/key-fn", &[], "MISS").await;
     let keys = s.keys(&format!("{}:GET:", route("key_fn"))).await;
     assert_eq!(keys, ["key:acme", "key:globex", "key:none"]);
+}
+
+async fn key_constants_and_statics_are_values(backend: Backend) {
+    let mut s = Setup::new(backend, "opt_key_const").await;
+    s.expect("/key-const/1", &[], "MISS").await;
+    s.expect("/key-const/2?x=1", &[], "HIT").await;
+    s.expect("/key-static", &[], "MISS").await;
+    s.expect("/key-static?y=2", &[], "HIT").await;
+    let keys = s.keys(&format!("{}:GET:", route("key_const"))).await;
+    assert_eq!(keys, ["key:2026"]);
+    let keys = s.keys(&format!("{}:GET:", route("key_static"))).await;
+    assert_eq!(keys, ["key:7"]);
+    assert_eq!(s.app.calls.get("key_const"), 1);
 }
 
 async fn query_allow_list_ignores_other_parameters(backend: Backend) {

@@ -409,7 +409,7 @@ impl Exchange {
         }
         match request.client {
             ClientDirective::NoStore => {
-                tracing::debug!(reason = "no-store", "route cache: bypass");
+                tracing::debug!(reason = Bypass::NoStore.as_str(), "route cache: bypass");
                 let response = self.uncached(handler).await;
                 let outcome = Outcome::Request { stored: false };
                 let response = self.respond(response, outcome, None, conditional);
