@@ -44,7 +44,7 @@ use crate::fill::coalesce::Join;
 use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::lookup::Lookup;
-use crate::http::semantics::Outcome;
+use crate::http::semantics::CacheStatus;
 use crate::observe::{Answered, Bypass, NotStored};
 use crate::policy::{CachedRoute, RoutePolicy};
 use crate::stats::metric;
@@ -395,12 +395,12 @@ impl Exchange {
         if faulted {
             // After a fault, do not pay for a second failing call.
             let response = self.uncached(handler).await;
-            let response = self.respond(response, Outcome::BackendError, None, conditional);
+            let response = self.respond(response, CacheStatus::BackendError, None, conditional);
             return (response, Count::Answered(Answered::Error));
         }
         if request.head {
             let response = self.uncached(handler).await;
-            let outcome = Outcome::UriMiss {
+            let outcome = CacheStatus::UriMiss {
                 stored: false,
                 detail: Some(NotStored::Head),
             };
@@ -411,13 +411,13 @@ impl Exchange {
             ClientDirective::NoStore => {
                 tracing::debug!(reason = Bypass::NoStore.as_str(), "route cache: bypass");
                 let response = self.uncached(handler).await;
-                let outcome = Outcome::Request { stored: false };
+                let outcome = CacheStatus::Request { stored: false };
                 let response = self.respond(response, outcome, None, conditional);
                 (response, Count::Bypassed(Bypass::NoStore))
             }
             ClientDirective::Refresh => {
                 let stored = self.compute(handler).await;
-                let outcome = Outcome::Request {
+                let outcome = CacheStatus::Request {
                     stored: stored.stored,
                 };
                 let response = self.respond(stored.response, outcome, stored.etag, conditional);

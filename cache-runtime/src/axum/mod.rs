@@ -24,7 +24,7 @@ pub use self::headers::X_CACHE;
 pub use self::layer::{CacheLayer, CacheService};
 
 use crate::cache::RouteCache;
-use crate::http::semantics::{cache_status, CacheControl, Outcome};
+use crate::http::semantics::{cache_status, CacheControl, CacheStatus};
 use crate::key::KeyBuilder;
 use crate::observe::Bypass;
 use crate::policy::{AuthPolicy, CachedRoute, KeySource};
@@ -391,7 +391,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         Context::Bypass(Bypassed {
             cache: cache.clone(),
             reason,
-            status: cache_status(&cache.config().status_name, Outcome::Bypass { reason }),
+            status: cache_status(&cache.config().status_name, CacheStatus::Bypass { reason }),
         })
     };
     if cache.inner.disabled.is_some() {

@@ -13,7 +13,7 @@ use crate::entry::prepared::Prepared;
 use crate::entry::Entry;
 use crate::http::encoding::{derived_tag, Accepts, Encoding};
 use crate::http::freshness::format_date;
-use crate::http::semantics::{cache_status, Outcome};
+use crate::http::semantics::{cache_status, CacheStatus};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
@@ -38,7 +38,7 @@ impl Exchange {
         stored: StoreDecision,
         conditional: &Conditions,
     ) -> Response {
-        let outcome = Outcome::UriMiss {
+        let outcome = CacheStatus::UriMiss {
             stored: stored.stored,
             detail: stored.detail,
         };
@@ -96,7 +96,7 @@ impl Exchange {
     pub(super) fn respond(
         &self,
         mut response: Response,
-        outcome: Outcome,
+        outcome: CacheStatus,
         etag: Option<HeaderValue>,
         conditional: &Conditions,
     ) -> Response {
@@ -164,18 +164,18 @@ impl Exchange {
         shown.mark(&mut headers);
         set_cache_control(&mut headers, self.policy, self.personal(), remaining);
         let (x_cache, outcome) = match served {
-            Served::Fresh => (HIT, Outcome::Hit { ttl: remaining }),
-            Served::Collapsed => (HIT, Outcome::Collapsed { ttl: remaining }),
+            Served::Fresh => (HIT, CacheStatus::Hit { ttl: remaining }),
+            Served::Collapsed => (HIT, CacheStatus::Collapsed { ttl: remaining }),
             Served::Revalidated(stored) => (
                 HIT,
-                Outcome::Revalidated {
+                CacheStatus::Revalidated {
                     ttl: remaining,
                     stored,
                 },
             ),
             Served::Stale => (
                 STALE,
-                Outcome::Stale {
+                CacheStatus::Stale {
                     over: age.saturating_sub(ttl),
                 },
             ),
@@ -193,7 +193,7 @@ impl Exchange {
     }
 
     /// The cache's own headers: how it answered, and why.
-    pub(super) fn mark(&self, headers: &mut HeaderMap, x_cache: HeaderValue, outcome: Outcome) {
+    pub(super) fn mark(&self, headers: &mut HeaderMap, x_cache: HeaderValue, outcome: CacheStatus) {
         headers.insert(X_CACHE, x_cache);
         headers.insert(
             CACHE_STATUS,

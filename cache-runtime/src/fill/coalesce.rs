@@ -10,11 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// What a leader publishes: `Some(entry)` when it stored one, `None` when
-/// its response was not cacheable.
-pub(crate) type Outcome = Option<Bytes>;
-
-type Slot = watch::Receiver<Option<Outcome>>;
+/// What a leader publishes, once it has: `Some(entry)` when it stored one,
+/// `None` when its response was not cacheable.
+type Slot = watch::Receiver<Option<Option<Bytes>>>;
 
 #[derive(Debug)]
 pub(crate) struct Inflight {
@@ -45,7 +43,7 @@ pub(crate) struct Leader {
     map: Arc<Mutex<HashMap<String, (u64, Slot)>>>,
     key: String,
     id: u64,
-    tx: watch::Sender<Option<Outcome>>,
+    tx: watch::Sender<Option<Option<Bytes>>>,
 }
 
 pub(crate) struct Follower(Slot);
@@ -94,9 +92,10 @@ impl Inflight {
 }
 
 impl Leader {
-    /// Hands the outcome to every follower and ends the leadership.
-    pub(crate) fn publish(self, outcome: Outcome) {
-        let _ = self.tx.send(Some(outcome));
+    /// Hands the stored entry (`None`: nothing was stored) to every
+    /// follower and ends the leadership.
+    pub(crate) fn publish(self, entry: Option<Bytes>) {
+        let _ = self.tx.send(Some(entry));
     }
 }
 
@@ -110,9 +109,9 @@ impl Drop for Leader {
 }
 
 impl Follower {
-    /// The leader's outcome; `None` when it stored nothing, failed, was
-    /// dropped, or took longer than `wait`.
-    pub(crate) async fn wait(mut self, wait: Duration) -> Outcome {
+    /// The leader's stored entry; `None` when it stored nothing, failed,
+    /// was dropped, or took longer than `wait`.
+    pub(crate) async fn wait(mut self, wait: Duration) -> Option<Bytes> {
         match tokio::time::timeout(wait, self.0.wait_for(Option::is_some)).await {
             Ok(Ok(value)) => value.clone().flatten(),
             Ok(Err(_)) | Err(_) => None,

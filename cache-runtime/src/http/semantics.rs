@@ -140,7 +140,7 @@ fn opaque_tag(tag: &str) -> Option<&str> {
 /// How the cache handled a request, for `Cache-Status` (RFC 9211).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub(crate) enum Outcome {
+pub(crate) enum CacheStatus {
     /// Served from the cache; the entry has `ttl` seconds of freshness left.
     Hit {
         /// Remaining freshness lifetime in seconds.
@@ -188,26 +188,26 @@ pub(crate) enum Outcome {
 }
 
 /// The `Cache-Status` field value for `outcome` under the cache's `name`.
-pub(crate) fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
+pub(crate) fn cache_status(name: &str, outcome: CacheStatus) -> HeaderValue {
     // Built by hand: `format!` costs more than the rest of the header
     // handling.
     let mut value = String::with_capacity(name.len() + 40);
     value.push_str(name);
     match outcome {
-        Outcome::Hit { ttl } => {
+        CacheStatus::Hit { ttl } => {
             value.push_str("; hit; ttl=");
             push_decimal(&mut value, ttl);
         }
-        Outcome::Collapsed { ttl } => {
+        CacheStatus::Collapsed { ttl } => {
             value.push_str("; hit; ttl=");
             push_decimal(&mut value, ttl);
             value.push_str("; collapsed");
         }
-        Outcome::Stale { over } => {
+        CacheStatus::Stale { over } => {
             value.push_str("; hit; ttl=-");
             push_decimal(&mut value, over);
         }
-        Outcome::Revalidated { ttl, stored } => {
+        CacheStatus::Revalidated { ttl, stored } => {
             value.push_str("; fwd=stale; fwd-status=304");
             if stored {
                 value.push_str("; stored");
@@ -215,8 +215,8 @@ pub(crate) fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
             value.push_str("; ttl=");
             push_decimal(&mut value, ttl);
         }
-        Outcome::UriMiss { stored: true, .. } => value.push_str("; fwd=uri-miss; stored"),
-        Outcome::UriMiss {
+        CacheStatus::UriMiss { stored: true, .. } => value.push_str("; fwd=uri-miss; stored"),
+        CacheStatus::UriMiss {
             stored: false,
             detail,
         } => {
@@ -226,14 +226,14 @@ pub(crate) fn cache_status(name: &str, outcome: Outcome) -> HeaderValue {
                 value.push_str(detail.detail());
             }
         }
-        Outcome::BackendError => value.push_str("; fwd=miss; detail=backend-error"),
-        Outcome::Request { stored } => {
+        CacheStatus::BackendError => value.push_str("; fwd=miss; detail=backend-error"),
+        CacheStatus::Request { stored } => {
             value.push_str("; fwd=request");
             if stored {
                 value.push_str("; stored");
             }
         }
-        Outcome::Bypass { reason } => {
+        CacheStatus::Bypass { reason } => {
             value.push_str("; fwd=bypass; detail=");
             value.push_str(reason.as_str());
         }
@@ -336,38 +336,38 @@ mod tests {
     #[test]
     fn cache_status_values_follow_rfc_9211() {
         let s = |o| cache_status("rc", o).to_str().unwrap().to_owned();
-        assert_eq!(s(Outcome::Hit { ttl: 5 }), "rc; hit; ttl=5");
+        assert_eq!(s(CacheStatus::Hit { ttl: 5 }), "rc; hit; ttl=5");
         assert_eq!(
-            s(Outcome::Collapsed { ttl: 5 }),
+            s(CacheStatus::Collapsed { ttl: 5 }),
             "rc; hit; ttl=5; collapsed"
         );
-        assert_eq!(s(Outcome::Stale { over: 3 }), "rc; hit; ttl=-3");
+        assert_eq!(s(CacheStatus::Stale { over: 3 }), "rc; hit; ttl=-3");
         assert_eq!(
-            s(Outcome::UriMiss {
+            s(CacheStatus::UriMiss {
                 stored: true,
                 detail: None
             }),
             "rc; fwd=uri-miss; stored"
         );
         assert_eq!(
-            s(Outcome::UriMiss {
+            s(CacheStatus::UriMiss {
                 stored: false,
                 detail: Some(NotStored::Refused(Refusal::SetCookie))
             }),
             "rc; fwd=uri-miss; detail=set-cookie"
         );
         assert_eq!(
-            s(Outcome::Bypass {
+            s(CacheStatus::Bypass {
                 reason: Bypass::Authorization
             }),
             "rc; fwd=bypass; detail=authorization"
         );
         assert_eq!(
-            s(Outcome::BackendError),
+            s(CacheStatus::BackendError),
             "rc; fwd=miss; detail=backend-error"
         );
         assert_eq!(
-            s(Outcome::Request { stored: true }),
+            s(CacheStatus::Request { stored: true }),
             "rc; fwd=request; stored"
         );
     }

@@ -37,19 +37,19 @@ impl RouteCache {
             return Err(StoreError::bare(ErrorKind::CircuitOpen, "backend call"));
         }
         // If this future is dropped mid-call, the probe is handed back.
-        struct Outcome<'a> {
+        struct ProbeGuard<'a> {
             breaker: &'a Breaker,
             admission: Admission,
             recorded: bool,
         }
-        impl Drop for Outcome<'_> {
+        impl Drop for ProbeGuard<'_> {
             fn drop(&mut self) {
                 if !self.recorded {
                     self.breaker.abandon(self.admission);
                 }
             }
         }
-        let mut outcome = Outcome {
+        let mut outcome = ProbeGuard {
             breaker: &self.inner.breaker,
             admission,
             recorded: false,
