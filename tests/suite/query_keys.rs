@@ -104,18 +104,28 @@ async fn junk_parameters_neither_split_nor_bypass(backend: Backend) {
     let app = serve(&f).await;
     let first = app.get("/listing?page=3").await;
     assert_eq!(first.x_cache(), "MISS");
+    let app = std::sync::Arc::new(app);
     let mut junk = Junk(0x9E37_79B9_7F4A_7C15);
-    for i in 0..10_000u32 {
-        let (a, b) = (junk.next(), junk.next());
-        let path = match i % 4 {
-            0 => format!("/listing?_={a}&page=3"),
-            1 => format!("/listing?page=3&utm_source={a:x}&utm_campaign={b:x}"),
-            2 => format!("/listing?{a:x}={b:x}&page=3&%5F={a}"),
-            _ => format!("/listing?page=3&fbclid={a:x}{b:x}&cb"),
-        };
-        let reply = app.get(&path).await;
-        assert_eq!(reply.x_cache(), "HIT", "{path}");
-        assert_eq!(reply.body, first.body, "{path}");
+    // 10,000 requests, 50 at a time.
+    for batch in 0..200u32 {
+        let tasks: Vec<_> = (0..50u32)
+            .map(|j| {
+                let (a, b) = (junk.next(), junk.next());
+                let path = match (batch * 50 + j) % 4 {
+                    0 => format!("/listing?_={a}&page=3"),
+                    1 => format!("/listing?page=3&utm_source={a:x}&utm_campaign={b:x}"),
+                    2 => format!("/listing?{a:x}={b:x}&page=3&%5F={a}"),
+                    _ => format!("/listing?page=3&fbclid={a:x}{b:x}&cb"),
+                };
+                let app = std::sync::Arc::clone(&app);
+                tokio::spawn(async move { (app.get(&path).await, path) })
+            })
+            .collect();
+        for task in tasks {
+            let (reply, path) = task.await.expect("request task");
+            assert_eq!(reply.x_cache(), "HIT", "{path}");
+            assert_eq!(reply.body, first.body, "{path}");
+        }
     }
     assert_eq!(app.calls.get("listing"), 1, "the handler ran once");
 }
