@@ -242,6 +242,22 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         quote!(#(#cfgs)* const _: () = { #warnings };)
     };
 
+    // A coding whose cargo feature is off: a free constant, evaluated by
+    // `cargo check` too and reported at the option, whether or not the
+    // handler is routed (the policy's own constant is evaluated only where
+    // it is used).
+    let coding_check = match args.compress.as_ref().and_then(|c| c.value.as_ref()) {
+        Some(coding) => {
+            let variant = Ident::new(coding.variant, coding.span);
+            let rt_coding = runtime_at(coding.span);
+            quote_spanned! {coding.span=>
+                #(#cfgs)*
+                const _: #rt_coding::Encoding = #rt_coding::Encoding::#variant.required();
+            }
+        }
+        None => TokenStream::new(),
+    };
+
     quote! {
         #(#cfgs)*
         #[doc(hidden)]
@@ -260,6 +276,7 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
         }
 
         #warnings
+        #coding_check
 
         #outer
     }
