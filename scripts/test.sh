@@ -10,7 +10,7 @@
 # - `cargo-expand` at the version the expansion snapshots were made with
 #   (`cargo install --locked`, into $CARGO_HOME/bin).
 # Then runs `cargo test --workspace --no-fail-fast`: unit, integration, doc,
-# compile (trybuild) and expansion (macrotest) tests. The integration tests
+# compile-fail (trybuild) and expansion (macrotest) tests. The integration tests
 # start their own redis-server processes and a 3-master Redis Cluster on
 # free loopback ports (or use the cluster REDIS_CLUSTER_URLS names).
 set -euo pipefail

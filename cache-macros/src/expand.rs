@@ -180,7 +180,15 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
             } else {
                 quote_spanned!(path.span()=> #rt_path::key_part(&#path, #parts))
             };
+            // `(|parts| …)(parts)`: a closure's result may borrow from the
+            // parts, which a bound function could not return.
+            let allow = if matches!(path, Expr::Closure(_)) {
+                quote!(#[allow(clippy::redundant_closure_call)])
+            } else {
+                TokenStream::new()
+            };
             quote! {
+                #allow
                 fn key(#parts: &#rt::Parts)
                     -> #rt::Option<#rt::String>
                 {

@@ -27,12 +27,23 @@ pub async fn closure_key() -> &'static str {
     "x"
 }
 
-#[cached_route(ttl = 60, private = true, cache_control = "private, max-age=60", honor_client = true)]
+#[cached_route(
+    ttl = 60,
+    private = true,
+    cache_control = "private, max-age=60",
+    honor_client = true
+)]
 pub async fn per_user() -> &'static str {
     "x"
 }
 
-#[cached_route(ttl = 60, shared = true, honor_client = false, stale = "5m", stale_if_error = false)]
+#[cached_route(
+    ttl = 60,
+    shared = true,
+    honor_client = false,
+    stale = "5m",
+    stale_if_error = false
+)]
 pub async fn for_everyone() -> &'static str {
     "x"
 }
@@ -42,7 +53,7 @@ pub(crate) async fn query_all() -> &'static str {
     "x"
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/a/{id}", get(every_option))
         .route("/b", get(function_key))

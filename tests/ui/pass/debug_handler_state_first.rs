@@ -1,7 +1,12 @@
 // `#[debug_handler]` on either side of `#[cached_route]`, on handlers whose
 // first parameter is `State<T>` and with no `state = …`: debug_handler
 // infers the state from that parameter, which the macro wraps.
-use axum::{debug_handler, extract::{Path, State}, routing::get, Json, Router};
+use axum::{
+    debug_handler,
+    extract::{Path, State},
+    routing::get,
+    Json, Router,
+};
 use cache_runtime::{cached_route, RouteCache};
 use std::sync::Arc;
 
@@ -33,12 +38,14 @@ async fn state_only(State(ctx): State<Arc<AppContext>>) -> String {
     ctx.greeting.clone()
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/a/{id}", get(above))
         .route("/b/{id}", get(below))
         .route("/c", get(below_imported))
         .route("/d", get(state_only))
-        .with_state(Arc::new(AppContext { greeting: "hi".to_owned() }))
+        .with_state(Arc::new(AppContext {
+            greeting: "hi".to_owned(),
+        }))
         .layer(RouteCache::embedded().layer());
 }

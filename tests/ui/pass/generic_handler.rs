@@ -1,6 +1,10 @@
 // A generic handler, routed as one instantiation, with a `where` clause
 // and a type parameter that only the body uses.
-use axum::{extract::{Path, State}, routing::get, Json, Router};
+use axum::{
+    extract::{Path, State},
+    routing::get,
+    Json, Router,
+};
 use cache_runtime::{cached_route, RouteCache};
 
 trait Repo: Clone + Send + Sync + 'static {
@@ -40,7 +44,7 @@ where
     format!("{}: {}", L::LABEL, repo.name(id))
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/users/{id}", get(get_user::<Memory>))
         .route("/admins/{id}", get(labelled::<Admin, Memory>))

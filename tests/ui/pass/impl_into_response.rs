@@ -11,6 +11,6 @@ async fn tuple() -> (StatusCode, Json<u8>) {
     (StatusCode::CREATED, Json(2))
 }
 
-fn main() {
+pub fn main() {
     let _ = (plain, tuple);
 }

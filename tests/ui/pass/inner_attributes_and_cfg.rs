@@ -37,7 +37,7 @@ async fn borrowed_binding(Path(id): Path<u32>) -> String {
     id.to_string()
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/a", get(inner_attribute))
         .route("/b", get(per_cfg))

@@ -13,7 +13,7 @@ async fn below(Path(id): Path<u32>) -> Json<u32> {
     Json(id)
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/a/{id}", get(above))
         .route("/b/{id}", get(below))

@@ -23,7 +23,7 @@ async fn update(State(_db): State<()>, Path(id): Path<u64>, Json(body): Json<u64
     Json(id + body)
 }
 
-fn main() {
+pub fn main() {
     let cache = RouteCache::embedded();
     let _app: Router = Router::new()
         .route("/items/{id}", get(get_item).put(update))

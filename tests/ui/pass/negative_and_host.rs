@@ -11,7 +11,7 @@ async fn everywhere() -> &'static str {
     "y"
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/a", get(lookup))
         .route("/b", get(everywhere))

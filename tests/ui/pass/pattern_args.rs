@@ -13,6 +13,6 @@ async fn keyed(Path((a, mut b)): Path<(u32, String)>) -> Json<String> {
     Json(format!("{a}{b}"))
 }
 
-fn main() {
+pub fn main() {
     let _ = (handler, keyed);
 }

@@ -31,6 +31,6 @@ async fn keyed(axum::extract::Path(id): axum::extract::Path<u32>) -> Json<u32> {
     Json(id)
 }
 
-fn main() {
+pub fn main() {
     let _ = (handler, keyed);
 }

@@ -14,6 +14,6 @@ async fn handler() -> Result<impl IntoResponse, StatusCode> {
     Ok(Json(n))
 }
 
-fn main() {
+pub fn main() {
     let _ = handler;
 }

@@ -1,4 +1,9 @@
-use axum::{extract::{Path, State}, http::HeaderMap, routing::get, Router};
+use axum::{
+    extract::{Path, State},
+    http::HeaderMap,
+    routing::get,
+    Router,
+};
 use cache_runtime::{cached_route, RouteCache};
 
 #[cached_route(ttl = 60, revalidate = true)]
@@ -6,7 +11,7 @@ async fn report(State(version): State<u32>, Path(id): Path<u32>, headers: Header
     format!("{version} {id} {}", headers.len())
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/reports/{id}", get(report))
         .with_state(7u32)

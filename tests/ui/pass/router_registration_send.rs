@@ -9,7 +9,7 @@ async fn handler(State(counter): State<Arc<std::sync::atomic::AtomicU64>>) -> Js
     Json(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/", get(handler))
         .with_state(Arc::new(std::sync::atomic::AtomicU64::new(0)))

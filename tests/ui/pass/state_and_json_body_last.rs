@@ -27,10 +27,12 @@ async fn handler(
     }))
 }
 
-fn main() {
+pub fn main() {
     let cache = RouteCache::embedded();
     let _app: Router = Router::new()
         .route("/", post(handler))
-        .with_state(AppState { greeting: "hi".into() })
+        .with_state(AppState {
+            greeting: "hi".into(),
+        })
         .layer(cache.layer());
 }

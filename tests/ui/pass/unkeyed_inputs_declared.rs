@@ -36,7 +36,7 @@ async fn target(uri: Uri, OriginalUri(original): OriginalUri) -> String {
     format!("{uri} {original}")
 }
 
-fn main() {
+pub fn main() {
     let _app: Router = Router::new()
         .route("/a", get(agent))
         .route("/b", get(logged))
