@@ -21,8 +21,10 @@ pub const DEFAULT_FAULT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Default name of the cache in `Cache-Status` ([`CacheConfig::status_name`]).
 pub const DEFAULT_STATUS_NAME: &str = "route-cache";
 /// Default for honouring clients' `Cache-Control` ([`CacheConfig::honor_client`]).
+#[doc(hidden)]
 pub const DEFAULT_HONOR_CLIENT: bool = false;
 /// Default for capping the TTL to the handler's `max-age` ([`CacheConfig::cap_ttl_to_handler_max_age`]).
+#[doc(hidden)]
 pub const DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE: bool = true;
 /// Default consecutive failures that open the circuit breaker ([`CacheConfig::breaker_failures`]).
 pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
@@ -41,6 +43,7 @@ pub const DEFAULT_L1_CAPACITY: u64 = 0;
 /// Default interval of the L1 channel's heartbeat ([`CacheConfig::l1_heartbeat`]).
 pub const DEFAULT_L1_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Default for keying on `Forwarded`/`X-Forwarded-Host` ([`CacheConfig::trust_forwarded_host`]).
+#[doc(hidden)]
 pub const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
 /// Default number of proxies in front of the app whose forwarded-host
 /// values are trusted, when [`CacheConfig::trust_forwarded_host`] is on
@@ -61,6 +64,7 @@ pub const DEFAULT_MAX_PATH_VARIANTS: usize = 4096;
 pub const DEFAULT_MAX_TAG_MEMBERS: usize = 100_000;
 /// Default for invalidating the targets of unsafe requests' answers (RFC
 /// 9111 §4.4; [`CacheConfig::invalidate_unsafe`]).
+#[doc(hidden)]
 pub const DEFAULT_INVALIDATE_UNSAFE: bool = true;
 /// Default targeted cache-control field (RFC 9213) that governs this cache
 /// when a response carries it ([`CacheConfig::targeted_cache_control`]).
@@ -124,11 +128,11 @@ pub struct CacheConfig {
     pub status_name: String,
     /// Whether clients' `Cache-Control: no-cache`/`no-store`/`max-age=0`
     /// are honoured on routes that do not decide (default
-    /// [`DEFAULT_HONOR_CLIENT`], `false`).
+    /// `false`).
     pub honor_client: bool,
     /// Whether a handler's own `max-age`/`s-maxage` shorter than the route
     /// TTL shortens the entry's life (default
-    /// [`DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE`], `true`).
+    /// `true`).
     pub cap_ttl_to_handler_max_age: bool,
     /// Consecutive backend failures that open the circuit breaker (default
     /// [`DEFAULT_BREAKER_FAILURES`], 5).
@@ -164,7 +168,7 @@ pub struct CacheConfig {
     pub invalidate_timeout: Duration,
     /// Whether the host in keys comes from `Forwarded: host=` or
     /// `X-Forwarded-Host` when a request carries one (default
-    /// [`DEFAULT_TRUST_FORWARDED_HOST`], `false`: the request target's
+    /// `false`: the request target's
     /// authority or `Host`).
     pub trust_forwarded_host: bool,
     /// How many proxies in front of the app append to `Forwarded` and
@@ -190,9 +194,12 @@ pub struct CacheConfig {
     /// Whether a non-error answer to an unsafe request through the layer
     /// (`POST`, `PUT`, `PATCH`, `DELETE`, …) invalidates its target and
     /// its same-origin `Location`/`Content-Location` (default
-    /// [`DEFAULT_INVALIDATE_UNSAFE`], `true`; RFC 9111 §4.4). Costs such a
+    /// `true`; RFC 9111 §4.4). Costs such a
     /// request one invalidation by path.
     pub invalidate_unsafe: bool,
+    /// Shadow mode for every route (default `false`; see
+    /// [`RouteCacheBuilder::shadow`](crate::RouteCacheBuilder::shadow)).
+    pub shadow: bool,
     /// The targeted cache-control field (RFC 9213) whose directives govern
     /// this cache, in place of `Cache-Control`, when a response carries it
     /// (default [`DEFAULT_TARGETED_CACHE_CONTROL`], `CDN-Cache-Control`;
@@ -241,6 +248,7 @@ impl Default for CacheConfig {
             max_path_variants: DEFAULT_MAX_PATH_VARIANTS,
             max_tag_members: DEFAULT_MAX_TAG_MEMBERS,
             invalidate_unsafe: DEFAULT_INVALIDATE_UNSAFE,
+            shadow: false,
             targeted_cache_control: Some(http::HeaderName::from_static(
                 DEFAULT_TARGETED_CACHE_CONTROL,
             )),
@@ -281,6 +289,7 @@ impl fmt::Debug for CacheConfig {
             max_path_variants,
             max_tag_members,
             invalidate_unsafe,
+            shadow,
             targeted_cache_control,
             compression,
             compress_min_bytes,
@@ -313,6 +322,7 @@ impl fmt::Debug for CacheConfig {
             .field("max_path_variants", max_path_variants)
             .field("max_tag_members", max_tag_members)
             .field("invalidate_unsafe", invalidate_unsafe)
+            .field("shadow", shadow)
             .field("targeted_cache_control", targeted_cache_control)
             .field("compression", compression)
             .field("compress_min_bytes", compress_min_bytes)
