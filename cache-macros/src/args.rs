@@ -13,7 +13,7 @@ use syn::{parse::ParseStream, punctuated::Punctuated, Expr, Ident, LitStr, Token
 const OPTIONS: &str = "`ttl`, `key`, `query`, `vary`, `namespace` (or `prefix`), `max_body`, \
                        `shared`, `private`, `cache_control`, `honor_client`, `stale`, `stale_if_error`, \
                        `tags`, `host`, `negative`, `negative_ttl`, `revalidate`, `compress`, `allow_unkeyed`, \
-                       `refresh_ahead`";
+                       `refresh_ahead`, `shadow`";
 
 /// One option as written, keeping the keyword's span for diagnostics.
 pub(crate) struct Opt<T> {
@@ -43,6 +43,9 @@ pub(crate) struct Args {
     pub(crate) host: Option<Opt<bool>>,
     /// `revalidate = true`: expired entries are revalidated by the handler.
     pub(crate) revalidate: Option<Opt<bool>>,
+    /// `shadow = true`: the handler always answers; the cache stores and
+    /// compares, and serves nothing.
+    pub(crate) shadow: Option<Opt<bool>>,
     /// `negative = [404, 410]`: error statuses stored too.
     pub(crate) negative: Option<Opt<Vec<u16>>>,
     /// `negative_ttl = "30s"`: their life.
@@ -224,6 +227,7 @@ impl Args {
                 parse_bool(value, "revalidate"),
                 errors,
             ),
+            "shadow" => set_once(&mut self.shadow, name, parse_bool(value, "shadow"), errors),
             "negative" => set_once(&mut self.negative, name, parse_negative(value), errors),
             "negative_ttl" => set_once(
                 &mut self.negative_ttl,

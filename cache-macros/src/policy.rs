@@ -90,6 +90,9 @@ pub(crate) fn policy(
     if args.revalidate.as_ref().is_some_and(|r| r.value) {
         policy.extend(quote!(.with_revalidate(true)));
     }
+    if args.shadow.as_ref().is_some_and(|s| s.value) {
+        policy.extend(quote!(.with_shadow(true)));
+    }
     if let Some(ahead) = args.refresh_ahead.as_ref().filter(|r| r.value > 0) {
         let permille = ahead.value;
         policy.extend(quote!(.with_refresh_ahead(#permille)));

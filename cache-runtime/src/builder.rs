@@ -495,6 +495,26 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Shadow mode for every route (also the route option
+    /// `#[cached_route(shadow = true)]`), for turning caching on with
+    /// evidence: the handler answers every request, and its answer is what
+    /// the client gets. The cache still derives the key, reads the entry
+    /// it would have served, stores the fresh answer when it may, and
+    /// compares the two bodies byte for byte after decoding, counted as
+    /// `route_cache_shadow_total{route, outcome}` (`match`, `diverged`,
+    /// `no-entry`) with the entry's age at a divergence in
+    /// `route_cache_shadow_divergence_age_seconds{route}`. A fresh answer
+    /// that may not be stored where an entry existed counts as
+    /// `diverged`; a streamed one is not compared.
+    ///
+    /// Costs each request one lookup and one store on top of the
+    /// handler, and no coalescing: the handler always runs. A route not in
+    /// shadow mode pays nothing. Default `false`.
+    pub fn shadow(mut self, shadow: bool) -> Self {
+        self.config.shadow = shadow;
+        self
+    }
+
     /// When a Redis connection counts as dead: after `timeouts` calls in a
     /// row time out (default [`DEFAULT_DEAD_AFTER_TIMEOUTS`], 3), or after
     /// timeouts with no call answering for `window` (default

@@ -109,6 +109,7 @@ pub struct RoutePolicy {
     stale_if_error: Option<bool>,
     host: bool,
     revalidate: bool,
+    shadow: bool,
     negative: &'static [u16],
     negative_ttl_secs: u32,
     compress: Option<Option<Encoding>>,
@@ -135,6 +136,7 @@ impl RoutePolicy {
             stale_if_error: None,
             host: false,
             revalidate: false,
+            shadow: false,
             negative: &[],
             negative_ttl_secs: 0,
             compress: None,
@@ -288,6 +290,21 @@ impl RoutePolicy {
     /// Whether expired entries are revalidated through the handler.
     pub const fn revalidates(&self) -> bool {
         self.revalidate
+    }
+
+    /// Shadow mode: the handler answers every request, and the cache
+    /// stores its answers and compares each with the entry it would have
+    /// served, serving none.
+    #[must_use]
+    pub const fn with_shadow(mut self, shadow: bool) -> Self {
+        self.shadow = shadow;
+        self
+    }
+
+    /// Whether the route runs in shadow mode (by its own option; the
+    /// cache's `shadow` setting covers every route).
+    pub const fn shadow(&self) -> bool {
+        self.shadow
     }
 
     /// Whether the request's host takes part in the key.

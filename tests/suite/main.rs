@@ -31,4 +31,5 @@ mod resilience;
 mod rfc9111;
 mod round_trips;
 mod sentinel;
+mod shadow;
 mod soft_purge;

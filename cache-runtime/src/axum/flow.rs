@@ -185,6 +185,16 @@ where
         tags,
         span,
     };
+    if route.shadows() {
+        let span = route.span.span();
+        return pending(
+            async move {
+                let response = route.shadow(handler, found, &request).await;
+                route.edge_tagged(response)
+            }
+            .instrument(span),
+        );
+    }
     let looked = match found {
         Some(Found::Revalidate(stale)) => {
             let span = route.span.span();

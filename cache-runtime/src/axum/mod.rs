@@ -15,6 +15,7 @@ mod host;
 mod layer;
 mod respond;
 mod revalidate;
+mod shadow;
 mod storable;
 mod tee;
 

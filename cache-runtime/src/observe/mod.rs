@@ -14,10 +14,10 @@ pub mod names;
 mod route;
 mod tally;
 
-#[cfg(feature = "axum")]
-pub(crate) use self::route::Answered;
 pub use self::route::RouteSlot;
 pub use self::route::RouteStats;
+#[cfg(feature = "axum")]
+pub(crate) use self::route::{Answered, Shadowed};
 pub(crate) use self::route::{Bypass, NotStored, Refusal};
 pub(crate) use self::route::{RouteHandle, Routes};
 pub(crate) use self::tally::{vocabulary, Tally};

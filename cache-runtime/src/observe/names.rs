@@ -63,6 +63,13 @@ pub const L1_DELIVERY_LAG: &str = "route_cache_l1_delivery_lag_seconds";
 pub const BREAKER_STATE: &str = "route_cache_breaker_state";
 /// Gauge: 1 while the L1 is live (its invalidation channel works).
 pub const L1_LIVE: &str = "route_cache_l1_live";
+/// Counter, labels `route`, `outcome`: shadow-mode comparisons of the
+/// handler's answer with the entry the cache would have served: `match`,
+/// `diverged`, or `no-entry` (nothing stored yet).
+pub const SHADOW: &str = "route_cache_shadow_total";
+/// Histogram, label `route`: in shadow mode, the age of an entry whose
+/// body differed from the handler's fresh answer.
+pub const SHADOW_DIVERGENCE_AGE: &str = "route_cache_shadow_divergence_age_seconds";
 /// Gauge, label `tier` (`embedded`, `l1`): bytes held in process.
 pub const STORE_BYTES: &str = "route_cache_store_bytes";
 /// Gauge, label `tier`: entries held in process.
@@ -88,6 +95,10 @@ pub(crate) const COUNTERS: &[(&str, &str)] = &[
     (EVICTIONS, "Entries evicted for room."),
     (INVALIDATIONS, "Invalidation calls that succeeded."),
     (INVALIDATED_KEYS, "Keys removed by invalidations."),
+    (
+        SHADOW,
+        "Shadow-mode comparisons of fresh answers with stored entries.",
+    ),
 ];
 
 /// Every histogram, with its unit and help text.
@@ -95,6 +106,11 @@ pub(crate) const HISTOGRAMS: &[(&str, &str, &str)] = &[
     (BACKEND_SECONDS, "seconds", "Backend call latency."),
     (HANDLER_SECONDS, "seconds", "Handler time on a miss."),
     (ENTRY_BYTES, "bytes", "Size of stored entries."),
+    (
+        SHADOW_DIVERGENCE_AGE,
+        "seconds",
+        "Age of stored entries that differed from the fresh answer (shadow mode).",
+    ),
     (
         L1_DELIVERY_LAG,
         "seconds",

@@ -95,6 +95,18 @@ impl Bypass {
     }
 }
 
+vocabulary! {
+    /// A shadow-mode comparison (`outcome`).
+    Shadowed {
+        /// The stored entry's body equals the handler's fresh answer.
+        Match = "match",
+        /// It differs (or the fresh answer may not be stored at all).
+        Diverged = "diverged",
+        /// Nothing was stored for the key yet.
+        NoEntry = "no-entry",
+    }
+}
+
 /// Why a miss's response was not stored (yet): the `Cache-Status` detail
 /// and, for a refusal, the counted reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,8 +160,10 @@ pub(crate) struct RouteMetrics {
     refused: [Tally; Refusal::ALL.len()],
     stored: Tally,
     stale_on_error: Tally,
+    shadowed: [Tally; Shadowed::ALL.len()],
     handler: Histogram,
     entry_bytes: Histogram,
+    divergence_age: Histogram,
 }
 
 impl RouteMetrics {
@@ -165,6 +179,8 @@ impl RouteMetrics {
             refused: Refusal::ALL.map(|r| tally(metric::REFUSALS, "reason", r.as_str())),
             stored: Tally::new(metrics::counter!(metric::STORES, "route" => id)),
             stale_on_error: Tally::new(metrics::counter!(metric::STALE_ON_ERROR, "route" => id)),
+            shadowed: Shadowed::ALL.map(|s| tally(metric::SHADOW, "outcome", s.as_str())),
+            divergence_age: metrics::histogram!(metric::SHADOW_DIVERGENCE_AGE, "route" => id),
             handler: metrics::histogram!(metric::HANDLER_SECONDS, "route" => id),
             entry_bytes: metrics::histogram!(metric::ENTRY_BYTES, "route" => id),
         }
@@ -195,6 +211,15 @@ impl RouteMetrics {
         self.stale_on_error.add(1);
     }
 
+    /// A shadow-mode comparison came out `how`; `age` is the stored
+    /// entry's, at a divergence.
+    pub(crate) fn shadowed(&self, how: Shadowed, age: Option<Duration>) {
+        self.shadowed[how as usize].add(1);
+        if let Some(age) = age {
+            self.divergence_age.record(age.as_secs_f64());
+        }
+    }
+
     pub(crate) fn handler_ran(&self, elapsed: Duration) {
         self.handler.record(elapsed.as_secs_f64());
     }
@@ -213,6 +238,9 @@ impl RouteMetrics {
             stored: self.stored.get(),
             refused: self.refused.iter().map(Tally::get).sum(),
             stale_on_error: self.stale_on_error.get(),
+            shadow_matched: self.shadowed[Shadowed::Match as usize].get(),
+            shadow_diverged: self.shadowed[Shadowed::Diverged as usize].get(),
+            shadow_no_entry: self.shadowed[Shadowed::NoEntry as usize].get(),
         }
     }
 }
@@ -381,6 +409,12 @@ pub struct RouteStats {
     /// Stale entries served because the handler failed (`stale-if-error`):
     /// an outage a good hit ratio would hide.
     pub stale_on_error: u64,
+    /// Shadow mode: fresh answers equal to the stored entry.
+    pub shadow_matched: u64,
+    /// Shadow mode: fresh answers that differed from the stored entry.
+    pub shadow_diverged: u64,
+    /// Shadow mode: fresh answers with no stored entry to compare with.
+    pub shadow_no_entry: u64,
 }
 
 impl RouteStats {
