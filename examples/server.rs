@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Listens on `$PORT` (default 3000). Metrics, per route, in Prometheus'
-//! text format: `curl http://127.0.0.1:3000/metrics`.
+//! text format: `curl http://127.0.0.1:3000/metrics`. With
+//! `CACHE_ADMIN_TOKEN` set (16 bytes or more), the admin API is mounted at
+//! `/_cache` (purge, routes, stats); without it, not at all.
 
 use axum::{
     extract::{Path, Query},
@@ -89,6 +91,16 @@ async fn time() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "now_ms": now_ms() }))
 }
 
+/// An item's price, in shadow mode before it is cached for real: the
+/// handler answers every request, and `/metrics` shows how often the
+/// stored entry would have been wrong (`route_cache_shadow_total`).
+#[cached_route(ttl = 60, shadow = true)]
+async fn price(Path(id): Path<u64>) -> Json<serde_json::Value> {
+    // Changes every ten seconds: a cached answer would be stale by then.
+    let tick = u64::try_from(now_ms() / 10_000).unwrap_or(0);
+    Json(serde_json::json!({ "id": id, "price_cents": 100 + (id + tick) % 50 }))
+}
+
 /// "Updates" an item: its entry and every page are invalidated after the
 /// 204, on every instance.
 #[invalidates(tags = ["item:{id}", "item-pages"])]
@@ -130,8 +142,9 @@ async fn main() {
     });
 
     let cache = RouteCache::from_env().await;
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/items/{id}", get(get_item))
+        .route("/items/{id}/price", get(price))
         .route("/items/{id}/touch", post(touch_item))
         .route("/items", get(list_items))
         .route("/catalog", get(catalog))
@@ -139,6 +152,11 @@ async fn main() {
         .route("/health", get(health))
         .layer(cache.layer())
         .route("/metrics", get(move || render(prometheus.clone())));
+    let admin_token = std::env::var("CACHE_ADMIN_TOKEN").ok();
+    if let Some(token) = &admin_token {
+        // Refuses (panics at start-up) a token shorter than 16 bytes.
+        app = app.nest("/_cache", cache.admin(token));
+    }
 
     let port: u16 = std::env::var("PORT")
         .ok()
@@ -159,6 +177,12 @@ async fn main() {
     println!("  curl -i 'http://127.0.0.1:{port}/items?page=2&limit=3'   # same entry");
     println!("  curl -i -X POST http://127.0.0.1:{port}/items/42/touch   # invalidates item:42");
     println!("  curl -i http://127.0.0.1:{port}/time            # Age grows to 4 s, then a refresh-ahead");
+    println!("  curl http://127.0.0.1:{port}/items/42/price     # shadow mode: always the handler");
     println!("  curl http://127.0.0.1:{port}/metrics            # hits and misses per route");
+    if admin_token.is_some() {
+        println!(
+            "  curl -H \"authorization: Bearer $CACHE_ADMIN_TOKEN\" http://127.0.0.1:{port}/_cache/routes"
+        );
+    }
     axum::serve(listener, app).await.expect("server error");
 }

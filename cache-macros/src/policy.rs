@@ -51,6 +51,10 @@ pub(crate) fn policy(
             .map(|name| name.value().to_ascii_lowercase());
         policy.extend(quote!(.with_vary(&[#(#names),*])));
     }
+    if let Some(tags) = args.tags.as_ref().filter(|t| !t.value.is_empty()) {
+        let templates = tags.value.iter().map(syn::LitStr::value);
+        policy.extend(quote!(.with_tags(&[#(#templates),*])));
+    }
     if let Some(namespace) = &args.namespace {
         let namespace = &namespace.value;
         policy.extend(quote!(.with_namespace(#namespace)));

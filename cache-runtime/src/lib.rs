@@ -107,6 +107,8 @@
 #![cfg_attr(not(feature = "axum"), allow(dead_code))]
 #![warn(missing_docs)]
 
+#[cfg(feature = "admin")]
+mod admin;
 #[cfg(feature = "axum")]
 mod axum;
 mod builder;

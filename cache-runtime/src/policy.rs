@@ -110,6 +110,7 @@ pub struct RoutePolicy {
     host: bool,
     revalidate: bool,
     shadow: bool,
+    tags: &'static [&'static str],
     negative: &'static [u16],
     negative_ttl_secs: u32,
     compress: Option<Option<Encoding>>,
@@ -137,6 +138,7 @@ impl RoutePolicy {
             host: false,
             revalidate: false,
             shadow: false,
+            tags: &[],
             negative: &[],
             negative_ttl_secs: 0,
             compress: None,
@@ -198,6 +200,19 @@ impl RoutePolicy {
     pub const fn with_vary(mut self, headers: &'static [&'static str]) -> Self {
         self.vary = headers;
         self
+    }
+
+    /// The route's `tags` templates as written (`"item:{id}"`), for the
+    /// admin API's route list; each request's tags are their values.
+    #[must_use]
+    pub const fn with_tags(mut self, templates: &'static [&'static str]) -> Self {
+        self.tags = templates;
+        self
+    }
+
+    /// The route's `tags` templates as written.
+    pub const fn tags(&self) -> &'static [&'static str] {
+        self.tags
     }
 
     /// A key-space segment for this route; change it to start afresh.

@@ -1,4 +1,4 @@
-//! What the cache has done: [`RouteCache::stats`](crate::RouteCache::stats)(crate::RouteCache::stats)
+//! What the cache has done: [`RouteCache::stats`](crate::RouteCache::stats)
 //! for applications without a metrics stack, and the names of the metrics
 //! it records through the [`metrics`](https://docs.rs/metrics) facade
 //! ([`metric`]).

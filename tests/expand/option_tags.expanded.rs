@@ -8,7 +8,8 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_handler {
             "macrotest016::handler",
             60u32,
         )
-        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore);
+        .with_query(::cache_runtime::__private_0_1_0::QueryPolicy::Ignore)
+        .with_tags(&["item:{id}", "items"]);
     fn slot() -> ::cache_runtime::__private_0_1_0::Option<
         &'static ::cache_runtime::__private_0_1_0::RouteSlot,
     > {

@@ -228,3 +228,82 @@ fn the_example_names_its_backend_truthfully() {
         assert!(!line.contains("in-process") || env.is_empty(), "{line}");
     }
 }
+
+/// The example on a free port with `env` set; waits until it listens.
+fn start_example(env: &[(&str, &str)]) -> (Server, u16) {
+    let port = free_port();
+    let mut command = Command::new(example_binary());
+    command
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .env_remove("REDIS_URL")
+        .env_remove("REDIS_CLUSTER_URLS")
+        .env_remove("REDIS_SENTINEL_URLS")
+        .env_remove("CACHE_ADMIN_TOKEN")
+        .stdout(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let server = Server(command.spawn().expect("start the example"));
+    let started = Instant::now();
+    while get(port, "/health").is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the example did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, port)
+}
+
+/// With `CACHE_ADMIN_TOKEN` the example mounts the admin API at
+/// `/_cache` (behind the token); without it, not at all. Its shadow-mode
+/// route always answers from the handler, and `/metrics` counts the
+/// comparisons.
+#[test]
+fn the_example_mounts_the_admin_api_with_a_token_and_shadows_a_route() {
+    let token = "example-admin-token-0123456789";
+    let (server, port) = start_example(&[("CACHE_ADMIN_TOKEN", token)]);
+    for _ in 0..3 {
+        let reply = get(port, "/items/42/price").unwrap();
+        assert!(reply.contains("x-cache: MISS"), "{reply}");
+    }
+    get(port, "/items/42").unwrap();
+    let metrics = get(port, "/metrics").unwrap();
+    let shadow: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("route_cache_shadow_total{") && l.contains("server::price"))
+        .collect();
+    assert!(
+        shadow
+            .iter()
+            .any(|l| l.contains("outcome=\"no-entry\"") && l.ends_with(" 1")),
+        "{shadow:?}"
+    );
+    assert!(
+        shadow
+            .iter()
+            .any(|l| l.contains("outcome=\"match\"") && l.ends_with(" 2")),
+        "{shadow:?}"
+    );
+    let refused = get(port, "/_cache/routes").unwrap();
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let routes = get_with(
+        port,
+        "/_cache/routes",
+        &format!("Authorization: Bearer {token}\r\n"),
+    )
+    .unwrap();
+    assert!(routes.starts_with("HTTP/1.1 200"), "{routes}");
+    assert!(
+        routes.contains("\"route\":\"server::get_item\""),
+        "{routes}"
+    );
+    assert!(routes.contains("\"shadow\":true"), "{routes}");
+    drop(server);
+
+    let (server, port) = start_example(&[]);
+    let absent = get(port, "/_cache/routes").unwrap();
+    assert!(absent.starts_with("HTTP/1.1 404"), "not mounted: {absent}");
+    drop(server);
+}

@@ -75,10 +75,7 @@ impl RouteCache {
     /// When the backend fails; entries not reached yet stay until their
     /// TTL.
     pub async fn invalidate(&self, path_and_query: &str) -> Result<usize, StoreError> {
-        let target = self.path_target(path_and_query);
-        let removed = self.invalidate_target(Purge::Path, target).await?;
-        self.purge_edge(EdgeTarget::Path(path_and_query)).await;
-        Ok(removed)
+        Ok(self.invalidate_path_as(path_and_query, false).await?.0)
     }
 
     /// Invalidates every entry carrying `tag` (the route option
@@ -88,11 +85,7 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<usize, StoreError> {
-        let removed = self
-            .invalidate_target(Purge::Tag, self.tag_target(tag))
-            .await?;
-        self.purge_edge(EdgeTarget::Tag(tag)).await;
-        Ok(removed)
+        Ok(self.invalidate_tag_as(tag, false).await?.0)
     }
 
     /// Invalidates every entry of the route `R`, named with
@@ -148,7 +141,11 @@ impl RouteCache {
 
     /// What [`Self::invalidate_route`] names: the route's key scope.
     pub(crate) fn route_target<R: CachedRoute>(&self) -> Target {
-        let policy = R::POLICY;
+        self.route_target_of(&R::POLICY)
+    }
+
+    /// The key scope of the route `policy` governs.
+    pub(crate) fn route_target_of(&self, policy: &crate::policy::RoutePolicy) -> Target {
         let prefix = &self.inner.config.prefix;
         let scope = key::KeyBuilder::new(prefix, policy.namespace(), policy.route_id(), "GET");
         Target {
@@ -355,9 +352,9 @@ impl RouteCache {
 impl RouteCache {
     /// Purges `target` from the edge cache, if one is registered; a
     /// failure is logged and counted.
-    pub(crate) async fn purge_edge(&self, target: crate::edge::EdgeTarget<'_>) {
+    pub(crate) async fn purge_edge(&self, target: crate::edge::EdgeTarget<'_>) -> EdgePurged {
         let Some(edge) = &self.inner.edge else {
-            return;
+            return EdgePurged::NotConfigured;
         };
         let one = |value: &str| vec![value.to_owned()];
         let purge = async {
@@ -378,14 +375,78 @@ impl RouteCache {
             .await
             .unwrap_or_else(|_| Err("timed out".into()));
         match purged {
-            Ok(()) => tracing::debug!(%target, "route cache: edge purged"),
+            Ok(()) => {
+                tracing::debug!(%target, "route cache: edge purged");
+                EdgePurged::Sent
+            }
             Err(e) => {
                 let kind = crate::error::ErrorKind::Unavailable;
                 self.inner
                     .metrics
                     .failed(crate::observe::Op::EdgePurge, crate::observe::failure(kind));
                 tracing::warn!(%target, error = %e, "route cache: edge purge failed");
+                EdgePurged::Failed
             }
         }
     }
+
+    /// Invalidates (or, `soft`, marks stale) what `target` names, counted
+    /// as `kind`: the one step under every public invalidation.
+    pub(crate) async fn invalidate_as(
+        &self,
+        kind: Purge,
+        target: Target,
+        soft: bool,
+    ) -> Result<usize, StoreError> {
+        if soft {
+            self.soft().mark(kind, target).await
+        } else {
+            self.invalidate_target(kind, target).await
+        }
+    }
+
+    /// Invalidates (or marks stale) every entry of a `GET` of
+    /// `path_and_query`, then purges the edge of it.
+    pub(crate) async fn invalidate_path_as(
+        &self,
+        path_and_query: &str,
+        soft: bool,
+    ) -> Result<(usize, EdgePurged), StoreError> {
+        let target = self.path_target(path_and_query);
+        let removed = self.invalidate_as(Purge::Path, target, soft).await?;
+        let edge = if soft {
+            EdgeTarget::SoftPath(path_and_query)
+        } else {
+            EdgeTarget::Path(path_and_query)
+        };
+        Ok((removed, self.purge_edge(edge).await))
+    }
+
+    /// Invalidates (or marks stale) every entry carrying `tag`, then
+    /// purges the edge of it.
+    pub(crate) async fn invalidate_tag_as(
+        &self,
+        tag: &str,
+        soft: bool,
+    ) -> Result<(usize, EdgePurged), StoreError> {
+        let removed = self
+            .invalidate_as(Purge::Tag, self.tag_target(tag), soft)
+            .await?;
+        let edge = if soft {
+            EdgeTarget::SoftTag(tag)
+        } else {
+            EdgeTarget::Tag(tag)
+        };
+        Ok((removed, self.purge_edge(edge).await))
+    }
+}
+
+/// What became of an edge purge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EdgePurged {
+    /// No edge purger is configured.
+    NotConfigured,
+    Sent,
+    /// Failed or timed out (counted and logged).
+    Failed,
 }

@@ -16,7 +16,6 @@
 
 use crate::cache::RouteCache;
 use crate::clock::now_ms;
-use crate::edge::EdgeTarget;
 use crate::entry::Entry;
 use crate::error::StoreError;
 use crate::fill::lookup::remaining_life;
@@ -67,12 +66,7 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails; entries not reached yet stay fresh.
     pub async fn invalidate(&self, path_and_query: &str) -> Result<usize, StoreError> {
-        let target = self.cache.path_target(path_and_query);
-        let marked = self.mark(Purge::Path, target).await?;
-        self.cache
-            .purge_edge(EdgeTarget::SoftPath(path_and_query))
-            .await;
-        Ok(marked)
+        Ok(self.cache.invalidate_path_as(path_and_query, true).await?.0)
     }
 
     /// Marks stale every entry carrying `tag`.
@@ -80,9 +74,7 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<usize, StoreError> {
-        let marked = self.mark(Purge::Tag, self.cache.tag_target(tag)).await?;
-        self.cache.purge_edge(EdgeTarget::SoftTag(tag)).await;
-        Ok(marked)
+        Ok(self.cache.invalidate_tag_as(tag, true).await?.0)
     }
 
     /// Marks stale every entry of the route `R` (scanning, like
@@ -114,7 +106,7 @@ impl Soft<'_> {
 
     /// Marks every entry `target` names, in batches, after bumping its
     /// generation; in a task of its own like every invalidation.
-    async fn mark(&self, kind: Purge, target: Target) -> Result<usize, StoreError> {
+    pub(crate) async fn mark(&self, kind: Purge, target: Target) -> Result<usize, StoreError> {
         let Target { named, generation } = target;
         let cache = self.cache.clone();
         self.cache

@@ -244,7 +244,7 @@ impl Metrics {
     /// The handles of the route `R`.
     #[inline]
     pub(crate) fn route<R: crate::policy::CachedRoute>(&self) -> RouteHandle {
-        self.routes.of(R::slot(), R::POLICY.route_id(), self.id)
+        self.routes.of(R::slot(), &R::POLICY, self.id)
     }
 
     /// A backend call of `op` took `elapsed`.

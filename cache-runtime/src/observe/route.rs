@@ -3,6 +3,7 @@
 
 use super::names as metric;
 use super::tally::{vocabulary, Tally};
+use crate::policy::RoutePolicy;
 use metrics::Histogram;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -151,10 +152,13 @@ impl From<Refusal> for NotStored {
     }
 }
 
-/// One route's handles and tallies.
+/// One route's handles and tallies, and its policy (what the admin API
+/// reports and purges by route id).
 #[derive(Debug)]
 pub(crate) struct RouteMetrics {
     pub(crate) id: &'static str,
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) policy: &'static RoutePolicy,
     answered: [Tally; Answered::ALL.len()],
     bypassed: [Tally; Bypass::ALL.len()],
     refused: [Tally; Refusal::ALL.len()],
@@ -168,12 +172,14 @@ pub(crate) struct RouteMetrics {
 
 impl RouteMetrics {
     /// Registers the route's handles with the recorder installed now.
-    pub(crate) fn register(id: &'static str) -> Self {
+    pub(crate) fn register(policy: &'static RoutePolicy) -> Self {
+        let id = policy.route_id();
         let tally = |name, label, value: &'static str| {
             Tally::new(metrics::counter!(name, "route" => id, label => value))
         };
         Self {
             id,
+            policy,
             answered: Answered::ALL.map(|a| tally(metric::REQUESTS, "outcome", a.as_str())),
             bypassed: Bypass::ALL.map(|b| tally(metric::BYPASSES, "reason", b.as_str())),
             refused: Refusal::ALL.map(|r| tally(metric::REFUSALS, "reason", r.as_str())),
@@ -319,15 +325,16 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    /// The handles of the route `id`, registered on first use.
-    pub(crate) fn get(&self, id: &'static str) -> Arc<RouteMetrics> {
+    /// The handles of the route `policy` names, registered on first use.
+    pub(crate) fn get(&self, policy: &'static RoutePolicy) -> Arc<RouteMetrics> {
+        let id = policy.route_id();
         let address = (id.as_ptr() as usize, id.len());
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(route) = map.get(&address) {
             return Arc::clone(route);
         }
         drop(map);
-        self.register(address, id)
+        self.register(address, policy)
     }
 
     /// The handles of the route `R` for the cache `cache` (an id no other
@@ -337,7 +344,7 @@ impl Routes {
     pub(crate) fn of(
         &self,
         slot: Option<&'static RouteSlot>,
-        id: &'static str,
+        policy: &'static RoutePolicy,
         cache: u64,
     ) -> RouteHandle {
         if let Some((owner, metrics)) = slot.and_then(|slot| slot.0.get()) {
@@ -345,7 +352,7 @@ impl Routes {
                 return RouteHandle::Slot(metrics);
             }
         }
-        let metrics = self.get(id);
+        let metrics = self.get(policy);
         if let Some(slot) = slot {
             // Taken by the first cache only; the others use the table.
             let _ = slot.0.set((cache, Arc::clone(&metrics)));
@@ -354,15 +361,26 @@ impl Routes {
     }
 
     #[cold]
-    fn register(&self, address: Address, id: &'static str) -> Arc<RouteMetrics> {
+    fn register(&self, address: Address, policy: &'static RoutePolicy) -> Arc<RouteMetrics> {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        let id = policy.route_id();
         let route = map
             .values()
             .find(|route| route.id == id)
             .cloned()
-            .unwrap_or_else(|| Arc::new(RouteMetrics::register(id)));
+            .unwrap_or_else(|| Arc::new(RouteMetrics::register(policy)));
         map.insert(address, Arc::clone(&route));
         route
+    }
+
+    /// Every route's policy, once each, by route id.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn policies(&self) -> Vec<&'static RoutePolicy> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let mut policies: Vec<&'static RoutePolicy> = map.values().map(|r| r.policy).collect();
+        policies.sort_by(|a, b| a.route_id().cmp(b.route_id()));
+        policies.dedup_by(|a, b| a.route_id() == b.route_id());
+        policies
     }
 
     /// Every route's numbers, once each, by route id.
@@ -443,12 +461,13 @@ mod tests {
     #[test]
     fn one_route_under_two_addresses_shares_its_tallies() {
         let routes = Routes::default();
+        let policy = |id| &*Box::leak(Box::new(RoutePolicy::new(id, 60)));
         let first: &'static str = "app::list";
         // The same text at another address.
         let copy: &'static str = Box::leak(first.to_owned().into_boxed_str());
-        routes.get(first).answered(Answered::Hit);
-        routes.get(copy).answered(Answered::Hit);
-        routes.get("app::other").answered(Answered::Miss);
+        routes.get(policy(first)).answered(Answered::Hit);
+        routes.get(policy(copy)).answered(Answered::Hit);
+        routes.get(policy("app::other")).answered(Answered::Miss);
         let stats = routes.snapshot();
         assert_eq!(stats.len(), 2, "{stats:?}");
         assert_eq!(stats[0].route, "app::list");

@@ -1,0 +1,279 @@
+//! The admin API (`RouteCache::admin`), on every backend, over real HTTP:
+//! purges by path, tag, route, namespace and everything, each followed by
+//! a miss on the next request on two instances (with their L1s on the
+//! two-tier backend); a soft purge serves the entry stale while one
+//! refresh recomputes it; a missing or wrong token gets `401` and purges
+//! nothing; `/routes` and `/stats` list what this instance has served.
+
+use crate::support;
+
+use axum::{
+    extract::{Path, State},
+    routing::get,
+    Json, Router,
+};
+use cache_runtime::{cached_route, RouteCache};
+use http::Method;
+use std::sync::Arc;
+use support::{Backend, Calls, Fixture, TestApp};
+
+const TOKEN: &str = "an-operator-token-0123456789";
+
+#[cached_route(ttl = 3600, tags = ["item:{id}", "items"])]
+async fn item(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<(u64, usize)> {
+    Json((id, calls.record("item")))
+}
+
+#[cached_route(ttl = 3600, namespace = "reports", stale = 60)]
+async fn report(State(calls): State<Calls>) -> Json<usize> {
+    Json(calls.record("report"))
+}
+
+fn route_id(name: &str) -> String {
+    format!("{}::{name}", module_path!())
+}
+
+/// One instance: the cached routes and the admin router under `/_cache`.
+/// Instances share `calls`, so that every computed body differs.
+async fn instance(cache: &RouteCache, calls: &Calls) -> Arc<TestApp> {
+    let calls = calls.clone();
+    let router = Router::new()
+        .route("/items/{id}", get(item))
+        .route("/report", get(report))
+        .with_state(calls.clone())
+        .layer(cache.layer())
+        .nest("/_cache", cache.admin(TOKEN));
+    Arc::new(TestApp::serve(router, calls).await)
+}
+
+async fn admin(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> support::Reply {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer.as_str()));
+    }
+    app.request(
+        method,
+        &format!("/_cache{path}"),
+        &headers,
+        bytes::Bytes::from(body.to_owned()),
+    )
+    .await
+}
+
+async fn purge(app: &TestApp, body: &str) -> serde_json::Value {
+    let reply = admin(app, Method::POST, "/purge", Some(TOKEN), body).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("cache-control"), "no-store");
+    reply.json()
+}
+
+/// Fills `paths` (through the first instance, then a hit on each) and
+/// returns their bodies.
+async fn fill(apps: &[&TestApp], paths: &[&str]) -> Vec<bytes::Bytes> {
+    let mut bodies = Vec::new();
+    for path in paths {
+        let filled = apps[0].get(path).await;
+        for app in apps {
+            let reply = app.get(path).await;
+            assert_eq!(reply.x_cache(), "HIT", "{path} is filled");
+            assert_eq!(reply.body, filled.body, "{path}: one entry for both");
+        }
+        bodies.push(filled.body);
+    }
+    bodies
+}
+
+/// After a purge, the purged entries (`old`) are gone on every instance:
+/// the next request on the second (once its L1 has heard) misses, and the
+/// first instance then gets the refilled entry, never the purged one.
+async fn expect_purged(apps: &[&TestApp], paths: &[&str], old: &[bytes::Bytes]) {
+    for (path, old) in paths.iter().zip(old) {
+        let other = apps[apps.len() - 1];
+        // The L1 message reaches the other instance within milliseconds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let next = loop {
+            let reply = other.get(path).await;
+            if reply.body != *old || std::time::Instant::now() > deadline {
+                break reply;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert_ne!(next.body, *old, "{path} still served after the purge");
+        assert_eq!(next.x_cache(), "MISS", "{path} after the purge");
+        for app in apps {
+            assert_ne!(
+                app.get(path).await.body,
+                *old,
+                "{path} purged on every instance"
+            );
+        }
+    }
+}
+
+async fn purges_by_path_tag_route_namespace_and_all_miss_everywhere(backend: Backend) {
+    let f = Fixture::new(backend, "admin-purge").await;
+    let second = f.another_instance(backend).await;
+    let calls = Calls::default();
+    let (a, b) = (
+        instance(&f.cache, &calls).await,
+        instance(&second, &calls).await,
+    );
+    let apps = [a.as_ref(), b.as_ref()];
+
+    let old = fill(&apps, &["/items/1", "/items/2"]).await;
+    let done = purge(&a, r#"{"paths": ["/items/1"]}"#).await;
+    assert_eq!(done["invalidated"]["paths"], 1, "{done}");
+    assert_eq!(done["soft"], false);
+    expect_purged(&apps, &["/items/1"], &old[..1]).await;
+    assert_eq!(b.get("/items/2").await.x_cache(), "HIT", "only the path");
+
+    let done = purge(&a, r#"{"tags": ["item:2"]}"#).await;
+    assert_eq!(done["invalidated"]["tags"], 1, "{done}");
+    expect_purged(&apps, &["/items/2"], &old[1..]).await;
+
+    let old = fill(&apps, &["/items/3", "/report"]).await;
+    let route = route_id("item");
+    let done = purge(&a, &format!(r#"{{"routes": ["{route}"]}}"#)).await;
+    assert!(
+        done["invalidated"]["routes"].as_u64().unwrap() >= 1,
+        "{done}"
+    );
+    expect_purged(&apps, &["/items/3"], &old[..1]).await;
+    assert_eq!(b.get("/report").await.x_cache(), "HIT", "another route");
+
+    let done = purge(&a, r#"{"namespace": "reports"}"#).await;
+    assert!(
+        done["invalidated"]["namespace"].as_u64().unwrap() >= 1,
+        "{done}"
+    );
+    expect_purged(&apps, &["/report"], &old[1..]).await;
+
+    let old = fill(&apps, &["/items/4", "/report"]).await;
+    let done = purge(&a, r#"{"all": true}"#).await;
+    assert!(done["invalidated"]["all"].as_u64().unwrap() >= 2, "{done}");
+    expect_purged(&apps, &["/items/4", "/report"], &old).await;
+    assert_eq!(done["edge"]["sent"], 0, "no edge purger configured");
+}
+
+/// `soft: true` marks the entry stale: the next request is served stale
+/// while one refresh recomputes it, and then the refreshed entry hits.
+async fn a_soft_purge_serves_stale_then_refreshes(backend: Backend) {
+    let f = Fixture::new(backend, "admin-soft").await;
+    let app = instance(&f.cache, &Calls::default()).await;
+    let first = app.get("/items/7").await;
+    assert_eq!(app.get("/items/7").await.x_cache(), "HIT");
+    let done = purge(&app, r#"{"tags": ["item:7"], "soft": true}"#).await;
+    assert_eq!(done["soft"], true);
+    assert_eq!(done["invalidated"]["tags"], 1, "{done}");
+    let stale = app.get("/items/7").await;
+    assert_eq!(stale.x_cache(), "STALE");
+    assert_eq!(stale.body, first.body, "the marked entry, served stale");
+    support::eventually(std::time::Duration::from_secs(5), || async {
+        let reply = app.get("/items/7").await;
+        reply.x_cache() == "HIT" && reply.body != first.body
+    })
+    .await;
+}
+
+/// No token, a wrong one, or another scheme: `401`, and nothing purged.
+async fn a_missing_or_wrong_token_is_refused_and_purges_nothing(backend: Backend) {
+    let f = Fixture::new(backend, "admin-auth").await;
+    let app = instance(&f.cache, &Calls::default()).await;
+    app.get("/items/9").await;
+    let body = r#"{"all": true}"#;
+    for token in [None, Some("wrong-token-0123456789"), Some("")] {
+        let reply = admin(&app, Method::POST, "/purge", token, body).await;
+        assert_eq!(reply.status, 401, "{token:?}");
+        assert_eq!(reply.header("cache-control"), "no-store");
+        assert!(reply.header("www-authenticate").starts_with("Bearer"));
+    }
+    let basic = app
+        .request(
+            Method::POST,
+            "/_cache/purge",
+            &[("authorization", &format!("Basic {TOKEN}"))],
+            bytes::Bytes::from(body),
+        )
+        .await;
+    assert_eq!(basic.status, 401);
+    for path in ["/stats", "/routes"] {
+        assert_eq!(admin(&app, Method::GET, path, None, "").await.status, 401);
+    }
+    assert_eq!(app.get("/items/9").await.x_cache(), "HIT", "nothing purged");
+}
+
+/// `/routes` lists the routes served, with their options; `/stats` their
+/// counts; a purge naming an unknown route or field is a `400` that
+/// purges nothing.
+async fn routes_and_stats_describe_what_was_served(backend: Backend) {
+    let f = Fixture::new(backend, "admin-routes").await;
+    let app = instance(&f.cache, &Calls::default()).await;
+    app.get("/items/1").await;
+    app.get("/items/1").await;
+    let routes = admin(&app, Method::GET, "/routes", Some(TOKEN), "").await;
+    assert_eq!(routes.status, 200);
+    assert_eq!(routes.header("cache-control"), "no-store");
+    let routes = routes.json();
+    let listed = routes["routes"].as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{routes}");
+    let item = &listed[0];
+    assert_eq!(item["route"], route_id("item"));
+    assert_eq!(item["ttl"], 3600);
+    assert_eq!(item["key"], "request");
+    assert_eq!(item["tags"], serde_json::json!(["item:{id}", "items"]));
+    assert_eq!(item["revalidate"], false);
+    assert_eq!(item["shadow"], false);
+
+    let stats = admin(&app, Method::GET, "/stats", Some(TOKEN), "")
+        .await
+        .json();
+    let route = &stats["routes"][0];
+    assert_eq!(route["route"], route_id("item"));
+    assert_eq!(route["hits"], 1, "{stats}");
+    assert_eq!(route["misses"], 1, "{stats}");
+
+    for body in [
+        r#"{"routes": ["app::never_served"]}"#,
+        r#"{"colour": "red"}"#,
+        r#"{}"#,
+        "not json",
+        r#"{"paths": "/items/1"}"#,
+    ] {
+        let reply = admin(&app, Method::POST, "/purge", Some(TOKEN), body).await;
+        assert_eq!(
+            reply.status,
+            400,
+            "{body}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert!(reply.json()["error"].is_string());
+    }
+    assert_eq!(app.get("/items/1").await.x_cache(), "HIT", "nothing purged");
+}
+
+backend_matrix!(
+    purges_by_path_tag_route_namespace_and_all_miss_everywhere,
+    a_soft_purge_serves_stale_then_refreshes,
+    a_missing_or_wrong_token_is_refused_and_purges_nothing,
+    routes_and_stats_describe_what_was_served,
+);
+
+/// A short token is a configuration error, reported when the router is
+/// built.
+#[test]
+#[should_panic(expected = "at least 16 bytes")]
+fn a_short_token_is_refused_at_build_time() {
+    let _ = RouteCache::embedded().admin("short");
+}
