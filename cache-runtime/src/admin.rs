@@ -9,6 +9,7 @@ use crate::error::StoreError;
 use crate::invalidate::EdgePurged;
 use crate::observe::{Purge, RouteStats};
 use crate::policy::{KeySource, RoutePolicy};
+use crate::token::{Token, MIN_TOKEN_BYTES};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::Response;
@@ -16,10 +17,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-
-/// The shortest token [`RouteCache::admin`] accepts, in bytes.
-const MIN_TOKEN_BYTES: usize = 16;
 
 /// The admin router's state: the cache, and the token's digest (what a
 /// presented token's digest is compared with, so the comparison takes the
@@ -27,7 +24,7 @@ const MIN_TOKEN_BYTES: usize = 16;
 #[derive(Clone)]
 struct Admin {
     cache: RouteCache,
-    token: [u8; 32],
+    token: Token,
 }
 
 impl RouteCache {
@@ -80,7 +77,7 @@ impl RouteCache {
         );
         let state = Admin {
             cache: self.clone(),
-            token: Sha256::digest(token.as_bytes()).into(),
+            token: Token::new(token),
         };
         Router::new()
             .route("/purge", post(purge))
@@ -103,12 +100,7 @@ impl Admin {
         let Some(presented) = presented else {
             return false;
         };
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let differ = digest
-            .iter()
-            .zip(&self.token)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        differ == 0
+        self.token.matches(presented.as_bytes())
     }
 }
 

@@ -86,6 +86,8 @@ pub struct RouteCacheBuilder {
     invalid_credential_headers: Vec<String>,
     /// A key secret shorter than [`crate::key::secret::MIN_SECRET_LEN`] was given.
     short_key_secret: bool,
+    /// `explain_header` was given an invalid name or a short token.
+    bad_explain_header: bool,
     dead_after: crate::store::DeadAfter,
 }
 
@@ -495,6 +497,47 @@ impl RouteCacheBuilder {
         self
     }
 
+    /// Explain on request: a request carrying the header `name` with the
+    /// value `token` gets a response header of that name explaining what
+    /// the cache did with it: the key's short hash, the decision (`HIT`,
+    /// `STALE`, `MISS`, `REVALIDATED`, `BYPASS`) and its reason, the TTL
+    /// left and the backend.
+    ///
+    /// ```text
+    /// cache-explain: key=3fa1c0de9b7e2a41; decision=HIT; reason=fresh; ttl=3587; backend=redis
+    /// ```
+    ///
+    /// Without the token, or with another value, the header is ignored.
+    /// Either way the layer removes it from the request before the
+    /// handler and the key see it, so it never enters the key. The token
+    /// is compared in constant time. Costs a request without the header
+    /// one header lookup in the layer. An invalid header name or a token
+    /// under 16 bytes fails [`build`](Self::build).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), cache_runtime::CacheError> {
+    /// let token = std::env::var("CACHE_EXPLAIN_TOKEN").unwrap_or_default();
+    /// let cache = cache_runtime::RouteCache::builder()
+    ///     .explain_header("cache-explain", token)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn explain_header(mut self, name: impl AsRef<str>, token: impl AsRef<str>) -> Self {
+        let name = name.as_ref().trim().to_ascii_lowercase();
+        let token = token.as_ref();
+        match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(name) if token.len() >= crate::token::MIN_TOKEN_BYTES => {
+                self.config.explain = Some(crate::token::Explain {
+                    name,
+                    token: crate::token::Token::new(token),
+                });
+            }
+            _ => self.bad_explain_header = true,
+        }
+        self
+    }
+
     /// Shadow mode for every route (also the route option
     /// `#[cached_route(shadow = true)]`), for turning caching on with
     /// evidence: the handler answers every request, and its answer is what
@@ -693,6 +736,12 @@ impl RouteCacheBuilder {
             return Err(CacheError::InvalidSetting {
                 setting: "key_secret",
                 rule: "at least 16 bytes",
+            });
+        }
+        if self.bad_explain_header {
+            return Err(CacheError::InvalidSetting {
+                setting: "explain_header",
+                rule: "a valid HTTP header name, and a token of at least 16 bytes",
             });
         }
         if let Some(encoding) = self.config.compression {

@@ -200,6 +200,9 @@ pub struct CacheConfig {
     /// Shadow mode for every route (default `false`; see
     /// [`RouteCacheBuilder::shadow`](crate::RouteCacheBuilder::shadow)).
     pub shadow: bool,
+    /// The explain-on-request header, if configured
+    /// ([`RouteCacheBuilder::explain_header`](crate::RouteCacheBuilder::explain_header)).
+    pub(crate) explain: Option<crate::token::Explain>,
     /// The targeted cache-control field (RFC 9213) whose directives govern
     /// this cache, in place of `Cache-Control`, when a response carries it
     /// (default [`DEFAULT_TARGETED_CACHE_CONTROL`], `CDN-Cache-Control`;
@@ -249,6 +252,7 @@ impl Default for CacheConfig {
             max_tag_members: DEFAULT_MAX_TAG_MEMBERS,
             invalidate_unsafe: DEFAULT_INVALIDATE_UNSAFE,
             shadow: false,
+            explain: None,
             targeted_cache_control: Some(http::HeaderName::from_static(
                 DEFAULT_TARGETED_CACHE_CONTROL,
             )),
@@ -290,6 +294,7 @@ impl fmt::Debug for CacheConfig {
             max_tag_members,
             invalidate_unsafe,
             shadow,
+            explain,
             targeted_cache_control,
             compression,
             compress_min_bytes,
@@ -323,6 +328,7 @@ impl fmt::Debug for CacheConfig {
             .field("max_tag_members", max_tag_members)
             .field("invalidate_unsafe", invalidate_unsafe)
             .field("shadow", shadow)
+            .field("explain", &explain.as_ref().map(|e| e.name.as_str()))
             .field("targeted_cache_control", targeted_cache_control)
             .field("compression", compression)
             .field("compress_min_bytes", compress_min_bytes)

@@ -153,6 +153,7 @@ pub mod guide {
     pub mod testing {}
 }
 mod store;
+mod token;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::{CacheLayer, CacheService, X_CACHE};

@@ -19,6 +19,7 @@ mod compression;
 mod distributed;
 mod edge_purge;
 mod example_metrics;
+mod explain;
 mod http_semantics;
 mod invalidation;
 mod key_model;

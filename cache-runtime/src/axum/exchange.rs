@@ -22,6 +22,10 @@ pub(super) struct Exchange {
     /// The route's counters, and the request's span.
     pub(super) metrics: RouteHandle,
     pub(super) span: Traced,
+    /// The request asked, with the token, for an explanation
+    /// (`explain_header`): the response carries the key's short hash for
+    /// the layer to report.
+    pub(super) explain: bool,
 }
 
 /// A request's span when tracing wants it, boxed: the common case (no
@@ -54,6 +58,8 @@ pub(crate) struct Intent {
     /// A `HEAD` is answered from the `GET` entry but never stores one: its
     /// handler may have produced an empty body.
     pub(crate) head: bool,
+    /// The layer accepted the request's explain header and token.
+    pub(crate) explain: bool,
     /// `If-None-Match`, `If-Modified-Since`, `Range`, `If-Range`.
     pub(crate) conditions: Conditions,
     pub(crate) client: ClientDirective,

@@ -184,6 +184,7 @@ where
         uri,
         tags,
         span,
+        explain: request.explain,
     };
     if route.shadows() {
         let span = route.span.span();
@@ -572,6 +573,12 @@ impl Exchange {
     fn edge_tagged(&self, mut response: Response) -> Response {
         if let Some(which) = self.cache.config().edge_tags {
             crate::edge::add_tags(response.headers_mut(), which, &self.tags);
+        }
+        if self.explain {
+            let key = self.cache.key_name(&self.key);
+            response
+                .extensions_mut()
+                .insert(super::layer::ExplainedKey(key));
         }
         response
     }

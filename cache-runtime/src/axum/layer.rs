@@ -93,14 +93,27 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         request.extensions_mut().insert(self.cache.clone());
+        let explain = self.explain(&mut request);
         if is_safe(request.method()) || !self.cache.config().invalidate_unsafe {
-            return Either::Left(self.inner.call(request));
+            if !explain {
+                return Either::Left(self.inner.call(request));
+            }
+            let answer = self.inner.call(request);
+            let cache = self.cache.clone();
+            return Either::Right(Box::pin(async move {
+                let mut response = answer.await?;
+                explained(&cache, &mut response);
+                Ok(response)
+            }));
         }
         let target = Target::of(&request);
         let answer = self.inner.call(request);
         let cache = self.cache.clone();
         Either::Right(Box::pin(async move {
-            let response = answer.await?;
+            let mut response = answer.await?;
+            if explain {
+                explained(&cache, &mut response);
+            }
             let status = response.status();
             if status.is_success() || status.is_redirection() {
                 let mut paths = target.paths(response.headers());
@@ -125,6 +138,100 @@ where
             Ok(response)
         }))
     }
+}
+
+impl<S> CacheService<S> {
+    /// Whether `request` asks for an explanation with the right token
+    /// (`explain_header`); the header is taken out of the request either
+    /// way, so that neither the handler nor the key sees it.
+    fn explain<B>(&self, request: &mut Request<B>) -> bool {
+        let Some(explain) = &self.cache.config().explain else {
+            return false;
+        };
+        let Some(value) = request.headers_mut().remove(&explain.name) else {
+            return false;
+        };
+        let accepted = explain.token.matches(value.as_bytes());
+        if accepted {
+            request.extensions_mut().insert(ExplainRequested);
+        }
+        accepted
+    }
+}
+
+/// In a request's extensions: the layer accepted its explain header.
+#[derive(Clone, Copy)]
+pub(super) struct ExplainRequested;
+
+/// In a response's extensions, on an explained request: the key's short
+/// hash (never the key).
+#[derive(Clone)]
+pub(super) struct ExplainedKey(pub(super) String);
+
+/// Adds the explain header to `response`, from its `x-cache` and
+/// `Cache-Status` and the key hash the flow left in its extensions.
+fn explained<B>(cache: &RouteCache, response: &mut Response<B>) {
+    let Some(explain) = &cache.config().explain else {
+        return;
+    };
+    let key = response
+        .extensions_mut()
+        .remove::<ExplainedKey>()
+        .map_or_else(|| "-".to_owned(), |k| k.0);
+    let headers = response.headers();
+    let status = headers
+        .get(super::headers::CACHE_STATUS)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let x_cache = headers
+        .get(super::headers::X_CACHE)
+        .and_then(|v| v.to_str().ok());
+    let value = explanation(&key, x_cache, status, &cache.backend().to_string());
+    if let Ok(value) = http::HeaderValue::from_str(&value) {
+        response.headers_mut().insert(explain.name.clone(), value);
+    }
+}
+
+/// `key=…; decision=…; reason=…[; ttl=…]; backend=…`, from a response's
+/// `x-cache` and its `Cache-Status` (RFC 9211) parameters.
+fn explanation(key: &str, x_cache: Option<&str>, cache_status: &str, backend: &str) -> String {
+    let params: Vec<&str> = cache_status.split(';').skip(1).map(str::trim).collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find_map(|p| p.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+    };
+    let has = |flag: &str| params.contains(&flag);
+    let ttl = param("ttl");
+    let (decision, reason) = if param("fwd") == Some("bypass") {
+        ("BYPASS", param("detail").unwrap_or("bypass"))
+    } else if has("hit") {
+        if ttl.is_some_and(|t| t.starts_with('-')) {
+            ("STALE", "stale-while-revalidate")
+        } else if has("collapsed") {
+            ("HIT", "collapsed")
+        } else {
+            ("HIT", "fresh")
+        }
+    } else if param("fwd") == Some("stale") {
+        ("REVALIDATED", "not-modified")
+    } else {
+        let reason = match (param("detail"), param("fwd")) {
+            (Some(detail), _) => detail,
+            (None, Some("request")) => "client-request",
+            (None, _) if has("stored") => "stored",
+            (None, _) => "not-stored",
+        };
+        (x_cache.unwrap_or("MISS"), reason)
+    };
+    let mut value = format!("key={key}; decision={decision}; reason={reason}");
+    if let Some(ttl) = ttl {
+        value.push_str("; ttl=");
+        value.push_str(ttl);
+    }
+    value.push_str("; backend=");
+    value.push_str(backend);
+    value
 }
 
 /// What an `#[invalidates]` handler invalidated, in its response's

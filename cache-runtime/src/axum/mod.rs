@@ -485,6 +485,9 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         prepared: None,
         request: Intent {
             head: parts.method == Method::HEAD,
+            // Looked for only when the cache has an explain header.
+            explain: config.explain.is_some()
+                && parts.extensions.get::<layer::ExplainRequested>().is_some(),
             conditions: conditional::Conditions::from_request(
                 &parts.headers,
                 parts.method == Method::GET,
