@@ -156,7 +156,7 @@ mod store;
 mod token;
 
 #[cfg(feature = "axum")]
-pub use crate::axum::{CacheLayer, CacheService, X_CACHE};
+pub use crate::axum::{CacheLayer, CacheService, Warmed, X_CACHE};
 pub use crate::builder::{
     RouteCacheBuilder, DEFAULT_REDIS_URL, REDIS_CLUSTER_URLS_ENV, REDIS_SENTINEL_MASTER_ENV,
     REDIS_SENTINEL_MASTER_TLS_ENV, REDIS_SENTINEL_URLS_ENV, REDIS_TLS_CA_ENV, REDIS_TLS_CERT_ENV,

@@ -35,3 +35,4 @@ mod round_trips;
 mod sentinel;
 mod shadow;
 mod soft_purge;
+mod warm;

@@ -18,11 +18,13 @@ mod revalidate;
 mod shadow;
 mod storable;
 mod tee;
+mod warm;
 
 pub(crate) use self::exchange::{keys_credentials, ClientDirective, Intent};
 pub use self::fields::{learned_query, query_fields};
 pub use self::headers::X_CACHE;
 pub use self::layer::{CacheLayer, CacheService};
+pub use self::warm::Warmed;
 
 use crate::cache::RouteCache;
 use crate::http::semantics::{cache_status, CacheControl, CacheStatus};

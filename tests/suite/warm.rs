@@ -1,0 +1,86 @@
+//! Warm-up (`RouteCache::warm`), on every backend: 100 URLs warmed
+//! through the application's router (eight at a time) are then 100 hits;
+//! two instances warming the same URLs at once compute each URL once.
+
+use crate::support;
+
+use axum::{
+    extract::{Path, State},
+    routing::get,
+    Router,
+};
+use cache_runtime::{cached_route, RouteCache};
+use std::time::Duration;
+use support::{Backend, Calls, Fixture, TestApp};
+
+#[cached_route(ttl = 600)]
+async fn page(State(calls): State<Calls>, Path(n): Path<u32>) -> String {
+    calls.record("page");
+    // Slow enough for the two instances' warm-ups to overlap.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    format!("page {n}")
+}
+
+fn router(cache: &RouteCache, calls: &Calls) -> Router {
+    Router::new()
+        .route("/pages/{n}", get(page))
+        .route("/plain", get(|| async { "not cached" }))
+        .with_state(calls.clone())
+        .layer(cache.layer())
+}
+
+fn urls() -> Vec<String> {
+    (0..100).map(|n| format!("/pages/{n}")).collect()
+}
+
+async fn warmed_urls_are_hits(backend: Backend) {
+    let f = Fixture::new(backend, "warm").await;
+    let calls = Calls::default();
+    let app = router(&f.cache, &calls);
+    let warmed = f.cache.warm(&app, urls()).await;
+    assert_eq!(warmed.len(), 100);
+    for (w, url) in warmed.iter().zip(urls()) {
+        assert_eq!(w.url, url, "in the order given");
+        assert_eq!(w.status, 200, "{w:?}");
+        assert_eq!(w.x_cache, "MISS", "{w:?}");
+        assert!(w.stored, "{w:?}");
+    }
+    assert_eq!(calls.get("page"), 100);
+    let served = TestApp::serve(app, calls.clone()).await;
+    for url in urls() {
+        assert_eq!(served.get(&url).await.x_cache(), "HIT", "{url}");
+    }
+    assert_eq!(calls.get("page"), 100, "no handler ran again");
+    // Warming again finds them stored; a route that is not cached and a
+    // URL that is none are reported as such.
+    let again = f
+        .cache
+        .warm(
+            &router(&f.cache, &calls),
+            ["/pages/1", "/plain", "http://[bad"],
+        )
+        .await;
+    assert_eq!((again[0].x_cache.as_str(), again[0].stored), ("HIT", true));
+    assert_eq!((again[1].status.as_u16(), again[1].stored), (200, false));
+    assert_eq!(again[1].x_cache, "");
+    assert_eq!(again[2].status, 400);
+    assert_eq!(calls.get("page"), 100);
+}
+
+async fn two_instances_warming_at_once_compute_each_url_once(backend: Backend) {
+    let f = Fixture::new(backend, "warm-two").await;
+    let second = f.another_instance(backend).await;
+    let calls = Calls::default();
+    let (a, b) = (router(&f.cache, &calls), router(&second, &calls));
+    let (left, right) = tokio::join!(f.cache.warm(&a, urls()), second.warm(&b, urls()));
+    assert!(left
+        .iter()
+        .chain(&right)
+        .all(|w| w.status == 200 && w.stored));
+    assert_eq!(calls.get("page"), 100, "each URL computed once");
+}
+
+backend_matrix!(
+    warmed_urls_are_hits,
+    two_instances_warming_at_once_compute_each_url_once,
+);
