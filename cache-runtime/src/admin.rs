@@ -46,6 +46,19 @@ impl RouteCache {
     /// - `GET /routes`: every route this instance has served since it
     ///   started, with its options (TTL, key rule, tags, stale window,
     ///   revalidation, compression, shadow mode).
+    /// - `GET /explain?url=/items/1&host=shop.example&header=accept-encoding:gzip`
+    ///   (`header` may repeat): for the cached route that URL matches,
+    ///   without running its handler, the key's short hash (never the
+    ///   key), what went into it and why (host, path, the query fields kept
+    ///   and dropped, `vary` headers, credentials, which are never shown),
+    ///   the entry in the L1 and in the store (age, TTL left, stale window,
+    ///   size and coding), the route's tags, and what a request would get
+    ///   now: `HIT`, `STALE`, `MISS` or `BYPASS`, with the reason. Routes
+    ///   are matched by the paths they were mounted at, learned on their
+    ///   first request (or warm-up) since this instance started: an
+    ///   unknown path is a `404`. A route keyed by an expression over its
+    ///   handler's parameters cannot be explained without running its
+    ///   extractors, and says so.
     ///
     /// ```
     /// use axum::{routing::get, Router};
@@ -83,6 +96,7 @@ impl RouteCache {
             .route("/purge", post(purge))
             .route("/stats", get(stats))
             .route("/routes", get(routes))
+            .route("/explain", get(explain))
             .with_state(state)
     }
 }
@@ -424,4 +438,286 @@ async fn routes(State(admin): State<Admin>, headers: HeaderMap) -> Response {
         .map(|policy| route_json(&admin.cache, policy))
         .collect();
     answer(StatusCode::OK, &json!({ "routes": routes }))
+}
+
+/// `%XX` and `+` decoded, as in a form-encoded query.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |b: u8| char::from(b).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(high), Some(low)) => {
+                        out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A query string's `name=value` pairs, decoded.
+fn pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((name, value)) => (decode(name), decode(value)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// The request `GET /explain` describes: its parts, as the route would
+/// see them.
+fn probe(
+    url: &http::Uri,
+    host: Option<&str>,
+    headers: &[(String, String)],
+) -> Result<http::request::Parts, String> {
+    let target = url.path_and_query().map_or("/", |pq| pq.as_str());
+    let mut request = http::Request::builder()
+        .method(http::Method::GET)
+        .uri(target);
+    let host = host.or_else(|| url.authority().map(http::uri::Authority::as_str));
+    if let Some(host) = host {
+        request = request.header(header::HOST, host);
+    }
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let (parts, ()) = request
+        .body(())
+        .map_err(|e| format!("cannot build the request: {e}"))?
+        .into_parts();
+    Ok(parts)
+}
+
+/// What went into the key for `parts` on the route `learned` describes.
+fn key_inputs(
+    cache: &RouteCache,
+    learned: &crate::explain::Learned,
+    parts: &http::request::Parts,
+) -> Value {
+    let policy = learned.policy;
+    let config = cache.config();
+    let query = parts.uri.query().map(pairs).unwrap_or_default();
+    let names = |kept: bool, rule: &crate::key::QueryPolicy| -> Vec<String> {
+        query
+            .iter()
+            .filter(|(name, _)| match rule {
+                crate::key::QueryPolicy::All => kept,
+                crate::key::QueryPolicy::Ignore => !kept,
+                crate::key::QueryPolicy::Allow(allowed) => allowed.contains(&name.as_str()) == kept,
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    let query_json = match policy.key_source() {
+        KeySource::Request => {
+            let rule = (learned.query)();
+            let (name, why) = match rule {
+                crate::key::QueryPolicy::All => (
+                    "all",
+                    "every parameter: the handler reads the query in a way the macro cannot see into, or `query = all`",
+                ),
+                crate::key::QueryPolicy::Ignore => ("none", "the handler reads no query, or `query = none`"),
+                crate::key::QueryPolicy::Allow(_) => (
+                    "fields",
+                    "only the fields the handler's `Query<T>` reads (or `query = [..]`); other parameters share the entry",
+                ),
+            };
+            json!({ "rule": name, "why": why, "kept": names(true, &rule), "dropped": names(false, &rule) })
+        }
+        KeySource::Function => {
+            json!({ "rule": "key", "why": "`key = ..` replaces the path and query" })
+        }
+        KeySource::Handler => {
+            json!({ "rule": "key", "why": "`key = ..` over the handler's parameters" })
+        }
+    };
+    let credentials: Vec<&str> = config
+        .credential_headers()
+        .filter(|name| parts.headers.contains_key(*name))
+        .map(http::HeaderName::as_str)
+        .collect();
+    let keyed_credentials: Vec<&str> = credentials
+        .iter()
+        .copied()
+        .filter(|name| {
+            policy.auth() == crate::policy::AuthPolicy::Private
+                || policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name))
+        })
+        .collect();
+    let vary: Vec<Value> = policy
+        .vary()
+        .iter()
+        .map(|name| {
+            json!({
+                "header": name,
+                "present": parts.headers.contains_key(*name),
+                // A credential's value is keyed as an HMAC, never shown.
+                "credential": config.is_credential(name),
+            })
+        })
+        .collect();
+    json!({
+        "method": "GET",
+        "host": if policy.keys_host() {
+            json!({ "keyed": true, "value": parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()) })
+        } else {
+            json!({ "keyed": false, "why": "the handler cannot read the host (or `host = false`)" })
+        },
+        "path": parts.uri.path(),
+        "query": query_json,
+        "vary": vary,
+        "credentials": {
+            "present": credentials,
+            "keyed": keyed_credentials,
+            "how": "an HMAC-SHA-256 of each keyed credential under the key secret; values are never shown",
+            "auth": format!("{:?}", policy.auth()).to_ascii_lowercase(),
+        },
+        "namespace": policy.namespace(),
+        "prefix": config.prefix,
+    })
+}
+
+/// An entry as `GET /explain` reports it.
+fn entry_json(entry: &crate::entry::Entry, now: u64) -> Value {
+    let age_ms = now.saturating_sub(entry.stored_at_ms);
+    let ttl_ms = u64::from(entry.ttl_secs) * 1000;
+    let stale_ms = u64::from(entry.stale_secs) * 1000;
+    json!({
+        "status": entry.status.as_u16(),
+        "age_secs": age_ms / 1000,
+        "ttl_left_secs": ttl_ms.saturating_sub(age_ms) / 1000,
+        "stale_left_secs": (ttl_ms + stale_ms).saturating_sub(age_ms.max(ttl_ms)) / 1000,
+        "bytes": entry.body.len(),
+        "encoding": entry.encoding.map_or_else(|| "identity".to_owned(), |e| e.to_string()),
+        "freshness": format!("{:?}", entry.freshness(now)).to_ascii_lowercase(),
+    })
+}
+
+async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri) -> Response {
+    if !admin.authorized(&headers) {
+        return unauthorized();
+    }
+    let params = uri.query().map(pairs).unwrap_or_default();
+    let Some(url) = params
+        .iter()
+        .find(|(k, _)| k == "url")
+        .map(|(_, v)| v.clone())
+    else {
+        return bad_request("give the URL to explain: `?url=/items/1`");
+    };
+    let Ok(url) = url.parse::<http::Uri>() else {
+        return bad_request(format!("`{url}` is not a URL"));
+    };
+    let host = params
+        .iter()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v.as_str());
+    let mut extra = Vec::new();
+    for (_, header) in params.iter().filter(|(k, _)| k == "header") {
+        match header.split_once(':') {
+            Some((name, value)) => extra.push((name.trim().to_owned(), value.trim().to_owned())),
+            None => return bad_request(format!("`header={header}` must be `name:value`")),
+        }
+    }
+    let Some(learned) = crate::explain::find(admin.cache.inner.metrics.id, url.path()) else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            &json!({ "error": format!(
+                "no cached route this instance has served is mounted at a path matching `{}` \
+                 (routes are learned on their first request or warm-up)",
+                url.path()
+            ) }),
+        );
+    };
+    let parts = match probe(&url, host, &extra) {
+        Ok(parts) => parts,
+        Err(message) => return bad_request(message),
+    };
+    let cache = &admin.cache;
+    let mut body = Map::new();
+    body.insert("route".into(), route_json(cache, learned.policy));
+    body.insert("mounted_at".into(), learned.template.clone().into());
+    body.insert("inputs".into(), key_inputs(cache, &learned, &parts));
+    let key = match (learned.key)(cache, &parts) {
+        Ok(key) => key,
+        Err(reason) => {
+            let why = if reason == "expression" {
+                "the key is an expression over the handler's parameters, known only once its extractors run"
+            } else {
+                reason
+            };
+            body.insert("key".into(), Value::Null);
+            body.insert(
+                "decision".into(),
+                (if reason == "expression" {
+                    "UNKNOWN"
+                } else {
+                    "BYPASS"
+                })
+                .into(),
+            );
+            body.insert("reason".into(), why.into());
+            return answer(StatusCode::OK, &Value::Object(body));
+        }
+    };
+    body.insert("key".into(), json!({ "hash": cache.key_name(&key) }));
+    let now = crate::clock::now_ms();
+    let l1 = cache
+        .inner
+        .l1
+        .as_deref()
+        .and_then(|l1| l1.get(&key))
+        .map(|entry| entry_json(entry.entry(), now));
+    let stored = match cache.raw_get(&key).await {
+        Ok(Some(value)) => match crate::entry::prepared::Prepared::decode(value) {
+            Ok(entry) => Ok(Some(entry)),
+            Err(_) => Err("the stored value is corrupt (a miss)".to_owned()),
+        },
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("the backend failed: {e}")),
+    };
+    body.insert("l1".into(), l1.unwrap_or(Value::Null));
+    let (decision, reason) = match &stored {
+        Ok(Some(entry)) => {
+            body.insert("store".into(), entry_json(entry.entry(), now));
+            match entry.entry().freshness(now) {
+                crate::entry::Freshness::Fresh => ("HIT", "a fresh entry is stored"),
+                crate::entry::Freshness::Stale if entry.entry().stale_on_error_only => (
+                    "MISS",
+                    "expired; kept only to stand in for a failing handler",
+                ),
+                crate::entry::Freshness::Stale => (
+                    "STALE",
+                    "expired, inside its stale window: served while refreshed",
+                ),
+                crate::entry::Freshness::Expired => ("MISS", "the stored entry has expired"),
+            }
+        }
+        Ok(None) => {
+            body.insert("store".into(), Value::Null);
+            ("MISS", "nothing is stored for the key")
+        }
+        Err(message) => {
+            body.insert("store".into(), json!({ "error": message }));
+            ("MISS", "the store could not be read")
+        }
+    };
+    body.insert("tags".into(), learned.policy.tags().to_vec().into());
+    body.insert("decision".into(), decision.into());
+    body.insert("reason".into(), reason.into());
+    answer(StatusCode::OK, &Value::Object(body))
 }

@@ -122,6 +122,8 @@ pub mod edge;
 #[doc(hidden)]
 pub mod entry;
 mod error;
+#[cfg(feature = "admin")]
+mod explain;
 mod fill;
 mod http;
 mod invalidate;

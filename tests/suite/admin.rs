@@ -8,7 +8,7 @@
 use crate::support;
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     routing::get,
     Json, Router,
 };
@@ -22,6 +22,23 @@ const TOKEN: &str = "an-operator-token-0123456789";
 #[cached_route(ttl = 3600, tags = ["item:{id}", "items"])]
 async fn item(State(calls): State<Calls>, Path(id): Path<u64>) -> Json<(u64, usize)> {
     Json((id, calls.record("item")))
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    page: u32,
+}
+
+/// Keyed on the fields its `Query<T>` reads: `page` only.
+#[cached_route(ttl = 3600)]
+async fn listing(State(calls): State<Calls>, Query(p): Query<Page>) -> Json<(u32, usize)> {
+    Json((p.page, calls.record("listing")))
+}
+
+/// One entry per user: keyed on the credential's HMAC.
+#[cached_route(ttl = 3600, private = true)]
+async fn me(State(calls): State<Calls>) -> Json<usize> {
+    Json(calls.record("me"))
 }
 
 #[cached_route(ttl = 3600, namespace = "reports", stale = 60)]
@@ -40,6 +57,8 @@ async fn instance(cache: &RouteCache, calls: &Calls) -> Arc<TestApp> {
     let router = Router::new()
         .route("/items/{id}", get(item))
         .route("/report", get(report))
+        .route("/listing", get(listing))
+        .route("/me", get(me))
         .with_state(calls.clone())
         .layer(cache.layer())
         .nest("/_cache", cache.admin(TOKEN));
@@ -263,7 +282,91 @@ async fn routes_and_stats_describe_what_was_served(backend: Backend) {
     assert_eq!(app.get("/items/1").await.x_cache(), "HIT", "nothing purged");
 }
 
+async fn explain_json(app: &TestApp, query: &str) -> serde_json::Value {
+    let reply = admin(
+        app,
+        Method::GET,
+        &format!("/explain?{query}"),
+        Some(TOKEN),
+        "",
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("cache-control"), "no-store");
+    reply.json()
+}
+
+/// Explain, without running the handler: the query fields kept and
+/// dropped, HIT after a fill and MISS after a purge; for a private route,
+/// that the key carries a credential, never the credential.
+async fn explain_names_the_key_inputs_and_the_decision(backend: Backend) {
+    let f = Fixture::new(backend, "admin-explain").await;
+    let calls = Calls::default();
+    let app = instance(&f.cache, &calls).await;
+    // Learned on the route's first request.
+    app.get("/listing?page=1").await;
+    let url = "url=%2Flisting%3Fpage%3D2%26junk%3D1";
+    let before = explain_json(&app, url).await;
+    assert_eq!(before["decision"], "MISS", "{before}");
+    assert_eq!(before["mounted_at"], "/listing");
+    assert_eq!(before["inputs"]["query"]["rule"], "fields", "{before}");
+    assert_eq!(
+        before["inputs"]["query"]["kept"],
+        serde_json::json!(["page"])
+    );
+    assert_eq!(
+        before["inputs"]["query"]["dropped"],
+        serde_json::json!(["junk"])
+    );
+    let runs = calls.get("listing");
+    app.get("/listing?page=2&junk=1").await;
+    let filled = explain_json(&app, url).await;
+    assert_eq!(filled["decision"], "HIT", "{filled}");
+    assert_eq!(filled["key"]["hash"], before["key"]["hash"]);
+    assert!(
+        filled["store"]["ttl_left_secs"].as_u64().unwrap() > 3500,
+        "{filled}"
+    );
+    let text = filled.to_string();
+    assert!(
+        !text.contains("/listing?page=2"),
+        "never the raw key: {text}"
+    );
+    assert_eq!(calls.get("listing"), runs + 1, "explain ran no handler");
+    purge(&app, r#"{"paths": ["/listing?page=2"]}"#).await;
+    let purged = explain_json(&app, url).await;
+    assert_eq!(purged["decision"], "MISS", "{purged}");
+
+    app.get_direct("/me", &[("authorization", "Bearer secret-user-token")])
+        .await;
+    let me = explain_json(
+        &app,
+        "url=/me&header=authorization:Bearer%20secret-user-token",
+    )
+    .await;
+    assert_eq!(me["decision"], "HIT", "{me}");
+    assert_eq!(
+        me["inputs"]["credentials"]["keyed"],
+        serde_json::json!(["authorization"])
+    );
+    assert!(!me.to_string().contains("secret-user-token"), "{me}");
+    let other = explain_json(&app, "url=/me&header=authorization:Bearer%20another").await;
+    assert_eq!(other["decision"], "MISS", "another user's entry: {other}");
+    assert_ne!(other["key"]["hash"], me["key"]["hash"]);
+
+    let unknown = admin(&app, Method::GET, "/explain?url=/nowhere", Some(TOKEN), "").await;
+    assert_eq!(unknown.status, 404);
+    let refused = admin(&app, Method::GET, &format!("/explain?{url}"), None, "").await;
+    assert_eq!(refused.status, 401);
+}
+
 backend_matrix!(
+    explain_names_the_key_inputs_and_the_decision,
     purges_by_path_tag_route_namespace_and_all_miss_everywhere,
     a_soft_purge_serves_stale_then_refreshes,
     a_missing_or_wrong_token_is_refused_and_purges_nothing,

@@ -388,8 +388,45 @@ impl RouteCache {
     }
 }
 
+/// Tells the admin API's explain where the route `R` is mounted, on its
+/// first request (then one flag load per request).
+#[cfg(feature = "admin")]
+fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
+    use std::sync::atomic::Ordering;
+    let route = cache.inner.metrics.route::<R>();
+    if route.mounted.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(matched) = parts.extensions.get::<::axum::extract::MatchedPath>() else {
+        return;
+    };
+    crate::explain::learn(crate::explain::Learned {
+        cache: cache.inner.metrics.id,
+        template: matched.as_str().to_owned(),
+        policy: &R::POLICY,
+        key: explain_key::<R>,
+        query: R::query,
+    });
+    route.mounted.store(true, Ordering::Relaxed);
+}
+
+/// The key `R` gives `parts`, or why the request would bypass.
+#[cfg(feature = "admin")]
+fn explain_key<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Result<String, &'static str> {
+    if R::POLICY.key_source() == KeySource::Handler {
+        return Err("expression");
+    }
+    match context_with::<R>(cache, parts) {
+        Context::RequestKey(keyed) => Ok(keyed.key.finish()),
+        Context::Bypass(bypassed) => Err(bypassed.reason.as_str()),
+        Context::NoLayer => Err(Bypass::NoLayer.as_str()),
+    }
+}
+
 fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let policy = &R::POLICY;
+    #[cfg(feature = "admin")]
+    learn_mount::<R>(cache, parts);
     let bypass = |reason: Bypass| {
         Context::Bypass(Bypassed {
             cache: cache.clone(),

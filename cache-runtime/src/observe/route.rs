@@ -159,6 +159,9 @@ pub(crate) struct RouteMetrics {
     pub(crate) id: &'static str,
     #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     pub(crate) policy: &'static RoutePolicy,
+    /// Its mount point is known to the admin API's explain (`admin`).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) mounted: std::sync::atomic::AtomicBool,
     answered: [Tally; Answered::ALL.len()],
     bypassed: [Tally; Bypass::ALL.len()],
     refused: [Tally; Refusal::ALL.len()],
@@ -180,6 +183,7 @@ impl RouteMetrics {
         Self {
             id,
             policy,
+            mounted: std::sync::atomic::AtomicBool::new(false),
             answered: Answered::ALL.map(|a| tally(metric::REQUESTS, "outcome", a.as_str())),
             bypassed: Bypass::ALL.map(|b| tally(metric::BYPASSES, "reason", b.as_str())),
             refused: Refusal::ALL.map(|r| tally(metric::REFUSALS, "reason", r.as_str())),

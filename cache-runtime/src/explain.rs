@@ -1,0 +1,95 @@
+//! What the admin API's `GET /explain` needs to explain a URL without
+//! running its handler: for each cached route, the router path it is
+//! mounted at (learned from axum's `MatchedPath` on its first request),
+//! its policy, and the route's own key derivation. Process-wide, by the
+//! id of the cache whose layer served it (one process may serve several
+//! routers).
+
+use crate::cache::RouteCache;
+use crate::key::QueryPolicy;
+use crate::policy::RoutePolicy;
+use std::sync::{PoisonError, RwLock};
+
+/// The key a route gives a request's parts, or why it would bypass.
+pub(crate) type KeyFn = fn(&RouteCache, &http::request::Parts) -> Result<String, &'static str>;
+
+/// One cached route as mounted.
+#[derive(Clone)]
+pub(crate) struct Learned {
+    /// The cache whose layer served the route (`Metrics::id`).
+    pub(crate) cache: u64,
+    /// The router path (`/items/{id}`), nest prefix included.
+    pub(crate) template: String,
+    pub(crate) policy: &'static RoutePolicy,
+    pub(crate) key: KeyFn,
+    /// The query parameters the key keeps (learned from `Query<T>`).
+    pub(crate) query: fn() -> QueryPolicy,
+}
+
+static LEARNED: RwLock<Vec<Learned>> = RwLock::new(Vec::new());
+
+/// Records a route's mount point (once per route and path).
+pub(crate) fn learn(route: Learned) {
+    let mut learned = LEARNED.write().unwrap_or_else(PoisonError::into_inner);
+    let known = learned.iter().any(|l| {
+        l.cache == route.cache
+            && l.policy.route_id() == route.policy.route_id()
+            && l.template == route.template
+    });
+    if !known {
+        learned.push(route);
+    }
+}
+
+/// The route of the cache `cache` mounted at the path that matches `path`
+/// most specifically (most literal segments), if any has been seen.
+pub(crate) fn find(cache: u64, path: &str) -> Option<Learned> {
+    let learned = LEARNED.read().unwrap_or_else(PoisonError::into_inner);
+    learned
+        .iter()
+        .filter(|l| l.cache == cache)
+        .filter_map(|l| specificity(&l.template, path).map(|s| (s, l)))
+        .max_by_key(|(s, _)| *s)
+        .map(|(_, l)| l.clone())
+}
+
+/// How many literal segments of the axum path `template` match `path`
+/// (`None`: it does not match). `{name}` matches one non-empty segment,
+/// `{*rest}` the rest of the path.
+fn specificity(template: &str, path: &str) -> Option<usize> {
+    let mut literal = 0;
+    let mut wanted = template.split('/');
+    let mut given = path.split('/');
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(literal),
+            (Some(w), rest) if w.starts_with("{*") && w.ends_with('}') => {
+                return rest.map(|_| literal);
+            }
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return None;
+                }
+            }
+            (Some(w), Some(g)) if w == g => literal += 1,
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::specificity;
+
+    #[test]
+    fn axum_paths_match_like_the_router() {
+        // The empty segment before the first `/` counts as a literal.
+        assert_eq!(specificity("/items/{id}", "/items/7"), Some(2));
+        assert_eq!(specificity("/items/{id}", "/items/"), None);
+        assert_eq!(specificity("/items/{id}", "/items/7/x"), None);
+        assert_eq!(specificity("/items", "/items"), Some(2));
+        assert_eq!(specificity("/files/{*rest}", "/files/a/b"), Some(2));
+        assert_eq!(specificity("/api/items/{id}", "/items/1"), None);
+        assert!(specificity("/items/new", "/items/new") > specificity("/items/{id}", "/items/new"));
+    }
+}
