@@ -76,6 +76,55 @@ impl RouteCache {
     /// //      -d '{"paths": ["/items"]}' http://localhost:3000/_cache/purge
     /// ```
     ///
+    /// Each endpoint, through the router as a server would call it:
+    ///
+    /// ```
+    /// use axum::{body::Body, http::Request, routing::get, Router};
+    /// use cache_runtime::{cached_route, RouteCache};
+    /// use http_body_util::BodyExt;
+    /// use tower::ServiceExt;
+    ///
+    /// #[cached_route(ttl = 60, tags = ["items"])]
+    /// async fn list() -> &'static str { "[]" }
+    ///
+    /// async fn call(app: &Router, method: &str, uri: &str, body: &str) -> serde_json::Value {
+    ///     let request = Request::builder()
+    ///         .method(method)
+    ///         .uri(uri)
+    ///         .header("authorization", "Bearer a-long-random-operator-token")
+    ///         .body(Body::from(body.to_owned()))
+    ///         .unwrap();
+    ///     let response = app.clone().oneshot(request).await.unwrap();
+    ///     assert_eq!(response.headers()["cache-control"], "no-store");
+    ///     let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    ///     serde_json::from_slice(&bytes).unwrap()
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = RouteCache::embedded();
+    /// let app: Router = Router::new()
+    ///     .route("/items", get(list))
+    ///     .layer(cache.layer())
+    ///     .nest("/_cache", cache.admin("a-long-random-operator-token"));
+    /// let get_items = Request::get("/items").body(Body::empty()).unwrap();
+    /// app.clone().oneshot(get_items).await.unwrap(); // a miss, stored
+    ///
+    /// let explained = call(&app, "GET", "/_cache/explain?url=/items", "").await;
+    /// assert_eq!(explained["decision"], "HIT");
+    ///
+    /// let routes = call(&app, "GET", "/_cache/routes", "").await;
+    /// assert_eq!(routes["routes"][0]["tags"][0], "items");
+    ///
+    /// let stats = call(&app, "GET", "/_cache/stats", "").await;
+    /// assert_eq!(stats["routes"][0]["misses"], 1);
+    ///
+    /// let purged = call(&app, "POST", "/_cache/purge", r#"{"tags": ["items"]}"#).await;
+    /// assert_eq!(purged["invalidated"]["tags"], 1);
+    /// let explained = call(&app, "GET", "/_cache/explain?url=/items", "").await;
+    /// assert_eq!(explained["decision"], "MISS");
+    /// # });
+    /// ```
+    ///
     /// # Panics
     /// When `token` is shorter than 16 bytes: a guessable token is a
     /// configuration error, reported when the router is built (like an

@@ -84,7 +84,7 @@
 //! | module | holds |
 //! |---|---|
 //! | `cache`, `builder`, `config`, `error`, `clock` | `RouteCache` and its shared state; the builder and `from_env`; settings and their defaults; error types; clocks and random ids |
-//! | `policy` | a route's compiled settings (`RoutePolicy`) and the `CachedRoute` trait the macro implements |
+//! | `policy`, `cached` | a route's compiled settings (`RoutePolicy`); the `CachedRoute` trait the macro implements |
 //! | `key/` | request keys, credential digests (`key/secret.rs`), index and generation key names |
 //! | `entry/` | the stored value's codec, and `Prepared`, a decoded entry ready to serve |
 //! | `http/` | freshness (RFC 9111), header semantics and `Cache-Status`, content codings |
@@ -94,7 +94,8 @@
 //! | `resilience/` | the circuit breaker, the bounded call around every backend operation, retries, rate-limited fault logs |
 //! | `store/` | the backend contract, the in-process store, Redis (standalone, Sentinel, Cluster), Lua scripts, TLS secrets, connection health, and the L1 tier with its pub/sub channel (`tier.rs`) |
 //! | `observe/`, `stats` | metric handles, names and per-route tallies; the public snapshot |
-//! | `axum/` | the adapter: the layer, the hidden extractor, and the request flow |
+//! | `axum/` | the adapter: the layer (and the explain header), the hidden extractor, the request flow, shadow mode (`shadow.rs`) and warm-up (`warm.rs`) |
+//! | `admin`, `explain`, `token` | the admin API's router (`admin` feature); the routes' mount points it explains URLs by; operator tokens, compared in constant time |
 //!
 //! Both paths read top to bottom from `axum/flow.rs`, whose module docs
 //! list the steps: the hit path is `serve` → `start` → `Exchange::answer`
@@ -113,6 +114,7 @@ mod admin;
 mod axum;
 mod builder;
 mod cache;
+mod cached;
 mod clock;
 pub mod config;
 pub mod edge;
@@ -197,10 +199,11 @@ pub mod __private_0_1_0 {
         invalidate_after, learned_query, path_segment, query_fields, FromCacheParts, Invalidation,
         RequestContext, WithContext,
     };
+    pub use crate::cached::CachedRoute;
     pub use crate::http::encoding::Encoding;
     pub use crate::key::QueryPolicy;
     pub use crate::observe::RouteSlot;
-    pub use crate::policy::{key_part, AuthPolicy, CachedRoute, KeySource, RoutePolicy};
+    pub use crate::policy::{key_part, AuthPolicy, KeySource, RoutePolicy};
     #[cfg(feature = "axum")]
     pub use ::axum::response::Response;
     pub use ::http::request::Parts;

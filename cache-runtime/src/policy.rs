@@ -402,32 +402,3 @@ impl RoutePolicy {
         self.key_source
     }
 }
-
-/// A cached route: its policy, and for `key = path::to::function`, the
-/// function. Implemented by the code `#[cached_route]` generates on a hidden
-/// marker type per handler.
-pub trait CachedRoute: Send + Sync + 'static {
-    /// The route's policy.
-    const POLICY: RoutePolicy;
-
-    /// The request part of the key for [`KeySource::Function`] routes.
-    fn key(_parts: &http::request::Parts) -> Option<String> {
-        None
-    }
-
-    /// Which query parameters take part in the key: the policy's
-    /// ([`RoutePolicy::query`]), unless `#[cached_route]` learned them
-    /// from the handler's `Query<T>` extractors (the fields `T`
-    /// deserializes; see the `query` option).
-    fn query() -> QueryPolicy {
-        Self::POLICY.query()
-    }
-
-    /// Where the route keeps its counters for the first cache that serves
-    /// it, so that a request finds them without a lookup. `#[cached_route]`
-    /// gives every route one; without it, they are looked up by route id.
-    #[doc(hidden)]
-    fn slot() -> Option<&'static crate::observe::RouteSlot> {
-        None
-    }
-}

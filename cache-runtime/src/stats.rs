@@ -17,8 +17,8 @@
 //! ```
 
 use crate::cache::RouteCache;
+use crate::cached::CachedRoute;
 use crate::observe::{Flush, Purge};
-use crate::policy::CachedRoute;
 use crate::store::Store;
 
 pub use crate::observe::RouteStats;

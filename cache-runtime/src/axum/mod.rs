@@ -27,10 +27,11 @@ pub use self::layer::{CacheLayer, CacheService};
 pub use self::warm::Warmed;
 
 use crate::cache::RouteCache;
+use crate::cached::CachedRoute;
 use crate::http::semantics::{cache_status, CacheControl, CacheStatus};
 use crate::key::KeyBuilder;
 use crate::observe::Bypass;
-use crate::policy::{AuthPolicy, CachedRoute, KeySource};
+use crate::policy::{AuthPolicy, KeySource};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::{request::Parts, HeaderValue, Method};

@@ -5,12 +5,12 @@
 pub(crate) mod soft;
 
 use crate::cache::RouteCache;
+use crate::cached::CachedRoute;
 use crate::edge::EdgeTarget;
 use crate::error::{ErrorKind, StoreError};
 use crate::fill::generation;
 use crate::key::{self, QueryPolicy};
 use crate::observe::{failure, Op, Purge};
-use crate::policy::CachedRoute;
 use crate::resilience::retry::bounded;
 use crate::store::tier::Message;
 use crate::store::{Index, Scope, Store};

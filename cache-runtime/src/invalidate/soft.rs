@@ -15,13 +15,13 @@
 //! before it keep nothing.
 
 use crate::cache::RouteCache;
+use crate::cached::CachedRoute;
 use crate::clock::now_ms;
 use crate::entry::Entry;
 use crate::error::StoreError;
 use crate::fill::lookup::remaining_life;
 use crate::invalidate::{Named, Target};
 use crate::observe::Purge;
-use crate::policy::CachedRoute;
 use crate::resilience::retry::bounded;
 use crate::store::tier::Message;
 use bytes::Bytes;

@@ -243,7 +243,7 @@ impl Metrics {
 
     /// The handles of the route `R`.
     #[inline]
-    pub(crate) fn route<R: crate::policy::CachedRoute>(&self) -> RouteHandle {
+    pub(crate) fn route<R: crate::cached::CachedRoute>(&self) -> RouteHandle {
         self.routes.of(R::slot(), &R::POLICY, self.id)
     }
 
