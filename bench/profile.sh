@@ -31,6 +31,10 @@ for mode in static embedded redis-get redis cached-crate; do
     PER[$mode]=$((total / (N + 1)))
     echo "$mode: $total instructions, ${PER[$mode]} per request" >&2
 done
+total=$(valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/embedded-explain" \
+    "$BIN" embedded-explain "$N" 2>&1 | awk '/Collected/ {print $4}')
+PER[embedded-explain]=$((total / (N + 1)))
+echo "embedded with an explain header configured, not sent: $total instructions, ${PER[embedded-explain]} per request" >&2
 total=$(RECORDER=prometheus valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/embedded-recorder" \
     "$BIN" embedded "$N" 2>&1 | awk '/Collected/ {print $4}')
 PER[embedded-recorder]=$((total / (N + 1)))
@@ -46,6 +50,7 @@ ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached 
 ratio "embedded hit vs static" "${PER[static]}" "${PER[embedded]}"
 ratio "embedded hit vs static, both with Accept-Encoding" "${PER[static-accept]}" "${PER[embedded-accept]}"
 ratio "embedded hit, recorder vs none" "${PER[embedded]}" "${PER[embedded-recorder]}"
+ratio "embedded hit, explain header configured (not sent) vs none" "${PER[embedded]}" "${PER[embedded-explain]}"
 ratio "Redis hit vs hand-written GET" "${PER[redis-get]}" "${PER[redis]}"
 ratio "cached crate vs hand-written GET" "${PER[redis-get]}" "${PER[cached-crate]}"
 echo "profiles: callgrind_annotate --inclusive=yes bench/$OUT/embedded" >&2

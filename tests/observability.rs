@@ -958,3 +958,67 @@ async fn a_credential_keyed_without_a_secret_warns() {
         "the first credential keyed without a secret warns"
     );
 }
+
+static SHADOW_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[cached_route(ttl = 60, shadow = true)]
+async fn shadowed() -> String {
+    format!("version {}", SHADOW_VERSION.load(Ordering::SeqCst))
+}
+
+/// Shadow mode's counter by outcome, the age of a divergence in its
+/// histogram, and one rate-limited `debug` line naming the key's hash and
+/// the first differing byte, never the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_comparisons_are_counted_and_divergence_ages_recorded() {
+    let _serial = serial().await;
+    let cache = RouteCache::embedded();
+    let router = Router::new()
+        .route("/shadowed", axum::routing::get(shadowed))
+        .layer(cache.layer());
+    let app = TestApp::serve(router, Calls::default()).await;
+    let route = route_id("shadowed");
+    let before = Scrape::now();
+    observed().log.clear();
+    assert_eq!(app.get("/shadowed").await.x_cache(), "MISS");
+    assert_eq!(app.get("/shadowed").await.x_cache(), "MISS");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    SHADOW_VERSION.fetch_add(1, Ordering::SeqCst);
+    let diverged = app.get("/shadowed").await;
+    assert_eq!(diverged.x_cache(), "MISS");
+    assert_eq!(diverged.body, "version 1", "the handler's own answer");
+    let after = Scrape::now();
+    let shadow = |outcome: &str| {
+        after.since(
+            &before,
+            "route_cache_shadow_total",
+            &[("route", &route), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(shadow("no-entry"), 1.0);
+    assert_eq!(shadow("match"), 1.0);
+    assert_eq!(shadow("diverged"), 1.0);
+    let age = |suffix: &str| {
+        after.since(
+            &before,
+            &format!("route_cache_shadow_divergence_age_seconds_{suffix}"),
+            &[("route", &route)],
+        )
+    };
+    assert_eq!(age("count"), 1.0);
+    assert!(
+        age("sum") >= 1.0,
+        "the entry was over a second old: {}",
+        age("sum")
+    );
+    let log = observed().log.text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("shadow mode: the stored entry differs"))
+        .unwrap_or_else(|| panic!("a debug line: {log}"));
+    assert!(
+        line.contains("key_hash=") && line.contains("offset=8"),
+        "{line}"
+    );
+    assert!(!line.contains("/shadowed"), "never the key: {line}");
+}

@@ -216,3 +216,46 @@ async fn a_failing_edge_does_not_fail_the_invalidation() {
         "counted as a backend error"
     );
 }
+
+/// The admin API's purge reaches the edge like the methods do, and says
+/// how many edge purges were sent and how many failed.
+#[tokio::test]
+async fn the_admin_purge_reports_edge_purges_sent_and_failed() {
+    const TOKEN: &str = "edge-admin-token-0123456789";
+    for failing in [false, true] {
+        let (base, received) = purge_server(failing).await;
+        let cache = cache_with(HttpPurge::new(base), None).await;
+        let calls = Calls::default();
+        let router = Router::new()
+            .route("/items/{id}", get(item))
+            .with_state(calls.clone())
+            .layer(cache.layer())
+            .nest("/_cache", cache.admin(TOKEN));
+        let app = TestApp::serve(router, calls).await;
+        app.get("/items/1").await;
+        let reply = app
+            .request(
+                Method::POST,
+                "/_cache/purge",
+                &[("authorization", &format!("Bearer {TOKEN}"))],
+                Bytes::from(r#"{"paths": ["/items/1"], "tags": ["items"]}"#),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let done = reply.json();
+        let (sent, failed) = if failing { (0, 2) } else { (2, 0) };
+        assert_eq!(done["edge"]["sent"], sent, "{done}");
+        assert_eq!(done["edge"]["failed"], failed, "{done}");
+        assert_eq!(
+            received.lock().unwrap().len(),
+            2,
+            "one purge per path and tag"
+        );
+        assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+    }
+}

@@ -62,6 +62,18 @@ async fn setup() -> (String, usize, Router) {
         "embedded" => Router::new()
             .route("/items/{id}", get(cached))
             .layer(RouteCache::embedded().layer()),
+        // The embedded hit with an explain header configured, which these
+        // requests do not carry: its cost is one header lookup.
+        "embedded-explain" => {
+            let cache = RouteCache::builder()
+                .explain_header("cache-explain", "profile-explain-token-0123")
+                .build()
+                .await
+                .expect("an embedded cache");
+            Router::new()
+                .route("/items/{id}", get(cached))
+                .layer(cache.layer())
+        }
         "redis-get" => redis_get_router(&redis_url()).await,
         "redis" => {
             let cache = RouteCache::builder()
@@ -79,7 +91,7 @@ async fn setup() -> (String, usize, Router) {
             Router::new().route("/items/{id}", get(cached_crate_item))
         }
         other => {
-            panic!("unknown mode {other}; modes: static, embedded, redis-get, redis, cached-crate")
+            panic!("unknown mode {other}; modes: static, embedded, embedded-explain, redis-get, redis, cached-crate")
         }
     };
     (mode, n, app)
