@@ -432,7 +432,7 @@ async fn stats(State(admin): State<Admin>, headers: HeaderMap) -> Response {
 }
 
 /// A route's options, as `GET /routes` lists them.
-pub(crate) fn route_json(cache: &RouteCache, policy: &RoutePolicy) -> Value {
+fn route_json(cache: &RouteCache, policy: &RoutePolicy) -> Value {
     let config = cache.config();
     let key = match policy.key_source() {
         KeySource::Request => "request",
@@ -448,20 +448,13 @@ pub(crate) fn route_json(cache: &RouteCache, policy: &RoutePolicy) -> Value {
     route.insert("host".into(), policy.keys_host().into());
     route.insert("namespace".into(), policy.namespace().into());
     route.insert("tags".into(), policy.tags().to_vec().into());
-    route.insert(
-        "stale".into(),
-        policy
-            .stale_secs()
-            .map_or(config.stale.as_secs(), u64::from)
-            .into(),
-    );
+    route.insert("stale".into(), policy.stale_secs_under(config).into());
     route.insert("revalidate".into(), policy.revalidates().into());
     let compress = policy
-        .compress()
-        .unwrap_or(config.compression)
+        .compression_under(config)
         .map(|coding| coding.to_string());
     route.insert("compress".into(), compress.into());
-    route.insert("shadow".into(), (policy.shadow() || config.shadow).into());
+    route.insert("shadow".into(), policy.shadows_under(config).into());
     route.insert(
         "refresh_ahead".into(),
         policy

@@ -1,5 +1,6 @@
 //! Per-route settings, written by `#[cached_route]` as a `const`.
 
+use crate::config::CacheConfig;
 use crate::http::encoding::Encoding;
 use crate::key::QueryPolicy;
 
@@ -400,5 +401,23 @@ impl RoutePolicy {
     /// Where the request part of the key comes from.
     pub const fn key_source(&self) -> KeySource {
         self.key_source
+    }
+
+    /// The route's stale window in seconds: its own, else the cache's.
+    pub(crate) fn stale_secs_under(&self, config: &CacheConfig) -> u32 {
+        self.stale_secs()
+            .unwrap_or_else(|| u32::try_from(config.stale.as_secs()).unwrap_or(u32::MAX))
+    }
+
+    /// The coding the route stores compressible bodies in: its own, else
+    /// the cache's (`None`: stored as they are).
+    pub(crate) fn compression_under(&self, config: &CacheConfig) -> Option<Encoding> {
+        self.compress().unwrap_or(config.compression)
+    }
+
+    /// Whether the route runs in shadow mode: by its option, or the
+    /// cache's setting for every route.
+    pub(crate) fn shadows_under(&self, config: &CacheConfig) -> bool {
+        self.shadow() || config.shadow
     }
 }

@@ -592,9 +592,7 @@ impl Exchange {
 
     /// The route's stale window in seconds.
     pub(super) fn stale_secs(&self) -> u32 {
-        self.policy.stale_secs().unwrap_or_else(|| {
-            u32::try_from(self.cache.config().stale.as_secs()).unwrap_or(u32::MAX)
-        })
+        self.policy.stale_secs_under(self.cache.config())
     }
 
     /// The largest body stored: the route's limit, else the cache's.

@@ -29,7 +29,7 @@ static LAST_LOGGED_MS: AtomicU64 = AtomicU64::new(0);
 impl Exchange {
     /// Whether this request's route runs in shadow mode.
     pub(super) fn shadows(&self) -> bool {
-        self.policy.shadow() || self.cache.config().shadow
+        self.policy.shadows_under(self.cache.config())
     }
 
     /// Answers with the handler, whatever is stored: reads the entry the

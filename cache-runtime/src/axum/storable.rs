@@ -253,9 +253,7 @@ pub(super) async fn store_if_cacheable(
 impl Exchange {
     /// The encoding this route stores compressible bodies in, if any.
     fn compression(&self) -> Option<Encoding> {
-        self.policy
-            .compress()
-            .unwrap_or(self.cache.config().compression)
+        self.policy.compression_under(self.cache.config())
     }
 
     /// Whether an entry of `entry`'s type would be compressed once its
