@@ -16,15 +16,15 @@ use crate::entry::Entry;
 use crate::fill::lookup::Lookup;
 use crate::http::semantics::CacheStatus;
 use crate::observe::{Answered, NotStored, Shadowed};
+use crate::resilience::fault::FaultLog;
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-/// When a divergence was last logged (ms since the epoch): at most one
-/// `debug` event a second, whatever the traffic.
-static LAST_LOGGED_MS: AtomicU64 = AtomicU64::new(0);
+/// Divergences are logged at most once a second, whatever the traffic,
+/// each line saying how many it stands for.
+static DIVERGENCE_LOG: LazyLock<FaultLog> = LazyLock::new(|| FaultLog::new(Duration::from_secs(1)));
 
 impl Exchange {
     /// Whether this request's route runs in shadow mode.
@@ -115,18 +115,13 @@ impl Exchange {
             None => self.metrics.shadowed(Shadowed::Match, None),
             Some(offset) => {
                 self.metrics.shadowed(Shadowed::Diverged, Some(age));
-                let now = now_ms();
-                let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
-                if now.saturating_sub(last) >= 1000
-                    && LAST_LOGGED_MS
-                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                {
+                if let Some(suppressed) = DIVERGENCE_LOG.admit() {
                     tracing::debug!(
                         route = self.policy.route_id(),
                         key_hash = %self.cache.key_name(&self.key),
                         offset,
                         age_secs = age.as_secs(),
+                        suppressed,
                         "route cache: shadow mode: the stored entry differs from the fresh answer"
                     );
                 }

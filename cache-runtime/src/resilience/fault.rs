@@ -1,5 +1,6 @@
 //! Rate-limited logging of backend faults, so that a dead Redis produces a
-//! steady trickle of warnings rather than one line per request.
+//! steady trickle of warnings rather than one line per request (also used
+//! for shadow mode's divergence lines).
 
 use crate::clock::MonoClock;
 use std::sync::atomic::{AtomicU64, Ordering};
