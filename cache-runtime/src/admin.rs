@@ -6,6 +6,7 @@
 
 use crate::cache::RouteCache;
 use crate::error::StoreError;
+use crate::explain::Unkeyed;
 use crate::invalidate::EdgePurged;
 use crate::observe::{Purge, RouteStats};
 use crate::policy::{KeySource, RoutePolicy};
@@ -491,10 +492,10 @@ fn decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| char::from(b).to_digit(16);
+                let hex = crate::key::hex_val;
                 match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
                     (Some(high), Some(low)) => {
-                        out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                        out.push(high * 16 + low);
                         i += 2;
                     }
                     _ => out.push(b'%'),
@@ -552,16 +553,18 @@ fn key_inputs(
 ) -> Value {
     let policy = learned.policy;
     let config = cache.config();
-    let query = parts.uri.query().map(pairs).unwrap_or_default();
-    let names = |kept: bool, rule: &crate::key::QueryPolicy| -> Vec<String> {
-        query
-            .iter()
-            .filter(|(name, _)| match rule {
-                crate::key::QueryPolicy::All => kept,
-                crate::key::QueryPolicy::Ignore => !kept,
-                crate::key::QueryPolicy::Allow(allowed) => allowed.contains(&name.as_str()) == kept,
-            })
-            .map(|(name, _)| name.clone())
+    // The parameters' names as the request spells them, judged by the
+    // key's own rule, and shown decoded.
+    let names = |kept: bool, rule: crate::key::QueryPolicy| -> Vec<String> {
+        parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|piece| !piece.is_empty())
+            .map(|piece| piece.split_once('=').map_or(piece, |(name, _)| name))
+            .filter(|name| crate::key::keeps_param(rule, name.as_bytes()) == kept)
+            .map(decode)
             .collect()
     };
     let query_json = match policy.key_source() {
@@ -578,7 +581,7 @@ fn key_inputs(
                     "only the fields the handler's `Query<T>` reads (or `query = [..]`); other parameters share the entry",
                 ),
             };
-            json!({ "rule": name, "why": why, "kept": names(true, &rule), "dropped": names(false, &rule) })
+            json!({ "rule": name, "why": why, "kept": names(true, rule), "dropped": names(false, rule) })
         }
         KeySource::Function => {
             json!({ "rule": "key", "why": "`key = ..` replaces the path and query" })
@@ -696,23 +699,17 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
     body.insert("inputs".into(), key_inputs(cache, &learned, &parts));
     let key = match (learned.key)(cache, &parts) {
         Ok(key) => key,
-        Err(reason) => {
-            let why = if reason == "expression" {
-                "the key is an expression over the handler's parameters, known only once its extractors run"
-            } else {
-                reason
+        Err(unkeyed) => {
+            let (decision, reason) = match unkeyed {
+                Unkeyed::Bypass(why) => ("BYPASS", why.as_str()),
+                Unkeyed::Expression => (
+                    "UNKNOWN",
+                    "the key is an expression over the handler's parameters, known only once its extractors run",
+                ),
             };
             body.insert("key".into(), Value::Null);
-            body.insert(
-                "decision".into(),
-                (if reason == "expression" {
-                    "UNKNOWN"
-                } else {
-                    "BYPASS"
-                })
-                .into(),
-            );
-            body.insert("reason".into(), why.into());
+            body.insert("decision".into(), decision.into());
+            body.insert("reason".into(), reason.into());
             return answer(StatusCode::OK, &Value::Object(body));
         }
     };

@@ -7,11 +7,22 @@
 
 use crate::cache::RouteCache;
 use crate::key::QueryPolicy;
+use crate::observe::Bypass;
 use crate::policy::RoutePolicy;
 use std::sync::{PoisonError, RwLock};
 
-/// The key a route gives a request's parts, or why it would bypass.
-pub(crate) type KeyFn = fn(&RouteCache, &http::request::Parts) -> Result<String, &'static str>;
+/// The key a route gives a request's parts, or why it has none.
+pub(crate) type KeyFn = fn(&RouteCache, &http::request::Parts) -> Result<String, Unkeyed>;
+
+/// Why a request's key cannot be told from its parts alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unkeyed {
+    /// The request would bypass the cache.
+    Bypass(Bypass),
+    /// The key is an expression over the handler's parameters, known
+    /// only once its extractors run.
+    Expression,
+}
 
 /// One cached route as mounted.
 #[derive(Clone)]

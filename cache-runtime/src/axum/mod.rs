@@ -413,14 +413,18 @@ fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
 
 /// The key `R` gives `parts`, or why the request would bypass.
 #[cfg(feature = "admin")]
-fn explain_key<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Result<String, &'static str> {
+fn explain_key<R: CachedRoute>(
+    cache: &RouteCache,
+    parts: &Parts,
+) -> Result<String, crate::explain::Unkeyed> {
+    use crate::explain::Unkeyed;
     if R::POLICY.key_source() == KeySource::Handler {
-        return Err("expression");
+        return Err(Unkeyed::Expression);
     }
     match context_with::<R>(cache, parts) {
         Context::RequestKey(keyed) => Ok(keyed.key.finish()),
-        Context::Bypass(bypassed) => Err(bypassed.reason.as_str()),
-        Context::NoLayer => Err(Bypass::NoLayer.as_str()),
+        Context::Bypass(bypassed) => Err(Unkeyed::Bypass(bypassed.reason)),
+        Context::NoLayer => Err(Unkeyed::Bypass(Bypass::NoLayer)),
     }
 }
 

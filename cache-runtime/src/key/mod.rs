@@ -311,9 +311,7 @@ fn push_query(key: &mut String, query: &[u8], allow: Option<&[&str]>) {
             Some(eq) => (canonical(&piece[..eq]), Some(&piece[eq + 1..])),
             None => (canonical(piece), None),
         })
-        .filter(|(name, _)| {
-            allow.is_none_or(|names| names.iter().any(|n| canonical(n.as_bytes()) == *name))
-        })
+        .filter(|(name, _)| allow.is_none_or(|names| allows(names, name)))
         .collect();
     if pairs.is_empty() {
         return;
@@ -331,6 +329,23 @@ fn push_query(key: &mut String, query: &[u8], allow: Option<&[&str]>) {
             key.push('=');
             push_canonical(key, value);
         }
+    }
+}
+
+/// Whether the allow-list `names` keeps the parameter whose canonical
+/// name is `name`.
+fn allows(names: &[&str], name: &str) -> bool {
+    names.iter().any(|n| canonical(n.as_bytes()) == name)
+}
+
+/// Whether the query parameter named `name` (as the request spells it)
+/// takes part in keys under `rule`: what `GET /explain` reports.
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+pub(crate) fn keeps_param(rule: QueryPolicy, name: &[u8]) -> bool {
+    match rule {
+        QueryPolicy::All => true,
+        QueryPolicy::Ignore => false,
+        QueryPolicy::Allow(names) => allows(names, &canonical(name)),
     }
 }
 
@@ -371,7 +386,7 @@ const PLAIN: [bool; 256] = {
     table
 };
 
-fn hex_val(b: u8) -> Option<u8> {
+pub(crate) fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
