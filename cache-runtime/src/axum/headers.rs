@@ -11,6 +11,25 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 pub(super) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 pub(super) const MISS: HeaderValue = HeaderValue::from_static("MISS");
 
+/// What the cache said of a response it answered, read back from its
+/// headers (by the explain header and warm-up): the `x-cache` value (`""`
+/// without one), and the `Cache-Status` parameters after the cache's name,
+/// trimmed.
+pub(super) fn answered(headers: &HeaderMap) -> (&str, Vec<&str>) {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let params = text(CACHE_STATUS)
+        .split(';')
+        .skip(1)
+        .map(str::trim)
+        .collect();
+    (text(X_CACHE), params)
+}
+
 /// Sets the `Cache-Control` the cache sends with a cacheable response:
 /// the handler's own, else the route's, else `public` with the remaining
 /// lifetime. On a route whose keys carry a credential (`personal`, see

@@ -178,15 +178,8 @@ fn explained<B>(cache: &RouteCache, response: &mut Response<B>) {
         .extensions_mut()
         .remove::<ExplainedKey>()
         .map_or_else(|| "-".to_owned(), |k| k.0);
-    let headers = response.headers();
-    let status = headers
-        .get(super::headers::CACHE_STATUS)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let x_cache = headers
-        .get(super::headers::X_CACHE)
-        .and_then(|v| v.to_str().ok());
-    let value = explanation(&key, x_cache, status, &cache.backend().to_string());
+    let (x_cache, params) = super::headers::answered(response.headers());
+    let value = explanation(&key, x_cache, &params, &cache.backend().to_string());
     if let Ok(value) = http::HeaderValue::from_str(&value) {
         response.headers_mut().insert(explain.name.clone(), value);
     }
@@ -194,8 +187,7 @@ fn explained<B>(cache: &RouteCache, response: &mut Response<B>) {
 
 /// `key=…; decision=…; reason=…[; ttl=…]; backend=…`, from a response's
 /// `x-cache` and its `Cache-Status` (RFC 9211) parameters.
-fn explanation(key: &str, x_cache: Option<&str>, cache_status: &str, backend: &str) -> String {
-    let params: Vec<&str> = cache_status.split(';').skip(1).map(str::trim).collect();
+fn explanation(key: &str, x_cache: &str, params: &[&str], backend: &str) -> String {
     let param = |name: &str| {
         params
             .iter()
@@ -222,7 +214,7 @@ fn explanation(key: &str, x_cache: Option<&str>, cache_status: &str, backend: &s
             (None, _) if has("stored") => "stored",
             (None, _) => "not-stored",
         };
-        (x_cache.unwrap_or("MISS"), reason)
+        (if x_cache.is_empty() { "MISS" } else { x_cache }, reason)
     };
     let mut value = format!("key={key}; decision={decision}; reason={reason}");
     if let Some(ttl) = ttl {

@@ -2,7 +2,7 @@
 //! the application's own router, as clients would, so every rule (keys,
 //! storability, leases across instances) applies unchanged.
 
-use super::headers::{CACHE_STATUS, X_CACHE};
+use super::headers::answered;
 use crate::cache::RouteCache;
 use axum::body::Body;
 use axum::Router;
@@ -114,17 +114,7 @@ async fn warm_one(mut router: Router, url: String) -> Warmed {
     let (parts, body) = response.into_parts();
     // Read to its end: a streamed body is stored once it has ended.
     let _ = body.collect().await;
-    let x_cache = parts
-        .headers
-        .get(X_CACHE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let status_params = parts
-        .headers
-        .get(CACHE_STATUS)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let stored = matches!(x_cache, "HIT" | "STALE")
-        || status_params.split(';').any(|p| p.trim() == "stored");
+    let (x_cache, params) = answered(&parts.headers);
+    let stored = matches!(x_cache, "HIT" | "STALE") || params.contains(&"stored");
     outcome(parts.status, x_cache, stored)
 }
