@@ -65,26 +65,7 @@ impl Drop for Server {
 
 #[test]
 fn the_example_serves_per_route_hits_and_misses_at_metrics() {
-    let port = free_port();
-    let server = Server(
-        Command::new(example_binary())
-            .env("PORT", port.to_string())
-            .env("RUST_LOG", "warn")
-            .env_remove("REDIS_URL")
-            .env_remove("REDIS_CLUSTER_URLS")
-            .env_remove("REDIS_SENTINEL_URLS")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the example"),
-    );
-    let started = Instant::now();
-    while get(port, "/health").is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the example did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (server, port) = start_example(&[]);
     let first = get(port, "/items/42").unwrap();
     assert!(first.contains("x-cache: MISS"), "{first}");
     for _ in 0..2 {
@@ -159,22 +140,29 @@ fn the_example_serves_per_route_hits_and_misses_at_metrics() {
     drop(server);
 }
 
-/// The example's `cache:` start-up line for the environment `env`.
-fn startup_line(env: &[(&str, &str)]) -> String {
-    use std::io::BufRead;
+/// The example on `port`, in an environment without the cache's
+/// variables but `env` (and `RUST_LOG` at `log`).
+fn example(port: u16, log: &str, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(example_binary());
     command
-        .env("PORT", free_port().to_string())
-        .env("RUST_LOG", "off")
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", log)
         .env_remove("REDIS_URL")
         .env_remove("REDIS_CLUSTER_URLS")
         .env_remove("REDIS_SENTINEL_URLS")
         .env_remove("REDIS_SENTINEL_MASTER")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .env_remove("CACHE_ADMIN_TOKEN");
     for (name, value) in env {
         command.env(name, value);
     }
+    command
+}
+
+/// The example's `cache:` start-up line for the environment `env`.
+fn startup_line(env: &[(&str, &str)]) -> String {
+    use std::io::BufRead;
+    let mut command = example(free_port(), "off", env);
+    command.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut server = Server(command.spawn().expect("start the example"));
     let stdout = server.0.stdout.take().expect("piped stdout");
     let line = std::io::BufReader::new(stdout)
@@ -232,18 +220,8 @@ fn the_example_names_its_backend_truthfully() {
 /// The example on a free port with `env` set; waits until it listens.
 fn start_example(env: &[(&str, &str)]) -> (Server, u16) {
     let port = free_port();
-    let mut command = Command::new(example_binary());
-    command
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .env_remove("REDIS_URL")
-        .env_remove("REDIS_CLUSTER_URLS")
-        .env_remove("REDIS_SENTINEL_URLS")
-        .env_remove("CACHE_ADMIN_TOKEN")
-        .stdout(Stdio::null());
-    for (name, value) in env {
-        command.env(name, value);
-    }
+    let mut command = example(port, "warn", env);
+    command.stdout(Stdio::null());
     let server = Server(command.spawn().expect("start the example"));
     let started = Instant::now();
     while get(port, "/health").is_err() {
