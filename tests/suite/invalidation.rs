@@ -330,14 +330,26 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
         }
         next += 100;
     }
-    // Under load a fill can fail to store (a timed-out write is withdrawn):
-    // the set holds what was stored.
-    let stored = f
-        .cache
-        .stats()
-        .route::<cache_runtime::route!(many)>()
-        .expect("the route's stats")
-        .stored;
+    // A fill is saved as its body ends, so the last saves may land just
+    // after their clients have the answer: wait until every fill is
+    // counted, or the count has stopped moving. Under load a fill can fail
+    // to store (a timed-out write is withdrawn): the set holds what was
+    // stored.
+    let count = || {
+        f.cache
+            .stats()
+            .route::<cache_runtime::route!(many)>()
+            .expect("the route's stats")
+            .stored
+    };
+    let mut stored = count();
+    let mut still = 0;
+    while stored < u64::from(MEMBERS) && still < 30 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = count();
+        still = if now == stored { still + 1 } else { 0 };
+        stored = now;
+    }
     assert!(stored >= u64::from(MEMBERS) * 9 / 10, "{stored} stored");
     // A write that timed out may still have listed its key before it was
     // withdrawn: the set can hold more members than entries were kept.
