@@ -85,6 +85,32 @@ async fn headless(State(calls): State<Calls>, method: Method) -> String {
     }
 }
 
+/// Like `headless`, refreshed ahead past half its TTL.
+#[cached_route(ttl = 2, refresh_ahead = 0.5)]
+async fn headless_ahead(State(calls): State<Calls>, method: Method) -> String {
+    calls.record("headless_ahead");
+    if method == Method::HEAD {
+        String::new()
+    } else {
+        "the full body".to_owned()
+    }
+}
+
+/// Small at first; then a streamed body far past its `max_body`, whose
+/// chunks (1 KiB each, 1,000 of them) are counted as they are produced.
+#[cached_route(ttl = 1, stale = 30, max_body = 4096)]
+async fn growing(State(calls): State<Calls>) -> axum::body::Body {
+    use futures_util::StreamExt;
+    if calls.record("growing") == 1 {
+        return axum::body::Body::from("the small body");
+    }
+    let chunks = futures_util::stream::iter(0..1_000).map(move |_| {
+        calls.record("chunk");
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(vec![b'x'; 1024]))
+    });
+    axum::body::Body::from_stream(chunks)
+}
+
 /// Revalidates through its handler (ETag `"v1"`, 1 s fresh), slowly: a
 /// matching `If-None-Match` gets a `304` after 300 ms.
 #[cached_route(ttl = 1, revalidate = true, allow_unkeyed = true)]
@@ -123,6 +149,8 @@ fn router(calls: Calls) -> Router {
         .route("/items/{id}", get(item).put(put_item).delete(delete_item))
         .route("/items", axum::routing::post(create_item))
         .route("/headless", get(headless))
+        .route("/headless-ahead", get(headless_ahead))
+        .route("/growing", get(growing))
         .route("/gone", get(gone))
         .route("/checked", get(checked))
         .route("/fallback", get(fallback))
@@ -149,6 +177,8 @@ backend_matrix!(
     invalidating_a_large_tag_finishes_in_time,
     unsafe_methods_invalidate_their_target,
     a_head_on_a_stale_entry_never_refreshes_it,
+    a_head_past_the_refresh_point_never_refreshes,
+    a_background_refresh_reads_no_more_than_max_body,
     followers_learn_that_a_lease_ended_without_an_entry,
     one_revalidation_per_key_across_instances,
     an_entry_kept_for_errors_is_refilled_once_across_instances,
@@ -423,6 +453,63 @@ async fn unsafe_methods_invalidate_their_target(backend: Backend) {
     assert_eq!(app.get("/items/7").await.x_cache(), "MISS");
     assert_eq!(send(&app, Method::PUT, "/items/7").await.status, 204);
     assert_eq!(app.get("/items/7").await.x_cache(), "HIT", "switched off");
+}
+
+/// A background refresh whose streamed body outgrows the route's
+/// `max_body` stops reading it there: nothing is collected past the bound,
+/// the answer is not stored (refusal `size`), and the stale entry
+/// stays in place.
+async fn a_background_refresh_reads_no_more_than_max_body(backend: Backend) {
+    let (f, app) = setup(backend, "refresh_bounded").await;
+    assert_eq!(app.get("/growing").await.x_cache(), "MISS");
+    tokio::time::sleep(Duration::from_millis(1_100)).await; // past its TTL
+    let stale = app.get("/growing").await;
+    assert_eq!(stale.x_cache(), "STALE");
+    assert_eq!(stale.body, "the small body");
+    eventually(Duration::from_secs(3), || async {
+        app.calls.get("growing") == 2 && app.calls.get("chunk") > 4
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let produced = app.calls.get("chunk");
+    println!("{backend:?}: the refresh read {produced} of 1000 chunks (max_body 4 KiB)");
+    assert!(produced <= 8, "read past max_body: {produced} KiB");
+    let refused = f
+        .cache
+        .stats()
+        .route::<cache_runtime::route!(growing)>()
+        .expect("the route's stats")
+        .refused;
+    assert!(refused >= 1, "the refresh's answer is counted as not stored");
+    let again = app.get("/growing").await;
+    assert_eq!(again.x_cache(), "STALE", "the stale entry stays");
+    assert_eq!(again.body, "the small body");
+}
+
+/// A `HEAD` past a route's refresh-ahead point is answered from the entry
+/// and starts no refresh: the `HEAD` handler's empty body never becomes
+/// the `GET` entry. A `GET` then refreshes it with the full body.
+async fn a_head_past_the_refresh_point_never_refreshes(backend: Backend) {
+    let (_f, app) = setup(backend, "head_ahead").await;
+    assert_eq!(app.get("/headless-ahead").await.x_cache(), "MISS");
+    tokio::time::sleep(Duration::from_millis(1_100)).await; // past half its TTL
+    let head = send(&app, Method::HEAD, "/headless-ahead").await;
+    assert_eq!(head.x_cache(), "HIT");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.calls.get("headless_ahead"), 1, "no refresh from HEAD");
+    let get = app.get("/headless-ahead").await;
+    assert_eq!(get.x_cache(), "HIT");
+    assert_eq!(get.body, "the full body");
+    eventually(Duration::from_secs(3), || async {
+        app.calls.get("headless_ahead") == 2
+    })
+    .await;
+    // The refreshed entry is the GET's, and still fresh past the first
+    // entry's end (t = 2 s).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let after = app.get("/headless-ahead").await;
+    assert_eq!(after.x_cache(), "HIT");
+    assert_eq!(after.body, "the full body");
 }
 
 /// A `HEAD` answered from a stale entry does not refresh it with the

@@ -55,7 +55,10 @@ async fn shaped(
         let Some(spec) = pair.strip_prefix("h=") else {
             continue;
         };
-        let spec = spec.replace("%20", " ").replace("%2C", ",");
+        let spec = spec
+            .replace("%20", " ")
+            .replace("%2C", ",")
+            .replace("%26", "&");
         if let Some((n, v)) = spec.split_once(':') {
             headers.append(
                 header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
@@ -495,6 +498,16 @@ async fn age_and_s_maxage_count_and_date_is_kept(backend: Backend) {
             "no freshness left"
         );
     }
+    // §5.1: an `Age` sent as a list (`7200, 0` on one line) is invalid;
+    // its first value counts, so the response is stale when it arrives.
+    let listed = "/shaped/listed?h=cache-control:max-age=600&h=age:7200%2C%200";
+    for _ in 0..2 {
+        assert_eq!(
+            s.get(listed, &[]).await.x_cache(),
+            "MISS",
+            "the first of Age's values counts"
+        );
+    }
     let shared = "/shaped/shared?h=cache-control:max-age=600%2C%20s-maxage=0";
     for _ in 0..2 {
         assert_eq!(
@@ -594,6 +607,23 @@ async fn targeted_cache_control_governs_this_cache(backend: Backend) {
     for _ in 0..2 {
         assert_eq!(s.get(refused, &[]).await.x_cache(), "MISS");
     }
+    // RFC 9213 §2.1: a field that is not a valid RFC 8941 dictionary is
+    // ignored as a whole, and `Cache-Control` applies.
+    let invalid = "/shaped/i?h=cache-control:no-store&h=cdn-cache-control:max-age=10000%2C%20%26%26%26%26%26";
+    for _ in 0..2 {
+        assert_eq!(
+            s.get(invalid, &[]).await.x_cache(),
+            "MISS",
+            "an invalid CDN-Cache-Control is ignored"
+        );
+    }
+    let valid_cc = "/shaped/j?h=cache-control:max-age=60&h=cdn-cache-control:max-age=10000%2C%20%26%26";
+    s.get(valid_cc, &[]).await;
+    assert_eq!(
+        s.get(valid_cc, &[]).await.x_cache(),
+        "HIT",
+        "Cache-Control governs in its place"
+    );
 
     let own = setup(backend, "rfc_targeted_own", |b| {
         b.targeted_cache_control(Some(http::HeaderName::from_static("route-cache-control")))

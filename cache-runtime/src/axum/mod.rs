@@ -667,6 +667,24 @@ mod tests {
         );
     }
 
+    /// A decoded path parameter goes back into one encoded segment:
+    /// `/`, `?`, `#`, `%`, spaces and non-ASCII bytes are percent-encoded,
+    /// so the formatted path is the one the request carried.
+    #[test]
+    fn path_segment_encodes_what_a_segment_cannot_hold() {
+        for (decoded, encoded) in [
+            ("plain-id_1.2~x", "plain-id_1.2~x"),
+            ("a/b", "a%2Fb"),
+            ("a?b", "a%3Fb"),
+            ("a#b", "a%23b"),
+            ("100%41", "100%2541"),
+            ("a b", "a%20b"),
+            ("café", "caf%C3%A9"),
+        ] {
+            assert_eq!(path_segment(decoded), encoded, "{decoded}");
+        }
+    }
+
     /// One credential list: every header that is hashed into keys also
     /// keeps a request off shared entries.
     #[test]
