@@ -270,5 +270,57 @@ async fn from_env_reads_tls_settings_and_never_falls_back_to_a_private_store() {
         std::env::set_var("REDIS_URL", format!("rediss://127.0.0.1:{tls_port}"));
         std::env::set_var("REDIS_TLS_CA", certs.path("ca.crt"));
     }
+
+    // The key secret from the environment, on Redis and in process.
+    std::env::set_var("ROUTE_CACHE_KEY_SECRET", "a deployment's secret of 32 B");
+    assert!(RouteCache::from_env().await.config().has_key_secret());
+    std::env::remove_var("REDIS_URL");
+    let embedded = RouteCache::from_env().await;
+    assert_eq!(embedded.backend(), Backend::Embedded);
+    assert!(embedded.config().has_key_secret(), "in process too");
+    std::env::set_var("ROUTE_CACHE_KEY_SECRET", "short");
+    assert_eq!(
+        RouteCache::from_env().await.backend(),
+        Backend::Disabled,
+        "a short secret is an error, not ignored"
+    );
+    std::env::remove_var("ROUTE_CACHE_KEY_SECRET");
+
+    // TLS sentinels with a plaintext master that has a password: the
+    // password would cross in clear. Disabled, with one error line that
+    // does not carry it.
+    for (name, value) in [
+        ("REDIS_SENTINEL_URLS", "rediss://127.0.0.1:1"),
+        ("REDIS_SENTINEL_MASTER", "mymaster"),
+        ("REDIS_SENTINEL_MASTER_TLS", "false"),
+        ("REDIS_SENTINEL_MASTER_PASSWORD", "s3cret-pw"),
+    ] {
+        std::env::set_var(name, value);
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let cache = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        RouteCache::from_env().await
+    };
+    assert_eq!(cache.backend(), Backend::Disabled);
+    let log = captured.text();
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {log}");
+    assert!(errors[0].contains("plaintext"), "{log}");
+    assert!(!log.contains("s3cret-pw"), "the password in the log: {log}");
+    for name in [
+        "REDIS_SENTINEL_URLS",
+        "REDIS_SENTINEL_MASTER",
+        "REDIS_SENTINEL_MASTER_TLS",
+        "REDIS_SENTINEL_MASTER_PASSWORD",
+    ] {
+        std::env::remove_var(name);
+    }
     clear();
 }

@@ -23,6 +23,13 @@ pub const REDIS_URL_ENV: &str = "REDIS_URL";
 #[doc(hidden)]
 pub const REDIS_SENTINEL_URLS_ENV: &str = "REDIS_SENTINEL_URLS";
 
+/// The environment variables with the ACL user and password of the master
+/// behind Sentinel (the sentinels' own are in their URLs), as
+/// [`RouteCacheBuilder::redis_auth`] sets them; the user defaults to
+/// `default` (a `requirepass` password).
+const REDIS_SENTINEL_MASTER_USERNAME_ENV: &str = "REDIS_SENTINEL_MASTER_USERNAME";
+const REDIS_SENTINEL_MASTER_PASSWORD_ENV: &str = "REDIS_SENTINEL_MASTER_PASSWORD";
+
 /// The environment variable naming the master the sentinels monitor.
 #[doc(hidden)]
 pub const REDIS_SENTINEL_MASTER_ENV: &str = "REDIS_SENTINEL_MASTER";
@@ -130,12 +137,28 @@ impl RedisTarget {
                 let (names, tls) = nodes(seeds);
                 (format!("Redis Cluster (seeds {names})"), tls)
             }
-            Self::Sentinel { urls, master, .. } => {
+            Self::Sentinel {
+                urls,
+                master,
+                master_tls,
+            } => {
                 let (names, tls) = nodes(urls);
-                (
-                    format!("Redis master {master:?} through Sentinel ({names})"),
-                    tls,
-                )
+                let text = format!("Redis master {master:?} through Sentinel ({names})");
+                match master_tls {
+                    // TLS to the sentinels only, or to the master only:
+                    // said as it is.
+                    Some(to_master) if *to_master != tls => {
+                        let (sentinels, master) = if tls {
+                            ("TLS", "plaintext")
+                        } else {
+                            ("plaintext", "TLS")
+                        };
+                        return format!(
+                            "{text}, {sentinels} to the sentinels, {master} to the master"
+                        );
+                    }
+                    _ => (text, tls),
+                }
             }
         };
         let tls = match (tls, secrets.is_set()) {
@@ -846,6 +869,14 @@ impl RouteCache {
     /// file) is the CA to trust, and `$REDIS_TLS_CERT` with
     /// `$REDIS_TLS_KEY` the client certificate for mutual TLS.
     ///
+    /// Behind Sentinel, `$REDIS_SENTINEL_MASTER_TLS` (`true` or `false`)
+    /// says whether the master speaks TLS (by default as the sentinels do),
+    /// and `$REDIS_SENTINEL_MASTER_PASSWORD` with
+    /// `$REDIS_SENTINEL_MASTER_USERNAME` (default `default`) are the
+    /// master's credentials (the sentinels' are in their URLs). On every
+    /// backend, `$ROUTE_CACHE_KEY_SECRET` is the
+    /// [key secret](RouteCacheBuilder::key_secret).
+    ///
     /// Start-up never fails on the cache, and never silently changes what
     /// is shared between instances: when Redis is configured but the
     /// configuration cannot work (an invalid URL, `rediss://` without the
@@ -860,7 +891,7 @@ impl RouteCache {
                 let reason = crate::error::chain(&e);
                 tracing::error!(
                     error = %reason,
-                    "route cache: Redis is configured but the configuration cannot work; \
+                    "route cache: the configuration cannot work; \
                      serving every request UNCACHED (no in-process fallback) until it is fixed"
                 );
                 Self::disabled(reason)
@@ -896,7 +927,11 @@ impl RouteCache {
                     rule: "the master's name, with REDIS_SENTINEL_URLS",
                 });
             };
-            let builder = Self::builder().redis_sentinel(list(urls), master.trim());
+            let mut builder = Self::builder().redis_sentinel(list(urls), master.trim());
+            if let Some(password) = var(REDIS_SENTINEL_MASTER_PASSWORD_ENV) {
+                let user = var(REDIS_SENTINEL_MASTER_USERNAME_ENV);
+                builder = builder.redis_auth(user.as_deref().unwrap_or("default").trim(), password);
+            }
             match var(REDIS_SENTINEL_MASTER_TLS_ENV).as_deref().map(str::trim) {
                 None => builder,
                 Some("true" | "1" | "yes") => builder.sentinel_master_tls(true),
@@ -911,7 +946,13 @@ impl RouteCache {
         } else if let Some(url) = var(REDIS_URL_ENV) {
             Self::builder().redis(url.trim())
         } else {
-            return Ok(Self::embedded());
+            // In process: the secret still keys credentials (and a short
+            // one is still an error).
+            let mut builder = Self::builder();
+            if let Some(secret) = var(ROUTE_CACHE_KEY_SECRET_ENV) {
+                builder = builder.key_secret(secret.trim());
+            }
+            return builder.build().await;
         };
         let read = |name: &'static str, path: String| {
             std::fs::read(path.trim()).map_err(|_| CacheError::InvalidSetting {

@@ -180,7 +180,7 @@ fn startup_line(env: &[(&str, &str)]) -> String {
 fn the_example_names_its_backend_truthfully() {
     // The environment, and what the line must say.
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
-    let cases: [Case; 6] = [
+    let cases: [Case; 10] = [
         (&[], &["embedded in-process store"]),
         (
             &[("REDIS_URL", "redis://app:hunter2@127.0.0.1:1")],
@@ -203,6 +203,38 @@ fn the_example_names_its_backend_truthfully() {
                 ("REDIS_SENTINEL_MASTER", "mymaster"),
             ],
             &["Redis master \"mymaster\" through Sentinel (127.0.0.1:1)"],
+        ),
+        (
+            &[(
+                "REDIS_CLUSTER_URLS",
+                "rediss://127.0.0.1:1,rediss://127.0.0.1:2",
+            )],
+            &["Redis Cluster (seeds 127.0.0.1:1, 127.0.0.1:2), TLS"],
+        ),
+        (
+            &[
+                ("REDIS_SENTINEL_URLS", "rediss://127.0.0.1:1"),
+                ("REDIS_SENTINEL_MASTER", "mymaster"),
+            ],
+            &["through Sentinel (127.0.0.1:1), TLS"],
+        ),
+        (
+            &[
+                ("REDIS_SENTINEL_URLS", "rediss://127.0.0.1:1"),
+                ("REDIS_SENTINEL_MASTER", "mymaster"),
+                ("REDIS_SENTINEL_MASTER_TLS", "false"),
+            ],
+            &["TLS to the sentinels, plaintext to the master"],
+        ),
+        // The master's password would cross in clear: refused.
+        (
+            &[
+                ("REDIS_SENTINEL_URLS", "rediss://127.0.0.1:1"),
+                ("REDIS_SENTINEL_MASTER", "mymaster"),
+                ("REDIS_SENTINEL_MASTER_TLS", "false"),
+                ("REDIS_SENTINEL_MASTER_PASSWORD", "hunter2"),
+            ],
+            &["DISABLED"],
         ),
         (&[("REDIS_URL", "no scheme here")], &["DISABLED"]),
     ];

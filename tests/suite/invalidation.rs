@@ -480,7 +480,10 @@ async fn a_background_refresh_reads_no_more_than_max_body(backend: Backend) {
         .route::<cache_runtime::route!(growing)>()
         .expect("the route's stats")
         .refused;
-    assert!(refused >= 1, "the refresh's answer is counted as not stored");
+    assert!(
+        refused >= 1,
+        "the refresh's answer is counted as not stored"
+    );
     let again = app.get("/growing").await;
     assert_eq!(again.x_cache(), "STALE", "the stale entry stays");
     assert_eq!(again.body, "the small body");

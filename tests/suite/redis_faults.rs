@@ -507,3 +507,33 @@ async fn redis_sockets_have_tcp_keepalive() {
     }
     println!("{} sockets to Redis, all with keepalive", sockets.len());
 }
+
+/// Every socket the cache opens to Redis, the L1's subscriber included,
+/// has keepalive on and `TCP_USER_TIMEOUT` set, as read back from the
+/// sockets: what closes a half-open connection, idle or busy.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sockets_have_keepalive_and_a_user_timeout() {
+    let server = RedisServer::start();
+    let port: u16 = server.url().rsplit(':').next().unwrap().parse().unwrap();
+    let cache = RouteCache::builder()
+        .prefix(unique_prefix("user_timeout"))
+        .redis(server.url())
+        .l1_capacity(1 << 20)
+        .build()
+        .await
+        .unwrap();
+    support::wait_for_l1(&cache).await;
+    let app = TestApp::spawn(&cache).await;
+    assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+    let sockets = support::redis::socket_options_to(port);
+    assert!(sockets.len() >= 2, "the store's and the L1's: {sockets:?}");
+    for options in &sockets {
+        assert_eq!(
+            *options,
+            (true, Some(cache_runtime::config::DEFAULT_TCP_USER_TIMEOUT)),
+            "{sockets:?}"
+        );
+    }
+    println!("{} sockets to Redis: {sockets:?}", sockets.len());
+}

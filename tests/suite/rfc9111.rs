@@ -609,7 +609,8 @@ async fn targeted_cache_control_governs_this_cache(backend: Backend) {
     }
     // RFC 9213 §2.1: a field that is not a valid RFC 8941 dictionary is
     // ignored as a whole, and `Cache-Control` applies.
-    let invalid = "/shaped/i?h=cache-control:no-store&h=cdn-cache-control:max-age=10000%2C%20%26%26%26%26%26";
+    let invalid =
+        "/shaped/i?h=cache-control:no-store&h=cdn-cache-control:max-age=10000%2C%20%26%26%26%26%26";
     for _ in 0..2 {
         assert_eq!(
             s.get(invalid, &[]).await.x_cache(),
@@ -617,7 +618,8 @@ async fn targeted_cache_control_governs_this_cache(backend: Backend) {
             "an invalid CDN-Cache-Control is ignored"
         );
     }
-    let valid_cc = "/shaped/j?h=cache-control:max-age=60&h=cdn-cache-control:max-age=10000%2C%20%26%26";
+    let valid_cc =
+        "/shaped/j?h=cache-control:max-age=60&h=cdn-cache-control:max-age=10000%2C%20%26%26";
     s.get(valid_cc, &[]).await;
     assert_eq!(
         s.get(valid_cc, &[]).await.x_cache(),

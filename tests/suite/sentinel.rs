@@ -217,13 +217,25 @@ async fn until_hit(app: &TestApp, path: &str, limit: Duration) -> Duration {
     .await
 }
 
-/// TLS-only sentinels, a master the sentinel knows by its TLS port (the
-/// sentinel talks TLS to it too), a CA made for the test and an ACL user:
+/// TLS-only sentinels, a TLS-only master the sentinel knows by its TLS
+/// port (the sentinel talks TLS to it too), a CA made for the test and an ACL user:
 /// the cache reaches both over TLS and caches, MISS then HIT then HIT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_sentinels_and_master_with_a_custom_ca_and_an_acl_user_cache() {
     let certs = Certs::generate();
-    let (_master, master_tls) = certs.server("no");
+    let (master, master_tls) = certs.server("no");
+    // TLS only: the plaintext port the harness started it with (to see it
+    // answer) is closed, so nothing can reach it in clear.
+    let plain = master.url();
+    master.config_set("port", "0").await;
+    assert!(
+        ::redis::Client::open(plain.as_str())
+            .expect("URL")
+            .get_multiplexed_async_connection()
+            .await
+            .is_err(),
+        "the master's plaintext port is closed"
+    );
     let sentinel = start_sentinel_with(
         master_tls,
         Some(&certs),
@@ -260,6 +272,21 @@ async fn tls_sentinels_and_master_with_a_custom_ca_and_an_acl_user_cache() {
         );
     }
     assert_eq!(seen, ["MISS", "HIT", "HIT"]);
+    // The sockets to the master (and to the sentinel, while one is open)
+    // have keepalive and TCP_USER_TIMEOUT, TLS or not.
+    #[cfg(target_os = "linux")]
+    {
+        let to_master = support::redis::socket_options_to(master_tls);
+        assert!(!to_master.is_empty(), "connected to the master");
+        let to_sentinel = support::redis::socket_options_to(sentinel.port);
+        for options in to_master.iter().chain(&to_sentinel) {
+            assert_eq!(
+                *options,
+                (true, Some(cache_runtime::config::DEFAULT_TCP_USER_TIMEOUT)),
+                "master {to_master:?}, sentinel {to_sentinel:?}"
+            );
+        }
+    }
 }
 
 /// TLS sentinels with a master said to be plaintext, and a password: the

@@ -242,3 +242,38 @@ pub async fn scan_keys(
         cursor = next;
     }
 }
+
+/// The TCP options of this process's open sockets to loopback `port`:
+/// whether keepalive is on, and the `TCP_USER_TIMEOUT` (Linux), read back
+/// from the sockets themselves with `getsockopt`.
+#[cfg(target_os = "linux")]
+pub fn socket_options_to(port: u16) -> Vec<(bool, Option<std::time::Duration>)> {
+    use ::redis::io::tcp::socket2::SockRef;
+    use std::os::fd::BorrowedFd;
+    let mut found = Vec::new();
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return found;
+    };
+    for fd in fds.flatten() {
+        let is_socket = std::fs::read_link(fd.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let Some(fd) = fd.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !is_socket {
+            continue;
+        }
+        // SAFETY: the descriptor was open a moment ago and is only read
+        // here (getsockopt); one closed meanwhile fails the calls below.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let socket = SockRef::from(&fd);
+        let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
+        if peer.is_some_and(|peer| peer.port() == port && peer.ip().is_loopback()) {
+            found.push((
+                socket.keepalive().unwrap_or(false),
+                socket.tcp_user_timeout().ok().flatten(),
+            ));
+        }
+    }
+    found
+}
