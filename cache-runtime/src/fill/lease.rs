@@ -190,15 +190,32 @@ impl RouteCache {
         let cache = self.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let released = cache
-                    .call(
-                        Op::Release,
-                        cache.inner.store.release_lease(&lease_key(&key), &token),
-                    )
-                    .await;
-                if let Err(e) = released {
-                    cache.fault("release", &key, &e);
-                }
+                // A release that fails (a timed-out call under load) is
+                // tried again, as long as the lease lives: left in place,
+                // it would hold off every refresh and make other
+                // instances' requests wait for an entry nobody computes.
+                // The release checks the token, so a late repeat frees
+                // nothing of another holder's.
+                let backoff = Backoff {
+                    first: Duration::from_millis(50),
+                    max: Duration::from_millis(500),
+                };
+                let limit = cache.inner.config.lease_ttl;
+                let (cache, key, token) = (&cache, key.as_str(), token.as_str());
+                let lease = lease_key(key);
+                let lease = lease.as_str();
+                // Each failure is a fault (counted; logged at its rate).
+                retry(backoff, Some(deadline_after(limit)), || async move {
+                    let call = cache.inner.store.release_lease(lease, token);
+                    match cache.call(Op::Release, call).await {
+                        Ok(_) => Step::Done(()),
+                        Err(e) => {
+                            cache.fault("release", key, &e);
+                            Step::Again
+                        }
+                    }
+                })
+                .await;
             });
         }
     }
