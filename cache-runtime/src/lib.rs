@@ -33,7 +33,8 @@
 //!   entry). The key is described in [`guide::formats`].
 //! - A response is stored when its status is 200, 203 or 204 (or one the
 //!   route's `negative` lists), it has no `Set-Cookie`, no
-//!   `Cache-Control: no-store`, `private` or `no-cache`, no `Vary: *`,
+//!   `Cache-Control: no-store`, `private` or `no-cache`, no `Vary` on a
+//!   header the key leaves out (`Vary: *` included),
 //!   freshness left, and a body within the size limit (1 MiB by default).
 //!   Everything else is returned with the cache's headers and not stored
 //!   ([`guide::options`], [`guide::http`]).
@@ -160,7 +161,7 @@ mod store;
 mod token;
 
 #[cfg(feature = "axum")]
-pub use crate::axum::{CacheLayer, CacheService, Warmed, X_CACHE};
+pub use crate::axum::{CacheLayer, CacheService, WarmOutcome, X_CACHE};
 pub use crate::builder::{
     RouteCacheBuilder, DEFAULT_REDIS_URL, REDIS_CLUSTER_URLS_ENV, REDIS_SENTINEL_MASTER_ENV,
     REDIS_SENTINEL_MASTER_TLS_ENV, REDIS_SENTINEL_URLS_ENV, REDIS_TLS_CA_ENV, REDIS_TLS_CERT_ENV,

@@ -103,3 +103,23 @@ backend_matrix!(
     key_for_names_the_stored_entry,
     proxy_authorization_bypasses_shared_entries,
 );
+
+/// The README's Rust quickstart is `examples/quickstart.rs` (which cargo
+/// compiles with the examples), less its `//!` header: the README shows
+/// code that builds.
+#[test]
+fn the_readme_quickstart_is_the_compiled_example() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let example =
+        std::fs::read_to_string(root.join("examples/quickstart.rs")).expect("the example");
+    let code: String = example
+        .lines()
+        .filter(|line| !line.starts_with("//!"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(
+        readme.contains(&format!("```rust\n{code}```")),
+        "README.md's quickstart differs from examples/quickstart.rs"
+    );
+}

@@ -24,7 +24,7 @@ pub(crate) use self::exchange::{keys_credentials, ClientDirective, Intent};
 pub use self::fields::{learned_query, query_fields};
 pub use self::headers::X_CACHE;
 pub use self::layer::{CacheLayer, CacheService};
-pub use self::warm::Warmed;
+pub use self::warm::WarmOutcome;
 
 use crate::cache::RouteCache;
 use crate::cached::CachedRoute;

@@ -18,7 +18,7 @@ const WARM_CONCURRENCY: usize = 8;
 /// What became of one URL in [`RouteCache::warm`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Warmed {
+pub struct WarmOutcome {
     /// The URL as given.
     pub url: String,
     /// The response's status (`400` for a URL that is none, `500` when the
@@ -40,7 +40,7 @@ impl RouteCache {
     /// takes the usual path: an entry already stored is a hit and costs
     /// the handler nothing, and the lease keeps instances that warm the
     /// same URLs at once from computing any of them twice. Returns one
-    /// [`Warmed`] per URL, in the order given.
+    /// [`WarmOutcome`] per URL, in the order given.
     ///
     /// A URL is a path and query (`/items/1?lang=en`), or an absolute URL
     /// (`https://shop.example/items/1`) whose authority becomes the
@@ -64,13 +64,13 @@ impl RouteCache {
     /// // Now every one of them is a hit.
     /// # });
     /// ```
-    pub async fn warm<I>(&self, router: &Router, urls: I) -> Vec<Warmed>
+    pub async fn warm<I>(&self, router: &Router, urls: I) -> Vec<WarmOutcome>
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
         let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
-        let warmed: Vec<Warmed> = stream::iter(urls)
+        let warmed: Vec<WarmOutcome> = stream::iter(urls)
             .map(|url| warm_one(router.clone(), url))
             .buffered(WARM_CONCURRENCY)
             .collect()
@@ -81,8 +81,8 @@ impl RouteCache {
     }
 }
 
-async fn warm_one(mut router: Router, url: String) -> Warmed {
-    let outcome = |status, x_cache: &str, stored| Warmed {
+async fn warm_one(mut router: Router, url: String) -> WarmOutcome {
+    let outcome = |status, x_cache: &str, stored| WarmOutcome {
         url: url.clone(),
         status,
         x_cache: x_cache.to_owned(),
