@@ -918,8 +918,14 @@ impl RouteCache {
                 .map(str::to_owned)
                 .collect()
         };
+        // The key secret keys credentials on every backend (a short one
+        // is an error on every backend too).
+        let mut base = Self::builder();
+        if let Some(secret) = var(ROUTE_CACHE_KEY_SECRET_ENV) {
+            base = base.key_secret(secret.trim());
+        }
         let mut builder = if let Some(urls) = var(REDIS_CLUSTER_URLS_ENV) {
-            Self::builder().redis_cluster(list(urls))
+            base.redis_cluster(list(urls))
         } else if let Some(urls) = var(REDIS_SENTINEL_URLS_ENV) {
             let Some(master) = var(REDIS_SENTINEL_MASTER_ENV) else {
                 return Err(CacheError::InvalidSetting {
@@ -927,7 +933,7 @@ impl RouteCache {
                     rule: "the master's name, with REDIS_SENTINEL_URLS",
                 });
             };
-            let mut builder = Self::builder().redis_sentinel(list(urls), master.trim());
+            let mut builder = base.redis_sentinel(list(urls), master.trim());
             if let Some(password) = var(REDIS_SENTINEL_MASTER_PASSWORD_ENV) {
                 let user = var(REDIS_SENTINEL_MASTER_USERNAME_ENV);
                 builder = builder.redis_auth(user.as_deref().unwrap_or("default").trim(), password);
@@ -944,15 +950,10 @@ impl RouteCache {
                 }
             }
         } else if let Some(url) = var(REDIS_URL_ENV) {
-            Self::builder().redis(url.trim())
+            base.redis(url.trim())
         } else {
-            // In process: the secret still keys credentials (and a short
-            // one is still an error).
-            let mut builder = Self::builder();
-            if let Some(secret) = var(ROUTE_CACHE_KEY_SECRET_ENV) {
-                builder = builder.key_secret(secret.trim());
-            }
-            return builder.build().await;
+            // In process: the TLS settings below are Redis's.
+            return base.build().await;
         };
         let read = |name: &'static str, path: String| {
             std::fs::read(path.trim()).map_err(|_| CacheError::InvalidSetting {
@@ -960,9 +961,6 @@ impl RouteCache {
                 rule: "the path of a readable PEM file",
             })
         };
-        if let Some(secret) = var(ROUTE_CACHE_KEY_SECRET_ENV) {
-            builder = builder.key_secret(secret.trim());
-        }
         if let Some(path) = var(REDIS_TLS_CA_ENV) {
             builder = builder.tls_root_ca(read(REDIS_TLS_CA_ENV, path)?);
         }

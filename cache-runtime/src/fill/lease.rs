@@ -196,10 +196,7 @@ impl RouteCache {
                 // instances' requests wait for an entry nobody computes.
                 // The release checks the token, so a late repeat frees
                 // nothing of another holder's.
-                let backoff = Backoff {
-                    first: Duration::from_millis(50),
-                    max: Duration::from_millis(500),
-                };
+                let backoff = Backoff::BACKGROUND_WRITE;
                 let limit = cache.inner.config.lease_ttl;
                 let (cache, key, token) = (&cache, key.as_str(), token.as_str());
                 let lease = lease_key(key);

@@ -300,10 +300,7 @@ impl RouteCache {
             return;
         };
         runtime.spawn(async move {
-            let backoff = Backoff {
-                first: Duration::from_millis(50),
-                max: Duration::from_millis(500),
-            };
+            let backoff = Backoff::BACKGROUND_WRITE;
             let limit = cache.inner.config.invalidate_timeout;
             let key = key.as_str();
             let cache = &cache;

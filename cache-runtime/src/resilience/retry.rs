@@ -30,6 +30,14 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
+    /// Between attempts of a write repeated in the background until it
+    /// lands (an entry withdrawn, a lease released): 50 ms, doubling up to
+    /// 500 ms.
+    pub(crate) const BACKGROUND_WRITE: Self = Self {
+        first: Duration::from_millis(50),
+        max: Duration::from_millis(500),
+    };
+
     /// The same pause every time.
     pub(crate) const fn constant(pause: Duration) -> Self {
         Self {
