@@ -9,16 +9,20 @@ use cache_runtime::{Backend, RouteCache};
 use std::time::Duration;
 use support::{certs::Certs, redis::free_port, Captured, TestApp};
 
-async fn build_logged(builder: cache_runtime::RouteCacheBuilder) -> (RouteCache, String) {
-    let captured = Captured::default();
+/// A subscriber writing `warn` and above, without colours, to `captured`.
+fn warnings_to(captured: &Captured) -> impl tracing::Subscriber + Send + Sync {
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::WARN)
         .with_ansi(false)
-        .finish();
+        .finish()
+}
+
+async fn build_logged(builder: cache_runtime::RouteCacheBuilder) -> (RouteCache, String) {
+    let captured = Captured::default();
     let cache = {
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = tracing::subscriber::set_default(warnings_to(&captured));
         builder
             .connect_timeout(Duration::from_millis(500))
             .build()
@@ -298,14 +302,8 @@ async fn from_env_reads_tls_settings_and_never_falls_back_to_a_private_store() {
         std::env::set_var(name, value);
     }
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .finish();
     let cache = {
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = tracing::subscriber::set_default(warnings_to(&captured));
         RouteCache::from_env().await
     };
     assert_eq!(cache.backend(), Backend::Disabled);

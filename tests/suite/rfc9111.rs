@@ -313,6 +313,13 @@ impl Setup {
             .request(Method::GET, path, headers, Bytes::new())
             .await
     }
+
+    /// Two `GET`s of `path` are both misses: its answer is not stored.
+    async fn never_stored(&self, path: &str, why: &str) {
+        for _ in 0..2 {
+            assert_eq!(self.get(path, &[]).await.x_cache(), "MISS", "{why}");
+        }
+    }
 }
 
 fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
@@ -423,10 +430,7 @@ async fn expires_counts(backend: Backend) {
             "/shaped/{name}?h=expires:{}",
             value.replace(' ', "%20").replace(',', "%2C")
         );
-        for _ in 0..2 {
-            let reply = s.get(&path, &[]).await;
-            assert_eq!(reply.x_cache(), "MISS", "Expires {value}");
-        }
+        s.never_stored(&path, &format!("Expires {value}")).await;
     }
     let soon = http_date(SystemTime::now() + Duration::from_secs(30));
     let path = format!(
@@ -491,31 +495,14 @@ async fn age_and_s_maxage_count_and_date_is_kept(backend: Backend) {
     assert!((100..=102).contains(&age), "apparent age: {age}");
 
     let spent = "/shaped/spent?h=cache-control:max-age=60&h=age:60";
-    for _ in 0..2 {
-        assert_eq!(
-            s.get(spent, &[]).await.x_cache(),
-            "MISS",
-            "no freshness left"
-        );
-    }
+    s.never_stored(spent, "no freshness left").await;
     // §5.1: an `Age` sent as a list (`7200, 0` on one line) is invalid;
     // its first value counts, so the response is stale when it arrives.
     let listed = "/shaped/listed?h=cache-control:max-age=600&h=age:7200%2C%200";
-    for _ in 0..2 {
-        assert_eq!(
-            s.get(listed, &[]).await.x_cache(),
-            "MISS",
-            "the first of Age's values counts"
-        );
-    }
+    s.never_stored(listed, "the first of Age's values counts")
+        .await;
     let shared = "/shaped/shared?h=cache-control:max-age=600%2C%20s-maxage=0";
-    for _ in 0..2 {
-        assert_eq!(
-            s.get(shared, &[]).await.x_cache(),
-            "MISS",
-            "s-maxage=0 wins"
-        );
-    }
+    s.never_stored(shared, "s-maxage=0 wins").await;
 }
 
 /// RFC 9110 §13.1.3 and §13.2.2: `If-Modified-Since` against the stored
@@ -604,20 +591,14 @@ async fn targeted_cache_control_governs_this_cache(backend: Backend) {
         "clients get theirs"
     );
     let refused = "/shaped/b?h=cache-control:max-age=60&h=cdn-cache-control:no-store";
-    for _ in 0..2 {
-        assert_eq!(s.get(refused, &[]).await.x_cache(), "MISS");
-    }
+    s.never_stored(refused, "CDN-Cache-Control refuses it")
+        .await;
     // RFC 9213 §2.1: a field that is not a valid RFC 8941 dictionary is
     // ignored as a whole, and `Cache-Control` applies.
     let invalid =
         "/shaped/i?h=cache-control:no-store&h=cdn-cache-control:max-age=10000%2C%20%26%26%26%26%26";
-    for _ in 0..2 {
-        assert_eq!(
-            s.get(invalid, &[]).await.x_cache(),
-            "MISS",
-            "an invalid CDN-Cache-Control is ignored"
-        );
-    }
+    s.never_stored(invalid, "an invalid CDN-Cache-Control is ignored")
+        .await;
     let valid_cc =
         "/shaped/j?h=cache-control:max-age=60&h=cdn-cache-control:max-age=10000%2C%20%26%26";
     s.get(valid_cc, &[]).await;
@@ -631,13 +612,7 @@ async fn targeted_cache_control_governs_this_cache(backend: Backend) {
         b.targeted_cache_control(Some(http::HeaderName::from_static("route-cache-control")))
     })
     .await;
-    for _ in 0..2 {
-        assert_eq!(
-            own.get(stored, &[]).await.x_cache(),
-            "MISS",
-            "CDN field is the CDN's"
-        );
-    }
+    own.never_stored(stored, "CDN field is the CDN's").await;
     let ours = "/shaped/c?h=cache-control:no-store&h=route-cache-control:max-age=60";
     own.get(ours, &[]).await;
     assert_eq!(own.get(ours, &[]).await.x_cache(), "HIT");
@@ -646,13 +621,7 @@ async fn targeted_cache_control_governs_this_cache(backend: Backend) {
         b.targeted_cache_control(None)
     })
     .await;
-    for _ in 0..2 {
-        assert_eq!(
-            off.get(stored, &[]).await.x_cache(),
-            "MISS",
-            "Cache-Control governs"
-        );
-    }
+    off.never_stored(stored, "Cache-Control governs").await;
 }
 
 /// RFC 5861 §3: the handler's `stale-while-revalidate` sets the stale
