@@ -37,8 +37,7 @@ pub enum Backend {
 
 impl Backend {
     /// `redis`, `redis-cluster` or `embedded`.
-    #[doc(hidden)]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Redis => "redis",
             Self::RedisCluster => "redis-cluster",
@@ -46,26 +45,6 @@ impl Backend {
             Self::Embedded => "embedded",
             Self::Disabled => "disabled",
         }
-    }
-
-    /// Whether other instances share the backend (invalidations on one
-    /// instance reach the others).
-    #[doc(hidden)]
-    pub const fn is_shared(self) -> bool {
-        matches!(self, Self::Redis | Self::RedisCluster | Self::RedisSentinel)
-    }
-}
-
-/// Compares with the name [`Backend::as_str`] gives: `backend == "redis"`.
-impl PartialEq<str> for Backend {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for Backend {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
     }
 }
 
@@ -333,8 +312,7 @@ impl RouteCache {
     ///
     /// # Errors
     /// When the backend fails or times out.
-    #[doc(hidden)]
-    pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn remove(&self, key: &str) -> Result<(), StoreError> {
         let result = self.call(Op::Delete, self.inner.store.delete(key)).await;
         self.forget_keys(&[key]).await;
         result
@@ -425,9 +403,6 @@ mod tests {
         // integration tests (building one here would log from a callsite
         // another test's subscriber watches).
         assert_eq!(RouteCache::embedded().backend(), Backend::Embedded);
-        assert!(!Backend::Embedded.is_shared());
-        assert!(Backend::RedisCluster.is_shared());
         assert_eq!(Backend::RedisCluster.to_string(), "redis-cluster");
-        assert_eq!(Backend::Embedded, "embedded");
     }
 }

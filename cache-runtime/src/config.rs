@@ -21,11 +21,9 @@ pub const DEFAULT_FAULT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Default name of the cache in `Cache-Status` ([`CacheConfig::status_name`]).
 pub const DEFAULT_STATUS_NAME: &str = "route-cache";
 /// Default for honouring clients' `Cache-Control` ([`CacheConfig::honor_client`]).
-#[doc(hidden)]
-pub const DEFAULT_HONOR_CLIENT: bool = false;
+pub(crate) const DEFAULT_HONOR_CLIENT: bool = false;
 /// Default for capping the TTL to the handler's `max-age` ([`CacheConfig::cap_ttl_to_handler_max_age`]).
-#[doc(hidden)]
-pub const DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE: bool = true;
+pub(crate) const DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE: bool = true;
 /// Default consecutive failures that open the circuit breaker ([`CacheConfig::breaker_failures`]).
 pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
 /// Default time the circuit stays open ([`CacheConfig::breaker_cooldown`]).
@@ -43,8 +41,7 @@ pub const DEFAULT_L1_CAPACITY: u64 = 0;
 /// Default interval of the L1 channel's heartbeat ([`CacheConfig::l1_heartbeat`]).
 pub const DEFAULT_L1_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Default for keying on `Forwarded`/`X-Forwarded-Host` ([`CacheConfig::trust_forwarded_host`]).
-#[doc(hidden)]
-pub const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
+pub(crate) const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
 /// Default number of proxies in front of the app whose forwarded-host
 /// values are trusted, when [`CacheConfig::trust_forwarded_host`] is on
 /// ([`CacheConfig::trusted_proxies`]).
@@ -64,8 +61,7 @@ pub const DEFAULT_MAX_PATH_VARIANTS: usize = 4096;
 pub const DEFAULT_MAX_TAG_MEMBERS: usize = 100_000;
 /// Default for invalidating the targets of unsafe requests' answers (RFC
 /// 9111 §4.4; [`CacheConfig::invalidate_unsafe`]).
-#[doc(hidden)]
-pub const DEFAULT_INVALIDATE_UNSAFE: bool = true;
+pub(crate) const DEFAULT_INVALIDATE_UNSAFE: bool = true;
 /// Default targeted cache-control field (RFC 9213) that governs this cache
 /// when a response carries it ([`CacheConfig::targeted_cache_control`]).
 pub const DEFAULT_TARGETED_CACHE_CONTROL: &str = "cdn-cache-control";
@@ -345,130 +341,6 @@ impl CacheConfig {
         self.key_secret.is_configured()
     }
 
-    pub(crate) fn key_secret(&self) -> &crate::key::secret::KeySecret {
-        &self.key_secret
-    }
-
-    #[doc(hidden)]
-    pub fn edge_tags(&self) -> Option<EdgeTags> {
-        self.edge_tags
-    }
-
-    #[doc(hidden)]
-    pub fn compression(&self) -> Option<Encoding> {
-        self.compression
-    }
-
-    #[doc(hidden)]
-    pub fn compress_min_bytes(&self) -> usize {
-        self.compress_min_bytes
-    }
-
-    #[doc(hidden)]
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    #[doc(hidden)]
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    #[doc(hidden)]
-    pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
-    }
-
-    #[doc(hidden)]
-    pub fn max_body(&self) -> usize {
-        self.max_body
-    }
-
-    #[doc(hidden)]
-    pub fn embedded_capacity(&self) -> u64 {
-        self.embedded_capacity
-    }
-
-    #[doc(hidden)]
-    pub fn fault_log_interval(&self) -> Duration {
-        self.fault_log_interval
-    }
-
-    #[doc(hidden)]
-    pub fn status_name(&self) -> &str {
-        &self.status_name
-    }
-
-    #[doc(hidden)]
-    pub fn honor_client(&self) -> bool {
-        self.honor_client
-    }
-
-    #[doc(hidden)]
-    pub fn cap_ttl_to_handler_max_age(&self) -> bool {
-        self.cap_ttl_to_handler_max_age
-    }
-
-    #[doc(hidden)]
-    pub fn breaker_failures(&self) -> u32 {
-        self.breaker_failures
-    }
-
-    #[doc(hidden)]
-    pub fn breaker_cooldown(&self) -> Duration {
-        self.breaker_cooldown
-    }
-
-    #[doc(hidden)]
-    pub fn coalesce_wait(&self) -> Duration {
-        self.coalesce_wait
-    }
-
-    #[doc(hidden)]
-    pub fn lease_ttl(&self) -> Duration {
-        self.lease_ttl
-    }
-
-    #[doc(hidden)]
-    pub fn stale(&self) -> Duration {
-        self.stale
-    }
-
-    #[doc(hidden)]
-    pub fn stale_if_error(&self) -> bool {
-        self.stale_if_error
-    }
-
-    #[doc(hidden)]
-    pub fn l1_capacity(&self) -> u64 {
-        self.l1_capacity
-    }
-
-    #[doc(hidden)]
-    pub fn l1_max_ttl(&self) -> Option<Duration> {
-        self.l1_max_ttl
-    }
-
-    #[doc(hidden)]
-    pub fn l1_heartbeat(&self) -> Duration {
-        self.l1_heartbeat
-    }
-
-    #[doc(hidden)]
-    pub fn invalidate_timeout(&self) -> Duration {
-        self.invalidate_timeout
-    }
-
-    #[doc(hidden)]
-    pub fn trust_forwarded_host(&self) -> bool {
-        self.trust_forwarded_host
-    }
-
-    #[doc(hidden)]
-    pub fn trusted_proxies(&self) -> usize {
-        self.trusted_proxies
-    }
-
     /// Every request header that carries credentials: the
     /// [`DEFAULT_CREDENTIAL_HEADERS`] and those added with
     /// [`RouteCacheBuilder::credential_headers`](crate::RouteCacheBuilder::credential_headers).
@@ -483,25 +355,9 @@ impl CacheConfig {
 
     /// Whether the header `name` carries credentials
     /// ([`credential_headers`](Self::credential_headers)).
-    #[doc(hidden)]
-    pub fn is_credential(&self, name: &str) -> bool {
+    pub(crate) fn is_credential(&self, name: &str) -> bool {
         self.credential_headers()
             .any(|c| name.eq_ignore_ascii_case(c.as_str()))
-    }
-
-    #[doc(hidden)]
-    pub fn max_path_variants(&self) -> usize {
-        self.max_path_variants
-    }
-
-    #[doc(hidden)]
-    pub fn max_tag_members(&self) -> usize {
-        self.max_tag_members
-    }
-
-    #[doc(hidden)]
-    pub fn invalidate_unsafe(&self) -> bool {
-        self.invalidate_unsafe
     }
 
     /// The number of trusted proxies, or 0 when forwarded hosts are not
@@ -512,10 +368,5 @@ impl CacheConfig {
         } else {
             0
         }
-    }
-
-    #[doc(hidden)]
-    pub fn targeted_cache_control(&self) -> Option<&http::HeaderName> {
-        self.targeted_cache_control.as_ref()
     }
 }

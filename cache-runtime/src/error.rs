@@ -33,8 +33,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// A short, stable name: `unavailable`, `timed-out`, `circuit-open`,
     /// `rejected`, `unauthorized` or `invalid-config`.
-    #[doc(hidden)]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Unavailable => "unavailable",
             Self::TimedOut => "timed-out",
@@ -99,8 +98,7 @@ impl StoreError {
 
     /// Whether the backend was unreachable or too slow (rather than
     /// refusing, or not called): the failures the circuit breaker counts.
-    #[doc(hidden)]
-    pub fn is_unavailable(&self) -> bool {
+    pub(crate) fn is_unavailable(&self) -> bool {
         matches!(self.0.kind, ErrorKind::Unavailable | ErrorKind::TimedOut)
     }
 }

@@ -162,11 +162,7 @@ mod token;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::{CacheLayer, CacheService, WarmOutcome, X_CACHE};
-pub use crate::builder::{
-    RouteCacheBuilder, DEFAULT_REDIS_URL, REDIS_CLUSTER_URLS_ENV, REDIS_SENTINEL_MASTER_ENV,
-    REDIS_SENTINEL_MASTER_TLS_ENV, REDIS_SENTINEL_URLS_ENV, REDIS_TLS_CA_ENV, REDIS_TLS_CERT_ENV,
-    REDIS_TLS_KEY_ENV, REDIS_URL_ENV, ROUTE_CACHE_KEY_SECRET_ENV,
-};
+pub use crate::builder::RouteCacheBuilder;
 pub use crate::cache::{Backend, RouteCache};
 pub use crate::config::CacheConfig;
 pub use crate::edge::{EdgePurge, EdgeTags};

@@ -1,7 +1,7 @@
 //! What the cache has done: [`RouteCache::stats`](crate::RouteCache::stats)
-//! for applications without a metrics stack, and the names of the metrics
-//! it records through the [`metrics`](https://docs.rs/metrics) facade
-//! ([`metric`]).
+//! for applications without a metrics stack. The metrics the cache
+//! records through the [`metrics`](https://docs.rs/metrics) facade are
+//! listed in the guide's `observability` chapter.
 //!
 //! ```
 //! use cache_runtime::{cached_route, route, RouteCache};
@@ -23,11 +23,6 @@ use crate::store::Store;
 
 pub use crate::observe::RouteStats;
 pub use crate::resilience::breaker::BreakerState;
-
-/// The names of the metrics the cache records (listed with their
-/// meanings in the `observability` chapter of the guide).
-#[doc(hidden)]
-pub use crate::observe::names as metric;
 
 impl RouteCache {
     /// The cache's counts since it was built, per route and cache-wide:
@@ -116,8 +111,7 @@ impl CacheStats {
     }
 
     /// The numbers of the route with id `id` (`module::handler`).
-    #[doc(hidden)]
-    pub fn route_named(&self, id: &str) -> Option<&RouteStats> {
+    pub(crate) fn route_named(&self, id: &str) -> Option<&RouteStats> {
         self.routes.iter().find(|r| r.route == id)
     }
 }

@@ -31,15 +31,8 @@ pub struct CacheLayer {
 
 impl CacheLayer {
     /// The layer for `cache`; the same as [`RouteCache::layer`].
-    #[doc(hidden)]
-    pub fn new(cache: RouteCache) -> Self {
+    pub(crate) fn new(cache: RouteCache) -> Self {
         Self { cache }
-    }
-
-    /// The cache this layer installs.
-    #[doc(hidden)]
-    pub fn cache(&self) -> &RouteCache {
-        &self.cache
     }
 }
 

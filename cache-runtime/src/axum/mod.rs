@@ -496,14 +496,14 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         _ => key.path_and_query(path, query, R::query()),
     }
     for name in policy.vary() {
-        let secret = config.is_credential(name).then(|| config.key_secret());
+        let secret = config.is_credential(name).then_some(&config.key_secret);
         add_vary_value(&mut key, parts, name, secret);
     }
     if policy.auth() == AuthPolicy::Private {
         // Per user: the credentials' digests, never the credentials.
         for name in config.credential_headers() {
             if !policy.vary().contains(&name.as_str()) {
-                add_vary_value(&mut key, parts, name.as_str(), Some(config.key_secret()));
+                add_vary_value(&mut key, parts, name.as_str(), Some(&config.key_secret));
             }
         }
     }

@@ -35,8 +35,7 @@ impl std::fmt::Display for Encoding {
 
 impl Encoding {
     /// The coding's token in `Content-Encoding` and `Accept-Encoding`.
-    #[doc(hidden)]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Gzip => "gzip",
             Self::Brotli => "br",
@@ -46,8 +45,7 @@ impl Encoding {
 
     /// Whether this build can compress and decompress it (its cargo
     /// feature is on).
-    #[doc(hidden)]
-    pub const fn is_available(self) -> bool {
+    pub(crate) const fn is_available(self) -> bool {
         match self {
             Self::Gzip => cfg!(feature = "gzip"),
             Self::Brotli => cfg!(feature = "brotli"),
@@ -78,8 +76,7 @@ impl Encoding {
 
     /// The coding a `Content-Encoding` token names (`x-gzip` is `gzip`,
     /// RFC 9110 §8.4.1.3).
-    #[doc(hidden)]
-    pub fn from_token(token: &str) -> Option<Self> {
+    pub(crate) fn from_token(token: &str) -> Option<Self> {
         let token = token.trim();
         if token.eq_ignore_ascii_case("gzip") || token.eq_ignore_ascii_case("x-gzip") {
             Some(Self::Gzip)

@@ -10,7 +10,7 @@
 //! stays bounded whatever arrives. Names and meanings are listed in
 //! `names.rs`.
 
-pub mod names;
+pub(crate) mod names;
 mod route;
 mod tally;
 

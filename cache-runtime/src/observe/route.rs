@@ -441,8 +441,7 @@ pub struct RouteStats {
 
 impl RouteStats {
     /// Requests the cache looked up: every request but the bypassed ones.
-    #[doc(hidden)]
-    pub fn lookups(&self) -> u64 {
+    pub(crate) fn lookups(&self) -> u64 {
         self.hits + self.stale + self.collapsed + self.revalidated + self.misses + self.errors
     }
 

@@ -75,7 +75,7 @@ impl RouteCache {
     /// secret, never the key (whose query string, custom value or
     /// credential digest a log must not carry).
     pub(crate) fn key_name(&self, key: &str) -> String {
-        self.inner.config.key_secret().short(key)
+        self.inner.config.key_secret.short(key)
     }
 
     /// Logs a backend fault (rate-limited); the request is served
