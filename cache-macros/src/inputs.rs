@@ -95,14 +95,14 @@ pub(crate) enum QueryRule<'a> {
 }
 
 /// What the extractors read, as far as the key is concerned.
-pub(crate) struct Inferred<'a> {
+pub(crate) struct KeyInputs<'a> {
     /// Some extractor may read the host.
     pub(crate) host: bool,
     pub(crate) query: QueryRule<'a>,
 }
 
 /// What the handler's extractors read.
-pub(crate) fn infer(handler: &Handler) -> Inferred<'_> {
+pub(crate) fn infer(handler: &Handler) -> KeyInputs<'_> {
     let mut host = false;
     let mut whole = false;
     let mut fields = Vec::new();
@@ -125,7 +125,7 @@ pub(crate) fn infer(handler: &Handler) -> Inferred<'_> {
     } else {
         QueryRule::Fields(fields)
     };
-    Inferred { host, query }
+    KeyInputs { host, query }
 }
 
 /// Whether the route declares what its handler reads beyond what the macro
@@ -139,7 +139,7 @@ pub(crate) fn declared(args: &Args) -> bool {
 
 /// Whether the key carries the host: `host = …` when written, else when
 /// some extractor may read it and the route declares nothing.
-pub(crate) fn keys_host(args: &Args, inferred: &Inferred<'_>) -> bool {
+pub(crate) fn keys_host(args: &Args, inferred: &KeyInputs<'_>) -> bool {
     match &args.host {
         Some(host) => host.value,
         None => inferred.host && !declared(args),
@@ -153,7 +153,7 @@ pub(crate) fn keys_host(args: &Args, inferred: &Inferred<'_>) -> bool {
 pub(crate) fn learned_query(
     args: &Args,
     handler: &Handler,
-    inferred: &Inferred<'_>,
+    inferred: &KeyInputs<'_>,
     key: &KeyKind<'_>,
 ) -> TokenStream {
     if args.query.is_some() || !matches!(key, KeyKind::Request) || is_generic(handler) {
@@ -201,7 +201,7 @@ pub(crate) fn unkeyed_warnings(args: &Args, handler: &Handler) -> TokenStream {
     let warnings = unkeyed(handler.typed_args().map(|arg| &*arg.ty))
         .into_iter()
         .map(|input| {
-            let Unkeyed {
+            let UnkeyedInput {
                 name,
                 reads,
                 advice,
@@ -270,7 +270,7 @@ const UNKEYED: &[(&str, &str, &str)] = &[
 ];
 
 /// A parameter reading an input the key does not cover.
-pub(crate) struct Unkeyed {
+pub(crate) struct UnkeyedInput {
     /// The extractor's name (`HeaderMap`).
     pub(crate) name: String,
     /// What it reads, and how to key on it, for the warning.
@@ -281,7 +281,7 @@ pub(crate) struct Unkeyed {
 }
 
 /// The parameters reading inputs the key does not cover.
-pub(crate) fn unkeyed<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<Unkeyed> {
+pub(crate) fn unkeyed<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<UnkeyedInput> {
     types
         .filter_map(|ty| {
             let (name, argument) = extractor(ty)?;
@@ -294,7 +294,7 @@ pub(crate) fn unkeyed<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<Unkeyed>
                 }
                 None => return None,
             };
-            Some(Unkeyed {
+            Some(UnkeyedInput {
                 name,
                 reads,
                 advice,

@@ -2,7 +2,7 @@
 //! its key's request part is derived.
 
 use crate::args::Args;
-use crate::inputs::{keys_host, Inferred, QueryRule};
+use crate::inputs::{keys_host, KeyInputs, QueryRule};
 use crate::key::KeyKind;
 use crate::paths::runtime;
 use crate::values::Query;
@@ -15,7 +15,7 @@ pub(crate) fn policy(
     args: &Args,
     ident: &Ident,
     key: &KeyKind<'_>,
-    inferred: &Inferred<'_>,
+    inferred: &KeyInputs<'_>,
 ) -> TokenStream {
     let rt = runtime();
     let route_suffix = format!("::{ident}");

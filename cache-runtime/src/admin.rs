@@ -6,8 +6,8 @@
 
 use crate::cache::RouteCache;
 use crate::error::StoreError;
-use crate::explain::Unkeyed;
-use crate::invalidate::EdgePurged;
+use crate::explain::KeyUnknown;
+use crate::invalidate::EdgeStatus;
 use crate::observe::{Purge, RouteStats};
 use crate::policy::{KeySource, RoutePolicy};
 use crate::token::{Token, MIN_TOKEN_BYTES};
@@ -289,7 +289,7 @@ impl PurgeRequest {
 
 /// How many entries each kind of purge removed, and the edge purges.
 #[derive(Default)]
-struct Purged {
+struct PurgeCounts {
     paths: usize,
     tags: usize,
     routes: usize,
@@ -299,12 +299,12 @@ struct Purged {
     edge_failed: usize,
 }
 
-impl Purged {
-    fn edge(&mut self, edge: EdgePurged) {
+impl PurgeCounts {
+    fn edge(&mut self, edge: EdgeStatus) {
         match edge {
-            EdgePurged::NotConfigured => {}
-            EdgePurged::Sent => self.edge_sent += 1,
-            EdgePurged::Failed => self.edge_failed += 1,
+            EdgeStatus::NotConfigured => {}
+            EdgeStatus::Sent => self.edge_sent += 1,
+            EdgeStatus::Failed => self.edge_failed += 1,
         }
     }
 
@@ -326,7 +326,7 @@ impl Purged {
 async fn run_purge(
     cache: &RouteCache,
     request: &PurgeRequest,
-    done: &mut Purged,
+    done: &mut PurgeCounts,
 ) -> Result<(), StoreError> {
     let soft = request.soft;
     for path in &request.paths {
@@ -363,7 +363,7 @@ async fn purge(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -> R
         Ok(request) => request,
         Err(message) => return bad_request(message),
     };
-    let mut done = Purged::default();
+    let mut done = PurgeCounts::default();
     match run_purge(&admin.cache, &request, &mut done).await {
         Ok(()) => {
             tracing::info!(
@@ -548,7 +548,7 @@ fn probe(
 /// What went into the key for `parts` on the route `learned` describes.
 fn key_inputs(
     cache: &RouteCache,
-    learned: &crate::explain::Learned,
+    learned: &crate::explain::MountedRoute,
     parts: &http::request::Parts,
 ) -> Value {
     let policy = learned.policy;
@@ -701,8 +701,8 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
         Ok(key) => key,
         Err(unkeyed) => {
             let (decision, reason) = match unkeyed {
-                Unkeyed::Bypass(why) => ("BYPASS", why.as_str()),
-                Unkeyed::Expression => (
+                KeyUnknown::Bypass(why) => ("BYPASS", why.as_str()),
+                KeyUnknown::Expression => (
                     "UNKNOWN",
                     "the key is an expression over the handler's parameters, known only once its extractors run",
                 ),

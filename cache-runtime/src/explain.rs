@@ -12,11 +12,11 @@ use crate::policy::RoutePolicy;
 use std::sync::{PoisonError, RwLock};
 
 /// The key a route gives a request's parts, or why it has none.
-pub(crate) type KeyFn = fn(&RouteCache, &http::request::Parts) -> Result<String, Unkeyed>;
+pub(crate) type KeyFn = fn(&RouteCache, &http::request::Parts) -> Result<String, KeyUnknown>;
 
 /// Why a request's key cannot be told from its parts alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unkeyed {
+pub(crate) enum KeyUnknown {
     /// The request would bypass the cache.
     Bypass(Bypass),
     /// The key is an expression over the handler's parameters, known
@@ -26,7 +26,7 @@ pub(crate) enum Unkeyed {
 
 /// One cached route as mounted.
 #[derive(Clone)]
-pub(crate) struct Learned {
+pub(crate) struct MountedRoute {
     /// The cache whose layer served the route (`Metrics::id`).
     pub(crate) cache: u64,
     /// The router path (`/items/{id}`), nest prefix included.
@@ -37,10 +37,10 @@ pub(crate) struct Learned {
     pub(crate) query: fn() -> QueryPolicy,
 }
 
-static LEARNED: RwLock<Vec<Learned>> = RwLock::new(Vec::new());
+static LEARNED: RwLock<Vec<MountedRoute>> = RwLock::new(Vec::new());
 
 /// Records a route's mount point (once per route and path).
-pub(crate) fn learn(route: Learned) {
+pub(crate) fn learn(route: MountedRoute) {
     let mut learned = LEARNED.write().unwrap_or_else(PoisonError::into_inner);
     let known = learned.iter().any(|l| {
         l.cache == route.cache
@@ -54,7 +54,7 @@ pub(crate) fn learn(route: Learned) {
 
 /// The route of the cache `cache` mounted at the path that matches `path`
 /// most specifically (most literal segments), if any has been seen.
-pub(crate) fn find(cache: u64, path: &str) -> Option<Learned> {
+pub(crate) fn find(cache: u64, path: &str) -> Option<MountedRoute> {
     let learned = LEARNED.read().unwrap_or_else(PoisonError::into_inner);
     learned
         .iter()

@@ -11,7 +11,7 @@ use std::{
 };
 
 /// The result of reading a body up to a limit.
-pub(crate) enum Buffered {
+pub(crate) enum BodyRead {
     /// The whole body, in one buffer.
     Complete(Bytes),
     /// Too large, carrying trailers, or failed: the body to send on, which
@@ -21,12 +21,12 @@ pub(crate) enum Buffered {
 
 /// Reads `body` into memory if it is at most `limit` bytes and has no
 /// trailers; otherwise gives back an equivalent body.
-pub(crate) async fn buffer(body: Body, limit: usize) -> Buffered {
+pub(crate) async fn buffer(body: Body, limit: usize) -> BodyRead {
     // Only bodies of known, bounded size are read ahead: a stream (server-sent
     // events, progress output) must reach the client as it is produced.
     let hint = body.size_hint();
     if hint.upper().is_none_or(|upper| upper > limit as u64) {
-        return Buffered::Passthrough(body);
+        return BodyRead::Passthrough(body);
     }
     let mut body = body;
     let mut frames: VecDeque<Frame<Bytes>> = VecDeque::new();
@@ -41,7 +41,7 @@ pub(crate) async fn buffer(body: Body, limit: usize) -> Buffered {
                 }
                 frames.push_back(frame);
                 if !is_data || total > limit {
-                    return Buffered::Passthrough(Body::new(Replay {
+                    return BodyRead::Passthrough(Body::new(Replay {
                         frames,
                         rest: Some(body),
                         error: None,
@@ -49,7 +49,7 @@ pub(crate) async fn buffer(body: Body, limit: usize) -> Buffered {
                 }
             }
             Some(Err(e)) => {
-                return Buffered::Passthrough(Body::new(Replay {
+                return BodyRead::Passthrough(Body::new(Replay {
                     frames,
                     rest: None,
                     error: Some(e),
@@ -73,7 +73,7 @@ pub(crate) async fn buffer(body: Body, limit: usize) -> Buffered {
             all.freeze()
         }
     };
-    Buffered::Complete(bytes)
+    BodyRead::Complete(bytes)
 }
 
 /// Frames already read, then an error or the rest of the original body.
@@ -198,28 +198,28 @@ mod tests {
     #[tokio::test]
     async fn streams_of_unknown_size_are_not_read_ahead() {
         match buffer(chunked(&["ab", "cd"], None), 10).await {
-            Buffered::Passthrough(b) => assert_eq!(collect(b).await, "abcd"),
-            Buffered::Complete(_) => panic!("a stream must pass through"),
+            BodyRead::Passthrough(b) => assert_eq!(collect(b).await, "abcd"),
+            BodyRead::Complete(_) => panic!("a stream must pass through"),
         }
     }
 
     #[tokio::test]
     async fn small_bodies_are_buffered_whole() {
         match buffer(chunked(&["ab", "cd"], Some(10)), 10).await {
-            Buffered::Complete(b) => assert_eq!(b, "abcd"),
-            Buffered::Passthrough(_) => panic!("expected a complete body"),
+            BodyRead::Complete(b) => assert_eq!(b, "abcd"),
+            BodyRead::Passthrough(_) => panic!("expected a complete body"),
         }
     }
 
     #[tokio::test]
     async fn oversized_bodies_pass_through_intact() {
         match buffer(chunked(&["ab", "cd", "ef"], Some(4)), 4).await {
-            Buffered::Passthrough(b) => assert_eq!(collect(b).await, "abcdef"),
-            Buffered::Complete(_) => panic!("expected passthrough"),
+            BodyRead::Passthrough(b) => assert_eq!(collect(b).await, "abcdef"),
+            BodyRead::Complete(_) => panic!("expected passthrough"),
         }
         match buffer(Body::from("0123456789"), 3).await {
-            Buffered::Passthrough(b) => assert_eq!(collect(b).await, "0123456789"),
-            Buffered::Complete(_) => panic!("expected passthrough"),
+            BodyRead::Passthrough(b) => assert_eq!(collect(b).await, "0123456789"),
+            BodyRead::Complete(_) => panic!("expected passthrough"),
         }
     }
 }

@@ -46,13 +46,13 @@ pub(super) fn request_span(route: &'static str) -> Span {
 /// A request still being answered: counted as `provisional` if it is
 /// dropped before [`settle`](Self::settle), so that requests cut off
 /// mid-miss are not missing from the counts.
-pub(super) struct Unanswered<'a> {
+pub(super) struct PendingRequest<'a> {
     route: &'a Exchange,
     provisional: Answered,
     settled: bool,
 }
 
-impl<'a> Unanswered<'a> {
+impl<'a> PendingRequest<'a> {
     pub(super) fn new(route: &'a Exchange, provisional: Answered) -> Self {
         Self {
             route,
@@ -67,7 +67,7 @@ impl<'a> Unanswered<'a> {
     }
 }
 
-impl Drop for Unanswered<'_> {
+impl Drop for PendingRequest<'_> {
     fn drop(&mut self) {
         if !self.settled {
             self.route.answered(self.provisional);

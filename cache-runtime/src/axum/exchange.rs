@@ -21,7 +21,7 @@ pub(super) struct Exchange {
     pub(super) tags: Vec<String>,
     /// The route's counters, and the request's span.
     pub(super) metrics: RouteHandle,
-    pub(super) span: Traced,
+    pub(super) span: RequestSpan,
     /// The request asked, with the token, for an explanation
     /// (`explain_header`): the response carries the key's short hash for
     /// the layer to report.
@@ -31,9 +31,9 @@ pub(super) struct Exchange {
 /// A request's span when tracing wants it, boxed: the common case (no
 /// subscriber at `debug`) carries one word through the flow, not a span.
 #[derive(Clone)]
-pub(super) struct Traced(Option<Box<Span>>);
+pub(super) struct RequestSpan(Option<Box<Span>>);
 
-impl Traced {
+impl RequestSpan {
     #[inline]
     pub(super) fn new(span: Span) -> Self {
         Self((!span.is_disabled()).then(|| Box::new(span)))

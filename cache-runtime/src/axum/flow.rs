@@ -31,11 +31,11 @@
 //!    `304`.
 
 use super::conditional::Conditions;
-use super::counted::{record_bypass, request_span, Count, Unanswered};
-use super::exchange::{Exchange, Traced};
+use super::counted::{record_bypass, request_span, Count, PendingRequest};
+use super::exchange::{Exchange, RequestSpan};
 use super::headers::{add_vary, CACHE_STATUS};
-use super::respond::Served;
-use super::{ClientDirective, Context, Found, Intent, Prefetched, RequestContext, RequestKey};
+use super::respond::HitKind;
+use super::{ClientDirective, Context, Found, Intent, Prefetch, RequestContext, RequestKey};
 use crate::cached::CachedRoute;
 use crate::clock::now_ms;
 use crate::entry::prepared::fresh;
@@ -164,7 +164,7 @@ where
         prepared,
     } = keyed;
     let (key, found) = match prepared.map(|p| *p) {
-        Some(Prefetched { key, found }) => (key, Some(found)),
+        Some(Prefetch { key, found }) => (key, Some(found)),
         None => {
             if let Some(value) = custom_key {
                 key.custom(&value);
@@ -172,7 +172,7 @@ where
             (key.finish(), None)
         }
     };
-    let span = Traced::new(span);
+    let span = RequestSpan::new(span);
     span.record_with(|span| {
         span.record("key_hash", field::display(cache.key_name(&key)));
     });
@@ -255,12 +255,12 @@ where
 enum Answer<F> {
     Served(Response),
     /// The handler must run.
-    Compute(F, Missed),
+    Compute(F, LookupMiss),
 }
 
 /// Why a lookup did not answer, and what it leaves to the miss.
 #[derive(Default)]
-struct Missed {
+struct LookupMiss {
     /// After a backend fault.
     faulted: bool,
     /// The stale entry to serve instead if the handler fails
@@ -282,7 +282,7 @@ impl Exchange {
         let conditional = &request.conditions;
         match lookup {
             Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
-                Freshness::Fresh => match self.hit(&entry, conditional, Served::Fresh) {
+                Freshness::Fresh => match self.hit(&entry, conditional, HitKind::Fresh) {
                     Some(response) => {
                         self.answered(Answered::Hit);
                         // A HEAD's handler never stores.
@@ -292,7 +292,7 @@ impl Exchange {
                         }
                         Answer::Served(response)
                     }
-                    None => Answer::Compute(handler, Missed::default()),
+                    None => Answer::Compute(handler, LookupMiss::default()),
                 },
                 // Stale only for errors (the handler's `stale-if-error`
                 // without `stale-while-revalidate`, RFC 5861 §4): the
@@ -301,13 +301,13 @@ impl Exchange {
                     let fallback = Some(entry);
                     Answer::Compute(
                         handler,
-                        Missed {
+                        LookupMiss {
                             fallback,
-                            ..Missed::default()
+                            ..LookupMiss::default()
                         },
                     )
                 }
-                Freshness::Stale => match self.hit(&entry, conditional, Served::Stale) {
+                Freshness::Stale => match self.hit(&entry, conditional, HitKind::Stale) {
                     Some(response) => {
                         self.answered(Answered::Stale);
                         // A HEAD's handler may send no body: it never
@@ -317,20 +317,20 @@ impl Exchange {
                         }
                         Answer::Served(response)
                     }
-                    None => Answer::Compute(handler, Missed::default()),
+                    None => Answer::Compute(handler, LookupMiss::default()),
                 },
                 // Older than its stale window (clocks differ between
                 // instances): a miss.
-                _ => Answer::Compute(handler, Missed::default()),
+                _ => Answer::Compute(handler, LookupMiss::default()),
             },
-            Lookup::Miss => Answer::Compute(handler, Missed::default()),
+            Lookup::Miss => Answer::Compute(handler, LookupMiss::default()),
             Lookup::Leased(lease, noted) => {
                 let lease = Some((lease, noted));
                 Answer::Compute(
                     handler,
-                    Missed {
+                    LookupMiss {
                         lease,
-                        ..Missed::default()
+                        ..LookupMiss::default()
                     },
                 )
             }
@@ -338,9 +338,9 @@ impl Exchange {
                 let faulted = true;
                 Answer::Compute(
                     handler,
-                    Missed {
+                    LookupMiss {
                         faulted,
-                        ..Missed::default()
+                        ..LookupMiss::default()
                     },
                 )
             }
@@ -349,14 +349,14 @@ impl Exchange {
 
     /// Runs the handler for a request the cache could not answer; a 5xx
     /// answer is replaced by `fallback`, a stale entry, when there is one.
-    async fn miss<F>(&self, handler: F, missed: Missed, request: &Intent) -> Response
+    async fn miss<F>(&self, handler: F, missed: LookupMiss, request: &Intent) -> Response
     where
         F: Future,
         F::Output: IntoResponse,
     {
         // Counted if the request is dropped before it is answered (the
         // client went away, a timeout layer gave up).
-        let Missed {
+        let LookupMiss {
             faulted,
             fallback,
             lease,
@@ -366,12 +366,12 @@ impl Exchange {
         } else {
             Answered::Miss
         };
-        let unanswered = Unanswered::new(self, provisional);
+        let unanswered = PendingRequest::new(self, provisional);
         let (response, count) = self.run_miss(handler, faulted, lease, request).await;
         unanswered.settle();
         let stale = fallback
             .filter(|_| response.status().is_server_error())
-            .and_then(|stale| self.hit(&stale, &request.conditions, Served::Stale));
+            .and_then(|stale| self.hit(&stale, &request.conditions, HitKind::Stale));
         match stale {
             Some(stale) => {
                 self.answered(Answered::Stale);
@@ -461,7 +461,7 @@ impl Exchange {
         self.coalesced(conditional, leased, |noted| async move {
             let stored = self.compute_noted(handler, noted).await;
             let encoded = stored.encoded.clone();
-            Filled {
+            FillResult {
                 response: self.respond_stored(stored, conditional),
                 encoded,
                 how: Answered::Miss,
@@ -485,10 +485,10 @@ impl Exchange {
     ) -> (Response, Answered)
     where
         C: FnOnce(Generations) -> Fut,
-        Fut: Future<Output = Filled>,
+        Fut: Future<Output = FillResult>,
     {
         let collapsed = |entry: &Prepared| {
-            let response = self.hit(entry, conditional, Served::Collapsed)?;
+            let response = self.hit(entry, conditional, HitKind::Collapsed)?;
             Some((response, Answered::Collapsed))
         };
         let wait = self.cache.config().coalesce_wait;
@@ -624,7 +624,7 @@ impl Exchange {
 
 /// What a coalesced fill did: its answer, the entry it stored (for the
 /// requests waiting on it), and how it is counted.
-pub(super) struct Filled {
+pub(super) struct FillResult {
     pub(super) response: Response,
     pub(super) encoded: Option<Bytes>,
     pub(super) how: Answered,

@@ -111,7 +111,7 @@ where
             if status.is_success() || status.is_redirection() {
                 let mut paths = target.paths(response.headers());
                 let mut soft = false;
-                if let Some(done) = response.extensions().get::<Invalidated>() {
+                if let Some(done) = response.extensions().get::<InvalidationRecord>() {
                     paths.retain(|path| !done.paths.contains(path));
                     soft = done.soft;
                 }
@@ -224,7 +224,7 @@ fn explanation(key: &str, x_cache: &str, params: &[&str], backend: &str) -> Stri
 /// paths twice, and invalidates the rest of its targets the same way, hard
 /// or soft.
 #[derive(Clone)]
-pub(super) struct Invalidated {
+pub(super) struct InvalidationRecord {
     pub(super) paths: Vec<String>,
     pub(super) soft: bool,
 }

@@ -50,12 +50,12 @@ pub(crate) enum Context {
     /// No `RouteCache` in the request extensions.
     NoLayer,
     /// Not for the cache (method, credentials); the `Cache-Status` to send.
-    Bypass(Bypassed),
+    Bypass(UncachedRequest),
     RequestKey(RequestKey),
 }
 
 /// A request the cache does not answer.
-pub(crate) struct Bypassed {
+pub(crate) struct UncachedRequest {
     pub(crate) cache: RouteCache,
     pub(crate) reason: Bypass,
     /// The `Cache-Status` to send.
@@ -71,11 +71,11 @@ pub(crate) struct RequestKey {
     pub(crate) request: Intent,
     /// What [`FromCacheParts::prepare`] found, on a route that
     /// revalidates (boxed: one word in every other request's context).
-    pub(crate) prepared: Option<Box<Prefetched>>,
+    pub(crate) prepared: Option<Box<Prefetch>>,
 }
 
 /// A revalidating route's lookup, made before the user's extractors ran.
-pub(crate) struct Prefetched {
+pub(crate) struct Prefetch {
     /// The finished key (such a route keys on the request alone).
     pub(crate) key: String,
     pub(crate) found: Found,
@@ -100,7 +100,7 @@ impl RequestKey {
         // noting the `generations` known so far.
         let lookup = self.cache.lookup(&key, Some(|| generations)).await;
         let found = Self::revalidation(lookup, parts);
-        self.prepared = Some(Box::new(Prefetched { key, found }));
+        self.prepared = Some(Box::new(Prefetch { key, found }));
     }
 
     /// An expired entry with a validator, with the request made
@@ -264,7 +264,7 @@ where
             // its choice of hard or soft.
             response
                 .extensions_mut()
-                .insert(layer::Invalidated { paths, soft });
+                .insert(layer::InvalidationRecord { paths, soft });
         }
         response
     });
@@ -401,7 +401,7 @@ fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
     let Some(matched) = parts.extensions.get::<::axum::extract::MatchedPath>() else {
         return;
     };
-    crate::explain::learn(crate::explain::Learned {
+    crate::explain::learn(crate::explain::MountedRoute {
         cache: cache.inner.metrics.id,
         template: matched.as_str().to_owned(),
         policy: &R::POLICY,
@@ -416,15 +416,15 @@ fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
 fn explain_key<R: CachedRoute>(
     cache: &RouteCache,
     parts: &Parts,
-) -> Result<String, crate::explain::Unkeyed> {
-    use crate::explain::Unkeyed;
+) -> Result<String, crate::explain::KeyUnknown> {
+    use crate::explain::KeyUnknown;
     if R::POLICY.key_source() == KeySource::Handler {
-        return Err(Unkeyed::Expression);
+        return Err(KeyUnknown::Expression);
     }
     match context_with::<R>(cache, parts) {
         Context::RequestKey(keyed) => Ok(keyed.key.finish()),
-        Context::Bypass(bypassed) => Err(Unkeyed::Bypass(bypassed.reason)),
-        Context::NoLayer => Err(Unkeyed::Bypass(Bypass::NoLayer)),
+        Context::Bypass(bypassed) => Err(KeyUnknown::Bypass(bypassed.reason)),
+        Context::NoLayer => Err(KeyUnknown::Bypass(Bypass::NoLayer)),
     }
 }
 
@@ -433,7 +433,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     #[cfg(feature = "admin")]
     learn_mount::<R>(cache, parts);
     let bypass = |reason: Bypass| {
-        Context::Bypass(Bypassed {
+        Context::Bypass(UncachedRequest {
             cache: cache.clone(),
             reason,
             status: cache_status(&cache.config().status_name, CacheStatus::Bypass { reason }),

@@ -21,7 +21,7 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 
 /// How a stored entry is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Served {
+pub(super) enum HitKind {
     Fresh,
     /// Past its TTL, inside the stale window, while a refresh runs.
     Stale,
@@ -111,14 +111,14 @@ impl Exchange {
         &self,
         entry: &Prepared,
         conditional: &Conditions,
-        served: Served,
+        served: HitKind,
     ) -> Option<Response> {
         let age = now_ms().saturating_sub(entry.entry().stored_at_ms) / 1000;
         let Some(shown) = represent(entry.entry(), conditional.accepts, self.decode_limit()) else {
             self.cache.undecodable(&self.key);
             return None;
         };
-        let headers = if served == Served::Fresh {
+        let headers = if served == HitKind::Fresh {
             let variant = shown.variant();
             entry.fresh_head(age, self.policy.route_id(), variant, || {
                 self.hit_head(entry.entry(), &shown, age, served)
@@ -147,7 +147,7 @@ impl Exchange {
         entry: &Entry,
         shown: &Representation,
         age: u64,
-        served: Served,
+        served: HitKind,
     ) -> HeaderMap {
         let ttl = u64::from(entry.ttl_secs);
         let remaining = ttl.saturating_sub(age);
@@ -164,16 +164,16 @@ impl Exchange {
         shown.mark(&mut headers);
         set_cache_control(&mut headers, self.policy, self.personal(), remaining);
         let (x_cache, outcome) = match served {
-            Served::Fresh => (HIT, CacheStatus::Hit { ttl: remaining }),
-            Served::Collapsed => (HIT, CacheStatus::Collapsed { ttl: remaining }),
-            Served::Revalidated(stored) => (
+            HitKind::Fresh => (HIT, CacheStatus::Hit { ttl: remaining }),
+            HitKind::Collapsed => (HIT, CacheStatus::Collapsed { ttl: remaining }),
+            HitKind::Revalidated(stored) => (
                 HIT,
                 CacheStatus::Revalidated {
                     ttl: remaining,
                     stored,
                 },
             ),
-            Served::Stale => (
+            HitKind::Stale => (
                 STALE,
                 CacheStatus::Stale {
                     over: age.saturating_sub(ttl),

@@ -7,10 +7,10 @@
 //! background refresh of an entry served stale (`stale-while-revalidate`).
 
 use super::conditional::Conditions;
-use super::counted::Unanswered;
+use super::counted::PendingRequest;
 use super::exchange::Exchange;
-use super::flow::Filled;
-use super::respond::Served;
+use super::flow::FillResult;
+use super::respond::HitKind;
 use super::storable::{header_refusal, stamp, store_if_cacheable};
 use super::Intent;
 use crate::clock::now_ms;
@@ -41,7 +41,7 @@ impl Exchange {
         F: Future,
         F::Output: IntoResponse,
     {
-        let unanswered = Unanswered::new(self, Answered::Miss);
+        let unanswered = PendingRequest::new(self, Answered::Miss);
         let conditional = &request.conditions;
         let (response, how) = self
             .coalesced(conditional, None, |noted| {
@@ -61,7 +61,7 @@ impl Exchange {
         stale: &Prepared,
         conditional: &Conditions,
         noted: Generations,
-    ) -> Filled
+    ) -> FillResult
     where
         F: Future,
         F::Output: IntoResponse,
@@ -70,7 +70,7 @@ impl Exchange {
         if response.status() != StatusCode::NOT_MODIFIED {
             let stored = store_if_cacheable(self, response, noted).await;
             let encoded = stored.encoded.clone();
-            return Filled {
+            return FillResult {
                 response: self.respond_stored(stored, conditional),
                 encoded,
                 how: Answered::Miss,
@@ -91,7 +91,7 @@ impl Exchange {
             }
             served
         };
-        let revalidated = |response: Response, encoded: Option<Bytes>| Filled {
+        let revalidated = |response: Response, encoded: Option<Bytes>| FillResult {
             response: with_cookies(response),
             encoded,
             how: Answered::Revalidated,
@@ -99,7 +99,7 @@ impl Exchange {
         let Some((entry, expiry)) = self.refreshed(stale.entry(), response.headers()) else {
             // Confirmed, but with no freshness left: serve it once, unstored.
             self.metrics.refused(Refusal::CacheControl);
-            let served = self.hit(stale, conditional, Served::Revalidated(false));
+            let served = self.hit(stale, conditional, HitKind::Revalidated(false));
             return revalidated(served.unwrap_or_else(undecodable), None);
         };
         // The same storage rules as a fresh response (RFC 9111 §3): a
@@ -128,7 +128,7 @@ impl Exchange {
         let served = self.hit(
             &prepared,
             conditional,
-            Served::Revalidated(encoded.is_some()),
+            HitKind::Revalidated(encoded.is_some()),
         );
         revalidated(served.unwrap_or_else(undecodable), encoded)
     }

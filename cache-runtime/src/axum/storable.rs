@@ -1,7 +1,7 @@
 //! The storability decision and the store: which responses may be kept
 //! (`refusal`), for how long, and `store_if_cacheable`.
 
-use super::body::{buffer, Buffered};
+use super::body::{buffer, BodyRead};
 use super::exchange::Exchange;
 use super::headers::{add_vary, set_cache_control};
 use super::tee::Tee;
@@ -215,8 +215,8 @@ pub(super) async fn store_if_cacheable(
     }
 
     let bytes = match buffer(body, limit).await {
-        Buffered::Complete(bytes) => bytes,
-        Buffered::Passthrough(body) => {
+        BodyRead::Complete(bytes) => bytes,
+        BodyRead::Passthrough(body) => {
             return route.refuse(Response::from_parts(parts, body), Refusal::Size)
         }
     };

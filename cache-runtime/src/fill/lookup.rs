@@ -11,7 +11,7 @@ use crate::fill::recent::Probe;
 use crate::observe::{Op, Refusal, CORRUPT};
 use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::tier::{Message, L1};
-use crate::store::{Index, Listed, Save, Store};
+use crate::store::{Index, IndexAdd, Save, Store};
 use bytes::Bytes;
 use std::{sync::Arc, time::Duration};
 
@@ -224,8 +224,8 @@ impl RouteCache {
         let mut full = false;
         for added in added {
             match added {
-                Ok(Listed::Added) => {}
-                Ok(Listed::Full) => full = true,
+                Ok(IndexAdd::Added) => {}
+                Ok(IndexAdd::Full) => full = true,
                 Err(e) => {
                     self.fault("index", key, &e);
                     self.withdraw(key).await;

@@ -36,12 +36,12 @@ pub(crate) fn split_target(path_and_query: &str) -> (&str, Option<&str>) {
 /// touching either. Hard and soft ([`crate::invalidate::soft`]) invalidations name
 /// alike.
 pub(crate) struct Target {
-    pub(crate) named: Named,
+    pub(crate) named: EntrySource,
     pub(crate) generation: String,
 }
 
 /// Where an invalidation's entries are found.
-pub(crate) enum Named {
+pub(crate) enum EntrySource {
     Index(String),
     Scope(Scope),
 }
@@ -51,7 +51,7 @@ impl Target {
     fn index(prefix: &str, index: String) -> Self {
         Self {
             generation: generation::of_index(prefix, &index),
-            named: Named::Index(index),
+            named: EntrySource::Index(index),
         }
     }
 }
@@ -150,7 +150,7 @@ impl RouteCache {
         let scope = key::KeyBuilder::new(prefix, policy.namespace(), policy.route_id(), "GET");
         Target {
             generation: generation::of_route(prefix, scope.scope()),
-            named: Named::Scope(Scope {
+            named: EntrySource::Scope(Scope {
                 prefix: scope.scope().to_owned(),
                 namespace: false,
             }),
@@ -162,7 +162,7 @@ impl RouteCache {
         let prefix = &self.inner.config.prefix;
         Target {
             generation: generation::of_namespace(prefix, namespace),
-            named: Named::Scope(Scope {
+            named: EntrySource::Scope(Scope {
                 prefix: format!("{prefix}:{namespace}:"),
                 namespace: true,
             }),
@@ -174,7 +174,7 @@ impl RouteCache {
         let prefix = &self.inner.config.prefix;
         Target {
             generation: generation::of_all(prefix),
-            named: Named::Scope(Scope {
+            named: EntrySource::Scope(Scope {
                 prefix: format!("{prefix}:"),
                 namespace: false,
             }),
@@ -185,8 +185,8 @@ impl RouteCache {
     async fn invalidate_target(&self, kind: Purge, target: Target) -> Result<usize, StoreError> {
         let Target { named, generation } = target;
         match named {
-            Named::Index(index) => self.invalidate_index(kind, index, generation).await,
-            Named::Scope(scope) => self.invalidate_scope(kind, scope, generation).await,
+            EntrySource::Index(index) => self.invalidate_index(kind, index, generation).await,
+            EntrySource::Scope(scope) => self.invalidate_scope(kind, scope, generation).await,
         }
     }
 
@@ -352,9 +352,9 @@ impl RouteCache {
 impl RouteCache {
     /// Purges `target` from the edge cache, if one is registered; a
     /// failure is logged and counted.
-    pub(crate) async fn purge_edge(&self, target: crate::edge::EdgeTarget<'_>) -> EdgePurged {
+    pub(crate) async fn purge_edge(&self, target: crate::edge::EdgeTarget<'_>) -> EdgeStatus {
         let Some(edge) = &self.inner.edge else {
-            return EdgePurged::NotConfigured;
+            return EdgeStatus::NotConfigured;
         };
         let one = |value: &str| vec![value.to_owned()];
         let purge = async {
@@ -377,7 +377,7 @@ impl RouteCache {
         match purged {
             Ok(()) => {
                 tracing::debug!(%target, "route cache: edge purged");
-                EdgePurged::Sent
+                EdgeStatus::Sent
             }
             Err(e) => {
                 let kind = crate::error::ErrorKind::Unavailable;
@@ -385,7 +385,7 @@ impl RouteCache {
                     .metrics
                     .failed(crate::observe::Op::EdgePurge, crate::observe::failure(kind));
                 tracing::warn!(%target, error = %e, "route cache: edge purge failed");
-                EdgePurged::Failed
+                EdgeStatus::Failed
             }
         }
     }
@@ -411,7 +411,7 @@ impl RouteCache {
         &self,
         path_and_query: &str,
         soft: bool,
-    ) -> Result<(usize, EdgePurged), StoreError> {
+    ) -> Result<(usize, EdgeStatus), StoreError> {
         let target = self.path_target(path_and_query);
         let removed = self.invalidate_as(Purge::Path, target, soft).await?;
         let edge = if soft {
@@ -428,7 +428,7 @@ impl RouteCache {
         &self,
         tag: &str,
         soft: bool,
-    ) -> Result<(usize, EdgePurged), StoreError> {
+    ) -> Result<(usize, EdgeStatus), StoreError> {
         let removed = self
             .invalidate_as(Purge::Tag, self.tag_target(tag), soft)
             .await?;
@@ -443,7 +443,7 @@ impl RouteCache {
 
 /// What became of an edge purge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EdgePurged {
+pub(crate) enum EdgeStatus {
     /// No edge purger is configured.
     NotConfigured,
     Sent,

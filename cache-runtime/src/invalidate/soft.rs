@@ -20,7 +20,7 @@ use crate::clock::now_ms;
 use crate::entry::Entry;
 use crate::error::StoreError;
 use crate::fill::lookup::remaining_life;
-use crate::invalidate::{Named, Target};
+use crate::invalidate::{EntrySource, Target};
 use crate::observe::Purge;
 use crate::resilience::retry::bounded;
 use crate::store::tier::Message;
@@ -114,8 +114,8 @@ impl Soft<'_> {
                 let step = cache.inner.config.timeout;
                 let store = &cache.inner.store;
                 let keys = match &named {
-                    Named::Index(index) => store.index_members(index).await?,
-                    Named::Scope(scope) => store.scope_keys(scope).await?,
+                    EntrySource::Index(index) => store.index_members(index).await?,
+                    EntrySource::Scope(scope) => store.scope_keys(scope).await?,
                 };
                 let mut marked = 0;
                 for batch in keys.chunks(BATCH) {
@@ -134,7 +134,7 @@ impl Soft<'_> {
                     }
                     cache.forget_keys(&changed).await;
                 }
-                if let Named::Scope(scope) = &named {
+                if let EntrySource::Scope(scope) = &named {
                     // Other instances' L1s drop the whole scope.
                     cache.publish(&Message::Scope(scope.clone())).await;
                 }

@@ -20,7 +20,7 @@ pub(crate) struct Index {
 
 /// What became of adding a member to an index set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Listed {
+pub(crate) enum IndexAdd {
     Added,
     /// The set holds its most live members: not added.
     Full,

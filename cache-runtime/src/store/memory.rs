@@ -1,4 +1,4 @@
-use super::{CacheStore, Index, Listed, StoreError};
+use super::{CacheStore, Index, IndexAdd, StoreError};
 use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::entry::DecodeError;
@@ -220,7 +220,7 @@ impl MemoryStore {
     /// Lists `member`, whose entry lives `ttl` more, in the index set
     /// `index`, unless the set holds its cap of live members; the set lives
     /// as long as its longest-lived member.
-    pub(crate) fn index_add(&self, index: &Index, member: &str, ttl: Duration) -> Listed {
+    pub(crate) fn index_add(&self, index: &Index, member: &str, ttl: Duration) -> IndexAdd {
         let now = now_ms();
         let end = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
         let members = self
@@ -228,7 +228,7 @@ impl MemoryStore {
             .get_with_by_ref(index.key.as_str(), || Arc::new(Members::default()));
         {
             let Ok(mut map) = members.inner.lock() else {
-                return Listed::Full;
+                return IndexAdd::Full;
             };
             match map.ends.get_mut(member) {
                 Some(old) => *old = (*old).max(end),
@@ -237,7 +237,7 @@ impl MemoryStore {
                         map.prune(now);
                     }
                     if map.ends.len() >= index.cap {
-                        return Listed::Full;
+                        return IndexAdd::Full;
                     }
                     map.ends.insert(member.to_owned(), end);
                     map.bytes += member.len() + MEMBER_OVERHEAD;
@@ -247,7 +247,7 @@ impl MemoryStore {
         }
         // Re-inserted: re-weighed, and its expiry pushed out.
         self.indexes.insert(index.key.clone(), members);
-        Listed::Added
+        IndexAdd::Added
     }
 
     /// Removes and returns up to `count` live members of the index set

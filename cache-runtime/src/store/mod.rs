@@ -33,7 +33,7 @@ mod sentinel;
 pub(crate) mod tier;
 
 pub(crate) use self::contract::{
-    CacheStore, Claim, Claiming, Generations, Index, Listed, Read, Scope,
+    CacheStore, Claim, Claiming, Generations, Index, IndexAdd, Read, Scope,
 };
 pub(crate) use self::health::{DeadAfter, TcpOptions};
 pub(crate) use self::memory::MemoryStore;
@@ -61,7 +61,7 @@ impl Store {
         index: &Index,
         member: &str,
         ttl: Duration,
-    ) -> Result<Listed, StoreError> {
+    ) -> Result<IndexAdd, StoreError> {
         match self {
             Self::Redis(s) => s.index_add(index, member, ttl).await,
             Self::Memory(s) => Ok(s.index_add(index, member, ttl)),

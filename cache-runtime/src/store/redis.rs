@@ -3,7 +3,7 @@ use super::health::{DeadAfter, Health};
 use super::reply::{fault, invalid};
 use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
-use super::{CacheStore, Index, Listed, StoreError};
+use super::{CacheStore, Index, IndexAdd, StoreError};
 use crate::error::ErrorKind;
 use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use bytes::Bytes;
@@ -355,7 +355,7 @@ impl RedisStore {
         index: &Index,
         member: &str,
         ttl: Duration,
-    ) -> Result<Listed, StoreError> {
+    ) -> Result<IndexAdd, StoreError> {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(INDEX_ADD)
             .arg(1)
@@ -364,9 +364,9 @@ impl RedisStore {
             .arg(millis(ttl))
             .arg(index.cap);
         Ok(if self.query::<i64>(&cmd).await? == 1 {
-            Listed::Added
+            IndexAdd::Added
         } else {
-            Listed::Full
+            IndexAdd::Full
         })
     }
 

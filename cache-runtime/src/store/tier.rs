@@ -358,7 +358,7 @@ pub(crate) fn spawn_subscriber(l1: &Arc<L1>, store: RedisStore, channel: Channel
         };
         let (weak, store, channel, faults) = (&weak, &store, &channel, &faults);
         retry(backoff, None, || async move {
-            let Ended::Lost {
+            let ChannelEnd::Lost {
                 reason,
                 cause,
                 connected,
@@ -388,7 +388,7 @@ pub(crate) fn spawn_subscriber(l1: &Arc<L1>, store: RedisStore, channel: Channel
     });
 }
 
-enum Ended {
+enum ChannelEnd {
     CacheDropped,
     /// Could not subscribe (`connected: false`), or lost the channel.
     Lost {
@@ -398,7 +398,7 @@ enum Ended {
     },
 }
 
-async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> Ended {
+async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> ChannelEnd {
     use futures_util::StreamExt;
 
     let name = &channel.publisher.channel;
@@ -426,7 +426,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
         }
     }
     let Some(pubsub) = pubsub else {
-        return Ended::Lost {
+        return ChannelEnd::Lost {
             reason: last_error,
             cause: Flush::SubscriptionLost,
             connected: false,
@@ -434,7 +434,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
     };
     match weak.upgrade() {
         Some(l1) => l1.set_live(true),
-        None => return Ended::CacheDropped,
+        None => return ChannelEnd::CacheDropped,
     }
     tracing::debug!(channel = name, "route cache: L1 on");
     let mut messages = pubsub.into_on_message();
@@ -468,7 +468,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
         }
         if peers.lost(now, heartbeat, silence.saturating_mul(4)) {
             let Some(l1) = weak.upgrade() else {
-                return Ended::CacheDropped;
+                return ChannelEnd::CacheDropped;
             };
             // A message was lost: whatever it invalidated may be held here.
             l1.flush(Flush::LostMessage, true);
@@ -487,7 +487,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
         };
         last_heard = Instant::now();
         let Some(l1) = weak.upgrade() else {
-            return Ended::CacheDropped;
+            return ChannelEnd::CacheDropped;
         };
         let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) else {
             continue;
@@ -511,7 +511,7 @@ async fn subscribe(weak: &Weak<L1>, store: &RedisStore, channel: &Channel) -> En
             l1.metrics.delivered(sent_ms, now_ms());
         }
     };
-    Ended::Lost {
+    ChannelEnd::Lost {
         reason,
         cause,
         connected: true,
