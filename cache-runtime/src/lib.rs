@@ -86,17 +86,17 @@
 //! |---|---|
 //! | `cache`, `builder`, `config`, `error`, `clock` | `RouteCache` and its shared state; the builder and `from_env`; settings and their defaults; error types; clocks and random ids |
 //! | `policy`, `cached` | a route's compiled settings (`RoutePolicy`); the `CachedRoute` trait the macro implements |
-//! | `key/` | request keys, credential digests (`key/secret.rs`), index and generation key names |
+//! | `key/` | request keys, the host rules (`key/host.rs`), the fields a `Query<T>` reads (`key/fields.rs`), credential digests (`key/secret.rs`), index and generation key names |
 //! | `entry/` | the stored value's codec, and `Prepared`, a decoded entry ready to serve |
-//! | `http/` | freshness (RFC 9111), header semantics and `Cache-Status`, content codings |
+//! | `http/` | freshness (RFC 9111), header semantics and `Cache-Status`, the headers the cache sets on responses (`http/headers.rs`), content codings |
 //! | `fill/` | `lookup.rs` (L1, then the store, and the save), `coalesce.rs` (one leader per key in process), `lease.rs` (across instances), `generation.rs` (race-free fills), `recent.rs` |
 //! | `invalidate/` | by path, tag, route, namespace and everything, hard and soft (`soft.rs`), and the edge purge call |
 //! | `edge` | the edge-cache tags and the `EdgePurge` trait |
 //! | `resilience/` | the circuit breaker, the bounded call around every backend operation, retries, rate-limited fault logs |
 //! | `store/` | the backend contract, the in-process store, Redis (standalone, Sentinel, Cluster), Lua scripts, TLS secrets, connection health, and the L1 tier with its pub/sub channel (`tier.rs`) |
 //! | `observe/`, `stats` | metric handles, names and per-route tallies; the public snapshot |
-//! | `axum/` | the adapter: the layer (and the explain header), the hidden extractor, the request flow, shadow mode (`shadow.rs`) and warm-up (`warm.rs`) |
-//! | `admin`, `explain`, `token` | the admin API's router (`admin` feature); the routes' mount points it explains URLs by; operator tokens, compared in constant time |
+//! | `axum/` | the adapter, the only module that names axum types: the layer (and the explain header), the hidden extractor, the request flow, shadow mode (`shadow.rs`), warm-up (`warm.rs`) and the admin API's router (`admin.rs`, `admin` feature) |
+//! | `explain`, `token` | the routes' mount points the admin API explains URLs by; operator tokens, compared in constant time |
 //!
 //! Both paths read top to bottom from `axum/flow.rs`, whose module docs
 //! list the steps: the hit path is `serve` → `start` → `Exchange::answer`
@@ -109,8 +109,6 @@
 #![cfg_attr(not(feature = "axum"), allow(dead_code))]
 #![warn(missing_docs)]
 
-#[cfg(feature = "admin")]
-mod admin;
 #[cfg(feature = "axum")]
 mod axum;
 mod builder;
@@ -161,13 +159,14 @@ mod store;
 mod token;
 
 #[cfg(feature = "axum")]
-pub use crate::axum::{CacheLayer, CacheService, WarmOutcome, X_CACHE};
+pub use crate::axum::{CacheLayer, CacheService, WarmOutcome};
 pub use crate::builder::RouteCacheBuilder;
 pub use crate::cache::{Backend, RouteCache};
 pub use crate::config::CacheConfig;
 pub use crate::edge::{EdgePurge, EdgeTags};
 pub use crate::error::{CacheError, ErrorKind, StoreError};
 pub use crate::http::encoding::Encoding;
+pub use crate::http::headers::X_CACHE;
 pub use crate::invalidate::soft::Soft;
 pub use crate::stats::{BreakerState, CacheStats, RouteStats};
 #[cfg(feature = "axum")]
@@ -193,11 +192,12 @@ pub mod __private_0_1_0 {
     pub use crate::axum::flow::{serve, serve_with};
     #[cfg(feature = "axum")]
     pub use crate::axum::{
-        invalidate_after, learned_query, path_segment, query_fields, FromCacheParts, Invalidation,
-        RequestContext, WithContext,
+        invalidate_after, path_segment, FromCacheParts, Invalidation, RequestContext, WithContext,
     };
     pub use crate::cached::CachedRoute;
     pub use crate::http::encoding::Encoding;
+    #[cfg(feature = "axum")]
+    pub use crate::key::fields::{learned_query, query_fields};
     pub use crate::key::QueryPolicy;
     pub use crate::observe::RouteSlot;
     pub use crate::policy::{key_part, AuthPolicy, KeySource, RoutePolicy};

@@ -225,8 +225,8 @@ pub(super) fn not_modified(full: &HeaderMap) -> Response {
         header::EXPIRES,
         header::VARY,
         header::AGE,
-        super::headers::X_CACHE,
-        super::headers::CACHE_STATUS,
+        crate::http::headers::X_CACHE,
+        crate::http::headers::CACHE_STATUS,
     ] {
         for value in full.get_all(&name) {
             headers.append(name.clone(), value.clone());

@@ -33,7 +33,6 @@
 use super::conditional::Conditions;
 use super::counted::{record_bypass, request_span, Count, PendingRequest};
 use super::exchange::{Exchange, RequestSpan};
-use super::headers::{add_vary, CACHE_STATUS};
 use super::respond::HitKind;
 use super::{ClientDirective, Context, Found, Intent, Prefetch, RequestContext, RequestKey};
 use crate::cached::CachedRoute;
@@ -45,6 +44,7 @@ use crate::fill::coalesce::Join;
 use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::lookup::Lookup;
+use crate::http::headers::{add_vary, CACHE_STATUS};
 use crate::http::semantics::CacheStatus;
 use crate::observe::names as metric;
 use crate::observe::{Answered, Bypass, NotStored};

@@ -171,7 +171,7 @@ fn explained<B>(cache: &RouteCache, response: &mut Response<B>) {
         .extensions_mut()
         .remove::<ExplainedKey>()
         .map_or_else(|| "-".to_owned(), |k| k.0);
-    let (x_cache, params) = super::headers::answered(response.headers());
+    let (x_cache, params) = crate::http::headers::answered(response.headers());
     let value = explanation(&key, x_cache, &params, &cache.backend().to_string());
     if let Ok(value) = http::HeaderValue::from_str(&value) {
         response.headers_mut().insert(explain.name.clone(), value);

@@ -3,15 +3,14 @@
 //! reads what the request asks of the cache), and the hit/miss flow
 //! (`flow`, whose docs map both paths).
 
+#[cfg(feature = "admin")]
+mod admin;
 mod body;
 mod conditional;
 mod counted;
 mod exchange;
-mod fields;
 mod fill;
 pub(crate) mod flow;
-mod headers;
-mod host;
 mod layer;
 mod respond;
 mod revalidate;
@@ -21,8 +20,6 @@ mod tee;
 mod warm;
 
 pub(crate) use self::exchange::{keys_credentials, ClientDirective, Intent};
-pub use self::fields::{learned_query, query_fields};
-pub use self::headers::X_CACHE;
 pub use self::layer::{CacheLayer, CacheService};
 pub use self::warm::WarmOutcome;
 
@@ -478,12 +475,12 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     // another host's entries (web cache poisoning through `Host`); only
     // for routes whose handler can see it.
     if policy.keys_host() {
-        match host::request_host(parts, uri, config.forwarded_hops()) {
-            host::RequestHost::Named { host, https } => {
-                key.host(host::without_default_port(host, https));
+        match crate::key::host::request_host(parts, uri, config.forwarded_hops()) {
+            crate::key::host::RequestHost::Named { host, https } => {
+                key.host(crate::key::host::without_default_port(host, https));
             }
-            host::RequestHost::Missing => {}
-            host::RequestHost::Conflicting => return bypass(Bypass::Host),
+            crate::key::host::RequestHost::Missing => {}
+            crate::key::host::RequestHost::Conflicting => return bypass(Bypass::Host),
         }
     }
     match policy.key_source() {

@@ -6,13 +6,13 @@ const STALE: HeaderValue = HeaderValue::from_static("STALE");
 
 use super::conditional::{not_modified, Conditions};
 use super::exchange::Exchange;
-use super::headers::{add_vary, set_cache_control, CACHE_STATUS, MISS, X_CACHE};
 use super::storable::{CodedBody, StoreDecision};
 use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::entry::Entry;
 use crate::http::encoding::{derived_tag, Accepts, Encoding};
 use crate::http::freshness::format_date;
+use crate::http::headers::{add_vary, set_cache_control, CACHE_STATUS, MISS, X_CACHE};
 use crate::http::semantics::{cache_status, CacheStatus};
 use axum::body::Body;
 use axum::response::Response;

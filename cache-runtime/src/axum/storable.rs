@@ -3,7 +3,6 @@
 
 use super::body::{buffer, BodyRead};
 use super::exchange::Exchange;
-use super::headers::{add_vary, set_cache_control};
 use super::tee::Tee;
 use crate::clock::now_ms;
 use crate::config::CacheConfig;
@@ -12,6 +11,7 @@ use crate::fill::generation::Generations;
 use crate::fill::lookup::SaveStatus;
 use crate::http::encoding::{compressible, Encoding};
 use crate::http::freshness;
+use crate::http::headers::{add_vary, set_cache_control};
 use crate::http::semantics::{etag_for, CacheControl};
 use crate::observe::{NotStored, Refusal};
 use crate::policy::{AuthPolicy, RoutePolicy};

@@ -2,8 +2,8 @@
 //! the application's own router, as clients would, so every rule (keys,
 //! storability, leases across instances) applies unchanged.
 
-use super::headers::answered;
 use crate::cache::RouteCache;
+use crate::http::headers::answered;
 use axum::body::Body;
 use axum::Router;
 use futures_util::stream::{self, StreamExt};

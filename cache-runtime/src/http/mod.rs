@@ -3,4 +3,5 @@
 
 pub(crate) mod encoding;
 pub(crate) mod freshness;
+pub(crate) mod headers;
 pub(crate) mod semantics;

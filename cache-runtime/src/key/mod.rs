@@ -49,6 +49,9 @@
 //! A request can therefore only ever produce keys that start with its own
 //! route's `<prefix>:[<namespace>:]<route id>:<method>:`.
 
+#[cfg(feature = "axum")]
+pub(crate) mod fields;
+pub(crate) mod host;
 pub(crate) mod secret;
 
 use crate::key::secret::KeySecret;

@@ -42,7 +42,7 @@ vocabulary! {
         /// A credential header added with `credential_headers`.
         Credential = "credential",
         /// The request names its host inconsistently on a route keyed on
-        /// the host (see `axum::host`).
+        /// the host (see `key::host`).
         Host = "host",
         /// The client sent `Cache-Control: no-store`.
         NoStore = "no-store",

@@ -8,14 +8,14 @@ use http::{header, HeaderMap, HeaderName, HeaderValue};
 /// The response header saying how the cache answered: `HIT`, `STALE` or
 /// `MISS`.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
-pub(super) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
-pub(super) const MISS: HeaderValue = HeaderValue::from_static("MISS");
+pub(crate) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+pub(crate) const MISS: HeaderValue = HeaderValue::from_static("MISS");
 
 /// What the cache said of a response it answered, read back from its
 /// headers (by the explain header and warm-up): the `x-cache` value (`""`
 /// without one), and the `Cache-Status` parameters after the cache's name,
 /// trimmed.
-pub(super) fn answered(headers: &HeaderMap) -> (&str, Vec<&str>) {
+pub(crate) fn answered(headers: &HeaderMap) -> (&str, Vec<&str>) {
     let text = |name| {
         headers
             .get(name)
@@ -33,10 +33,10 @@ pub(super) fn answered(headers: &HeaderMap) -> (&str, Vec<&str>) {
 /// Sets the `Cache-Control` the cache sends with a cacheable response:
 /// the handler's own, else the route's, else `public` with the remaining
 /// lifetime. On a route whose keys carry a credential (`personal`, see
-/// [`super::keys_credentials`]) it is always `private`: a handler's or
+/// `keys_credentials` in the adapter) it is always `private`: a handler's or
 /// route's `public` or `s-maxage` would let a shared cache downstream
 /// serve one user's response to another.
-pub(super) fn set_cache_control(
+pub(crate) fn set_cache_control(
     headers: &mut HeaderMap,
     policy: &RoutePolicy,
     personal: bool,
@@ -111,7 +111,7 @@ fn make_private(cache_control: &[u8]) -> Option<HeaderValue> {
 }
 
 /// Adds the route's `vary` headers to the response's `Vary`, once each.
-pub(super) fn add_vary(headers: &mut HeaderMap, names: &[&'static str]) {
+pub(crate) fn add_vary(headers: &mut HeaderMap, names: &[&'static str]) {
     for name in names {
         let present = headers.get_all(header::VARY).iter().any(|v| {
             v.to_str()

@@ -24,7 +24,7 @@ use http::{header, request::Parts, Uri};
 
 /// The host a request names, as far as the key is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RequestHost<'a> {
+pub(crate) enum RequestHost<'a> {
     /// No host at all (an HTTP/1.0 request without `Host`).
     Missing,
     /// The host (`name[:port]`, not yet canonical) and whether the scheme
@@ -36,7 +36,7 @@ pub(super) enum RequestHost<'a> {
 
 /// The host the key carries for a request with target `uri`, trusting the
 /// forwarded headers of `trusted_proxies` proxies (0: not at all).
-pub(super) fn request_host<'a>(
+pub(crate) fn request_host<'a>(
     parts: &'a Parts,
     uri: &'a Uri,
     trusted_proxies: usize,
@@ -74,7 +74,7 @@ pub(super) fn request_host<'a>(
 
 /// `host` without the scheme's default port (`:80`, or `:443` over
 /// `https`); the key lower-cases it.
-pub(super) fn without_default_port(host: &[u8], https: bool) -> &[u8] {
+pub(crate) fn without_default_port(host: &[u8], https: bool) -> &[u8] {
     let port: &[u8] = if https { b":443" } else { b":80" };
     match host.strip_suffix(port) {
         // Not `[::1]:80`'s `:80` inside the brackets: a port follows a
