@@ -1,20 +1,23 @@
-//! The cache handle: what it holds, how it is created (directly or from
-//! the environment), and the calls on raw values. Its other methods live
-//! with their concern: [`crate::fill::lookup`], [`crate::fill::lease`],
-//! [`crate::invalidate`], [`crate::resilience::call`], and the layer in `axum`.
+//! The cache handle: what it holds, and the guarded call every
+//! request-path backend operation goes through ([`RouteCache::call`]:
+//! circuit breaker, then the timeout) with the fault log it reports to
+//! ([`RouteCache::fault`]). Its other methods live with their concern:
+//! construction in [`crate::builder`], lookups, saves and raw values in
+//! [`crate::fill::lookup`], leases in [`crate::fill::lease`], invalidation
+//! in [`crate::invalidate`], and the layer in `axum`.
 
 use crate::clock::random_u64;
 use crate::config::CacheConfig;
-use crate::error::StoreError;
+use crate::error::{ErrorKind, StoreError};
 use crate::fill::coalesce::Inflight;
 use crate::fill::recent::Recent;
-use crate::observe::{Metrics, Op, StoreGauges, TierMetrics};
-use crate::resilience::breaker::Breaker;
+use crate::observe::{failure, Metrics, Op, StoreGauges, TierMetrics};
+use crate::resilience::breaker::{Admission, Breaker};
 use crate::resilience::fault::FaultLog;
+use crate::resilience::retry::bounded;
 use crate::store::tier::{Channel, Publisher, L1};
 use crate::store::{MemoryStore, Store};
-use bytes::Bytes;
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, future::Future, sync::Arc};
 
 /// The backend a cache stores its entries in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,54 +284,103 @@ impl RouteCache {
         &self.inner.config
     }
 
-    /// Fetches the raw (encoded, see [`crate::entry`]) value under `key`,
-    /// bounded by the timeout.
-    ///
-    /// # Errors
-    /// When the backend fails or times out.
-    #[doc(hidden)]
-    pub async fn raw_get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        self.call(Op::Get, self.inner.store.get(key)).await
-    }
-
-    /// Stores a raw value under `key` (bounded by the timeout); every
-    /// instance's L1 drops what it had under `key`. A value that does not
-    /// decode as an entry is served as a miss.
-    ///
-    /// # Errors
-    /// When the backend fails or times out.
-    #[doc(hidden)]
-    pub async fn raw_set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        let result = self
-            .call(Op::Set, self.inner.store.set(key, value, ttl))
-            .await;
-        // Also after an error: the write may have landed.
-        self.forget_keys(&[key]).await;
-        result
-    }
-
-    /// Removes the entry under `key` (bounded by the timeout), from every
-    /// instance's L1 too.
-    ///
-    /// # Errors
-    /// When the backend fails or times out.
-    pub(crate) async fn remove(&self, key: &str) -> Result<(), StoreError> {
-        let result = self.call(Op::Delete, self.inner.store.delete(key)).await;
-        self.forget_keys(&[key]).await;
-        result
-    }
-
     pub(crate) fn inflight(&self) -> &Inflight {
         &self.inner.inflight
+    }
+
+    /// `fut`, a call of `op` to the backend: skipped while the circuit is
+    /// open, bounded by the timeout, counted by the breaker, timed, and
+    /// counted when it fails. The in-process store is called directly (it
+    /// cannot hang or go away).
+    pub(crate) async fn call<T>(
+        &self,
+        op: Op,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if self.inner.disabled.is_some() {
+            return Err(StoreError::bare(
+                ErrorKind::Unavailable,
+                "the cache is disabled",
+            ));
+        }
+        if !self.inner.store.is_shared() {
+            return fut.await;
+        }
+        let admission = self.inner.breaker.admit();
+        if admission == Admission::Reject {
+            self.inner
+                .metrics
+                .failed(op, failure(ErrorKind::CircuitOpen));
+            return Err(StoreError::bare(ErrorKind::CircuitOpen, "backend call"));
+        }
+        // If this future is dropped mid-call, the probe is handed back.
+        struct ProbeGuard<'a> {
+            breaker: &'a Breaker,
+            admission: Admission,
+            recorded: bool,
+        }
+        impl Drop for ProbeGuard<'_> {
+            fn drop(&mut self) {
+                if !self.recorded {
+                    self.breaker.abandon(self.admission);
+                }
+            }
+        }
+        let mut outcome = ProbeGuard {
+            breaker: &self.inner.breaker,
+            admission,
+            recorded: false,
+        };
+        let started = std::time::Instant::now();
+        let result = bounded(self.inner.config.timeout, "backend call", fut).await;
+        if let crate::store::Store::Redis(redis) = &self.inner.store {
+            redis.observe(&result);
+        }
+        self.inner.metrics.called(op, started.elapsed());
+        match &result {
+            Err(e) if e.is_unavailable() => self.inner.breaker.failure(admission),
+            _ => self.inner.breaker.success(admission),
+        }
+        outcome.recorded = true;
+        if let Err(e) = &result {
+            self.inner.metrics.failed(op, failure(e.kind()));
+        }
+        result
+    }
+
+    /// How logs and spans name `key`: 64 bits of its MAC under the key
+    /// secret, never the key (whose query string, custom value or
+    /// credential digest a log must not carry).
+    pub(crate) fn key_name(&self, key: &str) -> String {
+        self.inner.config.key_secret.short(key)
+    }
+
+    /// Logs a backend fault (rate-limited); the request is served
+    /// uncached. While the circuit is open, only its opening was logged.
+    pub(crate) fn fault(&self, op: &'static str, key: &str, error: &StoreError) {
+        if error.kind() == ErrorKind::CircuitOpen {
+            return;
+        }
+        if let Some(suppressed) = self.inner.faults.admit() {
+            tracing::warn!(
+                backend = %self.backend(),
+                op,
+                key_hash = %self.key_name(key),
+                kind = %error.kind(),
+                error = %error,
+                suppressed,
+                "route cache backend fault; serving uncached"
+            );
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
     use crate::fill::lookup::Lookup;
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     /// Captures formatted log lines.
     #[derive(Clone, Default)]

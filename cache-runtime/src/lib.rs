@@ -84,7 +84,7 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `cache`, `builder`, `config`, `error`, `clock` | `RouteCache` and its shared state; the builder and `from_env`; settings and their defaults; error types; clocks and random ids |
+//! | `cache`, `builder`, `config`, `error`, `clock` | `RouteCache`, its shared state and the guarded call around every backend operation; the builder and `from_env`; settings and their defaults; error types; clocks and random ids |
 //! | `policy`, `cached` | a route's compiled settings (`RoutePolicy`); the `CachedRoute` trait the macro implements |
 //! | `key/` | request keys, the host rules (`key/host.rs`), the fields a `Query<T>` reads (`key/fields.rs`), credential digests (`key/secret.rs`), index and generation key names |
 //! | `entry/` | the stored value's codec, and `Prepared`, a decoded entry ready to serve |
@@ -92,7 +92,7 @@
 //! | `fill/` | `lookup.rs` (L1, then the store, and the save), `coalesce.rs` (one leader per key in process), `lease.rs` (across instances), `generation.rs` (race-free fills), `recent.rs` |
 //! | `invalidate/` | by path, tag, route, namespace and everything, hard and soft (`soft.rs`), and the edge purge call |
 //! | `edge` | the edge-cache tags and the `EdgePurge` trait |
-//! | `resilience/` | the circuit breaker, the bounded call around every backend operation, retries, rate-limited fault logs |
+//! | `resilience/` | the circuit breaker, retries, rate-limited fault logs |
 //! | `store/` | the backend contract, the in-process store, Redis (standalone, Sentinel, Cluster), Lua scripts, TLS secrets, connection health, and the L1 tier with its pub/sub channel (`tier.rs`) |
 //! | `observe/`, `stats` | metric handles, names and per-route tallies; the public snapshot |
 //! | `axum/` | the adapter, the only module that names axum types: the layer (and the explain header), the hidden extractor, the request flow, shadow mode (`shadow.rs`), warm-up (`warm.rs`) and the admin API's router (`admin.rs`, `admin` feature) |

@@ -5,6 +5,7 @@
 use crate::cache::RouteCache;
 use crate::entry::prepared::Prepared;
 use crate::entry::{DecodeError, Entry};
+use crate::error::StoreError;
 use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::recent::Probe;
@@ -60,6 +61,32 @@ pub(crate) fn remaining_life(entry: &Entry) -> Duration {
 }
 
 impl RouteCache {
+    /// Fetches the raw (encoded, see [`crate::entry`]) value under `key`,
+    /// bounded by the timeout.
+    ///
+    /// # Errors
+    /// When the backend fails or times out.
+    #[doc(hidden)]
+    pub async fn raw_get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        self.call(Op::Get, self.inner.store.get(key)).await
+    }
+
+    /// Stores a raw value under `key` (bounded by the timeout); every
+    /// instance's L1 drops what it had under `key`. A value that does not
+    /// decode as an entry is served as a miss.
+    ///
+    /// # Errors
+    /// When the backend fails or times out.
+    #[doc(hidden)]
+    pub async fn raw_set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+        let result = self
+            .call(Op::Set, self.inner.store.set(key, value, ttl))
+            .await;
+        // Also after an error: the write may have landed.
+        self.forget_keys(&[key]).await;
+        result
+    }
+
     /// The lookup when it needs no I/O: an L1 hit, or the in-process
     /// store's answer. `None` when Redis must be asked ([`Self::fetch`]).
     pub(crate) fn lookup_now(&self, key: &str) -> Option<Lookup> {

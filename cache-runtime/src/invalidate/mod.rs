@@ -57,6 +57,17 @@ impl Target {
 }
 
 impl RouteCache {
+    /// Removes the entry under `key` (bounded by the timeout), from every
+    /// instance's L1 too.
+    ///
+    /// # Errors
+    /// When the backend fails or times out.
+    pub(crate) async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        let result = self.call(Op::Delete, self.inner.store.delete(key)).await;
+        self.forget_keys(&[key]).await;
+        result
+    }
+
     /// Invalidates every entry stored for a `GET` of `path_and_query` (for
     /// example `/items/42` or `/search?page=2&q=x`): on every route that
     /// stored one, with every `vary` value, on every instance's L1. The
@@ -347,9 +358,7 @@ impl RouteCache {
             }
         }
     }
-}
 
-impl RouteCache {
     /// Purges `target` from the edge cache, if one is registered; a
     /// failure is logged and counted.
     pub(crate) async fn purge_edge(&self, target: crate::edge::EdgeTarget<'_>) -> EdgeStatus {
