@@ -21,6 +21,12 @@ the file defining the item, through imports and globs (private ones too:
 rustc checks visibility). What cannot be resolved (macro-generated or
 external items) points at the file where resolution stopped. `mod child;`
 is not an edge; `pub use self::child::X` is.
+
+A type's inherent methods may be spread over several files, so calls
+between them are edges too: inside an inherent `impl T` block, `self.m(`
+points at the file whose inherent `impl T` block defines `m`, and so does
+`T::m(` anywhere (when one file defines it; trait methods are not
+followed).
 """
 import bisect
 import os
@@ -36,6 +42,11 @@ MOD = re.compile(r'\bmod\s+(' + IDENT + r')\s*([;{])')
 USE = re.compile(r'(?<![\w$])use\b(?!\s*<)')
 USE_TOKEN = re.compile(r'\s*(::|[{},*]|\$?' + IDENT + r')')
 PATH = re.compile(r'(?<![\w:.$])(\$crate\b|' + IDENT + r')((?:\s*::\s*' + IDENT + r')+)')
+# An inherent impl block's opening, `impl<..> Type<..> {` (no `for`), and
+# a call through a type's path, `Type::method(`.
+INHERENT = re.compile(r'\bimpl\b(?:\s*<[^{;]*?>)?\s+(?:' + IDENT + r'::)*(' + IDENT
+                      + r')\s*(?:<[^{;]*?>)?\s*(?:where\b[^{;]*)?\{')
+TYPE_CALL = re.compile(r'\b([A-Z]\w*)\s*::\s*([a-z_]\w*)\s*(?:::\s*<[^;{]*?>\s*)?\(')
 NOT_NAMES = {'fn', 'mut', 'unsafe', 'async', 'extern', '_'}
 
 
@@ -101,6 +112,7 @@ class Module:
 class Crate:
     def __init__(self, root_file):
         self.refs, self.files = [], []  # refs: (module, path, line, text, bare)
+        self.methods, self.calls = {}, []  # (type, name) -> {file}; (file, type, name, line)
         self.root = Module('crate', None, root_file, os.path.dirname(root_file))
         self.load(self.root)
 
@@ -162,6 +174,15 @@ class Crate:
             base = os.path.dirname(found[0]) if attr else os.path.join(mod.base, name)
             mod.children[name] = Module(name, mod, found[0], base)
             self.load(mod.children[name])
+        for m in INHERENT.finditer(s):
+            ty, end = m.group(1), closing(s, m.end() - 1)
+            body = s[m.end():end]
+            for f in re.finditer(r'\bfn\s+(' + IDENT + r')', body):
+                self.methods.setdefault((ty, f.group(1)), set()).add(path)
+            for c in re.finditer(r'\bself\s*\.\s*(' + IDENT + r')\s*(?:::\s*<[^;{]*?>\s*)?\(', body):
+                self.calls.append((path, ty, c.group(1), line(m.end() + c.start())))
+        for m in TYPE_CALL.finditer(s):
+            self.calls.append((path, m.group(1), m.group(2), line(m.start())))
         code = s  # the code outside `use` declarations, for inline paths
         for m in USE.finditer(s):
             end = s.find(';', m.end()) % (len(s) + 1)
@@ -281,6 +302,10 @@ def edges_of(crate):
         dst = found and (found[1].file if found[0] == 'mod' else found[1])
         if dst and dst != mod.file:
             edges.setdefault((mod.file, dst), (line, text))
+    for src, ty, name, line in crate.calls:
+        files = crate.methods.get((ty, name), set())
+        if len(files) == 1 and src not in files:
+            edges.setdefault((src, next(iter(files))), (line, f'{ty}::{name}'))
     return edges
 
 

@@ -78,9 +78,11 @@
 //!
 //! # Reading the source
 //!
-//! For contributors: every module, by concept. No file imports one that
-//! imports it back (`scripts/module-cycles.py`, run by CI); a type's methods
-//! may live in the folder of the concern they serve.
+//! For contributors: every module, by concept. No file depends on one that
+//! depends on it back (`scripts/module-cycles.py`, run by CI), counting
+//! imports and calls between a type's `impl` blocks in different files: a
+//! type's methods may live with the concern they serve, as long as the
+//! files stay in layers.
 //!
 //! | module | holds |
 //! |---|---|
@@ -167,7 +169,7 @@ pub use crate::edge::{EdgePurge, EdgeTags};
 pub use crate::error::{CacheError, ErrorKind, StoreError};
 pub use crate::http::encoding::Encoding;
 pub use crate::http::headers::X_CACHE;
-pub use crate::invalidate::soft::Soft;
+pub use crate::invalidate::Soft;
 pub use crate::stats::{BreakerState, CacheStats, RouteStats};
 #[cfg(feature = "axum")]
 pub use cache_macros::cached_route;

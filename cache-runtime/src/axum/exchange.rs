@@ -4,8 +4,14 @@
 
 use super::conditional::Conditions;
 use crate::cache::RouteCache;
+use crate::fill::generation;
+use crate::http::headers::add_vary;
+use crate::key;
 use crate::observe::RouteHandle;
 use crate::policy::{AuthPolicy, RoutePolicy};
+use crate::store::Index;
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
 use tracing::Span;
 
 /// One request's route, cache and key.
@@ -26,6 +32,93 @@ pub(super) struct Exchange {
     /// (`explain_header`): the response carries the key's short hash for
     /// the layer to report.
     pub(super) explain: bool,
+}
+
+impl Exchange {
+    /// The index sets a stored entry is listed in: its request path (for
+    /// [`RouteCache::invalidate`](crate::RouteCache::invalidate)) and its
+    /// tags.
+    pub(super) fn indexes(&self) -> Vec<Index> {
+        let config = self.cache.config();
+        let prefix = &config.prefix;
+        let path = key::path_index(
+            prefix,
+            self.uri.path().as_bytes(),
+            self.uri.query().map(str::as_bytes),
+            self.query,
+        );
+        let path = Index {
+            key: path,
+            cap: config.max_path_variants,
+        };
+        std::iter::once(path)
+            .chain(self.tags.iter().map(|tag| Index {
+                key: key::tag_index(prefix, tag),
+                cap: config.max_tag_members,
+            }))
+            .collect()
+    }
+
+    /// The generation keys of everything whose invalidation names a fill
+    /// of this request's entry (see `crate::fill::generation`): its index sets,
+    /// its route, its namespace, and everything.
+    pub(super) fn generation_keys(&self) -> Vec<String> {
+        let policy = self.policy;
+        let prefix = &self.cache.config().prefix;
+        generation::keys_for(
+            prefix,
+            policy.namespace(),
+            policy.route_id(),
+            self.indexes().iter().map(|index| index.key.as_str()),
+        )
+    }
+
+    /// The generation keys of this request's tags only: what a lookup made
+    /// before the tags were known (a revalidating route's) could not note.
+    pub(super) fn tag_generation_keys(&self) -> Vec<String> {
+        let prefix = &self.cache.config().prefix;
+        self.tags
+            .iter()
+            .map(|tag| generation::of_index(prefix, &key::tag_index(prefix, tag)))
+            .collect()
+    }
+
+    pub(super) fn stale_if_error(&self) -> bool {
+        self.policy
+            .stale_if_error()
+            .unwrap_or(self.cache.config().stale_if_error)
+    }
+
+    /// The route's stale window in seconds.
+    pub(super) fn stale_secs(&self) -> u32 {
+        self.policy.stale_secs_under(self.cache.config())
+    }
+
+    /// The largest body stored: the route's limit, else the cache's.
+    pub(super) fn body_limit(&self) -> usize {
+        self.policy
+            .max_body()
+            .unwrap_or(self.cache.config().max_body)
+    }
+
+    /// Whether this route's keys carry a credential: its responses go out
+    /// `private` (see [`super::keys_credentials`]).
+    pub(super) fn personal(&self) -> bool {
+        super::keys_credentials(self.policy, self.cache.config())
+    }
+
+    /// Runs the handler; its response is not stored.
+    pub(super) async fn uncached<F>(&self, handler: F) -> Response
+    where
+        F: Future,
+        F::Output: IntoResponse,
+    {
+        let started = std::time::Instant::now();
+        let mut response = handler.await.into_response();
+        self.metrics.handler_ran(started.elapsed());
+        add_vary(response.headers_mut(), self.policy.vary());
+        response
+    }
 }
 
 /// A request's span when tracing wants it, boxed: the common case (no

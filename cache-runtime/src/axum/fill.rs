@@ -1,67 +1,125 @@
-//! A fill: what a stored entry is listed under (its index sets), what can
-//! invalidate it while it is computed (its generations, see
-//! `crate::fill::generation`), and computing it.
+//! A fill: computing a missing or stale entry once, however many requests
+//! need it (in this process, and across instances through the lease), and
+//! storing it when it is cacheable and no invalidation named it meanwhile
+//! (its generations, see `crate::fill::generation`). What an entry is
+//! listed under is the request's (`Exchange::indexes`).
 
+use super::conditional::Conditions;
 use super::exchange::Exchange;
+use super::respond::HitKind;
 use super::storable::{store_if_cacheable, StoreDecision};
-use crate::fill::generation::{self, Generations};
-use crate::key;
-use crate::store::Index;
-use axum::response::IntoResponse;
+use crate::entry::prepared::{fresh, Prepared};
+use crate::fill::coalesce::Join;
+use crate::fill::generation::Generations;
+use crate::fill::lease::Lease;
+use crate::observe::Answered;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use std::future::Future;
 
 impl Exchange {
-    /// The index sets a stored entry is listed in: its request path (for
-    /// [`RouteCache::invalidate`](crate::RouteCache::invalidate)) and its
-    /// tags.
-    pub(super) fn indexes(&self) -> Vec<Index> {
-        let config = self.cache.config();
-        let prefix = &config.prefix;
-        let path = key::path_index(
-            prefix,
-            self.uri.path().as_bytes(),
-            self.uri.query().map(str::as_bytes),
-            self.query,
-        );
-        let path = Index {
-            key: path,
-            cap: config.max_path_variants,
-        };
-        std::iter::once(path)
-            .chain(self.tags.iter().map(|tag| Index {
-                key: key::tag_index(prefix, tag),
-                cap: config.max_tag_members,
-            }))
-            .collect()
-    }
-
-    /// The generation keys of everything whose invalidation names a fill
-    /// of this request's entry (see `crate::fill::generation`): its index sets,
-    /// its route, its namespace, and everything.
-    pub(super) fn generation_keys(&self) -> Vec<String> {
-        let policy = self.policy;
-        let prefix = &self.cache.config().prefix;
-        generation::keys_for(
-            prefix,
-            policy.namespace(),
-            policy.route_id(),
-            self.indexes().iter().map(|index| index.key.as_str()),
-        )
-    }
-
-    /// The generation keys of this request's tags only: what a lookup made
-    /// before the tags were known (a revalidating route's) could not note.
-    pub(super) fn tag_generation_keys(&self) -> Vec<String> {
-        let prefix = &self.cache.config().prefix;
-        self.tags
-            .iter()
-            .map(|tag| generation::of_index(prefix, &key::tag_index(prefix, tag)))
-            .collect()
-    }
-
     /// Notes this request's fill generations now.
     pub(super) async fn note(&self) -> Generations {
         self.cache.note(self.generation_keys()).await
+    }
+
+    /// Runs `fill` once for the key, however many requests (in this
+    /// process and, with Redis, across instances) need it at the same
+    /// time: a miss's compute, or a revalidation. The others are answered
+    /// from the fresh entry it stores, or run `fill` themselves once it is
+    /// known that none is coming.
+    ///
+    /// `fill` gets the generations noted before it.
+    pub(super) async fn coalesced<C, Fut>(
+        &self,
+        conditional: &Conditions,
+        leased: Option<(Lease, Generations)>,
+        fill: C,
+    ) -> (Response, Answered)
+    where
+        C: FnOnce(Generations) -> Fut,
+        Fut: Future<Output = FillResult>,
+    {
+        let collapsed = |entry: &Prepared| {
+            let response = self.hit(entry, conditional, HitKind::Collapsed)?;
+            Some((response, Answered::Collapsed))
+        };
+        let wait = self.cache.config().coalesce_wait;
+        let leader = match self.cache.inflight().join(&self.key) {
+            Join::Follow(follower) => {
+                tracing::debug!("route cache: waiting for this process's fill of the key");
+                let filled = follower.wait(wait).await;
+                let entry = filled.and_then(|v| Prepared::decode(v).ok());
+                if let Some(done) = entry.and_then(|entry| collapsed(&entry)) {
+                    return done;
+                }
+                // The leader stored nothing (an error, an uncacheable
+                // response), failed or took too long: compute here. A lease
+                // this request took is released first: other instances
+                // waiting on it learn at once that no entry is coming.
+                drop(leased);
+                tracing::debug!("route cache: no fill to wait for; running the handler");
+                let filled = fill(self.note().await).await;
+                return (filled.response, filled.how);
+            }
+            Join::Lead(leader) => leader,
+        };
+        let (lease, current, noted) = match leased {
+            // Taken by the lookup, which found nothing in the same step
+            // (and, for a revalidating route, noted all but the tags).
+            Some((lease @ Lease::Acquired(_), noted)) => {
+                let noted = self.cache.complete(noted, self.tag_generation_keys()).await;
+                (lease, None, noted)
+            }
+            // One round trip: the lease, the entry as it is now (a leader
+            // elected just after the previous one stored, or after the
+            // lookup found the lease held, would otherwise compute it
+            // again), and the generations. A lease taken needlessly is
+            // released in the background.
+            _ => {
+                let generations = self.generation_keys();
+                self.cache.acquire_lease(&self.key, generations).await
+            }
+        };
+        if let Some((entry, value)) = current.and_then(fresh) {
+            if let Some(done) = collapsed(&entry) {
+                leader.publish(Some(value));
+                return done;
+            }
+        }
+        match &lease {
+            Lease::Held { mine: false } => {
+                tracing::debug!("route cache: lease held by another instance; waiting");
+            }
+            // A request of this process holds it, and follows this one.
+            Lease::Held { mine: true } => tracing::debug!("route cache: lease held here"),
+            Lease::Acquired(_) => tracing::debug!("route cache: lease taken"),
+            Lease::NotNeeded => {}
+        }
+        if lease.held_elsewhere() {
+            // Another instance is computing it: wait for a fresh entry (an
+            // expired one kept for revalidation or `stale-if-error` is
+            // there all along, and is not what is awaited).
+            if let Some((entry, value)) = self.cache.wait_for_entry(&self.key, wait).await {
+                if let Some(done) = collapsed(&entry) {
+                    leader.publish(Some(value));
+                    return done;
+                }
+            }
+            // The other instance stored nothing (or took too long): this
+            // process's followers compute now, alongside this request,
+            // rather than after it.
+            leader.publish(None);
+            let filled = fill(noted).await;
+            drop(lease);
+            return (filled.response, filled.how);
+        }
+        let filled = fill(noted).await;
+        // Release (in the background) before publishing, so that a request
+        // arriving after the publication finds the lease free.
+        drop(lease);
+        leader.publish(filled.encoded);
+        (filled.response, filled.how)
     }
 
     /// Notes the fill's generations, runs the handler and stores its
@@ -85,4 +143,12 @@ impl Exchange {
         let response = self.uncached(handler).await;
         store_if_cacheable(self, response, noted).await
     }
+}
+
+/// What a coalesced fill did: its answer, the entry it stored (for the
+/// requests waiting on it), and how it is counted.
+pub(super) struct FillResult {
+    pub(super) response: Response,
+    pub(super) encoded: Option<Bytes>,
+    pub(super) how: Answered,
 }

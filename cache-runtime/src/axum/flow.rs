@@ -9,7 +9,7 @@
 //!    `fill/lookup.rs`); an embedded or L1 hit is answered here, before any
 //!    future exists.
 //! 3. Otherwise one boxed future: `RouteCache::fetch` (`fill/lookup.rs`), one
-//!    backend round trip through `RouteCache::call` (`resilience/call.rs`: breaker,
+//!    backend round trip through `RouteCache::call` (`cache.rs`: breaker,
 //!    timeout).
 //! 4. `Exchange::answer`: fresh → `Exchange::hit` (`respond.rs`: stored headers,
 //!    `Age`, `Cache-Control`, `Cache-Status`, or a `304`); stale → the
@@ -18,12 +18,13 @@
 //! **Miss path**, in order:
 //! 1. `Exchange::answer` → `Exchange::miss`: after a fault, for `HEAD` or a
 //!    client's `no-store`, the handler runs uncached (`Exchange::uncached`).
-//! 2. `Exchange::coalesced_miss`: one leader per key in process
-//!    (`fill/coalesce.rs`), then the cross-instance lease
+//! 2. `Exchange::coalesced_miss` → `Exchange::coalesced` (`axum/fill.rs`):
+//!    one leader per key in process (`fill/coalesce.rs`), then the
+//!    cross-instance lease
 //!    (`RouteCache::acquire_lease`, `fill/lease.rs`); followers and instances
 //!    without the lease wait for the leader's entry
 //!    (`RouteCache::wait_for_entry`).
-//! 3. `Exchange::compute`: runs the handler, then `store_if_cacheable`
+//! 3. `Exchange::compute` (`axum/fill.rs`): runs the handler, then `store_if_cacheable`
 //!    (`storable.rs`): the storability decision (`refusal`), TTL capping,
 //!    body buffering, encoding, and `RouteCache::save` (`fill/lookup.rs`: entry,
 //!    index sets, L1 message).
@@ -33,24 +34,22 @@
 use super::conditional::Conditions;
 use super::counted::{record_bypass, request_span, Count, PendingRequest};
 use super::exchange::{Exchange, RequestSpan};
+use super::fill::FillResult;
 use super::respond::HitKind;
 use super::{ClientDirective, Context, Found, Intent, Prefetch, RequestContext, RequestKey};
 use crate::cached::CachedRoute;
 use crate::clock::now_ms;
-use crate::entry::prepared::fresh;
 use crate::entry::prepared::Prepared;
 use crate::entry::Freshness;
-use crate::fill::coalesce::Join;
 use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::lookup::Lookup;
-use crate::http::headers::{add_vary, CACHE_STATUS};
+use crate::http::headers::CACHE_STATUS;
 use crate::http::semantics::CacheStatus;
 use crate::observe::names as metric;
 use crate::observe::{Answered, Bypass, NotStored};
 use crate::policy::RoutePolicy;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use futures_util::future::Either;
 use std::{
     future::{Future, Ready},
@@ -470,105 +469,6 @@ impl Exchange {
         .await
     }
 
-    /// Runs `fill` once for the key, however many requests (in this
-    /// process and, with Redis, across instances) need it at the same
-    /// time: a miss's compute, or a revalidation. The others are answered
-    /// from the fresh entry it stores, or run `fill` themselves once it is
-    /// known that none is coming.
-    ///
-    /// `fill` gets the generations noted before it.
-    pub(super) async fn coalesced<C, Fut>(
-        &self,
-        conditional: &Conditions,
-        leased: Option<(Lease, Generations)>,
-        fill: C,
-    ) -> (Response, Answered)
-    where
-        C: FnOnce(Generations) -> Fut,
-        Fut: Future<Output = FillResult>,
-    {
-        let collapsed = |entry: &Prepared| {
-            let response = self.hit(entry, conditional, HitKind::Collapsed)?;
-            Some((response, Answered::Collapsed))
-        };
-        let wait = self.cache.config().coalesce_wait;
-        let leader = match self.cache.inflight().join(&self.key) {
-            Join::Follow(follower) => {
-                tracing::debug!("route cache: waiting for this process's fill of the key");
-                let filled = follower.wait(wait).await;
-                let entry = filled.and_then(|v| Prepared::decode(v).ok());
-                if let Some(done) = entry.and_then(|entry| collapsed(&entry)) {
-                    return done;
-                }
-                // The leader stored nothing (an error, an uncacheable
-                // response), failed or took too long: compute here. A lease
-                // this request took is released first: other instances
-                // waiting on it learn at once that no entry is coming.
-                drop(leased);
-                tracing::debug!("route cache: no fill to wait for; running the handler");
-                let filled = fill(self.note().await).await;
-                return (filled.response, filled.how);
-            }
-            Join::Lead(leader) => leader,
-        };
-        let (lease, current, noted) = match leased {
-            // Taken by the lookup, which found nothing in the same step
-            // (and, for a revalidating route, noted all but the tags).
-            Some((lease @ Lease::Acquired(_), noted)) => {
-                let noted = self.cache.complete(noted, self.tag_generation_keys()).await;
-                (lease, None, noted)
-            }
-            // One round trip: the lease, the entry as it is now (a leader
-            // elected just after the previous one stored, or after the
-            // lookup found the lease held, would otherwise compute it
-            // again), and the generations. A lease taken needlessly is
-            // released in the background.
-            _ => {
-                let generations = self.generation_keys();
-                self.cache.acquire_lease(&self.key, generations).await
-            }
-        };
-        if let Some((entry, value)) = current.and_then(fresh) {
-            if let Some(done) = collapsed(&entry) {
-                leader.publish(Some(value));
-                return done;
-            }
-        }
-        match &lease {
-            Lease::Held { mine: false } => {
-                tracing::debug!("route cache: lease held by another instance; waiting");
-            }
-            // A request of this process holds it, and follows this one.
-            Lease::Held { mine: true } => tracing::debug!("route cache: lease held here"),
-            Lease::Acquired(_) => tracing::debug!("route cache: lease taken"),
-            Lease::NotNeeded => {}
-        }
-        if lease.held_elsewhere() {
-            // Another instance is computing it: wait for a fresh entry (an
-            // expired one kept for revalidation or `stale-if-error` is
-            // there all along, and is not what is awaited).
-            if let Some((entry, value)) = self.cache.wait_for_entry(&self.key, wait).await {
-                if let Some(done) = collapsed(&entry) {
-                    leader.publish(Some(value));
-                    return done;
-                }
-            }
-            // The other instance stored nothing (or took too long): this
-            // process's followers compute now, alongside this request,
-            // rather than after it.
-            leader.publish(None);
-            let filled = fill(noted).await;
-            drop(lease);
-            return (filled.response, filled.how);
-        }
-        let filled = fill(noted).await;
-        // Release (in the background) before publishing, so that a request
-        // arriving after the publication finds the lease free.
-        drop(lease);
-        leader.publish(filled.encoded);
-        (filled.response, filled.how)
-    }
-
     /// `response` with the route's tags for an edge cache in front, when
     /// the cache sends them (see [`crate::edge`]).
     fn edge_tagged(&self, mut response: Response) -> Response {
@@ -583,49 +483,4 @@ impl Exchange {
         }
         response
     }
-
-    pub(super) fn stale_if_error(&self) -> bool {
-        self.policy
-            .stale_if_error()
-            .unwrap_or(self.cache.config().stale_if_error)
-    }
-
-    /// The route's stale window in seconds.
-    pub(super) fn stale_secs(&self) -> u32 {
-        self.policy.stale_secs_under(self.cache.config())
-    }
-
-    /// The largest body stored: the route's limit, else the cache's.
-    pub(super) fn body_limit(&self) -> usize {
-        self.policy
-            .max_body()
-            .unwrap_or(self.cache.config().max_body)
-    }
-
-    /// Whether this route's keys carry a credential: its responses go out
-    /// `private` (see [`super::keys_credentials`]).
-    pub(super) fn personal(&self) -> bool {
-        super::keys_credentials(self.policy, self.cache.config())
-    }
-
-    /// Runs the handler; its response is not stored.
-    pub(super) async fn uncached<F>(&self, handler: F) -> Response
-    where
-        F: Future,
-        F::Output: IntoResponse,
-    {
-        let started = std::time::Instant::now();
-        let mut response = handler.await.into_response();
-        self.metrics.handler_ran(started.elapsed());
-        add_vary(response.headers_mut(), self.policy.vary());
-        response
-    }
-}
-
-/// What a coalesced fill did: its answer, the entry it stored (for the
-/// requests waiting on it), and how it is counted.
-pub(super) struct FillResult {
-    pub(super) response: Response,
-    pub(super) encoded: Option<Bytes>,
-    pub(super) how: Answered,
 }

@@ -9,7 +9,7 @@
 use super::conditional::Conditions;
 use super::counted::PendingRequest;
 use super::exchange::Exchange;
-use super::flow::FillResult;
+use super::fill::FillResult;
 use super::respond::HitKind;
 use super::storable::{header_refusal, stamp, store_if_cacheable};
 use super::Intent;

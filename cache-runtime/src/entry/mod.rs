@@ -200,6 +200,14 @@ pub enum Freshness {
 }
 
 impl Entry {
+    /// How long the backend keeps the entry: its TTL and stale window from
+    /// when it was stored.
+    pub(crate) fn remaining_life(&self) -> std::time::Duration {
+        let secs = u64::from(self.ttl_secs) + u64::from(self.stale_secs);
+        let end = self.stored_at_ms.saturating_add(secs.saturating_mul(1000));
+        std::time::Duration::from_millis(end.saturating_sub(crate::clock::now_ms()))
+    }
+
     /// Where the entry stands at `now_ms` (milliseconds since the Unix
     /// epoch), judged from its stored-at time, TTL and stale window.
     pub fn freshness(&self, now_ms: u64) -> Freshness {

@@ -4,7 +4,7 @@
 
 use crate::cache::RouteCache;
 use crate::entry::prepared::Prepared;
-use crate::entry::{DecodeError, Entry};
+use crate::entry::DecodeError;
 use crate::error::StoreError;
 use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
@@ -50,14 +50,6 @@ impl SaveStatus {
             Self::Failed => Some(Refusal::StoreFailed),
         }
     }
-}
-
-/// How long the backend keeps `entry`: its TTL and stale window from when
-/// it was stored.
-pub(crate) fn remaining_life(entry: &Entry) -> Duration {
-    let secs = u64::from(entry.ttl_secs) + u64::from(entry.stale_secs);
-    let end = entry.stored_at_ms.saturating_add(secs.saturating_mul(1000));
-    Duration::from_millis(end.saturating_sub(crate::clock::now_ms()))
 }
 
 impl RouteCache {
@@ -170,7 +162,7 @@ impl RouteCache {
         match self.inner.recent.decode(probe, key, value.clone()) {
             Ok(entry) => {
                 if let (Some(l1), Some(seen)) = (self.inner.l1.as_deref(), seen) {
-                    let life = remaining_life(entry.entry());
+                    let life = entry.entry().remaining_life();
                     l1.fill(key, value, Arc::clone(&entry), life, seen);
                 }
                 Lookup::Hit(entry)

@@ -136,41 +136,6 @@ impl RedisStore {
         Ok(parse_generations(self.strings(keys).await?))
     }
 
-    /// The string values under `keys`, in order, in one round trip: one
-    /// `MGET` on a server; on a cluster, one `GET` per key, concurrently.
-    /// A multi-slot `MGET` is routed by the client's slot map alone, and a
-    /// map taken while the cluster was still forming would fail it until
-    /// something refreshed the map; a `GET` is redirected (`MOVED`), which
-    /// refreshes it.
-    pub(crate) async fn strings(
-        &self,
-        keys: &[String],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        if self.is_cluster() {
-            let reads = keys.iter().map(|key| async move {
-                let mut conn = self.live().await?;
-                let value: Result<Option<Vec<u8>>, _> =
-                    redis::cmd("GET").arg(key).query_async(&mut conn).await;
-                match value {
-                    Ok(value) => Ok(value),
-                    // Not a string: read as missing, as `MGET` reads it.
-                    Err(e) if e.code() == Some("WRONGTYPE") => Ok(None),
-                    Err(e) => Err(self.failed(e)),
-                }
-            });
-            return futures_util::future::join_all(reads)
-                .await
-                .into_iter()
-                .collect();
-        }
-        let mut cmd = redis::cmd("MGET");
-        cmd.arg(keys);
-        self.query(&cmd).await
-    }
-
     /// The string under `key` (a value that is no string reads as empty,
     /// undecodable) and whether `lease_key` exists, in one script: the two
     /// share a hash slot (see `lease::lease_key`).
