@@ -118,6 +118,7 @@ async fn honoring(State(ctl): State<Ctl>) -> Json<usize> {
 
 #[cached_route(ttl = 3600)]
 async fn slow(State(ctl): State<Ctl>) -> Json<usize> {
+    ctl.calls.record("slow-started");
     tokio::time::sleep(Duration::from_millis(300)).await;
     Json(ctl.calls.record("slow"))
 }
@@ -639,9 +640,16 @@ async fn the_l1_reports_hits_flushes_and_delivery_lag() {
         lag(&Scrape::now()) - lag(&before) >= 1.0
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // And no second sample follows.
+    let lagged = support::settled(
+        Duration::from_millis(500),
+        Duration::from_secs(5),
+        |_| false,
+        || async { lag(&Scrape::now()) - lag(&before) },
+    )
+    .await;
+    assert_eq!(lagged, 1.0);
     let after = Scrape::now();
-    assert_eq!(lag(&after) - lag(&before), 1.0);
     let purged = after.since(
         &before,
         "route_cache_invalidated_keys_total",
@@ -804,8 +812,12 @@ async fn a_request_cut_off_mid_miss_is_counted() {
         .write_all(b"GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    drop(stream); // before the 300 ms handler answers
+    // Once the handler runs, and before it answers (300 ms).
+    support::eventually(Duration::from_secs(5), || async {
+        ctl.calls.get("slow-started") >= 1
+    })
+    .await;
+    drop(stream);
     let route = route_id("slow");
     let misses = || {
         Scrape::now().since(
@@ -886,7 +898,15 @@ async fn no_log_line_carries_a_key_a_query_or_a_credential_digest() {
     }
     assert_eq!(app.get(&search).await.status, StatusCode::OK);
     assert!(cache.invalidate(&search).await.is_err());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The log lines are written as the faults happen; wait until they
+    // stop coming.
+    support::settled(
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+        |_| false,
+        || async { observed().log.text().len() },
+    )
+    .await;
     let text = observed().log.text()[logged_from..].to_owned();
     assert!(
         text.contains("undecodable entry") && text.contains("backend fault"),

@@ -198,7 +198,15 @@ async fn an_entry_another_instance_stored_is_read_once_by_the_script_then_by_get
     assert_eq!(other.get("/items/3").await.x_cache(), "MISS");
     proxy.clear();
     assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Background writes (a lease release) may follow the answer: wait
+    // until the proxy has seen no write for a while.
+    support::settled(
+        Duration::from_millis(150),
+        Duration::from_secs(5),
+        |_| false,
+        || async { proxy.writes().len() },
+    )
+    .await;
     let writes = proxy.writes();
     let all: Vec<&Write> = writes.iter().collect();
     assert_eq!(all.len(), 1, "{:?}", names(&all));
@@ -210,7 +218,15 @@ async fn an_entry_another_instance_stored_is_read_once_by_the_script_then_by_get
     // The script found the value, so it took no lease: none is released.
     proxy.clear();
     assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Background writes (a lease release) may follow the answer: wait
+    // until the proxy has seen no write for a while.
+    support::settled(
+        Duration::from_millis(150),
+        Duration::from_secs(5),
+        |_| false,
+        || async { proxy.writes().len() },
+    )
+    .await;
     let writes = proxy.writes();
     let all: Vec<&Write> = writes.iter().collect();
     assert_eq!(names(&all), vec![vec!["GET".to_owned()]], "seen now: a GET");
@@ -248,26 +264,38 @@ async fn a_save_cut_after_the_entrys_bytes_leaves_no_unindexed_entry() {
         proxy.holding(),
         "checked while the cache cannot reach Redis"
     );
-    // The server has the bytes; let it run what it received.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let direct = cache(&setup.prefix, setup.server.url()).await;
     let key = direct
         .key_for::<cache_runtime::route!(item)>("/items/5")
         .unwrap();
     let index = format!("{}:#p:/items/5", setup.prefix);
     let client = ::redis::Client::open(setup.server.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let exists: bool = ::redis::cmd("EXISTS")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let listed: Option<f64> = ::redis::cmd("ZSCORE")
-        .arg(&index)
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let conn = client.get_multiplexed_async_connection().await.unwrap();
+    // The server has the bytes: wait until what it received has run (the
+    // entry and its membership stop changing).
+    let (exists, listed) = support::settled(
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+        |_| false,
+        || {
+            let (mut conn, key, index) = (conn.clone(), key.clone(), index.clone());
+            async move {
+                let exists: bool = ::redis::cmd("EXISTS")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                let listed: Option<f64> = ::redis::cmd("ZSCORE")
+                    .arg(&index)
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                (exists, listed)
+            }
+        },
+    )
+    .await;
     println!(
         "after the cut: entry stored {exists}, listed in its index {}",
         listed.is_some()
@@ -309,7 +337,22 @@ async fn invalidating_a_tag_of_ten_thousand_costs_a_round_trip_per_batch() {
             assert_eq!(task.await.unwrap(), "MISS");
         }
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A fill is saved as its body ends: wait until every one is listed.
+    let index = format!("{prefix}:#t:big");
+    let client = ::redis::Client::open(server.url()).unwrap();
+    let conn = client.get_multiplexed_async_connection().await.unwrap();
+    support::eventually(Duration::from_secs(10), || {
+        let (mut conn, index) = (conn.clone(), index.clone());
+        async move {
+            let listed: u64 = ::redis::cmd("ZCARD")
+                .arg(&index)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            listed == MEMBERS
+        }
+    })
+    .await;
     proxy.clear();
     let started = Instant::now();
     let removed = proxied.invalidate_tag("big").await.expect("in time");

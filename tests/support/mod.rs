@@ -283,6 +283,42 @@ where
     }
 }
 
+/// Samples `value` every 10 ms until it has not changed for `quiet` (or
+/// `done` holds for it), and returns the last sample; panics when it is
+/// still moving after `timeout`. For asserting that background work (a
+/// lease release, a save, a log line) has finished when nothing signals
+/// its end: a condition, not a fixed sleep.
+pub async fn settled<T, F, Fut>(
+    quiet: std::time::Duration,
+    timeout: std::time::Duration,
+    mut done: impl FnMut(&T) -> bool,
+    mut value: F,
+) -> T
+where
+    T: PartialEq,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = value().await;
+    let mut since = tokio::time::Instant::now();
+    loop {
+        if done(&last) || since.elapsed() >= quiet {
+            return last;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the value was still changing after {timeout:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let now = value().await;
+        if now != last {
+            last = now;
+            since = tokio::time::Instant::now();
+        }
+    }
+}
+
 /// Waits (up to 5 s) until the cache's L1 has subscribed to its
 /// invalidation channel.
 pub async fn wait_for_l1(cache: &RouteCache) {
