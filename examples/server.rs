@@ -154,8 +154,14 @@ async fn main() {
         .route("/metrics", get(move || render(prometheus.clone())));
     let admin_token = std::env::var("CACHE_ADMIN_TOKEN").ok();
     if let Some(token) = &admin_token {
-        // Refuses (panics at start-up) a token shorter than 16 bytes.
-        app = app.nest("/_cache", cache.admin(token));
+        // A token shorter than 16 bytes is refused at start-up.
+        match cache.admin(token) {
+            Ok(admin) => app = app.nest("/_cache", admin),
+            Err(e) => {
+                eprintln!("CACHE_ADMIN_TOKEN: {e}");
+                std::process::exit(2);
+            }
+        }
     }
 
     let port: u16 = std::env::var("PORT")

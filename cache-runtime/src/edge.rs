@@ -1,7 +1,16 @@
 //! Edge caches (a CDN, or Varnish or nginx in front of the app) purged
 //! along with this cache: routes' tags sent as `Surrogate-Key` and/or
 //! `Cache-Tag` response headers ([`EdgeTags`]), and an [`EdgePurge`] that
-//! every invalidation by tag or path also calls.
+//! every invalidation also calls.
+//!
+//! Besides a route's own tags, every tagged response carries three scope
+//! tags, so that the scoped invalidations reach the edge too:
+//! `<prefix>:route:<route id>` (purged by
+//! [`invalidate_route`](crate::RouteCache::invalidate_route)),
+//! `<prefix>:namespace:<namespace>` on a route with a namespace
+//! ([`invalidate_namespace`](crate::RouteCache::invalidate_namespace)), and
+//! `<prefix>:all` ([`invalidate_all`](crate::RouteCache::invalidate_all)),
+//! with `<prefix>` the cache's key prefix (`rc` by default).
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::{fmt, future::Future, pin::Pin};
@@ -44,6 +53,27 @@ pub fn edge_tag(tag: &str) -> String {
     out
 }
 
+/// The edge tag every response of a route carries (besides its own
+/// tags), which [`RouteCache::invalidate_route`](crate::RouteCache::invalidate_route)
+/// purges: `<prefix>:route:<route id>`.
+pub(crate) fn route_tag(prefix: &str, route_id: &str) -> String {
+    format!("{prefix}:route:{route_id}")
+}
+
+/// The edge tag of every response of a namespace's routes, which
+/// [`RouteCache::invalidate_namespace`](crate::RouteCache::invalidate_namespace)
+/// purges: `<prefix>:namespace:<namespace>`.
+pub(crate) fn namespace_tag(prefix: &str, namespace: &str) -> String {
+    format!("{prefix}:namespace:{namespace}")
+}
+
+/// The edge tag of every response of the cache, which
+/// [`RouteCache::invalidate_all`](crate::RouteCache::invalidate_all)
+/// purges: `<prefix>:all`.
+pub(crate) fn all_tag(prefix: &str) -> String {
+    format!("{prefix}:all")
+}
+
 /// Adds `tags` to `headers` as `which` says.
 pub(crate) fn add_tags(headers: &mut HeaderMap, which: EdgeTags, tags: &[String]) {
     if tags.is_empty() {
@@ -70,9 +100,11 @@ pub type EdgeError = Box<dyn std::error::Error + Send + Sync>;
 pub type EdgeFuture<'a> = Pin<Box<dyn Future<Output = Result<(), EdgeError>> + Send + 'a>>;
 
 /// An edge cache in front of the app, purged whenever this cache is
-/// invalidated by tag ([`RouteCache::invalidate_tag`](crate::RouteCache::invalidate_tag), `#[invalidates(tags
-/// = …)]`) or by path ([`RouteCache::invalidate`](crate::RouteCache::invalidate), `#[invalidates(paths =
-/// …)]`), after this cache's own entries are gone; soft invalidations
+/// invalidated: by tag ([`RouteCache::invalidate_tag`](crate::RouteCache::invalidate_tag),
+/// `#[invalidates(tags = …)]`) or by path ([`RouteCache::invalidate`](crate::RouteCache::invalidate),
+/// `#[invalidates(paths = …)]`) with what was named, and by route,
+/// namespace or everything with the scope tag (see the [module docs](self)),
+/// after this cache's own entries are gone; soft invalidations
 /// ([`RouteCache::soft`](crate::RouteCache::soft)) call the `soft_` methods. Register one with
 /// [`RouteCacheBuilder::edge_purge`](crate::RouteCacheBuilder::edge_purge).
 /// A failure is logged and counted (`op = "edge-purge"`); it does not

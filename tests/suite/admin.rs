@@ -61,7 +61,7 @@ async fn instance(cache: &RouteCache, calls: &Calls) -> Arc<TestApp> {
         .route("/me", get(me))
         .with_state(calls.clone())
         .layer(cache.layer())
-        .nest("/_cache", cache.admin(TOKEN));
+        .nest("/_cache", cache.admin(TOKEN).unwrap());
     Arc::new(TestApp::serve(router, calls).await)
 }
 
@@ -232,10 +232,129 @@ async fn a_missing_or_wrong_token_is_refused_and_purges_nothing(backend: Backend
         )
         .await;
     assert_eq!(basic.status, 401);
-    for path in ["/stats", "/routes"] {
-        assert_eq!(admin(&app, Method::GET, path, None, "").await.status, 401);
+    // Every endpoint, and paths and methods the API does not have: `401`,
+    // JSON, never stored, before anything else is looked at.
+    for (method, path) in [
+        (Method::GET, "/stats"),
+        (Method::GET, "/routes"),
+        (Method::GET, "/explain?url=/items/9"),
+        (Method::GET, "/explain"),
+        (Method::GET, "/nowhere"),
+        (Method::DELETE, "/purge"),
+    ] {
+        let reply = admin(&app, method.clone(), path, None, "").await;
+        assert_eq!(reply.status, 401, "{method} {path}");
+        assert_eq!(reply.header("cache-control"), "no-store", "{method} {path}");
+        assert!(reply.json()["error"].is_string(), "{method} {path}");
     }
     assert_eq!(app.get("/items/9").await.x_cache(), "HIT", "nothing purged");
+}
+
+/// With the token, a path the API does not have is a JSON `404`, and a
+/// method an endpoint does not take a JSON `405`, neither stored.
+async fn unknown_paths_and_methods_are_json_errors(backend: Backend) {
+    let f = Fixture::new(backend, "admin-404").await;
+    let app = instance(&f.cache, &Calls::default()).await;
+    let missing = admin(&app, Method::GET, "/nowhere", Some(TOKEN), "").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("cache-control"), "no-store");
+    assert_eq!(missing.header("content-type"), "application/json");
+    assert!(missing.json()["error"].is_string());
+    for (method, path) in [(Method::GET, "/purge"), (Method::POST, "/stats")] {
+        let wrong = admin(&app, method.clone(), path, Some(TOKEN), "").await;
+        assert_eq!(wrong.status, 405, "{method} {path}");
+        assert_eq!(wrong.header("cache-control"), "no-store");
+        assert_eq!(wrong.header("content-type"), "application/json");
+        assert!(wrong.json()["error"].is_string());
+    }
+}
+
+/// Malformed `/explain` queries: a `400` with a JSON reason, never a
+/// panic, and nothing stored or computed.
+async fn malformed_explain_queries_are_refused(backend: Backend) {
+    let f = Fixture::new(backend, "admin-explain-bad").await;
+    let calls = Calls::default();
+    let app = instance(&f.cache, &calls).await;
+    app.get("/items/1").await;
+    for query in [
+        "",
+        "host=example.com",
+        "url=http://%5Bbad",
+        "url=/items/1&header=no-colon",
+        "url=/items/1&header=bad%20name:value",
+        "url=/items/1&header=x-ok:bad%0Avalue",
+        "url=%ZZ",
+    ] {
+        let reply = admin(
+            &app,
+            Method::GET,
+            &format!("/explain?{query}"),
+            Some(TOKEN),
+            "",
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            400,
+            "{query}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.header("cache-control"), "no-store");
+        assert!(reply.json()["error"].is_string(), "{query}");
+    }
+    assert_eq!(calls.get("item"), 1, "explain ran no handler");
+}
+
+/// `/explain` reports the invalidation counters of what names the entry,
+/// and an L1 copy answers before the store: the decision is the L1's.
+async fn explain_reports_generations_and_the_l1(backend: Backend) {
+    let f = Fixture::new(backend, "admin-explain-gen").await;
+    let app = instance(&f.cache, &Calls::default()).await;
+    app.get("/items/5").await;
+    let url = "url=/items/5";
+    let before = explain_json(&app, url).await;
+    let generations = &before["generations"];
+    assert!(generations["tags"]["items"].is_u64(), "{before}");
+    assert!(
+        generations["tags"].get("item:{id}").is_none(),
+        "a templated tag is known only to the handler: {before}"
+    );
+    let tag_before = generations["tags"]["items"].as_u64().unwrap();
+    let route_before = generations["route"].as_u64().unwrap();
+    let path_before = generations["path"].as_u64().unwrap();
+    purge(&app, r#"{"tags": ["items"]}"#).await;
+    let after = explain_json(&app, url).await;
+    assert!(
+        after["generations"]["tags"]["items"].as_u64().unwrap() > tag_before,
+        "{after}"
+    );
+    assert_eq!(
+        after["generations"]["route"].as_u64().unwrap(),
+        route_before
+    );
+    assert_eq!(after["decision"], "MISS");
+    purge(&app, &format!(r#"{{"routes": ["{}"]}}"#, route_id("item"))).await;
+    let routed = explain_json(&app, url).await;
+    assert!(routed["generations"]["route"].as_u64().unwrap() > route_before);
+    purge(&app, r#"{"paths": ["/items/5"]}"#).await;
+    let pathed = explain_json(&app, url).await;
+    assert!(pathed["generations"]["path"].as_u64().unwrap() > path_before);
+
+    app.get("/items/5").await;
+    app.get("/items/5").await;
+    let filled = explain_json(&app, url).await;
+    assert_eq!(filled["decision"], "HIT", "{filled}");
+    if backend == Backend::TwoTier {
+        assert_eq!(filled["l1"]["freshness"], "fresh", "{filled}");
+        assert_eq!(filled["reason"], "a fresh entry is in this instance's L1");
+        assert_eq!(
+            filled["store"]["freshness"], "fresh",
+            "the store too: {filled}"
+        );
+    } else {
+        assert!(filled["l1"].is_null(), "{filled}");
+        assert_eq!(filled["reason"], "a fresh entry is stored");
+    }
 }
 
 /// `/routes` lists the routes served, with their options; `/stats` their
@@ -357,16 +476,26 @@ async fn explain_names_the_key_inputs_and_the_decision(backend: Backend) {
 
 backend_matrix!(
     explain_names_the_key_inputs_and_the_decision,
+    explain_reports_generations_and_the_l1,
+    malformed_explain_queries_are_refused,
+    unknown_paths_and_methods_are_json_errors,
     purges_by_path_tag_route_namespace_and_all_miss_everywhere,
     a_soft_purge_serves_stale_then_refreshes,
     a_missing_or_wrong_token_is_refused_and_purges_nothing,
     routes_and_stats_describe_what_was_served,
 );
 
-/// A short token is a configuration error, reported when the router is
-/// built.
+/// A short or empty token is a configuration error, reported when the
+/// router is built.
 #[test]
-#[should_panic(expected = "at least 16 bytes")]
 fn a_short_token_is_refused_at_build_time() {
-    let _ = RouteCache::embedded().admin("short");
+    for token in ["", "short", "fifteen-bytes!!"] {
+        let refused = RouteCache::embedded().admin(token).err();
+        let Some(cache_runtime::CacheError::InvalidSetting { setting, rule }) = refused else {
+            panic!("{token:?} was accepted");
+        };
+        assert_eq!(setting, "admin");
+        assert!(rule.contains("at least 16 bytes"), "{rule}");
+    }
+    assert!(RouteCache::embedded().admin("sixteen-bytes!!!").is_ok());
 }

@@ -149,9 +149,19 @@ async fn tags_go_out_in_surrogate_key_and_cache_tag() {
     let app = serve(&cache).await;
     let miss = app.get("/items/7").await;
     let hit = app.get("/items/7").await;
+    // The route's tags, then its scope tags: route and cache-wide.
+    let prefix = &cache.config().prefix;
+    let route = format!("{prefix}:route:{}::item", module_path!());
+    let all = format!("{prefix}:all");
     for reply in [&miss, &hit] {
-        assert_eq!(reply.header("surrogate-key"), "item:7 items");
-        assert_eq!(reply.header("cache-tag"), "item:7,items");
+        assert_eq!(
+            reply.header("surrogate-key"),
+            format!("item:7 items {route} {all}")
+        );
+        assert_eq!(
+            reply.header("cache-tag"),
+            format!("item:7,items,{route},{all}")
+        );
     }
     assert_eq!(hit.x_cache(), "HIT");
 
@@ -201,6 +211,52 @@ async fn invalidations_purge_the_edge_after_the_cache() {
     assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
 }
 
+/// Route, namespace and whole-cache invalidations, hard and soft, purge
+/// the edge of the scope tags every response carries.
+#[tokio::test]
+async fn scoped_invalidations_purge_the_edge_by_their_scope_tag() {
+    let (base, received) = purge_server(false).await;
+    let cache = cache_with(HttpPurge::new(base), Some(EdgeTags::SurrogateKey)).await;
+    let app = serve(&cache).await;
+    let prefix = cache.config().prefix.clone();
+    let route = format!("{prefix}:route:{}::item", module_path!());
+    let tags = app.get("/items/1").await.header("surrogate-key").to_owned();
+    assert!(tags.split(' ').any(|t| t == route), "{tags}");
+    let purged = || {
+        let got: Vec<String> = received
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|(method, path, key)| format!("{method} {path} {key}"))
+            .collect();
+        got
+    };
+    assert_eq!(
+        cache
+            .invalidate_route::<cache_runtime::route!(item)>()
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(purged(), [format!("PURGE / {route}")]);
+    assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+    cache.invalidate_namespace("reports").await.unwrap();
+    assert_eq!(purged(), [format!("PURGE / {prefix}:namespace:reports")]);
+    assert_eq!(cache.invalidate_all().await.unwrap(), 1);
+    assert_eq!(purged(), [format!("PURGE / {prefix}:all")]);
+    // Soft: the same tags, through the soft methods (which purge by
+    // default).
+    app.get("/items/1").await;
+    assert_eq!(cache.soft().invalidate_all().await.unwrap(), 1);
+    assert_eq!(purged(), [format!("PURGE / {prefix}:all")]);
+    cache
+        .soft()
+        .invalidate_route::<cache_runtime::route!(item)>()
+        .await
+        .unwrap();
+    assert_eq!(purged(), [format!("PURGE / {route}")]);
+}
+
 #[tokio::test]
 async fn a_failing_edge_does_not_fail_the_invalidation() {
     let (base, received) = purge_server(true).await;
@@ -230,7 +286,7 @@ async fn the_admin_purge_reports_edge_purges_sent_and_failed() {
             .route("/items/{id}", get(item))
             .with_state(calls.clone())
             .layer(cache.layer())
-            .nest("/_cache", cache.admin(TOKEN));
+            .nest("/_cache", cache.admin(TOKEN).unwrap());
         let app = TestApp::serve(router, calls).await;
         app.get("/items/1").await;
         let reply = app
@@ -238,7 +294,10 @@ async fn the_admin_purge_reports_edge_purges_sent_and_failed() {
                 Method::POST,
                 "/_cache/purge",
                 &[("authorization", &format!("Bearer {TOKEN}"))],
-                Bytes::from(r#"{"paths": ["/items/1"], "tags": ["items"]}"#),
+                Bytes::from(format!(
+                    r#"{{"paths": ["/items/1"], "tags": ["items"], "routes": ["{}::item"], "all": true}}"#,
+                    module_path!()
+                )),
             )
             .await;
         assert_eq!(
@@ -248,13 +307,13 @@ async fn the_admin_purge_reports_edge_purges_sent_and_failed() {
             String::from_utf8_lossy(&reply.body)
         );
         let done = reply.json();
-        let (sent, failed) = if failing { (0, 2) } else { (2, 0) };
+        let (sent, failed) = if failing { (0, 4) } else { (4, 0) };
         assert_eq!(done["edge"]["sent"], sent, "{done}");
         assert_eq!(done["edge"]["failed"], failed, "{done}");
         assert_eq!(
             received.lock().unwrap().len(),
-            2,
-            "one purge per path and tag"
+            4,
+            "one purge per path, tag, route and the whole cache"
         );
         assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
     }

@@ -5,10 +5,10 @@
 //! `Cache-Control: no-store`.
 
 use crate::cache::RouteCache;
-use crate::error::StoreError;
+use crate::error::{CacheError, StoreError};
 use crate::explain::KeyUnknown;
 use crate::invalidate::EdgeStatus;
-use crate::observe::{Purge, RouteStats};
+use crate::observe::RouteStats;
 use crate::policy::{KeySource, RoutePolicy};
 use crate::token::{Token, MIN_TOKEN_BYTES};
 use axum::body::{Body, Bytes};
@@ -68,11 +68,13 @@ impl RouteCache {
     /// #[cached_route(ttl = 60)]
     /// async fn list() -> &'static str { "[]" }
     ///
+    /// # fn main() -> Result<(), cache_runtime::CacheError> {
     /// let cache = RouteCache::embedded();
     /// let app: Router = Router::new()
     ///     .route("/items", get(list))
     ///     .layer(cache.layer())
-    ///     .nest("/_cache", cache.admin("a-long-random-operator-token"));
+    ///     .nest("/_cache", cache.admin("a-long-random-operator-token")?);
+    /// # Ok(()) }
     /// // curl -X POST -H 'authorization: Bearer a-long-random-operator-token' \
     /// //      -d '{"paths": ["/items"]}' http://localhost:3000/_cache/purge
     /// ```
@@ -106,7 +108,7 @@ impl RouteCache {
     /// let app: Router = Router::new()
     ///     .route("/items", get(list))
     ///     .layer(cache.layer())
-    ///     .nest("/_cache", cache.admin("a-long-random-operator-token"));
+    ///     .nest("/_cache", cache.admin("a-long-random-operator-token").unwrap());
     /// let get_items = Request::get("/items").body(Body::empty()).unwrap();
     /// app.clone().oneshot(get_items).await.unwrap(); // a miss, stored
     ///
@@ -126,29 +128,60 @@ impl RouteCache {
     /// # });
     /// ```
     ///
-    /// # Panics
-    /// When `token` is shorter than 16 bytes: a guessable token is a
-    /// configuration error, reported when the router is built (like an
-    /// invalid route path in axum), not a request later.
-    pub fn admin(&self, token: impl AsRef<str>) -> Router {
+    /// Every answer is JSON with `Cache-Control: no-store`, the `401` for a
+    /// missing or wrong token, and the `404` and `405` for a path or
+    /// method the API does not have, included.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidSetting`] when `token` is shorter than 16
+    /// bytes: a guessable token is a configuration error, reported when the
+    /// router is built, as [`explain_header`](crate::RouteCacheBuilder::explain_header)'s
+    /// is by `build`.
+    pub fn admin(&self, token: impl AsRef<str>) -> Result<Router, CacheError> {
         let token = token.as_ref();
-        assert!(
-            token.len() >= MIN_TOKEN_BYTES,
-            "RouteCache::admin: the token must be at least {MIN_TOKEN_BYTES} bytes (it is {}); \
-             use a long random one, for example from the environment",
-            token.len()
-        );
+        if token.len() < MIN_TOKEN_BYTES {
+            return Err(CacheError::InvalidSetting {
+                setting: "admin",
+                rule: "a token of at least 16 bytes (a long random one, for example from the \
+                       environment)",
+            });
+        }
         let state = Admin {
             cache: self.clone(),
             token: Token::new(token),
         };
-        Router::new()
+        Ok(Router::new()
             .route("/purge", post(purge))
             .route("/stats", get(stats))
             .route("/routes", get(routes))
             .route("/explain", get(explain))
-            .with_state(state)
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(state))
     }
+}
+
+/// A path the API does not have: `404` (`401` without the token, so that
+/// the API's paths are not probed without it).
+async fn not_found(State(admin): State<Admin>, headers: HeaderMap) -> Response {
+    if !admin.authorized(&headers) {
+        return unauthorized();
+    }
+    answer(
+        StatusCode::NOT_FOUND,
+        &json!({ "error": "no such endpoint: see `/purge`, `/explain`, `/stats`, `/routes`" }),
+    )
+}
+
+/// A method the endpoint does not take: `405` (`401` without the token).
+async fn method_not_allowed(State(admin): State<Admin>, headers: HeaderMap) -> Response {
+    if !admin.authorized(&headers) {
+        return unauthorized();
+    }
+    answer(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({ "error": "method not allowed: `POST /purge`; `GET` the others" }),
+    )
 }
 
 impl Admin {
@@ -340,17 +373,19 @@ async fn run_purge(
         done.edge(edge);
     }
     for policy in &request.routes {
-        let target = cache.route_target_of(policy);
-        done.routes += cache.invalidate_as(Purge::Route, target, soft).await?;
+        let (removed, edge) = cache.invalidate_route_as(policy, soft).await?;
+        done.routes += removed;
+        done.edge(edge);
     }
     if let Some(namespace) = &request.namespace {
-        let target = cache.namespace_target(namespace);
-        done.namespace += cache.invalidate_as(Purge::Namespace, target, soft).await?;
+        let (removed, edge) = cache.invalidate_namespace_as(namespace, soft).await?;
+        done.namespace += removed;
+        done.edge(edge);
     }
     if request.all {
-        done.all += cache
-            .invalidate_as(Purge::All, cache.all_target(), soft)
-            .await?;
+        let (removed, edge) = cache.invalidate_all_as(soft).await?;
+        done.all += removed;
+        done.edge(edge);
     }
     Ok(())
 }
@@ -652,6 +687,65 @@ fn entry_json(entry: &crate::entry::Entry, now: u64) -> Value {
     })
 }
 
+/// The invalidation counters of everything that names the entry (its path
+/// index, its static tags, its route, its namespace, everything), as they
+/// are now: a fill that noted one of them before it moved stores nothing
+/// (see `crate::fill::generation`). `0`: never bumped.
+async fn generations_json(
+    cache: &RouteCache,
+    learned: &crate::explain::MountedRoute,
+    parts: &http::request::Parts,
+) -> Value {
+    let policy = learned.policy;
+    let prefix = &cache.config().prefix;
+    let path = crate::key::path_index(
+        prefix,
+        parts.uri.path().as_bytes(),
+        parts.uri.query().map(str::as_bytes),
+        (learned.query)(),
+    );
+    // Tags with `{param}` templates are known only once the handler's
+    // parameters are.
+    let tags: Vec<&str> = policy
+        .tags()
+        .iter()
+        .copied()
+        .filter(|tag| !tag.contains('{'))
+        .collect();
+    let tag_indexes: Vec<String> = tags
+        .iter()
+        .map(|tag| crate::key::tag_index(prefix, tag))
+        .collect();
+    let indexes = std::iter::once(path.as_str()).chain(tag_indexes.iter().map(String::as_str));
+    let keys =
+        crate::fill::generation::keys_for(prefix, policy.namespace(), policy.route_id(), indexes);
+    let noted = cache.note(keys).await;
+    let Some(values) = noted.values else {
+        return json!({ "error": "the backend failed to read the counters" });
+    };
+    // `keys_for`'s order: the path, the tags, the route, the namespace if
+    // any, everything.
+    let mut values = values.into_iter();
+    let mut next = || values.next().map_or(Value::Null, Value::from);
+    let path = next();
+    let tags: Map<String, Value> = tags.iter().map(|tag| ((*tag).to_owned(), next())).collect();
+    let route = next();
+    let namespace = if policy.namespace().is_some() {
+        next()
+    } else {
+        Value::Null
+    };
+    let all = next();
+    json!({
+        "path": path,
+        "tags": tags,
+        "route": route,
+        "namespace": namespace,
+        "all": all,
+        "meaning": "each invalidation bumps the counter of what it names before it deletes; a fill keeps its entry only if none moved while its handler ran",
+    })
+}
+
 async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri) -> Response {
     if !admin.authorized(&headers) {
         return unauthorized();
@@ -729,8 +823,11 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
         Ok(None) => Ok(None),
         Err(e) => Err(format!("the backend failed: {e}")),
     };
+    let l1_fresh = l1.as_ref().is_some_and(|l1| l1["freshness"] == "fresh");
     body.insert("l1".into(), l1.unwrap_or(Value::Null));
     let (decision, reason) = match &stored {
+        // A fresh L1 copy answers before the store is asked.
+        _ if l1_fresh => ("HIT", "a fresh entry is in this instance's L1"),
         Ok(Some(entry)) => {
             body.insert("store".into(), entry_json(entry.entry(), now));
             match entry.entry().freshness(now) {
@@ -755,6 +852,18 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
             ("MISS", "the store could not be read")
         }
     };
+    if l1_fresh {
+        // Still show what the store holds.
+        match &stored {
+            Ok(Some(entry)) => body.insert("store".into(), entry_json(entry.entry(), now)),
+            Ok(None) => body.insert("store".into(), Value::Null),
+            Err(message) => body.insert("store".into(), json!({ "error": message })),
+        };
+    }
+    body.insert(
+        "generations".into(),
+        generations_json(cache, &learned, &parts).await,
+    );
     body.insert("tags".into(), learned.policy.tags().to_vec().into());
     body.insert("decision".into(), decision.into());
     body.insert("reason".into(), reason.into());

@@ -472,8 +472,16 @@ impl Exchange {
     /// `response` with the route's tags for an edge cache in front, when
     /// the cache sends them (see [`crate::edge`]).
     fn edge_tagged(&self, mut response: Response) -> Response {
-        if let Some(which) = self.cache.config().edge_tags {
-            crate::edge::add_tags(response.headers_mut(), which, &self.tags);
+        let config = self.cache.config();
+        if let Some(which) = config.edge_tags {
+            let prefix = &config.prefix;
+            let mut tags = self.tags.clone();
+            tags.push(crate::edge::route_tag(prefix, self.policy.route_id()));
+            if let Some(namespace) = self.policy.namespace() {
+                tags.push(crate::edge::namespace_tag(prefix, namespace));
+            }
+            tags.push(crate::edge::all_tag(prefix));
+            crate::edge::add_tags(response.headers_mut(), which, &tags);
         }
         if self.explain {
             let key = self.cache.key_name(&self.key);

@@ -12,9 +12,6 @@ use http_body_util::BodyExt;
 use std::future::poll_fn;
 use tower_service::Service;
 
-/// How many warm-up requests run at once.
-const WARM_CONCURRENCY: usize = 8;
-
 /// What became of one URL in [`RouteCache::warm`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -35,8 +32,10 @@ pub struct WarmOutcome {
 
 impl RouteCache {
     /// Fills the entries of `urls` by sending a `GET` for each through
-    /// `router` (the application's own, with this cache's layer), eight at
-    /// a time, before the listener opens or after a deploy. Each request
+    /// `router` (the application's own, with this cache's layer), at most
+    /// `concurrency` at a time (at least one), before the listener opens
+    /// or after a deploy: pick what the origin's handlers can take beside
+    /// live traffic. Each request
     /// takes the usual path: an entry already stored is a hit and costs
     /// the handler nothing, and the lease keeps instances that warm the
     /// same URLs at once from computing any of them twice. Returns one
@@ -59,12 +58,12 @@ impl RouteCache {
     /// let cache = RouteCache::embedded();
     /// let app: Router = Router::new().route("/items/{id}", get(item)).layer(cache.layer());
     /// let urls: Vec<String> = (1..=3).map(|id| format!("/items/{id}")).collect();
-    /// let warmed = cache.warm(&app, &urls).await;
+    /// let warmed = cache.warm(&app, &urls, 8).await;
     /// assert!(warmed.iter().all(|w| w.stored && w.x_cache == "MISS"));
     /// // Now every one of them is a hit.
     /// # });
     /// ```
-    pub async fn warm<I>(&self, router: &Router, urls: I) -> Vec<WarmOutcome>
+    pub async fn warm<I>(&self, router: &Router, urls: I, concurrency: usize) -> Vec<WarmOutcome>
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
@@ -72,7 +71,7 @@ impl RouteCache {
         let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
         let warmed: Vec<WarmOutcome> = stream::iter(urls)
             .map(|url| warm_one(router.clone(), url))
-            .buffered(WARM_CONCURRENCY)
+            .buffered(concurrency.max(1))
             .collect()
             .await;
         let stored = warmed.iter().filter(|w| w.stored).count();

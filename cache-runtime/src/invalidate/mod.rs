@@ -127,8 +127,7 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_route<R: CachedRoute>(&self) -> Result<usize, StoreError> {
-        self.invalidate_target(Purge::Route, self.route_target::<R>())
-            .await
+        Ok(self.invalidate_route_as(&R::POLICY, false).await?.0)
     }
 
     /// Invalidates every entry of the routes declared with
@@ -138,8 +137,7 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
-        let target = self.namespace_target(namespace);
-        self.invalidate_target(Purge::Namespace, target).await
+        Ok(self.invalidate_namespace_as(namespace, false).await?.0)
     }
 
     /// Invalidates everything under this cache's prefix (entries, indexes
@@ -148,7 +146,7 @@ impl RouteCache {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_all(&self) -> Result<usize, StoreError> {
-        self.invalidate_target(Purge::All, self.all_target()).await
+        Ok(self.invalidate_all_as(false).await?.0)
     }
 
     /// What [`Self::invalidate`] of `path_and_query` names.
@@ -168,11 +166,6 @@ impl RouteCache {
     pub(crate) fn tag_target(&self, tag: &str) -> Target {
         let prefix = &self.inner.config.prefix;
         Target::index(prefix, key::tag_index(prefix, tag))
-    }
-
-    /// What [`Self::invalidate_route`] names: the route's key scope.
-    pub(crate) fn route_target<R: CachedRoute>(&self) -> Target {
-        self.route_target_of(&R::POLICY)
     }
 
     /// The key scope of the route `policy` governs.
@@ -453,6 +446,60 @@ impl RouteCache {
 
     /// Invalidates (or marks stale) every entry carrying `tag`, then
     /// purges the edge of it.
+    /// Invalidates (or marks stale) every entry of the route `policy`
+    /// governs, then purges the edge of its route tag.
+    pub(crate) async fn invalidate_route_as(
+        &self,
+        policy: &crate::policy::RoutePolicy,
+        soft: bool,
+    ) -> Result<(usize, EdgeStatus), StoreError> {
+        let tag = crate::edge::route_tag(&self.inner.config.prefix, policy.route_id());
+        let target = self.route_target_of(policy);
+        self.invalidate_scope_as(Purge::Route, target, &tag, soft)
+            .await
+    }
+
+    /// Invalidates (or marks stale) every entry of `namespace`, then purges
+    /// the edge of its namespace tag.
+    pub(crate) async fn invalidate_namespace_as(
+        &self,
+        namespace: &str,
+        soft: bool,
+    ) -> Result<(usize, EdgeStatus), StoreError> {
+        let tag = crate::edge::namespace_tag(&self.inner.config.prefix, namespace);
+        let target = self.namespace_target(namespace);
+        self.invalidate_scope_as(Purge::Namespace, target, &tag, soft)
+            .await
+    }
+
+    /// Invalidates (or marks stale) every entry, then purges the edge of
+    /// the cache-wide tag.
+    pub(crate) async fn invalidate_all_as(
+        &self,
+        soft: bool,
+    ) -> Result<(usize, EdgeStatus), StoreError> {
+        let tag = crate::edge::all_tag(&self.inner.config.prefix);
+        self.invalidate_scope_as(Purge::All, self.all_target(), &tag, soft)
+            .await
+    }
+
+    /// A scoped invalidation, then the edge purge of the scope's tag.
+    async fn invalidate_scope_as(
+        &self,
+        kind: Purge,
+        target: Target,
+        tag: &str,
+        soft: bool,
+    ) -> Result<(usize, EdgeStatus), StoreError> {
+        let removed = self.invalidate_as(kind, target, soft).await?;
+        let edge = if soft {
+            EdgeTarget::SoftTag(tag)
+        } else {
+            EdgeTarget::Tag(tag)
+        };
+        Ok((removed, self.purge_edge(edge).await))
+    }
+
     pub(crate) async fn invalidate_tag_as(
         &self,
         tag: &str,
@@ -536,8 +583,7 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_route<R: CachedRoute>(&self) -> Result<usize, StoreError> {
-        self.mark(Purge::Route, self.cache.route_target::<R>())
-            .await
+        Ok(self.cache.invalidate_route_as(&R::POLICY, true).await?.0)
     }
 
     /// Marks stale every entry of the routes in `namespace`.
@@ -545,8 +591,7 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
-        let target = self.cache.namespace_target(namespace);
-        self.mark(Purge::Namespace, target).await
+        Ok(self.cache.invalidate_namespace_as(namespace, true).await?.0)
     }
 
     /// Marks stale every entry of this cache.
@@ -554,7 +599,7 @@ impl Soft<'_> {
     /// # Errors
     /// When the backend fails.
     pub async fn invalidate_all(&self) -> Result<usize, StoreError> {
-        self.mark(Purge::All, self.cache.all_target()).await
+        Ok(self.cache.invalidate_all_as(true).await?.0)
     }
 
     /// Marks every entry `target` names, in batches, after bumping its
