@@ -252,8 +252,8 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
 
     // A coding whose cargo feature is off: a free constant, evaluated by
     // `cargo check` too and reported at the option, whether or not the
-    // handler is routed (the policy's own constant is evaluated only where
-    // it is used).
+    // handler is routed. The only check: the policy names the coding
+    // without it.
     let coding_check = match args.compress.as_ref().and_then(|c| c.value.as_ref()) {
         Some(coding) => {
             let variant = Ident::new(coding.variant, coding.span);
@@ -282,6 +282,9 @@ fn wrapper(args: &Args, handler: &Handler) -> TokenStream {
                 #rt::Option::Some(&SLOT)
             }
         }
+
+        #(#cfgs)*
+        #rt::register_route!(#marker);
 
         #warnings
         #coding_check

@@ -70,11 +70,14 @@ pub(crate) fn policy(
     }
     if let Some(compress) = &args.compress {
         match &compress.value {
-            // The encoding's cargo feature must be on: a compile error at
-            // the option otherwise.
+            // That the encoding's cargo feature is on is checked once, by
+            // the item `expand` emits next to the policy (a compile error
+            // at the option): the policy is evaluated wherever the route
+            // is registered, and would report it a second time, at the
+            // whole attribute.
             Some(coding) => {
                 let variant = Ident::new(coding.variant, coding.span);
-                policy.extend(quote_spanned!(coding.span=> .with_compress(#rt::Option::Some(#rt::Encoding::#variant.required()))));
+                policy.extend(quote_spanned!(coding.span=> .with_compress(#rt::Option::Some(#rt::Encoding::#variant))));
             }
             None => policy.extend(quote!(.with_compress(#rt::Option::None))),
         }

@@ -1,9 +1,14 @@
-//! What the admin API's `GET /explain` needs to explain a URL without
-//! running its handler: for each cached route, the router path it is
-//! mounted at (learned from axum's `MatchedPath` on its first request),
-//! its policy, and the route's own key derivation. Process-wide, by the
-//! id of the cache whose layer served it (one process may serve several
-//! routers).
+//! What the admin API needs to list the cached routes and explain a URL
+//! without running a handler:
+//!
+//! - the **registry** every `#[cached_route]` adds its route to when the
+//!   program is linked (through `inventory`): its policy, its key
+//!   derivation and the query fields it keeps, known from start-up;
+//! - the **mount points**: the router path each route is mounted at,
+//!   learned from axum's `MatchedPath` on its first request (or
+//!   warm-up), by the id of the cache whose layer served it (one process
+//!   may serve several routers). The router does not tell its paths
+//!   before that; `/explain?route=<id>` names the route instead.
 
 use crate::cache::RouteCache;
 use crate::key::QueryPolicy;
@@ -22,6 +27,38 @@ pub(crate) enum KeyUnknown {
     /// The key is an expression over the handler's parameters, known
     /// only once its extractors run.
     Expression,
+}
+
+/// A cached route as the macro registers it.
+#[doc(hidden)]
+pub struct Registered {
+    pub(crate) policy: &'static RoutePolicy,
+    pub(crate) key: KeyFn,
+    /// The query parameters the key keeps (learned from `Query<T>`).
+    pub(crate) query: fn() -> QueryPolicy,
+}
+
+inventory::collect!(Registered);
+
+/// Every cached route compiled into the program, by route id.
+pub(crate) fn registered() -> impl Iterator<Item = &'static Registered> {
+    inventory::iter::<Registered>.into_iter()
+}
+
+/// The registered route with the id `route_id`.
+pub(crate) fn registered_route(route_id: &str) -> Option<&'static Registered> {
+    registered().find(|r| r.policy.route_id() == route_id)
+}
+
+/// The paths the routes of the cache `cache` were seen mounted at, by
+/// route id.
+pub(crate) fn mount_points(cache: u64, route_id: &str) -> Vec<String> {
+    let learned = LEARNED.read().unwrap_or_else(PoisonError::into_inner);
+    learned
+        .iter()
+        .filter(|l| l.cache == cache && l.policy.route_id() == route_id)
+        .map(|l| l.template.clone())
+        .collect()
 }
 
 /// One cached route as mounted.

@@ -211,9 +211,39 @@ pub mod __private_0_1_0 {
     pub use ::std::sync::OnceLock;
     pub use ::std::vec::Vec;
 
+    #[cfg(feature = "admin")]
+    pub use crate::axum::registered;
+    #[cfg(feature = "admin")]
+    pub use crate::explain::Registered;
+    pub use crate::register_route_0_1_0 as register_route;
+    #[cfg(feature = "admin")]
+    pub use ::inventory;
+
     /// Compile-time check that a handler's future is `Send`; the macro
     /// spans the call at the user's code so the error lands there.
     pub fn assert_send<T: ::core::marker::Send>(_: &T) {}
+}
+
+/// Adds a cached route to the registry the admin API lists (with the
+/// `admin` feature; nothing without it). Used by the code
+/// `#[cached_route]` generates.
+#[cfg(feature = "admin")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! register_route_0_1_0 {
+    ($route:ty) => {
+        $crate::__private_0_1_0::inventory::submit! {
+            $crate::__private_0_1_0::registered::<$route>()
+        }
+    };
+}
+
+/// Without the `admin` feature there is no registry.
+#[cfg(not(feature = "admin"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! register_route_0_1_0 {
+    ($route:ty) => {};
 }
 
 #[cfg(test)]

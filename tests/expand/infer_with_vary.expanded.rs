@@ -16,6 +16,24 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_greeting {
         ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
     }
 }
+#[allow(non_upper_case_globals)]
+const _: () = {
+    static __INVENTORY: ::inventory::Node = ::inventory::Node {
+        value: &{
+            ::cache_runtime::__private_0_1_0::registered::<__cached_route_greeting>()
+        },
+        next: ::inventory::__private::UnsafeCell::new(
+            ::inventory::__private::Option::None,
+        ),
+    };
+    #[link_section = ".text.startup"]
+    unsafe extern "C" fn __ctor() {
+        unsafe { ::inventory::ErasedNode::submit(__INVENTORY.value, &__INVENTORY) }
+    }
+    #[used]
+    #[link_section = ".init_array"]
+    static __CTOR: unsafe extern "C" fn() = __ctor;
+};
 /// A declaration (`vary`, `private`, `shared`, `key`, `allow_unkeyed`)
 /// says what the handler reads: it replaces the inference, so the host is
 /// not keyed and there is no warning; the whole query still is.

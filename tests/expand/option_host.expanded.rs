@@ -18,6 +18,24 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_by_host {
         ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
     }
 }
+#[allow(non_upper_case_globals)]
+const _: () = {
+    static __INVENTORY: ::inventory::Node = ::inventory::Node {
+        value: &{
+            ::cache_runtime::__private_0_1_0::registered::<__cached_route_by_host>()
+        },
+        next: ::inventory::__private::UnsafeCell::new(
+            ::inventory::__private::Option::None,
+        ),
+    };
+    #[link_section = ".text.startup"]
+    unsafe extern "C" fn __ctor() {
+        unsafe { ::inventory::ErasedNode::submit(__INVENTORY.value, &__INVENTORY) }
+    }
+    #[used]
+    #[link_section = ".init_array"]
+    static __CTOR: unsafe extern "C" fn() = __ctor;
+};
 /// `host = true` keys a handler the macro would not key on the host.
 async fn by_host(
     __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<
@@ -52,6 +70,24 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_any_host {
         ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
     }
 }
+#[allow(non_upper_case_globals)]
+const _: () = {
+    static __INVENTORY: ::inventory::Node = ::inventory::Node {
+        value: &{
+            ::cache_runtime::__private_0_1_0::registered::<__cached_route_any_host>()
+        },
+        next: ::inventory::__private::UnsafeCell::new(
+            ::inventory::__private::Option::None,
+        ),
+    };
+    #[link_section = ".text.startup"]
+    unsafe extern "C" fn __ctor() {
+        unsafe { ::inventory::ErasedNode::submit(__INVENTORY.value, &__INVENTORY) }
+    }
+    #[used]
+    #[link_section = ".init_array"]
+    static __CTOR: unsafe extern "C" fn() = __ctor;
+};
 /// `host = false` leaves it out of a handler the macro would key on it.
 async fn any_host(
     __cached_route_arg0: ::cache_runtime::__private_0_1_0::WithContext<

@@ -16,6 +16,24 @@ impl ::cache_runtime::__private_0_1_0::CachedRoute for __cached_route_agent {
         ::cache_runtime::__private_0_1_0::Option::Some(&SLOT)
     }
 }
+#[allow(non_upper_case_globals)]
+const _: () = {
+    static __INVENTORY: ::inventory::Node = ::inventory::Node {
+        value: &{
+            ::cache_runtime::__private_0_1_0::registered::<__cached_route_agent>()
+        },
+        next: ::inventory::__private::UnsafeCell::new(
+            ::inventory::__private::Option::None,
+        ),
+    };
+    #[link_section = ".text.startup"]
+    unsafe extern "C" fn __ctor() {
+        unsafe { ::inventory::ErasedNode::submit(__INVENTORY.value, &__INVENTORY) }
+    }
+    #[used]
+    #[link_section = ".init_array"]
+    static __CTOR: unsafe extern "C" fn() = __ctor;
+};
 const _: () = {
     #[deprecated(
         note = "#[cached_route]: `HeaderMap` reads every request header (the key covers the host and the whole query, not headers), which the cache key does not cover, so a response made for one request can be served to another that differs there: key on the headers it reads with `vary = [\"user-agent\", …]`. If the response does not depend on it, `allow_unkeyed = true` silences this warning"

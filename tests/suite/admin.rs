@@ -357,22 +357,39 @@ async fn explain_reports_generations_and_the_l1(backend: Backend) {
     }
 }
 
-/// `/routes` lists the routes served, with their options; `/stats` their
-/// counts; a purge naming an unknown route or field is a `400` that
-/// purges nothing.
+/// `/routes` lists every cached route compiled in, from start-up, with
+/// its options, where it was seen mounted and whether it was served;
+/// `/stats` the counts; a purge naming an unknown route or field is a
+/// `400` that purges nothing.
 async fn routes_and_stats_describe_what_was_served(backend: Backend) {
     let f = Fixture::new(backend, "admin-routes").await;
     let app = instance(&f.cache, &Calls::default()).await;
+    let route = |routes: &serde_json::Value, name: &str| {
+        let listed = routes["routes"].as_array().expect("a list");
+        listed
+            .iter()
+            .find(|r| r["route"] == route_id(name))
+            .unwrap_or_else(|| panic!("{name} is listed: {routes}"))
+            .clone()
+    };
+    // Before any request: known from the registry, not yet mounted.
+    let fresh = ok_json(&app, Method::GET, "/routes", "").await;
+    for name in ["item", "report", "listing", "me"] {
+        let listed = route(&fresh, name);
+        assert_eq!(listed["served"], false, "{listed}");
+        assert_eq!(listed["mounted_at"], serde_json::json!([]), "{listed}");
+    }
+    assert_eq!(route(&fresh, "report")["namespace"], "reports");
     app.get("/items/1").await;
     app.get("/items/1").await;
     let routes = admin(&app, Method::GET, "/routes", Some(TOKEN), "").await;
     assert_eq!(routes.status, 200);
     assert_eq!(routes.header("cache-control"), "no-store");
     let routes = routes.json();
-    let listed = routes["routes"].as_array().expect("a list");
-    assert_eq!(listed.len(), 1, "{routes}");
-    let item = &listed[0];
-    assert_eq!(item["route"], route_id("item"));
+    let item = route(&routes, "item");
+    assert_eq!(item["served"], true);
+    assert_eq!(item["mounted_at"], serde_json::json!(["/items/{id}"]));
+    assert_eq!(route(&routes, "report")["served"], false);
     assert_eq!(item["ttl"], 3600);
     assert_eq!(item["key"], "request");
     assert_eq!(item["tags"], serde_json::json!(["item:{id}", "items"]));
@@ -387,8 +404,15 @@ async fn routes_and_stats_describe_what_was_served(backend: Backend) {
     assert_eq!(route["hits"], 1, "{stats}");
     assert_eq!(route["misses"], 1, "{stats}");
 
+    // A route compiled in but never served is a route all the same.
+    let never = purge(
+        &app,
+        &format!(r#"{{"routes": ["{}"]}}"#, route_id("report")),
+    )
+    .await;
+    assert_eq!(never["invalidated"]["routes"], 0, "{never}");
     for body in [
-        r#"{"routes": ["app::never_served"]}"#,
+        r#"{"routes": ["app::no_such_route"]}"#,
         r#"{"colour": "red"}"#,
         r#"{}"#,
         "not json",
@@ -470,11 +494,61 @@ async fn explain_names_the_key_inputs_and_the_decision(backend: Backend) {
 
     let unknown = admin(&app, Method::GET, "/explain?url=/nowhere", Some(TOKEN), "").await;
     assert_eq!(unknown.status, 404);
+    let no_such = "/explain?url=/items/1&route=app::no_such_route";
+    assert_eq!(
+        admin(&app, Method::GET, no_such, Some(TOKEN), "")
+            .await
+            .status,
+        404
+    );
     let refused = admin(&app, Method::GET, &format!("/explain?{url}"), None, "").await;
     assert_eq!(refused.status, 401);
 }
 
+/// A route not yet seen mounted is explained when named: `route=<id>`,
+/// on a fresh instance, before any request.
+async fn explain_names_a_route_before_any_request(backend: Backend) {
+    let f = Fixture::new(backend, "admin-explain-fresh").await;
+    let calls = Calls::default();
+    let app = instance(&f.cache, &calls).await;
+    let unmounted = admin(
+        &app,
+        Method::GET,
+        "/explain?url=%2Flisting%3Fpage%3D2%26junk%3D1",
+        Some(TOKEN),
+        "",
+    )
+    .await;
+    assert_eq!(unmounted.status, 404, "no mount point known yet");
+    assert!(unmounted.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("route="));
+    let query = format!(
+        "url=%2Flisting%3Fpage%3D2%26junk%3D1&route={}",
+        route_id("listing")
+    );
+    let named = explain_json(&app, &query).await;
+    assert_eq!(named["decision"], "MISS", "{named}");
+    assert!(named["mounted_at"].is_null(), "{named}");
+    assert_eq!(
+        named["inputs"]["query"]["kept"],
+        serde_json::json!(["page"])
+    );
+    assert_eq!(
+        named["inputs"]["query"]["dropped"],
+        serde_json::json!(["junk"])
+    );
+    app.get("/listing?page=2&junk=1").await;
+    let filled = explain_json(&app, &query).await;
+    assert_eq!(filled["decision"], "HIT", "{filled}");
+    assert_eq!(filled["key"]["hash"], named["key"]["hash"]);
+    assert_eq!(filled["mounted_at"], "/listing");
+    assert_eq!(calls.get("listing"), 1, "explain ran no handler");
+}
+
 backend_matrix!(
+    explain_names_a_route_before_any_request,
     explain_names_the_key_inputs_and_the_decision,
     explain_reports_generations_and_the_l1,
     malformed_explain_queries_are_refused,

@@ -41,12 +41,15 @@ impl RouteCache {
     ///   [`RouteCache::invalidate`] and the others (generations, L1
     ///   messages and edge purges included), and answers with how many
     ///   entries each kind removed and how many edge purges were sent and
-    ///   failed. A route this instance has not served is refused (`400`),
-    ///   and nothing is purged.
+    ///   failed. An id no cached route has is refused (`400`), and nothing
+    ///   is purged.
     /// - `GET /stats`: [`RouteCache::stats`], per route and cache-wide.
-    /// - `GET /routes`: every route this instance has served since it
-    ///   started, with its options (TTL, key rule, tags, stale window,
-    ///   revalidation, compression, shadow mode).
+    /// - `GET /routes`: every cached route compiled into the program (the
+    ///   registry `#[cached_route]` builds, known from start-up), with its
+    ///   options (TTL, key rule, tags, stale window, revalidation,
+    ///   compression, shadow mode), the paths this cache has seen it
+    ///   mounted at (`mounted_at`) and whether it has served it
+    ///   (`served`).
     /// - `GET /explain?url=/items/1&host=shop.example&header=accept-encoding:gzip`
     ///   (`header` may repeat): for the cached route that URL matches,
     ///   without running its handler, the key's short hash (never the
@@ -54,12 +57,14 @@ impl RouteCache {
     ///   and dropped, `vary` headers, credentials, which are never shown),
     ///   the entry in the L1 and in the store (age, TTL left, stale window,
     ///   size and coding), the route's tags, and what a request would get
-    ///   now: `HIT`, `STALE`, `MISS` or `BYPASS`, with the reason. Routes
-    ///   are matched by the paths they were mounted at, learned on their
-    ///   first request (or warm-up) since this instance started: an
-    ///   unknown path is a `404`. A route keyed by an expression over its
-    ///   handler's parameters cannot be explained without running its
-    ///   extractors, and says so.
+    ///   now: `HIT`, `STALE`, `MISS` or `BYPASS`, with the reason, and the
+    ///   invalidation counters (`generations`) of what names the entry.
+    ///   The URL is matched against the paths the routes were seen mounted
+    ///   at (on their first request or warm-up: axum's router does not
+    ///   tell them before); `&route=<id>` names the route instead, which
+    ///   works from start-up. An unknown path or id is a `404`. A route
+    ///   keyed by an expression over its handler's parameters cannot be
+    ///   explained without running its extractors, and says so.
     ///
     /// ```
     /// use axum::{routing::get, Router};
@@ -285,14 +290,15 @@ impl PurgeRequest {
         let mut routes = Vec::new();
         let mut unknown = Vec::new();
         for id in strings("routes")? {
-            match served.iter().find(|p| p.route_id() == id) {
-                Some(policy) => routes.push(*policy),
+            let registered = crate::explain::registered_route(&id).map(|r| r.policy);
+            match registered.or_else(|| served.iter().find(|p| p.route_id() == id).copied()) {
+                Some(policy) => routes.push(policy),
                 None => unknown.push(id),
             }
         }
         if !unknown.is_empty() {
             return Err(format!(
-                "no route with the id {unknown:?} has been served by this instance (GET /routes lists them)"
+                "no cached route has the id {unknown:?} (GET /routes lists them)"
             ));
         }
         for path in strings("paths")? {
@@ -506,14 +512,32 @@ async fn routes(State(admin): State<Admin>, headers: HeaderMap) -> Response {
     if !admin.authorized(&headers) {
         return unauthorized();
     }
-    let routes: Vec<Value> = admin
-        .cache
-        .inner
-        .metrics
-        .routes
-        .policies()
+    let cache = &admin.cache;
+    let id = cache.inner.metrics.id;
+    let served = cache.inner.metrics.routes.policies();
+    // Every route compiled in, and any this cache served that is not (a
+    // policy built by hand), by route id.
+    let mut policies: Vec<&'static RoutePolicy> =
+        crate::explain::registered().map(|r| r.policy).collect();
+    for policy in &served {
+        if !policies.iter().any(|p| p.route_id() == policy.route_id()) {
+            policies.push(policy);
+        }
+    }
+    policies.sort_by_key(|p| p.route_id());
+    policies.dedup_by_key(|p| p.route_id());
+    let routes: Vec<Value> = policies
         .into_iter()
-        .map(|policy| route_json(&admin.cache, policy))
+        .map(|policy| {
+            let mut route = route_json(cache, policy);
+            if let Value::Object(fields) = &mut route {
+                let mounted = crate::explain::mount_points(id, policy.route_id());
+                fields.insert("mounted_at".into(), mounted.into());
+                let seen = served.iter().any(|p| p.route_id() == policy.route_id());
+                fields.insert("served".into(), seen.into());
+            }
+            route
+        })
         .collect();
     answer(StatusCode::OK, &json!({ "routes": routes }))
 }
@@ -772,15 +796,46 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
             None => return bad_request(format!("`header={header}` must be `name:value`")),
         }
     }
-    let Some(learned) = crate::explain::find(admin.cache.inner.metrics.id, url.path()) else {
-        return answer(
-            StatusCode::NOT_FOUND,
-            &json!({ "error": format!(
-                "no cached route this instance has served is mounted at a path matching `{}` \
-                 (routes are learned on their first request or warm-up)",
-                url.path()
-            ) }),
-        );
+    let cache_id = admin.cache.inner.metrics.id;
+    let named = params
+        .iter()
+        .find(|(k, _)| k == "route")
+        .map(|(_, v)| v.as_str());
+    let learned = match named {
+        // The route named: its mount point is the URL's only if it was
+        // seen there.
+        Some(id) => match crate::explain::registered_route(id) {
+            Some(registered) => crate::explain::MountedRoute {
+                cache: cache_id,
+                template: crate::explain::find(cache_id, url.path())
+                    .filter(|m| m.policy.route_id() == id)
+                    .map(|m| m.template)
+                    .unwrap_or_default(),
+                policy: registered.policy,
+                key: registered.key,
+                query: registered.query,
+            },
+            None => {
+                return answer(
+                    StatusCode::NOT_FOUND,
+                    &json!({ "error": format!("no cached route has the id `{id}` (GET /routes lists them)") }),
+                )
+            }
+        },
+        None => match crate::explain::find(cache_id, url.path()) {
+            Some(learned) => learned,
+            None => {
+                return answer(
+                    StatusCode::NOT_FOUND,
+                    &json!({ "error": format!(
+                        "no cached route this instance has served is mounted at a path matching `{}`: \
+                         mount points are learned on a route's first request or warm-up; name the \
+                         route with `&route=<id>` (GET /routes lists them)",
+                        url.path()
+                    ) }),
+                )
+            }
+        },
     };
     let parts = match probe(&url, host, &extra) {
         Ok(parts) => parts,
@@ -789,7 +844,12 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
     let cache = &admin.cache;
     let mut body = Map::new();
     body.insert("route".into(), route_json(cache, learned.policy));
-    body.insert("mounted_at".into(), learned.template.clone().into());
+    let mounted_at = if learned.template.is_empty() {
+        Value::Null
+    } else {
+        learned.template.clone().into()
+    };
+    body.insert("mounted_at".into(), mounted_at);
     body.insert("inputs".into(), key_inputs(cache, &learned, &parts));
     let key = match (learned.key)(cache, &parts) {
         Ok(key) => key,

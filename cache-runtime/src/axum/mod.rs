@@ -408,6 +408,17 @@ fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
     route.mounted.store(true, Ordering::Relaxed);
 }
 
+/// The registry entry of the route `R`, as the code `#[cached_route]`
+/// generates submits it.
+#[cfg(feature = "admin")]
+pub const fn registered<R: CachedRoute>() -> crate::explain::Registered {
+    crate::explain::Registered {
+        policy: &R::POLICY,
+        key: explain_key::<R>,
+        query: R::query,
+    }
+}
+
 /// The key `R` gives `parts`, or why the request would bypass.
 #[cfg(feature = "admin")]
 fn explain_key<R: CachedRoute>(
