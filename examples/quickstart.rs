@@ -24,10 +24,8 @@ async fn main() -> std::io::Result<()> {
         .layer(cache.layer());
     // Operating it (the `admin` feature): purge, list routes, read counts.
     if let Ok(token) = std::env::var("CACHE_ADMIN_TOKEN") {
-        app = app.nest(
-            "/_cache",
-            cache.admin(token).map_err(std::io::Error::other)?,
-        );
+        let admin = cache.admin(token).map_err(std::io::Error::other)?;
+        app = app.nest("/_cache", admin);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     axum::serve(listener, app).await
