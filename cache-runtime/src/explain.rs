@@ -31,22 +31,22 @@ pub(crate) enum KeyUnknown {
 
 /// A cached route as the macro registers it.
 #[doc(hidden)]
-pub struct Registered {
+pub struct RouteRegistration {
     pub(crate) policy: &'static RoutePolicy,
     pub(crate) key: KeyFn,
     /// The query parameters the key keeps (learned from `Query<T>`).
     pub(crate) query: fn() -> QueryPolicy,
 }
 
-inventory::collect!(Registered);
+inventory::collect!(RouteRegistration);
 
 /// Every cached route compiled into the program, by route id.
-pub(crate) fn registered() -> impl Iterator<Item = &'static Registered> {
-    inventory::iter::<Registered>.into_iter()
+pub(crate) fn registered() -> impl Iterator<Item = &'static RouteRegistration> {
+    inventory::iter::<RouteRegistration>.into_iter()
 }
 
 /// The registered route with the id `route_id`.
-pub(crate) fn registered_route(route_id: &str) -> Option<&'static Registered> {
+pub(crate) fn registered_route(route_id: &str) -> Option<&'static RouteRegistration> {
     registered().find(|r| r.policy.route_id() == route_id)
 }
 

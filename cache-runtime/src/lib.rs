@@ -214,7 +214,7 @@ pub mod __private_0_1_0 {
     #[cfg(feature = "admin")]
     pub use crate::axum::registered;
     #[cfg(feature = "admin")]
-    pub use crate::explain::Registered;
+    pub use crate::explain::RouteRegistration;
     pub use crate::register_route_0_1_0 as register_route;
     #[cfg(feature = "admin")]
     pub use ::inventory;

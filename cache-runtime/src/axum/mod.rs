@@ -411,8 +411,8 @@ fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
 /// The registry entry of the route `R`, as the code `#[cached_route]`
 /// generates submits it.
 #[cfg(feature = "admin")]
-pub const fn registered<R: CachedRoute>() -> crate::explain::Registered {
-    crate::explain::Registered {
+pub const fn registered<R: CachedRoute>() -> crate::explain::RouteRegistration {
+    crate::explain::RouteRegistration {
         policy: &R::POLICY,
         key: explain_key::<R>,
         query: R::query,
