@@ -189,5 +189,46 @@ fn redis_hit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, keys, entries, router_paths, redis_hit);
+/// gzip (level 6, flate2's Rust backend, as the runtime stores entries) of
+/// catalogue JSON by size, against the cost of handing work to tokio's
+/// blocking pool and back: where compressing inline on an async worker
+/// starts to stall the other requests on it.
+fn codings(c: &mut Criterion) {
+    use std::io::{Read, Write};
+    let page = serde_json::to_vec(&route_cache_bench::catalog(1)).unwrap();
+    let mut group = c.benchmark_group("codings");
+    for size in [1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20] {
+        let data: Vec<u8> = page.iter().copied().cycle().take(size).collect();
+        let gzip = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let packed = gzip(&data);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("gzip", size), &data, |b, data| {
+            b.iter(|| gzip(black_box(data)))
+        });
+        group.bench_with_input(BenchmarkId::new("gunzip", size), &packed, |b, packed| {
+            b.iter(|| {
+                let mut out = Vec::with_capacity(size);
+                flate2::read::GzDecoder::new(black_box(&packed[..]))
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            })
+        });
+    }
+    group.throughput(Throughput::Elements(1));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    group.bench_function("spawn_blocking_round_trip", |b| {
+        b.iter(|| rt.block_on(async { tokio::task::spawn_blocking(|| black_box(1)).await }))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, keys, entries, router_paths, redis_hit, codings);
 criterion_main!(benches);

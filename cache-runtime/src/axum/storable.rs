@@ -221,7 +221,7 @@ pub(super) async fn store_if_cacheable(
         }
     };
     let etag = with_body(&mut entry, bytes.clone());
-    route.compress(&mut entry);
+    route.compress(&mut entry).await;
     let encoded = match entry.encode() {
         Ok(encoded) => Bytes::from(encoded),
         Err(e) => {
@@ -265,7 +265,9 @@ impl Exchange {
     /// Compresses `entry`'s body in the route's encoding when the handler
     /// did not, its type compresses, it is at least `compress_min_bytes`,
     /// and compressing makes it smaller.
-    fn compress(&self, entry: &mut Entry) {
+    /// Large bodies are compressed off the async worker
+    /// (`Encoding::compress_off_worker`).
+    async fn compress(&self, entry: &mut Entry) {
         if entry.encoding.is_some()
             || entry.body.len() < self.cache.config().compress_min_bytes
             || !compressible(entry.content_type.as_ref())
@@ -275,7 +277,7 @@ impl Exchange {
         let Some(encoding) = self.compression() else {
             return;
         };
-        if let Some(packed) = encoding.compress(&entry.body) {
+        if let Some(packed) = encoding.compress_off_worker(entry.body.clone()).await {
             if packed.len() < entry.body.len() {
                 entry.body = Bytes::from(packed);
                 entry.encoding = Some(encoding);
@@ -455,7 +457,7 @@ impl Pending {
         with_body(&mut self.entry, bytes);
         runtime.spawn(async move {
             let route = &self.route;
-            route.compress(&mut self.entry);
+            route.compress(&mut self.entry).await;
             match self.entry.encode() {
                 Ok(encoded) => {
                     route
