@@ -8,6 +8,7 @@
 
 use crate::clock::random_u64;
 use crate::config::CacheConfig;
+use crate::entry::decoded::DecodedBodies;
 use crate::error::{ErrorKind, StoreError};
 use crate::fill::coalesce::Inflight;
 use crate::fill::recent::Recent;
@@ -87,6 +88,9 @@ pub(crate) struct Inner {
     pub(crate) publisher: Option<Arc<Publisher>>,
     /// Decodings of values recently fetched from Redis.
     pub(crate) recent: Recent,
+    /// Identity bodies of compressed entries, for clients that do not take
+    /// the stored coding.
+    pub(crate) decoded: DecodedBodies,
     /// Why the cache is disabled (see [`Backend::Disabled`]), if it is.
     pub(crate) disabled: Option<String>,
     pub(crate) metrics: Metrics,
@@ -191,6 +195,7 @@ impl RouteCache {
                 config.timeout,
             ))
         });
+        let decoded = DecodedBodies::new(config.embedded_capacity / 8);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -199,6 +204,7 @@ impl RouteCache {
                 faults: FaultLog::new(interval),
                 corrupt: FaultLog::new(interval),
                 recent: Recent::default(),
+                decoded,
                 inflight: Inflight::default(),
                 l1,
                 publisher,

@@ -85,9 +85,17 @@ async fn pregzipped(State(calls): State<Calls>) -> Response {
         .into_response()
 }
 
+/// A large compressible body that changes with each computation.
+#[cached_route(ttl = 60)]
+async fn versioned(State(calls): State<Calls>) -> Response {
+    let run = calls.record("versioned");
+    json(format!("{{\"run\":{run},\"items\":{}}}", catalog_json()))
+}
+
 fn router(calls: Calls) -> Router {
     Router::new()
         .route("/catalog", get(catalog))
+        .route("/versioned", get(versioned))
         .route("/small", get(small))
         .route("/plain", get(plain))
         .route("/pregzipped", get(pregzipped))
@@ -272,7 +280,32 @@ async fn compression_layer_outside_never_compresses_twice(backend: Backend) {
     assert_eq!(app.calls.get("catalog"), 1);
 }
 
+/// Identity clients of a gzip entry get its decoded body, kept between
+/// hits; once the entry is replaced they get the new one, never the body
+/// kept for the old.
+async fn identity_clients_get_the_current_entrys_body(backend: Backend) {
+    let f = Fixture::new(backend, "identity-kept").await;
+    let app = serve(&f, false).await;
+    let body = |run: usize| format!("{{\"run\":{run},\"items\":{}}}", catalog_json());
+    let first = get_with(&app, "/versioned", Some("gzip")).await;
+    assert_eq!(first.header("content-encoding"), "gzip");
+    let run = app.calls.get("versioned");
+    for _ in 0..3 {
+        let plain = get_with(&app, "/versioned", None).await;
+        assert_eq!(plain.x_cache(), "HIT");
+        assert!(plain.headers.get("content-encoding").is_none());
+        assert_eq!(plain.body, body(run).as_bytes());
+    }
+    f.cache.invalidate("/versioned").await.unwrap();
+    let refilled = get_with(&app, "/versioned", Some("gzip")).await;
+    assert_eq!(refilled.x_cache(), "MISS");
+    let plain = get_with(&app, "/versioned", None).await;
+    assert_eq!(plain.x_cache(), "HIT");
+    assert_eq!(plain.body, body(run + 1).as_bytes(), "the new entry's body");
+}
+
 backend_matrix!(
+    identity_clients_get_the_current_entrys_body,
     large_bodies_are_stored_compressed_and_served_per_client,
     small_bodies_and_routes_that_opt_out_are_stored_as_they_are,
     a_handlers_own_gzip_is_stored_as_it_is,

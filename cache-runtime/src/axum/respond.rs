@@ -8,6 +8,7 @@ use super::conditional::{not_modified, Conditions};
 use super::exchange::Exchange;
 use super::storable::{CodedBody, StoreDecision};
 use crate::clock::now_ms;
+use crate::entry::decoded::DecodedBodies;
 use crate::entry::prepared::Prepared;
 use crate::entry::Entry;
 use crate::http::encoding::{derived_tag, Accepts, Encoding};
@@ -114,7 +115,9 @@ impl Exchange {
         served: HitKind,
     ) -> Option<Response> {
         let age = now_ms().saturating_sub(entry.entry().stored_at_ms) / 1000;
-        let Some(shown) = represent(entry.entry(), conditional.accepts, self.decode_limit()) else {
+        let decoded = (&self.cache.inner.decoded, self.key.as_str());
+        let accepts = conditional.accepts;
+        let Some(shown) = represent(entry.entry(), accepts, self.decode_limit(), decoded) else {
             self.cache.undecodable(&self.key);
             return None;
         };
@@ -266,9 +269,15 @@ fn shown_tag(
 
 /// `entry`'s body as a client that takes `accepts` gets it: the stored
 /// bytes when it takes their coding (or they have none), else decompressed
-/// (at most `limit` bytes; `None` when that fails), with its own entity
+/// (at most `limit` bytes, through `decoded`'s table of bodies kept for
+/// the entry under that key; `None` when that fails), with its own entity
 /// tag ([`shown_tag`]).
-pub(super) fn represent(entry: &Entry, accepts: Accepts, limit: usize) -> Option<Representation> {
+pub(super) fn represent(
+    entry: &Entry,
+    accepts: Accepts,
+    limit: usize,
+    decoded: (&DecodedBodies, &str),
+) -> Option<Representation> {
     let Some(coding) = entry.encoding else {
         return Some(Representation {
             body: entry.body.clone(),
@@ -280,7 +289,8 @@ pub(super) fn represent(entry: &Entry, accepts: Accepts, limit: usize) -> Option
     let (body, shown) = if accepts.takes(coding) {
         (entry.body.clone(), Some(coding))
     } else {
-        (Bytes::from(coding.decompress(&entry.body, limit)?), None)
+        let (bodies, key) = decoded;
+        (bodies.identity(key, entry, coding, limit)?, None)
     };
     Some(Representation {
         body,

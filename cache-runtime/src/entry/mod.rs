@@ -37,6 +37,7 @@ use bytes::{BufMut, Bytes};
 use http::{HeaderName, HeaderValue, StatusCode};
 use std::fmt;
 
+pub(crate) mod decoded;
 pub(crate) mod prepared;
 
 const MAGIC: &[u8; 2] = b"RC";
