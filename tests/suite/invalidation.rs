@@ -348,24 +348,12 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
     const MEMBERS: u32 = 10_000;
     let (f, app) = setup(backend, "idx_large").await;
     let app = Arc::new(app);
-    let mut next = 0;
-    while next < MEMBERS {
-        let tasks: Vec<_> = (next..next + 100)
-            .map(|page| {
-                let app = Arc::clone(&app);
-                tokio::spawn(async move { app.get(&format!("/many?page={page}")).await.status })
-            })
-            .collect();
-        for task in tasks {
-            assert_eq!(task.await.unwrap(), 200);
-        }
-        next += 100;
-    }
     // A fill is saved as its body ends, so the last saves may land just
     // after their clients have the answer: wait until every fill is
     // counted, or the count has stopped moving. Under load a fill can fail
-    // to store (a timed-out write is withdrawn): the set holds what was
-    // stored.
+    // to store (a timed-out write is withdrawn, failing open): pages not
+    // stored are asked for again, up to three rounds, so that the set is
+    // large whatever the machine's load. The set holds what was stored.
     let count = || {
         f.cache
             .stats()
@@ -373,13 +361,32 @@ async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
             .expect("the route's stats")
             .stored
     };
-    let stored = support::settled(
-        Duration::from_millis(300),
-        Duration::from_secs(30),
-        |&stored| stored >= u64::from(MEMBERS),
-        || async { count() },
-    )
-    .await;
+    let mut stored = 0;
+    for _round in 0..3 {
+        let mut next = 0;
+        while next < MEMBERS {
+            let tasks: Vec<_> = (next..next + 100)
+                .map(|page| {
+                    let app = Arc::clone(&app);
+                    tokio::spawn(async move { app.get(&format!("/many?page={page}")).await.status })
+                })
+                .collect();
+            for task in tasks {
+                assert_eq!(task.await.unwrap(), 200);
+            }
+            next += 100;
+        }
+        stored = support::settled(
+            Duration::from_millis(300),
+            Duration::from_secs(30),
+            |&stored| stored >= u64::from(MEMBERS),
+            || async { count() },
+        )
+        .await;
+        if stored >= u64::from(MEMBERS) * 9 / 10 {
+            break;
+        }
+    }
     assert!(stored >= u64::from(MEMBERS) * 9 / 10, "{stored} stored");
     // A write that timed out may still have listed its key before it was
     // withdrawn: the set can hold more members than entries were kept.
