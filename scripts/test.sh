@@ -59,9 +59,15 @@ fi
 # sure both cargo's subcommand lookup and this script see it.
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
+expand_pid=""
 if ! cargo expand --version 2>/dev/null | grep -q "cargo-expand $CARGO_EXPAND_VERSION\b"; then
-    say "installing cargo-expand $CARGO_EXPAND_VERSION"
-    cargo install cargo-expand --version "$CARGO_EXPAND_VERSION" --locked --quiet
+    # Built alongside the test binaries: each build leaves cores idle
+    # (linking, one large crate at the end) that the other fills.
+    say "installing cargo-expand $CARGO_EXPAND_VERSION (alongside the test build)"
+    cargo install cargo-expand --version "$CARGO_EXPAND_VERSION" --locked --quiet &
+    expand_pid=$!
+    cargo test --workspace --no-run --quiet || true
+    wait "$expand_pid" || { say "installing cargo-expand $CARGO_EXPAND_VERSION failed"; exit 1; }
 fi
 cargo expand --version
 
