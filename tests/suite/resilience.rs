@@ -123,7 +123,12 @@ backend_matrix!(
 
 /// The test router on `backend`, with a 200 ms backend timeout.
 async fn on(backend: Backend, test: &str, ctl: &Ctl) -> (TestApp, Fixture) {
-    let fixture = Fixture::with(backend, test, |b| b.timeout(Duration::from_millis(200))).await;
+    on_with(backend, test, ctl, Duration::from_millis(200)).await
+}
+
+/// The test router on `backend`, with the backend timeout `timeout`.
+async fn on_with(backend: Backend, test: &str, ctl: &Ctl, timeout: Duration) -> (TestApp, Fixture) {
+    let fixture = Fixture::with(backend, test, |b| b.timeout(timeout)).await;
     let app = TestApp::serve(
         router(ctl.clone()).layer(fixture.cache.layer()),
         ctl.calls.clone(),
@@ -134,7 +139,11 @@ async fn on(backend: Backend, test: &str, ctl: &Ctl) -> (TestApp, Fixture) {
 
 async fn five_hundred_cold_requests_run_the_handler_once(backend: Backend) {
     let ctl = Ctl::default();
-    let (app, _fixture) = on(backend, "burst", &ctl).await;
+    // A backend call past its timeout fails open: that request computes
+    // on its own. On a loaded 2-core machine 500 concurrent lookups can
+    // take longer than the 200 ms the other tests use, and that is not
+    // what this test is about: coalescing, with a backend that answers.
+    let (app, _fixture) = on_with(backend, "burst", &ctl, Duration::from_secs(2)).await;
     let replies = tokio::time::timeout(
         Duration::from_secs(30),
         burst(&[Arc::new(app)], "/slow", 500),
