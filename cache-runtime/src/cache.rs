@@ -15,10 +15,10 @@ use crate::fill::recent::Recent;
 use crate::observe::{failure, Metrics, Op, StoreGauges, TierMetrics};
 use crate::resilience::breaker::{Admission, Breaker};
 use crate::resilience::fault::FaultLog;
-use crate::resilience::retry::bounded;
+use crate::resilience::retry::{bounded, deadline_after, retry, Backoff, Step};
 use crate::store::tier::{Channel, Publisher, L1};
 use crate::store::{MemoryStore, Store};
-use std::{fmt, future::Future, sync::Arc};
+use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 /// The backend a cache stores its entries in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -352,6 +352,42 @@ impl RouteCache {
             self.inner.metrics.failed(op, failure(e.kind()));
         }
         result
+    }
+
+    /// A write that must land eventually, off the request path (an entry
+    /// withdrawn, a lease released): `attempt` through [`Self::call`] as
+    /// `op`, made again with [`Backoff::BACKGROUND_WRITE`] after each
+    /// failure (`failed` hears of each) until it succeeds or `limit` has
+    /// passed (`None`).
+    pub(crate) async fn call_until<T, F, Fut>(
+        &self,
+        op: Op,
+        limit: Duration,
+        mut attempt: F,
+        failed: impl Fn(&StoreError),
+    ) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let failed = &failed;
+        retry(
+            Backoff::BACKGROUND_WRITE,
+            Some(deadline_after(limit)),
+            || {
+                let call = attempt();
+                async move {
+                    match self.call(op, call).await {
+                        Ok(value) => Step::Done(value),
+                        Err(e) => {
+                            failed(&e);
+                            Step::Again
+                        }
+                    }
+                }
+            },
+        )
+        .await
     }
 
     /// How logs and spans name `key`: 64 bits of its MAC under the key

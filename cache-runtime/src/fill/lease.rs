@@ -196,23 +196,16 @@ impl RouteCache {
                 // instances' requests wait for an entry nobody computes.
                 // The release checks the token, so a late repeat frees
                 // nothing of another holder's.
-                let backoff = Backoff::BACKGROUND_WRITE;
-                let limit = cache.inner.config.lease_ttl;
-                let (cache, key, token) = (&cache, key.as_str(), token.as_str());
-                let lease = lease_key(key);
-                let lease = lease.as_str();
+                let lease = lease_key(&key);
                 // Each failure is a fault (counted; logged at its rate).
-                retry(backoff, Some(deadline_after(limit)), || async move {
-                    let call = cache.inner.store.release_lease(lease, token);
-                    match cache.call(Op::Release, call).await {
-                        Ok(_) => Step::Done(()),
-                        Err(e) => {
-                            cache.fault("release", key, &e);
-                            Step::Again
-                        }
-                    }
-                })
-                .await;
+                cache
+                    .call_until(
+                        Op::Release,
+                        cache.inner.config.lease_ttl,
+                        || cache.inner.store.release_lease(&lease, &token),
+                        |e| cache.fault("release", &key, e),
+                    )
+                    .await;
             });
         }
     }

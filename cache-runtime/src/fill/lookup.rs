@@ -10,7 +10,6 @@ use crate::fill::generation::Generations;
 use crate::fill::lease::Lease;
 use crate::fill::recent::Probe;
 use crate::observe::{Op, Refusal, CORRUPT};
-use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use crate::store::tier::{Message, L1};
 use crate::store::{Index, IndexAdd, Save, Store};
 use bytes::Bytes;
@@ -319,17 +318,10 @@ impl RouteCache {
             return;
         };
         runtime.spawn(async move {
-            let backoff = Backoff::BACKGROUND_WRITE;
             let limit = cache.inner.config.invalidate_timeout;
             let key = key.as_str();
-            let cache = &cache;
-            let landed = retry(backoff, Some(deadline_after(limit)), || async move {
-                match cache.call(Op::Delete, cache.inner.store.delete(key)).await {
-                    Ok(_) => Step::Done(()),
-                    Err(_) => Step::Again,
-                }
-            })
-            .await;
+            let delete = || cache.inner.store.delete(key);
+            let landed = cache.call_until(Op::Delete, limit, delete, |_| {}).await;
             match landed {
                 // An instance that read it meanwhile drops it again.
                 Some(()) => cache.forget_keys(&[key]).await,
