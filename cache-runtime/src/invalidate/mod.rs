@@ -455,7 +455,7 @@ impl RouteCache {
     ) -> Result<(usize, EdgeStatus), StoreError> {
         let tag = crate::edge::route_tag(&self.inner.config.prefix, policy.route_id());
         let target = self.route_target_of(policy);
-        self.invalidate_scope_as(Purge::Route, target, &tag, soft)
+        self.invalidate_then_purge_tag(Purge::Route, target, &tag, soft)
             .await
     }
 
@@ -468,7 +468,7 @@ impl RouteCache {
     ) -> Result<(usize, EdgeStatus), StoreError> {
         let tag = crate::edge::namespace_tag(&self.inner.config.prefix, namespace);
         let target = self.namespace_target(namespace);
-        self.invalidate_scope_as(Purge::Namespace, target, &tag, soft)
+        self.invalidate_then_purge_tag(Purge::Namespace, target, &tag, soft)
             .await
     }
 
@@ -479,12 +479,14 @@ impl RouteCache {
         soft: bool,
     ) -> Result<(usize, EdgeStatus), StoreError> {
         let tag = crate::edge::all_tag(&self.inner.config.prefix);
-        self.invalidate_scope_as(Purge::All, self.all_target(), &tag, soft)
+        self.invalidate_then_purge_tag(Purge::All, self.all_target(), &tag, soft)
             .await
     }
 
-    /// A scoped invalidation, then the edge purge of the scope's tag.
-    async fn invalidate_scope_as(
+    /// Invalidates (or marks stale) what `target` names, counted as
+    /// `kind`, then purges the edge of `tag`: a tag's invalidation, or a
+    /// scope's with the scope tag.
+    async fn invalidate_then_purge_tag(
         &self,
         kind: Purge,
         target: Target,
@@ -505,15 +507,8 @@ impl RouteCache {
         tag: &str,
         soft: bool,
     ) -> Result<(usize, EdgeStatus), StoreError> {
-        let removed = self
-            .invalidate_as(Purge::Tag, self.tag_target(tag), soft)
-            .await?;
-        let edge = if soft {
-            EdgeTarget::SoftTag(tag)
-        } else {
-            EdgeTarget::Tag(tag)
-        };
-        Ok((removed, self.purge_edge(edge).await))
+        self.invalidate_then_purge_tag(Purge::Tag, self.tag_target(tag), tag, soft)
+            .await
     }
 }
 
