@@ -31,6 +31,7 @@ pub(crate) enum KeyUnknown {
 
 /// A cached route as the macro registers it.
 #[doc(hidden)]
+#[derive(Clone, Copy)]
 pub struct RouteRegistration {
     pub(crate) policy: &'static RoutePolicy,
     pub(crate) key: KeyFn,
@@ -56,7 +57,7 @@ pub(crate) fn mount_points(cache: u64, route_id: &str) -> Vec<String> {
     let learned = LEARNED.read().unwrap_or_else(PoisonError::into_inner);
     learned
         .iter()
-        .filter(|l| l.cache == cache && l.policy.route_id() == route_id)
+        .filter(|l| l.cache == cache && l.route.policy.route_id() == route_id)
         .map(|l| l.template.clone())
         .collect()
 }
@@ -68,10 +69,7 @@ pub(crate) struct MountedRoute {
     pub(crate) cache: u64,
     /// The router path (`/items/{id}`), nest prefix included.
     pub(crate) template: String,
-    pub(crate) policy: &'static RoutePolicy,
-    pub(crate) key: KeyFn,
-    /// The query parameters the key keeps (learned from `Query<T>`).
-    pub(crate) query: fn() -> QueryPolicy,
+    pub(crate) route: RouteRegistration,
 }
 
 static LEARNED: RwLock<Vec<MountedRoute>> = RwLock::new(Vec::new());
@@ -81,7 +79,7 @@ pub(crate) fn learn(route: MountedRoute) {
     let mut learned = LEARNED.write().unwrap_or_else(PoisonError::into_inner);
     let known = learned.iter().any(|l| {
         l.cache == route.cache
-            && l.policy.route_id() == route.policy.route_id()
+            && l.route.policy.route_id() == route.route.policy.route_id()
             && l.template == route.template
     });
     if !known {

@@ -610,7 +610,7 @@ fn key_inputs(
     learned: &crate::explain::MountedRoute,
     parts: &http::request::Parts,
 ) -> Value {
-    let policy = learned.policy;
+    let policy = learned.route.policy;
     let config = cache.config();
     // The parameters' names as the request spells them, judged by the
     // key's own rule, and shown decoded.
@@ -628,7 +628,7 @@ fn key_inputs(
     };
     let query_json = match policy.key_source() {
         KeySource::Request => {
-            let rule = (learned.query)();
+            let rule = (learned.route.query)();
             let (name, why) = match rule {
                 crate::key::QueryPolicy::All => (
                     "all",
@@ -720,13 +720,13 @@ async fn generations_json(
     learned: &crate::explain::MountedRoute,
     parts: &http::request::Parts,
 ) -> Value {
-    let policy = learned.policy;
+    let policy = learned.route.policy;
     let prefix = &cache.config().prefix;
     let path = crate::key::path_index(
         prefix,
         parts.uri.path().as_bytes(),
         parts.uri.query().map(str::as_bytes),
-        (learned.query)(),
+        (learned.route.query)(),
     );
     // Tags with `{param}` templates are known only once the handler's
     // parameters are.
@@ -808,12 +808,10 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
             Some(registered) => crate::explain::MountedRoute {
                 cache: cache_id,
                 template: crate::explain::find(cache_id, url.path())
-                    .filter(|m| m.policy.route_id() == id)
+                    .filter(|m| m.route.policy.route_id() == id)
                     .map(|m| m.template)
                     .unwrap_or_default(),
-                policy: registered.policy,
-                key: registered.key,
-                query: registered.query,
+                route: *registered,
             },
             None => {
                 return answer(
@@ -843,7 +841,7 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
     };
     let cache = &admin.cache;
     let mut body = Map::new();
-    body.insert("route".into(), route_json(cache, learned.policy));
+    body.insert("route".into(), route_json(cache, learned.route.policy));
     let mounted_at = if learned.template.is_empty() {
         Value::Null
     } else {
@@ -851,7 +849,7 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
     };
     body.insert("mounted_at".into(), mounted_at);
     body.insert("inputs".into(), key_inputs(cache, &learned, &parts));
-    let key = match (learned.key)(cache, &parts) {
+    let key = match (learned.route.key)(cache, &parts) {
         Ok(key) => key,
         Err(unkeyed) => {
             let (decision, reason) = match unkeyed {
@@ -924,7 +922,7 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
         "generations".into(),
         generations_json(cache, &learned, &parts).await,
     );
-    body.insert("tags".into(), learned.policy.tags().to_vec().into());
+    body.insert("tags".into(), learned.route.policy.tags().to_vec().into());
     body.insert("decision".into(), decision.into());
     body.insert("reason".into(), reason.into());
     answer(StatusCode::OK, &Value::Object(body))

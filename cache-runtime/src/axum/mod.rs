@@ -401,9 +401,7 @@ fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
     crate::explain::learn(crate::explain::MountedRoute {
         cache: cache.inner.metrics.id,
         template: matched.as_str().to_owned(),
-        policy: &R::POLICY,
-        key: explain_key::<R>,
-        query: R::query,
+        route: registered::<R>(),
     });
     route.mounted.store(true, Ordering::Relaxed);
 }
