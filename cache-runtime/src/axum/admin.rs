@@ -172,9 +172,9 @@ async fn not_found(State(admin): State<Admin>, headers: HeaderMap) -> Response {
     if !admin.authorized(&headers) {
         return unauthorized();
     }
-    answer(
+    error(
         StatusCode::NOT_FOUND,
-        &json!({ "error": "no such endpoint: see `/purge`, `/explain`, `/stats`, `/routes`" }),
+        "no such endpoint: see `/purge`, `/explain`, `/stats`, `/routes`",
     )
 }
 
@@ -183,9 +183,9 @@ async fn method_not_allowed(State(admin): State<Admin>, headers: HeaderMap) -> R
     if !admin.authorized(&headers) {
         return unauthorized();
     }
-    answer(
+    error(
         StatusCode::METHOD_NOT_ALLOWED,
-        &json!({ "error": "method not allowed: `POST /purge`; `GET` the others" }),
+        "method not allowed: `POST /purge`; `GET` the others",
     )
 }
 
@@ -207,9 +207,9 @@ impl Admin {
 }
 
 fn unauthorized() -> Response {
-    let mut response = answer(
+    let mut response = error(
         StatusCode::UNAUTHORIZED,
-        &json!({ "error": "a valid `Authorization: Bearer <token>` is required" }),
+        "a valid `Authorization: Bearer <token>` is required",
     );
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
@@ -231,8 +231,13 @@ fn answer(status: StatusCode, body: &Value) -> Response {
     response
 }
 
+/// A JSON error answer: `{"error": message}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    answer(status, &json!({ "error": message.into() }))
+}
+
 fn bad_request(message: impl Into<String>) -> Response {
-    answer(StatusCode::BAD_REQUEST, &json!({ "error": message.into() }))
+    error(StatusCode::BAD_REQUEST, message)
 }
 
 /// What a `POST /purge` asks for.
@@ -286,13 +291,12 @@ impl PurgeRequest {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(_) => return Err("`namespace` must be a non-empty string".to_owned()),
         };
-        let served = cache.inner.metrics.routes.policies();
+        let known = known_routes(cache);
         let mut routes = Vec::new();
         let mut unknown = Vec::new();
         for id in strings("routes")? {
-            let registered = crate::explain::registered_route(&id).map(|r| r.policy);
-            match registered.or_else(|| served.iter().find(|p| p.route_id() == id).copied()) {
-                Some(policy) => routes.push(policy),
+            match known.iter().find(|p| p.route_id() == id) {
+                Some(policy) => routes.push(*policy),
                 None => unknown.push(id),
             }
         }
@@ -515,18 +519,7 @@ async fn routes(State(admin): State<Admin>, headers: HeaderMap) -> Response {
     let cache = &admin.cache;
     let id = cache.inner.metrics.id;
     let served = cache.inner.metrics.routes.policies();
-    // Every route compiled in, and any this cache served that is not (a
-    // policy built by hand), by route id.
-    let mut policies: Vec<&'static RoutePolicy> =
-        crate::explain::registered().map(|r| r.policy).collect();
-    for policy in &served {
-        if !policies.iter().any(|p| p.route_id() == policy.route_id()) {
-            policies.push(policy);
-        }
-    }
-    policies.sort_by_key(|p| p.route_id());
-    policies.dedup_by_key(|p| p.route_id());
-    let routes: Vec<Value> = policies
+    let routes: Vec<Value> = known_routes(cache)
         .into_iter()
         .map(|policy| {
             let mut route = route_json(cache, policy);
@@ -540,6 +533,18 @@ async fn routes(State(admin): State<Admin>, headers: HeaderMap) -> Response {
         })
         .collect();
     answer(StatusCode::OK, &json!({ "routes": routes }))
+}
+
+/// Every cached route compiled into the program, and any route `cache`
+/// served that is not (a policy built by hand), by route id.
+fn known_routes(cache: &RouteCache) -> Vec<&'static RoutePolicy> {
+    let mut policies: Vec<&'static RoutePolicy> =
+        crate::explain::registered().map(|r| r.policy).collect();
+    policies.extend(cache.inner.metrics.routes.policies());
+    // Stable: a route both registered and served is kept once.
+    policies.sort_by_key(|p| p.route_id());
+    policies.dedup_by_key(|p| p.route_id());
+    policies
 }
 
 /// `%XX` and `+` decoded, as in a form-encoded query.
@@ -814,25 +819,23 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
                 route: *registered,
             },
             None => {
-                return answer(
+                return error(
                     StatusCode::NOT_FOUND,
-                    &json!({ "error": format!("no cached route has the id `{id}` (GET /routes lists them)") }),
+                    format!("no cached route has the id `{id}` (GET /routes lists them)"),
                 )
             }
         },
         None => match crate::explain::find(cache_id, url.path()) {
             Some(learned) => learned,
-            None => {
-                return answer(
-                    StatusCode::NOT_FOUND,
-                    &json!({ "error": format!(
-                        "no cached route this instance has served is mounted at a path matching `{}`: \
+            None => return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no cached route this instance has served is mounted at a path matching `{}`: \
                          mount points are learned on a route's first request or warm-up; name the \
                          route with `&route=<id>` (GET /routes lists them)",
-                        url.path()
-                    ) }),
-                )
-            }
+                    url.path()
+                ),
+            ),
         },
     };
     let parts = match probe(&url, host, &extra) {
@@ -883,41 +886,30 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
     };
     let l1_fresh = l1.as_ref().is_some_and(|l1| l1["freshness"] == "fresh");
     body.insert("l1".into(), l1.unwrap_or(Value::Null));
+    let store = match &stored {
+        Ok(Some(entry)) => entry_json(entry.entry(), now),
+        Ok(None) => Value::Null,
+        Err(message) => json!({ "error": message }),
+    };
+    body.insert("store".into(), store);
     let (decision, reason) = match &stored {
         // A fresh L1 copy answers before the store is asked.
         _ if l1_fresh => ("HIT", "a fresh entry is in this instance's L1"),
-        Ok(Some(entry)) => {
-            body.insert("store".into(), entry_json(entry.entry(), now));
-            match entry.entry().freshness(now) {
-                crate::entry::Freshness::Fresh => ("HIT", "a fresh entry is stored"),
-                crate::entry::Freshness::Stale if entry.entry().stale_on_error_only => (
-                    "MISS",
-                    "expired; kept only to stand in for a failing handler",
-                ),
-                crate::entry::Freshness::Stale => (
-                    "STALE",
-                    "expired, inside its stale window: served while refreshed",
-                ),
-                crate::entry::Freshness::Expired => ("MISS", "the stored entry has expired"),
-            }
-        }
-        Ok(None) => {
-            body.insert("store".into(), Value::Null);
-            ("MISS", "nothing is stored for the key")
-        }
-        Err(message) => {
-            body.insert("store".into(), json!({ "error": message }));
-            ("MISS", "the store could not be read")
-        }
+        Ok(Some(entry)) => match entry.entry().freshness(now) {
+            crate::entry::Freshness::Fresh => ("HIT", "a fresh entry is stored"),
+            crate::entry::Freshness::Stale if entry.entry().stale_on_error_only => (
+                "MISS",
+                "expired; kept only to stand in for a failing handler",
+            ),
+            crate::entry::Freshness::Stale => (
+                "STALE",
+                "expired, inside its stale window: served while refreshed",
+            ),
+            crate::entry::Freshness::Expired => ("MISS", "the stored entry has expired"),
+        },
+        Ok(None) => ("MISS", "nothing is stored for the key"),
+        Err(_) => ("MISS", "the store could not be read"),
     };
-    if l1_fresh {
-        // Still show what the store holds.
-        match &stored {
-            Ok(Some(entry)) => body.insert("store".into(), entry_json(entry.entry(), now)),
-            Ok(None) => body.insert("store".into(), Value::Null),
-            Err(message) => body.insert("store".into(), json!({ "error": message })),
-        };
-    }
     body.insert(
         "generations".into(),
         generations_json(cache, &learned, &parts).await,
