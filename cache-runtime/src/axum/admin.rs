@@ -827,15 +827,17 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
         },
         None => match crate::explain::find(cache_id, url.path()) {
             Some(learned) => learned,
-            None => return error(
-                StatusCode::NOT_FOUND,
-                format!(
+            None => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!(
                     "no cached route this instance has served is mounted at a path matching `{}`: \
                          mount points are learned on a route's first request or warm-up; name the \
                          route with `&route=<id>` (GET /routes lists them)",
                     url.path()
                 ),
-            ),
+                )
+            }
         },
     };
     let parts = match probe(&url, host, &extra) {
