@@ -26,7 +26,7 @@ pub use self::warm::WarmOutcome;
 use crate::cache::RouteCache;
 use crate::cached::CachedRoute;
 use crate::http::semantics::{cache_status, CacheControl, CacheStatus};
-use crate::key::KeyBuilder;
+use crate::key::{host, KeyBuilder};
 use crate::observe::Bypass;
 use crate::policy::{AuthPolicy, KeySource};
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
@@ -484,12 +484,12 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     // another host's entries (web cache poisoning through `Host`); only
     // for routes whose handler can see it.
     if policy.keys_host() {
-        match crate::key::host::request_host(parts, uri, config.forwarded_hops()) {
-            crate::key::host::RequestHost::Named { host, https } => {
-                key.host(crate::key::host::without_default_port(host, https));
+        match host::request_host(parts, uri, config.forwarded_hops()) {
+            host::RequestHost::Named { host, https } => {
+                key.host(host::without_default_port(host, https));
             }
-            crate::key::host::RequestHost::Missing => {}
-            crate::key::host::RequestHost::Conflicting => return bypass(Bypass::Host),
+            host::RequestHost::Missing => {}
+            host::RequestHost::Conflicting => return bypass(Bypass::Host),
         }
     }
     match policy.key_source() {
