@@ -107,6 +107,19 @@ async fn released(proxy: &RecordingProxy) {
     .await;
 }
 
+/// What the proxy has seen once no write has come for a while:
+/// background writes (a lease release) may follow an answer.
+async fn settled_writes(proxy: &RecordingProxy) -> Vec<Write> {
+    support::settled(
+        Duration::from_millis(150),
+        Duration::from_secs(5),
+        |_| false,
+        || async { proxy.writes().len() },
+    )
+    .await;
+    proxy.writes()
+}
+
 fn names(writes: &[&Write]) -> Vec<Vec<String>> {
     writes.iter().map(|w| w.commands.clone()).collect()
 }
@@ -198,16 +211,7 @@ async fn an_entry_another_instance_stored_is_read_once_by_the_script_then_by_get
     assert_eq!(other.get("/items/3").await.x_cache(), "MISS");
     proxy.clear();
     assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
-    // Background writes (a lease release) may follow the answer: wait
-    // until the proxy has seen no write for a while.
-    support::settled(
-        Duration::from_millis(150),
-        Duration::from_secs(5),
-        |_| false,
-        || async { proxy.writes().len() },
-    )
-    .await;
-    let writes = proxy.writes();
+    let writes = settled_writes(&proxy).await;
     let all: Vec<&Write> = writes.iter().collect();
     assert_eq!(all.len(), 1, "{:?}", names(&all));
     assert!(
@@ -218,16 +222,7 @@ async fn an_entry_another_instance_stored_is_read_once_by_the_script_then_by_get
     // The script found the value, so it took no lease: none is released.
     proxy.clear();
     assert_eq!(app.get("/items/3").await.x_cache(), "HIT");
-    // Background writes (a lease release) may follow the answer: wait
-    // until the proxy has seen no write for a while.
-    support::settled(
-        Duration::from_millis(150),
-        Duration::from_secs(5),
-        |_| false,
-        || async { proxy.writes().len() },
-    )
-    .await;
-    let writes = proxy.writes();
+    let writes = settled_writes(&proxy).await;
     let all: Vec<&Write> = writes.iter().collect();
     assert_eq!(names(&all), vec![vec!["GET".to_owned()]], "seen now: a GET");
 }
