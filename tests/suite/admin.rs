@@ -103,6 +103,20 @@ async fn ok_json(app: &TestApp, method: Method, path: &str, body: &str) -> serde
     reply.json()
 }
 
+/// An admin error answer: `status`, JSON with an `error` string, never
+/// stored (`what` names the call in a failure).
+fn assert_json_error(reply: &support::Reply, status: u16, what: &str) {
+    assert_eq!(
+        reply.status,
+        status,
+        "{what}: {}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("cache-control"), "no-store", "{what}");
+    assert_eq!(reply.header("content-type"), "application/json", "{what}");
+    assert!(reply.json()["error"].is_string(), "{what}");
+}
+
 /// Fills `paths` (through the first instance, then a hit on each) and
 /// returns their bodies.
 async fn fill(apps: &[&TestApp], paths: &[&str]) -> Vec<bytes::Bytes> {
@@ -243,9 +257,7 @@ async fn a_missing_or_wrong_token_is_refused_and_purges_nothing(backend: Backend
         (Method::DELETE, "/purge"),
     ] {
         let reply = admin(&app, method.clone(), path, None, "").await;
-        assert_eq!(reply.status, 401, "{method} {path}");
-        assert_eq!(reply.header("cache-control"), "no-store", "{method} {path}");
-        assert!(reply.json()["error"].is_string(), "{method} {path}");
+        assert_json_error(&reply, 401, &format!("{method} {path}"));
     }
     assert_eq!(app.get("/items/9").await.x_cache(), "HIT", "nothing purged");
 }
@@ -256,16 +268,10 @@ async fn unknown_paths_and_methods_are_json_errors(backend: Backend) {
     let f = Fixture::new(backend, "admin-404").await;
     let app = instance(&f.cache, &Calls::default()).await;
     let missing = admin(&app, Method::GET, "/nowhere", Some(TOKEN), "").await;
-    assert_eq!(missing.status, 404);
-    assert_eq!(missing.header("cache-control"), "no-store");
-    assert_eq!(missing.header("content-type"), "application/json");
-    assert!(missing.json()["error"].is_string());
+    assert_json_error(&missing, 404, "GET /nowhere");
     for (method, path) in [(Method::GET, "/purge"), (Method::POST, "/stats")] {
         let wrong = admin(&app, method.clone(), path, Some(TOKEN), "").await;
-        assert_eq!(wrong.status, 405, "{method} {path}");
-        assert_eq!(wrong.header("cache-control"), "no-store");
-        assert_eq!(wrong.header("content-type"), "application/json");
-        assert!(wrong.json()["error"].is_string());
+        assert_json_error(&wrong, 405, &format!("{method} {path}"));
     }
 }
 
@@ -293,14 +299,7 @@ async fn malformed_explain_queries_are_refused(backend: Backend) {
             "",
         )
         .await;
-        assert_eq!(
-            reply.status,
-            400,
-            "{query}: {}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        assert_eq!(reply.header("cache-control"), "no-store");
-        assert!(reply.json()["error"].is_string(), "{query}");
+        assert_json_error(&reply, 400, query);
     }
     assert_eq!(calls.get("item"), 1, "explain ran no handler");
 }
