@@ -72,7 +72,7 @@ impl DecodedBodies {
         if let Some(kept) = table.get(&slot) {
             if kept.stored_at_ms == entry.stored_at_ms
                 && *kept.key == *key
-                && kept.packed == entry.body
+                && same_bytes(&kept.packed, &entry.body)
                 && kept.body.len() <= limit
             {
                 return Some(kept.body.clone());
@@ -90,6 +90,13 @@ impl DecodedBodies {
         );
         Some(body)
     }
+}
+
+/// Whether `a` and `b` hold the same bytes: at once when they are the
+/// same buffer (an entry kept in process), else byte for byte (a value
+/// fetched again).
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 
 #[cfg(all(test, feature = "gzip"))]
