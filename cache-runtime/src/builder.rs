@@ -10,11 +10,11 @@ use crate::store::{MemoryStore, RedisStore, Secrets, Store};
 use std::{fmt, time::Duration};
 
 /// The environment variable [`RouteCache::from_env`] reads.
-pub(crate) const REDIS_URL_ENV: &str = "REDIS_URL";
+const REDIS_URL_ENV: &str = "REDIS_URL";
 
 /// The environment variable naming the sentinels for [`RouteCache::from_env`]:
 /// URLs separated by commas (with [`REDIS_SENTINEL_MASTER_ENV`]).
-pub(crate) const REDIS_SENTINEL_URLS_ENV: &str = "REDIS_SENTINEL_URLS";
+const REDIS_SENTINEL_URLS_ENV: &str = "REDIS_SENTINEL_URLS";
 
 /// The environment variables with the ACL user and password of the master
 /// behind Sentinel (the sentinels' own are in their URLs), as
@@ -24,24 +24,24 @@ const REDIS_SENTINEL_MASTER_USERNAME_ENV: &str = "REDIS_SENTINEL_MASTER_USERNAME
 const REDIS_SENTINEL_MASTER_PASSWORD_ENV: &str = "REDIS_SENTINEL_MASTER_PASSWORD";
 
 /// The environment variable naming the master the sentinels monitor.
-pub(crate) const REDIS_SENTINEL_MASTER_ENV: &str = "REDIS_SENTINEL_MASTER";
+const REDIS_SENTINEL_MASTER_ENV: &str = "REDIS_SENTINEL_MASTER";
 
 /// The environment variable saying whether the master behind Sentinel is
 /// reached over TLS (`true`/`false`), when it differs from the sentinels
 /// ([`RouteCacheBuilder::sentinel_master_tls`](crate::RouteCacheBuilder::sentinel_master_tls)).
-pub(crate) const REDIS_SENTINEL_MASTER_TLS_ENV: &str = "REDIS_SENTINEL_MASTER_TLS";
+const REDIS_SENTINEL_MASTER_TLS_ENV: &str = "REDIS_SENTINEL_MASTER_TLS";
 
 /// The environment variable naming a PEM file with the CA certificate(s)
 /// to trust for `rediss://` (instead of the system's roots).
-pub(crate) const REDIS_TLS_CA_ENV: &str = "REDIS_TLS_CA";
+const REDIS_TLS_CA_ENV: &str = "REDIS_TLS_CA";
 
 /// The environment variable naming a PEM client certificate for mutual
 /// TLS (with [`REDIS_TLS_KEY_ENV`]).
-pub(crate) const REDIS_TLS_CERT_ENV: &str = "REDIS_TLS_CERT";
+const REDIS_TLS_CERT_ENV: &str = "REDIS_TLS_CERT";
 
 /// The environment variable naming the PEM private key of
 /// [`REDIS_TLS_CERT_ENV`].
-pub(crate) const REDIS_TLS_KEY_ENV: &str = "REDIS_TLS_KEY";
+const REDIS_TLS_KEY_ENV: &str = "REDIS_TLS_KEY";
 
 /// The environment variable [`RouteCache::from_env`] reads the key secret
 /// from ([`RouteCacheBuilder::key_secret`](crate::RouteCacheBuilder::key_secret)):
@@ -50,7 +50,7 @@ pub(crate) const ROUTE_CACHE_KEY_SECRET_ENV: &str = "ROUTE_CACHE_KEY_SECRET";
 
 /// The environment variable naming Redis Cluster seed nodes for
 /// [`RouteCache::from_env`]: URLs separated by commas.
-pub(crate) const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
+const REDIS_CLUSTER_URLS_ENV: &str = "REDIS_CLUSTER_URLS";
 
 /// Builds a [`RouteCache`]; see [`RouteCache::builder`].
 ///

@@ -21,9 +21,9 @@ pub const DEFAULT_FAULT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Default name of the cache in `Cache-Status` ([`CacheConfig::status_name`]).
 pub const DEFAULT_STATUS_NAME: &str = "route-cache";
 /// Default for honouring clients' `Cache-Control` ([`CacheConfig::honor_client`]).
-pub(crate) const DEFAULT_HONOR_CLIENT: bool = false;
+const DEFAULT_HONOR_CLIENT: bool = false;
 /// Default for capping the TTL to the handler's `max-age` ([`CacheConfig::cap_ttl_to_handler_max_age`]).
-pub(crate) const DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE: bool = true;
+const DEFAULT_CAP_TTL_TO_HANDLER_MAX_AGE: bool = true;
 /// Default consecutive failures that open the circuit breaker ([`CacheConfig::breaker_failures`]).
 pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
 /// Default time the circuit stays open ([`CacheConfig::breaker_cooldown`]).
@@ -41,7 +41,7 @@ pub const DEFAULT_L1_CAPACITY: u64 = 0;
 /// Default interval of the L1 channel's heartbeat ([`CacheConfig::l1_heartbeat`]).
 pub const DEFAULT_L1_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Default for keying on `Forwarded`/`X-Forwarded-Host` ([`CacheConfig::trust_forwarded_host`]).
-pub(crate) const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
+const DEFAULT_TRUST_FORWARDED_HOST: bool = false;
 /// Default number of proxies in front of the app whose forwarded-host
 /// values are trusted, when [`CacheConfig::trust_forwarded_host`] is on
 /// ([`CacheConfig::trusted_proxies`]).
@@ -61,7 +61,7 @@ pub const DEFAULT_MAX_PATH_VARIANTS: usize = 4096;
 pub const DEFAULT_MAX_TAG_MEMBERS: usize = 100_000;
 /// Default for invalidating the targets of unsafe requests' answers (RFC
 /// 9111 §4.4; [`CacheConfig::invalidate_unsafe`]).
-pub(crate) const DEFAULT_INVALIDATE_UNSAFE: bool = true;
+const DEFAULT_INVALIDATE_UNSAFE: bool = true;
 /// Default targeted cache-control field (RFC 9213) that governs this cache
 /// when a response carries it ([`CacheConfig::targeted_cache_control`]).
 pub const DEFAULT_TARGETED_CACHE_CONTROL: &str = "cdn-cache-control";
