@@ -75,11 +75,15 @@ pub(crate) fn all_tag(prefix: &str) -> String {
 }
 
 /// Adds `tags` to `headers` as `which` says.
-pub(crate) fn add_tags(headers: &mut HeaderMap, which: EdgeTags, tags: &[String]) {
-    if tags.is_empty() {
+pub(crate) fn add_tags<'a>(
+    headers: &mut HeaderMap,
+    which: EdgeTags,
+    tags: impl IntoIterator<Item = &'a str>,
+) {
+    let encoded: Vec<String> = tags.into_iter().map(edge_tag).collect();
+    if encoded.is_empty() {
         return;
     }
-    let encoded: Vec<String> = tags.iter().map(|t| edge_tag(t)).collect();
     let mut put = |name: HeaderName, separator: &str| {
         if let Ok(value) = HeaderValue::from_str(&encoded.join(separator)) {
             headers.insert(name, value);
@@ -183,16 +187,16 @@ mod tests {
 
     #[test]
     fn tags_go_in_the_chosen_headers_encoded() {
-        let tags = vec!["item:42".to_owned(), "a b".to_owned()];
+        let tags = ["item:42", "a b"];
         let mut headers = HeaderMap::new();
-        add_tags(&mut headers, EdgeTags::Both, &tags);
+        add_tags(&mut headers, EdgeTags::Both, tags);
         assert_eq!(headers["surrogate-key"], "item:42 a%20b");
         assert_eq!(headers["cache-tag"], "item:42,a%20b");
         let mut only = HeaderMap::new();
-        add_tags(&mut only, EdgeTags::CacheTag, &tags);
+        add_tags(&mut only, EdgeTags::CacheTag, tags);
         assert!(!only.contains_key("surrogate-key"));
         let mut none = HeaderMap::new();
-        add_tags(&mut none, EdgeTags::Both, &[]);
+        add_tags(&mut none, EdgeTags::Both, []);
         assert!(none.is_empty());
         assert_eq!(edge_tag("é%\""), "%C3%A9%25%22");
     }

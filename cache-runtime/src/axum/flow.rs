@@ -475,13 +475,16 @@ impl Exchange {
         let config = self.cache.config();
         if let Some(which) = config.edge_tags {
             let prefix = &config.prefix;
-            let mut tags = self.tags.clone();
-            tags.push(crate::edge::route_tag(prefix, self.policy.route_id()));
-            if let Some(namespace) = self.policy.namespace() {
-                tags.push(crate::edge::namespace_tag(prefix, namespace));
-            }
-            tags.push(crate::edge::all_tag(prefix));
-            crate::edge::add_tags(response.headers_mut(), which, &tags);
+            // The route's own tags, then its scope tags.
+            let scope = [
+                Some(crate::edge::route_tag(prefix, self.policy.route_id())),
+                self.policy
+                    .namespace()
+                    .map(|namespace| crate::edge::namespace_tag(prefix, namespace)),
+                Some(crate::edge::all_tag(prefix)),
+            ];
+            let tags = self.tags.iter().chain(scope.iter().flatten());
+            crate::edge::add_tags(response.headers_mut(), which, tags.map(String::as_str));
         }
         if self.explain {
             let key = self.cache.key_name(&self.key);
