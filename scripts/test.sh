@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Keep in step with tests/expand.rs, which checks the same version.
+# Keep in step with cache-macros/tests/expand.rs, which checks the same version.
 CARGO_EXPAND_VERSION=1.0.127
 
 say() { echo "scripts/test.sh: $*" >&2; }

@@ -2,7 +2,7 @@
 //! each file is a module of this one test binary, built with the rest of
 //! the tests (no second build of every dependency, as trybuild's own
 //! project needs), and its `main` runs as a test. The diagnostics for what
-//! they refuse are `tests/ui.rs`.
+//! they refuse are `cache-macros/tests/ui.rs`.
 
 // Two handlers shown for their options only, never routed.
 #[allow(dead_code)]

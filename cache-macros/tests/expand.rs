@@ -2,8 +2,10 @@
 //! shape and option, compared with the checked-in `tests/expand/*.expanded.rs`.
 //!
 //! Needs `cargo-expand` at [`CARGO_EXPAND_VERSION`] (`scripts/test.sh`
-//! installs it). Regenerate with `MACROTEST=overwrite cargo test --test
-//! expand` and review the diff.
+//! installs it). Regenerate with `MACROTEST=overwrite cargo test -p
+//! cache-macros --test expand` and review the diff. Like `tests/ui.rs`, it
+//! lives here for this package's short list of dev-dependencies, which
+//! macrotest's project is built from.
 
 /// The version the snapshots were made with; its output format changes
 /// between versions. Keep in step with `scripts/test.sh`.
