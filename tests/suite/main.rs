@@ -6,7 +6,8 @@
 //! Tests that change process-wide state stay in binaries of their own:
 //! `observability` (the global metrics recorder and tracing subscriber),
 //! `production_redis` (environment variables), and the macro snapshot
-//! tests `expand` and `ui`.
+//! tests `expand` and `ui` (in `cache-macros`, for its short list of
+//! dev-dependencies).
 
 #[macro_use]
 #[path = "../support/mod.rs"]
@@ -15,6 +16,7 @@ mod support;
 mod admin;
 mod api;
 mod behaviour;
+mod compiles;
 mod compression;
 mod distributed;
 mod edge_purge;

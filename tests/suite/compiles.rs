@@ -1,63 +1,63 @@
 //! What `#[cached_route]` and `#[invalidates]` accept (`tests/ui/pass`):
-//! each file is a module of this one test binary, built with the rest of
-//! the tests (no second build of every dependency, as trybuild's own
-//! project needs), and its `main` runs as a test. The diagnostics for what
-//! they refuse are `cache-macros/tests/ui.rs`.
+//! each file is a module of the suite, built with the rest of the tests
+//! (no second build of every dependency, as trybuild's own project needs),
+//! and its `main` runs as a test. The diagnostics for what they refuse are
+//! `cache-macros/tests/ui.rs`.
 
 // Two handlers shown for their options only, never routed.
 #[allow(dead_code)]
-#[path = "ui/pass/all_options.rs"]
+#[path = "../ui/pass/all_options.rs"]
 mod all_options;
 
-#[path = "ui/pass/debug_handler_both_orders.rs"]
+#[path = "../ui/pass/debug_handler_both_orders.rs"]
 mod debug_handler_both_orders;
 
-#[path = "ui/pass/debug_handler_state_first.rs"]
+#[path = "../ui/pass/debug_handler_state_first.rs"]
 mod debug_handler_state_first;
 
-#[path = "ui/pass/generic_handler.rs"]
+#[path = "../ui/pass/generic_handler.rs"]
 mod generic_handler;
 
-#[path = "ui/pass/impl_into_response.rs"]
+#[path = "../ui/pass/impl_into_response.rs"]
 mod impl_into_response;
 
 // `#[cfg(all())]` on purpose: a `cfg` that keeps the handler.
 #[allow(clippy::non_minimal_cfg)]
-#[path = "ui/pass/inner_attributes_and_cfg.rs"]
+#[path = "../ui/pass/inner_attributes_and_cfg.rs"]
 mod inner_attributes_and_cfg;
 
-#[path = "ui/pass/instrument_both_orders.rs"]
+#[path = "../ui/pass/instrument_both_orders.rs"]
 mod instrument_both_orders;
 
-#[path = "ui/pass/invalidates_shapes.rs"]
+#[path = "../ui/pass/invalidates_shapes.rs"]
 mod invalidates_shapes;
 
-#[path = "ui/pass/negative_and_host.rs"]
+#[path = "../ui/pass/negative_and_host.rs"]
 mod negative_and_host;
 
-#[path = "ui/pass/pattern_args.rs"]
+#[path = "../ui/pass/pattern_args.rs"]
 mod pattern_args;
 
-#[path = "ui/pass/prelude_shadowing.rs"]
+#[path = "../ui/pass/prelude_shadowing.rs"]
 mod prelude_shadowing;
 
-#[path = "ui/pass/result_impl_into_response.rs"]
+#[path = "../ui/pass/result_impl_into_response.rs"]
 mod result_impl_into_response;
 
 // Reads `HeaderMap` unkeyed on purpose: the warning is expected.
 #[allow(deprecated)]
-#[path = "ui/pass/revalidate.rs"]
+#[path = "../ui/pass/revalidate.rs"]
 mod revalidate;
 
-#[path = "ui/pass/router_registration_send.rs"]
+#[path = "../ui/pass/router_registration_send.rs"]
 mod router_registration_send;
 
 // Reads `HeaderMap` unkeyed on purpose: the warning is expected.
 #[allow(deprecated)]
-#[path = "ui/pass/state_and_json_body_last.rs"]
+#[path = "../ui/pass/state_and_json_body_last.rs"]
 mod state_and_json_body_last;
 
-#[path = "ui/pass/unkeyed_inputs_declared.rs"]
+#[path = "../ui/pass/unkeyed_inputs_declared.rs"]
 mod unkeyed_inputs_declared;
 
 #[test]
