@@ -171,6 +171,8 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port}: {e}"));
+    // The port bound, which PORT=0 leaves to the system.
+    let port = listener.local_addr().map_or(port, |addr| addr.port());
     // Where the cache stores, truthfully (hosts and ports, TLS, the L1;
     // never a password), or why it is off.
     println!("cache: {cache}");

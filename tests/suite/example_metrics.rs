@@ -160,16 +160,24 @@ fn example(port: u16, log: &str, env: &[(&str, &str)]) -> Command {
 
 /// The example's `cache:` start-up line for the environment `env`.
 fn startup_line(env: &[(&str, &str)]) -> String {
-    use std::io::BufRead;
-    let mut command = example(free_port(), "off", env);
-    command.stdout(Stdio::piped()).stderr(Stdio::null());
+    use std::io::{BufRead, Read};
+    // Port 0: the system picks a free one as it binds, so no other test
+    // can take it between a probe and the bind.
+    let mut command = example(0, "off", env);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut server = Server(command.spawn().expect("start the example"));
     let stdout = server.0.stdout.take().expect("piped stdout");
     let line = std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find(|line| line.starts_with("cache:"))
-        .expect("a `cache:` line");
+        .find(|line| line.starts_with("cache:"));
+    let Some(line) = line else {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = server.0.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        panic!("no `cache:` line for {env:?}; the example's stderr: {stderr}");
+    };
     drop(server);
     line
 }
