@@ -97,6 +97,8 @@ pub enum AuthPolicy {
 #[non_exhaustive]
 pub struct RoutePolicy {
     route_id: &'static str,
+    /// The route's segment of its keys: [`route_key`] of `route_id`.
+    key_id: [u8; ROUTE_KEY_LEN],
     ttl_secs: u32,
     max_body: Option<usize>,
     query: QueryPolicy,
@@ -125,6 +127,7 @@ impl RoutePolicy {
     pub const fn new(route_id: &'static str, ttl_secs: u32) -> Self {
         Self {
             route_id,
+            key_id: route_key(route_id),
             ttl_secs: if ttl_secs == 0 { 1 } else { ttl_secs },
             max_body: None,
             query: QueryPolicy::All,
@@ -368,9 +371,21 @@ impl RoutePolicy {
         self.honor_client
     }
 
-    /// The route's identity, a segment of its keys.
+    /// The route's identity, its handler's module path and name: what the
+    /// admin API, `explain`, the metrics and the logs show.
     pub const fn route_id(&self) -> &'static str {
         self.route_id
+    }
+
+    /// The route's segment of its keys: a short hash of
+    /// [`route_id`](Self::route_id), so that a key's length does not grow
+    /// with the module path (see [`route_key`]).
+    pub const fn key_id(&self) -> &str {
+        match core::str::from_utf8(&self.key_id) {
+            Ok(id) => id,
+            // Unreachable: every byte is from the base64url alphabet.
+            Err(_) => "",
+        }
     }
 
     /// Time to live of the route's entries, in seconds.
@@ -419,5 +434,54 @@ impl RoutePolicy {
     /// cache's setting for every route.
     pub(crate) fn shadows_under(&self, config: &CacheConfig) -> bool {
         self.shadow() || config.shadow
+    }
+}
+
+/// Length of a route's segment of its keys ([`route_key`]).
+const ROUTE_KEY_LEN: usize = 8;
+
+/// A route's segment of its keys: 48 bits of the FNV-1a 64-bit hash of its
+/// id (module path and handler name), as 8 base64url characters. Route ids
+/// are fixed at compile time, not chosen by clients, so a plain hash is
+/// enough; two routes of one deployment share a segment with odds of about
+/// n²/2⁴⁹ (one in 500 million for a thousand routes). A prefix and a
+/// namespace still separate deployments and versions.
+const fn route_key(route_id: &str) -> [u8; ROUTE_KEY_LEN] {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = route_id.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    let mut out = [0u8; ROUTE_KEY_LEN];
+    let mut j = 0;
+    while j < ROUTE_KEY_LEN {
+        out[j] = ALPHABET[((hash >> (58 - 6 * j)) & 63) as usize];
+        j += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RoutePolicy;
+
+    #[test]
+    fn route_keys_are_short_stable_and_distinct() {
+        let key = |id: &'static str| RoutePolicy::new(id, 1).key_id().to_owned();
+        // Pinned: every instance of every version must derive the same
+        // segment, or a deployment's instances stop sharing entries.
+        assert_eq!(key("app::get_item"), "oJbxipd8");
+        assert_eq!(key("app::get_items"), "XQeHf2ig");
+        let long = "a_very::deeply::nested::module::path::of_an_application::get_item";
+        assert_eq!(key(long).len(), 8);
+        for id in ["app::get_item", long, ""] {
+            assert!(key(id)
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        }
     }
 }

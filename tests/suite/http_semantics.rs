@@ -321,7 +321,8 @@ async fn handler_no_store_is_never_stored_and_short_max_age_caps_the_ttl() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let keys = support::redis::scan_keys(&mut conn, &format!("{}:*short_max_age*", s.prefix)).await;
+    let route = support::key_segment(&format!("{}::short_max_age", module_path!()));
+    let keys = support::redis::scan_keys(&mut conn, &format!("{}:{route}:*", s.prefix)).await;
     let ttl: i64 = redis::cmd("TTL")
         .arg(&keys[0])
         .query_async(&mut conn)

@@ -126,8 +126,9 @@ fn router(calls: Calls) -> Router {
         .with_state(calls)
 }
 
+/// The key segment of a handler in this module.
 fn route(name: &str) -> String {
-    format!("{}::{name}", module_path!())
+    support::key_segment(&format!("{}::{name}", module_path!()))
 }
 
 backend_matrix!(

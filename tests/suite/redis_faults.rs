@@ -82,14 +82,14 @@ async fn keys_are_scoped_to_their_route_and_written_with_the_route_ttl() {
             "{index}"
         );
     }
-    let search_scope = format!("{prefix}:{}:GET:", app::route_id("search"));
+    let search_scope = format!("{prefix}:{}:GET:", app::route_key("search"));
     for key in &stored {
         let rest = key
             .strip_prefix(&format!("{prefix}:"))
             .and_then(|k| {
                 ["items", "short", "search"]
                     .iter()
-                    .find_map(|r| k.strip_prefix(&format!("{}:GET:", app::route_id(r))))
+                    .find_map(|r| k.strip_prefix(&format!("{}:GET:", app::route_key(r))))
             })
             .unwrap_or_else(|| panic!("{key} is outside every route's key space"));
         assert!(
@@ -101,7 +101,7 @@ async fn keys_are_scoped_to_their_route_and_written_with_the_route_ttl() {
             .query_async(&mut conn)
             .await
             .unwrap();
-        if key.contains("::short:") {
+        if key.contains(&format!(":{}:", app::route_key("short"))) {
             assert!((0..=1).contains(&ttl), "{key} ttl {ttl}");
         } else {
             assert!((3590..=3600).contains(&ttl), "{key} ttl {ttl}");

@@ -216,3 +216,9 @@ pub fn nested_router(calls: Calls) -> Router {
 pub fn route_id(handler: &str) -> String {
     format!("{}::{handler}", module_path!())
 }
+
+/// The key segment of a handler in this module: its keys start
+/// `<prefix>:<key segment>:GET:`.
+pub fn route_key(handler: &str) -> String {
+    super::key_segment(&route_id(handler))
+}

@@ -28,6 +28,15 @@ pub use self::redis::{RedisServer, TestRedis};
 /// instances on different loopback ports share entries as in production.
 pub const TEST_HOST: &str = "app.test";
 
+/// The segment of its keys that the route `route_id` (module path and
+/// handler name) has, as the runtime derives it.
+pub fn key_segment(route_id: &str) -> String {
+    let id: &'static str = Box::leak(route_id.to_owned().into_boxed_str());
+    cache_runtime::__private_0_1_0::RoutePolicy::new(id, 1)
+        .key_id()
+        .to_owned()
+}
+
 /// A prefix unique to this test run and call, so tests sharing a Redis
 /// never see each other's entries.
 pub fn unique_prefix(test: &str) -> String {

@@ -487,6 +487,9 @@ fn route_json(cache: &RouteCache, policy: &RoutePolicy) -> Value {
     };
     let mut route = Map::new();
     route.insert("route".into(), policy.route_id().into());
+    // The route's segment of its keys: a hash of the id, which keys and
+    // generation counters carry instead of the module path.
+    route.insert("route_key".into(), policy.key_id().into());
     route.insert("ttl".into(), policy.ttl_secs().into());
     route.insert("key".into(), key.into());
     route.insert("query".into(), format!("{:?}", policy.query()).into());
@@ -747,7 +750,7 @@ async fn generations_json(
         .collect();
     let indexes = std::iter::once(path.as_str()).chain(tag_indexes.iter().map(String::as_str));
     let keys =
-        crate::fill::generation::keys_for(prefix, policy.namespace(), policy.route_id(), indexes);
+        crate::fill::generation::keys_for(prefix, policy.namespace(), policy.key_id(), indexes);
     let noted = cache.note(keys).await;
     let Some(values) = noted.values else {
         return json!({ "error": "the backend failed to read the counters" });

@@ -68,7 +68,7 @@ impl Exchange {
         generation::keys_for(
             prefix,
             policy.namespace(),
-            policy.route_id(),
+            policy.key_id(),
             self.indexes().iter().map(|index| index.key.as_str()),
         )
     }

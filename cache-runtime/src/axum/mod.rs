@@ -193,7 +193,7 @@ impl<R: CachedRoute> FromCacheParts for RequestContext<R> {
         let generations = crate::fill::generation::keys_for(
             prefix,
             policy.namespace(),
-            policy.route_id(),
+            policy.key_id(),
             [path.as_str()],
         );
         // Boxed: only revalidating routes carry the lookup's state.
@@ -469,7 +469,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let mut key = KeyBuilder::new(
         &config.prefix,
         policy.namespace(),
-        policy.route_id(),
+        policy.key_id(),
         Method::GET.as_str(),
     );
     // Under `Router::nest` the URI has lost its prefix; key on the full one,
@@ -652,12 +652,14 @@ mod tests {
         const POLICY: RoutePolicy = RoutePolicy::new("app::plain", 60);
     }
 
+    /// Keys carry the route's key segment (`viyg7Dsq` for `app::listed`,
+    /// `YuHIt7Fr` for `app::plain`), not its id.
     #[test]
     fn key_for_uses_the_routes_namespace_query_rule_and_vary() {
         let cache = RouteCache::embedded();
         assert_eq!(
             cache.key_for::<Listed>("/items?utm=x&page=2").as_deref(),
-            Some("rc:v2:app::listed:GET:/items?page=2#accept-language")
+            Some("rc:v2:viyg7Dsq:GET:/items?page=2#accept-language")
         );
         let request = http::Request::get("/items?page=2")
             .header("accept-language", "fr")
@@ -665,11 +667,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             cache.key_for_request::<Listed>(&request).as_deref(),
-            Some("rc:v2:app::listed:GET:/items?page=2#accept-language=fr")
+            Some("rc:v2:viyg7Dsq:GET:/items?page=2#accept-language=fr")
         );
         assert_eq!(
             cache.key_for::<Plain>("/items/1?b=2&a=1").as_deref(),
-            Some("rc:app::plain:GET:/items/1?a=1&b=2")
+            Some("rc:YuHIt7Fr:GET:/items/1?a=1&b=2")
         );
     }
 

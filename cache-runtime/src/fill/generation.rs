@@ -62,16 +62,17 @@ pub(crate) fn of_all(prefix: &str) -> String {
     format!("{prefix}#gen:#all")
 }
 
-/// The generation keys of a fill of route `route_id` (in `namespace`) whose
-/// entry is listed in `indexes` (its path index and tag sets): those
-/// indexes', the route's, the namespace's and everything's.
+/// The generation keys of a fill of the route whose key segment is
+/// `route_key` (`RoutePolicy::key_id`, in `namespace`) and whose entry is
+/// listed in `indexes` (its path index and tag sets): those indexes', the
+/// route's, the namespace's and everything's.
 pub(crate) fn keys_for<'a>(
     prefix: &str,
     namespace: Option<&str>,
-    route_id: &str,
+    route_key: &str,
     indexes: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
-    let scope = crate::key::KeyBuilder::new(prefix, namespace, route_id, "GET");
+    let scope = crate::key::KeyBuilder::new(prefix, namespace, route_key, "GET");
     let mut keys: Vec<String> = indexes.into_iter().map(|i| of_index(prefix, i)).collect();
     keys.push(of_route(prefix, scope.scope()));
     if let Some(namespace) = namespace {

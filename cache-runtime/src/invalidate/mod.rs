@@ -171,7 +171,7 @@ impl RouteCache {
     /// The key scope of the route `policy` governs.
     pub(crate) fn route_target_of(&self, policy: &crate::policy::RoutePolicy) -> Target {
         let prefix = &self.inner.config.prefix;
-        let scope = key::KeyBuilder::new(prefix, policy.namespace(), policy.route_id(), "GET");
+        let scope = key::KeyBuilder::new(prefix, policy.namespace(), policy.key_id(), "GET");
         Target {
             generation: generation::of_route(prefix, scope.scope()),
             named: EntrySource::Scope(Scope {

@@ -94,9 +94,10 @@ pub struct KeyBuilder {
 }
 
 impl KeyBuilder {
-    /// Starts the key of route `route_id` for `method` (HEAD is keyed as GET
-    /// by the cache, not here).
-    pub fn new(prefix: &str, namespace: Option<&str>, route_id: &str, method: &str) -> Self {
+    /// Starts the key of the route whose key segment is `route_key` (a
+    /// cached route's is `RoutePolicy::key_id`, a short hash of its id) for
+    /// `method` (HEAD is keyed as GET by the cache, not here).
+    pub fn new(prefix: &str, namespace: Option<&str>, route_key: &str, method: &str) -> Self {
         let mut buf = String::with_capacity(128);
         buf.push_str(prefix);
         buf.push(':');
@@ -104,7 +105,7 @@ impl KeyBuilder {
             buf.push_str(namespace);
             buf.push(':');
         }
-        buf.push_str(route_id);
+        buf.push_str(route_key);
         buf.push(':');
         buf.push_str(method);
         buf.push(':');
@@ -225,8 +226,9 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Builds the default key for a request to the route `route_id`: path and
-/// every query parameter, no namespace, no `vary` headers.
+/// Builds the default key for a request to the route whose key segment is
+/// `route_key`: path and every query parameter, no namespace, no `vary`
+/// headers.
 ///
 /// `path` and `query` are the raw (still percent-encoded) request target parts;
 /// `query` is `None` when the request had no `?`. The result is deterministic
@@ -242,12 +244,12 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
 /// ```
 pub fn request_key(
     prefix: &str,
-    route_id: &str,
+    route_key: &str,
     method: &str,
     path: &[u8],
     query: Option<&[u8]>,
 ) -> String {
-    let mut key = KeyBuilder::new(prefix, None, route_id, method);
+    let mut key = KeyBuilder::new(prefix, None, route_key, method);
     key.path_and_query(path, query, QueryPolicy::All);
     key.finish()
 }
