@@ -12,18 +12,19 @@
 //!
 //! The tag shape is `item` (the default: `item:{id}`, a set per entry, the
 //! usual per-object tag) or `shared` (every entry in the one tag `items`).
-//! Bodies are JSON items padded to `body-bytes` (default 1024) with
-//! incompressible text, so the stored value is about that size.
+//! Bodies are JSON items padded to `body-bytes` (default 1024) with hex
+//! text, and the routes store them uncompressed, so the stored value is
+//! about that size.
 
-use axum::{body::Body, extract::Path, http::Request, routing::get, Router};
-use cache_runtime::{cached_route, RouteCache};
+use axum::{body::Body, http::Request, routing::get, Router};
+use cache_runtime::RouteCache;
 use std::time::Instant;
 use tower::ServiceExt;
 
 static BODY_BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
-/// A body of `BODY_BYTES` bytes for `id`, distinct per id and
-/// incompressible (a 64-bit LCG as hex), so no coding shrinks it.
+/// A body of `BODY_BYTES` bytes for `id`, distinct per id (a 64-bit LCG
+/// as hex).
 fn body(id: u64) -> String {
     let size = *BODY_BYTES.get().unwrap_or(&1024);
     let mut out = format!("{{\"id\":{id},\"pad\":\"");
@@ -34,19 +35,37 @@ fn body(id: u64) -> String {
             .wrapping_add(1_442_695_040_888_963_407);
         out.push_str(&format!("{:016x}", state));
     }
-    out.truncate(size.saturating_sub(2).max(out.find("\"pad\":\"").unwrap_or(0) + 7));
+    out.truncate(
+        size.saturating_sub(2)
+            .max(out.find("\"pad\":\"").unwrap_or(0) + 7),
+    );
     out.push_str("\"}");
     out
 }
 
-#[cached_route(ttl = 3600, tags = ["item:{id}"])]
-async fn item_tagged(Path(id): Path<u64>) -> ([(&'static str, &'static str); 1], String) {
-    ([("content-type", "application/json")], body(id))
-}
+/// The handlers sit where an application's would, a few modules down:
+/// their route ids (`memory_probe::app::routes::items::by_id`, 44 bytes)
+/// are as long as a real service's. Uncompressed, so the stored value is
+/// the body's size.
+mod app {
+    pub mod routes {
+        pub mod items {
+            use axum::extract::Path;
+            use cache_runtime::cached_route;
 
-#[cached_route(ttl = 3600, tags = ["items"])]
-async fn shared_tag(Path(id): Path<u64>) -> ([(&'static str, &'static str); 1], String) {
-    ([("content-type", "application/json")], body(id))
+            #[cached_route(ttl = 3600, tags = ["item:{id}"], compress = false)]
+            pub async fn by_id(Path(id): Path<u64>) -> ([(&'static str, &'static str); 1], String) {
+                ([("content-type", "application/json")], crate::body(id))
+            }
+
+            #[cached_route(ttl = 3600, tags = ["items"], compress = false)]
+            pub async fn in_shared_tag(
+                Path(id): Path<u64>,
+            ) -> ([(&'static str, &'static str); 1], String) {
+                ([("content-type", "application/json")], crate::body(id))
+            }
+        }
+    }
 }
 
 /// This process's resident set size in bytes (Linux).
@@ -105,8 +124,8 @@ async fn main() {
     let shape = args.next().unwrap_or_else(|| "item".into());
     let _ = BODY_BYTES.set(body_bytes);
     let route = |router: Router| match shape.as_str() {
-        "shared" => router.route("/items/{id}", get(shared_tag)),
-        _ => router.route("/items/{id}", get(item_tagged)),
+        "shared" => router.route("/items/{id}", get(app::routes::items::in_shared_tag)),
+        _ => router.route("/items/{id}", get(app::routes::items::by_id)),
     };
     let started = Instant::now();
     match backend.as_str() {
@@ -133,13 +152,17 @@ async fn main() {
             );
         }
         _ => {
-            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let url =
+                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
             let client = redis::Client::open(url.as_str()).expect("redis url");
             let mut conn = client
                 .get_multiplexed_async_connection()
                 .await
                 .expect("connect to Redis");
-            let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.expect("FLUSHALL");
+            let _: () = redis::cmd("FLUSHALL")
+                .query_async(&mut conn)
+                .await
+                .expect("FLUSHALL");
             let cache = RouteCache::builder()
                 .prefix("rc")
                 .redis(url.as_str())
