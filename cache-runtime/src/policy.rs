@@ -97,7 +97,7 @@ pub enum AuthPolicy {
 #[non_exhaustive]
 pub struct RoutePolicy {
     route_id: &'static str,
-    /// The route's segment of its keys: [`route_key`] of `route_id`.
+    /// The route's segment of its keys, derived from `route_id` by `route_key`.
     key_id: [u8; ROUTE_KEY_LEN],
     ttl_secs: u32,
     max_body: Option<usize>,
@@ -377,9 +377,9 @@ impl RoutePolicy {
         self.route_id
     }
 
-    /// The route's segment of its keys: a short hash of
-    /// [`route_id`](Self::route_id), so that a key's length does not grow
-    /// with the module path (see [`route_key`]).
+    /// The route's segment of its keys: 48 bits of the FNV-1a hash of
+    /// [`route_id`](Self::route_id) in base64url, 8 characters, so that a
+    /// key's length does not grow with the module path.
     pub const fn key_id(&self) -> &str {
         match core::str::from_utf8(&self.key_id) {
             Ok(id) => id,
