@@ -11,7 +11,8 @@
 //! - `embedded`: the growth of this process's resident memory per entry.
 //!
 //! The tag shape is `item` (the default: `item:{id}`, a set per entry, the
-//! usual per-object tag) or `shared` (every entry in the one tag `items`).
+//! usual per-object tag), `shared` (every entry in the one tag `items`) or
+//! `none` (no tag: the path index only).
 //! Bodies are JSON items padded to `body-bytes` (default 1024) with hex
 //! text, and the routes store them uncompressed, so the stored value is
 //! about that size.
@@ -55,6 +56,13 @@ mod app {
 
             #[cached_route(ttl = 3600, tags = ["item:{id}"], compress = false)]
             pub async fn by_id(Path(id): Path<u64>) -> ([(&'static str, &'static str); 1], String) {
+                ([("content-type", "application/json")], crate::body(id))
+            }
+
+            #[cached_route(ttl = 3600, compress = false)]
+            pub async fn untagged(
+                Path(id): Path<u64>,
+            ) -> ([(&'static str, &'static str); 1], String) {
                 ([("content-type", "application/json")], crate::body(id))
             }
 
@@ -125,6 +133,7 @@ async fn main() {
     let _ = BODY_BYTES.set(body_bytes);
     let route = |router: Router| match shape.as_str() {
         "shared" => router.route("/items/{id}", get(app::routes::items::in_shared_tag)),
+        "none" => router.route("/items/{id}", get(app::routes::items::untagged)),
         _ => router.route("/items/{id}", get(app::routes::items::by_id)),
     };
     let started = Instant::now();
