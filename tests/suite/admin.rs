@@ -391,6 +391,16 @@ async fn routes_and_stats_describe_what_was_served(backend: Backend) {
     assert_eq!(route(&routes, "report")["served"], false);
     assert_eq!(item["ttl"], 3600);
     assert_eq!(item["key"], "request");
+    // The route's segment of its keys, and the key `/items/1` was stored
+    // under starts with it.
+    let route_key = support::key_segment(&route_id("item"));
+    assert_eq!(item["route_key"], route_key.as_str());
+    let stored = f.cache.key_for::<cache_runtime::route!(item)>("/items/1");
+    let scope = format!("{}:{route_key}:GET:", f.cache.config().prefix);
+    assert!(
+        stored.as_deref().is_some_and(|k| k.starts_with(&scope)),
+        "{stored:?}"
+    );
     assert_eq!(item["tags"], serde_json::json!(["item:{id}", "items"]));
     assert_eq!(item["revalidate"], false);
     assert_eq!(item["shadow"], false);
