@@ -469,7 +469,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let mut key = KeyBuilder::new(
         &config.prefix,
         policy.namespace(),
-        policy.key_id(),
+        R::KEY_ID,
         Method::GET.as_str(),
     );
     // Under `Router::nest` the URI has lost its prefix; key on the full one,
