@@ -1,7 +1,7 @@
 //! The example server, as a user runs it: `cargo run --example server`
 //! (without Redis), a few requests, then `GET /metrics` shows per-route
 //! hits and misses in Prometheus' text format. `cargo test` builds the
-//! example; this test runs that binary on a free port.
+//! example; this test runs that binary on a port the system picks.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -25,14 +25,6 @@ fn example_binary() -> PathBuf {
         binary.display()
     );
     binary
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.1 GET; the response as text.
@@ -158,28 +150,41 @@ fn example(port: u16, log: &str, env: &[(&str, &str)]) -> Command {
     command
 }
 
-/// The example's `cache:` start-up line for the environment `env`.
-fn startup_line(env: &[(&str, &str)]) -> String {
-    use std::io::{BufRead, Read};
-    // Port 0: the system picks a free one as it binds, so no other test
-    // can take it between a probe and the bind.
-    let mut command = example(0, "off", env);
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+/// The example on a port the system picks as it binds (`PORT=0`: no
+/// other test can take it between a probe and the bind), with `RUST_LOG`
+/// at `log` and `env`: its `cache:` start-up line, and the port its
+/// `listening on` line names. Its stdout stays open in the child, so the
+/// lines it prints after those land.
+fn spawn_example(log: &str, env: &[(&str, &str)]) -> (Server, String, u16) {
+    use std::io::BufRead;
+    let mut command = example(0, log, env);
+    command.stdout(Stdio::piped());
     let mut server = Server(command.spawn().expect("start the example"));
-    let stdout = server.0.stdout.take().expect("piped stdout");
-    let line = std::io::BufReader::new(stdout)
+    let (mut cache_line, mut port) = (None, None);
+    let stdout = server.0.stdout.as_mut().expect("piped stdout");
+    for line in std::io::BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find(|line| line.starts_with("cache:"));
-    let Some(line) = line else {
-        let mut stderr = String::new();
-        if let Some(mut pipe) = server.0.stderr.take() {
-            let _ = pipe.read_to_string(&mut stderr);
+    {
+        if line.starts_with("cache:") {
+            cache_line = Some(line);
+        } else if let Some(rest) = line.strip_prefix("listening on http://127.0.0.1:") {
+            port = rest.split(';').next().and_then(|p| p.parse().ok());
+            break;
         }
-        panic!("no `cache:` line for {env:?}; the example's stderr: {stderr}");
-    };
-    drop(server);
-    line
+    }
+    match (cache_line, port) {
+        (Some(line), Some(port)) => (server, line, port),
+        (line, port) => panic!(
+            "the example for {env:?} printed no `cache:` and `listening on` lines \
+             (got {line:?}, port {port:?}); its stderr is above"
+        ),
+    }
+}
+
+/// The example's `cache:` start-up line for the environment `env`.
+fn startup_line(env: &[(&str, &str)]) -> String {
+    spawn_example("off", env).1
 }
 
 /// The start-up line names the backend truthfully for every
@@ -257,20 +262,9 @@ fn the_example_names_its_backend_truthfully() {
     }
 }
 
-/// The example on a free port with `env` set; waits until it listens.
+/// The example with `env` set, listening: the server and its port.
 fn start_example(env: &[(&str, &str)]) -> (Server, u16) {
-    let port = free_port();
-    let mut command = example(port, "warn", env);
-    command.stdout(Stdio::null());
-    let server = Server(command.spawn().expect("start the example"));
-    let started = Instant::now();
-    while get(port, "/health").is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the example did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (server, _, port) = spawn_example("warn", env);
     (server, port)
 }
 
