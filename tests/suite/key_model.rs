@@ -174,10 +174,7 @@ backend_matrix!(
 /// Two instances against one backend, each called directly under its own
 /// `127.0.0.1:<port>`: no `Host` in common.
 async fn two_instances_on_two_ports_share_entries(backend: Backend) {
-    // What is shared is the point here, not timeouts: a call bounded at
-    // the default 200 ms can time out on a loaded machine and fail open,
-    // and the request computes on its own (counted as a backend error).
-    let patient = |b: cache_runtime::RouteCacheBuilder| b.timeout(Duration::from_secs(2));
+    let patient = |b: cache_runtime::RouteCacheBuilder| b.timeout(support::PATIENT);
     let f = Fixture::with(backend, "key_two_ports", patient).await;
     let second = f.another_instance_with(backend, patient).await;
     let calls = Calls::default();

@@ -139,11 +139,7 @@ async fn on_with(backend: Backend, test: &str, ctl: &Ctl, timeout: Duration) -> 
 
 async fn five_hundred_cold_requests_run_the_handler_once(backend: Backend) {
     let ctl = Ctl::default();
-    // A backend call past its timeout fails open: that request computes
-    // on its own. On a loaded 2-core machine 500 concurrent lookups can
-    // take longer than the 200 ms the other tests use, and that is not
-    // what this test is about: coalescing, with a backend that answers.
-    let (app, _fixture) = on_with(backend, "burst", &ctl, Duration::from_secs(2)).await;
+    let (app, _fixture) = on_with(backend, "burst", &ctl, support::PATIENT).await;
     let replies = tokio::time::timeout(
         Duration::from_secs(30),
         burst(&[Arc::new(app)], "/slow", 500),
@@ -162,11 +158,9 @@ async fn five_hundred_cold_requests_run_the_handler_once(backend: Backend) {
 async fn two_instances_sharing_redis_compute_once() {
     let server = RedisServer::start();
     let prefix = unique_prefix("two_instances");
-    let ctl = Ctl::default(); // one counter across both instances
-                              // As in the single-instance burst: a store call past 200 ms fails open
-                              // and computes on its own (seen under load: 3 computations), and this
-                              // test is about coalescing across instances with a Redis that answers.
-    let patient = || redis_builder(&server, &prefix).timeout(Duration::from_secs(2));
+    // One counter across both instances.
+    let ctl = Ctl::default();
+    let patient = || redis_builder(&server, &prefix).timeout(support::PATIENT);
     let (a, _ca) = app(&ctl, patient()).await;
     let (b, _cb) = app(&ctl, patient()).await;
     let apps = [Arc::new(a), Arc::new(b)];

@@ -28,6 +28,13 @@ pub use self::redis::{RedisServer, TestRedis};
 /// instances on different loopback ports share entries as in production.
 pub const TEST_HOST: &str = "app.test";
 
+/// A bound on each backend call for tests about what instances share or
+/// coalesce, not about timeouts: under the 200 ms the other tests use, a
+/// call on a loaded 2-core machine can time out and fail open, and its
+/// request computes on its own (seen: two or three computations where the
+/// test counts one, and half of 10,000 fills not stored on the cluster).
+pub const PATIENT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The segment of its keys that the route `route_id` (module path and
 /// handler name) has, as the runtime derives it.
 pub fn key_segment(route_id: &str) -> String {
