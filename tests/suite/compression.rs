@@ -92,10 +92,32 @@ async fn versioned(State(calls): State<Calls>) -> Response {
     json(format!("{{\"run\":{run},\"items\":{}}}", catalog_json()))
 }
 
+/// About 400 KB of JSON drawn from 4096 pseudo-random words: it gzips to
+/// well over the 16 KiB from which a hit decompresses off the worker.
+fn prose_json() -> String {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let words: Vec<String> = (0..60_000)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            format!("w{:03x}", (state >> 40) % 4096)
+        })
+        .collect();
+    format!("{{\"text\":\"{}\"}}", words.join(" "))
+}
+
+#[cached_route(ttl = 60)]
+async fn prose(State(calls): State<Calls>) -> Response {
+    calls.record("prose");
+    json(prose_json())
+}
+
 fn router(calls: Calls) -> Router {
     Router::new()
         .route("/catalog", get(catalog))
         .route("/versioned", get(versioned))
+        .route("/prose", get(prose))
         .route("/small", get(small))
         .route("/plain", get(plain))
         .route("/pregzipped", get(pregzipped))
@@ -304,7 +326,33 @@ async fn identity_clients_get_the_current_entrys_body(backend: Backend) {
     assert_eq!(plain.body, body(run + 1).as_bytes(), "the new entry's body");
 }
 
+/// A large gzip entry, whose decompression runs on a codec thread before
+/// the hit answers (and is then kept): identity clients get the whole
+/// body, from the entry, on the first hit and after.
+async fn identity_clients_of_a_large_entry_get_it_whole(backend: Backend) {
+    let f = Fixture::new(backend, "identity-large").await;
+    let app = serve(&f, false).await;
+    let original = prose_json();
+    let packed = get_with(&app, "/prose", Some("gzip")).await;
+    assert_eq!(packed.header("content-encoding"), "gzip");
+    assert!(
+        packed.body.len() > 16 << 10,
+        "{} bytes gzipped",
+        packed.body.len()
+    );
+    assert_eq!(gunzip(&packed.body), original.as_bytes());
+    for round in 0..3 {
+        let plain = get_with(&app, "/prose", None).await;
+        assert_eq!(plain.x_cache(), "HIT", "{round}");
+        assert!(plain.headers.get("content-encoding").is_none());
+        assert_eq!(plain.header("content-length"), original.len().to_string());
+        assert!(plain.body == original.as_bytes(), "{round}: the whole body");
+    }
+    assert_eq!(app.calls.get("prose"), 1, "every identity client was a hit");
+}
+
 backend_matrix!(
+    identity_clients_of_a_large_entry_get_it_whole,
     identity_clients_get_the_current_entrys_body,
     large_bodies_are_stored_compressed_and_served_per_client,
     small_bodies_and_routes_that_opt_out_are_stored_as_they_are,

@@ -49,9 +49,11 @@ impl Exchange {
             Join::Follow(follower) => {
                 tracing::debug!("route cache: waiting for this process's fill of the key");
                 let filled = follower.wait(wait).await;
-                let entry = filled.and_then(|v| Prepared::decode(v).ok());
-                if let Some(done) = entry.and_then(|entry| collapsed(&entry)) {
-                    return done;
+                if let Some(entry) = filled.and_then(|v| Prepared::decode(v).ok()) {
+                    self.decode_ahead(&entry, conditional).await;
+                    if let Some(done) = collapsed(&entry) {
+                        return done;
+                    }
                 }
                 // The leader stored nothing (an error, an uncacheable
                 // response), failed or took too long: compute here. A lease
@@ -82,6 +84,7 @@ impl Exchange {
             }
         };
         if let Some((entry, value)) = current.and_then(fresh) {
+            self.decode_ahead(&entry, conditional).await;
             if let Some(done) = collapsed(&entry) {
                 leader.publish(Some(value));
                 return done;
@@ -101,6 +104,7 @@ impl Exchange {
             // expired one kept for revalidation or `stale-if-error` is
             // there all along, and is not what is awaited).
             if let Some((entry, value)) = self.cache.wait_for_entry(&self.key, wait).await {
+                self.decode_ahead(&entry, conditional).await;
                 if let Some(done) = collapsed(&entry) {
                     leader.publish(Some(value));
                     return done;

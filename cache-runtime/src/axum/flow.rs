@@ -212,13 +212,23 @@ where
         None => Some(Lookup::Miss),
     };
     match looked {
-        Some(lookup) => match route.answer(lookup, handler, &request) {
+        Some(lookup) => match route.answer(lookup, handler, &request, false) {
             Answer::Served(response) => ready(route.edge_tagged(response)),
             Answer::Compute(handler, missed) => {
                 let span = route.span.span();
                 pending(
                     async move {
                         let response = route.miss(handler, missed, &request).await;
+                        route.edge_tagged(response)
+                    }
+                    .instrument(span),
+                )
+            }
+            Answer::DecodeFirst(handler, entry) => {
+                let span = route.span.span();
+                pending(
+                    async move {
+                        let response = route.settle(Lookup::Hit(entry), handler, &request).await;
                         route.edge_tagged(response)
                     }
                     .instrument(span),
@@ -233,15 +243,7 @@ where
                     // A HEAD never stores, so it must not take the lease.
                     let claim = (!request.head).then_some(|| route.generation_keys());
                     let lookup = route.cache.fetch(&route.key, claim).await;
-                    let response = match route.answer(lookup, handler, &request) {
-                        Answer::Served(response) => response,
-                        // Boxed: the miss's state (coalescing, leases, buffering and
-                        // storing the body) would otherwise sit in the future of
-                        // every request that reaches Redis, hits included.
-                        Answer::Compute(handler, missed) => {
-                            Box::pin(route.miss(handler, missed, &request)).await
-                        }
-                    };
+                    let response = route.settle(lookup, handler, &request).await;
                     route.edge_tagged(response)
                 }
                 .instrument(span),
@@ -255,6 +257,9 @@ enum Answer<F> {
     Served(Response),
     /// The handler must run.
     Compute(F, LookupMiss),
+    /// The entry answers once its large body is decompressed for this
+    /// client, off the async worker ([`Exchange::decode_ahead`]).
+    DecodeFirst(F, Arc<Prepared>),
 }
 
 /// Why a lookup did not answer, and what it leaves to the miss.
@@ -273,14 +278,19 @@ impl Exchange {
     /// Serves a stored entry that is fresh (refreshing it ahead of its
     /// expiry when the route asks), or stale with a refresh started;
     /// anything else needs the handler.
-    fn answer<F>(&self, lookup: Lookup, handler: F, request: &Intent) -> Answer<F>
+    /// A large body this client does not take the coding of is first
+    /// decompressed off the worker ([`Answer::DecodeFirst`]), unless
+    /// `decoded` says that was done.
+    fn answer<F>(&self, lookup: Lookup, handler: F, request: &Intent, decoded: bool) -> Answer<F>
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
     {
         let conditional = &request.conditions;
+        let decode_first = |entry: &Prepared| !decoded && self.decodes_large(entry, conditional);
         match lookup {
             Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
+                Freshness::Fresh if decode_first(&entry) => Answer::DecodeFirst(handler, entry),
                 Freshness::Fresh => match self.hit(&entry, conditional, HitKind::Fresh) {
                     Some(response) => {
                         self.answered(Answered::Hit);
@@ -306,6 +316,7 @@ impl Exchange {
                         },
                     )
                 }
+                Freshness::Stale if decode_first(&entry) => Answer::DecodeFirst(handler, entry),
                 Freshness::Stale => match self.hit(&entry, conditional, HitKind::Stale) {
                     Some(response) => {
                         self.answered(Answered::Stale);
@@ -346,6 +357,32 @@ impl Exchange {
         }
     }
 
+    /// The answer after `lookup`, a large body decompressed off the worker
+    /// first when this client needs it, and the handler run when the entry
+    /// does not answer.
+    async fn settle<F>(&self, lookup: Lookup, handler: F, request: &Intent) -> Response
+    where
+        F: Future + Send + 'static,
+        F::Output: IntoResponse,
+    {
+        let mut answer = self.answer(lookup, handler, request, false);
+        if let Answer::DecodeFirst(handler, entry) = answer {
+            self.decode_ahead(&entry, &request.conditions).await;
+            answer = self.answer(Lookup::Hit(entry), handler, request, true);
+        }
+        match answer {
+            Answer::Served(response) => response,
+            // Boxed: the miss's state (coalescing, leases, buffering and
+            // storing the body) would otherwise sit in the future of every
+            // request that reaches Redis, hits included. (`DecodeFirst`
+            // cannot follow a decode; were it to, the handler answers.)
+            Answer::Compute(handler, missed) => Box::pin(self.miss(handler, missed, request)).await,
+            Answer::DecodeFirst(handler, _) => {
+                Box::pin(self.miss(handler, LookupMiss::default(), request)).await
+            }
+        }
+    }
+
     /// Runs the handler for a request the cache could not answer; a 5xx
     /// answer is replaced by `fallback`, a stale entry, when there is one.
     async fn miss<F>(&self, handler: F, missed: LookupMiss, request: &Intent) -> Response
@@ -368,9 +405,13 @@ impl Exchange {
         let unanswered = PendingRequest::new(self, provisional);
         let (response, count) = self.run_miss(handler, faulted, lease, request).await;
         unanswered.settle();
-        let stale = fallback
-            .filter(|_| response.status().is_server_error())
-            .and_then(|stale| self.hit(&stale, &request.conditions, HitKind::Stale));
+        let stale = match fallback.filter(|_| response.status().is_server_error()) {
+            Some(stale) => {
+                self.decode_ahead(&stale, &request.conditions).await;
+                self.hit(&stale, &request.conditions, HitKind::Stale)
+            }
+            None => None,
+        };
         match stale {
             Some(stale) => {
                 self.answered(Answered::Stale);

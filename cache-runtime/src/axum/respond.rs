@@ -11,7 +11,7 @@ use crate::clock::now_ms;
 use crate::entry::decoded::DecodedBodies;
 use crate::entry::prepared::Prepared;
 use crate::entry::Entry;
-use crate::http::encoding::{derived_tag, Accepts, Encoding};
+use crate::http::encoding::{derived_tag, Accepts, Encoding, OFFLOAD_DECOMPRESS_BYTES};
 use crate::http::freshness::format_date;
 use crate::http::headers::{add_vary, set_cache_control, CACHE_STATUS, MISS, X_CACHE};
 use crate::http::semantics::{cache_status, CacheStatus};
@@ -134,6 +134,37 @@ impl Exchange {
         *response.status_mut() = entry.status;
         *response.headers_mut() = headers;
         Some(conditional.answer(response, &shown.body))
+    }
+
+    /// Whether a hit on `entry` would decompress a large body on the async
+    /// worker: the client does not take its coding, the body is at least
+    /// [`OFFLOAD_DECOMPRESS_BYTES`] and its decoded form is not kept.
+    pub(super) fn decodes_large(&self, entry: &Prepared, conditional: &Conditions) -> bool {
+        let entry = entry.entry();
+        entry.encoding.is_some_and(|coding| {
+            !conditional.accepts.takes(coding)
+                && entry.body.len() >= OFFLOAD_DECOMPRESS_BYTES
+                && self
+                    .cache
+                    .inner
+                    .decoded
+                    .would_decode(&self.key, entry, self.decode_limit())
+        })
+    }
+
+    /// Decompresses `entry`'s body on a codec thread when a hit would
+    /// otherwise do it on the async worker ([`Self::decodes_large`]), and
+    /// keeps it for the hit.
+    pub(super) async fn decode_ahead(&self, entry: &Prepared, conditional: &Conditions) {
+        if self.decodes_large(entry, conditional) {
+            if let Some(coding) = entry.entry().encoding {
+                let limit = self.decode_limit();
+                let decoded = &self.cache.inner.decoded;
+                decoded
+                    .decode_ahead(&self.key, entry.entry(), coding, limit)
+                    .await;
+            }
+        }
     }
 
     /// The most a stored body may decompress to: well above any body the

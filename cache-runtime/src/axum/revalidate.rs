@@ -99,6 +99,7 @@ impl Exchange {
         let Some((entry, expiry)) = self.refreshed(stale.entry(), response.headers()) else {
             // Confirmed, but with no freshness left: serve it once, unstored.
             self.metrics.refused(Refusal::CacheControl);
+            self.decode_ahead(stale, conditional).await;
             let served = self.hit(stale, conditional, HitKind::Revalidated(false));
             return revalidated(served.unwrap_or_else(undecodable), None);
         };
@@ -125,6 +126,7 @@ impl Exchange {
             }
         };
         let prepared = Prepared::from_entry(entry);
+        self.decode_ahead(&prepared, conditional).await;
         let served = self.hit(
             &prepared,
             conditional,

@@ -62,33 +62,71 @@ impl DecodedBodies {
         coding: Encoding,
         limit: usize,
     ) -> Option<Bytes> {
-        let Some(table) = &self.table else {
-            return coding.decompress(&entry.body, limit).map(Bytes::from);
-        };
+        if let Some(kept) = self.kept(key, entry, limit) {
+            return Some(kept);
+        }
+        let body = Bytes::from(coding.decompress(&entry.body, limit)?);
+        self.keep(key, entry, body.clone());
+        Some(body)
+    }
+
+    /// Whether [`identity`](Self::identity) would decompress `entry`'s
+    /// body on the spot: it is not kept (or nothing is).
+    pub(crate) fn would_decode(&self, key: &str, entry: &Entry, limit: usize) -> bool {
+        self.kept(key, entry, limit).is_none()
+    }
+
+    /// Decompresses `entry`'s body off the async worker and keeps it, so
+    /// that the [`identity`](Self::identity) that follows finds it.
+    pub(crate) async fn decode_ahead(
+        &self,
+        key: &str,
+        entry: &Entry,
+        coding: Encoding,
+        limit: usize,
+    ) {
+        if self.table.is_none() {
+            return;
+        }
+        if let Some(body) = coding
+            .decompress_off_worker(entry.body.clone(), limit)
+            .await
+        {
+            self.keep(key, entry, Bytes::from(body));
+        }
+    }
+
+    /// The slot of `entry` under `key`.
+    fn slot(&self, key: &str, entry: &Entry) -> u64 {
         let mut hasher = self.hasher.build_hasher();
         hasher.write(key.as_bytes());
         hasher.write_u64(entry.stored_at_ms);
-        let slot = hasher.finish();
-        if let Some(kept) = table.get(&slot) {
-            if kept.stored_at_ms == entry.stored_at_ms
-                && *kept.key == *key
-                && same_bytes(&kept.packed, &entry.body)
-                && kept.body.len() <= limit
-            {
-                return Some(kept.body.clone());
-            }
+        hasher.finish()
+    }
+
+    /// The body kept for this very entry, if any.
+    fn kept(&self, key: &str, entry: &Entry, limit: usize) -> Option<Bytes> {
+        let kept = self.table.as_ref()?.get(&self.slot(key, entry))?;
+        (kept.stored_at_ms == entry.stored_at_ms
+            && *kept.key == *key
+            && same_bytes(&kept.packed, &entry.body)
+            && kept.body.len() <= limit)
+            .then(|| kept.body.clone())
+    }
+
+    /// Keeps `body`, decoded from `entry` under `key`.
+    fn keep(&self, key: &str, entry: &Entry, body: Bytes) {
+        if let Some(table) = &self.table {
+            table.insert(
+                self.slot(key, entry),
+                Arc::new(Decoded {
+                    key: key.into(),
+                    stored_at_ms: entry.stored_at_ms,
+                    packed: entry.body.clone(),
+                    body,
+                }),
+            );
         }
-        let body = Bytes::from(coding.decompress(&entry.body, limit)?);
-        table.insert(
-            slot,
-            Arc::new(Decoded {
-                key: key.into(),
-                stored_at_ms: entry.stored_at_ms,
-                packed: entry.body.clone(),
-                body: body.clone(),
-            }),
-        );
-        Some(body)
     }
 }
 
@@ -147,6 +185,31 @@ mod tests {
         junk.stored_at_ms = 3_000;
         assert!(bodies
             .identity("k", &junk, Encoding::Gzip, 1 << 20)
+            .is_none());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_large_body_is_decoded_ahead_then_served_kept() {
+        let bodies = DecodedBodies::new(16 << 20);
+        let text = b"a large catalogue page, ".repeat(40_000);
+        let entry = gzipped(&text, 1_000);
+        assert!(bodies.would_decode("k", &entry, 4 << 20));
+        bodies
+            .decode_ahead("k", &entry, Encoding::Gzip, 4 << 20)
+            .await;
+        assert!(!bodies.would_decode("k", &entry, 4 << 20), "kept");
+        let served = bodies.identity("k", &entry, Encoding::Gzip, 4 << 20);
+        assert_eq!(served.as_deref(), Some(&text[..]));
+        // A corrupt body keeps nothing, and the hit finds it undecodable.
+        let mut junk = entry.clone();
+        junk.body = Bytes::from(vec![0x1f; 20_000]);
+        junk.stored_at_ms = 2_000;
+        bodies
+            .decode_ahead("k", &junk, Encoding::Gzip, 4 << 20)
+            .await;
+        assert!(bodies.would_decode("k", &junk, 4 << 20));
+        assert!(bodies
+            .identity("k", &junk, Encoding::Gzip, 4 << 20)
             .is_none());
     }
 

@@ -4,4 +4,5 @@
 pub(crate) mod encoding;
 pub(crate) mod freshness;
 pub(crate) mod headers;
+pub(crate) mod offload;
 pub(crate) mod semantics;
