@@ -48,12 +48,8 @@ SERVER_CPU=${SERVER_CPU:-0}   # the server gets one core, wrk and redis the othe
 LOAD_CPU=${LOAD_CPU:-1}
 BUDGET=${BUDGET:-1800}         # seconds for the whole run
 
-# need PROGRAM PACKAGE: install PACKAGE through apt-get when PROGRAM is missing.
-need() {
-    command -v "$1" >/dev/null 2>&1 && return
-    echo "installing $2" >&2
-    apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2"; }
-}
+# shellcheck source=lib.sh
+. ./lib.sh
 need wrk wrk
 case " $MODES_1K " in *" nginx "*) need nginx nginx-light ;; esac
 case " $MODES_1K " in *" varnish "*) need varnishd varnish ;; esac
@@ -63,7 +59,6 @@ cargo build --release --bin bench-server --bin delay-proxy >&2
 SERVER_BIN=target/release/bench-server
 
 WORK=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS_PORT=$(free_port)
 SERVER_PORT=$(free_port)
 ORIGIN_PORT=$(free_port)
@@ -79,17 +74,10 @@ cleanup() {
     rm -rf "$WORK"
 }
 # The whole run is bounded in time.
-( sleep "$BUDGET" >/dev/null 2>&1; echo "bench/run.sh: time budget of ${BUDGET}s exhausted" >&2; kill -TERM $$ ) &
-WATCHDOG=$!
-disown "$WATCHDOG"   # stopped quietly on exit, without a "Terminated" line
-# On exit the watchdog goes first, then its sleep (killing the sleep first
-# would let the watchdog go on to its message).
-trap 'cleanup; WAKE=$(pgrep -P $WATCHDOG || true); kill $WATCHDOG 2>/dev/null || true; [ -z "$WAKE" ] || kill $WAKE 2>/dev/null || true' EXIT
+start_watchdog "$BUDGET" bench/run.sh
+trap 'cleanup; stop_watchdog' EXIT
 
-taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    --dir "$WORK" --logfile "$WORK/redis.log" --daemonize no &
-REDIS_PID=$!
-for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_redis "$REDIS_PORT" "$WORK"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 taskset -c "$LOAD_CPU" target/release/delay-proxy "$PROXY_PORT" "127.0.0.1:$REDIS_PORT" "$REMOTE_DELAY" &
 PROXY_PID=$!
@@ -104,53 +92,8 @@ LUA
 
 # The peers' configuration: a plain cache for 200s, one hour, in front of
 # the uncached handler on ORIGIN_PORT, with keep-alive to it.
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-# The worker runs as this script's user, which owns the cache directory.
-user $(id -un);
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    proxy_cache_path $WORK/nginx/cache levels=1:2 keys_zone=bench:16m max_size=1g inactive=2h use_temp_path=off;
-    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 32; }
-    server {
-        listen 127.0.0.1:$SERVER_PORT;
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_cache bench;
-            proxy_cache_valid 200 1h;
-            proxy_cache_lock on;
-            add_header X-Cache \$upstream_cache_status;
-        }
-    }
-}
-EOF
-cat > "$WORK/varnish.vcl" <<EOF
-vcl 4.1;
-backend origin { .host = "127.0.0.1"; .port = "$ORIGIN_PORT"; }
-sub vcl_backend_response { set beresp.ttl = 1h; }
-EOF
-
-# cpu_ticks PID: user + system clock ticks of a process and its descendants
-# (nginx's and Varnish's workers are child processes).
-cpu_ticks() {
-    local ticks child
-    ticks=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0)
-    for child in $(pgrep -P "$1" || true); do ticks=$((ticks + $(cpu_ticks "$child"))); done
-    echo "$ticks"
-}
-TICKS=$(getconf CLK_TCK)
+nginx_conf "$WORK/nginx" "$SERVER_PORT" "$ORIGIN_PORT" 16m 1g ""
+varnish_vcl "$WORK/varnish.vcl" "$ORIGIN_PORT" ""
 
 # to_us VALUE: wrk latency ("512.00us", "1.20ms", "1.01s") in microseconds.
 to_us() {
