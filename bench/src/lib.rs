@@ -11,8 +11,18 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::{sync::OnceLock, time::Duration};
 
-/// What a miss costs: simulated work (a database query, say).
-pub const MISS_COST: Duration = Duration::from_millis(20);
+/// What a miss costs: simulated work (a database query, say): 20 ms, or
+/// `MISS_COST_MS` from the environment.
+pub fn miss_cost() -> Duration {
+    static COST: OnceLock<Duration> = OnceLock::new();
+    *COST.get_or_init(|| {
+        let ms = std::env::var("MISS_COST_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20);
+        Duration::from_millis(ms)
+    })
+}
 
 /// A catalogue item, about 1 KB as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -84,15 +94,36 @@ fn catalog_item(id: u64) -> Item {
     }
 }
 
+/// A JSON array of catalogue items from `id * 10_000` on, cut to about
+/// `bytes` (at least one item): the sized bodies of the cost curves, as
+/// compressible as [`catalog`]'s.
+pub fn sized_body(id: u64, bytes: usize) -> Vec<u8> {
+    let mut out = b"[".to_vec();
+    let mut next = id * 10_000;
+    loop {
+        let item = serde_json::to_vec(&catalog_item(next)).unwrap_or_default();
+        if out.len() > 1 && out.len() + item.len() + 1 > bytes {
+            break;
+        }
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item);
+        next += 1;
+    }
+    out.push(b']');
+    out
+}
+
 /// The catalogue page after the simulated miss cost.
 pub async fn load_catalog(id: u64) -> Vec<Item> {
-    tokio::time::sleep(MISS_COST).await;
+    tokio::time::sleep(miss_cost()).await;
     catalog(id)
 }
 
 /// The item after the simulated miss cost.
 pub async fn load_item(id: u64) -> Item {
-    tokio::time::sleep(MISS_COST).await;
+    tokio::time::sleep(miss_cost()).await;
     item(id)
 }
 

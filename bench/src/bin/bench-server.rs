@@ -7,6 +7,16 @@
 //! (`#[cached_route]` on Redis, the in-process store, or an in-process L1 in
 //! front of Redis), `cached-crate` (the `cached` crate's
 //! Redis-backed async macro inside an axum handler).
+//!
+//! The cost curves (`bench/curves.sh`) set, through the environment:
+//! `BODY_BYTES` (serve bodies of about that size, compressible JSON, from
+//! `static` and the `route-*` modes; `static` then also answers gzip
+//! clients with precompressed bytes), `STATIC_KEYS` (how many bodies
+//! `static` precomputes, default 1000), `EMBEDDED_CAPACITY` and
+//! `L1_CAPACITY` (bytes), `MAX_BODY` and `MISS_COST_MS`. Every mode that
+//! serves `/items/{id}` also serves `/large/{id}`: a cold 1 MB
+//! compressible body (`LARGE_BYTES`), cached by the `route-*` modes; and
+//! the `route-*` modes serve `/__stats`, the store's `entries bytes`.
 
 use axum::{
     extract::{Path, State},
@@ -18,15 +28,121 @@ use axum::{
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
 use route_cache_bench::{
-    cached_crate_item, item, load_catalog, load_item, redis_get_router, set_redis_url, Item, JSON,
+    cached_crate_item, item, load_catalog, load_item, miss_cost, redis_get_router, set_redis_url,
+    sized_body, Item, JSON,
 };
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-async fn static_item(State(bodies): State<Arc<Vec<Bytes>>>, Path(id): Path<u64>) -> Response {
-    match bodies.get(usize::try_from(id).unwrap_or(usize::MAX)) {
+/// A number from the environment, or `default`.
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The bodies `static` serves: identity, and gzipped when sized.
+struct StaticBodies {
+    identity: Vec<Bytes>,
+    gzip: Option<Vec<Bytes>>,
+}
+
+async fn static_item(
+    State(bodies): State<Arc<StaticBodies>>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<u64>,
+) -> Response {
+    let index = usize::try_from(id).unwrap_or(usize::MAX);
+    let gzip = headers
+        .get(axum::http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    if let (true, Some(zipped)) = (gzip, &bodies.gzip) {
+        if let Some(body) = zipped.get(index) {
+            let headers = [
+                (axum::http::header::CONTENT_TYPE, "application/json"),
+                (axum::http::header::CONTENT_ENCODING, "gzip"),
+                (axum::http::header::VARY, "accept-encoding"),
+            ];
+            return (headers, body.clone()).into_response();
+        }
+    }
+    match bodies.identity.get(index) {
         Some(body) => (JSON, body.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `BODY_BYTES`, when set.
+fn body_bytes() -> Option<usize> {
+    static BYTES: OnceLock<Option<usize>> = OnceLock::new();
+    *BYTES.get_or_init(|| {
+        std::env::var("BODY_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    })
+}
+
+/// A body of `BODY_BYTES` for `id`, after the miss cost.
+async fn load_sized(
+    id: u64,
+    bytes: usize,
+) -> ([(axum::http::HeaderName, &'static str); 1], Vec<u8>) {
+    tokio::time::sleep(miss_cost()).await;
+    (JSON, sized_body(id, bytes))
+}
+
+#[cached_route(ttl = 3600)]
+async fn sized_item(Path(id): Path<u64>) -> ([(axum::http::HeaderName, &'static str); 1], Vec<u8>) {
+    load_sized(id, body_bytes().unwrap_or(1000)).await
+}
+
+/// The large cold misses of the mixed-load curve.
+#[cached_route(ttl = 3600)]
+async fn large_item(Path(id): Path<u64>) -> ([(axum::http::HeaderName, &'static str); 1], Vec<u8>) {
+    load_sized(id, env_number("LARGE_BYTES", 1_000_000) as usize).await
+}
+
+async fn origin_sized(
+    Path(id): Path<u64>,
+) -> ([(axum::http::HeaderName, &'static str); 1], Vec<u8>) {
+    load_sized(id, body_bytes().unwrap_or(1000)).await
+}
+
+async fn origin_large(
+    Path(id): Path<u64>,
+) -> ([(axum::http::HeaderName, &'static str); 1], Vec<u8>) {
+    load_sized(id, env_number("LARGE_BYTES", 1_000_000) as usize).await
+}
+
+/// The store's `entries bytes` (the L1's for two tiers), entries and index
+/// sets together.
+async fn store_stats(State(cache): State<RouteCache>) -> String {
+    let stats = cache.stats();
+    format!("{} {}\n", stats.entries, stats.bytes + stats.index_bytes)
+}
+
+/// The item routes of the `route-*` modes, sized or not, with `/large`
+/// and `/__stats`, on `cache`.
+fn route_router(cache: RouteCache) -> Router {
+    let items = if body_bytes().is_some() {
+        get(sized_item)
+    } else {
+        get(route_item)
+    };
+    Router::new()
+        .route("/items/{id}", items)
+        .route("/large/{id}", get(large_item))
+        .layer(cache.layer())
+        .route("/__stats", get(store_stats).with_state(cache))
+}
+
+/// A builder with the curves' settings from the environment.
+fn builder() -> cache_runtime::RouteCacheBuilder {
+    RouteCache::builder()
+        .prefix("bench")
+        .embedded_capacity(env_number("EMBEDDED_CAPACITY", 64 << 20))
+        .max_body(env_number("MAX_BODY", 2 << 20) as usize)
 }
 
 #[cached_route(ttl = 3600)]
@@ -61,37 +177,59 @@ async fn main() {
 
     let app = match mode.as_str() {
         "static" => {
-            let bodies: Vec<Bytes> = (0..1000)
-                .map(|id| Bytes::from(serde_json::to_vec(&item(id)).unwrap()))
+            let keys = env_number("STATIC_KEYS", 1000);
+            let identity: Vec<Bytes> = (0..keys)
+                .map(|id| match body_bytes() {
+                    Some(bytes) => Bytes::from(sized_body(id, bytes)),
+                    None => Bytes::from(serde_json::to_vec(&item(id)).unwrap()),
+                })
                 .collect();
+            // gzip at the level the cache stores with (6).
+            let gzip = body_bytes().map(|_| {
+                identity
+                    .iter()
+                    .map(|body| {
+                        use std::io::Write;
+                        let mut encoder =
+                            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+                        encoder.write_all(body).expect("gzip");
+                        Bytes::from(encoder.finish().expect("gzip"))
+                    })
+                    .collect()
+            });
             Router::new()
                 .route("/items/{id}", get(static_item))
-                .with_state(Arc::new(bodies))
+                .with_state(Arc::new(StaticBodies { identity, gzip }))
+                .route("/large/{id}", get(origin_large))
         }
         "redis-get" => redis_get_router(&redis_url).await,
         "route-redis" | "route-two-tier" => {
             // The two-tier server adds an in-process L1 in front of Redis.
             let l1 = if mode == "route-two-tier" {
-                64 << 20
+                env_number("L1_CAPACITY", 64 << 20)
             } else {
                 0
             };
-            let cache = RouteCache::builder()
-                .prefix("bench")
+            let cache = builder()
                 .redis(redis_url.as_str())
                 .l1_capacity(l1)
                 .build()
                 .await
                 .expect("cache");
-            Router::new()
-                .route("/items/{id}", get(route_item))
-                .layer(cache.layer())
+            route_router(cache)
         }
-        "route-embedded" => Router::new()
-            .route("/items/{id}", get(route_item))
-            .layer(RouteCache::embedded().layer()),
+        "route-embedded" => route_router(builder().build().await.expect("cache")),
         "cached-crate" => Router::new().route("/items/{id}", get(cached_crate_item)),
-        "origin" => Router::new().route("/items/{id}", get(origin_item)),
+        "origin" => {
+            let items = if body_bytes().is_some() {
+                get(origin_sized)
+            } else {
+                get(origin_item)
+            };
+            Router::new()
+                .route("/items/{id}", items)
+                .route("/large/{id}", get(origin_large))
+        }
         "catalog-route" => Router::new()
             .route("/items/{id}", get(catalog_page))
             .layer(RouteCache::embedded().layer()),
