@@ -13,7 +13,10 @@
 //!    timeout).
 //! 4. `Exchange::answer`: fresh → `Exchange::hit` (`respond.rs`: stored headers,
 //!    `Age`, `Cache-Control`, `Cache-Status`, or a `304`); stale → the
-//!    same, plus `Exchange::refresh_in_background`.
+//!    same, plus `Exchange::refresh_in_background`. A stored body of
+//!    16 KiB or more that this client needs decompressed (and is not kept
+//!    decompressed) first goes to a codec thread (`Answer::DecodeFirst`,
+//!    `Exchange::decode_ahead`, `http/offload.rs`); the hit follows.
 //!
 //! **Miss path**, in order:
 //! 1. `Exchange::answer` → `Exchange::miss`: after a fault, for `HEAD` or a
@@ -228,7 +231,7 @@ where
                 let span = route.span.span();
                 pending(
                     async move {
-                        let response = route.settle(Lookup::Hit(entry), handler, &request).await;
+                        let response = route.decoded_answer(entry, handler, &request).await;
                         route.edge_tagged(response)
                     }
                     .instrument(span),
@@ -243,7 +246,19 @@ where
                     // A HEAD never stores, so it must not take the lease.
                     let claim = (!request.head).then_some(|| route.generation_keys());
                     let lookup = route.cache.fetch(&route.key, claim).await;
-                    let response = route.settle(lookup, handler, &request).await;
+                    let response = match route.answer(lookup, handler, &request, false) {
+                        Answer::Served(response) => response,
+                        // Boxed: the miss's state (coalescing, leases, buffering and
+                        // storing the body) would otherwise sit in the future of
+                        // every request that reaches Redis, hits included; so is
+                        // the rare decompression ahead of a hit.
+                        Answer::Compute(handler, missed) => {
+                            Box::pin(route.miss(handler, missed, &request)).await
+                        }
+                        Answer::DecodeFirst(handler, entry) => {
+                            Box::pin(route.decoded_answer(entry, handler, &request)).await
+                        }
+                    };
                     route.edge_tagged(response)
                 }
                 .instrument(span),
@@ -357,26 +372,24 @@ impl Exchange {
         }
     }
 
-    /// The answer after `lookup`, a large body decompressed off the worker
-    /// first when this client needs it, and the handler run when the entry
-    /// does not answer.
-    async fn settle<F>(&self, lookup: Lookup, handler: F, request: &Intent) -> Response
+    /// The answer from `entry` once its large body is decompressed for
+    /// this client on a codec thread ([`Answer::DecodeFirst`]); the
+    /// handler's when the entry does not answer after all.
+    async fn decoded_answer<F>(
+        &self,
+        entry: Arc<Prepared>,
+        handler: F,
+        request: &Intent,
+    ) -> Response
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
     {
-        let mut answer = self.answer(lookup, handler, request, false);
-        if let Answer::DecodeFirst(handler, entry) = answer {
-            self.decode_ahead(&entry, &request.conditions).await;
-            answer = self.answer(Lookup::Hit(entry), handler, request, true);
-        }
-        match answer {
+        self.decode_ahead(&entry, &request.conditions).await;
+        match self.answer(Lookup::Hit(entry), handler, request, true) {
             Answer::Served(response) => response,
-            // Boxed: the miss's state (coalescing, leases, buffering and
-            // storing the body) would otherwise sit in the future of every
-            // request that reaches Redis, hits included. (`DecodeFirst`
-            // cannot follow a decode; were it to, the handler answers.)
             Answer::Compute(handler, missed) => Box::pin(self.miss(handler, missed, request)).await,
+            // Not after a decode; were it to, the handler answers.
             Answer::DecodeFirst(handler, _) => {
                 Box::pin(self.miss(handler, LookupMiss::default(), request)).await
             }
