@@ -243,5 +243,6 @@ for sweep in $SWEEPS; do
 done
 
 mkdir -p results
+cp "$RESULTS" results/curves.jsonl   # the raw runs, to regenerate the report
 python3 curves_report.py "$RESULTS" "$DURATION" "$WARMUP" "$ROUNDS" "$CAPACITY" "$MISS_COST_MS" > results/curves.md
 cat results/curves.md
