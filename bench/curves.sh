@@ -119,13 +119,7 @@ start() {
 }
 
 stop() {
-    for pid in "$SERVER_PID" "$ORIGIN_PID"; do
-        [ -n "$pid" ] || continue
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    SERVER_PID=""
-    ORIGIN_PID=""
+    stop_server_and_origin
     redis-cli -p "$REDIS_PORT" flushall >/dev/null
 }
 

@@ -37,6 +37,19 @@ stop_watchdog() {
     [ -z "$wake" ] || kill $wake 2>/dev/null || true
 }
 
+# stop_server_and_origin: stops SERVER_PID and ORIGIN_PID (when set), and
+# clears them.
+stop_server_and_origin() {
+    local pid
+    for pid in "$SERVER_PID" "$ORIGIN_PID"; do
+        [ -n "$pid" ] || continue
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_PID=""
+    ORIGIN_PID=""
+}
+
 # start_redis PORT DIR [redis-server options...]: a dedicated redis-server,
 # pinned to LOAD_CPU, answering before this returns. Sets REDIS_PID.
 start_redis() {

@@ -139,16 +139,6 @@ start_server() {
         "http://127.0.0.1:$SERVER_PORT" >/dev/null
 }
 
-stop_server() {
-    for pid in "$SERVER_PID" "$ORIGIN_PID"; do
-        [ -n "$pid" ] || continue
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    SERVER_PID=""
-    ORIGIN_PID=""
-}
-
 RESULTS="$WORK/results.tsv"
 BODIES="$WORK/bodies.tsv"
 : > "$RESULTS"
@@ -165,7 +155,7 @@ run_mode() {
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/ids.lua" \
         "${WRK_HEADER[@]}" "http://127.0.0.1:$SERVER_PORT")
     after=$(cpu_ticks "$SERVER_PID")
-    stop_server
+    stop_server_and_origin
     requests=$(echo "$out" | awk '/requests in/ {print $1}')
     local rps p50 p99 cpu non2xx bytes
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
