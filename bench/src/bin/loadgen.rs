@@ -249,6 +249,17 @@ async fn read_answer(
     })
 }
 
+/// `GET path` with `headers` (each line ending in CRLF) into `request`,
+/// replacing what it held.
+fn get_request(request: &mut Vec<u8>, path: &str, headers: &str) {
+    request.clear();
+    request.extend_from_slice(b"GET ");
+    request.extend_from_slice(path.as_bytes());
+    request.extend_from_slice(b" HTTP/1.1\r\nHost: bench\r\n");
+    request.extend_from_slice(headers.as_bytes());
+    request.extend_from_slice(b"\r\n");
+}
+
 /// Where the run is: requests issued, and from which index on they count.
 struct Run {
     next: AtomicU64,
@@ -277,12 +288,7 @@ async fn connection(args: Arc<Args>, trace: Arc<Trace>, run: Arc<Run>) -> Tally 
                 Some(k) => args.path.replace("{}", &k.to_string()),
                 None => args.large_path.replace("{}", &i.to_string()),
             };
-            request.clear();
-            request.extend_from_slice(b"GET ");
-            request.extend_from_slice(path.as_bytes());
-            request.extend_from_slice(b" HTTP/1.1\r\nHost: bench\r\n");
-            request.extend_from_slice(args.headers.as_bytes());
-            request.extend_from_slice(b"\r\n");
+            get_request(&mut request, &path, &args.headers);
             let start = Instant::now();
             if stream.get_mut().write_all(&request).await.is_err() {
                 tally.errors += 1;
@@ -364,22 +370,15 @@ async fn prefill(args: Arc<Args>) {
                     return;
                 };
                 let mut stream = BufReader::new(stream);
-                let (mut line, mut body) = (String::new(), Vec::new());
+                let (mut line, mut body, mut request) = (String::new(), Vec::new(), Vec::new());
                 loop {
                     let key = next.fetch_add(1, Ordering::Relaxed);
                     if key >= args.keys {
                         return;
                     }
-                    let request = format!(
-                        "GET {} HTTP/1.1\r\nHost: bench\r\n{}\r\n",
-                        args.path.replace("{}", &key.to_string()),
-                        args.headers
-                    );
-                    if stream
-                        .get_mut()
-                        .write_all(request.as_bytes())
-                        .await
-                        .is_err()
+                    let path = args.path.replace("{}", &key.to_string());
+                    get_request(&mut request, &path, &args.headers);
+                    if stream.get_mut().write_all(&request).await.is_err()
                         || read_answer(&mut stream, &mut line, &mut body)
                             .await
                             .is_err()
@@ -440,8 +439,9 @@ fn cpu_ticks(pid: u32) -> u64 {
 async fn server_stats(args: &Args) -> Option<(u64, u64)> {
     let stream = TcpStream::connect(&args.addr).await.ok()?;
     let mut stream = BufReader::new(stream);
-    let request = format!("GET {} HTTP/1.1\r\nHost: bench\r\n\r\n", args.stats_path);
-    stream.get_mut().write_all(request.as_bytes()).await.ok()?;
+    let mut request = Vec::new();
+    get_request(&mut request, &args.stats_path, "");
+    stream.get_mut().write_all(&request).await.ok()?;
     let (mut line, mut body) = (String::new(), Vec::new());
     read_answer(&mut stream, &mut line, &mut body).await.ok()?;
     let text = String::from_utf8(body).ok()?;
