@@ -444,7 +444,7 @@ async fn private_routes_give_each_user_an_entry_keyed_by_a_hash() {
     let keys: Vec<String> = support::redis::scan_keys(&mut conn, &format!("{}:*", s.prefix))
         .await
         .into_iter()
-        .filter(|k| !k.contains(":#p:") && !k.contains("#lease{"))
+        .filter(|k| !k.contains(":#i{") && !k.contains("#lease{"))
         .collect();
     assert_eq!(keys.len(), 2, "{keys:?}");
     for key in &keys {

@@ -173,6 +173,9 @@ async fn send(app: &TestApp, method: Method, path: &str) -> Reply {
 }
 
 backend_matrix!(
+    a_set_that_outgrows_its_bucket_keeps_every_member,
+    sets_that_share_a_bucket_stay_apart,
+    a_small_set_keeps_its_cap,
     an_index_set_lives_as_long_as_its_longest_member,
     index_sets_hold_only_live_members,
     invalidating_a_large_tag_finishes_in_time,
@@ -184,6 +187,121 @@ backend_matrix!(
     one_revalidation_per_key_across_instances,
     an_entry_kept_for_errors_is_refilled_once_across_instances,
 );
+
+/// How many members the index set `index` has in its bucket and in a
+/// sorted set of its own, on Redis (`None` in process, which has no
+/// buckets).
+async fn placed(f: &Fixture, backend: Backend, index: &str) -> Option<(usize, usize)> {
+    if backend == Backend::Embedded {
+        return None;
+    }
+    let place = cache_runtime::key::IndexPlace::of(index);
+    let mut inspector = f.inspector().await;
+    let in_bucket = inspector
+        .zrange(&place.bucket)
+        .await
+        .iter()
+        .filter(|m| m.starts_with(place.id.as_str()))
+        .count();
+    Some((in_bucket, inspector.zrange(&place.own).await.len()))
+}
+
+/// Twenty entries under one tag: the first eight are listed in the tag's
+/// bucket, the ninth moves them all to a set of the tag's own, and the
+/// invalidation reaches all twenty and empties it.
+async fn a_set_that_outgrows_its_bucket_keeps_every_member(backend: Backend) {
+    let (f, app) = setup(backend, "outgrow").await;
+    let index = format!("{}:#t:items", f.cache.config().prefix);
+    for n in 0..8 {
+        assert_eq!(app.get(&format!("/t/{n}")).await.x_cache(), "MISS");
+    }
+    eventually(Duration::from_secs(5), || async {
+        placed(&f, backend, &index)
+            .await
+            .is_none_or(|p| p == (8, 0))
+    })
+    .await;
+    for n in 8..20 {
+        assert_eq!(app.get(&format!("/t/{n}")).await.x_cache(), "MISS");
+    }
+    eventually(Duration::from_secs(5), || async {
+        placed(&f, backend, &index)
+            .await
+            .is_none_or(|p| p == (0, 20))
+    })
+    .await;
+    for n in 0..20 {
+        assert_eq!(app.get(&format!("/t/{n}")).await.x_cache(), "HIT", "/t/{n}");
+    }
+    assert_eq!(f.cache.invalidate_tag("items").await.unwrap(), 20);
+    assert_eq!(placed(&f, backend, &index).await.unwrap_or((0, 0)), (0, 0));
+    for n in 0..20 {
+        assert_eq!(
+            app.get(&format!("/t/{n}")).await.x_cache(),
+            "MISS",
+            "/t/{n}"
+        );
+    }
+}
+
+/// Two paths whose index sets share a bucket: invalidating one leaves
+/// the other's entry.
+async fn sets_that_share_a_bucket_stay_apart(backend: Backend) {
+    let (f, app) = setup(backend, "share_bucket").await;
+    let prefix = f.cache.config().prefix.clone();
+    let bucket = |n: u32| cache_runtime::key::IndexPlace::of(&format!("{prefix}:#p:/t/{n}")).bucket;
+    let mut seen = std::collections::HashMap::new();
+    let (a, b) = (0u32..)
+        .find_map(|n| seen.insert(bucket(n), n).map(|m| (m, n)))
+        .expect("two paths in one bucket");
+    for n in [a, b] {
+        assert_eq!(app.get(&format!("/t/{n}")).await.x_cache(), "MISS");
+    }
+    eventually(Duration::from_secs(5), || async {
+        app.get(&format!("/t/{b}")).await.x_cache() == "HIT"
+    })
+    .await;
+    assert_eq!(f.cache.invalidate(&format!("/t/{a}")).await.unwrap(), 1);
+    assert_eq!(app.get(&format!("/t/{a}")).await.x_cache(), "MISS");
+    assert_eq!(app.get(&format!("/t/{b}")).await.x_cache(), "HIT");
+    assert_eq!(f.cache.invalidate(&format!("/t/{b}")).await.unwrap(), 1);
+    assert_eq!(app.get(&format!("/t/{b}")).await.x_cache(), "MISS");
+}
+
+/// A tag capped at three members while it is still in its bucket: the
+/// fourth entry is served but not stored, and the three are invalidated.
+async fn a_small_set_keeps_its_cap(backend: Backend) {
+    let f = Fixture::with(backend, "small_cap", |b| b.max_tag_members(3)).await;
+    let app = serve(&f.cache, &Calls::default()).await;
+    for n in 0..3 {
+        assert_eq!(app.get(&format!("/t/{n}")).await.x_cache(), "MISS");
+    }
+    for n in 0..3 {
+        eventually(Duration::from_secs(5), || async {
+            app.get(&format!("/t/{n}")).await.x_cache() == "HIT"
+        })
+        .await;
+    }
+    let fourth = app.get("/t/3").await;
+    assert_eq!((fourth.status.as_u16(), fourth.x_cache()), (200, "MISS"));
+    let refused = || {
+        f.cache
+            .stats()
+            .route::<cache_runtime::route!(tagged)>()
+            .map_or(0, |r| r.refused)
+    };
+    eventually(Duration::from_secs(5), || async { refused() == 1 }).await;
+    let again = app.get("/t/3").await;
+    assert_eq!(again.x_cache(), "MISS", "a full set stores nothing more");
+    assert_eq!(f.cache.invalidate_tag("items").await.unwrap(), 3);
+    for n in 0..3 {
+        assert_eq!(
+            app.get(&format!("/t/{n}")).await.x_cache(),
+            "MISS",
+            "/t/{n}"
+        );
+    }
+}
 
 /// Twenty concurrent requests on each of two instances for `path`, whose
 /// entry has just expired: all answer `body`, and the handler runs once

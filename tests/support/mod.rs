@@ -187,9 +187,10 @@ impl Fixture {
             return (self.cache.stats().index_bytes, 0);
         }
         let mut inspector = self.inspector().await;
+        let place = cache_runtime::key::IndexPlace::of(index);
         (
-            inspector.memory_usage(index).await,
-            inspector.zcard(index).await,
+            inspector.memory_usage(&place.bucket).await + inspector.memory_usage(&place.own).await,
+            inspector.index_members(index).await.len(),
         )
     }
 
@@ -251,14 +252,29 @@ impl Inspector {
         bytes.unwrap_or(0)
     }
 
-    /// The members of the sorted set `key` (`ZCARD`).
-    pub async fn zcard(&mut self, key: &str) -> usize {
-        let mut cmd = ::redis::cmd("ZCARD");
-        cmd.arg(key);
+    /// The members of the sorted set `key`, expired ones included.
+    pub async fn zrange(&mut self, key: &str) -> Vec<String> {
+        let mut cmd = ::redis::cmd("ZRANGE");
+        cmd.arg(key).arg(0).arg(-1);
         match self {
-            Self::Server(conn) => cmd.query_async(conn).await.expect("ZCARD"),
-            Self::Cluster(conn) => cmd.query_async(conn).await.expect("ZCARD"),
+            Self::Server(conn) => cmd.query_async(conn).await.expect("ZRANGE"),
+            Self::Cluster(conn) => cmd.query_async(conn).await.expect("ZRANGE"),
         }
+    }
+
+    /// The entry keys the index set named `index` (`<prefix>:#p:…`,
+    /// `<prefix>:#t:…`) lists, expired members included: those in its
+    /// own sorted set and those under its id in its bucket.
+    pub async fn index_members(&mut self, index: &str) -> Vec<String> {
+        let place = cache_runtime::key::IndexPlace::of(index);
+        let mut members = self.zrange(&place.own).await;
+        let bucket = self.zrange(&place.bucket).await;
+        members.extend(
+            bucket
+                .iter()
+                .filter_map(|m| m.strip_prefix(place.id.as_str()).map(str::to_owned)),
+        );
+        members
     }
 
     /// The TTL of `key` in seconds.

@@ -39,7 +39,9 @@
 //!
 //! Every entry is also listed in its request path's index set
 //! (`<prefix>:#p:<path>[?<query the key keeps>]`) and in one set per tag
-//! (`<prefix>:#t:<tag>`), for invalidation. Members are scored by their
+//! (`<prefix>:#t:<tag>`), for invalidation. On Redis these names are not
+//! keys: a set lives in a shared bucket while it is small and in a sorted
+//! set of its own past that (see [`IndexPlace`]). Members are scored by their
 //! entry's end of life, expired ones are pruned on every add, and a set
 //! holds at most `max_path_variants` (paths) or `max_tag_members` (tags)
 //! live members: a fill that would overflow one is served but not stored,
@@ -306,6 +308,48 @@ fn bounded_index(mut key: String, prefix: &str) -> String {
         push_hex(&mut key, &digest);
     }
     key
+}
+
+/// Where Redis keeps the index set named `<prefix>:#p:…` or
+/// `<prefix>:#t:…` (see `crate::store::index`): while it is small, in a
+/// bucket shared with other sets, each member stored as `<id><entry key>`;
+/// past that, in a sorted set of its own whose members are the entry keys.
+/// Both are derived from a SHA-256 of the set's name, so clients cannot
+/// aim two sets at one id, and share a Redis Cluster slot:
+/// `<prefix>:#i{<bucket, 4 hex digits>}` and `<bucket key>:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexPlace {
+    /// The shared sorted set of small sets.
+    pub bucket: String,
+    /// The set's own sorted set, once it outgrows its bucket.
+    pub own: String,
+    /// The set's id: 8 base64url characters before each of its members
+    /// in the bucket.
+    pub id: String,
+}
+
+impl IndexPlace {
+    /// The place of the index set named `index` (a name that has no
+    /// `:#`, which the cache never makes, is all prefix).
+    pub fn of(index: &str) -> Self {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let prefix = index.split_once(":#").map_or(index, |(prefix, _)| prefix);
+        let digest = Sha256::digest(index.as_bytes());
+        let bucket = u16::from_be_bytes([digest[0], digest[1]]) % crate::store::INDEX_BUCKETS;
+        let bucket = format!("{prefix}:#i{{{bucket:04x}}}");
+        let bits = digest[2..8]
+            .iter()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        let id: String = (0..8)
+            .map(|i| char::from(ALPHABET[(bits >> (42 - 6 * i) & 63) as usize]))
+            .collect();
+        Self {
+            own: format!("{bucket}:{id}"),
+            bucket,
+            id,
+        }
+    }
 }
 
 fn push_query(key: &mut String, query: &[u8], allow: Option<&[&str]>) {

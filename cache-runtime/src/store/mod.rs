@@ -24,6 +24,8 @@ macro_rules! now_ms_lua {
 mod cluster;
 mod contract;
 mod health;
+#[macro_use]
+mod index;
 mod memory;
 mod redis;
 mod reply;
@@ -36,6 +38,7 @@ pub(crate) use self::contract::{
     CacheStore, Claim, Claiming, Generations, Index, IndexAdd, Read, Scope,
 };
 pub(crate) use self::health::{DeadAfter, TcpOptions};
+pub(crate) use self::index::BUCKETS as INDEX_BUCKETS;
 pub(crate) use self::memory::MemoryStore;
 pub(crate) use self::redis::RedisStore;
 pub(crate) use self::scripts::Save;

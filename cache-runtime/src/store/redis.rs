@@ -3,7 +3,7 @@ use super::health::{DeadAfter, Health};
 use super::reply::{fault, invalid};
 use super::secrets::Secrets;
 use super::sentinel::LazySentinel;
-use super::{CacheStore, Index, IndexAdd, StoreError};
+use super::{CacheStore, StoreError};
 use crate::error::ErrorKind;
 use crate::resilience::retry::{deadline_after, retry, Backoff, Step};
 use bytes::Bytes;
@@ -348,40 +348,6 @@ impl RedisStore {
         }
     }
 
-    /// Lists `member`, living `ttl` more, in the sorted set `index` (see
-    /// [`INDEX_ADD`]) unless it is full.
-    pub(crate) async fn index_add(
-        &self,
-        index: &Index,
-        member: &str,
-        ttl: Duration,
-    ) -> Result<IndexAdd, StoreError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(INDEX_ADD)
-            .arg(1)
-            .arg(&index.key)
-            .arg(member)
-            .arg(millis(ttl))
-            .arg(index.cap);
-        Ok(if self.query::<i64>(&cmd).await? == 1 {
-            IndexAdd::Added
-        } else {
-            IndexAdd::Full
-        })
-    }
-
-    /// Removes and returns up to `count` live members of the sorted set
-    /// `index`, after dropping its expired ones.
-    pub(crate) async fn index_pop(
-        &self,
-        index: &str,
-        count: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(INDEX_POP).arg(1).arg(index).arg(count.max(1));
-        self.query::<Vec<String>>(&cmd).await
-    }
-
     /// Deletes `keys` (`UNLINK`: freed in the background by Redis; in a
     /// cluster, split by slot across the masters owning them).
     pub(crate) async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
@@ -447,13 +413,6 @@ impl RedisStore {
             }
         }
         Ok((count, found))
-    }
-
-    /// Every live member of the sorted set `index`, left in place.
-    pub(crate) async fn index_members(&self, index: &str) -> Result<Vec<String>, StoreError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(INDEX_MEMBERS).arg(1).arg(index);
-        self.query::<Vec<String>>(&cmd).await
     }
 
     /// The string values under `keys`, in order, in one round trip: one
@@ -543,43 +502,6 @@ async fn on_node<T: FromRedisValue>(
         (conn, _) => cmd.query_async(conn).await.map_err(fault),
     }
 }
-
-/// Lists `ARGV[1]` in the sorted set `KEYS[1]`, scored by its end of life
-/// (now + `ARGV[2]` ms, never moved earlier), unless the set already holds
-/// `ARGV[3]` live members; drops the expired ones and pushes the set's own
-/// expiry out to at least `ARGV[2]` ms. Returns 1 when listed, 0 when
-/// full. The `ZADD` is its first write, so that a full Redis (`maxmemory`,
-/// checked until a script writes) refuses it. One key per script: valid in
-/// a cluster whatever slot it is in.
-pub(super) const INDEX_ADD: &str = concat!(
-    now_ms_lua!(),
-    "local life = tonumber(ARGV[2]) \
-     local old = redis.call('ZSCORE', KEYS[1], ARGV[1]) \
-     if not old and redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') >= tonumber(ARGV[3]) then \
-       return 0 end \
-     if not old or tonumber(old) < now + life then \
-       redis.call('ZADD', KEYS[1], now + life, ARGV[1]) end \
-     redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) \
-     if redis.call('PTTL', KEYS[1]) < life then redis.call('PEXPIRE', KEYS[1], life) end \
-     return 1"
-);
-
-/// Drops the expired members of the sorted set `KEYS[1]`, then removes
-/// and returns up to `ARGV[1]` live ones.
-const INDEX_POP: &str = concat!(
-    now_ms_lua!(),
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) \
-     local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1]) \
-     local members = {} \
-     for i = 1, #popped, 2 do members[#members + 1] = popped[i] end \
-     return members"
-);
-
-/// The live members of the sorted set `KEYS[1]`.
-const INDEX_MEMBERS: &str = concat!(
-    now_ms_lua!(),
-    "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')"
-);
 
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)

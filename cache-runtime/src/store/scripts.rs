@@ -4,6 +4,7 @@
 //! the fill's generations (see `crate::fill::generation`), and the store keeps
 //! the entry only if they are unchanged.
 
+use super::index::IndexPlace;
 use super::redis::{millis, RedisStore};
 use super::{Claim, Claiming, Generations, Index, Read, StoreError};
 use bytes::Bytes;
@@ -13,16 +14,19 @@ use std::time::Duration;
 /// A fill's save on one server, as one script: nothing is written unless
 /// every generation `KEYS[2..1+g]` still has the value noted in
 /// `ARGV[5..4+g]` (an absent one reads `0`; `g` is `ARGV[4]`), and every
-/// index set `KEYS[2+g..]` (sorted sets, see `INDEX_ADD`) has room for the
-/// entry `KEYS[1]` under its cap (`ARGV[5+g..]`, in order). Then it stores
-/// `ARGV[1]` for `ARGV[2]` seconds and lists it in each set, scored by its
-/// end of life (now + `ARGV[3]` ms), pruning their expired members. Returns
-/// 1 when stored, 0 when a generation changed, -1 when a set was full. The
-/// entry and its index memberships land together or not at all. The `SET`
-/// is the script's first write: Redis checks `maxmemory` only until a
-/// script has written, so a full Redis refuses the whole save.
+/// index set has room for the entry `KEYS[1]` under its cap. The sets
+/// follow the generations, two keys each (bucket and own key, see
+/// `super::index`) and two arguments each (id and cap), in order. Then it
+/// stores `ARGV[1]` for `ARGV[2]` seconds and lists it in each set, scored
+/// by its end of life (now + `ARGV[3]` ms), pruning expired members.
+/// Returns 1 when stored, 0 when a generation changed, -1 when a set was
+/// full. The entry and its index memberships land together or not at all.
+/// The `SET` is the script's first write: Redis checks `maxmemory` only
+/// until a script has written, so a full Redis refuses the whole save.
 const SAVE: &str = concat!(
     now_ms_lua!(),
+    small_set_lua!(),
+    index_lua!(),
     "local g = tonumber(ARGV[4]) \
      for i = 1, g do \
        local v = redis.call('GET', KEYS[1 + i]) \
@@ -30,18 +34,16 @@ const SAVE: &str = concat!(
        if v ~= ARGV[4 + i] then return 0 end \
      end \
      local life = tonumber(ARGV[3]) \
-     for j = 2 + g, #KEYS do \
-       if not redis.call('ZSCORE', KEYS[j], KEYS[1]) \
-         and redis.call('ZCOUNT', KEYS[j], '(' .. now, '+inf') >= tonumber(ARGV[3 + j]) then \
+     local sets = (#KEYS - 1 - g) / 2 \
+     for j = 1, sets do \
+       local k, a = g + 2 * j, 3 + g + 2 * j \
+       if not room(KEYS[k], KEYS[k + 1], ARGV[a], KEYS[1], tonumber(ARGV[a + 1])) then \
          return -1 end \
      end \
      redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) \
-     for j = 2 + g, #KEYS do \
-       local old = redis.call('ZSCORE', KEYS[j], KEYS[1]) \
-       if not old or tonumber(old) < now + life then \
-         redis.call('ZADD', KEYS[j], now + life, KEYS[1]) end \
-       redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', now) \
-       if redis.call('PTTL', KEYS[j]) < life then redis.call('PEXPIRE', KEYS[j], life) end \
+     for j = 1, sets do \
+       local k, a = g + 2 * j, 3 + g + 2 * j \
+       list(KEYS[k], KEYS[k + 1], ARGV[a], KEYS[1], life) \
      end \
      return 1"
 );
@@ -77,13 +79,14 @@ impl RedisStore {
         };
         let mut pipe = redis::pipe();
         let script = pipe.cmd("EVAL");
+        let places: Vec<IndexPlace> = indexes.iter().map(|i| IndexPlace::of(&i.key)).collect();
         script
             .arg(SAVE)
-            .arg(1 + noted.keys.len() + indexes.len())
+            .arg(1 + noted.keys.len() + 2 * places.len())
             .arg(key)
             .arg(&noted.keys);
-        for index in indexes {
-            script.arg(&index.key);
+        for place in &places {
+            script.arg(&place.bucket).arg(&place.own);
         }
         script
             .arg(value)
@@ -93,8 +96,8 @@ impl RedisStore {
         for generation in values {
             script.arg(generation.to_string());
         }
-        for index in indexes {
-            script.arg(index.cap);
+        for (place, index) in places.iter().zip(indexes) {
+            script.arg(&place.id).arg(index.cap);
         }
         if let Some((channel, text)) = message {
             pipe.cmd("PUBLISH").arg(channel).arg(text).ignore();
