@@ -42,12 +42,15 @@ macro_rules! small_set {
 #[cfg(test)]
 const SMALL_SET: usize = small_set!();
 
-/// The Lua functions the index scripts share, after [`now_ms_lua`]'s
-/// `now`: `small` (a set's live members in its bucket, as stored),
-/// `room` (whether a set can list a key under its cap), `list` (lists a
-/// key for `life` ms, moving a set that outgrows its bucket to its own
-/// key), `pop` and `members`. A set is named by its bucket, its own key
-/// and its id.
+/// The Lua functions the index scripts share, after `now_ms_lua`'s
+/// `now`. A set is named by its bucket, its own key and its id.
+/// - `small`: the set's live members in its bucket, as stored;
+/// - `look`: where the set is, whether it lists a key and how many live
+///   members it has, read once for `room` and `list`;
+/// - `room`: whether the set can list the key under its cap;
+/// - `list`: lists the key for `life` ms, moving a set that outgrows its
+///   bucket to its own key;
+/// - `pop` and `members`.
 macro_rules! index_lua {
     () => {
         "local function small(bucket, id) \
@@ -57,35 +60,39 @@ macro_rules! index_lua {
            end \
            return mine \
          end \
-         local function room(bucket, own, id, key, cap) \
+         local function look(bucket, own, id, key) \
            if redis.call('EXISTS', own) == 1 then \
-             return redis.call('ZSCORE', own, key) \
-               or redis.call('ZCOUNT', own, '(' .. now, '+inf') < cap \
+             return {own = true, listed = redis.call('ZSCORE', own, key), \
+                     count = redis.call('ZCOUNT', own, '(' .. now, '+inf')} \
            end \
-           return redis.call('ZSCORE', bucket, id .. key) or #small(bucket, id) < cap \
+           local mine, member, listed = small(bucket, id), id .. key, false \
+           for _, m in ipairs(mine) do if m == member then listed = true break end end \
+           return {own = false, listed = listed, count = #mine, mine = mine} \
          end \
-         local function list(bucket, own, id, key, life) \
-           local set, member = own, key \
-           if redis.call('EXISTS', own) == 0 then \
-             set, member = bucket, id .. key \
-             if not redis.call('ZSCORE', bucket, member) then \
-               local mine = small(bucket, id) \
-               if #mine >= SMALL_SET then \
-                 for _, m in ipairs(mine) do \
-                   redis.call('ZADD', own, redis.call('ZSCORE', bucket, m), string.sub(m, #id + 1)) \
+         local function room(set, cap) return set.listed or set.count < cap end \
+         local function list(set, bucket, own, id, key, life) \
+           local into, member = own, key \
+           if not set.own then \
+             into, member = bucket, id .. key \
+             if not set.listed and set.count >= SMALL_SET then \
+               for _, m in ipairs(set.mine) do \
+                 local score = redis.call('ZSCORE', bucket, m) \
+                 if score then \
+                   redis.call('ZADD', own, score, string.sub(m, #id + 1)) \
                    redis.call('ZREM', bucket, m) \
                  end \
-                 local pttl = redis.call('PTTL', bucket) \
-                 if pttl > 0 then redis.call('PEXPIRE', own, pttl) end \
-                 set, member = own, key \
                end \
+               local pttl = redis.call('PTTL', bucket) \
+               if pttl > 0 and redis.call('PTTL', own) < pttl then \
+                 redis.call('PEXPIRE', own, pttl) end \
+               into, member = own, key \
              end \
            end \
-           local old = redis.call('ZSCORE', set, member) \
+           local old = redis.call('ZSCORE', into, member) \
            if not old or tonumber(old) < now + life then \
-             redis.call('ZADD', set, now + life, member) end \
-           redis.call('ZREMRANGEBYSCORE', set, '-inf', now) \
-           if redis.call('PTTL', set) < life then redis.call('PEXPIRE', set, life) end \
+             redis.call('ZADD', into, now + life, member) end \
+           redis.call('ZREMRANGEBYSCORE', into, '-inf', now) \
+           if redis.call('PTTL', into) < life then redis.call('PEXPIRE', into, life) end \
          end \
          local function pop(bucket, own, id, count) \
            local out = {} \
@@ -127,8 +134,9 @@ const INDEX_ADD: &str = concat!(
     now_ms_lua!(),
     small_set_lua!(),
     index_lua!(),
-    "if not room(KEYS[1], KEYS[2], ARGV[4], ARGV[1], tonumber(ARGV[3])) then return 0 end \
-     list(KEYS[1], KEYS[2], ARGV[4], ARGV[1], tonumber(ARGV[2])) \
+    "local set = look(KEYS[1], KEYS[2], ARGV[4], ARGV[1]) \
+     if not room(set, tonumber(ARGV[3])) then return 0 end \
+     list(set, KEYS[1], KEYS[2], ARGV[4], ARGV[1], tonumber(ARGV[2])) \
      return 1"
 );
 

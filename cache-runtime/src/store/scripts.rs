@@ -34,16 +34,16 @@ const SAVE: &str = concat!(
        if v ~= ARGV[4 + i] then return 0 end \
      end \
      local life = tonumber(ARGV[3]) \
-     local sets = (#KEYS - 1 - g) / 2 \
-     for j = 1, sets do \
+     local sets = {} \
+     for j = 1, (#KEYS - 1 - g) / 2 do \
        local k, a = g + 2 * j, 3 + g + 2 * j \
-       if not room(KEYS[k], KEYS[k + 1], ARGV[a], KEYS[1], tonumber(ARGV[a + 1])) then \
-         return -1 end \
+       sets[j] = look(KEYS[k], KEYS[k + 1], ARGV[a], KEYS[1]) \
+       if not room(sets[j], tonumber(ARGV[a + 1])) then return -1 end \
      end \
      redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) \
-     for j = 1, sets do \
+     for j, set in ipairs(sets) do \
        local k, a = g + 2 * j, 3 + g + 2 * j \
-       list(KEYS[k], KEYS[k + 1], ARGV[a], KEYS[1], life) \
+       list(set, KEYS[k], KEYS[k + 1], ARGV[a], KEYS[1], life) \
      end \
      return 1"
 );
