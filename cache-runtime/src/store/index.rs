@@ -44,7 +44,8 @@ const SMALL_SET: usize = small_set!();
 
 /// The Lua functions the index scripts share, after `now_ms_lua`'s
 /// `now`. A set is named by its bucket, its own key and its id.
-/// - `small`: the set's live members in its bucket, as stored;
+/// - `small`: the set's live members in its bucket, as stored, found by
+///   `ZSCAN … MATCH <id>*`, so that only they reach Lua;
 /// - `look`: where the set is, whether it lists a key and how many live
 ///   members it has, read once for `room` and `list`;
 /// - `room`: whether the set can list the key under its cap;
@@ -54,10 +55,19 @@ const SMALL_SET: usize = small_set!();
 macro_rules! index_lua {
     () => {
         "local function small(bucket, id) \
-           local mine = {} \
-           for _, m in ipairs(redis.call('ZRANGEBYSCORE', bucket, '(' .. now, '+inf')) do \
-             if string.sub(m, 1, #id) == id then mine[#mine + 1] = m end \
-           end \
+           local mine, seen, cursor = {}, {}, '0' \
+           repeat \
+             local page = redis.call('ZSCAN', bucket, cursor, 'MATCH', id .. '*', 'COUNT', 1000) \
+             cursor = page[1] \
+             local found = page[2] \
+             for i = 1, #found, 2 do \
+               local m = found[i] \
+               if not seen[m] and tonumber(found[i + 1]) > now then \
+                 seen[m] = true \
+                 mine[#mine + 1] = m \
+               end \
+             end \
+           until cursor == '0' \
            return mine \
          end \
          local function look(bucket, own, id, key) \
@@ -234,6 +244,15 @@ mod tests {
         assert!(u16::from_str_radix(tag, 16).unwrap() < BUCKETS);
         assert_eq!(place.own, format!("{}:{}", place.bucket, place.id));
         assert_eq!(place.id.len(), 8);
+        // The scripts find a set's members with `ZSCAN … MATCH <id>*`.
+        assert!(
+            place
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "no glob character: {}",
+            place.id
+        );
         assert_eq!(place, IndexPlace::of("rc:#p:/items/42"), "stable");
         assert_ne!(place.id, IndexPlace::of("rc:#p:/items/43").id);
         let other = IndexPlace::of("app:#t:x");
