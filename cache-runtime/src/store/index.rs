@@ -15,9 +15,12 @@
 //!
 //! Every member is still scored by its entry's end of life and pruned
 //! when expired; caps count a set's live members wherever they are. A
-//! small set is read by scanning its bucket (about `entries × sets per
-//! entry / BUCKETS` members: 120 at a million entries with one tag), so
-//! no operation walks more than a bucket or the one set it names.
+//! small set's members are found with `ZSCAN … MATCH <id>*` over its
+//! bucket (about `entries × sets per entry / BUCKETS` members: 120 at a
+//! million entries with one tag), which Redis filters before Lua sees
+//! them, so no operation walks more than a bucket or the one set it
+//! names. The price is Redis time per save: 12.9 µs per `EVAL` on average
+//! at 100 k entries against 10.2 with a set per key (`memory-probe`).
 
 use super::redis::{millis, RedisStore};
 use super::{Index, IndexAdd, StoreError};
@@ -177,12 +180,8 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<IndexAdd, StoreError> {
         let place = IndexPlace::of(&index.key);
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(INDEX_ADD)
-            .arg(2)
-            .arg(&place.bucket)
-            .arg(&place.own)
-            .arg(member)
+        let mut cmd = on_set(INDEX_ADD, &place);
+        cmd.arg(member)
             .arg(millis(ttl))
             .arg(index.cap)
             .arg(&place.id);
@@ -201,27 +200,25 @@ impl RedisStore {
         count: usize,
     ) -> Result<Vec<String>, StoreError> {
         let place = IndexPlace::of(index);
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(INDEX_POP)
-            .arg(2)
-            .arg(&place.bucket)
-            .arg(&place.own)
-            .arg(count.max(1))
-            .arg(&place.id);
+        let mut cmd = on_set(INDEX_POP, &place);
+        cmd.arg(count.max(1)).arg(&place.id);
         self.query::<Vec<String>>(&cmd).await
     }
 
     /// Every live member of the index set `index`, left in place.
     pub(crate) async fn index_members(&self, index: &str) -> Result<Vec<String>, StoreError> {
         let place = IndexPlace::of(index);
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(INDEX_MEMBERS)
-            .arg(2)
-            .arg(&place.bucket)
-            .arg(&place.own)
-            .arg(&place.id);
+        let mut cmd = on_set(INDEX_MEMBERS, &place);
+        cmd.arg(&place.id);
         self.query::<Vec<String>>(&cmd).await
     }
+}
+
+/// `EVAL` of `script` over the set at `place`: its bucket and own key.
+fn on_set(script: &str, place: &IndexPlace) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(2).arg(&place.bucket).arg(&place.own);
+    cmd
 }
 
 #[cfg(test)]
