@@ -302,7 +302,8 @@ impl Exchange {
         F::Output: IntoResponse,
     {
         let conditional = &request.conditions;
-        let decode_first = |entry: &Prepared| !decoded && self.decodes_large(entry, conditional);
+        let decode_first =
+            |entry: &Prepared| !decoded && self.large_decode(entry, conditional).is_some();
         match lookup {
             Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
                 Freshness::Fresh if decode_first(&entry) => Answer::DecodeFirst(handler, entry),

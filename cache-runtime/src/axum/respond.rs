@@ -136,12 +136,17 @@ impl Exchange {
         Some(conditional.answer(response, &shown.body))
     }
 
-    /// Whether a hit on `entry` would decompress a large body on the async
-    /// worker: the client does not take its coding, the body is at least
-    /// [`OFFLOAD_DECOMPRESS_BYTES`] and its decoded form is not kept.
-    pub(super) fn decodes_large(&self, entry: &Prepared, conditional: &Conditions) -> bool {
+    /// The coding a hit on `entry` would decompress a large body from on
+    /// the async worker, when it would: the client does not take the
+    /// coding, the body is at least [`OFFLOAD_DECOMPRESS_BYTES`], and its
+    /// decoded form could be kept but is not yet.
+    pub(super) fn large_decode(
+        &self,
+        entry: &Prepared,
+        conditional: &Conditions,
+    ) -> Option<Encoding> {
         let entry = entry.entry();
-        entry.encoding.is_some_and(|coding| {
+        entry.encoding.filter(|&coding| {
             !conditional.accepts.takes(coding)
                 && entry.body.len() >= OFFLOAD_DECOMPRESS_BYTES
                 && self
@@ -153,17 +158,14 @@ impl Exchange {
     }
 
     /// Decompresses `entry`'s body on a codec thread when a hit would
-    /// otherwise do it on the async worker ([`Self::decodes_large`]), and
+    /// otherwise do it on the async worker ([`Self::large_decode`]), and
     /// keeps it for the hit.
     pub(super) async fn decode_ahead(&self, entry: &Prepared, conditional: &Conditions) {
-        if self.decodes_large(entry, conditional) {
-            if let Some(coding) = entry.entry().encoding {
-                let limit = self.decode_limit();
-                let decoded = &self.cache.inner.decoded;
-                decoded
-                    .decode_ahead(&self.key, entry.entry(), coding, limit)
-                    .await;
-            }
+        if let Some(coding) = self.large_decode(entry, conditional) {
+            let decoded = &self.cache.inner.decoded;
+            decoded
+                .decode_ahead(&self.key, entry.entry(), coding, self.decode_limit())
+                .await;
         }
     }
 

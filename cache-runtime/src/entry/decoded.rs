@@ -70,10 +70,12 @@ impl DecodedBodies {
         Some(body)
     }
 
-    /// Whether [`identity`](Self::identity) would decompress `entry`'s
-    /// body on the spot: it is not kept (or nothing is).
+    /// Whether [`decode_ahead`](Self::decode_ahead) would spare
+    /// [`identity`](Self::identity) a decompression on the spot: bodies are
+    /// kept, and this one is not yet. Without a table nothing can be kept,
+    /// and a hit would decompress on the spot after the detour anyway.
     pub(crate) fn would_decode(&self, key: &str, entry: &Entry, limit: usize) -> bool {
-        self.kept(key, entry, limit).is_none()
+        self.table.is_some() && self.kept(key, entry, limit).is_none()
     }
 
     /// Decompresses `entry`'s body off the async worker and keeps it, so
@@ -218,6 +220,10 @@ mod tests {
         let bodies = DecodedBodies::new(0);
         let text = b"x".repeat(1000);
         let entry = gzipped(&text, 1);
+        assert!(
+            !bodies.would_decode("k", &entry, 1 << 20),
+            "nothing to decode ahead into"
+        );
         let first = bodies
             .identity("k", &entry, Encoding::Gzip, 1 << 20)
             .unwrap();
