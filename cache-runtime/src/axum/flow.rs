@@ -217,21 +217,11 @@ where
     match looked {
         Some(lookup) => match route.answer(lookup, handler, &request, false) {
             Answer::Served(response) => ready(route.edge_tagged(response)),
-            Answer::Compute(handler, missed) => {
+            unanswered => {
                 let span = route.span.span();
                 pending(
                     async move {
-                        let response = route.miss(handler, missed, &request).await;
-                        route.edge_tagged(response)
-                    }
-                    .instrument(span),
-                )
-            }
-            Answer::DecodeFirst(handler, entry) => {
-                let span = route.span.span();
-                pending(
-                    async move {
-                        let response = route.decoded_answer(entry, handler, &request).await;
+                        let response = route.complete(unanswered, &request).await;
                         route.edge_tagged(response)
                     }
                     .instrument(span),
@@ -250,14 +240,9 @@ where
                         Answer::Served(response) => response,
                         // Boxed: the miss's state (coalescing, leases, buffering and
                         // storing the body) would otherwise sit in the future of
-                        // every request that reaches Redis, hits included; so is
-                        // the rare decompression ahead of a hit.
-                        Answer::Compute(handler, missed) => {
-                            Box::pin(route.miss(handler, missed, &request)).await
-                        }
-                        Answer::DecodeFirst(handler, entry) => {
-                            Box::pin(route.decoded_answer(entry, handler, &request)).await
-                        }
+                        // every request that reaches Redis, hits included; so
+                        // would the rare decompression ahead of a hit.
+                        unanswered => Box::pin(route.complete(unanswered, &request)).await,
                     };
                     route.edge_tagged(response)
                 }
@@ -369,6 +354,23 @@ impl Exchange {
                         ..LookupMiss::default()
                     },
                 )
+            }
+        }
+    }
+
+    /// The response an [`Answer`] leads to: its own when served, else the
+    /// handler's ([`Self::miss`]) or the entry's once decompressed
+    /// ([`Self::decoded_answer`]).
+    async fn complete<F>(&self, answer: Answer<F>, request: &Intent) -> Response
+    where
+        F: Future + Send + 'static,
+        F::Output: IntoResponse,
+    {
+        match answer {
+            Answer::Served(response) => response,
+            Answer::Compute(handler, missed) => self.miss(handler, missed, request).await,
+            Answer::DecodeFirst(handler, entry) => {
+                self.decoded_answer(entry, handler, request).await
             }
         }
     }
