@@ -68,12 +68,6 @@ ORIGIN_PORT=$(free_port)
 SERVER_PID=""
 ORIGIN_PID=""
 REDIS_PID=""
-cleanup() {
-    for pid in "$SERVER_PID" "$ORIGIN_PID" "$REDIS_PID"; do
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
 start_watchdog "$BUDGET" bench/curves.sh
 trap 'cleanup; stop_watchdog' EXIT
 

@@ -37,6 +37,16 @@ stop_watchdog() {
     [ -z "$wake" ] || kill $wake 2>/dev/null || true
 }
 
+# cleanup: on exit, stops what the run started (SERVER_PID, ORIGIN_PID,
+# PROXY_PID, REDIS_PID, those that are set) and removes WORK.
+cleanup() {
+    local pid
+    for pid in "${SERVER_PID:-}" "${ORIGIN_PID:-}" "${PROXY_PID:-}" "${REDIS_PID:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+
 # stop_server_and_origin: stops SERVER_PID and ORIGIN_PID (when set), and
 # clears them.
 stop_server_and_origin() {

@@ -67,12 +67,6 @@ SERVER_PID=""
 ORIGIN_PID=""
 REDIS_PID=""
 PROXY_PID=""
-cleanup() {
-    for pid in "$SERVER_PID" "$ORIGIN_PID" "$PROXY_PID" "$REDIS_PID"; do
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
 # The whole run is bounded in time.
 start_watchdog "$BUDGET" bench/run.sh
 trap 'cleanup; stop_watchdog' EXIT

@@ -11,17 +11,16 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::{sync::OnceLock, time::Duration};
 
+/// The number in the environment variable `name`, when it holds one.
+pub fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 /// What a miss costs: simulated work (a database query, say): 20 ms, or
 /// `MISS_COST_MS` from the environment.
 pub fn miss_cost() -> Duration {
     static COST: OnceLock<Duration> = OnceLock::new();
-    *COST.get_or_init(|| {
-        let ms = std::env::var("MISS_COST_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(20);
-        Duration::from_millis(ms)
-    })
+    *COST.get_or_init(|| Duration::from_millis(env_number("MISS_COST_MS").unwrap_or(20)))
 }
 
 /// A catalogue item, about 1 KB as JSON.

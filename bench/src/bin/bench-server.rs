@@ -28,18 +28,10 @@ use axum::{
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
 use route_cache_bench::{
-    cached_crate_item, item, load_catalog, load_item, miss_cost, redis_get_router, set_redis_url,
-    sized_body, Item, JSON,
+    cached_crate_item, env_number, item, load_catalog, load_item, miss_cost, redis_get_router,
+    set_redis_url, sized_body, Item, JSON,
 };
 use std::sync::{Arc, OnceLock};
-
-/// A number from the environment, or `default`.
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The bodies `static` serves: identity, and gzipped when sized.
 struct StaticBodies {
@@ -76,11 +68,7 @@ async fn static_item(
 /// `BODY_BYTES`, when set.
 fn body_bytes() -> Option<usize> {
     static BYTES: OnceLock<Option<usize>> = OnceLock::new();
-    *BYTES.get_or_init(|| {
-        std::env::var("BODY_BYTES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    })
+    *BYTES.get_or_init(|| env_number("BODY_BYTES").and_then(|n| usize::try_from(n).ok()))
 }
 
 /// A body of `BODY_BYTES` for `id`, after the miss cost.
@@ -100,7 +88,7 @@ async fn sized_item(Path(id): Path<u64>) -> ([(axum::http::HeaderName, &'static 
 /// The large cold misses of the mixed-load curve.
 #[cached_route(ttl = 3600)]
 async fn large_item(Path(id): Path<u64>) -> ([(axum::http::HeaderName, &'static str); 1], Vec<u8>) {
-    load_sized(id, env_number("LARGE_BYTES", 1_000_000) as usize).await
+    load_sized(id, env_number("LARGE_BYTES").unwrap_or(1_000_000) as usize).await
 }
 
 async fn origin_sized(
@@ -112,7 +100,7 @@ async fn origin_sized(
 async fn origin_large(
     Path(id): Path<u64>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], Vec<u8>) {
-    load_sized(id, env_number("LARGE_BYTES", 1_000_000) as usize).await
+    load_sized(id, env_number("LARGE_BYTES").unwrap_or(1_000_000) as usize).await
 }
 
 /// The store's `entries bytes` (the L1's for two tiers), entries and index
@@ -141,8 +129,8 @@ fn route_router(cache: RouteCache) -> Router {
 fn builder() -> cache_runtime::RouteCacheBuilder {
     RouteCache::builder()
         .prefix("bench")
-        .embedded_capacity(env_number("EMBEDDED_CAPACITY", 64 << 20))
-        .max_body(env_number("MAX_BODY", 2 << 20) as usize)
+        .embedded_capacity(env_number("EMBEDDED_CAPACITY").unwrap_or(64 << 20))
+        .max_body(env_number("MAX_BODY").unwrap_or(2 << 20) as usize)
 }
 
 #[cached_route(ttl = 3600)]
@@ -177,7 +165,7 @@ async fn main() {
 
     let app = match mode.as_str() {
         "static" => {
-            let keys = env_number("STATIC_KEYS", 1000);
+            let keys = env_number("STATIC_KEYS").unwrap_or(1000);
             let identity: Vec<Bytes> = (0..keys)
                 .map(|id| match body_bytes() {
                     Some(bytes) => Bytes::from(sized_body(id, bytes)),
@@ -206,7 +194,7 @@ async fn main() {
         "route-redis" | "route-two-tier" => {
             // The two-tier server adds an in-process L1 in front of Redis.
             let l1 = if mode == "route-two-tier" {
-                env_number("L1_CAPACITY", 64 << 20)
+                env_number("L1_CAPACITY").unwrap_or(64 << 20)
             } else {
                 0
             };
