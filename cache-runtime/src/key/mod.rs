@@ -310,6 +310,12 @@ fn bounded_index(mut key: String, prefix: &str) -> String {
     key
 }
 
+/// How many shared sorted sets the small sets are spread over. Fixed:
+/// every instance of a deployment must find a set in the same bucket.
+/// 2¹⁴ keeps a bucket within Redis's compact (listpack) encoding of
+/// 128 members up to about a million entries with two sets each.
+pub(crate) const INDEX_BUCKETS: u16 = 1 << 14;
+
 /// Where Redis keeps the index set named `<prefix>:#p:…` or
 /// `<prefix>:#t:…` (see `crate::store::index`): while it is small, in a
 /// bucket shared with other sets, each member stored as `<id><entry key>`;
@@ -336,7 +342,7 @@ impl IndexPlace {
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let prefix = index.split_once(":#").map_or(index, |(prefix, _)| prefix);
         let digest = Sha256::digest(index.as_bytes());
-        let bucket = u16::from_be_bytes([digest[0], digest[1]]) % crate::store::INDEX_BUCKETS;
+        let bucket = u16::from_be_bytes([digest[0], digest[1]]) % INDEX_BUCKETS;
         let bucket = format!("{prefix}:#i{{{bucket:04x}}}");
         let bits = digest[2..8]
             .iter()

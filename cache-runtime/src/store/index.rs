@@ -5,7 +5,7 @@
 //! 185 bytes per member: a key's dictionary and expiry entries, its name
 //! and a one-member sorted set, for the common set of one or two members
 //! (measured: 1,779 bytes per 1 KB entry with one tag, against 1,408 for
-//! the entry alone). Here a set lives in one of `BUCKETS` (2¹⁴) shared
+//! the entry alone). Here a set lives in one of `INDEX_BUCKETS` (2¹⁴) shared
 //! sorted sets ([`IndexPlace::bucket`]) while it holds at most
 //! `SMALL_SET` (8) live members, each stored as `<set id><entry key>`; the
 //! add that would pass that count moves the set's members to a sorted set
@@ -16,7 +16,7 @@
 //! Every member is still scored by its entry's end of life and pruned
 //! when expired; caps count a set's live members wherever they are. A
 //! small set's members are found with `ZSCAN … MATCH <id>*` over its
-//! bucket (about `entries × sets per entry / BUCKETS` members: 120 at a
+//! bucket (about `entries × sets per entry / INDEX_BUCKETS` members: 120 at a
 //! million entries with one tag), which Redis filters before Lua sees
 //! them, so no operation walks more than a bucket or the one set it
 //! names. The price is Redis time per save: 12.9 µs per `EVAL` on average
@@ -26,12 +26,6 @@ use super::redis::{millis, RedisStore};
 use super::{Index, IndexAdd, StoreError};
 pub(crate) use crate::key::IndexPlace;
 use std::time::Duration;
-
-/// How many shared sorted sets the small sets are spread over. Fixed:
-/// every instance of a deployment must find a set in the same bucket.
-/// 2¹⁴ keeps a bucket within Redis's compact (listpack) encoding of
-/// 128 members up to about a million entries with two sets each.
-pub(crate) const BUCKETS: u16 = 1 << 14;
 
 /// The most live members a set keeps in its bucket (a macro, so that the
 /// scripts' text can carry it: see `SMALL_SET` (8)).
@@ -223,7 +217,8 @@ fn on_set(script: &str, place: &IndexPlace) -> redis::Cmd {
 
 #[cfg(test)]
 mod tests {
-    use super::{IndexPlace, BUCKETS, SMALL_SET};
+    use super::{IndexPlace, SMALL_SET};
+    use crate::key::INDEX_BUCKETS;
 
     #[test]
     fn the_scripts_read_the_small_set_limit() {
@@ -238,7 +233,7 @@ mod tests {
             .strip_prefix("rc:#i{")
             .and_then(|rest| rest.strip_suffix('}'))
             .expect("rc:#i{<bucket>}");
-        assert!(u16::from_str_radix(tag, 16).unwrap() < BUCKETS);
+        assert!(u16::from_str_radix(tag, 16).unwrap() < INDEX_BUCKETS);
         assert_eq!(place.own, format!("{}:{}", place.bucket, place.id));
         assert_eq!(place.id.len(), 8);
         // The scripts find a set's members with `ZSCAN … MATCH <id>*`.

@@ -38,7 +38,6 @@ pub(crate) use self::contract::{
     CacheStore, Claim, Claiming, Generations, Index, IndexAdd, Read, Scope,
 };
 pub(crate) use self::health::{DeadAfter, TcpOptions};
-pub(crate) use self::index::BUCKETS as INDEX_BUCKETS;
 pub(crate) use self::memory::MemoryStore;
 pub(crate) use self::redis::RedisStore;
 pub(crate) use self::scripts::Save;
