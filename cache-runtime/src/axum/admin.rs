@@ -879,7 +879,7 @@ async fn explain(State(admin): State<Admin>, headers: HeaderMap, uri: http::Uri)
         .inner
         .l1
         .as_deref()
-        .and_then(|l1| l1.get(&key))
+        .and_then(|l1| l1.get(&key, now))
         .map(|entry| entry_json(entry.entry(), now));
     let stored = match cache.raw_get(&key).await {
         Ok(Some(value)) => match crate::entry::prepared::Prepared::decode(value) {

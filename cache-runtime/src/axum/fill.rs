@@ -41,7 +41,12 @@ impl Exchange {
         Fut: Future<Output = FillResult>,
     {
         let collapsed = |entry: &Prepared| {
-            let response = self.hit(entry, conditional, HitKind::Collapsed)?;
+            let response = self.hit(
+                entry,
+                conditional,
+                HitKind::Collapsed,
+                crate::clock::now_ms(),
+            )?;
             Some((response, Answered::Collapsed))
         };
         let wait = self.cache.config().coalesce_wait;

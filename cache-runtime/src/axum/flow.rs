@@ -199,6 +199,7 @@ where
             .instrument(span),
         );
     }
+    let now = now_ms();
     let looked = match found {
         Some(Found::Revalidate(stale)) => {
             let span = route.span.span();
@@ -211,11 +212,11 @@ where
             );
         }
         Some(Found::Lookup(lookup)) => Some(lookup),
-        None if request.client == ClientDirective::None => route.cache.lookup_now(&route.key),
+        None if request.client == ClientDirective::None => route.cache.lookup_now(&route.key, now),
         None => Some(Lookup::Miss),
     };
     match looked {
-        Some(lookup) => match route.answer(lookup, handler, &request, false) {
+        Some(lookup) => match route.answer(lookup, handler, &request, false, now) {
             Answer::Served(response) => ready(route.edge_tagged(response)),
             unanswered => {
                 let span = route.span.span();
@@ -236,7 +237,7 @@ where
                     // A HEAD never stores, so it must not take the lease.
                     let claim = (!request.head).then_some(|| route.generation_keys());
                     let lookup = route.cache.fetch(&route.key, claim).await;
-                    let response = match route.answer(lookup, handler, &request, false) {
+                    let response = match route.answer(lookup, handler, &request, false, now_ms()) {
                         Answer::Served(response) => response,
                         // Boxed: the miss's state (coalescing, leases, buffering and
                         // storing the body) would otherwise sit in the future of
@@ -281,7 +282,14 @@ impl Exchange {
     /// A large body this client does not take the coding of is first
     /// decompressed off the worker ([`Answer::DecodeFirst`]), unless
     /// `decoded` says that was done.
-    fn answer<F>(&self, lookup: Lookup, handler: F, request: &Intent, decoded: bool) -> Answer<F>
+    fn answer<F>(
+        &self,
+        lookup: Lookup,
+        handler: F,
+        request: &Intent,
+        decoded: bool,
+        now: u64,
+    ) -> Answer<F>
     where
         F: Future + Send + 'static,
         F::Output: IntoResponse,
@@ -290,9 +298,9 @@ impl Exchange {
         let decode_first =
             |entry: &Prepared| !decoded && self.large_decode(entry, conditional).is_some();
         match lookup {
-            Lookup::Hit(entry) => match entry.entry().freshness(now_ms()) {
+            Lookup::Hit(entry) => match entry.entry().freshness(now) {
                 Freshness::Fresh if decode_first(&entry) => Answer::DecodeFirst(handler, entry),
-                Freshness::Fresh => match self.hit(&entry, conditional, HitKind::Fresh) {
+                Freshness::Fresh => match self.hit(&entry, conditional, HitKind::Fresh, now) {
                     Some(response) => {
                         self.answered(Answered::Hit);
                         // A HEAD's handler never stores.
@@ -318,7 +326,7 @@ impl Exchange {
                     )
                 }
                 Freshness::Stale if decode_first(&entry) => Answer::DecodeFirst(handler, entry),
-                Freshness::Stale => match self.hit(&entry, conditional, HitKind::Stale) {
+                Freshness::Stale => match self.hit(&entry, conditional, HitKind::Stale, now) {
                     Some(response) => {
                         self.answered(Answered::Stale);
                         // A HEAD's handler may send no body: it never
@@ -389,7 +397,7 @@ impl Exchange {
         F::Output: IntoResponse,
     {
         self.decode_ahead(&entry, &request.conditions).await;
-        match self.answer(Lookup::Hit(entry), handler, request, true) {
+        match self.answer(Lookup::Hit(entry), handler, request, true, now_ms()) {
             Answer::Served(response) => response,
             Answer::Compute(handler, missed) => Box::pin(self.miss(handler, missed, request)).await,
             // Not after a decode; were it to, the handler answers.
@@ -424,7 +432,7 @@ impl Exchange {
         let stale = match fallback.filter(|_| response.status().is_server_error()) {
             Some(stale) => {
                 self.decode_ahead(&stale, &request.conditions).await;
-                self.hit(&stale, &request.conditions, HitKind::Stale)
+                self.hit(&stale, &request.conditions, HitKind::Stale, now_ms())
             }
             None => None,
         };

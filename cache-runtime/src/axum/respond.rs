@@ -7,7 +7,6 @@ const STALE: HeaderValue = HeaderValue::from_static("STALE");
 use super::conditional::{not_modified, Conditions};
 use super::exchange::Exchange;
 use super::storable::{CodedBody, StoreDecision};
-use crate::clock::now_ms;
 use crate::entry::decoded::DecodedBodies;
 use crate::entry::prepared::Prepared;
 use crate::entry::Entry;
@@ -107,14 +106,16 @@ impl Exchange {
 
     /// A stored entry as this request gets it; `None` when its body could
     /// not be decompressed for a client that does not take its coding
-    /// (counted and logged as a corrupt entry: the caller computes).
+    /// (counted and logged as a corrupt entry: the caller computes). `now`
+    /// is the wall clock in milliseconds, read once for the answer.
     pub(super) fn hit(
         &self,
         entry: &Prepared,
         conditional: &Conditions,
         served: HitKind,
+        now: u64,
     ) -> Option<Response> {
-        let age = now_ms().saturating_sub(entry.entry().stored_at_ms) / 1000;
+        let age = now.saturating_sub(entry.entry().stored_at_ms) / 1000;
         let decoded = (&self.cache.inner.decoded, self.key.as_str());
         let accepts = conditional.accepts;
         let Some(shown) = represent(entry.entry(), accepts, self.decode_limit(), decoded) else {

@@ -100,7 +100,7 @@ impl Exchange {
             // Confirmed, but with no freshness left: serve it once, unstored.
             self.metrics.refused(Refusal::CacheControl);
             self.decode_ahead(stale, conditional).await;
-            let served = self.hit(stale, conditional, HitKind::Revalidated(false));
+            let served = self.hit(stale, conditional, HitKind::Revalidated(false), now_ms());
             return revalidated(served.unwrap_or_else(undecodable), None);
         };
         // The same storage rules as a fresh response (RFC 9111 §3): a
@@ -131,6 +131,7 @@ impl Exchange {
             &prepared,
             conditional,
             HitKind::Revalidated(encoded.is_some()),
+            now_ms(),
         );
         revalidated(served.unwrap_or_else(undecodable), encoded)
     }

@@ -3,6 +3,7 @@
 //! then the L1 message).
 
 use crate::cache::RouteCache;
+use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
 use crate::entry::DecodeError;
 use crate::error::StoreError;
@@ -80,13 +81,15 @@ impl RouteCache {
 
     /// The lookup when it needs no I/O: an L1 hit, or the in-process
     /// store's answer. `None` when Redis must be asked ([`Self::fetch`]).
-    pub(crate) fn lookup_now(&self, key: &str) -> Option<Lookup> {
+    /// `now` is the wall clock in milliseconds ([`now_ms`]), which the
+    /// caller reads once for the whole answer.
+    pub(crate) fn lookup_now(&self, key: &str, now: u64) -> Option<Lookup> {
         let l1 = self.inner.l1.as_deref();
-        if let Some(entry) = l1.and_then(|l1| l1.get(key)) {
+        if let Some(entry) = l1.and_then(|l1| l1.get(key, now)) {
             return Some(Lookup::Hit(entry));
         }
         match &self.inner.store {
-            Store::Memory(memory) => Some(match memory.peek_prepared(key) {
+            Store::Memory(memory) => Some(match memory.peek_prepared(key, now) {
                 Some(Ok(entry)) => Lookup::Hit(entry),
                 Some(Err(e)) => self.corrupt(key, e),
                 None => Lookup::Miss,
@@ -103,7 +106,7 @@ impl RouteCache {
         key: &str,
         claim: Option<impl FnOnce() -> Vec<String>>,
     ) -> Lookup {
-        match self.lookup_now(key) {
+        match self.lookup_now(key, now_ms()) {
             Some(found) => found,
             None => self.fetch(key, claim).await,
         }

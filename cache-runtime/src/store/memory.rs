@@ -1,3 +1,4 @@
+use super::clock::{ClockMap, Removal};
 use super::{CacheStore, Index, IndexAdd, StoreError};
 use crate::clock::now_ms;
 use crate::entry::prepared::Prepared;
@@ -15,13 +16,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The in-process store: a concurrent, size-bounded map (moka, TinyLFU
-/// admission) whose entries expire after their own TTL. Same entry format and
-/// semantics as Redis, for single-instance deployments and development.
-/// Cloning is cheap and clones share the same entries.
+/// The in-process store: a concurrent, size-bounded map (CLOCK eviction,
+/// see [`ClockMap`]) whose entries expire after their own TTL. Same entry
+/// format and semantics as Redis, for single-instance deployments, the L1
+/// and development. Cloning is cheap and clones share the same entries.
 #[derive(Clone)]
 pub(crate) struct MemoryStore {
-    cache: Cache<String, Arc<MemoryEntry>>,
+    cache: Arc<ClockMap<MemoryEntry>>,
     /// Tag and path indexes: members with their entries' ends of life,
     /// each set expiring with its longest-lived member, weighed by their
     /// bytes within an eighth of the store's capacity.
@@ -85,43 +86,37 @@ impl Members {
     }
 }
 
-impl HasTtl for Arc<Members> {
+impl Members {
+    /// How long the set has left: as long as its longest-lived member.
     fn ttl(&self) -> Duration {
         let end = self.inner.lock().map_or(0, |m| m.end);
         Duration::from_millis(end.saturating_sub(now_ms()))
     }
 }
 
-impl HasTtl for Arc<MemoryEntry> {
-    fn ttl(&self) -> Duration {
-        self.ttl
-    }
-}
-
-trait HasTtl {
-    fn ttl(&self) -> Duration;
-}
-
 struct MemoryEntry {
     value: Bytes,
     /// The value decoded, once, when it was stored.
     prepared: Result<Arc<Prepared>, DecodeError>,
-    ttl: Duration,
-    /// What it counts against the capacity.
-    weight: u32,
 }
 
-struct PerEntryTtl;
+/// An index set expires with its longest-lived member.
+struct SetTtl;
 
-impl<V: HasTtl> Expiry<String, V> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &String, value: &V, _now: Instant) -> Option<Duration> {
+impl Expiry<String, Arc<Members>> for SetTtl {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<Members>,
+        _now: Instant,
+    ) -> Option<Duration> {
         Some(value.ttl())
     }
 
     fn expire_after_update(
         &self,
         _key: &String,
-        value: &V,
+        value: &Arc<Members>,
         _now: Instant,
         _current: Option<Duration>,
     ) -> Option<Duration> {
@@ -132,8 +127,8 @@ impl<V: HasTtl> Expiry<String, V> for PerEntryTtl {
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("entries", &self.cache.entry_count())
-            .field("bytes", &self.cache.weighted_size())
+            .field("entries", &self.gauges.entries())
+            .field("bytes", &self.cache.bytes())
             .finish()
     }
 }
@@ -148,24 +143,22 @@ impl MemoryStore {
         // Entries and index sets share the capacity: the sets may take an
         // eighth of it.
         let index_capacity = capacity_bytes / INDEX_SHARE;
-        let cache = Cache::builder()
-            .max_capacity(capacity_bytes - index_capacity)
-            .weigher(|_key: &String, stored: &Arc<MemoryEntry>| stored.weight)
-            .expire_after(PerEntryTtl)
-            // Every removal (replaced, expired, deleted, evicted, or not
-            // admitted) is reported here, once.
-            .eviction_listener(move |_key, stored: Arc<MemoryEntry>, cause| {
-                counted.changed(-1, u64::from(stored.weight));
-                if cause == RemovalCause::Size {
+        // Every removal (replaced, expired, deleted, evicted, or too heavy
+        // to store) is reported here, once.
+        let cache = Arc::new(ClockMap::new(
+            capacity_bytes - index_capacity,
+            move |_: &MemoryEntry, weight, cause| {
+                counted.changed(-1, u64::from(weight));
+                if cause == Removal::Size {
                     counted.evicted();
                 }
-            })
-            .build();
+            },
+        ));
         // Index sets are weighed by their members (re-weighed on every
         // add). One evicted for room takes its entries with it: an entry
         // must never outlive the index an invalidation would find it
         // through.
-        let entries = cache.clone();
+        let entries = Arc::clone(&cache);
         let indexes = Cache::builder()
             .max_capacity(index_capacity)
             .weigher(|key: &String, members: &Arc<Members>| {
@@ -173,12 +166,12 @@ impl MemoryStore {
                     .unwrap_or(u32::MAX)
                     .saturating_add(members.weight())
             })
-            .expire_after(PerEntryTtl)
+            .expire_after(SetTtl)
             .eviction_listener(move |_key, members: Arc<Members>, cause| {
                 if cause == RemovalCause::Size {
                     if let Ok(map) = members.inner.lock() {
                         for member in map.ends.keys() {
-                            entries.invalidate(member);
+                            entries.remove(member);
                         }
                     }
                 }
@@ -212,8 +205,11 @@ impl MemoryStore {
         self.generation_slot(key).fetch_add(1, Ordering::SeqCst);
     }
 
-    /// What the store holds, and its evictions.
+    /// What the store holds, and its evictions, once the entries past
+    /// their end are removed (they are otherwise removed as writes or
+    /// evictions come across them).
     pub(crate) fn gauges(&self) -> &StoreGauges {
+        self.cache.sweep(now_ms());
         &self.gauges
     }
 
@@ -277,14 +273,9 @@ impl MemoryStore {
     /// Deletes every entry and index whose key satisfies `matches`; returns
     /// how many entries there were.
     pub(crate) fn delete_where(&self, matches: impl Fn(&str) -> bool) -> usize {
-        let keys: Vec<String> = self
-            .cache
-            .iter()
-            .filter(|(key, _)| matches(key))
-            .map(|(key, _)| String::clone(&key))
-            .collect();
+        let keys = self.cache.keys_where(now_ms(), &matches);
         for key in &keys {
-            self.cache.invalidate(key);
+            self.cache.remove(key);
         }
         self.indexes
             .iter()
@@ -312,36 +303,34 @@ impl MemoryStore {
 
     /// Every entry key satisfying `matches`.
     pub(crate) fn keys_where(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
-        self.cache
-            .iter()
-            .filter(|(key, _)| matches(key))
-            .map(|(key, _)| String::clone(&key))
-            .collect()
+        self.cache.keys_where(now_ms(), matches)
     }
 
     /// Drops the entry under `key`.
     pub(crate) fn forget(&self, key: &str) {
-        self.cache.invalidate(key);
+        self.cache.remove(key);
     }
 
     /// Drops every entry.
     pub(crate) fn clear(&self) {
-        self.cache.invalidate_all();
+        self.cache.clear();
         self.indexes.invalidate_all();
-        // `invalidate_all` removes lazily: remove now, so that what the
-        // gauges report (through the listener) is what is held.
-        self.cache.run_pending_tasks();
     }
 
     /// The value under `key`, without going through the async trait.
     pub(crate) fn peek(&self, key: &str) -> Option<Bytes> {
-        self.cache.get(key).map(|stored| stored.value.clone())
+        self.cache.get(key, now_ms(), |stored| stored.value.clone())
     }
 
-    /// The entry under `key`, decoded when it was stored; an error for a
-    /// value that is not an entry.
-    pub(crate) fn peek_prepared(&self, key: &str) -> Option<Result<Arc<Prepared>, DecodeError>> {
-        self.cache.get(key).map(|stored| stored.prepared.clone())
+    /// The entry under `key`, decoded when it was stored, if it is live at
+    /// `now_ms`; an error for a value that is not an entry.
+    pub(crate) fn peek_prepared(
+        &self,
+        key: &str,
+        now_ms: u64,
+    ) -> Option<Result<Arc<Prepared>, DecodeError>> {
+        self.cache
+            .get(key, now_ms, |stored| stored.prepared.clone())
     }
 
     /// Stores `value` under `key` for `ttl` (sub-second precision kept).
@@ -358,45 +347,42 @@ impl MemoryStore {
         prepared: Result<Arc<Prepared>, DecodeError>,
         ttl: Duration,
     ) {
-        let stored = self.stored(key, value, prepared, ttl);
-        self.cache.insert(key.to_owned(), stored);
+        let now = now_ms();
+        let (stored, weight, end) = self.stored(key, value, prepared, ttl, now);
+        self.cache.insert(key, stored, weight, end, now);
     }
 
-    /// What the map holds for `value` under `key`, counted in the gauges.
+    /// What the map holds for `value` under `key`, counted in the gauges:
+    /// the entry, its weight and its end of life (`ttl` after `now`).
     fn stored(
         &self,
         key: &str,
         value: Bytes,
         prepared: Result<Arc<Prepared>, DecodeError>,
         ttl: Duration,
-    ) -> Arc<MemoryEntry> {
+        now: u64,
+    ) -> (MemoryEntry, u32, u64) {
         let overhead = prepared.as_ref().map_or(0, |p| p.overhead());
         let weight = u32::try_from(key.len() + value.len() + overhead).unwrap_or(u32::MAX);
         self.gauges.changed(1, u64::from(weight));
-        Arc::new(MemoryEntry {
-            value,
-            prepared,
-            ttl,
-            weight,
-        })
+        let end = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        (MemoryEntry { value, prepared }, weight, end)
     }
 
     /// Replaces the value under `key` with `new` (to live `ttl`) if it is
-    /// still `old`, in one step for that key (moka runs computations on one
-    /// key one at a time); whether it did.
+    /// still `old`, in one step for that key (under its shard's lock);
+    /// whether it did.
     pub(crate) fn replace(&self, key: &str, old: &Bytes, new: Bytes, ttl: Duration) -> bool {
-        use moka::ops::compute::{CompResult, Op};
-        let result = self
-            .cache
-            .entry_by_ref(key)
-            .and_compute_with(|current| match current {
-                Some(entry) if entry.value().value == *old => {
-                    let prepared = Prepared::decode(new.clone()).map(Arc::new);
-                    Op::Put(self.stored(key, new.clone(), prepared, ttl))
-                }
-                _ => Op::Nop,
-            });
-        matches!(result, CompResult::ReplacedWith(_))
+        let now = now_ms();
+        self.cache.insert_if(
+            key,
+            now,
+            |current| current.is_some_and(|entry| entry.value == *old),
+            || {
+                let prepared = Prepared::decode(new.clone()).map(Arc::new);
+                self.stored(key, new, prepared, ttl, now)
+            },
+        )
     }
 }
 

@@ -21,6 +21,7 @@ macro_rules! now_ms_lua {
     };
 }
 
+mod clock;
 mod cluster;
 mod contract;
 mod health;

@@ -73,11 +73,12 @@ impl L1 {
         self.live.load(Ordering::Acquire)
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<Prepared>> {
+    /// The entry under `key`, if the L1 holds it live at `now_ms`.
+    pub(crate) fn get(&self, key: &str, now_ms: u64) -> Option<Arc<Prepared>> {
         if !self.is_live() {
             return None;
         }
-        let entry = self.store.peek_prepared(key)?.ok()?;
+        let entry = self.store.peek_prepared(key, now_ms)?.ok()?;
         self.metrics.hit();
         Some(entry)
     }
@@ -613,7 +614,10 @@ mod tests {
             let entry = Arc::new(Prepared::decode(value.clone()).unwrap());
             l1.fill("k", value.clone(), entry, Duration::from_secs(60), seen);
         };
-        let body = |l1: &L1| l1.get("k").map(|e| e.entry().body.clone());
+        let body = |l1: &L1| {
+            l1.get("k", crate::clock::now_ms())
+                .map(|e| e.entry().body.clone())
+        };
         fill(0);
         assert_eq!(body(&l1), None, "off: nothing kept, nothing served");
         l1.set_live(true);
