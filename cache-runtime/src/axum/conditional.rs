@@ -34,18 +34,21 @@ struct Fields {
 
 impl Conditions {
     pub(crate) fn from_request(headers: &HeaderMap, get: bool) -> Self {
-        let field = |name| headers.get(name).cloned();
-        let fields = Fields {
-            if_none_match: field(header::IF_NONE_MATCH),
-            if_modified_since: field(header::IF_MODIFIED_SINCE),
-            range: if get { field(header::RANGE) } else { None },
-            if_range: field(header::IF_RANGE),
-        };
-        let any = fields.if_none_match.is_some()
-            || fields.if_modified_since.is_some()
-            || fields.range.is_some();
+        let if_none_match = headers.get(header::IF_NONE_MATCH);
+        let if_modified_since = headers.get(header::IF_MODIFIED_SINCE);
+        let range = if get { headers.get(header::RANGE) } else { None };
+        // Built, and `If-Range` looked for, only when the request is
+        // conditional or ranged at all.
+        let any = if_none_match.is_some() || if_modified_since.is_some() || range.is_some();
         Self {
-            fields: any.then(|| Box::new(fields)),
+            fields: any.then(|| {
+                Box::new(Fields {
+                    if_none_match: if_none_match.cloned(),
+                    if_modified_since: if_modified_since.cloned(),
+                    range: range.cloned(),
+                    if_range: headers.get(header::IF_RANGE).cloned(),
+                })
+            }),
             accepts: Accepts::from_headers(headers),
         }
     }
