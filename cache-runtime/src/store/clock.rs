@@ -29,7 +29,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Shards: a power of two.
@@ -63,7 +63,82 @@ pub(crate) struct ClockMap<V> {
     held: AtomicU64,
     /// The shard that evicts next.
     next_evicting: AtomicUsize,
+    /// How often keys were asked for lately, for admission.
+    sketch: Sketch,
     on_remove: OnRemove<V>,
+}
+
+/// What eviction found in a shard's turn.
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    /// A value went.
+    Evicted,
+    /// The victim is asked for more often than the new key: the new key
+    /// goes instead.
+    Refused,
+    /// Nothing to evict here (every referenced bit was cleared).
+    Nothing,
+}
+
+/// A count-min sketch of how often keys were asked for (TinyLFU): four
+/// 4-bit-saturating counters per key, all halved after ten reads per
+/// counter, so that the counts follow what is popular now.
+struct Sketch {
+    counters: Box<[AtomicU8]>,
+    mask: usize,
+    reads: AtomicU64,
+    /// Reads between two halvings.
+    period: u64,
+}
+
+impl Sketch {
+    /// A sketch of `slots` counters (a power of two).
+    fn new(slots: usize) -> Self {
+        Self {
+            counters: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+            mask: slots - 1,
+            reads: AtomicU64::new(0),
+            period: 10 * slots as u64,
+        }
+    }
+
+    fn slots(&self, hash: u64) -> [usize; 4] {
+        let mixed = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Truncations: each picks a counter.
+        #[allow(clippy::cast_possible_truncation)]
+        [
+            hash as usize & self.mask,
+            (hash >> 32) as usize & self.mask,
+            mixed as usize & self.mask,
+            (mixed >> 32) as usize & self.mask,
+        ]
+    }
+
+    /// Counts a read of the key whose hash is `hash`.
+    fn touch(&self, hash: u64) {
+        for i in self.slots(hash) {
+            let counter = &self.counters[i];
+            let count = counter.load(Ordering::Relaxed);
+            if count < 15 {
+                counter.store(count + 1, Ordering::Relaxed);
+            }
+        }
+        if self.reads.fetch_add(1, Ordering::Relaxed) + 1 == self.period {
+            self.reads.store(0, Ordering::Relaxed);
+            for counter in &*self.counters {
+                counter.store(counter.load(Ordering::Relaxed) / 2, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// How often the key whose hash is `hash` was read lately.
+    fn frequency(&self, hash: u64) -> u8 {
+        self.slots(hash)
+            .into_iter()
+            .map(|i| self.counters[i].load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0)
+    }
 }
 
 struct Shard<V> {
@@ -127,6 +202,14 @@ impl<V> ClockMap<V> {
                 })
                 .collect(),
             hasher: RandomState::new(),
+            // A counter for every 512 bytes of capacity: several per entry
+            // of any size worth caching.
+            sketch: Sketch::new(
+                usize::try_from(capacity / 512)
+                    .unwrap_or(usize::MAX)
+                    .clamp(1 << 10, 1 << 24)
+                    .next_power_of_two(),
+            ),
             capacity,
             held: AtomicU64::new(0),
             next_evicting: AtomicUsize::new(0),
@@ -161,6 +244,8 @@ impl<V> ClockMap<V> {
     /// `read` of the live value under `key` at `now_ms`, marking it used.
     pub(crate) fn get<R>(&self, key: &str, now_ms: u64, read: impl FnOnce(&V) -> R) -> Option<R> {
         let hash = self.hash(key);
+        // Found or not: a miss is what makes a key worth admitting.
+        self.sketch.touch(hash);
         let shard = self.read(hash);
         let slot = shard.find(hash, key)?;
         let slot = shard.slots[slot as usize].as_ref()?;
@@ -191,7 +276,7 @@ impl<V> ClockMap<V> {
         make: impl FnOnce() -> (V, u32, u64),
     ) -> bool {
         let hash = self.hash(key);
-        {
+        let fresh = {
             let mut shard = Self::write_shard(self.shard_of(hash));
             let found = shard.find(hash, key);
             let live = found
@@ -226,17 +311,23 @@ impl<V> ClockMap<V> {
             });
             self.held.fetch_add(u64::from(weight), Ordering::Relaxed);
             self.sweep_some(&mut shard, now_ms, 2);
-        }
-        self.evict_over(now_ms);
+            found.is_none()
+        };
+        // A new key must be asked for at least as often as what it would
+        // push out; a replaced value is admitted.
+        self.evict_over(now_ms, fresh.then_some((hash, key)));
         true
     }
 
     /// Removes the value under `key`, if any.
     pub(crate) fn remove(&self, key: &str) {
-        let hash = self.hash(key);
+        self.remove_hashed(self.hash(key), key, Removal::Deleted);
+    }
+
+    fn remove_hashed(&self, hash: u64, key: &str, cause: Removal) {
         let mut shard = Self::write_shard(self.shard_of(hash));
         if let Some(i) = shard.find(hash, key) {
-            self.unlink(&mut shard, i, Removal::Deleted);
+            self.unlink(&mut shard, i, cause);
         }
     }
 
@@ -310,26 +401,39 @@ impl<V> ClockMap<V> {
     }
 
     /// Evicts, a shard at a time, while more than the capacity is held.
-    fn evict_over(&self, now_ms: u64) {
+    /// With `candidate` (the hash and key of a new entry), the first live
+    /// victim is weighed against it: the one asked for less often goes.
+    fn evict_over(&self, now_ms: u64, mut candidate: Option<(u64, &str)>) {
         // A shard that evicts nothing in its turn has had every referenced
         // bit cleared, and evicts in its next: two turns of every shard
         // without an eviction means they are empty.
         let mut idle = 0;
         while self.held.load(Ordering::Relaxed) > self.capacity && idle < 2 * SHARDS {
             let turn = self.next_evicting.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            let against = candidate.map(|(hash, _)| self.sketch.frequency(hash));
             let mut shard = Self::write_shard(&self.shards[turn]);
-            if self.evict_one(&mut shard, now_ms) {
-                idle = 0;
-            } else {
-                idle += 1;
+            match self.evict_one(&mut shard, now_ms, against) {
+                Turn::Evicted => {
+                    idle = 0;
+                    candidate = None;
+                }
+                Turn::Refused => {
+                    drop(shard);
+                    if let Some((hash, key)) = candidate.take() {
+                        self.remove_hashed(hash, key, Removal::Size);
+                    }
+                    idle = 0;
+                }
+                Turn::Nothing => idle += 1,
             }
         }
     }
 
     /// Moves the shard's hand, for at most one turn, to its first expired
     /// or unreferenced value, clearing the referenced bits it passes, and
-    /// removes that value; whether there was one.
-    fn evict_one(&self, shard: &mut Shard<V>, now_ms: u64) -> bool {
+    /// removes that value, unless it is live and read more often than
+    /// `against` (a new key's frequency).
+    fn evict_one(&self, shard: &mut Shard<V>, now_ms: u64, against: Option<u8>) -> Turn {
         let len = shard.slots.len();
         for _ in 0..len {
             let i = shard.hand % len;
@@ -341,14 +445,16 @@ impl<V> ClockMap<V> {
                 Removal::Expired
             } else if slot.referenced.swap(false, Ordering::Relaxed) {
                 continue;
+            } else if against.is_some_and(|new| self.sketch.frequency(slot.hash) > new) {
+                return Turn::Refused;
             } else {
                 Removal::Size
             };
             #[allow(clippy::cast_possible_truncation)]
             self.unlink(shard, i as u32, cause);
-            return true;
+            return Turn::Evicted;
         }
-        false
+        Turn::Nothing
     }
 }
 
@@ -502,6 +608,33 @@ mod tests {
         let (empty, _) = super::tests::map(0);
         empty.insert("a", 1, 1, 1000, 0);
         assert!(empty.get("a", 0, |_| ()).is_none());
+    }
+
+    #[test]
+    fn a_new_key_asked_for_less_than_its_victim_is_refused() {
+        let (map, removed) = map(100);
+        let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+        for (i, key) in (0..).zip(&keys) {
+            map.insert(key, i, 10, 1000, 0);
+            // Asked for twice before it was stored, as a miss and a hit.
+            for _ in 0..2 {
+                map.get(key, 0, |_| ());
+            }
+        }
+        // Never asked for: it does not push out what is.
+        map.insert("cold", 10, 10, 1000, 0);
+        assert_eq!(*removed.lock().unwrap(), [(10, Removal::Size)]);
+        assert!(map.get("cold", 0, |_| ()).is_none());
+        assert_eq!(map.bytes(), 100);
+        // Asked for as often as the others (its two misses): it gets in.
+        removed.lock().unwrap().clear();
+        map.get("warm", 0, |_| ());
+        map.get("warm", 0, |_| ());
+        map.get("warm", 0, |_| ());
+        map.insert("warm", 11, 10, 1000, 0);
+        assert_eq!(map.get("warm", 0, |v| *v), Some(11));
+        assert_eq!(removed.lock().unwrap().len(), 1, "one entry made room");
+        assert_eq!(map.bytes(), 100);
     }
 
     #[test]
