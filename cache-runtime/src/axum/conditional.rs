@@ -36,7 +36,11 @@ impl Conditions {
     pub(crate) fn from_request(headers: &HeaderMap, get: bool) -> Self {
         let if_none_match = headers.get(header::IF_NONE_MATCH);
         let if_modified_since = headers.get(header::IF_MODIFIED_SINCE);
-        let range = if get { headers.get(header::RANGE) } else { None };
+        let range = if get {
+            headers.get(header::RANGE)
+        } else {
+            None
+        };
         // Built, and `If-Range` looked for, only when the request is
         // conditional or ranged at all.
         let any = if_none_match.is_some() || if_modified_since.is_some() || range.is_some();
