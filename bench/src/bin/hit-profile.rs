@@ -147,6 +147,7 @@ fn sizes() {
     use cache_runtime::__private_0_1_0::{serve, FromCacheParts, RequestContext};
     let (parts, ()) = Request::get("/items/7").body(()).unwrap().into_parts();
     let ctx = RequestContext::<__cached_route_cached>::from_cache_parts(&parts);
+    eprintln!("request context {} bytes", std::mem::size_of_val(&ctx));
     let body = async { Json(item(7)) };
     eprintln!("body future {} bytes", std::mem::size_of_val(&body));
     let fut = serve(ctx, body);
