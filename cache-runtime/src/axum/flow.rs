@@ -199,7 +199,6 @@ where
             .instrument(span),
         );
     }
-    let now = now_ms();
     let looked = match found {
         Some(Found::Revalidate(stale)) => {
             let span = route.span.span();
@@ -211,12 +210,12 @@ where
                 .instrument(span),
             );
         }
-        Some(Found::Lookup(lookup)) => Some(lookup),
-        None if request.client == ClientDirective::None => route.cache.lookup_now(&route.key, now),
-        None => Some(Lookup::Miss),
+        Some(Found::Lookup(lookup)) => Some((lookup, now_ms())),
+        None if request.client == ClientDirective::None => route.cache.lookup_now(&route.key),
+        None => Some((Lookup::Miss, now_ms())),
     };
     match looked {
-        Some(lookup) => match route.answer(lookup, handler, &request, false, now) {
+        Some((lookup, now)) => match route.answer(lookup, handler, &request, false, now) {
             Answer::Served(response) => ready(route.edge_tagged(response)),
             unanswered => {
                 let span = route.span.span();

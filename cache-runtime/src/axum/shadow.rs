@@ -74,7 +74,7 @@ impl Exchange {
 
     /// The entry stored for the key, fresh or not, without taking a lease.
     async fn peek(&self) -> Option<Arc<Prepared>> {
-        let lookup = match self.cache.lookup_now(&self.key, crate::clock::now_ms()) {
+        let lookup = match self.cache.lookup_now(&self.key).map(|(lookup, _)| lookup) {
             Some(lookup) => lookup,
             None => {
                 self.cache

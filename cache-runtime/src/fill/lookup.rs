@@ -80,22 +80,28 @@ impl RouteCache {
     }
 
     /// The lookup when it needs no I/O: an L1 hit, or the in-process
-    /// store's answer. `None` when Redis must be asked ([`Self::fetch`]).
-    /// `now` is the wall clock in milliseconds ([`now_ms`]), which the
-    /// caller reads once for the whole answer.
-    pub(crate) fn lookup_now(&self, key: &str, now: u64) -> Option<Lookup> {
+    /// store's answer, with the wall clock ([`now_ms`]) it was made at,
+    /// for the caller to answer by. `None` when Redis must be asked
+    /// ([`Self::fetch`]); the clock is then not read.
+    pub(crate) fn lookup_now(&self, key: &str) -> Option<(Lookup, u64)> {
         let l1 = self.inner.l1.as_deref();
-        if let Some(entry) = l1.and_then(|l1| l1.get(key, now)) {
-            return Some(Lookup::Hit(entry));
-        }
-        match &self.inner.store {
-            Store::Memory(memory) => Some(match memory.peek_prepared(key, now) {
-                Some(Ok(entry)) => Lookup::Hit(entry),
-                Some(Err(e)) => self.corrupt(key, e),
-                None => Lookup::Miss,
-            }),
+        let memory = match &self.inner.store {
+            Store::Memory(memory) => Some(memory),
             Store::Redis(_) => None,
+        };
+        if l1.is_none() && memory.is_none() {
+            return None;
         }
+        let now = now_ms();
+        if let Some(entry) = l1.and_then(|l1| l1.get(key, now)) {
+            return Some((Lookup::Hit(entry), now));
+        }
+        let lookup = match memory?.peek_prepared(key, now) {
+            Some(Ok(entry)) => Lookup::Hit(entry),
+            Some(Err(e)) => self.corrupt(key, e),
+            None => Lookup::Miss,
+        };
+        Some((lookup, now))
     }
 
     /// The entry under `key` from the L1, else one backend round trip: the
@@ -106,8 +112,8 @@ impl RouteCache {
         key: &str,
         claim: Option<impl FnOnce() -> Vec<String>>,
     ) -> Lookup {
-        match self.lookup_now(key, now_ms()) {
-            Some(found) => found,
+        match self.lookup_now(key) {
+            Some((found, _)) => found,
             None => self.fetch(key, claim).await,
         }
     }
