@@ -303,6 +303,21 @@ impl RouteCache {
         op: Op,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        self.call_with(op, move || fut).await
+    }
+
+    /// [`Self::call`] of the future `make` makes, made only when the call
+    /// goes ahead: the caller's future then holds the small `make` and
+    /// one copy of the call's future, not two (an `async fn` keeps its
+    /// arguments for its whole life). The Redis hit's `GET` uses it.
+    pub(crate) async fn call_with<T, F>(
+        &self,
+        op: Op,
+        make: impl FnOnce() -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
         if self.inner.disabled.is_some() {
             return Err(StoreError::bare(
                 ErrorKind::Unavailable,
@@ -310,7 +325,7 @@ impl RouteCache {
             ));
         }
         if !self.inner.store.is_shared() {
-            return fut.await;
+            return make().await;
         }
         let admission = self.inner.breaker.admit();
         if admission == Admission::Reject {
@@ -338,7 +353,7 @@ impl RouteCache {
             recorded: false,
         };
         let started = std::time::Instant::now();
-        let result = bounded(self.inner.config.timeout, "backend call", fut).await;
+        let result = bounded(self.inner.config.timeout, "backend call", make()).await;
         if let crate::store::Store::Redis(redis) = &self.inner.store {
             redis.observe(&result);
         }

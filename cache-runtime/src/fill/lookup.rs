@@ -140,7 +140,9 @@ impl RouteCache {
         let seen = self.inner.l1.as_deref().map(L1::epoch);
         let claim = claim.filter(|_| !recent.likely_stored(probe));
         if let Some(generations) = claim {
-            return match self.read_or_lease(key, generations()).await {
+            // Boxed: its script's state is three times a `GET`'s, and would
+            // otherwise size the future of every Redis hit.
+            return match Box::pin(self.read_or_lease(key, generations())).await {
                 Ok(Ok(value)) => self.found(probe, key, value, seen),
                 Ok(Err((lease, noted))) => Lookup::Leased(lease, noted),
                 Err(e) => {
@@ -152,7 +154,7 @@ impl RouteCache {
         // Not boxed on its own: requests that get here already run in a
         // future of their own (see `flow::start`), and one allocation per
         // Redis hit is cheaper than two.
-        match self.call(Op::Get, self.inner.store.get(key)).await {
+        match self.call_with(Op::Get, || self.inner.store.get(key)).await {
             Ok(Some(value)) => self.found(probe, key, value, seen),
             Ok(None) => {
                 recent.found(probe, false);
