@@ -19,11 +19,12 @@ use tracing::Span;
 pub(super) struct Exchange {
     pub(super) cache: RouteCache,
     pub(super) policy: &'static RoutePolicy,
-    /// The query parameters the key keeps ([`CachedRoute::query`]).
-    pub(super) query: crate::key::QueryPolicy,
+    /// The query parameters the key keeps ([`CachedRoute::query`]; a
+    /// function, which takes a third of the room of its value).
+    pub(super) query: fn() -> crate::key::QueryPolicy,
     pub(super) key: String,
     /// The request target and the route's tags, to index a stored entry by.
-    pub(super) uri: http::Uri,
+    pub(super) target: super::RequestTarget,
     pub(super) tags: Vec<String>,
     /// The route's counters, and the request's span.
     pub(super) metrics: RouteHandle,
@@ -43,9 +44,9 @@ impl Exchange {
         let prefix = &config.prefix;
         let path = key::path_index(
             prefix,
-            self.uri.path().as_bytes(),
-            self.uri.query().map(str::as_bytes),
-            self.query,
+            self.target.path().as_bytes(),
+            self.target.query().map(str::as_bytes),
+            (self.query)(),
         );
         let path = Index {
             key: path,
