@@ -1,13 +1,14 @@
 //! The in-process stores' map: sharded, bounded by bytes, entries that
-//! expire on their own, and CLOCK (second-chance) eviction.
+//! expire on their own, CLOCK (second-chance) eviction and TinyLFU
+//! admission.
 //!
 //! A hit is the hot path of the embedded store and the L1, and a general
 //! cache's read was most of its cost (moka's `get`: about 1,230
 //! instructions a hit, for the hash, the read's bookkeeping and its
 //! share of housekeeping). Here a read takes one keyed SipHash of the key,
-//! a shard's read lock, one probe and a relaxed store of the slot's
-//! referenced bit when it is not set yet; everything else is paid by
-//! writes.
+//! four counters of the frequency sketch, a shard's read lock, one probe
+//! and a relaxed store of the slot's referenced bit when it is not set
+//! yet: about 500 instructions. Everything else is paid by writes.
 //!
 //! - **Keys.** Hashed once with the standard library's randomly keyed
 //!   SipHash (clients choose keys: no hash flooding), which picks the
@@ -20,6 +21,12 @@
 //!   approximation of LRU: an entry read since the hand last passed
 //!   stays). Expired entries the hand meets go first. An entry heavier
 //!   than the whole budget is not stored.
+//! - **Admission.** Every lookup, found or not, counts its key in a
+//!   count-min sketch (halved now and then, so it follows what is asked
+//!   for now). A new key that would push out a live entry asked for more
+//!   often is dropped instead: the tail of a skewed trace cannot flush
+//!   the popular entries, and the map keeps the hit rate of an ideal
+//!   LRU of its bytes (`bench/curves.sh`, sweep `keys`).
 //! - **Expiry.** An entry past its end is never returned. It is removed
 //!   when the hand meets it, when a later insert into its shard sweeps
 //!   past it (two slots an insert), or by [`ClockMap::sweep`].

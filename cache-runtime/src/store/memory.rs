@@ -16,8 +16,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The in-process store: a concurrent, size-bounded map (CLOCK eviction,
-/// see [`ClockMap`]) whose entries expire after their own TTL. Same entry
+/// The in-process store: a concurrent, size-bounded map (CLOCK eviction
+/// with TinyLFU admission, see [`ClockMap`]) whose entries expire after
+/// their own TTL. Same entry
 /// format and semantics as Redis, for single-instance deployments, the L1
 /// and development. Cloning is cheap and clones share the same entries.
 #[derive(Clone)]
