@@ -14,6 +14,28 @@ use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use tracing::Span;
 
+/// A request's path and query, which a stored entry is indexed by: the
+/// part of its `Uri` the cache keeps (40 bytes against the `Uri`'s 88, in
+/// every request's state).
+#[derive(Debug, Clone)]
+pub(crate) struct RequestTarget(Option<http::uri::PathAndQuery>);
+
+impl RequestTarget {
+    pub(crate) fn of(uri: &http::Uri) -> Self {
+        Self(uri.path_and_query().cloned())
+    }
+
+    /// The path, as [`http::Uri::path`] gives it.
+    pub(crate) fn path(&self) -> &str {
+        self.0.as_ref().map_or("", http::uri::PathAndQuery::path)
+    }
+
+    /// The query, as [`http::Uri::query`] gives it.
+    pub(crate) fn query(&self) -> Option<&str> {
+        self.0.as_ref().and_then(http::uri::PathAndQuery::query)
+    }
+}
+
 /// One request's route, cache and key.
 #[derive(Clone)]
 pub(super) struct Exchange {
@@ -24,7 +46,7 @@ pub(super) struct Exchange {
     pub(super) query: fn() -> crate::key::QueryPolicy,
     pub(super) key: String,
     /// The request target and the route's tags, to index a stored entry by.
-    pub(super) target: super::RequestTarget,
+    pub(super) target: RequestTarget,
     pub(super) tags: Vec<String>,
     /// The route's counters, and the request's span.
     pub(super) metrics: RouteHandle,

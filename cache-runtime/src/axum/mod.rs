@@ -19,7 +19,7 @@ mod storable;
 mod tee;
 mod warm;
 
-pub(crate) use self::exchange::{keys_credentials, ClientDirective, Intent};
+pub(crate) use self::exchange::{keys_credentials, ClientDirective, Intent, RequestTarget};
 pub use self::layer::{CacheLayer, CacheService};
 pub use self::warm::WarmOutcome;
 
@@ -69,28 +69,6 @@ pub(crate) struct RequestKey {
     /// What [`FromCacheParts::prepare`] found, on a route that
     /// revalidates (boxed: one word in every other request's context).
     pub(crate) prepared: Option<Box<Prefetch>>,
-}
-
-/// A request's path and query, which a stored entry is indexed by: the
-/// part of its `Uri` the cache keeps (40 bytes against the `Uri`'s 88, in
-/// every request's state).
-#[derive(Debug, Clone)]
-pub(crate) struct RequestTarget(Option<http::uri::PathAndQuery>);
-
-impl RequestTarget {
-    pub(crate) fn of(uri: &http::Uri) -> Self {
-        Self(uri.path_and_query().cloned())
-    }
-
-    /// The path, as [`http::Uri::path`] gives it.
-    pub(crate) fn path(&self) -> &str {
-        self.0.as_ref().map_or("", http::uri::PathAndQuery::path)
-    }
-
-    /// The query, as [`http::Uri::query`] gives it.
-    pub(crate) fn query(&self) -> Option<&str> {
-        self.0.as_ref().and_then(http::uri::PathAndQuery::query)
-    }
 }
 
 /// A revalidating route's lookup, made before the user's extractors ran.
