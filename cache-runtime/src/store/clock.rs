@@ -22,8 +22,8 @@
 //!   stays). Expired entries the hand meets go first. An entry heavier
 //!   than the whole budget is not stored.
 //! - **Admission.** Every lookup, found or not, counts its key in a
-//!   count-min sketch (halved now and then, so it follows what is asked
-//!   for now). A new key that would push out a live entry asked for more
+//!   count-min sketch (halved now and then, by an insert, so it follows
+//!   what is asked for now). A new key that would push out a live entry asked for more
 //!   often is dropped instead: the tail of a skewed trace cannot flush
 //!   the popular entries, and the map keeps the hit rate of an ideal
 //!   LRU of its bytes (`bench/curves.sh`, sweep `keys`).
@@ -88,14 +88,14 @@ enum Turn {
 }
 
 /// A count-min sketch of how often keys were asked for (TinyLFU): four
-/// 4-bit-saturating counters per key, all halved after ten reads per
-/// counter, so that the counts follow what is popular now.
+/// 4-bit-saturating counters per key, all halved after about ten reads
+/// per counter, so that the counts follow what is popular now. The reads
+/// are counted per shard, and the halving is left to the next insert
+/// into a shard that counted its share: a hit never pays it, and no
+/// counter is shared by every reader.
 struct Sketch {
     counters: Box<[AtomicU8]>,
     mask: usize,
-    reads: AtomicU64,
-    /// Reads between two halvings.
-    period: u64,
 }
 
 impl Sketch {
@@ -104,9 +104,13 @@ impl Sketch {
         Self {
             counters: (0..slots).map(|_| AtomicU8::new(0)).collect(),
             mask: slots - 1,
-            reads: AtomicU64::new(0),
-            period: 10 * slots as u64,
         }
+    }
+
+    /// Reads a shard counts between two halvings: its share of ten per
+    /// counter.
+    fn period_per_shard(&self) -> u64 {
+        (10 * self.counters.len() as u64 / SHARDS as u64).max(1)
     }
 
     fn slots(&self, hash: u64) -> [usize; 4] {
@@ -130,11 +134,12 @@ impl Sketch {
                 counter.store(count + 1, Ordering::Relaxed);
             }
         }
-        if self.reads.fetch_add(1, Ordering::Relaxed) + 1 == self.period {
-            self.reads.store(0, Ordering::Relaxed);
-            for counter in &*self.counters {
-                counter.store(counter.load(Ordering::Relaxed) / 2, Ordering::Relaxed);
-            }
+    }
+
+    /// Halves every counter.
+    fn halve(&self) {
+        for counter in &*self.counters {
+            counter.store(counter.load(Ordering::Relaxed) / 2, Ordering::Relaxed);
         }
     }
 
@@ -155,6 +160,8 @@ struct Shard<V> {
     free: Vec<u32>,
     hand: usize,
     sweep: usize,
+    /// Lookups in this shard since the sketch was last halved.
+    reads: AtomicU64,
 }
 
 struct Slot<V> {
@@ -197,17 +204,7 @@ impl<V> ClockMap<V> {
         on_remove: impl Fn(&V, u32, Removal) + Send + Sync + 'static,
     ) -> Self {
         Self {
-            shards: (0..SHARDS)
-                .map(|_| {
-                    RwLock::new(Shard {
-                        heads: HashMap::default(),
-                        slots: Vec::new(),
-                        free: Vec::new(),
-                        hand: 0,
-                        sweep: 0,
-                    })
-                })
-                .collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::empty())).collect(),
             hasher: RandomState::new(),
             // A counter for every 512 bytes of capacity: several per entry
             // of any size worth caching.
@@ -251,9 +248,10 @@ impl<V> ClockMap<V> {
     /// `read` of the live value under `key` at `now_ms`, marking it used.
     pub(crate) fn get<R>(&self, key: &str, now_ms: u64, read: impl FnOnce(&V) -> R) -> Option<R> {
         let hash = self.hash(key);
+        let shard = self.read(hash);
         // Found or not: a miss is what makes a key worth admitting.
         self.sketch.touch(hash);
-        let shard = self.read(hash);
+        shard.reads.fetch_add(1, Ordering::Relaxed);
         let slot = shard.find(hash, key)?;
         let slot = shard.slots[slot as usize].as_ref()?;
         if slot.end_ms <= now_ms {
@@ -283,7 +281,7 @@ impl<V> ClockMap<V> {
         make: impl FnOnce() -> (V, u32, u64),
     ) -> bool {
         let hash = self.hash(key);
-        let fresh = {
+        let (fresh, halve) = {
             let mut shard = Self::write_shard(self.shard_of(hash));
             let found = shard.find(hash, key);
             let live = found
@@ -318,8 +316,16 @@ impl<V> ClockMap<V> {
             });
             self.held.fetch_add(u64::from(weight), Ordering::Relaxed);
             self.sweep_some(&mut shard, now_ms, 2);
-            found.is_none()
+            let reads = shard.reads.get_mut();
+            let halve = *reads >= self.sketch.period_per_shard();
+            if halve {
+                *reads = 0;
+            }
+            (found.is_none(), halve)
         };
+        if halve {
+            self.sketch.halve();
+        }
         // A new key must be asked for at least as often as what it would
         // push out; a replaced value is admitted.
         self.evict_over(now_ms, fresh.then_some((hash, key)));
@@ -466,6 +472,17 @@ impl<V> ClockMap<V> {
 }
 
 impl<V> Shard<V> {
+    fn empty() -> Self {
+        Self {
+            heads: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            hand: 0,
+            sweep: 0,
+            reads: AtomicU64::new(0),
+        }
+    }
+
     /// The slot of `key`, whose hash is `hash`.
     fn find(&self, hash: u64, key: &str) -> Option<u32> {
         let mut i = *self.heads.get(&hash)?;
@@ -645,15 +662,29 @@ mod tests {
     }
 
     #[test]
+    fn the_sketch_is_halved_by_an_insert_after_its_reads() {
+        let (map, _) = map(1000);
+        let hash = map.hash("a");
+        let period = map.sketch.period_per_shard();
+        // Every lookup of `a` is counted in `a`'s shard.
+        for _ in 0..period {
+            map.get("a", 0, |_| ());
+        }
+        assert_eq!(
+            map.sketch.frequency(hash),
+            15,
+            "saturated, not halved by reads"
+        );
+        map.insert("a", 1, 1, 1000, 0);
+        assert_eq!(map.sketch.frequency(hash), 7, "halved by the insert");
+        map.insert("a", 2, 1, 1000, 0);
+        assert_eq!(map.sketch.frequency(hash), 7, "once per period");
+    }
+
+    #[test]
     fn keys_sharing_a_hash_chain() {
         let (map, _) = map(1000);
-        let mut shard = super::Shard {
-            heads: std::collections::HashMap::default(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            hand: 0,
-            sweep: 0,
-        };
+        let mut shard = super::Shard::empty();
         for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
             shard.link(super::Slot {
                 key: key.into(),
