@@ -11,8 +11,9 @@
 //! requests through `tower::ServiceExt::oneshot` on a current-thread
 //! runtime, after one warm-up request, with the request target in a shared
 //! buffer as hyper's parser leaves it, on a router finalised with
-//! `with_state(())` as `axum::serve` finalises it for each connection, so the difference per request
-//! between a mode and its baseline is the cache's own cost. With
+//! `with_state(())` as `axum::serve` finalises it for each connection, so
+//! the difference per request between a mode and its baseline is the
+//! cache's own cost. With
 //! `RECORDER=prometheus`, a Prometheus recorder collects the metrics; with
 //! `ACCEPT_ENCODING=<value>`, every request sends that `Accept-Encoding`
 //! (a browser's is `gzip, deflate, br, zstd`), which the cache parses.
