@@ -180,6 +180,7 @@ backend_matrix!(
     index_sets_hold_only_live_members,
     invalidating_a_large_tag_finishes_in_time,
     unsafe_methods_invalidate_their_target,
+    unsafe_methods_invalidate_the_full_path_wherever_the_layer_sits,
     a_head_on_a_stale_entry_never_refreshes_it,
     a_head_past_the_refresh_point_never_refreshes,
     a_background_refresh_reads_no_more_than_max_body,
@@ -580,6 +581,44 @@ async fn unsafe_methods_invalidate_their_target(backend: Backend) {
     assert_eq!(app.get("/items/7").await.x_cache(), "MISS");
     assert_eq!(send(&app, Method::PUT, "/items/7").await.status, 204);
     assert_eq!(app.get("/items/7").await.x_cache(), "HIT", "switched off");
+}
+
+/// RFC 9111 §4.4 under `Router::nest`: the `PUT` of `/api/items/7`
+/// invalidates the entry of `/api/items/7` (the key of a nested route is
+/// its full path), whether the layer is on the nested router, on the outer
+/// one, or around the whole application; the entry of `/api/items/9`
+/// stays.
+async fn unsafe_methods_invalidate_the_full_path_wherever_the_layer_sits(backend: Backend) {
+    let f = Fixture::new(backend, "unsafe_nested").await;
+    for placement in ["nested router", "outer router", "around"] {
+        let calls = Calls::default();
+        let inner = router(calls.clone());
+        let app = match placement {
+            "nested router" => {
+                let app = Router::new().nest("/api", inner.layer(f.cache.layer()));
+                TestApp::serve(app, calls).await
+            }
+            "outer router" => {
+                let app = Router::new().nest("/api", inner).layer(f.cache.layer());
+                TestApp::serve(app, calls).await
+            }
+            _ => TestApp::serve_around(Router::new().nest("/api", inner), &f.cache, calls).await,
+        };
+        for path in ["/api/items/7", "/api/items/9"] {
+            assert_eq!(app.get(path).await.x_cache(), "MISS", "{placement}");
+            assert_eq!(app.get(path).await.x_cache(), "HIT", "{placement}");
+        }
+        assert_eq!(send(&app, Method::PUT, "/api/items/7").await.status, 204);
+        let after = app.get("/api/items/7").await;
+        assert_eq!(after.x_cache(), "MISS", "{placement}: the PUT's target");
+        assert_eq!(
+            app.get("/api/items/9").await.x_cache(),
+            "HIT",
+            "{placement}"
+        );
+        f.cache.invalidate("/api/items/7").await.unwrap();
+        f.cache.invalidate("/api/items/9").await.unwrap();
+    }
 }
 
 /// A background refresh whose streamed body outgrows the route's

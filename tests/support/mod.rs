@@ -436,12 +436,35 @@ impl TestApp {
 
     /// Serves `router` (already carrying whatever layers it needs).
     pub async fn serve(router: Router, calls: Calls) -> Self {
+        Self::serve_service(router, calls).await
+    }
+
+    /// Serves `cache`'s layer around the whole of `router` (the layer
+    /// applied once to the application, not by `Router::layer` to each
+    /// route).
+    pub async fn serve_around(router: Router, cache: &RouteCache, calls: Calls) -> Self {
+        Self::serve_service(tower::Layer::layer(&cache.layer(), router), calls).await
+    }
+
+    /// Serves `service`, an application as a tower service.
+    pub async fn serve_service<S>(service: S, calls: Calls) -> Self
+    where
+        S: tower::Service<
+                axum::extract::Request,
+                Response = axum::response::Response,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().unwrap();
+        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(service);
         let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
+            axum::serve(listener, service).await.expect("serve");
         });
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self {

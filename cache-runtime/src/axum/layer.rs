@@ -248,7 +248,12 @@ struct Target {
 
 impl Target {
     fn of<B>(request: &Request<B>) -> Self {
-        let uri = request.uri();
+        // Under `Router::nest`, a layer on the nested router sees the URI
+        // without the prefix; keys are made from the full one.
+        let uri = request
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or(request.uri(), |original| &original.0);
         let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
             request
                 .headers()
