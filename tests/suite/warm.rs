@@ -31,6 +31,27 @@ fn router(cache: &RouteCache, calls: &Calls) -> Router {
         .layer(cache.layer())
 }
 
+/// The application served inside the cache's layer
+/// (`cache.layer().layer(router)`): `warm` gets the bare router, and the
+/// URLs it warms are then hits through the served application.
+async fn a_router_served_inside_the_layer_is_warmed_too(backend: Backend) {
+    let f = Fixture::new(backend, "warm_around").await;
+    let calls = Calls::default();
+    let bare = Router::new()
+        .route("/pages/{n}", get(page))
+        .with_state(calls.clone());
+    let warmed = f.cache.warm(&bare, ["/pages/1", "/pages/2"], 2).await;
+    assert!(
+        warmed.iter().all(|w| w.stored && w.x_cache == "MISS"),
+        "{warmed:?}"
+    );
+    let served = TestApp::serve_around(bare, &f.cache, calls.clone()).await;
+    for url in ["/pages/1", "/pages/2"] {
+        assert_eq!(served.get(url).await.x_cache(), "HIT", "{url}");
+    }
+    assert_eq!(calls.get("page"), 2, "no handler ran again");
+}
+
 fn urls() -> Vec<String> {
     (0..100).map(|n| format!("/pages/{n}")).collect()
 }
@@ -118,5 +139,6 @@ async fn warm_up_runs_at_most_the_concurrency_given() {
 
 backend_matrix!(
     warmed_urls_are_hits,
+    a_router_served_inside_the_layer_is_warmed_too,
     two_instances_warming_at_once_compute_each_url_once,
 );

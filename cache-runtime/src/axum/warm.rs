@@ -32,7 +32,8 @@ pub struct WarmOutcome {
 
 impl RouteCache {
     /// Fills the entries of `urls` by sending a `GET` for each through
-    /// `router` (the application's own, with this cache's layer), at most
+    /// `router` (the application's own, with this cache's layer or served
+    /// inside it: the requests carry this cache either way), at most
     /// `concurrency` at a time (at least one), before the listener opens
     /// or after a deploy: pick what the origin's handlers can take beside
     /// live traffic. Each request
@@ -70,7 +71,7 @@ impl RouteCache {
     {
         let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
         let warmed: Vec<WarmOutcome> = stream::iter(urls)
-            .map(|url| warm_one(router.clone(), url))
+            .map(|url| warm_one(router.clone(), self.clone(), url))
             .buffered(concurrency.max(1))
             .collect()
             .await;
@@ -80,7 +81,7 @@ impl RouteCache {
     }
 }
 
-async fn warm_one(mut router: Router, url: String) -> WarmOutcome {
+async fn warm_one(mut router: Router, cache: RouteCache, url: String) -> WarmOutcome {
     let outcome = |status, x_cache: &str, stored| WarmOutcome {
         url: url.clone(),
         status,
@@ -103,6 +104,9 @@ async fn warm_one(mut router: Router, url: String) -> WarmOutcome {
         .parse::<Uri>()
         .unwrap_or_default();
     *request.uri_mut() = target;
+    // As the layer would: the router may be served inside it rather than
+    // carry it (`cache.layer().layer(router)`).
+    request.extensions_mut().insert(cache);
     if poll_fn(|cx| Service::<Request<Body>>::poll_ready(&mut router, cx))
         .await
         .is_err()
