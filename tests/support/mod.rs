@@ -428,10 +428,12 @@ impl Reply {
 }
 
 impl TestApp {
-    /// Serves the standard test router with `cache` installed.
+    /// Serves the standard test router inside `cache`'s layer (the suites
+    /// that build their own router apply it with `Router::layer`, so both
+    /// placements are tested).
     pub async fn spawn(cache: &RouteCache) -> Self {
         let calls = Calls::default();
-        Self::serve(app::router(calls.clone()).layer(cache.layer()), calls).await
+        Self::serve_around(app::router(calls.clone()), cache, calls).await
     }
 
     /// Serves `router` (already carrying whatever layers it needs).
