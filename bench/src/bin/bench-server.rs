@@ -16,7 +16,9 @@
 //! `L1_CAPACITY` (bytes), `MAX_BODY` and `MISS_COST_MS`. Every mode that
 //! serves `/items/{id}` also serves `/large/{id}`: a cold 1 MB
 //! compressible body (`LARGE_BYTES`), cached by the `route-*` modes; and
-//! the `route-*` modes serve `/__stats`, the store's `entries bytes`.
+//! the `route-*` modes serve `/__stats`, the store's `entries bytes`. The
+//! `route-*` modes serve the router inside the cache's layer; with
+//! `CACHE_LAYER=route`, through `Router::layer` instead.
 
 use axum::{
     extract::{Path, State},
@@ -26,12 +28,13 @@ use axum::{
     Json, Router,
 };
 use bytes::Bytes;
-use cache_runtime::{cached_route, RouteCache};
+use cache_runtime::{cached_route, CacheService, RouteCache};
 use route_cache_bench::{
     cached_crate_item, env_number, item, load_catalog, load_item, miss_cost, redis_get_router,
     set_redis_url, sized_body, Item, JSON,
 };
 use std::sync::{Arc, OnceLock};
+use tower::Layer;
 
 /// The bodies `static` serves: identity, and gzipped when sized.
 struct StaticBodies {
@@ -111,18 +114,29 @@ async fn store_stats(State(cache): State<RouteCache>) -> String {
 }
 
 /// The item routes of the `route-*` modes, sized or not, with `/large`
-/// and `/__stats`, on `cache`.
-fn route_router(cache: RouteCache) -> Router {
+/// and `/__stats`, on `cache`: served inside the cache's layer (one
+/// service for the application), or with `CACHE_LAYER=route` through
+/// `Router::layer` (every route wrapped in it).
+fn route_app(cache: RouteCache) -> App {
     let items = if body_bytes().is_some() {
         get(sized_item)
     } else {
         get(route_item)
     };
-    Router::new()
+    let routes = Router::new()
         .route("/items/{id}", items)
-        .route("/large/{id}", get(large_item))
-        .layer(cache.layer())
-        .route("/__stats", get(store_stats).with_state(cache))
+        .route("/large/{id}", get(large_item));
+    let stats = get(store_stats).with_state(cache.clone());
+    if std::env::var("CACHE_LAYER").as_deref() == Ok("route") {
+        return App::Router(routes.layer(cache.layer()).route("/__stats", stats));
+    }
+    App::Around(cache.layer().layer(routes.route("/__stats", stats)))
+}
+
+/// What a mode serves: a router, or a router inside the cache's layer.
+enum App {
+    Router(Router),
+    Around(CacheService<Router>),
 }
 
 /// A builder with the curves' settings from the environment.
@@ -163,7 +177,7 @@ async fn main() {
         .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
     set_redis_url(&redis_url);
 
-    let app = match mode.as_str() {
+    let app: App = match mode.as_str() {
         "static" => {
             let keys = env_number("STATIC_KEYS").unwrap_or(1000);
             let identity: Vec<Bytes> = (0..keys)
@@ -185,12 +199,14 @@ async fn main() {
                     })
                     .collect()
             });
-            Router::new()
-                .route("/items/{id}", get(static_item))
-                .with_state(Arc::new(StaticBodies { identity, gzip }))
-                .route("/large/{id}", get(origin_large))
+            App::Router(
+                Router::new()
+                    .route("/items/{id}", get(static_item))
+                    .with_state(Arc::new(StaticBodies { identity, gzip }))
+                    .route("/large/{id}", get(origin_large)),
+            )
         }
-        "redis-get" => redis_get_router(&redis_url).await,
+        "redis-get" => App::Router(redis_get_router(&redis_url).await),
         "route-redis" | "route-two-tier" => {
             // The two-tier server adds an in-process L1 in front of Redis.
             let l1 = if mode == "route-two-tier" {
@@ -204,30 +220,38 @@ async fn main() {
                 .build()
                 .await
                 .expect("cache");
-            route_router(cache)
+            route_app(cache)
         }
-        "route-embedded" => route_router(builder().build().await.expect("cache")),
-        "cached-crate" => Router::new().route("/items/{id}", get(cached_crate_item)),
+        "route-embedded" => route_app(builder().build().await.expect("cache")),
+        "cached-crate" => App::Router(Router::new().route("/items/{id}", get(cached_crate_item))),
         "origin" => {
             let items = if body_bytes().is_some() {
                 get(origin_sized)
             } else {
                 get(origin_item)
             };
-            Router::new()
-                .route("/items/{id}", items)
-                .route("/large/{id}", get(origin_large))
+            App::Router(
+                Router::new()
+                    .route("/items/{id}", items)
+                    .route("/large/{id}", get(origin_large)),
+            )
         }
-        "catalog-route" => Router::new()
-            .route("/items/{id}", get(catalog_page))
-            .layer(RouteCache::embedded().layer()),
-        "catalog-layer" => Router::new()
-            .route("/items/{id}", get(catalog_page_identity))
-            .layer(RouteCache::embedded().layer())
-            .layer(tower_http::compression::CompressionLayer::new()),
-        "catalog-plain" => Router::new()
-            .route("/items/{id}", get(catalog_page_identity))
-            .layer(RouteCache::embedded().layer()),
+        "catalog-route" => App::Router(
+            Router::new()
+                .route("/items/{id}", get(catalog_page))
+                .layer(RouteCache::embedded().layer()),
+        ),
+        "catalog-layer" => App::Router(
+            Router::new()
+                .route("/items/{id}", get(catalog_page_identity))
+                .layer(RouteCache::embedded().layer())
+                .layer(tower_http::compression::CompressionLayer::new()),
+        ),
+        "catalog-plain" => App::Router(
+            Router::new()
+                .route("/items/{id}", get(catalog_page_identity))
+                .layer(RouteCache::embedded().layer()),
+        ),
         other => {
             eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, route-two-tier, cached-crate, origin, catalog-route, catalog-layer, catalog-plain");
             std::process::exit(2);
@@ -237,5 +261,12 @@ async fn main() {
         .await
         .expect("bind");
     eprintln!("bench-server {mode} listening on 127.0.0.1:{port}");
-    axum::serve(listener, app).await.expect("serve");
+    match app {
+        App::Router(app) => axum::serve(listener, app).await,
+        App::Around(app) => {
+            let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+            axum::serve(listener, app).await
+        }
+    }
+    .expect("serve");
 }

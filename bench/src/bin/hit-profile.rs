@@ -7,21 +7,28 @@
 //! `redis` (a `#[cached_route]` hit on Redis) and `cached-crate` (the peer:
 //! the `cached` crate's Redis-backed macro); the last three use `REDIS_URL`
 //! (default `redis://127.0.0.1:6379`), and callgrind counts only this
-//! process's instructions, not Redis's. Each runs `n` (default 20000)
-//! requests through `tower::ServiceExt::oneshot` on a current-thread
-//! runtime, after one warm-up request, with the request target in a shared
-//! buffer as hyper's parser leaves it, on a router finalised with
-//! `with_state(())` as `axum::serve` finalises it for each connection, so
-//! the difference per request between a mode and its baseline is the
-//! cache's own cost. With
-//! `RECORDER=prometheus`, a Prometheus recorder collects the metrics; with
+//! process's instructions, not Redis's. The cached modes put the cache's
+//! layer around the whole router (`cache.layer().layer(router)`, one
+//! service per application); `embedded-route-layer` is the embedded hit
+//! with the layer applied by `Router::layer` instead (axum wraps every
+//! route in it), and `static-route-layer` the static handler with that
+//! layer (what axum's per-route layering costs any layer). Each runs `n`
+//! (default 20000) requests through `tower::ServiceExt::oneshot` on a
+//! current-thread runtime, after one warm-up request, with the request
+//! target in a shared buffer as hyper's parser leaves it, on a router
+//! finalised with `with_state(())` as `axum::serve` finalises it for each
+//! connection, so the difference per request between a mode and its
+//! baseline is the cache's own cost. With `RECORDER=prometheus`, a
+//! Prometheus recorder collects the metrics; with
 //! `ACCEPT_ENCODING=<value>`, every request sends that `Accept-Encoding`
 //! (a browser's is `gzip, deflate, br, zstd`), which the cache parses.
 
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
-use cache_runtime::{cached_route, RouteCache};
+use cache_runtime::{cached_route, CacheService, RouteCache};
 use route_cache_bench::{cached_crate_item, item, redis_get_router, set_redis_url, Item};
+use std::convert::Infallible;
+use tower::Layer;
 use tower::ServiceExt;
 
 #[cached_route(ttl = 3600)]
@@ -35,11 +42,21 @@ fn main() {
         .build()
         .expect("runtime");
     let (mode, n, app) = runtime.block_on(setup());
-    let total = requests(&runtime, &app, n);
+    let total = match app {
+        App::Router(app) => requests(&runtime, &app, n),
+        App::Around(app) => requests(&runtime, &app, n),
+    };
     println!("{mode}: {n} requests, {total} bytes");
 }
 
-async fn setup() -> (String, usize, Router) {
+/// The service a mode measures: a router, or a router inside the cache's
+/// layer (`CacheLayer` around the whole `Router`, one service per app).
+enum App {
+    Router(Router),
+    Around(CacheService<Router>),
+}
+
+async fn setup() -> (String, usize, App) {
     if std::env::var_os("SIZES").is_some() {
         sizes();
     }
@@ -62,7 +79,25 @@ async fn setup() -> (String, usize, Router) {
                 async move { ([("content-type", "application/json")], body) }
             }),
         ),
-        "embedded" => Router::new()
+        // The static handler behind the cache's layer applied by
+        // `Router::layer`: what axum's per-route layering costs any layer.
+        "static-route-layer" => Router::new()
+            .route(
+                "/items/{id}",
+                get(move |Path(_id): Path<u64>| {
+                    let body = body.clone();
+                    async move { ([("content-type", "application/json")], body) }
+                }),
+            )
+            .layer(RouteCache::embedded().layer()),
+        "embedded" => {
+            let app = Router::new().route("/items/{id}", get(cached));
+            return around(mode, n, app, &RouteCache::embedded());
+        }
+        // The same hit with the layer applied by `Router::layer`, which
+        // axum applies to every route: one more boxed service clone, route
+        // future and request extension map entry per request.
+        "embedded-route-layer" => Router::new()
             .route("/items/{id}", get(cached))
             .layer(RouteCache::embedded().layer()),
         // The embedded hit with an explain header configured, which these
@@ -73,9 +108,8 @@ async fn setup() -> (String, usize, Router) {
                 .build()
                 .await
                 .expect("an embedded cache");
-            Router::new()
-                .route("/items/{id}", get(cached))
-                .layer(cache.layer())
+            let app = Router::new().route("/items/{id}", get(cached));
+            return around(mode, n, app, &cache);
         }
         "redis-get" => redis_get_router(&redis_url()).await,
         "redis" => {
@@ -85,28 +119,37 @@ async fn setup() -> (String, usize, Router) {
                 .build()
                 .await
                 .expect("connect to Redis");
-            Router::new()
-                .route("/items/{id}", get(cached))
-                .layer(cache.layer())
+            let app = Router::new().route("/items/{id}", get(cached));
+            return around(mode, n, app, &cache);
         }
         "cached-crate" => {
             set_redis_url(&redis_url());
             Router::new().route("/items/{id}", get(cached_crate_item))
         }
         other => {
-            panic!("unknown mode {other}; modes: static, embedded, embedded-explain, redis-get, redis, cached-crate")
+            panic!("unknown mode {other}; modes: static, static-route-layer, embedded, embedded-route-layer, embedded-explain, redis-get, redis, cached-crate")
         }
     };
     // What `axum::serve` does once per connection: handlers become routes
     // (and the layer is applied to them) here, not on every request.
-    (mode, n, app.with_state(()))
+    (mode, n, App::Router(app.with_state(())))
+}
+
+/// `app` inside `cache`'s layer, finalised as [`setup`] finalises a router.
+fn around(mode: String, n: usize, app: Router, cache: &RouteCache) -> (String, usize, App) {
+    let app = cache.layer().layer(app.with_state(()));
+    (mode, n, App::Around(app))
 }
 
 /// The measured part: `n + 1` requests (`bench/profile.sh` counts only
 /// this function's instructions, so start-up, a recorder's clock
 /// calibration included, is not spread over the requests).
 #[inline(never)]
-fn requests(runtime: &tokio::runtime::Runtime, app: &Router, n: usize) -> usize {
+fn requests<S>(runtime: &tokio::runtime::Runtime, app: &S, n: usize) -> usize
+where
+    S: tower::Service<Request<Body>, Response = axum::response::Response, Error = Infallible>
+        + Clone,
+{
     let accept = std::env::var("ACCEPT_ENCODING")
         .ok()
         .filter(|a| !a.is_empty());
