@@ -510,8 +510,11 @@ pub(super) fn millis(d: Duration) -> u64 {
 impl CacheStore for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
         let mut conn = self.live().await?;
-        let value: Result<Option<Vec<u8>>, _> =
-            redis::cmd("GET").arg(key).query_async(&mut conn).await;
+        // Sized for the key up front: growing the buffer of `cmd("GET")`
+        // for it reallocates on every hit.
+        let mut get = redis::Cmd::with_capacity(2, 3 + key.len());
+        get.arg("GET").arg(key);
+        let value: Result<Option<Vec<u8>>, _> = get.query_async(&mut conn).await;
         match value {
             Ok(value) => Ok(value.map(Bytes::from)),
             // Something that is not a string sits under our key: a value we
