@@ -441,6 +441,15 @@ const PLAIN: [bool; 256] = {
     table
 };
 
+// `push_canonical` relies on it: no byte past ASCII is `PLAIN`.
+const _: () = {
+    let mut b = 0x80;
+    while b < 256 {
+        assert!(!PLAIN[b], "PLAIN marks a byte past ASCII");
+        b += 1;
+    }
+};
+
 pub(crate) fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -466,8 +475,13 @@ fn push_canonical(out: &mut String, bytes: &[u8]) {
             .position(|&b| !PLAIN[usize::from(b)])
             .unwrap_or(bytes.len() - i);
         if run > 0 {
-            // The run is ASCII by construction.
-            out.push_str(std::str::from_utf8(&bytes[i..i + run]).unwrap_or_default());
+            let plain = &bytes[i..i + run];
+            debug_assert!(plain.is_ascii());
+            // SAFETY: every byte of the run is one `PLAIN` marks, and
+            // `PLAIN` marks only ASCII bytes (asserted at compile time below
+            // its definition), so the run is valid UTF-8. Validating it
+            // again cost a third of the key's path on every request.
+            out.push_str(unsafe { std::str::from_utf8_unchecked(plain) });
             i += run;
             continue;
         }
