@@ -196,6 +196,7 @@ impl RouteCache {
             ))
         });
         let decoded = DecodedBodies::new(config.embedded_capacity / 8);
+        let metrics = Metrics::register(&config.prefix);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -209,7 +210,7 @@ impl RouteCache {
                 l1,
                 publisher,
                 disabled,
-                metrics: Metrics::register(),
+                metrics,
                 edge,
                 target: None,
             }),

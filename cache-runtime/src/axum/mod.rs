@@ -466,12 +466,8 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         }
     }
 
-    let mut key = KeyBuilder::new(
-        &config.prefix,
-        policy.namespace(),
-        R::KEY_ID,
-        Method::GET.as_str(),
-    );
+    // The route's scope (prefix, namespace, route, `GET`), made once.
+    let mut key = cache.inner.metrics.route::<R>().key();
     // Under `Router::nest` the URI has lost its prefix; key on the full one,
     // so `/a/items` and `/b/items` never share an entry.
     let uri = parts

@@ -119,6 +119,18 @@ impl KeyBuilder {
         }
     }
 
+    /// Starts a key from the `scope` of an earlier builder of the same
+    /// route, prefix and method: what [`KeyBuilder::new`] writes, copied.
+    pub(crate) fn from_scope(scope: &str) -> Self {
+        let mut buf = String::with_capacity(128);
+        buf.push_str(scope);
+        Self {
+            buf,
+            scope_len: scope.len(),
+            vary: String::new(),
+        }
+    }
+
     /// The route's part of the key space: every key of this route starts
     /// with it.
     pub fn scope(&self) -> &str {

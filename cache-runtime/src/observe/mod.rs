@@ -223,12 +223,13 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     /// Registers the cache-wide handles with the recorder installed now.
-    pub(crate) fn register() -> Self {
+    /// `prefix` is the cache's key prefix, which starts its routes' keys.
+    pub(crate) fn register(prefix: &str) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         describe();
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            routes: Routes::default(),
+            routes: Routes::new(prefix),
             calls: Op::ALL
                 .map(|op| metrics::histogram!(metric::BACKEND_SECONDS, "op" => op.as_str())),
             errors: AtomicU64::new(0),

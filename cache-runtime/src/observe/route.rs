@@ -3,6 +3,7 @@
 
 use super::names as metric;
 use super::tally::{vocabulary, Tally};
+use crate::key::KeyBuilder;
 use crate::policy::RoutePolicy;
 use metrics::Histogram;
 use std::collections::HashMap;
@@ -162,6 +163,9 @@ pub(crate) struct RouteMetrics {
     /// Its mount point is known to the admin API's explain (`admin`).
     #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     pub(crate) mounted: std::sync::atomic::AtomicBool,
+    /// The start its keys share on this cache ([`KeyBuilder::scope`]),
+    /// made once rather than on every request.
+    key_scope: Box<str>,
     answered: [Tally; Answered::ALL.len()],
     bypassed: [Tally; Bypass::ALL.len()],
     refused: [Tally; Refusal::ALL.len()],
@@ -174,9 +178,11 @@ pub(crate) struct RouteMetrics {
 }
 
 impl RouteMetrics {
-    /// Registers the route's handles with the recorder installed now.
-    pub(crate) fn register(policy: &'static RoutePolicy) -> Self {
+    /// Registers the route's handles with the recorder installed now, for
+    /// a cache whose keys start with `prefix`.
+    pub(crate) fn register(policy: &'static RoutePolicy, prefix: &str) -> Self {
         let id = policy.route_id();
+        let scope = KeyBuilder::new(prefix, policy.namespace(), policy.key_id(), "GET");
         let tally = |name, label, value: &'static str| {
             Tally::new(metrics::counter!(name, "route" => id, label => value))
         };
@@ -184,6 +190,7 @@ impl RouteMetrics {
             id,
             policy,
             mounted: std::sync::atomic::AtomicBool::new(false),
+            key_scope: scope.scope().into(),
             answered: Answered::ALL.map(|a| tally(metric::REQUESTS, "outcome", a.as_str())),
             bypassed: Bypass::ALL.map(|b| tally(metric::BYPASSES, "reason", b.as_str())),
             refused: Refusal::ALL.map(|r| tally(metric::REFUSALS, "reason", r.as_str())),
@@ -194,6 +201,11 @@ impl RouteMetrics {
             handler: metrics::histogram!(metric::HANDLER_SECONDS, "route" => id),
             entry_bytes: metrics::histogram!(metric::ENTRY_BYTES, "route" => id),
         }
+    }
+
+    /// The key of one of the route's requests, begun: its scope written.
+    pub(crate) fn key(&self) -> KeyBuilder {
+        KeyBuilder::from_scope(&self.key_scope)
     }
 
     #[inline]
@@ -323,12 +335,22 @@ impl Hasher for AddressHasher {
 /// Every route this cache has served, by the address of its id. One route
 /// may appear under several addresses (a constant's text may be copied
 /// between crates); they share one [`RouteMetrics`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Routes {
     map: RwLock<HashMap<Address, Arc<RouteMetrics>, BuildHasherDefault<AddressHasher>>>,
+    /// The cache's key prefix.
+    prefix: Box<str>,
 }
 
 impl Routes {
+    /// No routes yet, for a cache whose keys start with `prefix`.
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self {
+            map: RwLock::default(),
+            prefix: prefix.into(),
+        }
+    }
+
     /// The handles of the route `policy` names, registered on first use.
     pub(crate) fn get(&self, policy: &'static RoutePolicy) -> Arc<RouteMetrics> {
         let id = policy.route_id();
@@ -372,7 +394,7 @@ impl Routes {
             .values()
             .find(|route| route.id == id)
             .cloned()
-            .unwrap_or_else(|| Arc::new(RouteMetrics::register(policy)));
+            .unwrap_or_else(|| Arc::new(RouteMetrics::register(policy, &self.prefix)));
         map.insert(address, Arc::clone(&route));
         route
     }
@@ -463,7 +485,7 @@ mod tests {
 
     #[test]
     fn one_route_under_two_addresses_shares_its_tallies() {
-        let routes = Routes::default();
+        let routes = Routes::new("p");
         let policy = |id| &*Box::leak(Box::new(RoutePolicy::new(id, 60)));
         let first: &'static str = "app::list";
         // The same text at another address.
