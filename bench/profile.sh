@@ -8,7 +8,9 @@
 # request and each one's ratio to its baseline. The cached hits are served
 # inside the cache's layer (cache.layer().layer(router)); the embedded hit
 # and the static handler are measured again with the layer applied by
-# Router::layer, which wraps every route. Only the request loop
+# Router::layer, which wraps every route. The static handler, the embedded
+# hit and both Redis handlers are measured again with a browser's
+# Accept-Encoding. Only the request loop
 # (`hit_profile::requests`) is counted, so start-up (a recorder's clock
 # calibration, connecting to Redis) is not spread over the requests. Then
 # the embedded hit again with a Prometheus recorder installed, and the
@@ -48,7 +50,12 @@ PER[embedded-accept]=$((total / (N + 1)))
 total=$(ACCEPT_ENCODING="gzip, deflate, br, zstd" valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/static-accept" \
     "$BIN" static "$N" 2>&1 | awk '/Collected/ {print $4}')
 PER[static-accept]=$((total / (N + 1)))
-echo "with a browser's Accept-Encoding: static ${PER[static-accept]}, embedded ${PER[embedded-accept]} per request" >&2
+for mode in redis-get redis; do
+    total=$(ACCEPT_ENCODING="gzip, deflate, br, zstd" valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/$mode-accept" \
+        "$BIN" "$mode" "$N" 2>&1 | awk '/Collected/ {print $4}')
+    PER[$mode-accept]=$((total / (N + 1)))
+done
+echo "with a browser's Accept-Encoding: static ${PER[static-accept]}, embedded ${PER[embedded-accept]}, redis-get ${PER[redis-get-accept]}, redis ${PER[redis-accept]} per request" >&2
 ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached {c} instr/req, cache overhead {c - b} instr/req, ratio {b / c:.2f}')"; }
 ratio "embedded hit vs static" "${PER[static]}" "${PER[embedded]}"
 ratio "embedded hit through Router::layer vs static" "${PER[static]}" "${PER[embedded-route-layer]}"
@@ -57,5 +64,6 @@ ratio "embedded hit vs static, both with Accept-Encoding" "${PER[static-accept]}
 ratio "embedded hit, recorder vs none" "${PER[embedded]}" "${PER[embedded-recorder]}"
 ratio "embedded hit, explain header configured (not sent) vs none" "${PER[embedded]}" "${PER[embedded-explain]}"
 ratio "Redis hit vs hand-written GET" "${PER[redis-get]}" "${PER[redis]}"
+ratio "Redis hit vs hand-written GET, both with Accept-Encoding" "${PER[redis-get-accept]}" "${PER[redis-accept]}"
 ratio "cached crate vs hand-written GET" "${PER[redis-get]}" "${PER[cached-crate]}"
 echo "profiles: callgrind_annotate --inclusive=yes bench/$OUT/embedded" >&2

@@ -29,8 +29,8 @@ use std::task::{Context, Poll};
 ///
 /// `Router::layer` wraps every route in the layer: each request then
 /// clones one more boxed service and runs one more route future, about
-/// 850 instructions a request (`bench/profile.sh`), a tenth of a whole
-/// hit. Put around the router instead, as axum's own docs put middleware
+/// 1,000 instructions a request (`bench/profile.sh`), a tenth of a whole
+/// embedded hit. Put around the router instead, as axum's own docs put middleware
 /// that runs before routing, the layer is one service for the application
 /// and behaves the same: hits, misses, the invalidation of unsafe
 /// requests' targets and the explain header.
