@@ -388,6 +388,12 @@ impl RoutePolicy {
         }
     }
 
+    /// Whether `other` starts its keys as this policy does (the same route
+    /// segment and namespace), on any one cache.
+    pub(crate) fn same_key_scope(&self, other: &Self) -> bool {
+        self.key_id == other.key_id && self.namespace == other.namespace
+    }
+
     /// Time to live of the route's entries, in seconds.
     pub const fn ttl_secs(&self) -> u32 {
         self.ttl_secs

@@ -475,7 +475,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     }
 
     // The route's scope (prefix, namespace, route, `GET`), made once.
-    let mut key = cache.inner.metrics.route::<R>().key();
+    let mut key = cache.inner.metrics.route::<R>().key(policy, &config.prefix);
     // Under `Router::nest` the URI has lost its prefix; key on the full one,
     // so `/a/items` and `/b/items` never share an entry.
     let uri = parts

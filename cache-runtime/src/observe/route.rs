@@ -203,9 +203,15 @@ impl RouteMetrics {
         }
     }
 
-    /// The key of one of the route's requests, begun: its scope written.
-    pub(crate) fn key(&self) -> KeyBuilder {
-        KeyBuilder::from_scope(&self.key_scope)
+    /// The key of a request of the route `policy` on a cache whose keys
+    /// start with `prefix`, begun: its scope written, copied from the one
+    /// made at registration. A hand-written route sharing this one's id
+    /// with another namespace gets its own scope made.
+    pub(crate) fn key(&self, policy: &RoutePolicy, prefix: &str) -> KeyBuilder {
+        if self.policy.same_key_scope(policy) {
+            return KeyBuilder::from_scope(&self.key_scope);
+        }
+        KeyBuilder::new(prefix, policy.namespace(), policy.key_id(), "GET")
     }
 
     #[inline]
@@ -482,6 +488,24 @@ impl RouteStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_sharing_an_id_keep_their_own_key_scope() {
+        let routes = Routes::new("p");
+        let leak = |policy| &*Box::leak(Box::new(policy));
+        let plain: &'static RoutePolicy = leak(RoutePolicy::new("app::item", 60));
+        let spaced = leak(RoutePolicy::new("app::item", 60).with_namespace("v2"));
+        let scope =
+            |policy: &'static RoutePolicy| routes.get(policy).key(policy, "p").scope().to_owned();
+        let expected = |namespace| {
+            KeyBuilder::new("p", namespace, plain.key_id(), "GET")
+                .scope()
+                .to_owned()
+        };
+        assert_eq!(scope(plain), expected(None));
+        assert_eq!(scope(spaced), expected(Some("v2")));
+        assert_eq!(scope(plain), expected(None), "made once, copied after");
+    }
 
     #[test]
     fn one_route_under_two_addresses_shares_its_tallies() {
