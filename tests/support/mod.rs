@@ -445,6 +445,7 @@ impl TestApp {
     /// applied once to the application, not by `Router::layer` to each
     /// route).
     pub async fn serve_around(router: Router, cache: &RouteCache, calls: Calls) -> Self {
+        let router = router.with_state(());
         Self::serve_service(tower::Layer::layer(&cache.layer(), router), calls).await
     }
 

@@ -130,7 +130,14 @@ fn route_app(cache: RouteCache) -> App {
     if std::env::var("CACHE_LAYER").as_deref() == Ok("route") {
         return App::Router(routes.layer(cache.layer()).route("/__stats", stats));
     }
-    App::Around(cache.layer().layer(routes.route("/__stats", stats)))
+    // Finalised as `axum::serve` finalises a bare router on each
+    // connection: otherwise axum makes a route of every handler on every
+    // request.
+    App::Around(
+        cache
+            .layer()
+            .layer(routes.route("/__stats", stats).with_state(())),
+    )
 }
 
 /// What a mode serves: a router, or a router inside the cache's layer.

@@ -33,7 +33,10 @@ use std::task::{Context, Poll};
 /// embedded hit. Put around the router instead, as axum's own docs put middleware
 /// that runs before routing, the layer is one service for the application
 /// and behaves the same: hits, misses, the invalidation of unsafe
-/// requests' targets and the explain header.
+/// requests' targets and the explain header. Finalise the router with
+/// `with_state(())` first, as `axum::serve` does for a bare router on each
+/// connection: otherwise axum makes a route of every handler on every
+/// request.
 ///
 /// ```no_run
 /// use axum::{extract::Request, routing::get, Router, ServiceExt};
@@ -46,7 +49,7 @@ use std::task::{Context, Poll};
 /// # async fn run() -> std::io::Result<()> {
 /// let cache = RouteCache::embedded();
 /// let router = Router::new().route("/", get(hello));
-/// let app = cache.layer().layer(router);
+/// let app = cache.layer().layer(router.with_state(()));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 /// axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await
 /// # }
