@@ -14,6 +14,16 @@ use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use tracing::Span;
 
+/// The request's full target. Under `Router::nest`, the URI a nested
+/// router (or a layer on it) sees has lost the nest's prefix; axum keeps
+/// the full one as `OriginalUri`. Keys and invalidations use this one, so
+/// that `/a/items` and `/b/items` never share an entry.
+pub(crate) fn full_uri<'a>(extensions: &'a http::Extensions, uri: &'a http::Uri) -> &'a http::Uri {
+    extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri, |original| &original.0)
+}
+
 /// A request's path and query, which a stored entry is indexed by: the
 /// part of its `Uri` the cache keeps (40 bytes against the `Uri`'s 88, in
 /// every request's state).

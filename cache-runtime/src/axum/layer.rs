@@ -2,6 +2,7 @@
 //! the `#[cached_route]` and `#[invalidates]` handlers of a router, and
 //! invalidates the targets of unsafe requests (RFC 9111 §4.4).
 
+use super::exchange::full_uri;
 use crate::cache::RouteCache;
 use futures_util::future::{BoxFuture, Either};
 use http::{header, HeaderMap, Method, Request, Response, Uri};
@@ -278,12 +279,7 @@ struct Target {
 
 impl Target {
     fn of<B>(request: &Request<B>) -> Self {
-        // Under `Router::nest`, a layer on the nested router sees the URI
-        // without the prefix; keys are made from the full one.
-        let uri = request
-            .extensions()
-            .get::<axum::extract::OriginalUri>()
-            .map_or(request.uri(), |original| &original.0);
+        let uri = full_uri(request.extensions(), request.uri());
         let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
             request
                 .headers()

@@ -23,13 +23,14 @@ pub(crate) use self::exchange::{keys_credentials, ClientDirective, Intent, Reque
 pub use self::layer::{CacheLayer, CacheService};
 pub use self::warm::WarmOutcome;
 
+use self::exchange::full_uri;
 use crate::cache::RouteCache;
 use crate::cached::CachedRoute;
 use crate::http::semantics::{cache_status, CacheControl, CacheStatus};
 use crate::key::{host, KeyBuilder};
 use crate::observe::Bypass;
 use crate::policy::{AuthPolicy, KeySource};
-use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::{request::Parts, HeaderValue, Method};
 use std::{convert::Infallible, fmt, marker::PhantomData};
@@ -476,12 +477,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
 
     // The route's scope (prefix, namespace, route, `GET`), made once.
     let mut key = cache.inner.metrics.route::<R>().key(policy, &config.prefix);
-    // Under `Router::nest` the URI has lost its prefix; key on the full one,
-    // so `/a/items` and `/b/items` never share an entry.
-    let uri = parts
-        .extensions
-        .get::<OriginalUri>()
-        .map_or(&parts.uri, |original| &original.0);
+    let uri = full_uri(&parts.extensions, &parts.uri);
     let path = uri.path().as_bytes();
     let query = uri.query().map(str::as_bytes);
     // The host first, so that no request for one host reads or writes
