@@ -132,7 +132,7 @@ where
         Context::RequestKey(keyed) => keyed,
         Context::Bypass(bypassed) => {
             let reason = bypassed.reason;
-            bypassed.cache.inner.metrics.route::<R>().bypassed(reason);
+            bypassed.metrics.bypassed(reason);
             record_bypass(&span, reason);
             let status = bypassed.status;
             return pending(
@@ -165,6 +165,7 @@ where
     };
     let RequestKey {
         cache,
+        metrics,
         mut key,
         target,
         request,
@@ -184,7 +185,7 @@ where
         span.record("key_hash", field::display(cache.key_name(&key)));
     });
     let route = Exchange {
-        metrics: cache.inner.metrics.route::<R>(),
+        metrics,
         cache,
         policy,
         query: R::query,

@@ -28,7 +28,7 @@ use crate::cache::RouteCache;
 use crate::cached::CachedRoute;
 use crate::http::semantics::{cache_status, CacheControl, CacheStatus};
 use crate::key::{host, KeyBuilder};
-use crate::observe::Bypass;
+use crate::observe::{Bypass, RouteHandle};
 use crate::policy::{AuthPolicy, KeySource};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
@@ -54,7 +54,8 @@ pub(crate) enum Context {
 
 /// A request the cache does not answer.
 pub(crate) struct UncachedRequest {
-    pub(crate) cache: RouteCache,
+    /// The route's counters on the cache.
+    pub(crate) metrics: RouteHandle,
     pub(crate) reason: Bypass,
     /// The `Cache-Status` to send.
     pub(crate) status: HeaderValue,
@@ -63,6 +64,8 @@ pub(crate) struct UncachedRequest {
 /// A request the cache may answer.
 pub(crate) struct RequestKey {
     pub(crate) cache: RouteCache,
+    /// The route's counters on this cache (looked up once per request).
+    pub(crate) metrics: RouteHandle,
     pub(crate) key: KeyBuilder,
     /// The request target, for the entry's path index.
     pub(crate) target: RequestTarget,
@@ -390,9 +393,8 @@ impl RouteCache {
 /// Tells the admin API's explain where the route `R` is mounted, on its
 /// first request (then one flag load per request).
 #[cfg(feature = "admin")]
-fn learn_mount<R: CachedRoute>(cache: &RouteCache, parts: &Parts) {
+fn learn_mount<R: CachedRoute>(cache: &RouteCache, route: &RouteHandle, parts: &Parts) {
     use std::sync::atomic::Ordering;
-    let route = cache.inner.metrics.route::<R>();
     if route.mounted.load(Ordering::Relaxed) {
         return;
     }
@@ -437,11 +439,12 @@ fn explain_key<R: CachedRoute>(
 
 fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let policy = &R::POLICY;
+    let route = cache.inner.metrics.route::<R>();
     #[cfg(feature = "admin")]
-    learn_mount::<R>(cache, parts);
+    learn_mount::<R>(cache, &route, parts);
     let bypass = |reason: Bypass| {
         Context::Bypass(UncachedRequest {
-            cache: cache.clone(),
+            metrics: route.clone(),
             reason,
             status: cache_status(&cache.config().status_name, CacheStatus::Bypass { reason }),
         })
@@ -476,7 +479,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     }
 
     // The route's scope (prefix, namespace, route, `GET`), made once.
-    let mut key = cache.inner.metrics.route::<R>().key(policy, &config.prefix);
+    let mut key = route.key(policy, &config.prefix);
     let uri = full_uri(&parts.extensions, &parts.uri);
     let path = uri.path().as_bytes();
     let query = uri.query().map(str::as_bytes);
@@ -530,6 +533,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
 
     Context::RequestKey(RequestKey {
         cache: cache.clone(),
+        metrics: route,
         key,
         target: RequestTarget::of(uri),
         prepared: None,
