@@ -15,11 +15,6 @@ pub trait CachedRoute: Send + Sync + 'static {
     /// The route's policy.
     const POLICY: RoutePolicy;
 
-    /// The route's key segment, [`RoutePolicy::key_id`], checked once at
-    /// compile time rather than on every request's key.
-    #[doc(hidden)]
-    const KEY_ID: &'static str = Self::POLICY.key_id();
-
     /// The request part of the key for [`KeySource::Function`](crate::policy::KeySource::Function) routes.
     fn key(_parts: &http::request::Parts) -> Option<String> {
         None
