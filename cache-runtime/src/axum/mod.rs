@@ -462,13 +462,13 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     let config = cache.config();
     if policy.auth() == AuthPolicy::Bypass {
         let keyed_on = |name: &str| policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name));
-        // One pass over the request's names (compared as typed names, not
-        // hashed once per credential header); the rare request that
-        // carries one is then reported by the configured order.
+        // One pass over the request's names (not a hashed lookup per
+        // credential header); the rare request that carries one is then
+        // reported by the configured order.
         let carries = parts
             .headers
             .keys()
-            .any(|name| config.credential_headers().any(|c| c == name));
+            .any(|name| config.is_credential(name.as_str()));
         if carries {
             for name in config.credential_headers() {
                 if parts.headers.contains_key(name) && !keyed_on(name.as_str()) {
