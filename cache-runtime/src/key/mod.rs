@@ -488,7 +488,6 @@ fn push_canonical(out: &mut String, bytes: &[u8]) {
             .unwrap_or(bytes.len() - i);
         if run > 0 {
             let plain = &bytes[i..i + run];
-            debug_assert!(plain.is_ascii());
             // SAFETY: every byte of the run is one `PLAIN` marks, and
             // `PLAIN` marks only ASCII bytes (asserted at compile time below
             // its definition), so the run is valid UTF-8. Validating it
