@@ -436,9 +436,10 @@ impl TestApp {
         Self::serve_around(app::router(calls.clone()), cache, calls).await
     }
 
-    /// Serves `router` (already carrying whatever layers it needs).
+    /// Serves `router` (already carrying whatever layers it needs),
+    /// finalised as `axum::serve` finalises a bare router.
     pub async fn serve(router: Router, calls: Calls) -> Self {
-        Self::serve_service(router, calls).await
+        Self::serve_service(router.with_state(()), calls).await
     }
 
     /// Serves `cache`'s layer around the whole of `router` (the layer
@@ -449,7 +450,9 @@ impl TestApp {
         Self::serve_service(tower::Layer::layer(&cache.layer(), router), calls).await
     }
 
-    /// Serves `service`, an application as a tower service.
+    /// Serves `service`, an application as a tower service (a router in it
+    /// finalised with `with_state(())`: `into_make_service` leaves that to
+    /// the caller).
     pub async fn serve_service<S>(service: S, calls: Calls) -> Self
     where
         S: tower::Service<
