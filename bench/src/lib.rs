@@ -204,3 +204,19 @@ pub async fn cached_crate_item(Path(id): Path<u64>) -> Result<Json<Item>, Status
         .map(Json)
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }
+
+/// What a benchmark serves: a router, or a router inside a cache's layer
+/// (`CacheLayer` around the whole `Router`, one service per application).
+pub enum App {
+    Router(axum::Router),
+    Around(cache_runtime::CacheService<axum::Router>),
+}
+
+impl App {
+    /// `router` inside `cache`'s layer, finalised with `with_state(())`
+    /// first, as `axum::serve` finalises a bare router on each connection:
+    /// otherwise axum makes a route of every handler on every request.
+    pub fn around(router: axum::Router, cache: &cache_runtime::RouteCache) -> Self {
+        Self::Around(tower::Layer::layer(&cache.layer(), router.with_state(())))
+    }
+}

@@ -28,13 +28,12 @@ use axum::{
     Json, Router,
 };
 use bytes::Bytes;
-use cache_runtime::{cached_route, CacheService, RouteCache};
+use cache_runtime::{cached_route, RouteCache};
 use route_cache_bench::{
     cached_crate_item, env_number, item, load_catalog, load_item, miss_cost, redis_get_router,
-    set_redis_url, sized_body, Item, JSON,
+    set_redis_url, sized_body, App, Item, JSON,
 };
 use std::sync::{Arc, OnceLock};
-use tower::Layer;
 
 /// The bodies `static` serves: identity, and gzipped when sized.
 struct StaticBodies {
@@ -130,20 +129,7 @@ fn route_app(cache: RouteCache) -> App {
     if std::env::var("CACHE_LAYER").as_deref() == Ok("route") {
         return App::Router(routes.layer(cache.layer()).route("/__stats", stats));
     }
-    // Finalised as `axum::serve` finalises a bare router on each
-    // connection: otherwise axum makes a route of every handler on every
-    // request.
-    App::Around(
-        cache
-            .layer()
-            .layer(routes.route("/__stats", stats).with_state(())),
-    )
-}
-
-/// What a mode serves: a router, or a router inside the cache's layer.
-enum App {
-    Router(Router),
-    Around(CacheService<Router>),
+    App::around(routes.route("/__stats", stats), &cache)
 }
 
 /// A builder with the curves' settings from the environment.

@@ -25,10 +25,9 @@
 
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
-use cache_runtime::{cached_route, CacheService, RouteCache};
-use route_cache_bench::{cached_crate_item, item, redis_get_router, set_redis_url, Item};
+use cache_runtime::{cached_route, RouteCache};
+use route_cache_bench::{cached_crate_item, item, redis_get_router, set_redis_url, App, Item};
 use std::convert::Infallible;
-use tower::Layer;
 use tower::ServiceExt;
 
 #[cached_route(ttl = 3600)]
@@ -49,13 +48,6 @@ fn main() {
     println!("{mode}: {n} requests, {total} bytes");
 }
 
-/// The service a mode measures: a router, or a router inside the cache's
-/// layer (`CacheLayer` around the whole `Router`, one service per app).
-enum App {
-    Router(Router),
-    Around(CacheService<Router>),
-}
-
 async fn setup() -> (String, usize, App) {
     if std::env::var_os("SIZES").is_some() {
         sizes();
@@ -72,24 +64,10 @@ async fn setup() -> (String, usize, App) {
     let n: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let body = Bytes::from(serde_json::to_vec(&item(7)).unwrap());
     let app: Router = match mode.as_str() {
-        "static" => Router::new().route(
-            "/items/{id}",
-            get(move |Path(_id): Path<u64>| {
-                let body = body.clone();
-                async move { ([("content-type", "application/json")], body) }
-            }),
-        ),
+        "static" => static_router(body),
         // The static handler behind the cache's layer applied by
         // `Router::layer`: what axum's per-route layering costs any layer.
-        "static-route-layer" => Router::new()
-            .route(
-                "/items/{id}",
-                get(move |Path(_id): Path<u64>| {
-                    let body = body.clone();
-                    async move { ([("content-type", "application/json")], body) }
-                }),
-            )
-            .layer(RouteCache::embedded().layer()),
+        "static-route-layer" => static_router(body).layer(RouteCache::embedded().layer()),
         "embedded" => {
             let app = Router::new().route("/items/{id}", get(cached));
             return around(mode, n, app, &RouteCache::embedded());
@@ -135,10 +113,20 @@ async fn setup() -> (String, usize, App) {
     (mode, n, App::Router(app.with_state(())))
 }
 
-/// `app` inside `cache`'s layer, finalised as [`setup`] finalises a router.
+/// The static handler: `body`, precomputed, for every item.
+fn static_router(body: Bytes) -> Router {
+    Router::new().route(
+        "/items/{id}",
+        get(move |Path(_id): Path<u64>| {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    )
+}
+
+/// `app` inside `cache`'s layer.
 fn around(mode: String, n: usize, app: Router, cache: &RouteCache) -> (String, usize, App) {
-    let app = cache.layer().layer(app.with_state(()));
-    (mode, n, App::Around(app))
+    (mode, n, App::around(app, cache))
 }
 
 /// The measured part: `n + 1` requests (`bench/profile.sh` counts only
