@@ -3,7 +3,8 @@
 # on a noisy machine, unlike wall-clock figures. Runs N in-process requests
 # through the router for a static handler and a #[cached_route] hit on the
 # embedded store, then for the hand-written Redis GET handler and a
-# #[cached_route] hit on Redis and the cached crate's Redis-backed macro
+# #[cached_route] hit on Redis, a hit on the L1 in front of Redis, and the
+# cached crate's Redis-backed macro
 # (REDIS_URL, default redis://127.0.0.1:6379), and prints instructions per
 # request and each one's ratio to its baseline. The cached hits are served
 # inside the cache's layer (cache.layer().layer(router)); the embedded hit
@@ -30,7 +31,7 @@ BIN=target/profile/release/hit-profile
 OUT=target/callgrind
 mkdir -p "$OUT"
 declare -A PER
-for mode in static embedded static-route-layer embedded-route-layer redis-get redis cached-crate; do
+for mode in static embedded static-route-layer embedded-route-layer redis-get redis two-tier cached-crate; do
     total=$(valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/$mode" \
         "$BIN" "$mode" "$N" 2>&1 | awk '/Collected/ {print $4}')
     PER[$mode]=$((total / (N + 1)))
@@ -63,6 +64,7 @@ ratio "static through Router::layer vs static" "${PER[static]}" "${PER[static-ro
 ratio "embedded hit vs static, both with Accept-Encoding" "${PER[static-accept]}" "${PER[embedded-accept]}"
 ratio "embedded hit, recorder vs none" "${PER[embedded]}" "${PER[embedded-recorder]}"
 ratio "embedded hit, explain header configured (not sent) vs none" "${PER[embedded]}" "${PER[embedded-explain]}"
+ratio "two-tier hit (L1 + Redis) vs static" "${PER[static]}" "${PER[two-tier]}"
 ratio "Redis hit vs hand-written GET" "${PER[redis-get]}" "${PER[redis]}"
 ratio "Redis hit vs hand-written GET, both with Accept-Encoding" "${PER[redis-get-accept]}" "${PER[redis-accept]}"
 ratio "cached crate vs hand-written GET" "${PER[redis-get]}" "${PER[cached-crate]}"

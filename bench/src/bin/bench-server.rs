@@ -16,7 +16,9 @@
 //! `L1_CAPACITY` (bytes), `MAX_BODY` and `MISS_COST_MS`. Every mode that
 //! serves `/items/{id}` also serves `/large/{id}`: a cold 1 MB
 //! compressible body (`LARGE_BYTES`), cached by the `route-*` modes; and
-//! the `route-*` modes serve `/__stats`, the store's `entries bytes`. The
+//! the `route-*` modes serve `/__stats`: the store's `entries bytes`, then
+//! `hits=`, `l1_hits=`, `l1_flushes=`, `l1_live=` and `backend_errors=`
+//! (whether a two-tier server's hits came from its L1). The
 //! `route-*` modes serve the router inside the cache's layer; with
 //! `CACHE_LAYER=route`, through `Router::layer` instead.
 
@@ -109,7 +111,16 @@ async fn origin_large(
 /// sets together.
 async fn store_stats(State(cache): State<RouteCache>) -> String {
     let stats = cache.stats();
-    format!("{} {}\n", stats.entries, stats.bytes + stats.index_bytes)
+    let hits: u64 = stats.routes.iter().map(|route| route.hits).sum();
+    format!(
+        "{} {} hits={hits} l1_hits={} l1_flushes={} l1_live={} backend_errors={}\n",
+        stats.entries,
+        stats.bytes + stats.index_bytes,
+        stats.l1_hits,
+        stats.l1_flushes,
+        stats.l1_live,
+        stats.backend_errors,
+    )
 }
 
 /// The item routes of the `route-*` modes, sized or not, with `/large`

@@ -4,8 +4,9 @@
 //! Modes: `static` (a precomputed body through the same router machinery:
 //! the ceiling), `embedded` (a `#[cached_route]` hit on the in-process
 //! store), `redis-get` (the hand-written handler doing one Redis `GET`) and
-//! `redis` (a `#[cached_route]` hit on Redis) and `cached-crate` (the peer:
-//! the `cached` crate's Redis-backed macro); the last three use `REDIS_URL`
+//! `redis` (a `#[cached_route]` hit on Redis), `two-tier` (a hit on the L1
+//! in front of Redis, once its channel is live) and `cached-crate` (the
+//! peer: the `cached` crate's Redis-backed macro); the last four use `REDIS_URL`
 //! (default `redis://127.0.0.1:6379`), and callgrind counts only this
 //! process's instructions, not Redis's. The cached modes put the cache's
 //! layer around the whole router (`cache.layer().layer(router)`, one
@@ -100,12 +101,32 @@ async fn setup() -> (String, usize, App) {
             let app = Router::new().route("/items/{id}", get(cached));
             return around(mode, n, app, &cache);
         }
+        // A hit on the in-process L1 in front of Redis, once its channel is
+        // live (the L1 serves only then).
+        "two-tier" => {
+            let cache = RouteCache::builder()
+                .prefix("profile")
+                .redis(redis_url())
+                .l1_capacity(64 << 20)
+                .build()
+                .await
+                .expect("connect to Redis");
+            for _ in 0..200 {
+                if cache.stats().l1_live {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert!(cache.stats().l1_live, "the L1's channel did not come up");
+            let app = Router::new().route("/items/{id}", get(cached));
+            return around(mode, n, app, &cache);
+        }
         "cached-crate" => {
             set_redis_url(&redis_url());
             Router::new().route("/items/{id}", get(cached_crate_item))
         }
         other => {
-            panic!("unknown mode {other}; modes: static, static-route-layer, embedded, embedded-route-layer, embedded-explain, redis-get, redis, cached-crate")
+            panic!("unknown mode {other}; modes: static, static-route-layer, embedded, embedded-route-layer, embedded-explain, redis-get, redis, two-tier, cached-crate")
         }
     };
     // What `axum::serve` does once per connection: handlers become routes
