@@ -3,6 +3,7 @@
 //! `304`; a single `bytes=` range (under `If-Range`) for a `206`, or a
 //! `416` when it cannot be satisfied.
 
+use crate::config::CacheConfig;
 use crate::http::encoding::Accepts;
 use crate::http::freshness::parse_date;
 use crate::http::semantics::if_none_match;
@@ -32,28 +33,92 @@ struct Fields {
     if_range: Option<HeaderValue>,
 }
 
-impl Conditions {
-    pub(crate) fn from_request(headers: &HeaderMap, get: bool) -> Self {
-        let if_none_match = headers.get(header::IF_NONE_MATCH);
-        let if_modified_since = headers.get(header::IF_MODIFIED_SINCE);
-        let range = if get {
-            headers.get(header::RANGE)
-        } else {
-            None
+/// The request header fields a cached route reads, found in one pass over
+/// the request's fields instead of a hashed lookup for each: the
+/// preconditions, `Range`, `Accept-Encoding`, whether the client sent
+/// cache directives (`Cache-Control`, `Pragma`) and, when asked, whether
+/// it sent credentials. A request carries a few fields (`Host` alone from
+/// most tools, a dozen from a browser) and a route looks for seven, most
+/// of them absent; each field takes one comparison of its name.
+///
+/// A field repeated takes its first value, as `HeaderMap::get` would.
+pub(crate) struct RequestFields<'a> {
+    headers: &'a HeaderMap,
+    /// One of the cache's credential headers is present (looked for only
+    /// when [`scan`](Self::scan) is given the configuration).
+    pub(crate) credential: bool,
+    /// `Cache-Control` or `Pragma` is present.
+    pub(crate) directives: bool,
+    if_none_match: Option<&'a HeaderValue>,
+    if_modified_since: Option<&'a HeaderValue>,
+    range: Option<&'a HeaderValue>,
+    if_range: Option<&'a HeaderValue>,
+    accept_encoding: Option<&'a HeaderValue>,
+    /// More than one `Accept-Encoding` field (they are parsed together).
+    accept_encodings: bool,
+}
+
+impl<'a> RequestFields<'a> {
+    /// `headers` read in one pass; credentials looked for when `config`
+    /// is given.
+    pub(crate) fn scan(headers: &'a HeaderMap, config: Option<&CacheConfig>) -> Self {
+        let mut fields = Self {
+            headers,
+            credential: false,
+            directives: false,
+            if_none_match: None,
+            if_modified_since: None,
+            range: None,
+            if_range: None,
+            accept_encoding: None,
+            accept_encodings: false,
         };
-        // Built, and `If-Range` looked for, only when the request is
-        // conditional or ranged at all.
-        let any = if_none_match.is_some() || if_modified_since.is_some() || range.is_some();
+        for (name, value) in headers {
+            let first = |slot: &mut Option<&'a HeaderValue>| {
+                slot.get_or_insert(value);
+            };
+            match *name {
+                header::IF_NONE_MATCH => first(&mut fields.if_none_match),
+                header::IF_MODIFIED_SINCE => first(&mut fields.if_modified_since),
+                header::RANGE => first(&mut fields.range),
+                header::IF_RANGE => first(&mut fields.if_range),
+                header::ACCEPT_ENCODING => {
+                    fields.accept_encodings |= fields.accept_encoding.is_some();
+                    first(&mut fields.accept_encoding);
+                }
+                header::CACHE_CONTROL | header::PRAGMA => fields.directives = true,
+                _ => {}
+            }
+            if let Some(config) = config {
+                fields.credential |= config.is_credential(name.as_str());
+            }
+        }
+        fields
+    }
+}
+
+impl Conditions {
+    /// What `fields` make conditional (`Range` only on a `GET`), and the
+    /// codings they accept.
+    pub(crate) fn from_fields(fields: &RequestFields<'_>, get: bool) -> Self {
+        let range = if get { fields.range } else { None };
+        // Built only when the request is conditional or ranged at all.
+        let any =
+            fields.if_none_match.is_some() || fields.if_modified_since.is_some() || range.is_some();
         Self {
             fields: any.then(|| {
                 Box::new(Fields {
-                    if_none_match: if_none_match.cloned(),
-                    if_modified_since: if_modified_since.cloned(),
+                    if_none_match: fields.if_none_match.cloned(),
+                    if_modified_since: fields.if_modified_since.cloned(),
                     range: range.cloned(),
-                    if_range: headers.get(header::IF_RANGE).cloned(),
+                    if_range: fields.if_range.cloned(),
                 })
             }),
-            accepts: Accepts::from_headers(headers),
+            accepts: match fields.accept_encoding {
+                None => Accepts::default(),
+                Some(one) if !fields.accept_encodings => Accepts::from_value(one),
+                Some(_) => Accepts::from_headers(fields.headers),
+            },
         }
     }
 
@@ -245,6 +310,61 @@ pub(super) fn not_modified(full: &HeaderMap) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::encoding::Encoding;
+
+    #[test]
+    fn one_pass_finds_the_fields_lookups_would() {
+        let config = CacheConfig::default();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("example.com"));
+        let fields = RequestFields::scan(&headers, Some(&config));
+        assert!(!fields.credential && !fields.directives);
+        let plain = Conditions::from_fields(&fields, true);
+        assert!(plain.fields.is_none(), "no precondition, no range");
+        assert_eq!(plain.accepts, Accepts::default());
+
+        for (name, value) in [
+            (header::IF_NONE_MATCH, "\"a\""),
+            (header::IF_NONE_MATCH, "\"b\""),
+            (header::IF_MODIFIED_SINCE, "Sun, 06 Dec 2026 10:00:00 GMT"),
+            (header::RANGE, "bytes=0-1"),
+            (header::IF_RANGE, "\"a\""),
+            (header::PRAGMA, "no-cache"),
+            (header::AUTHORIZATION, "Bearer token"),
+            (header::ACCEPT_ENCODING, "br;q=0"),
+            (header::ACCEPT_ENCODING, "gzip"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        let fields = RequestFields::scan(&headers, Some(&config));
+        assert!(fields.credential && fields.directives);
+        assert!(
+            !RequestFields::scan(&headers, None).credential,
+            "credentials are looked for only when asked"
+        );
+        let get = Conditions::from_fields(&fields, true);
+        let found = get
+            .fields
+            .as_deref()
+            .expect("a conditional, ranged request");
+        // A repeated field's first value, as `HeaderMap::get` finds it.
+        assert_eq!(
+            found.if_none_match,
+            headers.get(header::IF_NONE_MATCH).cloned()
+        );
+        assert_eq!(
+            found.if_modified_since,
+            headers.get(header::IF_MODIFIED_SINCE).cloned()
+        );
+        assert_eq!(found.range, headers.get(header::RANGE).cloned());
+        assert_eq!(found.if_range, headers.get(header::IF_RANGE).cloned());
+        // Two `Accept-Encoding` fields are parsed together.
+        assert_eq!(get.accepts, Accepts::from_headers(&headers));
+        assert!(get.accepts.takes(Encoding::Gzip));
+        // A range is read on a `GET` only.
+        let head = Conditions::from_fields(&fields, false);
+        assert!(head.fields.as_deref().is_some_and(|f| f.range.is_none()));
+    }
 
     #[test]
     fn single_byte_ranges_follow_rfc_9110_section_14() {

@@ -460,16 +460,15 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
     // only; it shares an entry only where the route says how, whatever its
     // key comes from.
     let config = cache.config();
-    if policy.auth() == AuthPolicy::Bypass {
+    let bypass_credentials = policy.auth() == AuthPolicy::Bypass;
+    // One pass over the request's fields finds what the route reads.
+    let fields =
+        conditional::RequestFields::scan(&parts.headers, bypass_credentials.then_some(config));
+    if bypass_credentials {
         let keyed_on = |name: &str| policy.vary().iter().any(|v| v.eq_ignore_ascii_case(name));
-        // One pass over the request's names (not a hashed lookup per
-        // credential header); the rare request that carries one is then
-        // reported by the configured order.
-        let carries = parts
-            .headers
-            .keys()
-            .any(|name| config.is_credential(name.as_str()));
-        if carries {
+        // The rare request that carries a credential header is reported
+        // by the configured order.
+        if fields.credential {
             for name in config.credential_headers() {
                 if parts.headers.contains_key(name) && !keyed_on(name.as_str()) {
                     return bypass(Bypass::credential(name));
@@ -517,7 +516,8 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
         }
     }
 
-    let honor = policy.honor_client().unwrap_or(config.honor_client);
+    // Without `Cache-Control` or `Pragma`, the client asks for nothing.
+    let honor = fields.directives && policy.honor_client().unwrap_or(config.honor_client);
     let client = if honor {
         let cc = CacheControl::parse_request(&parts.headers);
         if cc.no_store {
@@ -542,10 +542,7 @@ fn context_with<R: CachedRoute>(cache: &RouteCache, parts: &Parts) -> Context {
             // Looked for only when the cache has an explain header.
             explain: config.explain.is_some()
                 && parts.extensions.get::<layer::ExplainRequested>().is_some(),
-            conditions: conditional::Conditions::from_request(
-                &parts.headers,
-                parts.method == Method::GET,
-            ),
+            conditions: conditional::Conditions::from_fields(&fields, parts.method == Method::GET),
             client,
         },
     })

@@ -235,11 +235,14 @@ impl Accepts {
             return Self(0);
         };
         if values.next().is_none() {
-            if let Some(common) = Self::common(first.as_bytes()) {
-                return common;
-            }
+            return Self::from_value(first);
         }
         Self::parse(all.iter())
+    }
+
+    /// What a request's one `Accept-Encoding` field takes.
+    pub(crate) fn from_value(value: &HeaderValue) -> Self {
+        Self::common(value.as_bytes()).unwrap_or_else(|| Self::parse(std::iter::once(value)))
     }
 
     /// The values clients send most (browsers, curl, Python, Go, proxies),
