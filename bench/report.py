@@ -97,8 +97,9 @@ TARGETS = [
     ("embedded hit vs nginx proxy_cache hit", "1k", "route-embedded", "nginx", 1.3),
     ("two-tier hit vs nginx proxy_cache hit", "1k", "route-two-tier", "nginx", 1.3),
     ("embedded hit vs Varnish hit", "1k", "route-embedded", "varnish", None),
-    ("embedded hit vs static handler", "1k", "route-embedded", "static", 0.90),
-    ("two-tier hit vs static handler", "1k", "route-two-tier", "static", 0.90),
+    # Issue 28 raised these from 0.90.
+    ("embedded hit vs static handler", "1k", "route-embedded", "static", 0.95),
+    ("two-tier hit vs static handler", "1k", "route-two-tier", "static", 0.95),
     ("Redis hit vs hand-written GET", "1k", "route-redis", "redis-get", 0.97),
     ("100 KB gzip hit vs CompressionLayer per hit", "gzip-100k", "catalog-route", "catalog-layer", 5.0),
     ("100 KB gzip hit vs uncompressed hit", "gzip-100k", "catalog-route", "catalog-plain", None),
@@ -113,6 +114,8 @@ for what, scenario, mode, base, target in TARGETS:
     if ratio is None:
         continue
     met = "" if target is None else ("yes" if ratio >= target else "**no**")
-    print(f"| {what} | {'-' if target is None else f'≥ {target:.2f}'} | {ratio:.2f} | {met} |")
+    # Three places where the ratio would print as the target it missed.
+    shown = f"{ratio:.3f}" if target is not None and f"{ratio:.2f}" == f"{target:.2f}" else f"{ratio:.2f}"
+    print(f"| {what} | {'-' if target is None else f'≥ {target:.2f}'} | {shown} | {met} |")
 print()
 sys.exit(1 if failed else 0)
