@@ -193,6 +193,19 @@ async fn large_bodies_are_stored_compressed_and_served_per_client(backend: Backe
             "{accept:?}"
         );
     }
+    // `Accept-Encoding` split over two fields is one list (RFC 9110
+    // §5.3): the first field alone would take the identity.
+    let split = app
+        .request(
+            Method::GET,
+            "/catalog",
+            &[("accept-encoding", "identity"), ("accept-encoding", "gzip")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(split.x_cache(), "HIT");
+    assert_eq!(split.header("content-encoding"), "gzip");
+    assert_eq!(split.body, first.body);
     assert_eq!(
         app.calls.get("catalog"),
         1,

@@ -372,6 +372,23 @@ async fn client_directives_are_honoured_where_configured(backend: Backend) {
     );
     let hit = s.get("/refreshable", &[]).await;
     assert_eq!((hit.x_cache(), hit.json()), ("HIT", serde_json::json!(2)));
+    // HTTP/1.0's `Pragma: no-cache`, without `Cache-Control`, is `no-cache`
+    // (RFC 9111 §5.4), on a request that carries other fields too.
+    let pragma = s
+        .get(
+            "/refreshable",
+            &[
+                ("accept", "*/*"),
+                ("pragma", "no-cache"),
+                ("user-agent", "t"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (pragma.x_cache(), pragma.json()),
+        ("MISS", serde_json::json!(4))
+    );
+    assert_eq!(s.get("/refreshable", &[]).await.json(), 4);
 
     // Cache-wide opt-in covers routes that do not decide themselves.
     let s = setup(backend, "client_honour_all", |b| {
