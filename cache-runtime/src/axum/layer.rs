@@ -172,6 +172,11 @@ impl<S> CacheService<S> {
         let Some(explain) = &self.cache.config().explain else {
             return false;
         };
+        // Most requests do not carry it: comparing the few names a request
+        // has costs less than hashing the custom name to look it up.
+        if !request.headers().keys().any(|name| *name == explain.name) {
+            return false;
+        }
         let Some(value) = request.headers_mut().remove(&explain.name) else {
             return false;
         };
