@@ -70,57 +70,44 @@ async fn setup() -> (String, usize, App) {
         // The static handler behind the cache's layer applied by
         // `Router::layer`: what axum's per-route layering costs any layer.
         "static-route-layer" => static_router(body).layer(RouteCache::embedded().layer()),
-        "embedded" => {
-            let app = Router::new().route("/items/{id}", get(cached));
-            return around(mode, n, app, &RouteCache::embedded());
-        }
+        "embedded" => return around(mode, n, &RouteCache::embedded()),
         // The same hit with the layer applied by `Router::layer`, which
         // axum applies to every route: one more boxed service clone, route
         // future and request extension map entry per request.
-        "embedded-route-layer" => Router::new()
-            .route("/items/{id}", get(cached))
-            .layer(RouteCache::embedded().layer()),
+        "embedded-route-layer" => cached_router().layer(RouteCache::embedded().layer()),
         // The embedded hit with an explain header configured, which these
-        // requests do not carry: its cost is one header lookup.
+        // requests do not carry: its cost is the layer comparing the
+        // request's field names with the header's.
         "embedded-explain" => {
             let cache = RouteCache::builder()
                 .explain_header("cache-explain", "profile-explain-token-0123")
                 .build()
                 .await
                 .expect("an embedded cache");
-            let app = Router::new().route("/items/{id}", get(cached));
-            return around(mode, n, app, &cache);
+            return around(mode, n, &cache);
         }
         "redis-get" => redis_get_router(&redis_url()).await,
-        "redis" => {
+        // A hit on Redis, or (`two-tier`) on the in-process L1 in front of
+        // it, once the L1's channel is live (the L1 serves only then).
+        "redis" | "two-tier" => {
+            let l1 = if mode == "two-tier" { 64 << 20 } else { 0 };
             let cache = RouteCache::builder()
                 .prefix("profile")
                 .redis(redis_url())
+                .l1_capacity(l1)
                 .build()
                 .await
                 .expect("connect to Redis");
-            let app = Router::new().route("/items/{id}", get(cached));
-            return around(mode, n, app, &cache);
-        }
-        // A hit on the in-process L1 in front of Redis, once its channel is
-        // live (the L1 serves only then).
-        "two-tier" => {
-            let cache = RouteCache::builder()
-                .prefix("profile")
-                .redis(redis_url())
-                .l1_capacity(64 << 20)
-                .build()
-                .await
-                .expect("connect to Redis");
-            for _ in 0..200 {
-                if cache.stats().l1_live {
-                    break;
+            if l1 > 0 {
+                for _ in 0..200 {
+                    if cache.stats().l1_live {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                assert!(cache.stats().l1_live, "the L1's channel did not come up");
             }
-            assert!(cache.stats().l1_live, "the L1's channel did not come up");
-            let app = Router::new().route("/items/{id}", get(cached));
-            return around(mode, n, app, &cache);
+            return around(mode, n, &cache);
         }
         "cached-crate" => {
             set_redis_url(&redis_url());
@@ -146,9 +133,14 @@ fn static_router(body: Bytes) -> Router {
     )
 }
 
-/// `app` inside `cache`'s layer.
-fn around(mode: String, n: usize, app: Router, cache: &RouteCache) -> (String, usize, App) {
-    (mode, n, App::around(app, cache))
+/// The `#[cached_route]` handler's router.
+fn cached_router() -> Router {
+    Router::new().route("/items/{id}", get(cached))
+}
+
+/// The cached handler's router inside `cache`'s layer.
+fn around(mode: String, n: usize, cache: &RouteCache) -> (String, usize, App) {
+    (mode, n, App::around(cached_router(), cache))
 }
 
 /// The measured part: `n + 1` requests (`bench/profile.sh` counts only
