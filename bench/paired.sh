@@ -14,7 +14,9 @@
 # then the median and range. A baseline paired with itself comes first, as
 # the control: its ratios show the method's own spread (about ±1 %).
 #
-# Each pair is "BASELINE:SERVER" in bench-server's modes; the servers get
+# Each pair is "BASELINE:SERVER" in bench-server's modes (static-layered:
+# the static handler inside a cache's layer, which answers none of its
+# requests: what the layer costs the rest of an application); the servers get
 # a dedicated redis-server (for the Redis-backed modes), are warmed up
 # with every id (misses) and 2 s of hits, and serve GET /items/{id}, ids
 # cycling over 100, as in run.sh's 1k scenario. Prints a table and writes
@@ -27,7 +29,7 @@ cd "$(dirname "$0")"
 
 DURATION=${DURATION:-5}
 REPS=${REPS:-8}
-PAIRS=${PAIRS:-"static:static static:route-embedded static:route-two-tier redis-get:route-redis"}
+PAIRS=${PAIRS:-"static:static static:static-layered static:route-embedded static:route-two-tier redis-get:route-redis"}
 CONNECTIONS=${CONNECTIONS:-32}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -135,6 +137,7 @@ import datetime, platform, statistics, subprocess, sys
 results, duration, reps, conns = sys.argv[1:5]
 NAMES = {
     "static": "static axum handler",
+    "static-layered": "static handler inside the cache's layer",
     "redis-get": "hand-written Redis GET",
     "route-embedded": "#[cached_route], embedded",
     "route-two-tier": "#[cached_route], L1 + Redis",

@@ -1,7 +1,9 @@
 //! One benchmark server: `bench-server <mode> <port> [redis-url]`, serving
 //! `GET /items/{id}` in one of the ways the load benchmark compares.
 //!
-//! Modes: `static` (precomputed bodies: the ceiling), `redis-get` (a
+//! Modes: `static` (precomputed bodies: the ceiling), `static-layered`
+//! (the same handler inside a cache's layer, which answers none of its
+//! requests: what the layer costs), `redis-get` (a
 //! hand-written handler doing one Redis GET: the floor cost of a
 //! Redis-backed hit), `route-redis`, `route-embedded` and `route-two-tier`
 //! (`#[cached_route]` on Redis, the in-process store, or an in-process L1 in
@@ -182,7 +184,7 @@ async fn main() {
     set_redis_url(&redis_url);
 
     let app: App = match mode.as_str() {
-        "static" => {
+        "static" | "static-layered" => {
             let keys = env_number("STATIC_KEYS").unwrap_or(1000);
             let identity: Vec<Bytes> = (0..keys)
                 .map(|id| match body_bytes() {
@@ -203,12 +205,17 @@ async fn main() {
                     })
                     .collect()
             });
-            App::Router(
-                Router::new()
-                    .route("/items/{id}", get(static_item))
-                    .with_state(Arc::new(StaticBodies { identity, gzip }))
-                    .route("/large/{id}", get(origin_large)),
-            )
+            let router = Router::new()
+                .route("/items/{id}", get(static_item))
+                .with_state(Arc::new(StaticBodies { identity, gzip }))
+                .route("/large/{id}", get(origin_large));
+            if mode == "static" {
+                App::Router(router)
+            } else {
+                // The same handler inside a cache's layer: what the layer
+                // costs a request it does not answer.
+                App::around(router, &builder().build().await.expect("cache"))
+            }
         }
         "redis-get" => App::Router(redis_get_router(&redis_url).await),
         "route-redis" | "route-two-tier" => {
@@ -257,7 +264,7 @@ async fn main() {
                 .layer(RouteCache::embedded().layer()),
         ),
         other => {
-            eprintln!("unknown mode {other}; modes: static, redis-get, route-redis, route-embedded, route-two-tier, cached-crate, origin, catalog-route, catalog-layer, catalog-plain");
+            eprintln!("unknown mode {other}; modes: static, static-layered, redis-get, route-redis, route-embedded, route-two-tier, cached-crate, origin, catalog-route, catalog-layer, catalog-plain");
             std::process::exit(2);
         }
     };
