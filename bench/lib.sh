@@ -20,6 +20,18 @@ cpu_ticks() {
 }
 TICKS=$(getconf CLK_TCK)
 
+# ids_script FILE: wrk's script for GET /items/{id}, the ids cycling over
+# 100.
+ids_script() {
+    cat > "$1" <<'LUA'
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/items/" .. (counter % 100))
+end
+LUA
+}
+
 # start_watchdog SECONDS NAME: the whole run is bounded in time; on expiry
 # the script is sent TERM. Sets WATCHDOG; stop it with stop_watchdog.
 start_watchdog() {

@@ -54,13 +54,7 @@ trap 'kill $BASE_PID 2>/dev/null || true; cleanup; stop_watchdog' EXIT
 start_redis "$REDIS_PORT" "$WORK"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 
-cat > "$WORK/ids.lua" <<'LUA'
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", "/items/" .. (counter % 100))
-end
-LUA
+ids_script "$WORK/ids.lua"
 
 # serve MODE PORT: a bench-server on the server core, warmed up with every
 # id once; sets SERVED_PID.

@@ -76,13 +76,7 @@ REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 taskset -c "$LOAD_CPU" target/release/delay-proxy "$PROXY_PORT" "127.0.0.1:$REDIS_PORT" "$REMOTE_DELAY" &
 PROXY_PID=$!
 
-cat > "$WORK/ids.lua" <<'LUA'
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", "/items/" .. (counter % 100))
-end
-LUA
+ids_script "$WORK/ids.lua"
 
 # The peers' configuration: a plain cache for 200s, one hour, in front of
 # the uncached handler on ORIGIN_PORT, with keep-alive to it.
