@@ -2,14 +2,16 @@
 # Paired load runs: a server and its baseline serving at the same time.
 #
 # bench/run.sh runs one server at a time, and this kind of machine's speed
-# drifts by tens of percent between seconds: single rounds' ratios of the
-# same two servers range from 0.62 to 1.12, so the median of a few rounds
-# cannot settle a target a few percent wide. Here the baseline (B) and
-# the server measured (S) run together, pinned to the same core, each with
-# its own wrk (-t1 -c32) on the other core, for DURATION seconds, REPS
-# times. Whatever slows the machine slows both alike, and the scheduler
-# gives each about half the core, so the ratio of their requests is the
-# inverse ratio of their CPU per request. Both are reported per rep: req/s
+# drifts by tens of percent between seconds: single rounds' ratios of a
+# hit to the static handler range from 0.62 to 1.12, so the median of a
+# few rounds cannot settle a target a few percent wide. Here the baseline
+# (B) and the server measured (S) run together, pinned to the same core,
+# each with its own wrk (-t1 -c32) on the other core, for DURATION
+# seconds, REPS times. Whatever slows the machine slows both alike, and
+# the scheduler gives each about half the core, so the ratio of their
+# requests follows the inverse ratio of their CPU per request (both
+# servers and both wrk processes near their cores' limits, the CPU ratio
+# is the steadier of the two). Both are reported per rep: req/s
 # (S over B) and CPU per request (B over S, from /proc, user + system),
 # then the median and range. A baseline paired with itself comes first, as
 # the control: its ratios show the method's own spread (about ±1 %).
