@@ -63,10 +63,12 @@ ids_script "$WORK/ids.lua"
 serve() {
     taskset -c "$SERVER_CPU" "$SERVER_BIN" "$1" "$2" "$REDIS_URL" >/dev/null 2>>"$WORK/server.log" &
     SERVED_PID=$!
+    local up=""
     for _ in $(seq 200); do
-        curl -sf -o /dev/null "http://127.0.0.1:$2/items/0" && break
+        curl -sf -o /dev/null "http://127.0.0.1:$2/items/0" && { up=1; break; }
         sleep 0.05
     done
+    [ -n "$up" ] || { echo "bench-server $1 did not answer on port $2; see $WORK/server.log" >&2; exit 1; }
     for id in $(seq 0 99); do curl -s -o /dev/null "http://127.0.0.1:$2/items/$id"; done
 }
 
@@ -78,7 +80,16 @@ load() {
     LOAD_PID=$!
 }
 
-requests() { awk '/requests in/ {print $1}' "$1"; }
+# requests FILE: the requests a wrk run made; fails the run when any
+# answer was not 2xx or 3xx, or none came.
+requests() {
+    if grep -q "Non-2xx" "$1" || ! grep -q "requests in" "$1"; then
+        echo "bench/paired.sh: a load run failed:" >&2
+        cat "$1" >&2
+        exit 1
+    fi
+    awk '/requests in/ {print $1}' "$1"
+}
 
 RESULTS="$WORK/paired.tsv"
 : > "$RESULTS"
@@ -101,8 +112,8 @@ for pair in $PAIRS; do
     for rep in $(seq "$REPS"); do
         base_before=$(cpu_ticks "$BASE_PID")
         before=$(cpu_ticks "$SERVER_PID")
-        # The two loads start in turn, first one then the other: the
-        # one started first gets a head start of a few milliseconds.
+        # The two loads start a few milliseconds apart, and which one
+        # starts first alternates: a fixed order could favour one server.
         if [ $((rep % 2)) = 1 ]; then
             load "$base_port" "$DURATION" "$WORK/base.out"
             first=$LOAD_PID
@@ -115,8 +126,10 @@ for pair in $PAIRS; do
         wait "$first" "$LOAD_PID"
         base_after=$(cpu_ticks "$BASE_PID")
         after=$(cpu_ticks "$SERVER_PID")
+        base_requests=$(requests "$WORK/base.out")
+        server_requests=$(requests "$WORK/server.out")
         line=$(python3 -c "
-b, s = $(requests "$WORK/base.out"), $(requests "$WORK/server.out")
+b, s = $base_requests, $server_requests
 bc, sc = ($base_after - $base_before) / $TICKS * 1e6 / max(b, 1), ($after - $before) / $TICKS * 1e6 / max(s, 1)
 print(f'$base\t$mode\t$rep\t{b / $DURATION:.0f}\t{s / $DURATION:.0f}\t{bc:.2f}\t{sc:.2f}')")
         printf '%s\n' "$line" >> "$RESULTS"
