@@ -103,13 +103,7 @@ start() {
         *) env "$@" taskset -c "$SERVER_CPU" "$BIN/bench-server" "$mode" "$SERVER_PORT" "$REDIS_URL" 2>"$WORK/server.log" & ;;
     esac
     SERVER_PID=$!
-    for _ in $(seq 300); do
-        curl -sf -o /dev/null "http://127.0.0.1:$SERVER_PORT/items/0" && return
-        sleep 0.05
-    done
-    echo "$mode did not answer; its log:" >&2
-    cat "$WORK/server.log" >&2
-    return 1
+    await_server "$mode" "$SERVER_PORT" 300 "$WORK/server.log"
 }
 
 stop() {

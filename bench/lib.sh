@@ -32,6 +32,21 @@ end
 LUA
 }
 
+# await_server NAME PORT TRIES LOG [CURL-ARGS...]: waits, TRIES times 50 ms
+# at most, until a server answers GET /items/0 on PORT; otherwise prints
+# LOG, the server's, and fails.
+await_server() {
+    local name=$1 port=$2 tries=$3 log=$4
+    shift 4
+    for _ in $(seq "$tries"); do
+        curl -sf -o /dev/null "$@" "http://127.0.0.1:$port/items/0" && return
+        sleep 0.05
+    done
+    echo "$name did not answer on port $port; its log:" >&2
+    cat "$log" >&2
+    return 1
+}
+
 # start_watchdog SECONDS NAME: the whole run is bounded in time; on expiry
 # the script is sent TERM. Sets WATCHDOG; stop it with stop_watchdog.
 start_watchdog() {

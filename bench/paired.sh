@@ -63,12 +63,7 @@ ids_script "$WORK/ids.lua"
 serve() {
     taskset -c "$SERVER_CPU" "$SERVER_BIN" "$1" "$2" "$REDIS_URL" >/dev/null 2>>"$WORK/server.log" &
     SERVED_PID=$!
-    local up=""
-    for _ in $(seq 200); do
-        curl -sf -o /dev/null "http://127.0.0.1:$2/items/0" && { up=1; break; }
-        sleep 0.05
-    done
-    [ -n "$up" ] || { echo "bench-server $1 did not answer on port $2; see $WORK/server.log" >&2; exit 1; }
+    await_server "bench-server $1" "$2" 200 "$WORK/server.log"
     for id in $(seq 0 99); do curl -s -o /dev/null "http://127.0.0.1:$2/items/$id"; done
 }
 

@@ -118,8 +118,8 @@ for what, scenario, mode, base, target in TARGETS:
     shown = f"{ratio:.3f}" if target is not None and f"{ratio:.2f}" == f"{target:.2f}" else f"{ratio:.2f}"
     print(f"| {what} | {'-' if target is None else f'≥ {target:.2f}'} | {shown} | {met} |")
 print()
-# Single rounds here move by tens of percent (0.62x to 1.12x for the same
-# two servers), and a static handler near its core's limit is partly held
+# Single rounds here move by tens of percent (0.62x to 1.12x for a hit
+# against the static handler in one run), and a static handler near its core's limit is partly held
 # back by wrk: a target a few percent wide is settled by paired runs.
 print("Ratios within a few percent of a target are settled by `bench/paired.sh` "
       "(baseline and server at the same time, about ±1 %), not by these medians.\n")

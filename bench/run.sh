@@ -118,10 +118,7 @@ start_server() {
         *) taskset -c "$SERVER_CPU" "$SERVER_BIN" "$mode" "$SERVER_PORT" "$url" 2>"$WORK/server.log" & ;;
     esac
     SERVER_PID=$!
-    for _ in $(seq 200); do
-        curl -sf -o /dev/null "$@" "http://127.0.0.1:$SERVER_PORT/items/0" && break
-        sleep 0.05
-    done
+    await_server "$mode" "$SERVER_PORT" 200 "$WORK/server.log" "$@"
     for id in $(seq 0 99); do curl -s -o /dev/null "$@" "http://127.0.0.1:$SERVER_PORT/items/$id"; done
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/ids.lua" "${WRK_HEADER[@]}" \
         "http://127.0.0.1:$SERVER_PORT" >/dev/null
