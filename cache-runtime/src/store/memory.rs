@@ -217,34 +217,45 @@ impl MemoryStore {
     /// Lists `member`, whose entry lives `ttl` more, in the index set
     /// `index`, unless the set holds its cap of live members; the set lives
     /// as long as its longest-lived member.
+    ///
+    /// One step per set (moka's per-key compute): two adds racing on a set
+    /// that is new, or has just ended, would otherwise each make a set and
+    /// write it back, and the members of the one replaced would be lost to
+    /// every invalidation.
     pub(crate) fn index_add(&self, index: &Index, member: &str, ttl: Duration) -> IndexAdd {
+        use moka::ops::compute::Op;
         let now = now_ms();
         let end = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-        let members = self
-            .indexes
-            .get_with_by_ref(index.key.as_str(), || Arc::new(Members::default()));
-        {
-            let Ok(mut map) = members.inner.lock() else {
-                return IndexAdd::Full;
-            };
-            match map.ends.get_mut(member) {
-                Some(old) => *old = (*old).max(end),
-                None => {
-                    if map.ends.len() >= index.cap || map.ends.len() >= 2 * map.pruned_at.max(32) {
-                        map.prune(now);
+        let mut added = IndexAdd::Full;
+        self.indexes
+            .entry_by_ref(index.key.as_str())
+            .and_compute_with(|current| {
+                let members = current.map_or_else(Arc::default, moka::Entry::into_value);
+                let Ok(mut map) = members.inner.lock() else {
+                    return Op::Nop;
+                };
+                match map.ends.get_mut(member) {
+                    Some(old) => *old = (*old).max(end),
+                    None => {
+                        if map.ends.len() >= index.cap
+                            || map.ends.len() >= 2 * map.pruned_at.max(32)
+                        {
+                            map.prune(now);
+                        }
+                        if map.ends.len() >= index.cap {
+                            return Op::Nop;
+                        }
+                        map.ends.insert(member.to_owned(), end);
+                        map.bytes += member.len() + MEMBER_OVERHEAD;
                     }
-                    if map.ends.len() >= index.cap {
-                        return IndexAdd::Full;
-                    }
-                    map.ends.insert(member.to_owned(), end);
-                    map.bytes += member.len() + MEMBER_OVERHEAD;
                 }
-            }
-            map.end = map.end.max(end);
-        }
-        // Re-inserted: re-weighed, and its expiry pushed out.
-        self.indexes.insert(index.key.clone(), members);
-        IndexAdd::Added
+                map.end = map.end.max(end);
+                drop(map);
+                added = IndexAdd::Added;
+                // Written back: re-weighed, and its expiry pushed out.
+                Op::Put(members)
+            });
+        added
     }
 
     /// Removes and returns up to `count` live members of the index set
@@ -400,5 +411,42 @@ impl CacheStore for MemoryStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.forget(key);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adds racing on a set that does not exist yet all land: none is
+    /// written into a set another add replaces.
+    #[test]
+    fn concurrent_adds_to_a_new_set_all_land() {
+        const THREADS: usize = 4;
+        const EACH: usize = 25;
+        let store = MemoryStore::new(64 << 20, Arc::new(StoreGauges::unobserved()));
+        for round in 0..200 {
+            let index = Index {
+                key: format!("set{round}"),
+                cap: usize::MAX,
+            };
+            std::thread::scope(|s| {
+                for t in 0..THREADS {
+                    let (store, index) = (&store, &index);
+                    s.spawn(move || {
+                        for m in 0..EACH {
+                            let added = store.index_add(
+                                index,
+                                &format!("k{t}-{m}"),
+                                Duration::from_secs(60),
+                            );
+                            assert_eq!(added, IndexAdd::Added);
+                        }
+                    });
+                }
+            });
+            let members = store.index_members(&index.key).len();
+            assert_eq!(members, THREADS * EACH, "round {round}: members lost");
+        }
     }
 }
