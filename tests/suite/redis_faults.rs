@@ -199,6 +199,78 @@ async fn a_paused_redis_costs_at_most_the_timeout() {
     wait_for_hit(&app, "/items/4", Duration::from_secs(10)).await;
 }
 
+/// Waits until no lease is left under `prefix`; fails after `within`
+/// (every test here gives its leases 30 s to live).
+async fn no_lease_left(url: &str, prefix: &str, within: Duration) {
+    let conn = redis_conn(url).await;
+    let pattern = format!("{prefix}:*#lease*");
+    support::eventually(within, || {
+        let (mut conn, pattern) = (conn.clone(), pattern.clone());
+        async move { keys(&mut conn, &pattern).await.is_empty() }
+    })
+    .await;
+}
+
+/// A lookup's claim on the lease times out while Redis is paused, and
+/// lands once it resumes: nobody holds that lease, and for its life (30 s
+/// here) it would make other instances wait for an entry nobody computes.
+/// It is released once Redis answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookups_lease_claim_that_timed_out_is_released() {
+    let server = RedisServer::start();
+    let prefix = unique_prefix("claim");
+    let cache = RouteCache::builder()
+        .prefix(prefix.clone())
+        .timeout(Duration::from_millis(200))
+        .lease_ttl(Duration::from_secs(30))
+        .redis(server.url())
+        .build()
+        .await
+        .expect("build cache");
+    let app = TestApp::spawn(&cache).await;
+    server.signal_pause(true);
+    let reply = app.get("/items/1").await;
+    server.signal_pause(false);
+    assert_eq!((reply.status.as_u16(), reply.x_cache()), (200, "MISS"));
+    no_lease_left(&server.url(), &prefix, Duration::from_secs(5)).await;
+    // The next request takes the lease and stores.
+    assert_eq!(app.get("/items/1").await.x_cache(), "MISS");
+    wait_for_hit(&app, "/items/1", Duration::from_secs(5)).await;
+}
+
+/// The same for a stale entry's refresh, on an L1 that answers while
+/// Redis is paused: the refresh's claim times out and lands later. Left
+/// in place, it would hold off every instance's refresh of the entry for
+/// the lease's life.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refreshs_lease_claim_that_timed_out_is_released() {
+    let server = RedisServer::start();
+    let prefix = unique_prefix("refresh_claim");
+    let cache = RouteCache::builder()
+        .prefix(prefix.clone())
+        .timeout(Duration::from_millis(200))
+        .lease_ttl(Duration::from_secs(30))
+        .stale(Duration::from_secs(30))
+        .l1_capacity(1 << 20)
+        .l1_heartbeat(Duration::from_secs(5))
+        .redis(server.url())
+        .build()
+        .await
+        .expect("build cache");
+    support::wait_for_l1(&cache).await;
+    let app = TestApp::spawn(&cache).await;
+    assert_eq!(app.get("/short/1").await.x_cache(), "MISS");
+    wait_for_hit(&app, "/short/1", Duration::from_secs(5)).await;
+    no_lease_left(&server.url(), &prefix, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    server.signal_pause(true);
+    // Served from the L1 at once; its refresh's claim waits on Redis.
+    assert_eq!(app.get("/short/1").await.x_cache(), "STALE");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal_pause(false);
+    no_lease_left(&server.url(), &prefix, Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_at_startup_does_not_stop_the_app() {
     let mut server = RedisServer::start();

@@ -115,8 +115,9 @@ impl RouteCache {
         let claiming = self.claiming(key, &generations);
         let read = self.inner.store.read_or_lease(&claiming);
         // A lookup first: its faults and timings are the lookup's.
-        let (read, values) = self.call(Op::Get, read).await?;
+        let read = self.call(Op::Get, read).await;
         let Claiming { token, .. } = claiming;
+        let (read, values) = read.inspect_err(|e| self.release_unsettled(key, &token, e))?;
         Ok(match read {
             Read::Value(value) => Ok(value),
             Read::Missing(claim) => {
@@ -165,6 +166,7 @@ impl RouteCache {
             }
             Err(e) => {
                 self.fault("lease", key, &e);
+                self.release_unsettled(key, &token, &e);
                 // Redis answered but refused (a full Redis refuses the
                 // lease's write): the generations can still be read, and
                 // the fill still tries to store (and says why it cannot).
@@ -180,6 +182,23 @@ impl RouteCache {
                 };
                 (Lease::NotNeeded, None, noted)
             }
+        }
+    }
+
+    /// After a claim under `token` on the lease of `key` failed with
+    /// `error`: when Redis may still carry it out (the call timed out, or
+    /// the connection went while it was on the wire), the lease may be
+    /// taken with nobody to release it, and for its whole life other
+    /// instances would wait for an entry nobody computes and skip their
+    /// refreshes. Released in the background; the release checks the
+    /// token, so it frees nothing of another holder's. Sent after the
+    /// claim on the same connection (one slow call), it runs after it. A
+    /// claim stranded on a connection the store has since replaced (after
+    /// timeouts in a row, see `crate::store::health`) may still land after
+    /// the release, and then lives out its `lease_ttl`.
+    fn release_unsettled(&self, key: &str, token: &str, error: &StoreError) {
+        if matches!(error.kind(), ErrorKind::TimedOut | ErrorKind::Unavailable) {
+            self.release_in_background(key.to_owned(), token.to_owned());
         }
     }
 
