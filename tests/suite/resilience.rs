@@ -275,12 +275,26 @@ where
     Fut: std::future::Future<Output = Reply>,
 {
     let last = std::sync::Mutex::new(None);
-    support::eventually(Duration::from_secs(5), || async {
-        let reply = get().await;
-        let held = done(&reply);
-        *last.lock().unwrap() = Some(reply);
-        held
-    })
+    support::eventually_explained(
+        Duration::from_secs(5),
+        || async {
+            let reply = get().await;
+            let held = done(&reply);
+            *last.lock().unwrap() = Some(reply);
+            held
+        },
+        || {
+            last.lock().unwrap().as_ref().map_or_else(String::new, |r| {
+                format!(
+                    "; the last reply: {} x-cache {:?} cache-status {:?} body {:?}",
+                    r.status,
+                    r.x_cache(),
+                    r.header("cache-status"),
+                    r.body
+                )
+            })
+        },
+    )
     .await;
     last.into_inner().unwrap().expect("a reply")
 }

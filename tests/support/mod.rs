@@ -293,9 +293,20 @@ impl Inspector {
 /// wait-for-a-condition loop of the async tests (helpers that wait for
 /// something particular are built on it): no fixed sleep stands in for
 /// synchronisation.
-pub async fn eventually<F, Fut>(
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, condition: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eventually_explained(timeout, condition, String::new).await
+}
+
+/// [`eventually`], whose panic adds what `explain` says (what the last
+/// attempt saw).
+pub async fn eventually_explained<F, Fut>(
     timeout: std::time::Duration,
     mut condition: F,
+    explain: impl Fn() -> String,
 ) -> std::time::Duration
 where
     F: FnMut() -> Fut,
@@ -309,7 +320,8 @@ where
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the condition did not hold within {timeout:?}"
+            "the condition did not hold within {timeout:?}{}",
+            explain()
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
