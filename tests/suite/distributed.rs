@@ -118,7 +118,117 @@ backend_matrix!(
     concurrent_cold_requests_on_two_instances_compute_once,
     invalidates_paths_reach_ids_that_need_encoding,
     a_cancelled_write_still_invalidates,
+    lookups_racing_an_invalidation_keep_nothing_it_removed,
+    lookups_racing_a_write_keep_nothing_older,
 );
+
+/// Fires GETs of `path` until the returned flag is set; the flag and
+/// the tasks.
+fn hammer(
+    app: &Arc<TestApp>,
+    path: &str,
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers = (0..6)
+        .map(|_| {
+            let (app, stop, path) = (Arc::clone(app), Arc::clone(&stop), path.to_owned());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    app.get(&path).await;
+                }
+            })
+        })
+        .collect();
+    (stop, readers)
+}
+
+/// Stops what [`hammer`] started.
+async fn stop_hammering(
+    (stop, readers): (
+        Arc<std::sync::atomic::AtomicBool>,
+        Vec<tokio::task::JoinHandle<()>>,
+    ),
+) {
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        reader.await.expect("reader");
+    }
+}
+
+/// Lookups racing an invalidation may read the entry just before its
+/// delete, and answer with it; but once the invalidation has returned, no
+/// request is served the removed entry (an L1 keeps nothing read before
+/// the delete, though its instance ignores its own invalidation message).
+async fn lookups_racing_an_invalidation_keep_nothing_it_removed(backend: Backend) {
+    let (f, app) = setup(backend, "racing_lookups").await;
+    let app = Arc::new(app);
+    for round in 0..40 {
+        let path = format!("/v2/{round}");
+        let removed = app.get(&path).await.json()[1].clone();
+        support::eventually(Duration::from_secs(5), || async {
+            app.get(&path).await.x_cache() == "HIT"
+        })
+        .await;
+        let readers = hammer(&app, &path);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        f.cache.invalidate(&path).await.expect("invalidate");
+        for _ in 0..5 {
+            let after = app.get(&path).await;
+            assert_ne!(
+                after.json()[1],
+                removed,
+                "round {round}: served the removed entry ({}) after the invalidation",
+                after.x_cache()
+            );
+        }
+        stop_hammering(readers).await;
+    }
+}
+
+/// Lookups racing a write of an entry (a client's `no-cache` storing it
+/// again) may read the old one just before it lands, and answer with it;
+/// but once the write is done, every request gets the new one (an L1
+/// keeps nothing read before the write, though its instance ignores its
+/// own message).
+async fn lookups_racing_a_write_keep_nothing_older(backend: Backend) {
+    let (f, app) = setup(backend, "racing_writes").await;
+    let app = Arc::new(app);
+    let stored = || {
+        f.cache
+            .stats()
+            .route::<route!(refreshable)>()
+            .map_or(0, |r| r.stored)
+    };
+    app.get("/refreshable").await;
+    for round in 0..40 {
+        let readers = hammer(&app, "/refreshable");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let before = stored();
+        let again = app
+            .request(
+                Method::GET,
+                "/refreshable",
+                &[("cache-control", "no-cache")],
+                bytes::Bytes::new(),
+            )
+            .await;
+        support::eventually(Duration::from_secs(5), || async { stored() > before }).await;
+        for _ in 0..5 {
+            let after = app.get("/refreshable").await;
+            assert_eq!(
+                after.json(),
+                again.json(),
+                "round {round}: served an entry older than the last write ({})",
+                after.x_cache()
+            );
+        }
+        stop_hammering(readers).await;
+    }
+}
 
 /// `#[invalidates(paths = ["/named/{name}"])]` formats the decoded id in
 /// the encoded form the request path has. The layer's own invalidation of

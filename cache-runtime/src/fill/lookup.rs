@@ -356,7 +356,7 @@ impl RouteCache {
             // Decoded only for an L1 that will keep it.
             if l1.is_live() {
                 if let Ok(entry) = Prepared::decode(value.clone()) {
-                    l1.fill(key, value, Arc::new(entry), ttl, seen);
+                    l1.fill_written(key, value, Arc::new(entry), ttl, seen);
                 }
             }
         }

@@ -273,7 +273,14 @@ impl RouteCache {
                 // this sender's numbers, which receivers flush on.
                 let text = publisher.prepare(&Message::Keys(&refs.join("\n")));
                 let sent = redis.delete_and_publish(keys, &publisher.channel, &text);
-                return bounded(step, "delete", sent).await;
+                let deleted = bounded(step, "delete", sent).await;
+                // Again once the delete is done (or may be): a lookup that
+                // read an entry just before it then keeps nothing in this
+                // L1, which ignores its own message.
+                if let Some(l1) = &self.inner.l1 {
+                    l1.drop_keys(refs.iter().copied());
+                }
+                return deleted;
             }
         }
         let deleted = bounded(step, "delete", store.delete_many(keys)).await;
@@ -344,6 +351,13 @@ impl RouteCache {
             }
         }
         result
+    }
+
+    /// Drops `key` from this instance's L1 only.
+    pub(crate) fn forget_here(&self, key: &str) {
+        if let Some(l1) = &self.inner.l1 {
+            l1.drop_keys([key]);
+        }
     }
 
     /// Drops `keys` from this instance's L1 and tells the other instances.

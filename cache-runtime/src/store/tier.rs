@@ -111,6 +111,34 @@ impl L1 {
         }
     }
 
+    /// Keeps `value` (decoded: `entry`), just written to Redis by this
+    /// instance, for `life`, unless the epoch moved since `seen` (taken
+    /// before the write: an invalidation or another write came meanwhile).
+    ///
+    /// Moves the epoch first. A read of the same key that started before
+    /// the write landed may return the old value after this fill; its own
+    /// fill then finds the epoch moved and keeps nothing, where it would
+    /// otherwise replace the new value with the old one, which the L1 would
+    /// serve for the rest of its life (this instance ignores its own
+    /// invalidation messages).
+    pub(crate) fn fill_written(
+        &self,
+        key: &str,
+        value: Bytes,
+        entry: Arc<Prepared>,
+        life: Duration,
+        seen: u64,
+    ) {
+        let next = seen.wrapping_add(1);
+        if self
+            .epoch
+            .compare_exchange(seen, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.fill(key, value, entry, life, next);
+        }
+    }
+
     /// Drops `keys`; returns the new epoch, under which a value written
     /// after the drop may be [filled](L1::fill) in.
     pub(crate) fn drop_keys<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> u64 {
@@ -630,5 +658,52 @@ mod tests {
         l1.set_live(false);
         l1.set_live(true);
         assert_eq!(body(&l1), None, "a lost channel flushes");
+    }
+
+    /// A read that started before this instance's write landed, and got
+    /// the old value, fills after the writer did: the old value must not
+    /// replace the new one.
+    #[test]
+    fn a_read_from_before_a_write_never_replaces_the_written_value() {
+        let encoded = |body: &'static [u8]| {
+            let value = crate::entry::Entry::new(
+                http::StatusCode::OK,
+                crate::clock::now_ms(),
+                60,
+                Bytes::from_static(body),
+            )
+            .encode()
+            .map(Bytes::from)
+            .unwrap();
+            let entry = Arc::new(Prepared::decode(value.clone()).unwrap());
+            (value, entry)
+        };
+        let life = Duration::from_secs(60);
+        let l1 = L1::new(1 << 20, None, TierMetrics::register());
+        l1.set_live(true);
+        let body = |l1: &L1| {
+            l1.get("k", crate::clock::now_ms())
+                .map(|e| e.entry().body.clone())
+        };
+        // The writer drops the key, and a reader misses and goes to Redis.
+        let written = l1.drop_keys(["k"]);
+        let read = l1.epoch();
+        // The write lands and is kept; the reader's old value comes back.
+        let (new, new_entry) = encoded(b"new");
+        l1.fill_written("k", new, new_entry, life, written);
+        assert_eq!(body(&l1).as_deref(), Some(&b"new"[..]));
+        let (old, old_entry) = encoded(b"old");
+        l1.fill("k", old, old_entry, life, read);
+        assert_eq!(
+            body(&l1).as_deref(),
+            Some(&b"new"[..]),
+            "the old value came back"
+        );
+        // A write with an invalidation after its start keeps nothing.
+        let written = l1.drop_keys(["k"]);
+        l1.drop_keys(["k"]);
+        let (new, new_entry) = encoded(b"newer");
+        l1.fill_written("k", new, new_entry, life, written);
+        assert_eq!(body(&l1), None, "kept across an invalidation");
     }
 }
