@@ -211,6 +211,21 @@ async fn no_lease_left(url: &str, prefix: &str, within: Duration) {
     .await;
 }
 
+/// A cache on `server` under `prefix` with a 200 ms timeout and leases
+/// that live 30 s, adjusted by `configure`.
+async fn long_lease_cache(
+    server: &RedisServer,
+    prefix: &str,
+    configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
+) -> RouteCache {
+    let builder = RouteCache::builder()
+        .prefix(prefix)
+        .timeout(Duration::from_millis(200))
+        .lease_ttl(Duration::from_secs(30))
+        .redis(server.url());
+    configure(builder).build().await.expect("build cache")
+}
+
 /// A lookup's claim on the lease times out while Redis is paused, and
 /// lands once it resumes: nobody holds that lease, and for its life (30 s
 /// here) it would make other instances wait for an entry nobody computes.
@@ -219,14 +234,7 @@ async fn no_lease_left(url: &str, prefix: &str, within: Duration) {
 async fn a_lookups_lease_claim_that_timed_out_is_released() {
     let server = RedisServer::start();
     let prefix = unique_prefix("claim");
-    let cache = RouteCache::builder()
-        .prefix(prefix.clone())
-        .timeout(Duration::from_millis(200))
-        .lease_ttl(Duration::from_secs(30))
-        .redis(server.url())
-        .build()
-        .await
-        .expect("build cache");
+    let cache = long_lease_cache(&server, &prefix, |b| b).await;
     let app = TestApp::spawn(&cache).await;
     server.signal_pause(true);
     let reply = app.get("/items/1").await;
@@ -246,17 +254,12 @@ async fn a_lookups_lease_claim_that_timed_out_is_released() {
 async fn a_refreshs_lease_claim_that_timed_out_is_released() {
     let server = RedisServer::start();
     let prefix = unique_prefix("refresh_claim");
-    let cache = RouteCache::builder()
-        .prefix(prefix.clone())
-        .timeout(Duration::from_millis(200))
-        .lease_ttl(Duration::from_secs(30))
-        .stale(Duration::from_secs(30))
-        .l1_capacity(1 << 20)
-        .l1_heartbeat(Duration::from_secs(5))
-        .redis(server.url())
-        .build()
-        .await
-        .expect("build cache");
+    let cache = long_lease_cache(&server, &prefix, |b| {
+        b.stale(Duration::from_secs(30))
+            .l1_capacity(1 << 20)
+            .l1_heartbeat(Duration::from_secs(5))
+    })
+    .await;
     support::wait_for_l1(&cache).await;
     let app = TestApp::spawn(&cache).await;
     assert_eq!(app.get("/short/1").await.x_cache(), "MISS");

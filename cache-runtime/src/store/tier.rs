@@ -89,9 +89,9 @@ impl L1 {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Keeps `value` (decoded: `entry`), read from (or just written to)
-    /// Redis after `seen` was taken, for `life` (at most `l1_max_ttl`),
-    /// unless an invalidation arrived meanwhile.
+    /// Keeps `value` (decoded: `entry`), read from Redis after `seen` was
+    /// taken, for `life` (at most `l1_max_ttl`), unless an invalidation
+    /// or a write ([`L1::fill_written`]) arrived meanwhile.
     pub(crate) fn fill(
         &self,
         key: &str,
