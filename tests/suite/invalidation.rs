@@ -465,9 +465,9 @@ async fn index_sets_hold_only_live_members(backend: Backend) {
 /// `invalidate_timeout`, in a round trip per 500 members.
 async fn invalidating_a_large_tag_finishes_in_time(backend: Backend) {
     const MEMBERS: u32 = 10_000;
-    // The fills only build the set; the invalidation keeps its own bound,
-    // `invalidate_timeout`.
-    let f = Fixture::with(backend, "idx_large", |b| b.timeout(support::PATIENT)).await;
+    // The fills only build the set (under the fixture's patient timeout);
+    // the invalidation keeps its own bound, `invalidate_timeout`.
+    let f = Fixture::new(backend, "idx_large").await;
     let app = Arc::new(serve(&f.cache, &Calls::default()).await);
     // A fill is saved as its body ends, so the last saves may land just
     // after their clients have the answer: wait until every fill is

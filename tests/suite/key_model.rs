@@ -174,9 +174,8 @@ backend_matrix!(
 /// Two instances against one backend, each called directly under its own
 /// `127.0.0.1:<port>`: no `Host` in common.
 async fn two_instances_on_two_ports_share_entries(backend: Backend) {
-    let patient = |b: cache_runtime::RouteCacheBuilder| b.timeout(support::PATIENT);
-    let f = Fixture::with(backend, "key_two_ports", patient).await;
-    let second = f.another_instance_with(backend, patient).await;
+    let f = Fixture::new(backend, "key_two_ports").await;
+    let second = f.another_instance(backend).await;
     let calls = Calls::default();
     let a = Arc::new(serve(&f.cache, &calls).await);
     let b = Arc::new(serve(&second, &calls).await);

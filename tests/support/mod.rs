@@ -28,11 +28,12 @@ pub use self::redis::{RedisServer, TestRedis};
 /// instances on different loopback ports share entries as in production.
 pub const TEST_HOST: &str = "app.test";
 
-/// A bound on each backend call for tests about what instances share or
-/// coalesce, not about timeouts: under the 200 ms the other tests use, a
-/// call on a loaded 2-core machine can time out and fail open, and its
-/// request computes on its own (seen: two or three computations where the
-/// test counts one, and half of 10,000 fills not stored on the cluster).
+/// A bound on each backend call for tests that are not about timeouts
+/// (every [`Fixture`]'s, unless it sets another): under the cache's
+/// default 200 ms, a call on a loaded 2-core machine can time out and
+/// fail open, and its request computes on its own (seen: two or three
+/// computations where the test counts one, half of 10,000 fills not
+/// stored on the cluster, a first miss sent uncompressed).
 pub const PATIENT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The segment of its keys that the route `route_id` (module path and
@@ -108,12 +109,20 @@ impl Fixture {
     }
 
     /// Like [`Fixture::new`], with the builder adjusted by `configure`.
+    ///
+    /// The backend timeout is [`PATIENT`] unless `configure` sets one: a
+    /// loaded test machine must not turn a slow call into a fault (served
+    /// uncached, its entry not stored) where a test expects none. Tests of
+    /// faults set the timeout they exercise.
     pub async fn with(
         backend: Backend,
         test: &str,
         configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
     ) -> Self {
-        let builder = configure(RouteCache::builder().prefix(unique_prefix(test)));
+        let builder = RouteCache::builder()
+            .prefix(unique_prefix(test))
+            .timeout(PATIENT);
+        let builder = configure(builder);
         match backend {
             Backend::Redis | Backend::TwoTier => {
                 let redis = TestRedis::acquire();
@@ -163,7 +172,10 @@ impl Fixture {
         backend: Backend,
         configure: impl FnOnce(cache_runtime::RouteCacheBuilder) -> cache_runtime::RouteCacheBuilder,
     ) -> RouteCache {
-        let builder = configure(RouteCache::builder().prefix(&self.cache.config().prefix));
+        let builder = RouteCache::builder()
+            .prefix(&self.cache.config().prefix)
+            .timeout(self.cache.config().timeout);
+        let builder = configure(builder);
         let builder = match backend {
             Backend::Embedded => return self.cache.clone(),
             Backend::Cluster => builder.redis_cluster(cluster::cluster_urls()),
