@@ -10,6 +10,12 @@
 //! (Redis restarted, connection killed), turns the L1 off and flushes it
 //! until a new subscription is in place.
 //!
+//! An instance ignores its own messages: its writes and deletes drop the
+//! keys from its L1 themselves, before they go to Redis and again once
+//! they are done, so a lookup that read Redis before them cannot put what
+//! it read back into the L1 after them (an epoch counts the drops; a fill
+//! across one keeps nothing).
+//!
 //! Every message carries its sender's id and a per-sender sequence number.
 //! A receiver that sees a number skipped (a publish that failed or was
 //! lost) and not filled in within one heartbeat flushes its L1.
