@@ -121,12 +121,12 @@ impl L1 {
     /// instance, for `life`, unless the epoch moved since `seen` (taken
     /// before the write: an invalidation or another write came meanwhile).
     ///
-    /// Moves the epoch first. A read of the same key that started before
-    /// the write landed may return the old value after this fill; its own
+    /// Moves the epoch either way. A read of the same key that started
+    /// before the write landed may return the old value after this; its
     /// fill then finds the epoch moved and keeps nothing, where it would
-    /// otherwise replace the new value with the old one, which the L1 would
-    /// serve for the rest of its life (this instance ignores its own
-    /// invalidation messages).
+    /// otherwise replace the new value with the old one (or fill the old
+    /// one in), which the L1 would serve for the rest of its life: this
+    /// instance ignores its own invalidation messages.
     pub(crate) fn fill_written(
         &self,
         key: &str,
@@ -135,13 +135,9 @@ impl L1 {
         life: Duration,
         seen: u64,
     ) {
-        let next = seen.wrapping_add(1);
-        if self
-            .epoch
-            .compare_exchange(seen, next, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.fill(key, value, entry, life, next);
+        let before = self.epoch.fetch_add(1, Ordering::AcqRel);
+        if before == seen {
+            self.fill(key, value, entry, life, before.wrapping_add(1));
         }
     }
 
@@ -711,5 +707,15 @@ mod tests {
         let (new, new_entry) = encoded(b"newer");
         l1.fill_written("k", new, new_entry, life, written);
         assert_eq!(body(&l1), None, "kept across an invalidation");
+        // Nor, with another key dropped during the write, does a read
+        // from before the write fill in the old value afterwards.
+        let written = l1.drop_keys(["k"]);
+        l1.drop_keys(["other"]);
+        let read = l1.epoch();
+        let (new, new_entry) = encoded(b"newest");
+        l1.fill_written("k", new, new_entry, life, written);
+        let (old, old_entry) = encoded(b"old");
+        l1.fill("k", old, old_entry, life, read);
+        assert_eq!(body(&l1), None, "the old value came back");
     }
 }
