@@ -122,40 +122,33 @@ backend_matrix!(
     lookups_racing_a_write_keep_nothing_older,
 );
 
-/// Fires GETs of `path` until the returned flag is set; the flag and
-/// the tasks.
-fn hammer(
-    app: &Arc<TestApp>,
-    path: &str,
-) -> (
-    Arc<std::sync::atomic::AtomicBool>,
-    Vec<tokio::task::JoinHandle<()>>,
-) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = Arc::new(AtomicBool::new(false));
-    let readers = (0..6)
-        .map(|_| {
-            let (app, stop, path) = (Arc::clone(app), Arc::clone(&stop), path.to_owned());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    app.get(&path).await;
-                }
-            })
-        })
-        .collect();
-    (stop, readers)
+/// Six tasks firing GETs of one path until stopped.
+struct Hammer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Stops what [`hammer`] started.
-async fn stop_hammering(
-    (stop, readers): (
-        Arc<std::sync::atomic::AtomicBool>,
-        Vec<tokio::task::JoinHandle<()>>,
-    ),
-) {
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for reader in readers {
-        reader.await.expect("reader");
+impl Hammer {
+    fn start(app: &Arc<TestApp>, path: &str) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers = (0..6)
+            .map(|_| {
+                let (app, stop, path) = (Arc::clone(app), Arc::clone(&stop), path.to_owned());
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        app.get(&path).await;
+                    }
+                })
+            })
+            .collect();
+        Self { stop, readers }
+    }
+
+    async fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in self.readers {
+            reader.await.expect("reader");
+        }
     }
 }
 
@@ -173,7 +166,7 @@ async fn lookups_racing_an_invalidation_keep_nothing_it_removed(backend: Backend
             app.get(&path).await.x_cache() == "HIT"
         })
         .await;
-        let readers = hammer(&app, &path);
+        let readers = Hammer::start(&app, &path);
         tokio::time::sleep(Duration::from_millis(5)).await;
         f.cache.invalidate(&path).await.expect("invalidate");
         for _ in 0..5 {
@@ -185,7 +178,7 @@ async fn lookups_racing_an_invalidation_keep_nothing_it_removed(backend: Backend
                 after.x_cache()
             );
         }
-        stop_hammering(readers).await;
+        readers.stop().await;
     }
 }
 
@@ -205,7 +198,7 @@ async fn lookups_racing_a_write_keep_nothing_older(backend: Backend) {
     };
     app.get("/refreshable").await;
     for round in 0..40 {
-        let readers = hammer(&app, "/refreshable");
+        let readers = Hammer::start(&app, "/refreshable");
         tokio::time::sleep(Duration::from_millis(5)).await;
         let before = stored();
         let again = app
@@ -226,7 +219,7 @@ async fn lookups_racing_a_write_keep_nothing_older(backend: Backend) {
                 after.x_cache()
             );
         }
-        stop_hammering(readers).await;
+        readers.stop().await;
     }
 }
 
