@@ -211,13 +211,9 @@ impl Exchange {
                 return; // another instance refreshes it
             }
             // A refresh that finished between this request's read and now
-            // has already replaced the stale entry. The stale one this
-            // request was served may be in this instance's L1 still (the
-            // newer write's message not here yet): dropped, so that the
-            // next request reads the new one rather than refresh again.
+            // has already replaced the stale entry.
             let current = current.and_then(|value| Prepared::decode(value).ok());
             if current.is_some_and(|entry| entry.entry().stored_at_ms > seen_ms) {
-                route.cache.forget_here(&route.key);
                 return;
             }
             let mut stored = route.compute_noted(handler, noted).await;

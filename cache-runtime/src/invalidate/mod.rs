@@ -353,13 +353,6 @@ impl RouteCache {
         result
     }
 
-    /// Drops `key` from this instance's L1 only.
-    pub(crate) fn forget_here(&self, key: &str) {
-        if let Some(l1) = &self.inner.l1 {
-            l1.drop_keys([key]);
-        }
-    }
-
     /// Drops `keys` from this instance's L1 and tells the other instances.
     pub(crate) async fn forget_keys(&self, keys: &[&str]) {
         if let Some(l1) = &self.inner.l1 {
