@@ -355,8 +355,10 @@ impl RouteCache {
         if let (Some(l1), Some(seen)) = (&self.inner.l1, seen) {
             // Decoded only for an L1 that will keep it.
             if l1.is_live() {
-                if let Ok(entry) = Prepared::decode(value.clone()) {
-                    l1.fill_written(key, value, Arc::new(entry), ttl, seen);
+                if let Some(epoch) = l1.written(seen) {
+                    if let Ok(entry) = Prepared::decode(value.clone()) {
+                        l1.fill(key, value, Arc::new(entry), ttl, epoch);
+                    }
                 }
             }
         }

@@ -97,7 +97,7 @@ impl L1 {
 
     /// Keeps `value` (decoded: `entry`), read from Redis after `seen` was
     /// taken, for `life` (at most `l1_max_ttl`), unless an invalidation
-    /// or a write ([`L1::fill_written`]) arrived meanwhile.
+    /// or a write ([`L1::written`]) arrived meanwhile.
     pub(crate) fn fill(
         &self,
         key: &str,
@@ -117,9 +117,10 @@ impl L1 {
         }
     }
 
-    /// Keeps `value` (decoded: `entry`), just written to Redis by this
-    /// instance, for `life`, unless the epoch moved since `seen` (taken
-    /// before the write: an invalidation or another write came meanwhile).
+    /// After this instance's write of a key to Redis, begun when the
+    /// epoch was `seen`: moves the epoch, and returns the one to
+    /// [fill](L1::fill) the written value under, unless the epoch had
+    /// moved meanwhile (an invalidation or another write: keep nothing).
     ///
     /// Moves the epoch either way. A read of the same key that started
     /// before the write landed may return the old value after this; its
@@ -127,18 +128,9 @@ impl L1 {
     /// otherwise replace the new value with the old one (or fill the old
     /// one in), which the L1 would serve for the rest of its life: this
     /// instance ignores its own invalidation messages.
-    pub(crate) fn fill_written(
-        &self,
-        key: &str,
-        value: Bytes,
-        entry: Arc<Prepared>,
-        life: Duration,
-        seen: u64,
-    ) {
+    pub(crate) fn written(&self, seen: u64) -> Option<u64> {
         let before = self.epoch.fetch_add(1, Ordering::AcqRel);
-        if before == seen {
-            self.fill(key, value, entry, life, before.wrapping_add(1));
-        }
+        (before == seen).then(|| before.wrapping_add(1))
     }
 
     /// Drops `keys`; returns the new epoch, under which a value written
@@ -687,12 +679,17 @@ mod tests {
             l1.get("k", crate::clock::now_ms())
                 .map(|e| e.entry().body.clone())
         };
+        // What `RouteCache::keep_in_l1` does once a write is done.
+        let keep_written = |(value, entry), seen| {
+            if let Some(epoch) = l1.written(seen) {
+                l1.fill("k", value, entry, life, epoch);
+            }
+        };
         // The writer drops the key, and a reader misses and goes to Redis.
         let written = l1.drop_keys(["k"]);
         let read = l1.epoch();
         // The write lands and is kept; the reader's old value comes back.
-        let (new, new_entry) = encoded(b"new");
-        l1.fill_written("k", new, new_entry, life, written);
+        keep_written(encoded(b"new"), written);
         assert_eq!(body(&l1).as_deref(), Some(&b"new"[..]));
         let (old, old_entry) = encoded(b"old");
         l1.fill("k", old, old_entry, life, read);
@@ -704,16 +701,14 @@ mod tests {
         // A write with an invalidation after its start keeps nothing.
         let written = l1.drop_keys(["k"]);
         l1.drop_keys(["k"]);
-        let (new, new_entry) = encoded(b"newer");
-        l1.fill_written("k", new, new_entry, life, written);
+        keep_written(encoded(b"newer"), written);
         assert_eq!(body(&l1), None, "kept across an invalidation");
         // Nor, with another key dropped during the write, does a read
         // from before the write fill in the old value afterwards.
         let written = l1.drop_keys(["k"]);
         l1.drop_keys(["other"]);
         let read = l1.epoch();
-        let (new, new_entry) = encoded(b"newest");
-        l1.fill_written("k", new, new_entry, life, written);
+        keep_written(encoded(b"newest"), written);
         let (old, old_entry) = encoded(b"old");
         l1.fill("k", old, old_entry, life, read);
         assert_eq!(body(&l1), None, "the old value came back");
