@@ -603,7 +603,7 @@ async fn redis_sockets_have_tcp_keepalive() {
         },
         || {
             format!(
-                "; the sockets to Redis without a keepalive timer:\n{}",
+                "; not every socket to Redis showed a keepalive timer; `ss` printed:\n{}",
                 last.lock().unwrap()
             )
         },
