@@ -4,10 +4,7 @@
 use super::{DecodeError, Entry};
 use bytes::Bytes;
 use http::HeaderMap;
-use std::{
-    fmt,
-    sync::{Arc, Mutex},
-};
+use std::{fmt, sync::RwLock};
 
 /// An entry as the in-process tiers keep it: decoded once when stored, not
 /// on every hit, with the header block of a fresh hit remembered for the
@@ -15,7 +12,10 @@ use std::{
 /// one).
 pub(crate) struct Prepared {
     entry: Entry,
-    head: Mutex<Option<Arc<Head>>>,
+    /// Behind a read-write lock, not a mutex holding a shared block: a
+    /// hit clones the block under a read lock, two locked instructions
+    /// where taking and dropping a reference to it added two more.
+    head: RwLock<Option<Head>>,
 }
 
 struct Head {
@@ -31,7 +31,7 @@ impl Prepared {
     pub(crate) fn decode(value: Bytes) -> Result<Self, DecodeError> {
         Entry::decode(value).map(|entry| Self {
             entry,
-            head: Mutex::new(None),
+            head: RwLock::new(None),
         })
     }
 
@@ -39,7 +39,7 @@ impl Prepared {
     pub(crate) fn from_entry(entry: Entry) -> Self {
         Self {
             entry,
-            head: Mutex::new(None),
+            head: RwLock::new(None),
         }
     }
 
@@ -58,9 +58,10 @@ impl Prepared {
     /// The headers of a fresh hit `age` seconds old on route `route`, in
     /// representation `variant`: the remembered block when it was made for
     /// all three, otherwise `make`'s,
-    /// remembered for the hits after. Never waits: when another request
-    /// holds the block, this one makes its own. The lock is held only to
-    /// take or replace a reference, never while a block is copied.
+    /// remembered for the hits after. Never waits: hits copy the block
+    /// under a shared lock, side by side; a request that finds the block
+    /// being replaced makes its own, and a new block is remembered only
+    /// when no hit is copying the old one.
     pub(crate) fn fresh_head(
         &self,
         age: u64,
@@ -69,21 +70,22 @@ impl Prepared {
         make: impl FnOnce() -> HeaderMap,
     ) -> HeaderMap {
         let route = route.as_ptr() as usize;
-        let held = self.head.try_lock().ok().and_then(|head| head.clone());
-        if let Some(head) =
-            held.filter(|h| h.age == age && h.route == route && h.variant == variant)
-        {
-            return head.headers.clone();
+        if let Ok(held) = self.head.try_read() {
+            if let Some(head) = held
+                .as_ref()
+                .filter(|h| h.age == age && h.route == route && h.variant == variant)
+            {
+                return head.headers.clone();
+            }
         }
         let headers = make();
-        let head = Arc::new(Head {
-            age,
-            route,
-            variant,
-            headers: headers.clone(),
-        });
-        if let Ok(mut held) = self.head.try_lock() {
-            *held = Some(head);
+        if let Ok(mut held) = self.head.try_write() {
+            *held = Some(Head {
+                age,
+                route,
+                variant,
+                headers: headers.clone(),
+            });
         }
         headers
     }
@@ -136,5 +138,47 @@ mod tests {
             "b1",
             "another route"
         );
+    }
+
+    #[test]
+    fn hits_copy_the_block_side_by_side_and_never_wait_for_one() {
+        let entry = Entry::new(StatusCode::OK, 1, 60, Bytes::from_static(b"{}"));
+        let prepared = Prepared::decode(Bytes::from(entry.encode().unwrap())).unwrap();
+        let block = |text: &'static str| {
+            move || {
+                let mut headers = HeaderMap::new();
+                headers.insert("x-made", HeaderValue::from_static(text));
+                headers
+            }
+        };
+        let made = |headers: HeaderMap| headers["x-made"].to_str().unwrap().to_owned();
+        assert_eq!(made(prepared.fresh_head(0, "r::a", 0, block("a0"))), "a0");
+        // Another hit is copying the block.
+        let copying = prepared.head.read().unwrap();
+        assert_eq!(
+            made(prepared.fresh_head(0, "r::a", 0, block("again"))),
+            "a0",
+            "copied beside the other hit"
+        );
+        assert_eq!(
+            made(prepared.fresh_head(1, "r::a", 0, block("a1"))),
+            "a1",
+            "a block of its own, made without waiting"
+        );
+        drop(copying);
+        assert_eq!(
+            made(prepared.fresh_head(1, "r::a", 0, block("a1 again"))),
+            "a1 again",
+            "not remembered while the old block was being copied"
+        );
+        assert_eq!(
+            made(prepared.fresh_head(1, "r::a", 0, block("later"))),
+            "a1 again",
+            "remembered once nothing copied the old one"
+        );
+        // A block being replaced: the hit makes its own.
+        let replacing = prepared.head.write().unwrap();
+        assert_eq!(made(prepared.fresh_head(1, "r::a", 0, block("own"))), "own");
+        drop(replacing);
     }
 }
