@@ -161,6 +161,12 @@ impl Conditions {
         parse_range(range, len)
     }
 
+    /// Whether the request has no precondition and no range: a stored
+    /// response answers it as it is ([`Self::answer`] returns it).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.fields.is_none()
+    }
+
     /// `full` (a stored `200` with `headers` and `body`), or the `304`,
     /// `206` or `416` standing for it.
     pub(crate) fn answer(&self, full: Response, body: &Bytes) -> Response {

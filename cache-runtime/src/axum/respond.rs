@@ -130,11 +130,21 @@ impl Exchange {
         } else {
             self.hit_head(entry.entry(), &shown, age, served)
         };
-        let entry = entry.entry();
-        let mut response = Response::new(Body::from(shown.body.clone()));
-        *response.status_mut() = entry.status;
-        *response.headers_mut() = headers;
-        Some(conditional.answer(response, &shown.body))
+        let status = entry.entry().status;
+        let respond = |body: Bytes| {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = status;
+            *response.headers_mut() = headers;
+            response
+        };
+        // The body moves into the response unless a precondition or a
+        // range needs it after (each copy of a reference is a locked
+        // instruction).
+        Some(if conditional.is_plain() {
+            respond(shown.body)
+        } else {
+            conditional.answer(respond(shown.body.clone()), &shown.body)
+        })
     }
 
     /// The coding a hit on `entry` would decompress a large body from on
@@ -192,8 +202,8 @@ impl Exchange {
         if let Some(content_type) = &entry.content_type {
             headers.insert(header::CONTENT_TYPE, content_type.clone());
         }
-        if let Some(etag) = &shown.etag {
-            headers.insert(header::ETAG, etag.clone());
+        if let Some(etag) = shown.etag(entry) {
+            headers.insert(header::ETAG, etag);
         }
         for (name, value) in &entry.headers {
             headers.append(name, value.clone());
@@ -244,12 +254,21 @@ impl Exchange {
 pub(super) struct Representation {
     pub(super) body: Bytes,
     pub(super) coding: Option<Encoding>,
-    pub(super) etag: Option<HeaderValue>,
     /// Whether the entry has representations in other codings.
     negotiated: bool,
 }
 
 impl Representation {
+    /// The entity tag of this representation of `entry` ([`shown_tag`]).
+    /// Made when a header block is, not on every hit.
+    fn etag(&self, entry: &Entry) -> Option<HeaderValue> {
+        if self.negotiated {
+            shown_tag(entry.etag.as_ref(), self.coding, entry.encoded_by_handler)
+        } else {
+            entry.etag.clone()
+        }
+    }
+
     /// Which of the entry's representations this is, for the remembered
     /// header block: 0 the only one, 1 the stored coding, 2 decompressed.
     fn variant(&self) -> u8 {
@@ -304,8 +323,7 @@ fn shown_tag(
 /// `entry`'s body as a client that takes `accepts` gets it: the stored
 /// bytes when it takes their coding (or they have none), else decompressed
 /// (at most `limit` bytes, through `decoded`'s table of bodies kept for
-/// the entry under that key; `None` when that fails), with its own entity
-/// tag ([`shown_tag`]).
+/// the entry under that key; `None` when that fails).
 pub(super) fn represent(
     entry: &Entry,
     accepts: Accepts,
@@ -316,7 +334,6 @@ pub(super) fn represent(
         return Some(Representation {
             body: entry.body.clone(),
             coding: None,
-            etag: entry.etag.clone(),
             negotiated: false,
         });
     };
@@ -329,7 +346,6 @@ pub(super) fn represent(
     Some(Representation {
         body,
         coding: shown,
-        etag: shown_tag(entry.etag.as_ref(), shown, entry.encoded_by_handler),
         negotiated: true,
     })
 }
