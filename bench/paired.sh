@@ -18,7 +18,11 @@
 #
 # Each pair is "BASELINE:SERVER" in bench-server's modes (static-layered:
 # the static handler inside a cache's layer, which answers none of its
-# requests: what the layer costs the rest of an application); the servers get
+# requests: what the layer costs the rest of an application; static-fields:
+# the static handler sending the fields a hit sends, so that static against
+# static-fields is what the fields cost and static-fields against a hit is
+# the route's own work; hand-cache: a hand-written in-process cache sending
+# the same fields, the floor of a keyed in-process hit); the servers get
 # a dedicated redis-server (for the Redis-backed modes), are warmed up
 # with every id (misses) and 2 s of hits, and serve GET /items/{id}, ids
 # cycling over 100, as in run.sh's 1k scenario. Prints a table and writes
@@ -31,7 +35,7 @@ cd "$(dirname "$0")"
 
 DURATION=${DURATION:-5}
 REPS=${REPS:-8}
-PAIRS=${PAIRS:-"static:static static:static-layered static:route-embedded static:route-two-tier redis-get:route-redis"}
+PAIRS=${PAIRS:-"static:static static:static-layered static:static-fields static:hand-cache static:route-embedded static-fields:route-embedded hand-cache:route-embedded static:route-two-tier redis-get:route-redis"}
 CONNECTIONS=${CONNECTIONS:-32}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -142,6 +146,8 @@ results, duration, reps, conns = sys.argv[1:5]
 NAMES = {
     "static": "static axum handler",
     "static-layered": "static handler inside the cache's layer",
+    "static-fields": "static handler sending a hit's fields",
+    "hand-cache": "hand-written in-process cache",
     "redis-get": "hand-written Redis GET",
     "route-embedded": "#[cached_route], embedded",
     "route-two-tier": "#[cached_route], L1 + Redis",
