@@ -15,7 +15,10 @@
 # (`hit_profile::requests`) is counted, so start-up (a recorder's clock
 # calibration, connecting to Redis) is not spread over the requests. Then
 # the embedded hit again with a Prometheus recorder installed, and the
-# static and embedded ones with a browser's Accept-Encoding.
+# static and embedded ones with a browser's Accept-Encoding. Two more
+# baselines split the embedded hit's cost: the static handler sending a
+# fresh hit's fields (static-fields), and a hand-written in-process cache
+# sending them (hand-cache: the relative URI looked up in a locked map).
 #
 #   bench/profile.sh            # N=20000
 #   N=5000 bench/profile.sh
@@ -31,7 +34,7 @@ BIN=target/profile/release/hit-profile
 OUT=target/callgrind
 mkdir -p "$OUT"
 declare -A PER
-for mode in static embedded static-route-layer embedded-route-layer redis-get redis two-tier cached-crate; do
+for mode in static static-fields hand-cache embedded static-route-layer embedded-route-layer redis-get redis two-tier cached-crate; do
     total=$(valgrind --tool=callgrind --toggle-collect='hit_profile::requests' --callgrind-out-file="$OUT/$mode" \
         "$BIN" "$mode" "$N" 2>&1 | awk '/Collected/ {print $4}')
     PER[$mode]=$((total / (N + 1)))
@@ -59,6 +62,9 @@ done
 echo "with a browser's Accept-Encoding: static ${PER[static-accept]}, embedded ${PER[embedded-accept]}, redis-get ${PER[redis-get-accept]}, redis ${PER[redis-accept]} per request" >&2
 ratio() { python3 -c "b, c = $2, $3; print(f'$1: baseline {b} instr/req, cached {c} instr/req, cache overhead {c - b} instr/req, ratio {b / c:.2f}')"; }
 ratio "embedded hit vs static" "${PER[static]}" "${PER[embedded]}"
+ratio "static handler sending the fields of a hit vs static" "${PER[static]}" "${PER[static-fields]}"
+ratio "hand-written in-process cache vs static" "${PER[static]}" "${PER[hand-cache]}"
+ratio "embedded hit vs hand-written in-process cache" "${PER[hand-cache]}" "${PER[embedded]}"
 ratio "embedded hit through Router::layer vs static" "${PER[static]}" "${PER[embedded-route-layer]}"
 ratio "static through Router::layer vs static" "${PER[static]}" "${PER[static-route-layer]}"
 ratio "embedded hit vs static, both with Accept-Encoding" "${PER[static-accept]}" "${PER[embedded-accept]}"

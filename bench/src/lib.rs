@@ -220,3 +220,107 @@ impl App {
         Self::Around(tower::Layer::layer(&cache.layer(), router.with_state(())))
     }
 }
+
+/// A body of `static-fields` and the header block it goes out with.
+pub type FieldedBody = (Bytes, axum::http::HeaderMap);
+
+/// `static-fields`: each body with the fields of a fresh cache hit, the
+/// block cloned per response as a hit clones its remembered one.
+async fn static_fields_item(
+    State(items): State<std::sync::Arc<Vec<FieldedBody>>>,
+    Path(id): Path<u64>,
+) -> Response {
+    match items.get(usize::try_from(id).unwrap_or(usize::MAX)) {
+        Some((body, headers)) => {
+            let mut response = Response::new(axum::body::Body::from(body.clone()));
+            *response.headers_mut() = headers.clone();
+            response
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The header block a fresh hit on `body` sends (`#[cached_route]`'s
+/// defaults, `ttl = 3600`), with values of the same lengths: those a hit
+/// computes are shared copies here too, the constant ones static.
+pub fn hit_fields(body: &Bytes) -> axum::http::HeaderMap {
+    use axum::http::{header, HeaderValue};
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    let tag = hasher.finish();
+    let shared = |text: &str| HeaderValue::from_str(text).expect("a valid field");
+    let mut headers = axum::http::HeaderMap::with_capacity(10);
+    headers.insert(header::CONTENT_TYPE, shared("application/json"));
+    headers.insert(header::ETAG, shared(&format!("\"{tag:016x}{tag:016x}\"")));
+    headers.insert(header::CACHE_CONTROL, shared("public, max-age=3600"));
+    headers.insert(header::AGE, shared("0"));
+    headers.insert(header::DATE, shared("Mon, 07 Dec 2026 06:53:09 GMT"));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert("x-cache", HeaderValue::from_static("HIT"));
+    headers.insert("cache-status", shared("route-cache; hit; ttl=3600"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers
+}
+
+/// `hand-cache`'s map: relative URI → body and header block.
+pub type HandCache = std::sync::RwLock<std::collections::HashMap<String, FieldedBody>>;
+
+/// `hand-cache`: the request's relative URI looked up in a locked map; a
+/// miss computes the item and stores it.
+async fn hand_cached(
+    State(cache): State<std::sync::Arc<HandCache>>,
+    uri: axum::http::Uri,
+) -> Response {
+    let key = uri.path_and_query().map_or("/", |target| target.as_str());
+    let found = cache
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(key)
+        .map(|(body, headers)| (body.clone(), headers.clone()));
+    let (body, headers) = match found {
+        Some(hit) => hit,
+        None => {
+            let Some(id) = key
+                .strip_prefix("/items/")
+                .and_then(|id| id.parse::<u64>().ok())
+            else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            tokio::time::sleep(miss_cost()).await;
+            let body = Bytes::from(serde_json::to_vec(&item(id)).unwrap());
+            let stored = (body.clone(), hit_fields(&body));
+            cache
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key.to_owned(), stored.clone());
+            stored
+        }
+    };
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The `static-fields` server: items `0..keys` precomputed, each with its
+/// hit's header block ([`hit_fields`]).
+pub fn static_fields_router(keys: u64) -> axum::Router {
+    let items: Vec<FieldedBody> = (0..keys)
+        .map(|id| {
+            let body = Bytes::from(serde_json::to_vec(&item(id)).unwrap());
+            let fields = hit_fields(&body);
+            (body, fields)
+        })
+        .collect();
+    axum::Router::new()
+        .route("/items/{id}", axum::routing::get(static_fields_item))
+        .with_state(std::sync::Arc::new(items))
+}
+
+/// The `hand-cache` server: a hand-written in-process cache in front of
+/// [`load_item`]'s computation.
+pub fn hand_cache_router() -> axum::Router {
+    axum::Router::new()
+        .route("/items/{id}", axum::routing::get(hand_cached))
+        .with_state(std::sync::Arc::new(HandCache::default()))
+}

@@ -28,7 +28,10 @@
 use axum::{body::Body, extract::Path, http::Request, routing::get, Json, Router};
 use bytes::Bytes;
 use cache_runtime::{cached_route, RouteCache};
-use route_cache_bench::{cached_crate_item, item, redis_get_router, set_redis_url, App, Item};
+use route_cache_bench::{
+    cached_crate_item, hand_cache_router, item, redis_get_router, set_redis_url,
+    static_fields_router, App, Item,
+};
 use std::convert::Infallible;
 use tower::ServiceExt;
 
@@ -86,6 +89,12 @@ async fn setup() -> (String, usize, App) {
                 .expect("an embedded cache");
             return around(mode, n, &cache);
         }
+        // The static handler sending a fresh hit's fields, and a
+        // hand-written in-process cache sending them (bench-server's modes
+        // of the same names): what the fields cost, and the floor of a
+        // keyed in-process hit.
+        "static-fields" => static_fields_router(8),
+        "hand-cache" => hand_cache_router(),
         "redis-get" => redis_get_router(&redis_url()).await,
         // A hit on Redis, or (`two-tier`) on the in-process L1 in front of
         // it, once the L1's channel is live (the L1 serves only then).
@@ -114,7 +123,7 @@ async fn setup() -> (String, usize, App) {
             Router::new().route("/items/{id}", get(cached_crate_item))
         }
         other => {
-            panic!("unknown mode {other}; modes: static, static-route-layer, embedded, embedded-route-layer, embedded-explain, redis-get, redis, two-tier, cached-crate")
+            panic!("unknown mode {other}; modes: static, static-route-layer, static-fields, hand-cache, embedded, embedded-route-layer, embedded-explain, redis-get, redis, two-tier, cached-crate")
         }
     };
     // What `axum::serve` does once per connection: handlers become routes
