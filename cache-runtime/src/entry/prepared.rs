@@ -109,19 +109,30 @@ mod tests {
     use super::*;
     use http::{HeaderValue, StatusCode};
 
-    #[test]
-    fn a_prepared_entry_remembers_one_header_block_per_age_and_route() {
+    fn stored() -> (Entry, Prepared) {
         let entry = Entry::new(StatusCode::OK, 1, 60, Bytes::from_static(b"{}"));
         let prepared = Prepared::decode(Bytes::from(entry.encode().unwrap())).unwrap();
+        (entry, prepared)
+    }
+
+    /// Makes a header block marked `text`.
+    fn block(text: &'static str) -> impl FnOnce() -> HeaderMap {
+        move || {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-made", HeaderValue::from_static(text));
+            headers
+        }
+    }
+
+    /// The mark of the block `headers` came from.
+    fn made(headers: HeaderMap) -> String {
+        headers["x-made"].to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_prepared_entry_remembers_one_header_block_per_age_and_route() {
+        let (entry, prepared) = stored();
         assert_eq!(prepared.entry(), &entry);
-        let block = |text: &'static str| {
-            move || {
-                let mut headers = HeaderMap::new();
-                headers.insert("x-made", HeaderValue::from_static(text));
-                headers
-            }
-        };
-        let made = |headers: HeaderMap| headers["x-made"].to_str().unwrap().to_owned();
         assert_eq!(made(prepared.fresh_head(0, "r::a", 0, block("a0"))), "a0");
         assert_eq!(
             made(prepared.fresh_head(0, "r::a", 0, block("again"))),
@@ -142,16 +153,7 @@ mod tests {
 
     #[test]
     fn hits_copy_the_block_side_by_side_and_never_wait_for_one() {
-        let entry = Entry::new(StatusCode::OK, 1, 60, Bytes::from_static(b"{}"));
-        let prepared = Prepared::decode(Bytes::from(entry.encode().unwrap())).unwrap();
-        let block = |text: &'static str| {
-            move || {
-                let mut headers = HeaderMap::new();
-                headers.insert("x-made", HeaderValue::from_static(text));
-                headers
-            }
-        };
-        let made = |headers: HeaderMap| headers["x-made"].to_str().unwrap().to_owned();
+        let (_, prepared) = stored();
         assert_eq!(made(prepared.fresh_head(0, "r::a", 0, block("a0"))), "a0");
         // Another hit is copying the block.
         let copying = prepared.head.read().unwrap();
