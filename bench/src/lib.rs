@@ -287,8 +287,7 @@ async fn hand_cached(
             else {
                 return StatusCode::NOT_FOUND.into_response();
             };
-            tokio::time::sleep(miss_cost()).await;
-            let body = Bytes::from(serde_json::to_vec(&item(id)).unwrap());
+            let body = Bytes::from(serde_json::to_vec(&load_item(id).await).unwrap());
             let stored = (body.clone(), hit_fields(&body));
             cache
                 .write()
