@@ -266,9 +266,7 @@ impl RouteCache {
         let store = &self.inner.store;
         if let (Store::Redis(redis), Some(publisher)) = (store, self.inner.publisher.as_deref()) {
             if !redis.is_cluster() {
-                if let Some(l1) = &self.inner.l1 {
-                    l1.drop_keys(refs.iter().copied());
-                }
+                self.drop_from_l1(&refs);
                 // A message lost with a failed pipeline leaves a gap in
                 // this sender's numbers, which receivers flush on.
                 let text = publisher.prepare(&Message::Keys(&refs.join("\n")));
@@ -277,9 +275,7 @@ impl RouteCache {
                 // Again once the delete is done (or may be): a lookup that
                 // read an entry just before it then keeps nothing in this
                 // L1, which ignores its own message.
-                if let Some(l1) = &self.inner.l1 {
-                    l1.drop_keys(refs.iter().copied());
-                }
+                self.drop_from_l1(&refs);
                 return deleted;
             }
         }
@@ -353,11 +349,16 @@ impl RouteCache {
         result
     }
 
-    /// Drops `keys` from this instance's L1 and tells the other instances.
-    pub(crate) async fn forget_keys(&self, keys: &[&str]) {
+    /// Drops `keys` from this instance's L1, if it has one.
+    fn drop_from_l1(&self, keys: &[&str]) {
         if let Some(l1) = &self.inner.l1 {
             l1.drop_keys(keys.iter().copied());
         }
+    }
+
+    /// Drops `keys` from this instance's L1 and tells the other instances.
+    pub(crate) async fn forget_keys(&self, keys: &[&str]) {
+        self.drop_from_l1(keys);
         if !keys.is_empty() {
             self.publish(&Message::Keys(&keys.join("\n"))).await;
         }
