@@ -231,13 +231,16 @@ async fn static_fields_item(
     Path(id): Path<u64>,
 ) -> Response {
     match items.get(usize::try_from(id).unwrap_or(usize::MAX)) {
-        Some((body, headers)) => {
-            let mut response = Response::new(axum::body::Body::from(body.clone()));
-            *response.headers_mut() = headers.clone();
-            response
-        }
+        Some(fielded) => respond(fielded.clone()),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// A body sent with its header block.
+fn respond((body, headers): FieldedBody) -> Response {
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.headers_mut() = headers;
+    response
 }
 
 /// The header block a fresh hit on `body` sends (`#[cached_route]`'s
@@ -277,8 +280,8 @@ async fn hand_cached(
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(key)
-        .map(|(body, headers)| (body.clone(), headers.clone()));
-    let (body, headers) = match found {
+        .cloned();
+    respond(match found {
         Some(hit) => hit,
         None => {
             let Some(id) = key
@@ -295,10 +298,7 @@ async fn hand_cached(
                 .insert(key.to_owned(), stored.clone());
             stored
         }
-    };
-    let mut response = Response::new(axum::body::Body::from(body));
-    *response.headers_mut() = headers;
-    response
+    })
 }
 
 /// The `static-fields` server: items `0..keys` precomputed, each with its
